@@ -1,0 +1,12 @@
+//! Criterion benches for linnet, one file per mechanism under `benches/`,
+//! each bench named after the kernel function it measures. See the book's
+//! "performance" chapter and the README for the baseline workflow:
+//!
+//! ```text
+//! cargo bench -p benches --bench skbuff -- --save-baseline main
+//! cargo bench -p benches --bench skbuff -- --baseline main
+//! ```
+//!
+//! This library is empty on purpose: it only exists so the benches have a
+//! crate to live in (`[lib] bench = false` keeps criterion's flags away
+//! from it).

@@ -1,0 +1,373 @@
+//! One host's network namespace.
+//!
+//! Mirrors `struct net` (include/net/net_namespace.h) and the pernet
+//! machinery of net/core/net_namespace.c, Linux 6.18. A [`Net`] owns
+//! everything a host's stack has: devices, the packet-type tables, timers,
+//! counters (`/proc/net/snmp`), sysctls (`/proc/sys/net`), drop counts, a
+//! clock and a seeded random source. Several `Net`s live in one process —
+//! the lab runs two to five hosts on one wire — exactly as several
+//! namespaces share one Linux kernel.
+//!
+//! Upper layers keep their per-namespace state the way Linux modules do with
+//! `net_generic()`: net-ipv4 stores its routing table and `inet_protos`,
+//! net-tcp its hash tables, with [`Net::net_assign_generic`], and find them
+//! again with [`Net::net_generic`]. Hot paths do not look them up per
+//! packet: a handler registered with `dev_add_pack` captures the state it
+//! needs.
+//!
+//! # Running a namespace
+//!
+//! Linux runs the stack from interrupts, softirqs and process context. Here
+//! the caller drives it: [`Net::poll`] is one softirq pass — receive from
+//! every device (`net_rx_action`), retry blocked transmit queues
+//! (`net_tx_action`), run due timers (`run_timers`). A simulator (net-dev's
+//! `Sim`) calls it for each host whenever virtual time moves; a real-time
+//! host loop calls it when a device is readable or a timer is due.
+
+use std::any::{Any, TypeId};
+use std::sync::Arc;
+
+use crate::dev::{DevTable, PtypeTables};
+use crate::dropreason::{DropCounters, SkbDropReason};
+use crate::jiffies::{Clock, HZ, NSEC_PER_SEC};
+use crate::netdevice::HeaderOps;
+use crate::random::NetRandom;
+use crate::skbuff::Skb;
+use crate::snmp::NetMibs;
+use crate::sysctl_net::SysctlTable;
+use crate::sysctl_net_core::{NetCoreSysctls, register_net_core};
+use crate::timer::{TimerBase, TimerId};
+
+/// What a timer runs when it fires.
+///
+/// Linux's `timer->function(timer)` finds its object with `container_of`;
+/// ours is either a plain function with a word of data (the pre-4.15
+/// `timer->data` style, allocation-free, used for sockets kept in slabs) or
+/// a closure.
+#[derive(Clone)]
+pub enum TimerFunc {
+    /// `function(net, data)`.
+    Fn(fn(&Net, u64), u64),
+    /// Any closure.
+    Closure(Arc<dyn Fn(&Net) + Send + Sync>),
+}
+
+impl TimerFunc {
+    /// A closure timer.
+    pub fn closure(f: impl Fn(&Net) + Send + Sync + 'static) -> Self {
+        TimerFunc::Closure(Arc::new(f))
+    }
+
+    fn call(&self, net: &Net) {
+        match self {
+            TimerFunc::Fn(f, data) => f(net, *data),
+            TimerFunc::Closure(f) => f(net),
+        }
+    }
+}
+
+// ANCHOR: struct_net
+/// One host's network namespace (`struct net`).
+///
+/// Fields are grouped by what guards them; every lock here is a short
+/// `spin` lock, never held while a packet handler or timer callback runs,
+/// except the packet-type read guard (see dev.rs).
+pub struct Net {
+    /// A name for traces (`ip netns` name).
+    pub name: String,
+
+    // -- immutable after creation -------------------------------------------
+    clock: Clock,
+    /// Random source and secrets, seeded.
+    pub random: NetRandom,
+
+    // -- lock-free: atomics ----------------------------------------------------
+    /// SNMP and netstat counters (`net->mib`).
+    pub mib: NetMibs,
+    /// Drops by reason (what `dropwatch` would count).
+    pub drops: DropCounters,
+    /// `/proc/sys/net` for this namespace.
+    pub sysctl: SysctlTable,
+    /// Handles to the `net.core.*` sysctls read on the data path.
+    pub core: NetCoreSysctls,
+
+    // -- read-mostly tables: spin::RwLock (Linux: RCU + RTNL) ----------------
+    pub(crate) devices: spin::RwLock<DevTable>,
+    pub(crate) ptype: spin::RwLock<PtypeTables>,
+    pub(crate) header_ops: spin::RwLock<Vec<(u16, Arc<dyn HeaderOps>)>>,
+    generic: spin::RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+
+    // -- the timer wheel: its own lock (Linux: timer_base.lock) --------------
+    timers: spin::Mutex<TimerBase<TimerFunc>>,
+}
+// ANCHOR_END: struct_net
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net").field("name", &self.name).finish()
+    }
+}
+
+impl Net {
+    /// A new, empty namespace: no devices, no protocols (net-tcp's
+    /// `inet_init` adds them), `net.core` sysctls at Linux's defaults.
+    ///
+    /// `seed` fixes every random choice the stack makes in this namespace.
+    #[doc(alias = "copy_net_ns")]
+    #[doc(alias = "setup_net")]
+    pub fn new(name: &str, clock: Clock, seed: u64) -> Arc<Net> {
+        let sysctl = SysctlTable::new();
+        let core = register_net_core(&sysctl);
+        let now = clock.jiffies();
+        Arc::new(Net {
+            name: name.to_string(),
+            random: NetRandom::new(seed),
+            mib: NetMibs::new(),
+            drops: DropCounters::new(),
+            sysctl,
+            core,
+            devices: spin::RwLock::new(DevTable::new()),
+            ptype: spin::RwLock::new(PtypeTables::new()),
+            header_ops: spin::RwLock::new(Vec::new()),
+            generic: spin::RwLock::new(Vec::new()),
+            timers: spin::Mutex::new(TimerBase::new(now)),
+            clock,
+        })
+    }
+
+    // -- time ------------------------------------------------------------------
+
+    /// This namespace's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Nanoseconds on this namespace's clock (`ktime_get_ns()`).
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    /// Current jiffies (HZ = 1000).
+    pub fn jiffies(&self) -> u64 {
+        self.clock.jiffies()
+    }
+
+    // -- timers ----------------------------------------------------------------
+
+    /// Allocate a timer that is not yet armed (`timer_setup()`).
+    #[doc(alias = "timer_setup")]
+    pub fn timer_setup(&self, func: TimerFunc) -> TimerId {
+        self.timers.lock().timer_setup(func)
+    }
+
+    /// Arm or re-arm a timer to fire at `expires` jiffies (`mod_timer()`);
+    /// true if it was pending.
+    #[doc(alias = "mod_timer")]
+    pub fn mod_timer(&self, id: TimerId, expires: u64) -> bool {
+        let now = self.jiffies();
+        let mut t = self.timers.lock();
+        t.forward(now);
+        t.mod_timer(id, expires)
+    }
+
+    /// Arm, or move an armed timer earlier only (`timer_reduce()`).
+    #[doc(alias = "timer_reduce")]
+    pub fn timer_reduce(&self, id: TimerId, expires: u64) -> bool {
+        let now = self.jiffies();
+        let mut t = self.timers.lock();
+        t.forward(now);
+        t.timer_reduce(id, expires)
+    }
+
+    /// Disarm a timer (`timer_delete()`, formerly `del_timer()`); true if it
+    /// was pending.
+    #[doc(alias = "del_timer")]
+    #[doc(alias = "timer_delete")]
+    pub fn del_timer(&self, id: TimerId) -> bool {
+        self.timers.lock().del_timer(id)
+    }
+
+    /// True while armed (`timer_pending()`).
+    #[doc(alias = "timer_pending")]
+    pub fn timer_pending(&self, id: TimerId) -> bool {
+        self.timers.lock().timer_pending(id)
+    }
+
+    /// When an armed timer fires, in jiffies.
+    pub fn timer_expires(&self, id: TimerId) -> Option<u64> {
+        self.timers.lock().timer_expires(id)
+    }
+
+    /// Disarm and free a timer for good (`timer_shutdown_sync()`); later
+    /// calls with this id do nothing.
+    #[doc(alias = "timer_shutdown_sync")]
+    pub fn timer_shutdown(&self, id: TimerId) {
+        self.timers.lock().timer_shutdown(id);
+    }
+
+    /// Timers currently armed.
+    pub fn timers_pending(&self) -> usize {
+        self.timers.lock().pending()
+    }
+
+    // ANCHOR: run_timers
+    /// Run every timer due at the current time, in expiry order, each without
+    /// the wheel's lock held, so a callback may arm, re-arm or cancel any
+    /// timer. Mirrors `run_timer_softirq()` → `__run_timers()`. Returns the
+    /// number run.
+    #[doc(alias = "run_timer_softirq")]
+    pub fn run_timers(&self) -> usize {
+        let now = self.jiffies();
+        let mut n = 0;
+        loop {
+            let next = self.timers.lock().next_expired(now);
+            match next {
+                Some((_, f)) => {
+                    f.call(self);
+                    n += 1;
+                }
+                None => return n,
+            }
+        }
+    }
+    // ANCHOR_END: run_timers
+
+    /// The earliest time (ns) at which [`run_timers`](Self::run_timers) may
+    /// have work — never later than the next expiry, possibly earlier (a
+    /// wheel cascade point). `None` when no timer is armed.
+    #[doc(alias = "get_next_timer_interrupt")]
+    pub fn next_timer_ns(&self) -> Option<u64> {
+        let j = self.timers.lock().next_timer_interrupt()?;
+        Some(j.saturating_mul(NSEC_PER_SEC / HZ))
+    }
+
+    // -- the softirq ---------------------------------------------------------
+
+    /// One pass of the stack: receive (up to `netdev_budget` frames), retry
+    /// blocked transmit queues, run due timers. Returns how much work was
+    /// done (frames + frames sent + timers), so callers can loop until 0.
+    pub fn poll(&self) -> usize {
+        let budget = self.core.netdev_budget.get().max(1) as usize;
+        let rx = self.net_rx_action(budget);
+        let tx = self.net_tx_action();
+        let t = self.run_timers();
+        rx + tx + t
+    }
+
+    // -- drops -----------------------------------------------------------------
+
+    /// Free a packet that is being dropped, counting why.
+    ///
+    /// Mirrors `kfree_skb_reason()` (net/core/skbuff.c), which fires the
+    /// `kfree_skb` tracepoint; we count per reason in [`Net::drops`].
+    #[doc(alias = "kfree_skb_reason")]
+    pub fn kfree_skb_reason(&self, skb: Skb, reason: SkbDropReason) {
+        self.drops.inc(reason);
+        drop(skb);
+    }
+
+    /// Free a packet that was used as intended (`consume_skb()`): not a drop.
+    #[doc(alias = "consume_skb")]
+    pub fn consume_skb(&self, skb: Skb) {
+        drop(skb);
+    }
+
+    // -- pernet data -----------------------------------------------------------
+
+    /// Store a layer's per-namespace state (`net_assign_generic()`);
+    /// replaces any earlier value of the same type.
+    #[doc(alias = "net_assign_generic")]
+    pub fn net_assign_generic<T: Any + Send + Sync>(&self, value: Arc<T>) {
+        let mut g = self.generic.write();
+        g.retain(|(t, _)| *t != TypeId::of::<T>());
+        g.push((TypeId::of::<T>(), value));
+    }
+
+    /// A layer's per-namespace state (`net_generic()`).
+    #[doc(alias = "net_generic")]
+    pub fn net_generic<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let g = self.generic.read();
+        let (_, v) = g.iter().find(|(t, _)| *t == TypeId::of::<T>())?;
+        v.clone().downcast::<T>().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn timers_fire_in_order_and_may_rearm_each_other() {
+        let clock = Clock::new_virtual();
+        let net = Net::new("a", clock.clone(), 1);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let l1 = log.clone();
+        let t1 = net.timer_setup(TimerFunc::closure(move |n| l1.lock().unwrap().push(("t1", n.jiffies()))));
+        let l2 = log.clone();
+        let t2 = net.timer_setup(TimerFunc::closure(move |n| {
+            l2.lock().unwrap().push(("t2", n.jiffies()));
+            // Cancel t1, which is due in the same run: it must not fire.
+            n.del_timer(t1);
+        }));
+        net.mod_timer(t2, 200);
+        net.mod_timer(t1, 200);
+        assert!(net.timer_pending(t1));
+        assert_eq!(net.next_timer_ns().map(|ns| ns <= 200_000_000), Some(true));
+        clock.set_ns(199_000_000);
+        assert_eq!(net.run_timers(), 0);
+        clock.set_ns(200_000_000);
+        assert_eq!(net.run_timers(), 1);
+        assert_eq!(log.lock().unwrap().as_slice(), &[("t2", 200)]);
+        assert!(!net.timer_pending(t1));
+        assert_eq!(net.next_timer_ns(), None);
+    }
+
+    fn bump(net: &Net, data: u64) {
+        net.mib.add(crate::snmp::LinuxMib::DelayedACKs, data);
+    }
+
+    #[test]
+    fn fn_timers_carry_their_word() {
+        let clock = Clock::new_virtual();
+        let net = Net::new("a", clock.clone(), 1);
+        let t = net.timer_setup(TimerFunc::Fn(bump, 5));
+        net.mod_timer(t, net.jiffies() + 40);
+        clock.advance_ns(40_000_000);
+        assert_eq!(net.poll(), 1);
+        assert_eq!(net.mib.get(crate::snmp::LinuxMib::DelayedACKs), 5);
+        net.timer_shutdown(t);
+        assert!(!net.mod_timer(t, 1000), "a shut-down timer stays dead");
+        assert_eq!(net.timers_pending(), 0);
+    }
+
+    #[test]
+    fn generic_storage_by_type() {
+        struct Ipv4State(u32);
+        struct TcpState(&'static str);
+        let net = Net::new("a", Clock::new_virtual(), 1);
+        assert!(net.net_generic::<Ipv4State>().is_none());
+        net.net_assign_generic(Arc::new(Ipv4State(4)));
+        net.net_assign_generic(Arc::new(TcpState("tcp")));
+        assert_eq!(net.net_generic::<Ipv4State>().unwrap().0, 4);
+        assert_eq!(net.net_generic::<TcpState>().unwrap().0, "tcp");
+        net.net_assign_generic(Arc::new(Ipv4State(5)));
+        assert_eq!(net.net_generic::<Ipv4State>().unwrap().0, 5);
+    }
+
+    #[test]
+    fn namespaces_are_independent() {
+        let clock = Clock::new_virtual();
+        let a = Net::new("a", clock.clone(), 1);
+        let b = Net::new("b", clock, 2);
+        a.mib.inc(crate::snmp::TcpMib::ActiveOpens);
+        assert_eq!(a.mib.get(crate::snmp::TcpMib::ActiveOpens), 1);
+        assert_eq!(b.mib.get(crate::snmp::TcpMib::ActiveOpens), 0);
+        a.sysctl.set("net.core.somaxconn", "128").unwrap();
+        assert_eq!(a.core.somaxconn.get(), 128);
+        assert_eq!(b.core.somaxconn.get(), 4096);
+        assert_ne!(a.random.get_random_u64(), b.random.get_random_u64());
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Net>();
+    }
+}

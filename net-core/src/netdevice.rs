@@ -1,0 +1,495 @@
+//! Network devices: what a driver must provide, and what the stack keeps
+//! about each device it has registered.
+//!
+//! Mirrors include/linux/netdevice.h (`struct net_device`,
+//! `struct net_device_ops`, `struct rtnl_link_stats64`) and the
+//! `alloc_netdev()`/`register_netdev()` half of net/core/dev.c, Linux 6.18.
+//!
+//! A Linux driver fills a `struct net_device` (through a setup callback such
+//! as `ether_setup()` or `loopback_setup()`), hands the stack its
+//! `net_device_ops` (`ndo_start_xmit` and friends), and on receive calls
+//! `napi_schedule()` so that its `poll` runs and passes frames up with
+//! `napi_gro_receive()`/`netif_receive_skb()`.
+//!
+//! Here a driver is a [`NetDevice`] trait object. [`NetDevice::setup`] plays
+//! the setup callback, [`NetDevice::ndo_start_xmit`] is the transmit hook,
+//! and [`NetDevice::poll`] is NAPI's poll: it moves up to `budget` received
+//! frames onto a queue the stack then delivers *after* releasing the driver's
+//! lock (so a handler may transmit on the same device). [`NetDev`] is the
+//! registered device: name, ifindex, MTU, flags, addresses, the transmit
+//! queue (a pfifo of `tx_queue_len` packets) and the statistics `ip -s link`
+//! prints.
+//!
+//! Where we differ: Linux drivers count their own `rx_packets`/`tx_bytes`;
+//! our stack counts them for the driver in `net_rx_action()` and
+//! `dev_hard_start_xmit()` so no driver can forget.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::skbuff::{SkBuff, SkBuffHead, Skb};
+
+/// Interface is administratively up (`IFF_UP`).
+pub const IFF_UP: u32 = 0x1;
+/// Broadcast address valid (`IFF_BROADCAST`).
+pub const IFF_BROADCAST: u32 = 0x2;
+/// Is a loopback net (`IFF_LOOPBACK`).
+pub const IFF_LOOPBACK: u32 = 0x8;
+/// Point-to-point link, e.g. SLIP (`IFF_POINTOPOINT`).
+pub const IFF_POINTOPOINT: u32 = 0x10;
+/// Resources allocated, running (`IFF_RUNNING`).
+pub const IFF_RUNNING: u32 = 0x40;
+/// No ARP protocol (`IFF_NOARP`).
+pub const IFF_NOARP: u32 = 0x80;
+/// Receive all frames (`IFF_PROMISC`).
+pub const IFF_PROMISC: u32 = 0x100;
+/// Supports multicast (`IFF_MULTICAST`).
+pub const IFF_MULTICAST: u32 = 0x1000;
+/// Driver signals L1 up (`IFF_LOWER_UP`).
+pub const IFF_LOWER_UP: u32 = 0x10000;
+
+/// Ethernet hardware type (`ARPHRD_ETHER`, include/uapi/linux/if_arp.h).
+pub const ARPHRD_ETHER: u16 = 1;
+/// Serial line IP (`ARPHRD_SLIP`).
+pub const ARPHRD_SLIP: u16 = 256;
+/// Loopback device (`ARPHRD_LOOPBACK`).
+pub const ARPHRD_LOOPBACK: u16 = 772;
+/// No link-layer header (`ARPHRD_NONE`), e.g. a TUN device.
+pub const ARPHRD_NONE: u16 = 0xFFFE;
+
+/// Default transmit queue length (`DEFAULT_TX_QUEUE_LEN`).
+pub const DEFAULT_TX_QUEUE_LEN: u32 = 1000;
+
+/// A hardware (MAC) address.
+pub type MacAddr = [u8; 6];
+
+/// Device features (`netdev_features_t`, include/linux/netdev_features.h).
+///
+/// Only the bits the stack consults are defined.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct NetdevFeatures(pub u64);
+
+impl NetdevFeatures {
+    /// Device can checksum all packets on transmit (`NETIF_F_HW_CSUM`).
+    pub const HW_CSUM: NetdevFeatures = NetdevFeatures(1 << 3);
+    /// Scatter/gather I/O (`NETIF_F_SG`).
+    pub const SG: NetdevFeatures = NetdevFeatures(1 << 0);
+    /// Device verifies receive checksums (`NETIF_F_RXCSUM`).
+    pub const RXCSUM: NetdevFeatures = NetdevFeatures(1 << 32);
+    /// Loopback device, which needs no checksums at all (`NETIF_F_LOOPBACK`).
+    pub const LOOPBACK: NetdevFeatures = NetdevFeatures(1 << 31);
+
+    /// True when every bit of `other` is set.
+    pub fn contains(self, other: NetdevFeatures) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for NetdevFeatures {
+    type Output = NetdevFeatures;
+    fn bitor(self, rhs: Self) -> Self {
+        NetdevFeatures(self.0 | rhs.0)
+    }
+}
+
+/// What a driver's transmit hook says (`netdev_tx_t`).
+#[derive(Debug)]
+pub enum NetdevTx {
+    /// The driver took the packet (`NETDEV_TX_OK`).
+    Ok,
+    /// The driver is full; it hands the packet back and the stack requeues it
+    /// at the head of the qdisc (`NETDEV_TX_BUSY`).
+    Busy(Skb),
+}
+
+/// The static facts a driver's setup callback writes into `struct net_device`
+/// (`ether_setup()`, `loopback_setup()`): the stack copies them at
+/// registration and they can be changed later (`ip link set mtu`).
+#[derive(Clone, Debug)]
+pub struct NetDeviceSetup {
+    /// Interface name, e.g. `"eth0"`; must be unique in the namespace.
+    pub name: String,
+    /// Hardware type, `ARPHRD_*`.
+    pub type_: u16,
+    /// Maximum transmission unit (payload of the link layer).
+    pub mtu: u32,
+    /// Smallest and largest MTU the device accepts.
+    pub min_mtu: u32,
+    /// Largest MTU the device accepts.
+    pub max_mtu: u32,
+    /// Link-layer header length (`hard_header_len`, 14 for Ethernet).
+    pub hard_header_len: u16,
+    /// Hardware address.
+    pub dev_addr: MacAddr,
+    /// Hardware broadcast address.
+    pub broadcast: MacAddr,
+    /// `IFF_*` flags apart from `IFF_UP` (which `dev_open` sets).
+    pub flags: u32,
+    /// Offloads the device performs.
+    pub features: NetdevFeatures,
+    /// Transmit queue length in packets (`txqueuelen`).
+    pub tx_queue_len: u32,
+}
+
+impl NetDeviceSetup {
+    /// An Ethernet device as `ether_setup()` (net/ethernet/eth.c) describes it:
+    /// MTU 1500, 14-byte header, broadcast and multicast, txqueuelen 1000.
+    #[doc(alias = "ether_setup")]
+    pub fn ether(name: &str, dev_addr: MacAddr) -> Self {
+        NetDeviceSetup {
+            name: name.to_string(),
+            type_: ARPHRD_ETHER,
+            mtu: 1500,
+            min_mtu: 68,
+            max_mtu: 65535,
+            hard_header_len: 14,
+            dev_addr,
+            broadcast: [0xff; 6],
+            flags: IFF_BROADCAST | IFF_MULTICAST,
+            features: NetdevFeatures::default(),
+            tx_queue_len: DEFAULT_TX_QUEUE_LEN,
+        }
+    }
+}
+
+// ANCHOR: net_device_ops
+/// A driver: what `struct net_device_ops` and the NAPI poll function give the
+/// stack.
+///
+/// Implementations live in net-dev (loopback, veth-like wire, TAP, pcap
+/// replay) or in a user's crate. The stack calls every method with the
+/// driver's lock held, so methods must not call back into the stack.
+pub trait NetDevice: Send {
+    /// Describe the device (the `alloc_netdev()` setup callback).
+    fn setup(&self) -> NetDeviceSetup;
+
+    /// Bring the device up (`ndo_open`). Errors leave it down.
+    fn ndo_open(&mut self) -> Result<(), crate::Errno> {
+        Ok(())
+    }
+
+    /// Take the device down (`ndo_stop`).
+    fn ndo_stop(&mut self) {}
+
+    /// Transmit one frame (`ndo_start_xmit`). `skb.data()` is the whole frame,
+    /// link-layer header first.
+    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx;
+
+    /// NAPI poll: move up to `budget` received frames to `rx` and return how
+    /// many were moved. Each skb's data is one frame, link-layer header first.
+    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize;
+
+    /// When, on the namespace clock (ns), this device will next have a frame
+    /// to deliver without anyone transmitting: a simulator jumps there.
+    /// `None` when the device does not know (real devices) or has nothing.
+    fn next_rx_time(&self) -> Option<u64> {
+        None
+    }
+
+    /// Accept a new MTU (`ndo_change_mtu`); the stack has already checked it
+    /// against `min_mtu..=max_mtu`.
+    fn ndo_change_mtu(&mut self, _mtu: u32) -> Result<(), crate::Errno> {
+        Ok(())
+    }
+}
+// ANCHOR_END: net_device_ops
+
+/// Link-layer header operations for a device type (`struct header_ops`).
+///
+/// Linux drivers call `eth_type_trans()` themselves; our drivers (in net-dev)
+/// know only net-core, so the stack calls the namespace's header ops for the
+/// device's `type_` on receive. net-ipv4 registers Ethernet's
+/// (`eth_header_ops`) for `ARPHRD_ETHER` and `ARPHRD_LOOPBACK`.
+pub trait HeaderOps: Send + Sync {
+    /// Classify a received frame: set `skb.pkt_type`, mark and pull the
+    /// link-layer header and return the EtherType (host order) for
+    /// `skb.protocol` (`eth_type_trans()`). `None` means the frame is too short
+    /// or malformed and is dropped (counted).
+    fn type_trans(&self, skb: &mut SkBuff, dev: &NetDev) -> Option<u16>;
+
+    /// Push a link-layer header for `proto` to `daddr` (`header_ops->create`,
+    /// `eth_header()`); `None` daddr means "not known yet".
+    fn create(&self, skb: &mut SkBuff, dev: &NetDev, proto: u16, daddr: Option<&[u8]>, saddr: Option<&[u8]>);
+}
+
+/// Per-device statistics, as `ip -s link` prints them
+/// (`struct rtnl_link_stats64`).
+#[derive(Default)]
+pub struct NetDevStats {
+    /// Frames received.
+    pub rx_packets: AtomicU64,
+    /// Bytes received.
+    pub rx_bytes: AtomicU64,
+    /// Receive errors.
+    pub rx_errors: AtomicU64,
+    /// Received frames dropped (no buffer, backlog full, bad header).
+    pub rx_dropped: AtomicU64,
+    /// Received frames no protocol wanted (`rx_nohandler`).
+    pub rx_nohandler: AtomicU64,
+    /// Multicast frames received.
+    pub multicast: AtomicU64,
+    /// Frames transmitted.
+    pub tx_packets: AtomicU64,
+    /// Bytes transmitted.
+    pub tx_bytes: AtomicU64,
+    /// Transmit errors.
+    pub tx_errors: AtomicU64,
+    /// Frames dropped on transmit (queue full, device down).
+    pub tx_dropped: AtomicU64,
+}
+
+/// A copy of [`NetDevStats`] at one moment.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct NetDevStatsSnapshot {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub rx_errors: u64,
+    pub rx_dropped: u64,
+    pub rx_nohandler: u64,
+    pub multicast: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub tx_errors: u64,
+    pub tx_dropped: u64,
+}
+
+impl NetDevStats {
+    /// Read every counter.
+    pub fn snapshot(&self) -> NetDevStatsSnapshot {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        NetDevStatsSnapshot {
+            rx_packets: r(&self.rx_packets),
+            rx_bytes: r(&self.rx_bytes),
+            rx_errors: r(&self.rx_errors),
+            rx_dropped: r(&self.rx_dropped),
+            rx_nohandler: r(&self.rx_nohandler),
+            multicast: r(&self.multicast),
+            tx_packets: r(&self.tx_packets),
+            tx_bytes: r(&self.tx_bytes),
+            tx_errors: r(&self.tx_errors),
+            tx_dropped: r(&self.tx_dropped),
+        }
+    }
+}
+
+pub(crate) fn bump(a: &AtomicU64, n: u64) {
+    a.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A registered device: Linux's `struct net_device`.
+///
+/// Shared as `Arc<NetDev>`; fields are grouped by what guards them.
+pub struct NetDev {
+    // -- fixed at registration ----------------------------------------------
+    /// Interface index, unique in the namespace, never reused (`ifindex`).
+    pub ifindex: u32,
+    /// Interface name (`name`).
+    pub name: String,
+    /// Hardware type, `ARPHRD_*` (`type`).
+    pub type_: u16,
+    /// Link-layer header length (`hard_header_len`).
+    pub hard_header_len: u16,
+    /// Hardware broadcast address (`broadcast`).
+    pub broadcast: MacAddr,
+    /// Offloads (`features`).
+    pub features: NetdevFeatures,
+    /// Smallest MTU accepted (`min_mtu`).
+    pub min_mtu: u32,
+    /// Largest MTU accepted (`max_mtu`).
+    pub max_mtu: u32,
+
+    // -- changed by configuration, read lock-free on the data path ----------
+    mtu: AtomicU32,
+    flags: AtomicU32,
+    tx_queue_len: AtomicU32,
+    /// Hardware address (`dev_addr`); rarely written, read on every output.
+    dev_addr: spin::RwLock<MacAddr>,
+
+    /// Statistics, atomics bumped without a lock.
+    pub stats: NetDevStats,
+
+    // -- the transmit queue: guarded by its own lock (Linux: qdisc lock) -----
+    /// pfifo of packets waiting for the driver (`dev->qdisc`).
+    pub(crate) qdisc: spin::Mutex<SkBuffHead>,
+
+    // -- the driver: guarded by its lock (Linux: `netif_tx_lock`, NAPI) ------
+    pub(crate) driver: spin::Mutex<Box<dyn NetDevice>>,
+}
+
+impl fmt::Debug for NetDev {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetDev")
+            .field("ifindex", &self.ifindex)
+            .field("name", &self.name)
+            .field("mtu", &self.mtu())
+            .field("flags", &format_args!("{:#x}", self.flags()))
+            .finish()
+    }
+}
+
+impl NetDev {
+    pub(crate) fn new(ifindex: u32, driver: Box<dyn NetDevice>) -> NetDev {
+        let s = driver.setup();
+        NetDev {
+            ifindex,
+            name: s.name,
+            type_: s.type_,
+            hard_header_len: s.hard_header_len,
+            broadcast: s.broadcast,
+            features: s.features,
+            min_mtu: s.min_mtu,
+            max_mtu: s.max_mtu,
+            mtu: AtomicU32::new(s.mtu),
+            flags: AtomicU32::new(s.flags & !IFF_UP),
+            tx_queue_len: AtomicU32::new(s.tx_queue_len),
+            dev_addr: spin::RwLock::new(s.dev_addr),
+            stats: NetDevStats::default(),
+            qdisc: spin::Mutex::new(SkBuffHead::new()),
+            driver: spin::Mutex::new(driver),
+        }
+    }
+
+    /// Current MTU.
+    pub fn mtu(&self) -> u32 {
+        self.mtu.load(Ordering::Relaxed)
+    }
+
+    /// `IFF_*` flags.
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// True when administratively up (`IFF_UP`).
+    pub fn is_up(&self) -> bool {
+        self.flags() & IFF_UP != 0
+    }
+
+    /// True for the loopback device.
+    pub fn is_loopback(&self) -> bool {
+        self.flags() & IFF_LOOPBACK != 0
+    }
+
+    /// Hardware address.
+    pub fn dev_addr(&self) -> MacAddr {
+        *self.dev_addr.read()
+    }
+
+    /// Change the hardware address (`dev_set_mac_address()`).
+    pub fn set_dev_addr(&self, addr: MacAddr) {
+        *self.dev_addr.write() = addr;
+    }
+
+    /// Transmit queue length in packets (`txqueuelen`).
+    pub fn tx_queue_len(&self) -> u32 {
+        self.tx_queue_len.load(Ordering::Relaxed)
+    }
+
+    /// Change the transmit queue length (`ip link set txqueuelen`).
+    pub fn set_tx_queue_len(&self, n: u32) {
+        self.tx_queue_len.store(n, Ordering::Relaxed);
+    }
+
+    /// Packets waiting in the transmit queue.
+    pub fn qdisc_len(&self) -> usize {
+        self.qdisc.lock().len()
+    }
+
+    /// Change the MTU (`dev_set_mtu()`): `EINVAL` outside `min_mtu..=max_mtu`
+    /// or when the driver refuses.
+    #[doc(alias = "dev_set_mtu")]
+    pub fn set_mtu(&self, mtu: u32) -> Result<(), crate::Errno> {
+        if mtu < self.min_mtu || mtu > self.max_mtu {
+            return Err(crate::Errno::EINVAL);
+        }
+        self.driver.lock().ndo_change_mtu(mtu)?;
+        self.mtu.store(mtu, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Bring the device up (`dev_open()`); idempotent.
+    #[doc(alias = "dev_open")]
+    pub fn open(&self) -> Result<(), crate::Errno> {
+        if self.is_up() {
+            return Ok(());
+        }
+        self.driver.lock().ndo_open()?;
+        self.flags.fetch_or(IFF_UP | IFF_RUNNING | IFF_LOWER_UP, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Take the device down (`dev_close()`), dropping what was queued for it.
+    #[doc(alias = "dev_close")]
+    pub fn close(&self) {
+        if !self.is_up() {
+            return;
+        }
+        self.flags.fetch_and(!(IFF_UP | IFF_RUNNING | IFF_LOWER_UP), Ordering::Relaxed);
+        self.driver.lock().ndo_stop();
+        let dropped = self.qdisc.lock().purge();
+        bump(&self.stats.tx_dropped, dropped as u64);
+    }
+
+    /// When the driver will next have a frame for us (see
+    /// [`NetDevice::next_rx_time`]).
+    pub fn next_rx_time(&self) -> Option<u64> {
+        self.driver.lock().next_rx_time()
+    }
+
+    /// Run `f` with the driver, downcast by the caller's closure — for tests
+    /// and tools that need to reach a concrete driver (e.g. a wire's
+    /// counters). Holds the driver lock while `f` runs.
+    pub fn with_driver<R>(&self, f: impl FnOnce(&mut dyn NetDevice) -> R) -> R {
+        let mut d = self.driver.lock();
+        f(&mut **d)
+    }
+
+    /// One line in the shape of `ip link` followed by the counters of
+    /// `ip -s link`.
+    pub fn ip_s_link(&self) -> String {
+        let s = self.stats.snapshot();
+        let mut flags = Vec::new();
+        for (bit, name) in [
+            (IFF_LOOPBACK, "LOOPBACK"),
+            (IFF_BROADCAST, "BROADCAST"),
+            (IFF_POINTOPOINT, "POINTOPOINT"),
+            (IFF_MULTICAST, "MULTICAST"),
+            (IFF_NOARP, "NOARP"),
+            (IFF_UP, "UP"),
+            (IFF_LOWER_UP, "LOWER_UP"),
+        ] {
+            if self.flags() & bit != 0 {
+                flags.push(name);
+            }
+        }
+        let a = self.dev_addr();
+        let mac = format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", a[0], a[1], a[2], a[3], a[4], a[5]);
+        let kind = if self.type_ == ARPHRD_LOOPBACK { "loopback" } else { "ether" };
+        format!(
+            "{}: {}: <{}> mtu {} qlen {}\n    link/{} {}\n    RX:  bytes packets errors dropped  missed   mcast\n    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7}\n    TX:  bytes packets errors dropped carrier collsns\n    {:>10} {:>7} {:>6} {:>7} {:>7} {:>7}\n",
+            self.ifindex,
+            self.name,
+            flags.join(","),
+            self.mtu(),
+            self.tx_queue_len(),
+            kind,
+            mac,
+            s.rx_bytes,
+            s.rx_packets,
+            s.rx_errors,
+            s.rx_dropped,
+            0,
+            s.multicast,
+            s.tx_bytes,
+            s.tx_packets,
+            s.tx_errors,
+            s.tx_dropped,
+            0,
+            0
+        )
+    }
+}
+
+/// Shared handle to a registered device.
+pub type NetDevRef = Arc<NetDev>;

@@ -1,0 +1,75 @@
+//! # net-lab — the `netlab` command
+//!
+//! Every behaviour the book describes, replayed in virtual time and printed
+//! the way Linux's own tools print it. Each scenario is a function that
+//! builds one or more namespaces ([`net_core::Net`]), drives them, and
+//! returns a [`Report`]: a headline of what to notice and the text a reader
+//! compares with the book.
+//!
+//! | our file | stands for | book section |
+//! |---|---|---|
+//! | `main.rs` | the `netlab` command line | the lab |
+//! | `scenarios/*.rs` | one experiment each | the lab, and the chapter it illustrates |
+//!
+//! Scenarios so far come from net-core (the only layer built yet): the
+//! sk_buff's geometry, packet-type dispatch with the `pt_prev` trick, and
+//! the timer wheel in virtual time. Later layers add theirs here.
+
+pub mod scenarios;
+
+use net_core::Net;
+use std::sync::Arc;
+
+/// Options a scenario runs with.
+#[derive(Clone, Debug, Default)]
+pub struct RunOpts {
+    /// Seed for every namespace's random source.
+    pub seed: u64,
+    /// `NAME=VALUE` sysctls applied to every namespace the scenario creates.
+    pub sysctls: Vec<(String, String)>,
+}
+
+impl RunOpts {
+    /// Apply the requested sysctls to a namespace; the first bad one is an
+    /// error in the sysctl tool's words.
+    pub fn apply(&self, net: &Arc<Net>) -> Result<(), String> {
+        for (k, v) in &self.sysctls {
+            net.sysctl.set(k, v).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// What a scenario produced.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// One line: what to notice.
+    pub headline: String,
+    /// The body: traces, tables, counters.
+    pub text: String,
+}
+
+/// One experiment.
+pub struct Scenario {
+    /// Name on the command line.
+    pub name: &'static str,
+    /// One line for `netlab list`.
+    pub summary: &'static str,
+    /// `netlab explain`: what it shows, which book section and Linux
+    /// functions it exercises.
+    pub explain: &'static str,
+    /// Shown by `netlab tour`.
+    pub in_tour: bool,
+    /// Run it.
+    pub run: fn(&RunOpts) -> Result<Report, String>,
+}
+
+/// Every scenario, in tour order.
+pub fn all() -> &'static [Scenario] {
+    scenarios::ALL
+}
+
+/// The scenario with this name.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    all().iter().find(|s| s.name == name)
+}

@@ -1,0 +1,100 @@
+//! `netlab`: run linnet's scenarios. `netlab help` lists the commands.
+
+use std::process::ExitCode;
+
+use net_lab::{RunOpts, all, find};
+
+const USAGE: &str = "usage: netlab <command>
+
+commands:
+  tour                      run the headline scenarios and explain what to notice
+  list                      list every scenario
+  run SCENARIO [options]    run one scenario
+      --seed N              seed every host's random source (default 1)
+      --sysctl NAME=VALUE   set a sysctl on every host, e.g. net.core.somaxconn=128
+  explain SCENARIO          what a scenario shows and where the book explains it
+  help                      this text";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netlab: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let Some(cmd) = args.first() else {
+        return Err(format!("no command given\n{USAGE}"));
+    };
+    match cmd.as_str() {
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        "list" => {
+            for s in all() {
+                println!("{:<16} {}", s.name, s.summary);
+            }
+            Ok(())
+        }
+        "tour" => {
+            if args.len() > 1 {
+                return Err(format!("'tour' takes no arguments (got '{}')", args[1]));
+            }
+            let opts = RunOpts { seed: 1, ..Default::default() };
+            println!("linnet lab tour — every run is in virtual time and replays exactly.\n");
+            for s in all().iter().filter(|s| s.in_tour) {
+                let r = (s.run)(&opts)?;
+                println!("== {} — {}", s.name, r.headline);
+                println!("{}", r.text);
+            }
+            println!("Run `netlab list` for every scenario and `netlab explain NAME` for the story behind one.");
+            Ok(())
+        }
+        "explain" => {
+            let name = args.get(1).ok_or("'explain' needs a scenario name; try `netlab list`")?;
+            let s = find(name).ok_or_else(|| unknown(name))?;
+            println!("{}: {}\n\n{}", s.name, s.summary, s.explain);
+            Ok(())
+        }
+        "run" => {
+            let name = args.get(1).ok_or("'run' needs a scenario name; try `netlab list`")?;
+            let s = find(name).ok_or_else(|| unknown(name))?;
+            let opts = parse_opts(&args[2..])?;
+            let r = (s.run)(&opts)?;
+            println!("== {} — {}", s.name, r.headline);
+            print!("{}", r.text);
+            Ok(())
+        }
+        other => Err(format!("unknown command '{other}'; try `netlab help`")),
+    }
+}
+
+fn unknown(name: &str) -> String {
+    let names: Vec<&str> = all().iter().map(|s| s.name).collect();
+    format!("unknown scenario '{name}'; known scenarios: {}", names.join(", "))
+}
+
+fn parse_opts(args: &[String]) -> Result<RunOpts, String> {
+    let mut opts = RunOpts { seed: 1, ..Default::default() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seed" => {
+                let v = it.next().ok_or("--seed needs a number")?;
+                opts.seed = v.parse().map_err(|_| format!("--seed needs a non-negative integer, got '{v}'"))?;
+            }
+            "--sysctl" => {
+                let v = it.next().ok_or("--sysctl needs NAME=VALUE")?;
+                let (k, val) = v.split_once('=').ok_or_else(|| format!("--sysctl needs NAME=VALUE, got '{v}'"))?;
+                opts.sysctls.push((k.trim().to_string(), val.trim().to_string()));
+            }
+            other => return Err(format!("unknown option '{other}'; try `netlab help`")),
+        }
+    }
+    Ok(opts)
+}
