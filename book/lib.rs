@@ -72,21 +72,24 @@ fn markdown_files(dir: &Path) -> Vec<PathBuf> {
 /// anchor lines. `Err` says what is wrong.
 pub fn anchor_text(file_text: &str, anchor: &str) -> Result<String, String> {
     let is_marker = |l: &str, kind: &str| {
-        l.split_once(kind).is_some_and(|(_, rest)| rest.trim() == anchor || rest.trim_start().starts_with(&format!("{anchor} ")))
+        l.split_once(kind).is_some_and(|(_, rest)| {
+            rest.trim() == anchor || rest.trim_start().starts_with(&format!("{anchor} "))
+        })
     };
     let lines: Vec<&str> = file_text.lines().collect();
-    let start = lines
-        .iter()
-        .position(|l| is_marker(l, "ANCHOR:"))
-        .ok_or_else(|| format!("no 'ANCHOR: {anchor}'"))?;
+    let start =
+        lines.iter().position(|l| is_marker(l, "ANCHOR:")).ok_or_else(|| format!("no 'ANCHOR: {anchor}'"))?;
     let end = lines[start + 1..]
         .iter()
         .position(|l| is_marker(l, "ANCHOR_END:"))
         .ok_or_else(|| format!("'ANCHOR: {anchor}' has no 'ANCHOR_END: {anchor}'"))?
         + start
         + 1;
-    let body: Vec<&str> =
-        lines[start + 1..end].iter().copied().filter(|l| !l.contains("ANCHOR:") && !l.contains("ANCHOR_END:")).collect();
+    let body: Vec<&str> = lines[start + 1..end]
+        .iter()
+        .copied()
+        .filter(|l| !l.contains("ANCHOR:") && !l.contains("ANCHOR_END:"))
+        .collect();
     if body.iter().all(|l| l.trim().is_empty()) {
         return Err(format!("anchor '{anchor}' is empty"));
     }
@@ -100,7 +103,12 @@ pub fn check_includes(src: &Path) -> Vec<String> {
         let dir = inc.page.parent().unwrap_or(Path::new("."));
         let target = dir.join(&inc.path);
         let Ok(text) = std::fs::read_to_string(&target) else {
-            problems.push(format!("{}:{}: includes {}, which does not exist", inc.page.display(), inc.line, inc.path));
+            problems.push(format!(
+                "{}:{}: includes {}, which does not exist",
+                inc.page.display(),
+                inc.line,
+                inc.path
+            ));
             continue;
         };
         match &inc.anchor {
@@ -175,7 +183,11 @@ mod tests {
     fn include_parser_reads_anchor_and_range_forms() {
         let dir = std::env::temp_dir().join(format!("linnet-book-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("p.md"), "{{#include a.rs:foo}} and {{#include b.txt}}\n{{#include c.rs:2:5}}\n").unwrap();
+        std::fs::write(
+            dir.join("p.md"),
+            "{{#include a.rs:foo}} and {{#include b.txt}}\n{{#include c.rs:2:5}}\n",
+        )
+        .unwrap();
         let incs = find_includes(&dir);
         let got: Vec<_> = incs.iter().map(|i| (i.path.as_str(), i.anchor.as_deref(), i.line)).collect();
         assert_eq!(got, vec![("a.rs", Some("foo"), 1), ("b.txt", None, 1), ("c.rs", None, 2)]);

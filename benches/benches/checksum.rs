@@ -12,10 +12,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use net_core::checksum::{Wsum, csum_partial, csum_tcpudp_magic, ip_fast_csum};
 
 /// A captured IPv4 header (UDP 10.0.0.1 → 10.0.0.2) whose checksum verifies.
-const IPH: [u8; 20] = [
-    0x45, 0x00, 0x00, 0x31, 0x92, 0x94, 0x40, 0x00, 0x40, 0x11, 0x94, 0x25, 10, 0, 0, 1, 10, 0, 0,
-    2,
-];
+const IPH: [u8; 20] =
+    [0x45, 0x00, 0x00, 0x31, 0x92, 0x94, 0x40, 0x00, 0x40, 0x11, 0x94, 0x25, 10, 0, 0, 1, 10, 0, 0, 2];
 
 fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(7)).collect()
@@ -32,9 +30,7 @@ fn checksum(c: &mut Criterion) {
     }
 
     g.throughput(Throughput::Bytes(IPH.len() as u64));
-    g.bench_function("ip_fast_csum/20", |b| {
-        b.iter(|| ip_fast_csum(black_box(&IPH)))
-    });
+    g.bench_function("ip_fast_csum/20", |b| b.iter(|| ip_fast_csum(black_box(&IPH))));
 
     g.throughput(Throughput::Elements(1));
     g.bench_function("csum_tcpudp_magic", |b| {

@@ -93,7 +93,10 @@ impl PacketType {
     }
 
     /// A tap on every frame (`ETH_P_ALL`), as an AF_PACKET socket registers.
-    pub fn tap(name: &'static str, func: impl Fn(&Net, Skb) -> NetRx + Send + Sync + 'static) -> Arc<PacketType> {
+    pub fn tap(
+        name: &'static str,
+        func: impl Fn(&Net, Skb) -> NetRx + Send + Sync + 'static,
+    ) -> Arc<PacketType> {
         PacketType::new(ETH_P_ALL, name, func)
     }
 
@@ -153,7 +156,6 @@ impl Net {
     /// `ptype_all`, anything else into `ptype_base[ntohs(type) &
     /// PTYPE_HASH_MASK]`. Like `list_add_rcu()`, the newest registration goes
     /// first.
-    #[doc(alias = "dev_add_pack")]
     pub fn dev_add_pack(&self, pt: Arc<PacketType>) {
         let mut t = self.ptype.write();
         if pt.type_ == ETH_P_ALL {
@@ -167,11 +169,13 @@ impl Net {
     /// Remove a handler registered with [`dev_add_pack`](Self::dev_add_pack);
     /// true if it was found. Mirrors `dev_remove_pack()`, which warns
     /// "dev_remove_pack: %p not found" when it is not.
-    #[doc(alias = "dev_remove_pack")]
     pub fn dev_remove_pack(&self, pt: &Arc<PacketType>) -> bool {
         let mut t = self.ptype.write();
-        let list =
-            if pt.type_ == ETH_P_ALL { &mut t.all } else { &mut t.base[(pt.type_ & PTYPE_HASH_MASK) as usize] };
+        let list = if pt.type_ == ETH_P_ALL {
+            &mut t.all
+        } else {
+            &mut t.base[(pt.type_ & PTYPE_HASH_MASK) as usize]
+        };
         match list.iter().position(|p| Arc::ptr_eq(p, pt)) {
             Some(i) => {
                 list.remove(i);
@@ -280,7 +284,6 @@ impl Net {
     /// `eth_type_trans()` directly). A frame no header op can classify is
     /// dropped and counted (`rx_dropped`, `PKT_TOO_SMALL`). Returns the
     /// number of frames taken from drivers.
-    #[doc(alias = "net_rx_action")]
     #[doc(alias = "napi_poll")]
     pub fn net_rx_action(&self, budget: usize) -> usize {
         let weight = self.core.dev_weight.get().max(1) as usize;
@@ -391,7 +394,6 @@ impl Net {
 
     /// Retry every device whose queue holds frames the driver refused
     /// (`net_tx_action()` running `qdisc_run()`). Returns frames sent.
-    #[doc(alias = "net_tx_action")]
     pub fn net_tx_action(&self) -> usize {
         let mut sent = 0;
         for dev in self.devices() {
@@ -412,7 +414,6 @@ impl Net {
     /// with `EEXIST` if the name is taken or `EINVAL` if it is empty or longer
     /// than `IFNAMSIZ - 1` (15) bytes.
     #[doc(alias = "register_netdevice")]
-    #[doc(alias = "register_netdev")]
     pub fn register_netdev(&self, driver: Box<dyn NetDevice>) -> Result<Arc<NetDev>, Errno> {
         let name = driver.setup().name;
         if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', ':']) {
@@ -446,13 +447,11 @@ impl Net {
     }
 
     /// The device with this ifindex (`dev_get_by_index()`).
-    #[doc(alias = "dev_get_by_index")]
     pub fn dev_get_by_index(&self, ifindex: u32) -> Option<Arc<NetDev>> {
         self.devices.read().by_index.get(ifindex as usize).and_then(Clone::clone)
     }
 
     /// The device with this name (`dev_get_by_name()`).
-    #[doc(alias = "dev_get_by_name")]
     pub fn dev_get_by_name(&self, name: &str) -> Option<Arc<NetDev>> {
         self.devices.read().by_index.iter().flatten().find(|d| d.name == name).cloned()
     }
@@ -509,11 +508,14 @@ mod tests {
         Net::new("test", Clock::new_virtual(), 1)
     }
 
+    type Shared<T> = Arc<Mutex<Vec<T>>>;
+    type Scripted3 = (Arc<NetDev>, Shared<Vec<u8>>, Shared<(u16, Vec<u8>)>);
+
     /// A driver that records what it sends and replays frames pushed into `rx`.
     struct Scripted {
         name: &'static str,
         sent: Arc<Mutex<Vec<Vec<u8>>>>,
-        rx: Arc<Mutex<Vec<(u16, Vec<u8>)>>>,
+        rx: Shared<(u16, Vec<u8>)>,
         busy_after: Option<usize>,
     }
 
@@ -542,9 +544,7 @@ mod tests {
         }
     }
 
-    type Shared<T> = Arc<Mutex<Vec<T>>>;
-
-    fn scripted(net: &Net, name: &'static str, busy_after: Option<usize>) -> (Arc<NetDev>, Shared<Vec<u8>>, Shared<(u16, Vec<u8>)>) {
+    fn scripted(net: &Net, name: &'static str, busy_after: Option<usize>) -> Scripted3 {
         let sent = Arc::new(Mutex::new(Vec::new()));
         let rx = Arc::new(Mutex::new(Vec::new()));
         let dev = net

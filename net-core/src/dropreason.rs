@@ -107,9 +107,7 @@ pub struct DropCounters {
 impl DropCounters {
     /// All counters at zero.
     pub fn new() -> Self {
-        DropCounters {
-            counts: SkbDropReason::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
-        }
+        DropCounters { counts: SkbDropReason::ALL.iter().map(|_| AtomicU64::new(0)).collect() }
     }
 
     /// Count one drop.
@@ -124,11 +122,7 @@ impl DropCounters {
 
     /// The non-zero counters, in Linux's order.
     pub fn nonzero(&self) -> Vec<(SkbDropReason, u64)> {
-        SkbDropReason::ALL
-            .iter()
-            .map(|&r| (r, self.get(r)))
-            .filter(|&(_, n)| n != 0)
-            .collect()
+        SkbDropReason::ALL.iter().map(|&r| (r, self.get(r))).filter(|&(_, n)| n != 0).collect()
     }
 }
 

@@ -26,7 +26,6 @@ macro_rules! errnos {
             }
 
             /// glibc's `strerror()` text, e.g. `"Connection refused"`.
-            #[doc(alias = "strerror")]
             pub fn strerror(self) -> &'static str {
                 match self { $(Errno::$name => $text,)* }
             }

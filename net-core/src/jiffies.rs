@@ -50,7 +50,7 @@ pub const TICK_NSEC: u64 = NSEC_PER_SEC / HZ;
 pub const MAX_JIFFY_OFFSET: u64 = ((i64::MAX as u64) >> 1) - 1;
 
 // The conversions below rely on a jiffy being a whole number of microseconds.
-const _: () = assert!(USEC_PER_SEC % HZ == 0 && HZ <= MSEC_PER_SEC);
+const _: () = assert!(USEC_PER_SEC / HZ * HZ == USEC_PER_SEC && HZ <= MSEC_PER_SEC);
 
 /// One host's time source: a monotonic nanosecond counter.
 ///
@@ -100,9 +100,7 @@ impl Clock {
     pub fn now_ns(&self) -> u64 {
         match self {
             Clock::Virtual(ns) => ns.load(Ordering::Acquire),
-            Clock::System(start) => {
-                u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
-            }
+            Clock::System(start) => u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
         }
     }
 
@@ -120,23 +118,20 @@ impl Clock {
         match self {
             Clock::Virtual(ns) => {
                 // fetch_update never fails when the closure returns Some.
-                let _ = ns.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| {
-                    Some(t.saturating_add(delta))
-                });
+                let _ =
+                    ns.fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| Some(t.saturating_add(delta)));
                 true
             }
             Clock::System(_) => false,
         }
     }
 
-    /// Sets a virtual clock to `ns` nanoseconds, if that is not earlier than
-    /// its current time: time never goes backwards, so an earlier `ns` is
-    /// ignored (several hosts sharing the clock may race to set it; the latest
-    /// time wins).
+    /// Sets a virtual clock to `ns` nanoseconds. Time never goes backwards:
+    /// an `ns` earlier than the current time is ignored (several hosts
+    /// sharing the clock may race to set it; the latest time wins).
     ///
-    /// Returns true if the clock now reads `ns` or later because of this call
-    /// being applied (true also when `ns` equals the current time); false when
-    /// `ns` was earlier and ignored, and always false on a system clock.
+    /// Returns true if applied (`ns` is at or after the current time); false
+    /// if `ns` was earlier and ignored, and always false on a system clock.
     pub fn set_ns(&self, ns: u64) -> bool {
         match self {
             Clock::Virtual(t) => t.fetch_max(ns, Ordering::AcqRel) <= ns,
@@ -152,11 +147,7 @@ impl Clock {
 #[doc(alias = "__msecs_to_jiffies")]
 pub const fn msecs_to_jiffies(m: u64) -> u64 {
     let j = m.div_ceil(MSEC_PER_SEC / HZ);
-    if j > MAX_JIFFY_OFFSET {
-        MAX_JIFFY_OFFSET
-    } else {
-        j
-    }
+    if j > MAX_JIFFY_OFFSET { MAX_JIFFY_OFFSET } else { j }
 }
 
 /// Jiffies to milliseconds (saturating).
@@ -174,11 +165,7 @@ pub const fn jiffies_to_msecs(j: u64) -> u64 {
 #[doc(alias = "_usecs_to_jiffies")]
 pub const fn usecs_to_jiffies(u: u64) -> u64 {
     let j = u.div_ceil(USEC_PER_SEC / HZ);
-    if j > MAX_JIFFY_OFFSET {
-        MAX_JIFFY_OFFSET
-    } else {
-        j
-    }
+    if j > MAX_JIFFY_OFFSET { MAX_JIFFY_OFFSET } else { j }
 }
 
 /// Jiffies to microseconds (saturating).
@@ -213,11 +200,7 @@ pub const fn jiffies_to_nsecs(j: u64) -> u64 {
 /// `secs * HZ` in Linux that would overflow where ours clamps.
 pub const fn secs_to_jiffies(s: u64) -> u64 {
     let j = s.saturating_mul(HZ);
-    if j > MAX_JIFFY_OFFSET {
-        MAX_JIFFY_OFFSET
-    } else {
-        j
-    }
+    if j > MAX_JIFFY_OFFSET { MAX_JIFFY_OFFSET } else { j }
 }
 
 /// True if time `a` is after time `b`, correct across wraparound as long as

@@ -155,14 +155,12 @@ impl Net {
     // -- timers ----------------------------------------------------------------
 
     /// Allocate a timer that is not yet armed (`timer_setup()`).
-    #[doc(alias = "timer_setup")]
     pub fn timer_setup(&self, func: TimerFunc) -> TimerId {
         self.timers.lock().timer_setup(func)
     }
 
     /// Arm or re-arm a timer to fire at `expires` jiffies (`mod_timer()`);
     /// true if it was pending.
-    #[doc(alias = "mod_timer")]
     pub fn mod_timer(&self, id: TimerId, expires: u64) -> bool {
         let now = self.jiffies();
         let mut t = self.timers.lock();
@@ -171,7 +169,6 @@ impl Net {
     }
 
     /// Arm, or move an armed timer earlier only (`timer_reduce()`).
-    #[doc(alias = "timer_reduce")]
     pub fn timer_reduce(&self, id: TimerId, expires: u64) -> bool {
         let now = self.jiffies();
         let mut t = self.timers.lock();
@@ -181,14 +178,12 @@ impl Net {
 
     /// Disarm a timer (`timer_delete()`, formerly `del_timer()`); true if it
     /// was pending.
-    #[doc(alias = "del_timer")]
     #[doc(alias = "timer_delete")]
     pub fn del_timer(&self, id: TimerId) -> bool {
         self.timers.lock().del_timer(id)
     }
 
     /// True while armed (`timer_pending()`).
-    #[doc(alias = "timer_pending")]
     pub fn timer_pending(&self, id: TimerId) -> bool {
         self.timers.lock().timer_pending(id)
     }
@@ -260,14 +255,12 @@ impl Net {
     ///
     /// Mirrors `kfree_skb_reason()` (net/core/skbuff.c), which fires the
     /// `kfree_skb` tracepoint; we count per reason in [`Net::drops`].
-    #[doc(alias = "kfree_skb_reason")]
     pub fn kfree_skb_reason(&self, skb: Skb, reason: SkbDropReason) {
         self.drops.inc(reason);
         drop(skb);
     }
 
     /// Free a packet that was used as intended (`consume_skb()`): not a drop.
-    #[doc(alias = "consume_skb")]
     pub fn consume_skb(&self, skb: Skb) {
         drop(skb);
     }
@@ -276,7 +269,6 @@ impl Net {
 
     /// Store a layer's per-namespace state (`net_assign_generic()`);
     /// replaces any earlier value of the same type.
-    #[doc(alias = "net_assign_generic")]
     pub fn net_assign_generic<T: Any + Send + Sync>(&self, value: Arc<T>) {
         let mut g = self.generic.write();
         g.retain(|(t, _)| *t != TypeId::of::<T>());
@@ -284,7 +276,6 @@ impl Net {
     }
 
     /// A layer's per-namespace state (`net_generic()`).
-    #[doc(alias = "net_generic")]
     pub fn net_generic<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         let g = self.generic.read();
         let (_, v) = g.iter().find(|(t, _)| *t == TypeId::of::<T>())?;

@@ -74,7 +74,6 @@ impl NetRandom {
     }
 
     /// 64 random bits (`get_random_u64()`).
-    #[doc(alias = "get_random_u64")]
     pub fn get_random_u64(&self) -> u64 {
         let mut s = self.state.lock();
         let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
@@ -89,14 +88,12 @@ impl NetRandom {
     }
 
     /// 32 random bits (`get_random_u32()`).
-    #[doc(alias = "get_random_u32")]
     pub fn get_random_u32(&self) -> u32 {
         (self.get_random_u64() >> 32) as u32
     }
 
     /// A uniform value in `0..ceil` (`get_random_u32_below()`); 0 when
     /// `ceil` is 0.
-    #[doc(alias = "get_random_u32_below")]
     #[doc(alias = "prandom_u32_max")]
     pub fn get_random_u32_below(&self, ceil: u32) -> u32 {
         if ceil == 0 {

@@ -204,16 +204,16 @@ const POOL_MIN_PER_CLASS: usize = 16;
 const POOL_HEADS: usize = 4096;
 
 struct SkbPool {
+    // Heads stay boxed: the intrusive list and `Skb` need a stable address,
+    // and recycling the box is the whole point of the pool.
+    #[allow(clippy::vec_box)]
     heads: Vec<Box<SkBuff>>,
     bufs: [Vec<Arc<[u8]>>; NCLASSES],
 }
 
 impl SkbPool {
     const fn new() -> Self {
-        SkbPool {
-            heads: Vec::new(),
-            bufs: [const { Vec::new() }; NCLASSES],
-        }
+        SkbPool { heads: Vec::new(), bufs: [const { Vec::new() }; NCLASSES] }
     }
 }
 
@@ -509,8 +509,7 @@ impl SkBuff {
         let new_cap = old_end + extra_head;
         let mut nb = buf_alloc(new_cap);
         let nbm = Arc::get_mut(&mut nb).expect("fresh buffer is unique");
-        nbm[extra_head..extra_head + self.tail as usize]
-            .copy_from_slice(&self.buf()[..self.tail as usize]);
+        nbm[extra_head..extra_head + self.tail as usize].copy_from_slice(&self.buf()[..self.tail as usize]);
         if let Some(old) = self.buf.replace(nb) {
             buf_free(old);
         }
@@ -669,7 +668,6 @@ impl SkBuff {
     /// True when at least `len` bytes of packet are present, so a header of
     /// that size can be read. Mirrors `pskb_may_pull()`; every skb here is
     /// linear, so this never needs to move bytes.
-    #[doc(alias = "pskb_may_pull")]
     pub fn pskb_may_pull(&self, len: usize) -> bool {
         len <= self.len()
     }
@@ -707,7 +705,7 @@ impl SkBuff {
     /// Bytes from the MAC header to `tail` (`skb_mac_header()`); empty if unset.
     #[doc(alias = "skb_mac_header")]
     pub fn mac_header(&self) -> &[u8] {
-        self.from_mark(self.mac_header)
+        self.bytes_from_mark(self.mac_header)
     }
 
     /// Length of the link-layer header: network header minus MAC header
@@ -735,13 +733,13 @@ impl SkBuff {
     /// Bytes from the network header to `tail` (`skb_network_header()`).
     #[doc(alias = "skb_network_header")]
     pub fn network_header(&self) -> &[u8] {
-        self.from_mark(self.network_header)
+        self.bytes_from_mark(self.network_header)
     }
 
     /// Writable bytes from the network header to `tail`.
     pub fn network_header_mut(&mut self) -> &mut [u8] {
         let m = self.network_header;
-        self.from_mark_mut(m)
+        self.bytes_from_mark_mut(m)
     }
 
     /// Network header offset from `data` (`skb_network_offset()`).
@@ -771,13 +769,13 @@ impl SkBuff {
     /// Bytes from the transport header to `tail` (`skb_transport_header()`).
     #[doc(alias = "skb_transport_header")]
     pub fn transport_header(&self) -> &[u8] {
-        self.from_mark(self.transport_header)
+        self.bytes_from_mark(self.transport_header)
     }
 
     /// Writable bytes from the transport header to `tail`.
     pub fn transport_header_mut(&mut self) -> &mut [u8] {
         let m = self.transport_header;
-        self.from_mark_mut(m)
+        self.bytes_from_mark_mut(m)
     }
 
     /// Transport header offset from `data` (`skb_transport_offset()`).
@@ -805,14 +803,14 @@ impl SkBuff {
         at as u32
     }
 
-    fn from_mark(&self, mark: u32) -> &[u8] {
+    fn bytes_from_mark(&self, mark: u32) -> &[u8] {
         if mark == UNSET || mark > self.tail {
             return &[];
         }
         &self.buf()[mark as usize..self.tail as usize]
     }
 
-    fn from_mark_mut(&mut self, mark: u32) -> &mut [u8] {
+    fn bytes_from_mark_mut(&mut self, mark: u32) -> &mut [u8] {
         if mark == UNSET || mark > self.tail {
             return &mut [];
         }
@@ -860,7 +858,6 @@ impl SkBuff {
     ///
     /// Mirrors `skb_cow_head()` (include/linux/skbuff.h): reallocates (copying
     /// once) when the data is shared or the headroom is short.
-    #[doc(alias = "skb_cow_head")]
     #[doc(alias = "skb_cow")]
     pub fn skb_cow_head(&mut self, headroom: usize) {
         let extra = headroom.saturating_sub(self.headroom());
@@ -868,7 +865,6 @@ impl SkBuff {
     }
 
     /// Make the data private (`skb_unshare()`).
-    #[doc(alias = "skb_unshare")]
     pub fn skb_unshare(&mut self) {
         self.make_unique(0);
     }
@@ -881,7 +877,6 @@ impl SkBuff {
     }
 
     /// A private copy of the whole buffer and header (`skb_copy()`).
-    #[doc(alias = "skb_copy")]
     pub fn skb_copy(&self) -> Skb {
         let mut n = alloc_skb(self.end as usize);
         let cap = n.end;
@@ -925,11 +920,7 @@ fn skb_over_panic(skb: &SkBuff, len: usize) -> ! {
 #[cold]
 #[track_caller]
 fn skb_under_panic(skb: &SkBuff, len: usize) -> ! {
-    panic!(
-        "skb_under_panic: push {len} with headroom {} (len {})",
-        skb.headroom(),
-        skb.len()
-    )
+    panic!("skb_under_panic: push {len} with headroom {} (len {})", skb.headroom(), skb.len())
 }
 
 // ---------------------------------------------------------------------------

@@ -84,7 +84,11 @@
 //! - **Arming order.** Within one jiffy, timers fire in the order they were
 //!   (last) armed. Linux appends cascaded timers after those already in the
 //!   destination slot, although the cascaded ones were armed earlier; we put
-//!   each cascaded batch in front, which keeps arming order.
+//!   each cascaded batch in front, which keeps arming order. The one case
+//!   this misses (a timer more than 2^32 jiffies out, whose clamped slot can
+//!   leave it above a later-armed timer for the same jiffy) is caught when
+//!   the jiffy is run: each node carries its arming sequence number, and a
+//!   slot found out of order is sorted.
 //! - **One base, no CPUs.** No per-CPU bases, no `TIMER_DEFERRABLE`,
 //!   `TIMER_PINNED` or `TIMER_IRQSAFE`, no migration, no `timer_base.lock`:
 //!   a host guards its base with its own lock. `jiffies` is not read
@@ -150,16 +154,16 @@ struct ListHead {
     last: u32,
 }
 
-const EMPTY_LIST: ListHead = ListHead {
-    first: NIL,
-    last: NIL,
-};
+const EMPTY_LIST: ListHead = ListHead { first: NIL, last: NIL };
 
 /// One timer (Linux: `struct timer_list` minus `function` and `flags`).
 struct TimerNode<T> {
     /// Jiffy at which the timer expires (Linux: `expires`). Meaningful only
     /// while pending.
     expires: u64,
+    /// When it was last armed, from `TimerBase::arm_seq`: orders timers due
+    /// in the same jiffy. No Linux twin.
+    seq: u64,
     /// Links this timer on its wheel slot or on the expired list (Linux:
     /// `entry`). `NIL` at the ends.
     prev: u32,
@@ -199,6 +203,10 @@ pub struct TimerBase<T> {
     expired_min: u64,
     /// Number of pending timers, on the wheel or on the expired list.
     pending: usize,
+    /// Counts arming operations; the next one gets this sequence number.
+    arm_seq: u64,
+    /// Reused buffer for re-sorting a slot (see `run_jiffy`).
+    scratch: Vec<u32>,
     /// Storage of all timers, pending or not.
     timers: Slab<TimerNode<T>>,
     /// Next generation for each slab key, bumped when its node is freed.
@@ -229,6 +237,8 @@ impl<T> TimerBase<T> {
             occupied: [0; NR_WHEEL_LISTS / 64],
             expired_min: now_jiffies,
             pending: 0,
+            arm_seq: 0,
+            scratch: Vec::new(),
             timers: Slab::new(),
             generations: Vec::new(),
         }
@@ -252,6 +262,7 @@ impl<T> TimerBase<T> {
         let generation = self.generations[key];
         let got = self.timers.insert(TimerNode {
             expires: 0,
+            seq: 0,
             prev: NIL,
             next: NIL,
             list: NOT_PENDING,
@@ -259,17 +270,15 @@ impl<T> TimerBase<T> {
             payload,
         });
         debug_assert_eq!(got, key);
-        TimerId {
-            index: key as u32,
-            generation,
-        }
+        TimerId { index: key as u32, generation }
     }
 
+    // ANCHOR: mod_timer
     /// (Re)arms the timer to expire at jiffy `expires`.
     ///
     /// Mirrors `mod_timer()` (kernel/time/timer.c): "mod_timer(timer, expires)
-    /// is equivalent to del_timer(timer); timer->expires = expires;
-    /// add_timer(timer);" but more efficient. Returns true if the timer was
+    /// is equivalent to: timer_delete(timer); timer->expires = expires;
+    /// add_timer(timer);", only more efficient. Returns true if the timer was
     /// pending (Linux returns 1), false if it was not. As in Linux, re-arming
     /// a pending timer to the same `expires` changes nothing (it keeps its
     /// place among timers due in the same jiffy).
@@ -294,10 +303,10 @@ impl<T> TimerBase<T> {
         } else {
             self.pending += 1;
         }
-        self.timers[i as usize].expires = expires;
-        self.internal_add_timer(i, false);
+        self.arm(i, expires);
         was_pending
     }
+    // ANCHOR_END: mod_timer
 
     /// Arms the timer if it is not pending, or moves a pending timer
     /// *earlier*; never delays it.
@@ -319,8 +328,7 @@ impl<T> TimerBase<T> {
         } else {
             self.pending += 1;
         }
-        self.timers[i as usize].expires = expires;
-        self.internal_add_timer(i, false);
+        self.arm(i, expires);
         was_pending
     }
 
@@ -329,8 +337,8 @@ impl<T> TimerBase<T> {
     /// (it will not be returned). The timer stays allocated and can be
     /// re-armed.
     ///
-    /// Mirrors `timer_delete()` (kernel/time/timer.c; `del_timer()` before
-    /// 6.15). Returns true if the timer was pending, false if it was not or
+    /// Mirrors `timer_delete()` (kernel/time/timer.c; `del_timer()` in older
+    /// kernels). Returns true if the timer was pending, false if it was not or
     /// `id` is stale.
     #[doc(alias = "timer_delete")]
     #[doc(alias = "timer_delete_sync")]
@@ -353,8 +361,7 @@ impl<T> TimerBase<T> {
     /// Mirrors `timer_pending()` (include/linux/timer.h). False for a stale
     /// `id`.
     pub fn timer_pending(&self, id: TimerId) -> bool {
-        self.resolve(id)
-            .is_some_and(|i| self.timers[i as usize].list != NOT_PENDING)
+        self.resolve(id).is_some_and(|i| self.timers[i as usize].list != NOT_PENDING)
     }
 
     /// The jiffy a pending timer expires at; `None` if it is not pending or
@@ -422,6 +429,7 @@ impl<T> TimerBase<T> {
         }
     }
 
+    // ANCHOR: next_expired
     /// Returns one timer that is due at `now_jiffies` (its `expires <=
     /// now_jiffies`), with a clone of its payload, and marks it not pending;
     /// `None` when no timer is due.
@@ -452,10 +460,7 @@ impl<T> TimerBase<T> {
         loop {
             if let Some(i) = self.pop_expired() {
                 let node = &self.timers[i as usize];
-                let id = TimerId {
-                    index: i,
-                    generation: node.generation,
-                };
+                let id = TimerId { index: i, generation: node.generation };
                 return Some((id, node.payload.clone()));
             }
             if time_after(self.timer_jiffies, now_jiffies) {
@@ -463,9 +468,7 @@ impl<T> TimerBase<T> {
             }
             // The next jiffy at which a tv1 slot is non-empty or a cascade
             // has work to do; everything before it can be skipped.
-            let next = self
-                .next_event_delta()
-                .map(|d| self.timer_jiffies.wrapping_add(d));
+            let next = self.next_event_delta().map(|d| self.timer_jiffies.wrapping_add(d));
             match next {
                 Some(t) if !time_after(t, now_jiffies) => {
                     self.timer_jiffies = t;
@@ -478,6 +481,7 @@ impl<T> TimerBase<T> {
             }
         }
     }
+    // ANCHOR_END: next_expired
 
     /// Runs every timer due at `now_jiffies`: appends each to `out`, in the
     /// order [`next_expired`](Self::next_expired) returns them.
@@ -522,8 +526,7 @@ impl<T> TimerBase<T> {
         if self.lists[EXPIRED_LIST as usize].first != NIL {
             return Some(self.expired_min);
         }
-        self.next_event_delta()
-            .map(|d| self.timer_jiffies.wrapping_add(d))
+        self.next_event_delta().map(|d| self.timer_jiffies.wrapping_add(d))
     }
 
     /// Number of pending timers.
@@ -554,6 +557,16 @@ impl<T> TimerBase<T> {
         }
     }
 
+    /// Sets a new `expires` on timer `i` (not on any list) and files it.
+    fn arm(&mut self, i: u32, expires: u64) {
+        let node = &mut self.timers[i as usize];
+        node.expires = expires;
+        node.seq = self.arm_seq;
+        self.arm_seq += 1;
+        self.internal_add_timer(i, false);
+    }
+
+    // ANCHOR: internal_add_timer
     /// Files timer `i` (not on any list) by its `expires`. Mirrors
     /// `internal_add_timer()` of Linux ≤ 4.7. `front` puts it at the head of
     /// its list (used when cascading), otherwise at the tail.
@@ -565,9 +578,7 @@ impl<T> TimerBase<T> {
             // Already behind timer_jiffies: due at once. Linux files it in
             // tv1's current slot; we put it with the expired timers.
             debug_assert!(!front, "cascaded timers are never in the past");
-            if self.lists[EXPIRED_LIST as usize].first == NIL
-                || time_before(expires, self.expired_min)
-            {
+            if self.lists[EXPIRED_LIST as usize].first == NIL || time_before(expires, self.expired_min) {
                 self.expired_min = expires;
             }
             EXPIRED_LIST
@@ -593,11 +604,14 @@ impl<T> TimerBase<T> {
             self.list_add_tail(list, i);
         }
     }
+    // ANCHOR_END: internal_add_timer
 
+    // ANCHOR: cascade
     /// Re-files every timer of slot `index` of level `level` (0 = tv2).
     /// Mirrors `cascade()` of Linux ≤ 4.7, except that the batch goes in
     /// front of each destination list, in its own order: the cascaded timers
-    /// were armed before any timer for the same jiffy already below them.
+    /// were armed before any timer for the same jiffy already below them
+    /// (unless clamped; `run_jiffy` catches that).
     fn cascade(&mut self, level: usize, index: usize) {
         let list = TVR_SIZE + level * TVN_SIZE + index;
         if self.occupied[list / 64] & (1 << (list % 64)) == 0 {
@@ -613,6 +627,7 @@ impl<T> TimerBase<T> {
             cur = prev;
         }
     }
+    // ANCHOR_END: cascade
 
     /// Runs jiffy `timer_jiffies`: cascades if it starts a new tv1 round, then
     /// moves tv1's slot for it onto the expired list and advances
@@ -638,14 +653,42 @@ impl<T> TimerBase<T> {
         }
         self.occupied[index / 64] &= !(1 << (index % 64));
         let mut cur = slot.first;
+        let mut last_seq = 0;
+        let mut sorted = true;
         while cur != NIL {
             let node = &mut self.timers[cur as usize];
             debug_assert_eq!(node.expires, tj);
             node.list = EXPIRED_LIST;
+            sorted &= node.seq >= last_seq;
+            last_seq = node.seq;
             cur = node.next;
         }
         self.lists[EXPIRED_LIST as usize] = slot;
         self.expired_min = tj;
+        if !sorted {
+            self.sort_expired();
+        }
+    }
+
+    /// Puts the expired list in arming order. Needed only when a timer
+    /// armed more than `MAX_TVAL` jiffies ahead (whose slot was clamped, so
+    /// it may sit above timers for the same jiffy armed after it) shares its
+    /// jiffy with others; every other cascade keeps arming order by itself.
+    #[cold]
+    fn sort_expired(&mut self) {
+        let mut order = std::mem::take(&mut self.scratch);
+        order.clear();
+        let mut cur = self.lists[EXPIRED_LIST as usize].first;
+        while cur != NIL {
+            order.push(cur);
+            cur = self.timers[cur as usize].next;
+        }
+        order.sort_unstable_by_key(|&i| self.timers[i as usize].seq);
+        self.lists[EXPIRED_LIST as usize] = EMPTY_LIST;
+        for &i in &order {
+            self.list_add_tail(EXPIRED_LIST, i);
+        }
+        self.scratch = order;
     }
 
     /// Takes the first timer off the expired list and marks it not pending.
@@ -667,21 +710,14 @@ impl<T> TimerBase<T> {
     fn next_event_delta(&self) -> Option<u64> {
         let tj = self.timer_jiffies;
         let tv1 = next_set_bit_256(
-            [
-                self.occupied[0],
-                self.occupied[1],
-                self.occupied[2],
-                self.occupied[3],
-            ],
+            [self.occupied[0], self.occupied[1], self.occupied[2], self.occupied[3]],
             (tj & TVR_MASK) as u32,
         )
         .map(u64::from);
         // Distance to the next multiple of 256: no cascade happens before it.
         let to_round = (TVR_SIZE as u64 - (tj & TVR_MASK)) & TVR_MASK;
-        if let Some(d) = tv1
-            && d < to_round
-        {
-            return Some(d);
+        if tv1.is_some_and(|d| d < to_round) {
+            return tv1;
         }
         let mut best = tv1;
         for level in 0..TVN_LEVELS {
@@ -852,17 +888,7 @@ mod tests {
 
     #[test]
     fn exact_expiry_across_level_boundaries() {
-        let starts = [
-            0,
-            1,
-            255,
-            256,
-            12_345,
-            (1 << 26) + 17,
-            (1 << 32) - 1,
-            u64::MAX - 300,
-            u64::MAX,
-        ];
+        let starts = [0, 1, 255, 256, 12_345, (1 << 26) + 17, (1 << 32) - 1, u64::MAX - 300, u64::MAX];
         for &start in &starts {
             for &delta in LEVEL_EDGES {
                 check_exact(start, delta);
@@ -982,6 +1008,24 @@ mod tests {
         base.mod_timer(b, e + 1000);
         let got: String = drain(&mut base, e + 1000).into_iter().map(|x| x.1).collect();
         assert_eq!(got, "acb");
+    }
+
+    #[test]
+    fn ties_fire_in_arming_order_beyond_wheel_range() {
+        // Both are beyond MAX_TVAL when armed, so both slots are clamped: A
+        // to tv5 slot 0, B (armed 2^26 jiffies later) to slot 1. A cascades
+        // down to tv4 first, so at the end B sits *above* A and cascades
+        // into tv1 after it, i.e. in front of it. Found by the property test.
+        let e = 66 << 26;
+        let mut base = TimerBase::new(1);
+        let a = base.timer_setup('a');
+        let b = base.timer_setup('b');
+        base.mod_timer(a, e);
+        assert!(base.next_expired(1 << 26).is_none());
+        base.mod_timer(b, e);
+        assert!(base.next_expired(e - 1).is_none());
+        let got: String = drain(&mut base, e).into_iter().map(|x| x.1).collect();
+        assert_eq!(got, "ab");
     }
 
     #[test]
@@ -1247,7 +1291,7 @@ mod tests {
         /// timer_shutdown, then timer_setup a new timer in its place.
         Shutdown(usize),
         /// Advance now by the step and drain; the k-th fired timer's
-        /// "callback" performs `actions[k % len]`.
+        /// "callback" performs `actions[k]`, if any.
         Advance(u64, Vec<Action>),
     }
 
@@ -1298,7 +1342,7 @@ mod tests {
             1 => (0..HANDLES, delta()).prop_map(|(h, d)| Op::Reduce(h, d)),
             2 => (0..HANDLES).prop_map(Op::Del),
             1 => (0..HANDLES).prop_map(Op::Shutdown),
-            3 => (step(), prop::collection::vec(action(), 0..4))
+            3 => (step(), prop::collection::vec(action(), 0..6))
                 .prop_map(|(s, a)| Op::Advance(s, a)),
         ]
     }
@@ -1337,11 +1381,7 @@ mod tests {
 
         fn arm(&mut self, h: usize, expires: u64) -> bool {
             let was = self.del(h);
-            let effective = if time_before(expires, self.tj) {
-                self.tj.wrapping_sub(1)
-            } else {
-                expires
-            };
+            let effective = if time_before(expires, self.tj) { self.tj.wrapping_sub(1) } else { expires };
             self.seq += 1;
             let key = (effective.wrapping_sub(self.origin), self.seq);
             self.pend.insert(h, (expires, key));
@@ -1386,10 +1426,7 @@ mod tests {
         }
 
         fn earliest_expires(&self) -> Option<u64> {
-            self.pend
-                .values()
-                .map(|&(e, _)| e)
-                .min_by_key(|&e| e.wrapping_sub(self.origin))
+            self.pend.values().map(|&(e, _)| e).min_by_key(|&e| e.wrapping_sub(self.origin))
         }
     }
 
@@ -1406,13 +1443,7 @@ mod tests {
         fn new(start: u64) -> Self {
             let mut base = TimerBase::new(start);
             let ids = (0..HANDLES).map(|h| base.timer_setup((h, 0))).collect();
-            Harness {
-                base,
-                model: Model::new(start),
-                ids,
-                payload: vec![0; HANDLES],
-                now: start,
-            }
+            Harness { base, model: Model::new(start), ids, payload: vec![0; HANDLES], now: start }
         }
 
         fn expires(&self, delta: i64) -> u64 {
@@ -1472,12 +1503,12 @@ mod tests {
                     }
                     (got, want) => panic!("now {now}: wheel {got:?}, model {want:?}"),
                 }
-                if !actions.is_empty() {
-                    match actions[k % actions.len()] {
-                        Action::Nothing => {}
-                        Action::Mod(h, d) => self.mod_timer(h, d),
-                        Action::Del(h) => self.del(h),
-                    }
+                // Each action runs once, so a callback cannot re-arm itself
+                // in the past forever.
+                match actions.get(k) {
+                    None | Some(Action::Nothing) => {}
+                    Some(&Action::Mod(h, d)) => self.mod_timer(h, d),
+                    Some(&Action::Del(h)) => self.del(h),
                 }
                 k += 1;
             }

@@ -64,6 +64,25 @@ pub struct Scenario {
     pub run: fn(&RunOpts) -> Result<Report, String>,
 }
 
+/// What `netlab run NAME` prints: a headline line, then the body.
+pub fn render(s: &Scenario, r: &Report) -> String {
+    format!("== {} — {}\n{}", s.name, r.headline, r.text)
+}
+
+/// A host as every scenario builds it: a namespace on `clock` with the
+/// requested sysctls applied. Later layers register their protocols here.
+pub fn host(name: &str, clock: net_core::Clock, opts: &RunOpts) -> Result<Arc<Net>, String> {
+    let net = Net::new(name, clock, opts.seed);
+    opts.apply(&net)?;
+    Ok(net)
+}
+
+/// Reject unknown or out-of-range sysctls before any scenario runs, even one
+/// that builds no host.
+pub fn check_sysctls(opts: &RunOpts) -> Result<(), String> {
+    host("check", net_core::Clock::new_virtual(), opts).map(|_| ())
+}
+
 /// Every scenario, in tour order.
 pub fn all() -> &'static [Scenario] {
     scenarios::ALL

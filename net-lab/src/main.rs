@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use net_lab::{RunOpts, all, find};
+use net_lab::{RunOpts, all, check_sysctls, find, render};
 
 const USAGE: &str = "usage: netlab <command>
 
@@ -49,10 +49,11 @@ fn run(args: &[String]) -> Result<(), String> {
             println!("linnet lab tour — every run is in virtual time and replays exactly.\n");
             for s in all().iter().filter(|s| s.in_tour) {
                 let r = (s.run)(&opts)?;
-                println!("== {} — {}", s.name, r.headline);
-                println!("{}", r.text);
+                println!("{}", render(s, &r));
             }
-            println!("Run `netlab list` for every scenario and `netlab explain NAME` for the story behind one.");
+            println!(
+                "Run `netlab list` for every scenario and `netlab explain NAME` for the story behind one."
+            );
             Ok(())
         }
         "explain" => {
@@ -65,9 +66,9 @@ fn run(args: &[String]) -> Result<(), String> {
             let name = args.get(1).ok_or("'run' needs a scenario name; try `netlab list`")?;
             let s = find(name).ok_or_else(|| unknown(name))?;
             let opts = parse_opts(&args[2..])?;
+            check_sysctls(&opts)?;
             let r = (s.run)(&opts)?;
-            println!("== {} — {}", s.name, r.headline);
-            print!("{}", r.text);
+            print!("{}", render(s, &r));
             Ok(())
         }
         other => Err(format!("unknown command '{other}'; try `netlab help`")),
@@ -86,11 +87,13 @@ fn parse_opts(args: &[String]) -> Result<RunOpts, String> {
         match a.as_str() {
             "--seed" => {
                 let v = it.next().ok_or("--seed needs a number")?;
-                opts.seed = v.parse().map_err(|_| format!("--seed needs a non-negative integer, got '{v}'"))?;
+                opts.seed =
+                    v.parse().map_err(|_| format!("--seed needs a non-negative integer, got '{v}'"))?;
             }
             "--sysctl" => {
                 let v = it.next().ok_or("--sysctl needs NAME=VALUE")?;
-                let (k, val) = v.split_once('=').ok_or_else(|| format!("--sysctl needs NAME=VALUE, got '{v}'"))?;
+                let (k, val) =
+                    v.split_once('=').ok_or_else(|| format!("--sysctl needs NAME=VALUE, got '{v}'"))?;
                 opts.sysctls.push((k.trim().to_string(), val.trim().to_string()));
             }
             other => return Err(format!("unknown option '{other}'; try `netlab help`")),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use net_core::if_ether::{ETH_P_ARP, ETH_P_IP, ETH_P_IPV6};
 use net_core::skbuff::alloc_skb;
-use net_core::{Clock, Net, NetRx, PacketType, Skb};
+use net_core::{Clock, NetRx, PacketType, Skb};
 
 use crate::{Report, RunOpts};
 
@@ -26,8 +26,7 @@ Book: net-core → dev. Linux: dev_add_pack, __netif_receive_skb_core,
 deliver_skb (net/core/dev.c).";
 
 pub fn run(opts: &RunOpts) -> Result<Report, String> {
-    let net = Net::new("host", Clock::new_virtual(), opts.seed);
-    opts.apply(&net)?;
+    let net = crate::host("host", Clock::new_virtual(), opts)?;
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let handler = |name: &'static str, ty: u16| {
         let log = log.clone();
@@ -44,7 +43,13 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let mut out = String::new();
     let _ = writeln!(out, "registered (walk order):");
     for (ty, name, all) in net.ptype_list() {
-        let _ = writeln!(out, "  {:<9} type {:#06x} -> {}", if all { "ptype_all" } else { "ptype_base" }, ty, name);
+        let _ = writeln!(
+            out,
+            "  {:<9} type {:#06x} -> {}",
+            if all { "ptype_all" } else { "ptype_base" },
+            ty,
+            name
+        );
     }
     let feed = |out: &mut String, ty: u16, what: &str| {
         let mut skb = alloc_skb(128);
@@ -70,7 +75,8 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
         let _ = writeln!(out, "  {:<16} {n}", reason.as_str());
     }
     Ok(Report {
-        headline: "the EtherType picks the handler; only the last delivery gets the frame without a clone".into(),
+        headline: "the EtherType picks the handler; only the last delivery gets the frame without a clone"
+            .into(),
         text: out,
     })
 }

@@ -36,7 +36,7 @@ fn line(out: &mut String, step: &str, skb: &SkBuff) {
     }
     let _ = writeln!(
         out,
-        "{step:<26} head={head:<3} data={data:<4} tail={tail:<4} end={end:<4} len={:<4} |{bar}|",
+        "{step:<32} head={head:<3} data={data:<4} tail={tail:<4} end={end:<4} len={:<4} |{bar}|",
         skb.len()
     );
 }
@@ -66,9 +66,15 @@ pub fn run(_opts: &RunOpts) -> Result<Report, String> {
     skb.pull(20).ok_or("pull failed")?;
     line(&mut out, "skb_pull(20)   tcp_v4_rcv", &skb);
     let refused = skb.pull(1000).is_none();
-    let _ = writeln!(out, "skb_pull(1000) on a {}-byte packet: {}", skb.len(), if refused { "refused (NULL), nothing moved" } else { "?" });
+    let _ = writeln!(
+        out,
+        "skb_pull(1000) on a {}-byte packet: {}",
+        skb.len(),
+        if refused { "refused (NULL), nothing moved" } else { "?" }
+    );
     Ok(Report {
-        headline: "headers are pushed in front of the payload and pulled off again; the payload never moves".into(),
+        headline: "headers are pushed in front of the payload and pulled off again; the payload never moves"
+            .into(),
         text: out,
     })
 }

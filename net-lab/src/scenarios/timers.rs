@@ -3,9 +3,9 @@
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
+use net_core::Net;
 use net_core::jiffies::{Clock, HZ, msecs_to_jiffies};
 use net_core::net_namespace::TimerFunc;
-use net_core::Net;
 
 use crate::{Report, RunOpts};
 
@@ -24,8 +24,7 @@ Book: net-core → timer. Linux: timer_setup, mod_timer, __run_timers
 
 pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let clock = Clock::new_virtual();
-    let net = Net::new("host", clock.clone(), opts.seed);
-    opts.apply(&net)?;
+    let net = crate::host("host", clock.clone(), opts)?;
     let log: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
 
     let fire = |what: &'static str| {
@@ -67,11 +66,16 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let wall = start.elapsed();
 
     let mut out = String::new();
-    let _ = writeln!(out, "{:>12}  {}", "time", "timer");
+    let _ = writeln!(out, "{:>14}  timer", "time");
     for (j, what) in log.lock().unwrap().iter() {
         let _ = writeln!(out, "{:>9}.{:03}s  {what}", j / HZ, j % HZ);
     }
-    let _ = writeln!(out, "virtual time now {} s; nothing armed: {}", clock.now_ns() / 1_000_000_000, net.timers_pending() == 0);
+    let _ = writeln!(
+        out,
+        "virtual time now {} s; nothing armed: {}",
+        clock.now_ns() / 1_000_000_000,
+        net.timers_pending() == 0
+    );
     eprintln!("(timers: {jumps} clock jumps, {:.1} ms of real time)", wall.as_secs_f64() * 1e3);
     Ok(Report {
         headline: "every timer fires on its exact jiffy; two virtual hours take milliseconds".into(),

@@ -1,0 +1,64 @@
+//! The `netlab` command line as a user meets it: good commands work, bad
+//! ones get one line saying what to do and a non-zero exit.
+
+use std::process::Command;
+
+fn netlab(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).args(args).output().expect("run netlab");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tour_runs_every_headline_scenario() {
+    let (code, out, _) = netlab(&["tour"]);
+    assert_eq!(code, 0);
+    for name in ["skb-geometry", "dispatch", "timers"] {
+        assert!(out.contains(&format!("== {name} — ")), "tour lacks {name}:\n{out}");
+    }
+}
+
+#[test]
+fn list_and_explain() {
+    let (code, out, _) = netlab(&["list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("dispatch"));
+    let (code, out, _) = netlab(&["explain", "dispatch"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("pt_prev"));
+}
+
+#[test]
+fn run_with_seed_and_sysctl() {
+    let (code, out, err) = netlab(&["run", "dispatch", "--seed", "9", "--sysctl", "net.core.somaxconn=128"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("UNHANDLED_PROTO"));
+}
+
+#[test]
+fn bad_arguments_get_one_line_and_exit_2() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "no-such"], "unknown scenario 'no-such'"),
+        (&["explain", "no-such"], "unknown scenario"),
+        (&["frobnicate"], "unknown command"),
+        (&["run", "dispatch", "--seed", "x"], "--seed needs a non-negative integer"),
+        (&["run", "dispatch", "--sysctl", "oops"], "--sysctl needs NAME=VALUE"),
+        (&["run", "dispatch", "--sysctl", "net.core.somaxcon=1"], "No such file or directory"),
+        (&["run", "dispatch", "--sysctl", "net.core.somaxconn=-5"], "Invalid argument"),
+        (&["run", "skb-geometry", "--sysctl", "net.core.somaxconn=banana"], "Invalid argument"),
+        (&["run", "dispatch", "--bogus"], "unknown option"),
+        (&["tour", "extra"], "takes no arguments"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = netlab(args);
+        assert_eq!(code, 2, "{args:?} should fail: {out}{err}");
+        assert!(err.starts_with("netlab: "), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
+    }
+    let (code, _, err) = netlab(&[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("usage"));
+}
