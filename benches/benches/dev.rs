@@ -39,6 +39,23 @@ fn netif_receive_skb(c: &mut Criterion) {
     let mut g = c.benchmark_group("dev");
     g.throughput(Throughput::Elements(BATCH as u64));
     let mut q = frames();
+    // Peer in the same run: what the handler alone costs (the sink's lock
+    // and enqueue), so dispatch = the figure below minus this one.
+    let direct = {
+        let s = sink.clone();
+        move |skb: Skb| {
+            s.lock().queue_tail(skb);
+            NetRx::Success
+        }
+    };
+    g.bench_function("peer:handler_alone", |b| {
+        b.iter(|| {
+            while let Some(skb) = q.dequeue() {
+                black_box(direct(skb));
+            }
+            std::mem::swap(&mut q, &mut *sink.lock());
+        })
+    });
     g.bench_function("netif_receive_skb/one_handler", |b| {
         b.iter(|| {
             while let Some(skb) = q.dequeue() {
