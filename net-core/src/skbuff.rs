@@ -56,7 +56,7 @@
 //! the `users` refcount (`skb_get`): every buffer here is linear, and Rust
 //! ownership replaces `users`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
@@ -180,6 +180,12 @@ pub struct SkBuff {
     pub truesize: u32,
     /// The control block (`skb->cb`).
     cb: SkbCb,
+    /// A clone may share the data (`skb->cloned`). Set on both heads by
+    /// `skb_clone`, cleared once a writer has proved the buffer unique. While
+    /// it is false no other `Arc` to the buffer exists, so writes need no
+    /// atomic check. A `Cell` because `skb_clone` takes `&self`, as Linux's
+    /// does; `SkBuff` is not `Sync` anyway (its list link is a `Cell`).
+    cloned: Cell<bool>,
 }
 // ANCHOR_END: sk_buff
 
@@ -354,6 +360,8 @@ impl Clone for Skb {
         let mut n = head_alloc();
         n.copy_header_from(self);
         n.buf = self.buf.clone();
+        self.cloned.set(true);
+        n.cloned.set(true);
         Skb::from_box(n)
     }
     // ANCHOR_END: skb_clone
@@ -440,6 +448,7 @@ impl SkBuff {
             priority: 0,
             truesize: 0,
             cb: SkbCb([0; SKB_CB_SIZE]),
+            cloned: Cell::new(false),
         }
     }
 
@@ -488,9 +497,25 @@ impl SkBuff {
     /// Mutable access to the whole buffer, unsharing it first if a clone
     /// holds it (the implicit `skb_unshare()`).
     fn buf_mut(&mut self) -> &mut [u8] {
-        self.make_unique(0);
+        if self.cloned.get() {
+            // Slow path: a clone may still hold the bytes. Copy if it does.
+            self.make_unique(0);
+            self.cloned.set(false);
+        }
         match &mut self.buf {
-            Some(b) => Arc::get_mut(b).expect("make_unique left the buffer shared"),
+            Some(b) => {
+                debug_assert_eq!(Arc::strong_count(b), 1, "uncloned skb with a shared buffer");
+                let ptr = Arc::as_ptr(b) as *mut [u8];
+                // SAFETY: `cloned` is false, so this head holds the only `Arc`
+                // to the buffer: every `Arc::clone` of a buffer happens in
+                // `Skb::clone`, which sets `cloned` on both heads; the flag is
+                // cleared only after `make_unique` proved uniqueness (or made
+                // a fresh copy); the pool only keeps and hands out unique
+                // buffers; no `Weak` is ever made. We hold `&mut self`, so no
+                // other reference into the buffer is alive for the returned
+                // lifetime. This is what `Arc::get_mut_unchecked` does.
+                unsafe { &mut *ptr }
+            }
             None => &mut [],
         }
     }
@@ -513,6 +538,7 @@ impl SkBuff {
         if let Some(old) = self.buf.replace(nb) {
             buf_free(old);
         }
+        self.cloned.set(false);
         let shift = |off: &mut u32| {
             if *off != UNSET {
                 *off += extra_head as u32;
@@ -851,7 +877,7 @@ impl SkBuff {
     /// True when a clone shares the data (`skb_cloned()`).
     #[doc(alias = "skb_cloned")]
     pub fn cloned(&self) -> bool {
-        self.buf.as_ref().is_some_and(|b| Arc::strong_count(b) > 1)
+        self.cloned.get() && self.buf.as_ref().is_some_and(|b| Arc::strong_count(b) > 1)
     }
 
     /// Make sure the header area is private and has `headroom` bytes in front.
@@ -1136,6 +1162,31 @@ mod tests {
         c.push(2).copy_from_slice(b">>");
         assert_eq!(c.data(), b">>hello");
         assert_eq!(a.data(), b"hello");
+    }
+
+    #[test]
+    fn cloned_bit_tracks_sharing_without_needless_copies() {
+        let mut a = alloc_skb(256);
+        a.put_data(b"abc");
+        let before = a.data().as_ptr();
+        a.data_mut()[0] = b'x';
+        assert_eq!(a.data().as_ptr(), before, "an uncloned write never copies");
+        let b = a.clone();
+        assert!(a.cloned());
+        drop(b);
+        assert!(!a.cloned(), "the bit is set but the clone is gone");
+        a.data_mut()[1] = b'y';
+        assert_eq!(a.data().as_ptr(), before, "the last holder writes in place");
+        assert_eq!(a.data(), b"xyc");
+        let c = a.clone();
+        a.push(0);
+        a.data_mut()[2] = b'z';
+        assert_ne!(a.data().as_ptr(), c.data().as_ptr(), "a shared buffer is copied once");
+        assert_eq!(c.data(), b"xyc");
+        assert_eq!(a.data(), b"xyz");
+        let again = a.data().as_ptr();
+        a.data_mut()[0] = b'q';
+        assert_eq!(a.data().as_ptr(), again, "and not again");
     }
 
     #[test]
