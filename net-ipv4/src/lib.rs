@@ -22,9 +22,9 @@
 //! | `ip_forward.rs` | net/ipv4/ip_forward.c | net-ipv4/route | no redirects sent |
 //! | `protocol.rs` | net/ipv4/protocol.c | net-ipv4/protocol | — |
 //! | `devinet.rs` | net/ipv4/devinet.c | net-ipv4/route | addresses only (no in_device sysctls) |
-//! | `fib.rs` | net/ipv4/fib_trie.c, fib_frontend.c | net-ipv4/route | a per-prefix-length hash instead of the LC-trie; 0.99's first-match list kept as a teaching variant |
+//! | `fib.rs` | net/ipv4/fib_trie.c, fib_frontend.c | net-ipv4/route | an 8-bit-stride multibit trie over per-prefix-length hashes instead of the LC-trie; 0.99's first-match list kept as a teaching variant |
 //! | `route.rs` | net/ipv4/route.c | net-ipv4/route | no route cache / nexthop exceptions beyond PMTU |
-//! | `icmp.rs` | net/ipv4/icmp.c | net-ipv4/icmp | — |
+//! | `icmp.rs` | net/ipv4/icmp.c | net-ipv4/icmp | the per-host limiter is a bounded map, not inet_peer; no raw sockets, no RFC 4884/8335 extensions; ping sockets reduced to reply/error logs |
 //! | `udp.rs` | net/ipv4/udp.c | net-ipv4/udp | no GRO/GSO, no multicast delivery |
 //! | `sysctl_net_ipv4.rs` | net/ipv4/sysctl_net_ipv4.c | — | — |
 //! | `testlink.rs` | — (no Linux twin) | — | an in-memory cable for tests; net-dev's `Wire` is the real one |

@@ -1,4 +1,16 @@
-//! OWNER: helper L3 — replace this stub. Mirrors net/ipv4/protocol.c.
+//! The transport protocol table, `inet_protos[256]`.
+//!
+//! Mirrors net/ipv4/protocol.c and `struct net_protocol`
+//! (include/net/protocol.h), Linux 6.18. RFC 791 §3.1 ("Protocol") and the
+//! IANA protocol-number registry say what the slots mean.
+//!
+//! Linux keeps one global array of RCU pointers, filled with `cmpxchg` so
+//! that registering a taken slot fails. Ours is per namespace (it lives in
+//! [`crate::Ipv4`]) behind a `spin::RwLock`: the data path only ever takes
+//! the read side for one slot and clones an `Arc`, writers come only at
+//! namespace setup, so spinning is cheap and no guard is held while a
+//! handler runs.
+
 use net_core::{Errno, Net, NetRx, Skb};
 use std::sync::Arc;
 
@@ -24,6 +36,7 @@ pub struct IcmpErr<'a> {
 pub type ProtoErrHandler = dyn Fn(&Net, &IcmpErr<'_>) + Send + Sync;
 
 /// A registered transport (`struct net_protocol`).
+#[doc(alias = "net_protocol")]
 pub struct NetProtocol {
     /// For traces: `"tcp_v4_rcv"`.
     pub name: &'static str,
@@ -33,24 +46,108 @@ pub struct NetProtocol {
     pub err_handler: Option<Box<ProtoErrHandler>>,
 }
 
+impl std::fmt::Debug for NetProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetProtocol").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// Number of slots (`MAX_INET_PROTOS`).
+pub const MAX_INET_PROTOS: usize = 256;
+
 /// `inet_protos[MAX_INET_PROTOS]`.
-pub struct InetProtos {}
+#[doc(alias = "inet_protos")]
+pub struct InetProtos {
+    /// The slots. Guarded by a read-mostly spin lock: written only when a
+    /// protocol registers or leaves (Linux: `cmpxchg` on an RCU pointer),
+    /// read for one `Arc` clone per datagram.
+    slots: spin::RwLock<[Option<Arc<NetProtocol>>; MAX_INET_PROTOS]>,
+}
+
 impl InetProtos {
     /// All slots empty.
     pub fn new() -> Self {
-        InetProtos {}
+        InetProtos { slots: spin::RwLock::new([const { None }; MAX_INET_PROTOS]) }
     }
-    /// `inet_add_protocol()`: `EEXIST` when the slot is taken.
-    pub fn inet_add_protocol(&self, _prot: Arc<NetProtocol>, _num: u8) -> Result<(), Errno> {
-        todo!()
+
+    // ANCHOR: inet_add_protocol
+    /// Register `prot` as the handler of IP protocol `num`.
+    ///
+    /// Mirrors `inet_add_protocol()` (net/ipv4/protocol.c), which installs
+    /// the pointer with `cmpxchg(&inet_protos[protocol], NULL, prot)` and
+    /// returns -1 if the slot was taken. We say `EEXIST` and leave the
+    /// existing protocol in place.
+    pub fn inet_add_protocol(&self, prot: Arc<NetProtocol>, num: u8) -> Result<(), Errno> {
+        let mut slots = self.slots.write();
+        let slot = &mut slots[usize::from(num)];
+        if slot.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        *slot = Some(prot);
+        Ok(())
     }
-    /// The protocol in slot `num`.
-    pub fn get(&self, _num: u8) -> Option<Arc<NetProtocol>> {
-        todo!()
+    // ANCHOR_END: inet_add_protocol
+
+    /// Remove `prot` from slot `num`.
+    ///
+    /// Mirrors `inet_del_protocol()`: succeeds only if the slot holds this
+    /// very protocol (the `cmpxchg(.., prot, NULL)`); `ENOENT` otherwise.
+    /// Linux then waits for an RCU grace period; here a handler still
+    /// running holds its own `Arc`.
+    pub fn inet_del_protocol(&self, prot: &Arc<NetProtocol>, num: u8) -> Result<(), Errno> {
+        let mut slots = self.slots.write();
+        let slot = &mut slots[usize::from(num)];
+        match slot {
+            Some(p) if Arc::ptr_eq(p, prot) => {
+                *slot = None;
+                Ok(())
+            }
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    /// The protocol in slot `num` (`rcu_dereference(inet_protos[num])`).
+    pub fn get(&self, num: u8) -> Option<Arc<NetProtocol>> {
+        self.slots.read()[usize::from(num)].clone()
     }
 }
+
 impl Default for InetProtos {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proto(name: &'static str) -> Arc<NetProtocol> {
+        Arc::new(NetProtocol {
+            name,
+            handler: Box::new(|net: &Net, skb: Skb| {
+                net.consume_skb(skb);
+                NetRx::Success
+            }),
+            err_handler: None,
+        })
+    }
+
+    #[test]
+    fn add_get_del() {
+        let t = InetProtos::new();
+        assert!(t.get(17).is_none());
+        let udp = proto("udp_rcv");
+        t.inet_add_protocol(udp.clone(), 17).unwrap();
+        assert_eq!(t.get(17).unwrap().name, "udp_rcv");
+        // The slot is taken: cmpxchg fails.
+        assert_eq!(t.inet_add_protocol(proto("other"), 17), Err(Errno::EEXIST));
+        assert_eq!(t.get(17).unwrap().name, "udp_rcv");
+        // Only the owner can remove it.
+        assert_eq!(t.inet_del_protocol(&proto("other"), 17), Err(Errno::ENOENT));
+        t.inet_del_protocol(&udp, 17).unwrap();
+        assert!(t.get(17).is_none());
+        t.inet_add_protocol(proto("x"), 255).unwrap();
+        assert!(t.get(255).is_some());
     }
 }
