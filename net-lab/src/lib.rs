@@ -16,6 +16,7 @@
 //! the timer wheel in virtual time. Later layers add theirs here.
 
 pub mod scenarios;
+pub mod trace;
 
 use net_core::Net;
 use std::sync::Arc;
@@ -31,10 +32,14 @@ pub struct RunOpts {
 
 impl RunOpts {
     /// Apply the requested sysctls to a namespace; the first bad one is an
-    /// error in the sysctl tool's words.
+    /// error in the sysctl tool's words. Names this namespace does not have
+    /// (a `net.ipv4.*` knob on a host with only net-core) are skipped:
+    /// [`check_sysctls`] has already checked every name against a full host.
     pub fn apply(&self, net: &Arc<Net>) -> Result<(), String> {
         for (k, v) in &self.sysctls {
-            net.sysctl.set(k, v).map_err(|e| e.to_string())?;
+            if net.sysctl.lookup(k).is_some() {
+                net.sysctl.set(k, v).map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     }
@@ -69,18 +74,36 @@ pub fn render(s: &Scenario, r: &Report) -> String {
     format!("== {} — {}\n{}", s.name, r.headline, r.text)
 }
 
-/// A host as every scenario builds it: a namespace on `clock` with the
-/// requested sysctls applied. Later layers register their protocols here.
+/// A bare host: a namespace on `clock` with net-core only (for the
+/// scenarios about net-core itself) and the requested sysctls applied.
 pub fn host(name: &str, clock: net_core::Clock, opts: &RunOpts) -> Result<Arc<Net>, String> {
     let net = Net::new(name, clock, opts.seed);
     opts.apply(&net)?;
     Ok(net)
 }
 
+/// A host with IPv4 (Ethernet, ARP, IP, ICMP, UDP) wired in by
+/// `ipv4_init`, then the requested sysctls applied.
+pub fn inet_host(
+    name: &str,
+    clock: net_core::Clock,
+    opts: &RunOpts,
+) -> Result<(Arc<Net>, Arc<net_ipv4::Ipv4>), String> {
+    let net = Net::new(name, clock, opts.seed);
+    let ipv4 = net_ipv4::ipv4_init(&net);
+    opts.apply(&net)?;
+    Ok((net, ipv4))
+}
+
 /// Reject unknown or out-of-range sysctls before any scenario runs, even one
-/// that builds no host.
+/// that builds no host: every name must exist on a full host.
 pub fn check_sysctls(opts: &RunOpts) -> Result<(), String> {
-    host("check", net_core::Clock::new_virtual(), opts).map(|_| ())
+    let (net, _) =
+        inet_host("check", net_core::Clock::new_virtual(), &RunOpts { sysctls: vec![], ..opts.clone() })?;
+    for (k, v) in &opts.sysctls {
+        net.sysctl.set(k, v).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Every scenario, in tour order.

@@ -1,8 +1,13 @@
 //! The scenarios, one file each. See the crate docs.
 
 mod dispatch;
+mod fragments;
+mod lab;
+mod ping;
+mod route_lookup;
 mod skb_geometry;
 mod timers;
+mod udp_echo;
 
 use crate::Scenario;
 
@@ -28,5 +33,33 @@ pub static ALL: &[Scenario] = &[
         explain: timers::EXPLAIN,
         in_tour: true,
         run: timers::run,
+    },
+    Scenario {
+        name: "ping",
+        summary: "ARP resolves, then ICMP echo across a link (ping, ip neigh, nstat)",
+        explain: ping::EXPLAIN,
+        in_tour: true,
+        run: ping::run,
+    },
+    Scenario {
+        name: "udp-echo",
+        summary: "UDP echo; a datagram to a closed port → ICMP port unreachable → ECONNREFUSED",
+        explain: udp_echo::EXPLAIN,
+        in_tour: true,
+        run: udp_echo::run,
+    },
+    Scenario {
+        name: "fragments",
+        summary: "a 4000-byte datagram fragmented to MTU 1500 and reassembled",
+        explain: fragments::EXPLAIN,
+        in_tour: false,
+        run: fragments::run,
+    },
+    Scenario {
+        name: "route-lookup",
+        summary: "which route each destination takes: longest prefix today, first match in 0.99",
+        explain: route_lookup::EXPLAIN,
+        in_tour: true,
+        run: route_lookup::run,
     },
 ];
