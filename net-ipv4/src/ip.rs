@@ -329,18 +329,20 @@ impl IpHdrBuilder {
     /// Write the 20-byte header with a correct checksum into `buf[..20]`.
     /// Panics if `buf` is shorter than 20 bytes (a bug in the caller).
     pub fn write(&self, buf: &mut [u8]) {
-        let b = &mut buf[..IPHDR_LEN];
-        b[0] = 0x45;
-        let mut h = IpHdr { buffer: b };
-        h.set_tos(self.tos);
-        h.set_tot_len(self.tot_len);
-        h.set_id(self.id);
-        h.set_frag_off(self.frag_off);
-        h.set_ttl(self.ttl);
-        h.set_protocol(self.protocol);
-        h.set_saddr(self.saddr);
-        h.set_daddr(self.daddr);
-        h.fill_checksum();
+        // Assemble the header in registers, checksum it, then store it once.
+        let mut h = [0u8; IPHDR_LEN];
+        h[0] = 0x45;
+        h[1] = self.tos;
+        h[2..4].copy_from_slice(&self.tot_len.to_be_bytes());
+        h[4..6].copy_from_slice(&self.id.to_be_bytes());
+        h[6..8].copy_from_slice(&self.frag_off.to_be_bytes());
+        h[8] = self.ttl;
+        h[9] = self.protocol;
+        h[12..16].copy_from_slice(&self.saddr.octets());
+        h[16..20].copy_from_slice(&self.daddr.octets());
+        let c = ip_fast_csum(&h);
+        h[10..12].copy_from_slice(&c.to_ne_bytes());
+        buf[..IPHDR_LEN].copy_from_slice(&h);
     }
 
     /// A whole datagram: this header (with `tot_len` set from the payload)
