@@ -10,10 +10,12 @@
 //! |---|---|---|
 //! | `main.rs` | the `netlab` command line | the lab |
 //! | `scenarios/*.rs` | one experiment each | the lab, and the chapter it illustrates |
+//! | `trace.rs` | tcpdump (an AF_PACKET tap on `ptype_all`) | the lab |
 //!
-//! Scenarios so far come from net-core (the only layer built yet): the
-//! sk_buff's geometry, packet-type dispatch with the `pt_prev` trick, and
-//! the timer wheel in virtual time. Later layers add theirs here.
+//! Scenarios so far: from net-core, the sk_buff's geometry, packet-type
+//! dispatch with the `pt_prev` trick and the timer wheel; from net-ipv4,
+//! ping (ARP then ICMP echo), UDP echo and port unreachable, fragments, and
+//! route lookup today versus Linux 0.99. Later layers add theirs here.
 
 pub mod scenarios;
 pub mod trace;
