@@ -24,16 +24,16 @@
 //! of our own addresses (route type `RTN_LOCAL`) needs no loopback device:
 //! we do what `loopback_xmit()` + `netif_rx()` amount to — the skb goes
 //! straight back to `netif_receive_skb()` on the route's device, marked
-//! `PACKET_LOOPBACK` with `CHECKSUM_UNNECESSARY`. A local DF datagram too
-//! big for the route fails with `EMSGSIZE` and no ICMP (Linux's
-//! `ip_fragment()` sends ICMP "fragmentation needed" to the datagram's
-//! source, which for a local datagram is ourselves; our callers get the
-//! error directly); a forwarded one gets the ICMP as in Linux.
+//! `PACKET_LOOPBACK` with `CHECKSUM_UNNECESSARY`. A DF datagram too big
+//! for the route fails with `EMSGSIZE` and, as Linux's `ip_fragment()`
+//! does, ICMP "fragmentation needed" goes to its source: for a forwarded
+//! datagram the sender, for a local one ourselves, so our own transport's
+//! `err_handler` learns the path MTU.
 
 use crate::fib::RtnType;
 use crate::ip::{
-    IP_DF, IP_MAX_MTU, IP_MF, IP_OFFSET, IPCB, IPCB_mut, IPHDR_LEN, IPPROTO_TCP, IPSKB_FORWARDED,
-    IPSKB_FRAG_COMPLETE, IPV4_MIN_MTU, IpHdr, IpHdrBuilder,
+    IP_DF, IP_MAX_MTU, IP_MF, IP_OFFSET, IPCB, IPCB_mut, IPHDR_LEN, IPPROTO_TCP, IPSKB_FRAG_COMPLETE,
+    IPV4_MIN_MTU, IpHdr, IpHdrBuilder,
 };
 use crate::route::Rtable;
 use crate::{Ipv4, Ipv4Addr};
@@ -370,9 +370,9 @@ pub fn ip_finish_output2(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> R
 ///
 /// Mirrors `ip_fragment()` (net/ipv4/ip_output.c): without DF, on to
 /// [`ip_do_fragment`]. With DF, `FragFails` rises, the datagram is dropped
-/// (`PKT_TOO_BIG`) and the caller gets `EMSGSIZE`; for a forwarded
-/// datagram ICMP "fragmentation needed" with the next-hop MTU goes back to
-/// its source (RFC 1191). See the module docs for the local case.
+/// (`PKT_TOO_BIG`), the caller gets `EMSGSIZE`, and ICMP "fragmentation
+/// needed" with the next-hop MTU goes back to its source (RFC 1191) —
+/// ourselves, for a local datagram.
 pub fn ip_fragment(net: &Net, ipv4: &Ipv4, skb: Skb, mtu: u32, rt: &Rtable) -> Result<(), Errno> {
     let df = IpHdr::new_checked(skb.network_header()).is_some_and(|h| h.df());
     if !df {
@@ -380,9 +380,9 @@ pub fn ip_fragment(net: &Net, ipv4: &Ipv4, skb: Skb, mtu: u32, rt: &Rtable) -> R
     }
     // DF, and we never set `ignore_df`: refuse.
     net.mib.inc(IpstatsMib::FragFails);
-    if IPCB(&skb).flags & IPSKB_FORWARDED != 0 {
-        crate::icmp::icmp_send(net, ipv4, &skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
-    }
+    // As Linux: the ICMP goes to the datagram's source even when that is
+    // us, so our own transport's err_handler learns the path MTU.
+    crate::icmp::icmp_send(net, ipv4, &skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
     net.kfree_skb_reason(skb, SkbDropReason::PktTooBig);
     Err(Errno::EMSGSIZE)
 }

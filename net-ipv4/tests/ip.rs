@@ -3,7 +3,8 @@
 //! sent with `ip_build_and_send_pkt`, a 64 KiB one fragmented to the
 //! 1500-byte MTU and reassembled; an unknown protocol draws ICMP protocol
 //! unreachable; a lone first fragment draws ICMP "fragment reassembly time
-//! exceeded" after `ipfrag_time`; DF and too big is `EMSGSIZE`; a datagram
+//! exceeded" after `ipfrag_time`; DF and too big is `EMSGSIZE` plus ICMP
+//! "fragmentation needed" to ourselves; a datagram
 //! to one of our own addresses loops back.
 
 use std::sync::{Arc, Mutex};
@@ -147,6 +148,13 @@ fn df_and_too_big_is_emsgsize() {
     );
     assert_eq!(r, Err(Errno::EMSGSIZE));
     assert_eq!(lab.a.mib.get(IpstatsMib::FragFails), 1);
+    // As Linux's ip_fragment(): "fragmentation needed" (3/4) goes to the
+    // datagram's source, here ourselves, and arrives back through icmp_rcv.
+    lab.run_ms(10);
+    use net_core::snmp::IcmpMsg;
+    assert_eq!(lab.a.mib.get(IcmpMsg::Out(3)), 1, "ICMP frag needed sent");
+    assert_eq!(lab.a.mib.get(IcmpMsg::In(3)), 1, "and received by a itself");
+    assert_eq!(lab.b.mib.get(IcmpMsg::In(3)), 0, "nothing left the host");
 }
 
 #[test]
