@@ -509,11 +509,9 @@ pub fn arp_gratuitous(net: &Net, _ipv4: &Ipv4, ifindex: u32, addr: Ipv4Addr) {
 mod tests {
     use super::*;
     use crate::eth::eth_type_trans;
-    use net_core::netdevice::NetDeviceSetup;
+    use net_core::Clock;
     use net_core::skbuff::skb_from_frame;
-    use net_core::{Clock, NetDevice, NetdevTx, SkBuffHead};
     use proptest::prelude::*;
-    use std::sync::Mutex;
 
     /// A real ARP request as captured (Wireshark's sample captures):
     /// "Who has 24.166.173.159? Tell 24.166.172.1", from 00:07:0d:af:f4:54.
@@ -529,20 +527,7 @@ mod tests {
     const MAC_A: MacAddr = [2, 0, 0, 0, 0, 1];
     const MAC_B: MacAddr = [2, 0, 0, 0, 0, 2];
 
-    type Sent = Arc<Mutex<Vec<Vec<u8>>>>;
-    struct CaptureDev(Sent);
-    impl NetDevice for CaptureDev {
-        fn setup(&self) -> NetDeviceSetup {
-            NetDeviceSetup::ether("eth0", MAC_A)
-        }
-        fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-            self.0.lock().unwrap().push(skb.data().to_vec());
-            NetdevTx::Ok
-        }
-        fn poll(&mut self, _: usize, _: &mut SkBuffHead) -> usize {
-            0
-        }
-    }
+    use crate::testlink::{CaptureDev, CapturedFrames as Sent};
 
     struct FakeOps;
     /// FakeOps with `arp_ignore` set and A/24 on ifindex 1.

@@ -91,6 +91,14 @@ pub struct FibRoute {
     pub prefsrc: Option<Ipv4Addr>,
 }
 
+impl FibRoute {
+    /// A unicast route, metric 0, no preferred source: what
+    /// `ip route add DST/LEN [via GW] dev OIF` creates.
+    pub fn unicast(dst: Ipv4Addr, prefixlen: u8, gateway: Option<Ipv4Addr>, oif: u32) -> FibRoute {
+        FibRoute { dst, prefixlen, gateway, oif, metric: 0, rtn_type: RtnType::Unicast, prefsrc: None }
+    }
+}
+
 /// `RT_TABLE_MAIN`: where `ip route add` puts routes.
 pub const RT_TABLE_MAIN: u32 = 254;
 /// `RT_TABLE_LOCAL`: local and broadcast addresses, filled by the kernel.

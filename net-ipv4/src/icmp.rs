@@ -1375,25 +1375,7 @@ mod tests {
         assert_eq!(IcmpMsg::Out(ICMP_DEST_UNREACH).index(), 0x103);
     }
 
-    /// A received datagram as `ip_local_deliver_finish()` hands it over:
-    /// data at the transport header, network header marked.
-    fn rx_skb(saddr: Ipv4Addr, daddr: Ipv4Addr, proto: u8, l4: &[u8]) -> Skb {
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-        ip[8] = 64;
-        ip[9] = proto;
-        ip[12..16].copy_from_slice(&saddr.octets());
-        ip[16..20].copy_from_slice(&daddr.octets());
-        let mut skb = alloc_skb(64 + 20 + l4.len());
-        skb.reserve(64);
-        skb.put_data(&ip);
-        skb.put_data(l4);
-        skb.reset_network_header();
-        skb.pull(20);
-        skb.reset_transport_header();
-        skb
-    }
+    use crate::testlink::rx_datagram as rx_skb;
 
     fn stack() -> (Arc<Net>, Arc<Ipv4>) {
         let net = Net::new("t", Clock::new_virtual_at(1_000_000_000), 3);

@@ -1244,11 +1244,10 @@ mod tests {
     use super::*;
     use crate::arp::{ARPOP_REQUEST, ArpHdr};
     use net_core::Clock;
+    use net_core::SkBuff;
     use net_core::if_ether::ETH_P_ARP;
     use net_core::jiffies::NSEC_PER_MSEC;
-    use net_core::netdevice::NetDeviceSetup;
     use net_core::skbuff::alloc_skb;
-    use net_core::{NetDevice, NetdevTx, SkBuff};
     use std::sync::Mutex;
 
     const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -1256,21 +1255,7 @@ mod tests {
     const MAC_A: MacAddr = [2, 0, 0, 0, 0, 1];
     const MAC_B: MacAddr = [2, 0, 0, 0, 0, 2];
 
-    type Sent = Arc<Mutex<Vec<Vec<u8>>>>;
-
-    struct CaptureDev(Sent);
-    impl NetDevice for CaptureDev {
-        fn setup(&self) -> NetDeviceSetup {
-            NetDeviceSetup::ether("eth0", MAC_A)
-        }
-        fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-            self.0.lock().unwrap().push(skb.data().to_vec());
-            NetdevTx::Ok
-        }
-        fn poll(&mut self, _: usize, _: &mut SkBuffHead) -> usize {
-            0
-        }
-    }
+    use crate::testlink::{CaptureDev, CapturedFrames as Sent};
 
     #[derive(Default)]
     struct FakeOps {

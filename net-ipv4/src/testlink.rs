@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use net_core::netdevice::{MacAddr, NetDeviceSetup};
-use net_core::skbuff::skb_from_frame;
+use net_core::skbuff::{alloc_skb, skb_from_frame};
 use net_core::{Clock, Net, NetDev, NetDevice, NetdevTx, SkBuffHead, Skb};
 
 type Queue = Arc<spin::Mutex<VecDeque<(u64, Vec<u8>)>>>;
@@ -149,4 +149,49 @@ pub fn run_until_idle(clock: &Clock, hosts: &[&Arc<Net>], deadline_ns: u64) -> u
         }
     }
     panic!("run_until_idle: hosts never went idle");
+}
+
+/// Frames a [`CaptureDev`] was asked to send, in order.
+pub type CapturedFrames = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+/// A device that records every frame it is asked to send and never
+/// receives anything: `eth0` with MAC 02:00:00:00:00:01. For unit tests
+/// that inspect exactly what a layer puts on the wire.
+pub struct CaptureDev(pub CapturedFrames);
+
+impl NetDevice for CaptureDev {
+    fn setup(&self) -> NetDeviceSetup {
+        NetDeviceSetup::ether("eth0", [2, 0, 0, 0, 0, 1])
+    }
+
+    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
+        self.0.lock().expect("capture lock").push(skb.data().to_vec());
+        NetdevTx::Ok
+    }
+
+    fn poll(&mut self, _budget: usize, _rx: &mut SkBuffHead) -> usize {
+        0
+    }
+}
+
+/// A received datagram as `ip_local_deliver_finish()` hands it to a
+/// transport: an IPv4 header (TTL 64, no options) from `saddr` to `daddr`
+/// carrying `l4`, with the network header marked and `data` at the
+/// transport header. For unit tests of transports.
+pub fn rx_datagram(saddr: std::net::Ipv4Addr, daddr: std::net::Ipv4Addr, proto: u8, l4: &[u8]) -> Skb {
+    let mut skb = alloc_skb(64 + 20 + l4.len());
+    skb.reserve(64);
+    let hdr = crate::ip::IpHdrBuilder {
+        tot_len: (20 + l4.len()) as u16,
+        protocol: proto,
+        saddr,
+        daddr,
+        ..crate::ip::IpHdrBuilder::TEMPLATE
+    };
+    hdr.write(skb.put(20));
+    skb.put_data(l4);
+    skb.reset_network_header();
+    skb.pull(20);
+    skb.reset_transport_header();
+    skb
 }

@@ -1243,22 +1243,9 @@ mod tests {
         assert!(!sk.inet.lock().connected);
     }
 
+    /// A UDP datagram as `ip_local_deliver_finish()` hands it over.
     fn rx_skb(saddr: Ipv4Addr, daddr: Ipv4Addr, l4: &[u8]) -> Skb {
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-        ip[8] = 64;
-        ip[9] = IPPROTO_UDP;
-        ip[12..16].copy_from_slice(&saddr.octets());
-        ip[16..20].copy_from_slice(&daddr.octets());
-        let mut skb = alloc_skb(64 + 20 + l4.len());
-        skb.reserve(64);
-        skb.put_data(&ip);
-        skb.put_data(l4);
-        skb.reset_network_header();
-        skb.pull(20);
-        skb.reset_transport_header();
-        skb
+        crate::testlink::rx_datagram(saddr, daddr, IPPROTO_UDP, l4)
     }
 
     fn stack() -> (Arc<Net>, Arc<Ipv4>) {

@@ -17,7 +17,7 @@ use net_core::skbuff::alloc_skb;
 use net_core::snmp::{IcmpMsg, IpstatsMib};
 use net_core::{Clock, Net, NetRx, Skb};
 use net_ipv4::devinet::inet_addr_add;
-use net_ipv4::fib::{Device099, Fib, FibRoute, RTF_GATEWAY, RTF_HOST, RtList099, RtnType, inet_make_mask};
+use net_ipv4::fib::{Device099, Fib, FibRoute, RTF_GATEWAY, RTF_HOST, RtList099, inet_make_mask};
 use net_ipv4::ip::IpHdr;
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
 use net_ipv4::protocol::NetProtocol;
@@ -33,15 +33,7 @@ fn ip(s: &str) -> Ipv4Addr {
 // ---------------------------------------------------------------------------
 
 fn unicast(dst: &str, len: u8, gw: Option<&str>, oif: u32) -> FibRoute {
-    FibRoute {
-        dst: ip(dst),
-        prefixlen: len,
-        gateway: gw.map(ip),
-        oif,
-        metric: 0,
-        rtn_type: RtnType::Unicast,
-        prefsrc: None,
-    }
+    FibRoute::unicast(ip(dst), len, gw.map(ip), oif)
 }
 
 #[test]

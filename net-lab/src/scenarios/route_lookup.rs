@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use net_core::Clock;
 use net_core::netdevice::{IFF_BROADCAST, IFF_UP};
-use net_ipv4::fib::{Device099, Fib, FibRoute, RTF_GATEWAY, RTF_HOST, RtList099, RtnType, inet_make_mask};
+use net_ipv4::fib::{Device099, Fib, FibRoute, RTF_GATEWAY, RTF_HOST, RtList099, inet_make_mask};
 use net_ipv4::testlink::Hub;
 
 use crate::{Report, RunOpts};
@@ -30,15 +30,7 @@ fn ip(s: &str) -> Ipv4Addr {
 }
 
 fn route(dst: &str, len: u8, gw: Option<&str>, oif: u32) -> FibRoute {
-    FibRoute {
-        dst: ip(dst),
-        prefixlen: len,
-        gateway: gw.map(ip),
-        oif,
-        metric: 0,
-        rtn_type: RtnType::Unicast,
-        prefsrc: None,
-    }
+    FibRoute::unicast(ip(dst), len, gw.map(ip), oif)
 }
 
 pub fn run(opts: &RunOpts) -> Result<Report, String> {
