@@ -195,3 +195,51 @@ pub fn rx_datagram(saddr: std::net::Ipv4Addr, daddr: std::net::Ipv4Addr, proto: 
     skb.reset_transport_header();
     skb
 }
+
+/// Two hosts on one [`Hub`], the way most tests start: `a` is 10.0.0.1/24
+/// and `b` is 10.0.0.2/24, each with `eth0` (MAC 02:00:00:00:00:01 / :02),
+/// IPv4 initialised, the clock starting at 1 s. The gratuitous ARPs of
+/// `ip addr add` have settled when [`TwoHosts::new`] returns.
+pub struct TwoHosts {
+    /// The shared virtual clock.
+    pub clock: Clock,
+    /// Host a, 10.0.0.1.
+    pub a: Arc<Net>,
+    /// Host b, 10.0.0.2.
+    pub b: Arc<Net>,
+    /// a's IPv4 state.
+    pub a4: Arc<crate::Ipv4>,
+    /// b's IPv4 state.
+    pub b4: Arc<crate::Ipv4>,
+}
+
+impl TwoHosts {
+    /// Host a's address.
+    pub const A: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
+    /// Host b's address.
+    pub const B: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 0, 0, 2);
+
+    /// Build both hosts on a hub with `latency_ns` one-way latency.
+    pub fn new(latency_ns: u64) -> TwoHosts {
+        let clock = Clock::new_virtual_at(1_000_000_000);
+        let hub = Hub::new(&clock, latency_ns);
+        let host = |name: &str, mac: u8, addr: std::net::Ipv4Addr, seed: u64| {
+            let net = Net::new(name, clock.clone(), seed);
+            let ipv4 = crate::ipv4_init(&net);
+            let dev = hub.attach(&net, "eth0", [0x02, 0, 0, 0, 0, mac]);
+            crate::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, addr, 24).expect("address");
+            (net, ipv4)
+        };
+        let (a, a4) = host("a", 1, Self::A, 1);
+        let (b, b4) = host("b", 2, Self::B, 2);
+        let lab = TwoHosts { clock, a, b, a4, b4 };
+        lab.run_ms(10);
+        lab
+    }
+
+    /// Run both hosts for `ms` milliseconds of virtual time.
+    pub fn run_ms(&self, ms: u64) {
+        let deadline = self.clock.now_ns() + ms * 1_000_000;
+        run_until_idle(&self.clock, &[&self.a, &self.b], deadline);
+    }
+}

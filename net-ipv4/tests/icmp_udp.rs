@@ -9,7 +9,7 @@ use std::sync::Arc;
 use net_core::snmp::{IcmpMib, IcmpMsg, UdpMib};
 use net_core::{Clock, Errno, Net};
 use net_ipv4::icmp::{ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ping};
-use net_ipv4::testlink::{Hub, run_until_idle};
+use net_ipv4::testlink::{Hub, TwoHosts as Lab, run_until_idle};
 use net_ipv4::udp::UdpSocket;
 use net_ipv4::{Ipv4, Ipv4Addr};
 
@@ -18,49 +18,19 @@ const LATENCY_NS: u64 = 100_000;
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-struct Lab {
-    clock: Clock,
-    a: Arc<Net>,
-    b: Arc<Net>,
-    a4: Arc<Ipv4>,
-    b4: Arc<Ipv4>,
+fn lab() -> Lab {
+    Lab::new(LATENCY_NS)
 }
 
-impl Lab {
-    /// Two hosts, 10.0.0.1/24 and 10.0.0.2/24, on one hub.
-    fn new() -> Lab {
-        let clock = Clock::new_virtual_at(1_000_000_000);
-        let hub = Hub::new(&clock, LATENCY_NS);
-        let host = |name: &str, mac: u8, addr: Ipv4Addr, seed: u64| {
-            let net = Net::new(name, clock.clone(), seed);
-            let ipv4 = net_ipv4::ipv4_init(&net);
-            let dev = hub.attach(&net, "eth0", [0x02, 0, 0, 0, 0, mac]);
-            net_ipv4::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, addr, 24).expect("address");
-            (net, ipv4)
-        };
-        let (a, a4) = host("a", 1, A, 1);
-        let (b, b4) = host("b", 2, B, 2);
-        let lab = Lab { clock, a, b, a4, b4 };
-        lab.run_ms(10); // gratuitous ARPs settle
-        lab
-    }
-
-    /// Run both hosts for `ms` milliseconds of virtual time.
-    fn run_ms(&self, ms: u64) {
-        let deadline = self.clock.now_ns() + ms * 1_000_000;
-        run_until_idle(&self.clock, &[&self.a, &self.b], deadline);
-    }
-
-    fn udp(&self, net: &Arc<Net>, bind: SocketAddrV4) -> UdpSocket {
-        let s = UdpSocket::new(net).expect("socket");
-        s.bind(bind).expect("bind");
-        s
-    }
+fn udp(net: &Arc<Net>, bind: SocketAddrV4) -> UdpSocket {
+    let s = UdpSocket::new(net).expect("socket");
+    s.bind(bind).expect("bind");
+    s
 }
 
 #[test]
 fn ping_rtt_is_twice_the_hub_latency() {
-    let lab = Lab::new();
+    let lab = lab();
     for seq in 1..=3u16 {
         ping(&lab.a, &lab.a4, B, 0x1c2f, seq, &[0xa5; 56]).expect("ping");
         lab.run_ms(1000);
@@ -85,7 +55,7 @@ fn ping_rtt_is_twice_the_hub_latency() {
 
 #[test]
 fn echo_ignore_all_silences_replies() {
-    let lab = Lab::new();
+    let lab = lab();
     lab.b4.sysctl.icmp_echo_ignore_all.set("1").unwrap();
     ping(&lab.a, &lab.a4, B, 9, 1, b"hello").unwrap();
     lab.run_ms(1000);
@@ -96,8 +66,8 @@ fn echo_ignore_all_silences_replies() {
 
 #[test]
 fn udp_echo_both_ways() {
-    let lab = Lab::new();
-    let server = lab.udp(&lab.b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7));
+    let lab = lab();
+    let server = udp(&lab.b, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 7));
     let client = UdpSocket::new(&lab.a).unwrap();
     assert_eq!(client.sendto(b"ping over udp", SocketAddrV4::new(B, 7)), Ok(13));
     let cport = client.local_addr().port();
@@ -117,7 +87,7 @@ fn udp_echo_both_ways() {
     assert_eq!(client.recv(&mut buf), Err(Errno::EAGAIN));
 
     // The other way, connected, with truncation.
-    let a_srv = lab.udp(&lab.a, SocketAddrV4::new(A, 5353));
+    let a_srv = udp(&lab.a, SocketAddrV4::new(A, 5353));
     let b_cli = UdpSocket::new(&lab.b).unwrap();
     b_cli.connect(SocketAddrV4::new(A, 5353)).unwrap();
     assert_eq!(b_cli.local_addr().ip(), &B);
@@ -136,7 +106,7 @@ fn udp_echo_both_ways() {
 
 #[test]
 fn closed_port_gives_econnrefused_to_a_connected_sender() {
-    let lab = Lab::new();
+    let lab = lab();
     let s = UdpSocket::new(&lab.a).unwrap();
     s.connect(SocketAddrV4::new(B, 9999)).unwrap();
     s.send(b"anyone?").unwrap();
@@ -163,7 +133,7 @@ fn closed_port_gives_econnrefused_to_a_connected_sender() {
 
 #[test]
 fn port_unreachable_bursts_are_rate_limited_per_host() {
-    let lab = Lab::new();
+    let lab = lab();
     ping(&lab.a, &lab.a4, B, 1, 1, b"arp").unwrap(); // resolve ARP both ways
     lab.run_ms(100);
     let u = UdpSocket::new(&lab.a).unwrap();
@@ -188,7 +158,7 @@ fn port_unreachable_bursts_are_rate_limited_per_host() {
 
 #[test]
 fn port_unreachable_bursts_hit_the_global_limit() {
-    let lab = Lab::new();
+    let lab = lab();
     // No per-host limit: only icmp_msgs_per_sec / icmp_msgs_burst remain.
     lab.b4.sysctl.icmp_ratelimit.set("0").unwrap();
     ping(&lab.a, &lab.a4, B, 1, 1, b"arp").unwrap();
@@ -208,8 +178,8 @@ fn port_unreachable_bursts_hit_the_global_limit() {
 
 #[test]
 fn bind_rules() {
-    let lab = Lab::new();
-    let s1 = lab.udp(&lab.a, SocketAddrV4::new(A, 4000));
+    let lab = lab();
+    let s1 = udp(&lab.a, SocketAddrV4::new(A, 4000));
     let s2 = UdpSocket::new(&lab.a).unwrap();
     assert_eq!(s2.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 4000)), Err(Errno::EADDRINUSE));
     assert_eq!(s2.bind(SocketAddrV4::new(B, 4001)), Err(Errno::EADDRNOTAVAIL));
@@ -225,7 +195,7 @@ fn bind_rules() {
     r2.bind(SocketAddrV4::new(A, 4003)).unwrap();
     // Closing frees the port.
     drop(s1);
-    lab.udp(&lab.a, SocketAddrV4::new(A, 4000));
+    udp(&lab.a, SocketAddrV4::new(A, 4000));
     // Unconnected send without an address, oversized datagrams.
     let u = UdpSocket::new(&lab.a).unwrap();
     assert_eq!(u.send(b"x"), Err(Errno::EDESTADDRREQ));
@@ -236,8 +206,8 @@ fn bind_rules() {
 
 #[test]
 fn rcvbuf_bounds_the_queue() {
-    let lab = Lab::new();
-    let srv = lab.udp(&lab.b, SocketAddrV4::new(B, 6000));
+    let lab = lab();
+    let srv = udp(&lab.b, SocketAddrV4::new(B, 6000));
     srv.set_rcvbuf(0);
     assert_eq!(srv.rcvbuf(), net_core::sysctl_net_core::SOCK_MIN_RCVBUF as usize);
     srv.set_rcvbuf(100_000);
@@ -258,8 +228,8 @@ fn rcvbuf_bounds_the_queue() {
 
 #[test]
 fn a_64k_datagram_is_fragmented_and_reassembled() {
-    let lab = Lab::new();
-    let srv = lab.udp(&lab.b, SocketAddrV4::new(B, 8000));
+    let lab = lab();
+    let srv = udp(&lab.b, SocketAddrV4::new(B, 8000));
     let c = UdpSocket::new(&lab.a).unwrap();
     let big: Vec<u8> = (0..net_ipv4::udp::UDP_MAX_PAYLOAD).map(|i| (i % 251) as u8).collect();
     assert_eq!(c.sendto(&big, SocketAddrV4::new(B, 8000)), Ok(big.len()));
@@ -390,7 +360,7 @@ fn fragmentation_needed_lowers_the_path_mtu() {
 fn port_unreachable_on_the_wire_quotes_the_datagram() {
     use net_core::skbuff::PktType;
     use net_core::{NetRx, PacketType};
-    let lab = Lab::new();
+    let lab = lab();
     let seen: Arc<spin::Mutex<Vec<Vec<u8>>>> = Arc::default();
     let s2 = seen.clone();
     // An AF_PACKET-style tap on A: incoming IPv4 frames, data at the IP header.

@@ -15,7 +15,7 @@ use net_core::{Clock, Errno, Net, NetRx, Skb};
 use net_ipv4::ip::{IP_MF, IPHDR_LEN, IpHdr, IpHdrBuilder};
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt, ip_local_out};
 use net_ipv4::protocol::NetProtocol;
-use net_ipv4::testlink::{Hub, run_until_idle};
+use net_ipv4::testlink::{Hub, TwoHosts as Lab, run_until_idle};
 use net_ipv4::{Ipv4, Ipv4Addr, MAX_HEADER};
 
 /// One-way latency of the hub: 100 µs.
@@ -28,37 +28,8 @@ const UNKNOWN_PROTO: u8 = 254;
 
 type Received = Arc<Mutex<Vec<(Ipv4Addr, Vec<u8>)>>>;
 
-struct Lab {
-    clock: Clock,
-    a: Arc<Net>,
-    b: Arc<Net>,
-    a4: Arc<Ipv4>,
-    b4: Arc<Ipv4>,
-}
-
-impl Lab {
-    /// Two hosts, 10.0.0.1/24 and 10.0.0.2/24, on one hub.
-    fn new() -> Lab {
-        let clock = Clock::new_virtual_at(1_000_000_000);
-        let hub = Hub::new(&clock, LATENCY_NS);
-        let host = |name: &str, mac: u8, addr: Ipv4Addr, seed: u64| {
-            let net = Net::new(name, clock.clone(), seed);
-            let ipv4 = net_ipv4::ipv4_init(&net);
-            let dev = hub.attach(&net, "eth0", [0x02, 0, 0, 0, 0, mac]);
-            net_ipv4::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, addr, 24).expect("address");
-            (net, ipv4)
-        };
-        let (a, a4) = host("a", 1, A, 1);
-        let (b, b4) = host("b", 2, B, 2);
-        let lab = Lab { clock, a, b, a4, b4 };
-        lab.run_ms(10);
-        lab
-    }
-
-    fn run_ms(&self, ms: u64) {
-        let deadline = self.clock.now_ns() + ms * 1_000_000;
-        run_until_idle(&self.clock, &[&self.a, &self.b], deadline);
-    }
+fn lab() -> Lab {
+    Lab::new(LATENCY_NS)
 }
 
 /// Register a raw transport on `ipv4` as protocol `num` that records the
@@ -97,7 +68,7 @@ const FRAGMENTABLE: IpSendOpts =
 
 #[test]
 fn raw_protocol_receives_small_and_64k_datagrams() {
-    let lab = Lab::new();
+    let lab = lab();
     let got = raw_protocol(&lab.b4, RAW_PROTO);
 
     ip_build_and_send_pkt(&lab.a, &lab.a4, payload_skb(b"hello"), A, B, RAW_PROTO, IpSendOpts::default())
@@ -136,7 +107,7 @@ fn raw_protocol_receives_small_and_64k_datagrams() {
 
 #[test]
 fn df_and_too_big_is_emsgsize() {
-    let lab = Lab::new();
+    let lab = lab();
     let r = ip_build_and_send_pkt(
         &lab.a,
         &lab.a4,
@@ -159,7 +130,7 @@ fn df_and_too_big_is_emsgsize() {
 
 #[test]
 fn unknown_protocol_draws_protocol_unreachable() {
-    let lab = Lab::new();
+    let lab = lab();
     ip_build_and_send_pkt(
         &lab.a,
         &lab.a4,
@@ -178,7 +149,7 @@ fn unknown_protocol_draws_protocol_unreachable() {
 
 #[test]
 fn lone_first_fragment_times_out_with_icmp() {
-    let lab = Lab::new();
+    let lab = lab();
     let _got = raw_protocol(&lab.b4, RAW_PROTO);
     // A first fragment (MF, offset 0) whose rest never comes.
     let rt = net_ipv4::route::ip_route_output(&lab.a, &lab.a4, B, None, None).expect("route");
@@ -209,7 +180,7 @@ fn lone_first_fragment_times_out_with_icmp() {
 
 #[test]
 fn datagram_to_own_address_loops_back() {
-    let lab = Lab::new();
+    let lab = lab();
     let got = raw_protocol(&lab.a4, RAW_PROTO);
     let frames = lab.a.mib.get(IpstatsMib::OutTransmits);
     ip_build_and_send_pkt(&lab.a, &lab.a4, payload_skb(b"to myself"), A, A, RAW_PROTO, IpSendOpts::default())
@@ -310,7 +281,7 @@ fn tap_ip_headers(net: &Net) -> Arc<Mutex<Vec<(u16, u16)>>> {
 #[test]
 fn df_and_ids_as_linux_sets_them() {
     use net_ipv4::ip::IP_DF;
-    let lab = Lab::new();
+    let lab = lab();
     let _got = raw_protocol(&lab.b4, RAW_PROTO);
     let seen = tap_ip_headers(&lab.b);
     let send = |n: usize, opts: IpSendOpts| {
@@ -336,7 +307,7 @@ fn df_and_ids_as_linux_sets_them() {
 #[test]
 fn fragment_flood_is_bounded_by_the_sysctl() {
     use net_core::skbuff::skb_from_frame;
-    let lab = Lab::new();
+    let lab = lab();
     let high = 256 * 1024;
     lab.b.sysctl.set("net.ipv4.ipfrag_high_thresh", &high.to_string()).unwrap();
     let dev = lab.b.dev_get_by_name("eth0").unwrap().ifindex;
@@ -380,7 +351,7 @@ mod fuzz {
                 1..24,
             ),
         ) {
-            let lab = Lab::new();
+            let lab = lab();
             let before = lab.b.mib.get(IpstatsMib::InReceives);
             let dev = lab.b.dev_get_by_name("eth0").unwrap().ifindex;
             for (proto, frag_off, id, payload, corrupt, at) in &dgrams {
