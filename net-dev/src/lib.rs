@@ -14,19 +14,21 @@
 //! | `netem.rs` | net/sched/sch_netem.c | net-dev/netem | no correlation, no distribution tables (uniform or a normal approximation), 4-state loss with the 2026 contiguous-range fix, rate in bits/s without overhead/cells; also usable as a wrapper around any device |
 //! | `pcap.rs` | none: tcpdump's `AF_PACKET` tap (net/packet/af_packet.c) and libpcap's savefile format | net-dev/pcap | classic pcap only (nanosecond magic when writing), no pcapng, no BPF filters; the reader treats files as untrusted; besides the `ptype_all` recorder, a tee around any driver and a replay device |
 //! | `sim.rs` | none: a discrete-event loop over several namespaces | net-dev/sim | — |
+//! | `tun.rs` | drivers/net/tun.c, from the user side (`/dev/net/tun`, `TUNSETIFF`) | net-dev/tun | TAP with `IFF_NO_PI` only: no TUN mode, vnet header, multiqueue or persistence; the only crate file with `unsafe` (three FFI calls: `ioctl`, `setns`, `poll`); includes `run_realtime`, the real-time host loop |
 //!
 //! **Lock order** (outermost first, after net-core's: device registry →
 //! qdisc → driver): a driver's lock → one wire direction's `spin::Mutex`.
 //! No path takes both directions of a wire. The pcap recorder's writer sits
 //! behind a `std::sync::Mutex` taken inside a tap (the holder does I/O).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod loopback;
 pub mod netem;
 pub mod pcap;
 pub mod sim;
+pub mod tun;
 pub mod veth;
 
 pub use loopback::Loopback;
@@ -49,6 +51,7 @@ mod anchor_tests {
         ("netem.rs", include_str!("netem.rs")),
         ("pcap.rs", include_str!("pcap.rs")),
         ("sim.rs", include_str!("sim.rs")),
+        ("tun.rs", include_str!("tun.rs")),
     ];
 
     const REQUIRED: &[&str] =
