@@ -27,6 +27,7 @@
 //! | `sysctl_net.rs`, `sysctl_net_core.rs` | net/sysctl_net.c, net/core/sysctl_net_core.c | net-core/sysctl | a name-keyed table per namespace instead of /proc/sys |
 //! | `dropreason.rs` | include/net/dropreason-core.h | net-core/skbuff | drops are counted per reason per namespace (Linux traces them) |
 //! | `if_ether.rs` | include/uapi/linux/if_ether.h | — | EtherTypes in host order |
+//! | `unaligned.rs` | include/linux/unaligned.h | — | safe byte-slice reads instead of pointer casts |
 //! | `errno.rs` | include/uapi/asm-generic/errno*.h | — | — |
 //! | `random.rs` | drivers/char/random.c, lib/siphash.c | net-core/net_namespace | every namespace draws from its own seeded generator so a run replays exactly |
 //!
@@ -51,6 +52,7 @@ pub mod snmp;
 pub mod sysctl_net;
 pub mod sysctl_net_core;
 pub mod timer;
+pub mod unaligned;
 
 pub use dev::{NetRx, PacketType};
 pub use dropreason::SkbDropReason;

@@ -82,7 +82,7 @@ impl<'a> ArpHdr<'a> {
         (buf.len() >= ARP_HDR_LEN).then_some(ArpHdr { buf })
     }
     fn be16(&self, at: usize) -> u16 {
-        u16::from_be_bytes([self.buf[at], self.buf[at + 1]])
+        net_core::unaligned::get_unaligned_be16(self.buf, at)
     }
     fn mac(&self, r: std::ops::Range<usize>) -> MacAddr {
         let mut a = [0; ETH_ALEN];

@@ -110,7 +110,7 @@ impl<'a> EthHdr<'a> {
 
     /// Type (or 802.3 length), host order.
     pub fn h_proto(&self) -> u16 {
-        u16::from_be_bytes([self.buf[field::H_PROTO.start], self.buf[field::H_PROTO.start + 1]])
+        net_core::unaligned::get_unaligned_be16(self.buf, field::H_PROTO.start)
     }
 
     /// The bytes after the header.

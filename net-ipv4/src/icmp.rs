@@ -274,8 +274,7 @@ impl<T: AsRef<[u8]>> IcmpHdr<T> {
     }
 
     fn be16(&self, r: std::ops::Range<usize>) -> u16 {
-        let b = &self.b()[r];
-        u16::from_be_bytes([b[0], b[1]])
+        net_core::unaligned::get_unaligned_be16(self.b(), r.start)
     }
 
     /// `type`.
@@ -306,8 +305,7 @@ impl<T: AsRef<[u8]>> IcmpHdr<T> {
     /// `un.gateway` (redirects), also the whole union read as one
     /// big-endian word (`ntohl(icmph->un.gateway)`).
     pub fn un(&self) -> u32 {
-        let b = &self.b()[field::UN];
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        net_core::unaligned::get_unaligned_be32(self.b(), field::UN.start)
     }
 
     /// `un.gateway` as an address.
@@ -964,26 +962,26 @@ pub fn icmp_unreach(net: &Net, ipv4: &Ipv4, skb: &SkBuff) -> Option<SkbDropReaso
         ICMP_REDIRECT => info = h.un(),
         _ => {}
     }
+    // Full IP header plus 8 bytes of protocol, so handlers need not check
+    // (Linux: `pskb_may_pull(skb, iph->ihl * 4 + 8)`, not counted).
+    let iph = IpHdr::new_checked(inner)?;
+    let hlen = iph.hdrlen();
+    if inner.len() < hlen + 8 {
+        return None;
+    }
     // Routers that answer a broadcast with errors violate RFC 1122; Linux
     // ignores those errors unless icmp_ignore_bogus_error_responses is set.
-    let inner_daddr = Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]);
-    if ipv4.sysctl.icmp_ignore_bogus_error_responses.get() == 0 && is_bcast_or_mcast(ipv4, inner_daddr) {
+    if ipv4.sysctl.icmp_ignore_bogus_error_responses.get() == 0 && is_bcast_or_mcast(ipv4, iph.daddr()) {
         return None;
     }
-    let hlen = usize::from(inner[0] & 0x0f) * 4;
-    if inner.len() < hlen + 8 {
-        // Full IP header plus 8 bytes of protocol, so handlers need not check.
-        return None;
-    }
-    if inner[9] == IPPROTO_ICMP {
+    if iph.protocol() == IPPROTO_ICMP {
         // icmp_err() → ping_err(): an error about one of our echo requests.
-        if inner[hlen] == ICMP_ECHO {
-            let b = &inner[hlen + 4..hlen + 8];
-            let (id, seq) = (u16::from_be_bytes([b[0], b[1]]), u16::from_be_bytes([b[2], b[3]]));
+        let echo = IcmpHdr::new_checked(&inner[hlen..])?;
+        if echo.type_() == ICMP_ECHO {
             let from = iph_parse(skb.network_header()).map_or(Ipv4Addr::UNSPECIFIED, |h| h.saddr);
-            ipv4.icmp.ping_error(id, PingError { seq, from, type_, code, info });
+            ipv4.icmp.ping_error(echo.id(), PingError { seq: echo.sequence(), from, type_, code, info });
         }
-    } else if let Some(prot) = ipv4.protos.get(inner[9])
+    } else if let Some(prot) = ipv4.protos.get(iph.protocol())
         && let Some(eh) = prot.err_handler.as_ref()
     {
         eh(net, &IcmpErr { type_, code, info, inner });

@@ -135,8 +135,7 @@ impl<T: AsRef<[u8]>> IpHdr<T> {
     }
 
     fn be16(&self, r: core::ops::Range<usize>) -> u16 {
-        let b = self.b();
-        u16::from_be_bytes([b[r.start], b[r.start + 1]])
+        net_core::unaligned::get_unaligned_be16(self.b(), r.start)
     }
 
     /// `version` (4 for IPv4).
@@ -234,7 +233,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IpHdr<T> {
         self.buffer.as_mut()
     }
     fn set_be16(&mut self, r: core::ops::Range<usize>, v: u16) {
-        self.bm()[r].copy_from_slice(&v.to_be_bytes());
+        net_core::unaligned::put_unaligned_be16(self.bm(), r.start, v);
     }
     /// Set `version` and `ihl`. Panics if `ihl * 4` exceeds the buffer the
     /// view was checked against — a bug in the writer, not input.

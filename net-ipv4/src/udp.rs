@@ -140,8 +140,7 @@ impl<T: AsRef<[u8]>> UdpHdr<T> {
     }
 
     fn be16(&self, r: std::ops::Range<usize>) -> u16 {
-        let b = &self.buf.as_ref()[r];
-        u16::from_be_bytes([b[0], b[1]])
+        net_core::unaligned::get_unaligned_be16(self.buf.as_ref(), r.start)
     }
 
     /// `source` port.
@@ -177,7 +176,7 @@ impl<T: AsRef<[u8]>> UdpHdr<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpHdr<T> {
     fn set16(&mut self, r: std::ops::Range<usize>, v: u16) {
-        self.buf.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+        net_core::unaligned::put_unaligned_be16(self.buf.as_mut(), r.start, v);
     }
     /// Set `source`.
     pub fn set_source(&mut self, v: u16) {

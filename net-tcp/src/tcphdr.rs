@@ -67,6 +67,7 @@
 //!   [`TcpOptions::wscale_clamped`], for the caller to log.
 
 use net_core::checksum::{Sum16, Wsum, csum_partial, csum_tcpudp_magic};
+use net_core::unaligned::{get_unaligned_be16, get_unaligned_be32, put_unaligned_be16, put_unaligned_be32};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
@@ -235,13 +236,11 @@ impl<T: AsRef<[u8]>> TcpHdr<T> {
     }
 
     fn be16(&self, r: core::ops::Range<usize>) -> u16 {
-        let b = self.b();
-        u16::from_be_bytes([b[r.start], b[r.start + 1]])
+        get_unaligned_be16(self.b(), r.start)
     }
 
     fn be32(&self, r: core::ops::Range<usize>) -> u32 {
-        let b = self.b();
-        u32::from_be_bytes([b[r.start], b[r.start + 1], b[r.start + 2], b[r.start + 3]])
+        get_unaligned_be32(self.b(), r.start)
     }
 
     /// `source` port.
@@ -360,10 +359,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpHdr<T> {
         self.buffer.as_mut()
     }
     fn set_be16(&mut self, r: core::ops::Range<usize>, v: u16) {
-        self.bm()[r].copy_from_slice(&v.to_be_bytes());
+        put_unaligned_be16(self.bm(), r.start, v);
     }
     fn set_be32(&mut self, r: core::ops::Range<usize>, v: u32) {
-        self.bm()[r].copy_from_slice(&v.to_be_bytes());
+        put_unaligned_be32(self.bm(), r.start, v);
     }
     /// Set `source`.
     pub fn set_source(&mut self, v: u16) {
@@ -504,14 +503,6 @@ impl TcpOptions {
     }
 }
 
-fn be16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn be32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
 // ANCHOR: tcp_parse_options
 /// Parse the options of one segment.
 ///
@@ -563,7 +554,7 @@ pub fn tcp_parse_options(opts: &[u8], syn: bool) -> TcpOptions {
         match opcode {
             TCPOPT_MSS => {
                 if opsize == usize::from(TCPOLEN_MSS) && syn {
-                    let in_mss = be16_at(data, 0);
+                    let in_mss = get_unaligned_be16(data, 0);
                     if in_mss != 0 {
                         rx.mss = Some(in_mss);
                     }
@@ -578,7 +569,7 @@ pub fn tcp_parse_options(opts: &[u8], syn: bool) -> TcpOptions {
             }
             TCPOPT_TIMESTAMP => {
                 if opsize == usize::from(TCPOLEN_TIMESTAMP) {
-                    rx.timestamps = Some((be32_at(data, 0), be32_at(data, 4)));
+                    rx.timestamps = Some((get_unaligned_be32(data, 0), get_unaligned_be32(data, 4)));
                 }
             }
             TCPOPT_SACK_PERM => {
@@ -593,8 +584,10 @@ pub fn tcp_parse_options(opts: &[u8], syn: bool) -> TcpOptions {
                     let n = ((opsize - base) / per).min(TCP_NUM_SACKS);
                     rx.sack_blocks = [TcpSackBlock::default(); TCP_NUM_SACKS];
                     for (k, blk) in data.chunks_exact(per).take(n).enumerate() {
-                        rx.sack_blocks[k] =
-                            TcpSackBlock { start_seq: be32_at(blk, 0), end_seq: be32_at(blk, 4) };
+                        rx.sack_blocks[k] = TcpSackBlock {
+                            start_seq: get_unaligned_be32(blk, 0),
+                            end_seq: get_unaligned_be32(blk, 4),
+                        };
                     }
                     rx.num_sacks = n as u8;
                 }
@@ -603,11 +596,11 @@ pub fn tcp_parse_options(opts: &[u8], syn: bool) -> TcpOptions {
             TCPOPT_ACCECN0 | TCPOPT_ACCECN1 => rx.saw_accecn = true,
             TCPOPT_EXP => {
                 let fastopen = opsize >= usize::from(TCPOLEN_EXP_FASTOPEN_BASE)
-                    && be16_at(data, 0) == TCPOPT_FASTOPEN_MAGIC;
+                    && get_unaligned_be16(data, 0) == TCPOPT_FASTOPEN_MAGIC;
                 let smc = syn
                     && opsize % 2 == 0
                     && opsize >= usize::from(TCPOLEN_EXP_SMC_BASE)
-                    && be32_at(data, 0) == TCPOPT_SMC_MAGIC;
+                    && get_unaligned_be32(data, 0) == TCPOPT_SMC_MAGIC;
                 if !fastopen && !smc {
                     rx.saw_unknown = true;
                 }
@@ -879,7 +872,7 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                     bad(&mut out, first);
                     return out;
                 }
-                let _ = write!(out, " {}", be16_at(data, 0));
+                let _ = write!(out, " {}", get_unaligned_be16(data, 0));
                 2
             }
             TCPOPT_WINDOW => {
@@ -897,7 +890,8 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                 } else {
                     let _ = write!(out, " {} ", datalen / 8);
                     for blk in data[..datalen].chunks_exact(8) {
-                        let _ = write!(out, "{{{}:{}}}", be32_at(blk, 0), be32_at(blk, 4));
+                        let _ =
+                            write!(out, "{{{}:{}}}", get_unaligned_be32(blk, 0), get_unaligned_be32(blk, 4));
                     }
                 }
                 datalen
@@ -907,7 +901,7 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                     bad(&mut out, first);
                     return out;
                 }
-                let _ = write!(out, " {}", be32_at(data, 0));
+                let _ = write!(out, " {}", get_unaligned_be32(data, 0));
                 4
             }
             TCPOPT_TIMESTAMP => {
@@ -915,7 +909,8 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                     bad(&mut out, first);
                     return out;
                 }
-                let _ = write!(out, " val {} ecr {}", be32_at(data, 0), be32_at(data, 4));
+                let _ =
+                    write!(out, " val {} ecr {}", get_unaligned_be32(data, 0), get_unaligned_be32(data, 4));
                 8
             }
             TCPOPT_MD5SIG => {
@@ -942,7 +937,7 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                     bad(&mut out, first);
                     return out;
                 }
-                let v = be16_at(data, 0);
+                let v = get_unaligned_be16(data, 0);
                 let secs = if v & 1 != 0 { u32::from(v >> 1) * 60 } else { u32::from(v >> 1) };
                 let _ = write!(out, " 0x{v:x} {secs}");
                 2
@@ -975,7 +970,7 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                     return out;
                 }
                 out.push('-');
-                match be16_at(data, 0) {
+                match get_unaligned_be16(data, 0) {
                     TCPOPT_FASTOPEN_MAGIC => tcpdump_fastopen(&mut out, &data[2..datalen], true),
                     magic => {
                         let _ = write!(out, "{magic:04x}");
