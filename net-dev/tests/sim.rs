@@ -131,17 +131,23 @@ fn step_is_false_when_nothing_is_pending_and_run_until_moves_time() {
     assert!(sim.run_until_idle(1_000));
 }
 
+/// Arm a timer on `net` that re-arms itself every jiffy, so the host is
+/// never idle.
+fn every_jiffy_forever(net: &Arc<net_core::Net>) {
+    let id = Arc::new(std::sync::OnceLock::new());
+    let id2 = id.clone();
+    let t = net.timer_setup(TimerFunc::closure(move |net| {
+        net.mod_timer(*id2.get().unwrap(), net.jiffies() + 1);
+    }));
+    id.set(t).unwrap();
+    net.mod_timer(t, 1);
+}
+
 #[test]
 fn run_until_idle_gives_up_at_the_limit_on_a_periodic_timer() {
     let mut sim = Sim::new(1);
     let a = sim.add_host("a");
-    let id = Arc::new(std::sync::OnceLock::new());
-    let id2 = id.clone();
-    let t = a.timer_setup(TimerFunc::closure(move |net| {
-        net.mod_timer(*id2.get().unwrap(), net.jiffies() + 1);
-    }));
-    id.set(t).unwrap();
-    a.mod_timer(t, 1);
+    every_jiffy_forever(&a);
     assert!(!sim.run_until_idle(50_000_000));
     assert_eq!(sim.now_ns(), 50_000_000);
 }
@@ -151,13 +157,7 @@ fn run_until_idle_gives_up_at_the_limit_on_a_periodic_timer() {
 fn a_step_cap_fails_loudly() {
     let mut sim = Sim::new(1);
     let a = sim.add_host("a");
-    let id = Arc::new(std::sync::OnceLock::new());
-    let id2 = id.clone();
-    let t = a.timer_setup(TimerFunc::closure(move |net| {
-        net.mod_timer(*id2.get().unwrap(), net.jiffies() + 1);
-    }));
-    id.set(t).unwrap();
-    a.mod_timer(t, 1);
+    every_jiffy_forever(&a);
     sim.set_step_limit(100);
     sim.run_until(1_000_000_000);
 }
