@@ -229,11 +229,24 @@ impl Net {
 
     /// The earliest time (ns) at which [`run_timers`](Self::run_timers) may
     /// have work — never later than the next expiry, possibly earlier (a
-    /// wheel cascade point). `None` when no timer is armed.
+    /// wheel cascade point), and never before the first jiffy the wheel has
+    /// not yet run: a timer due in a jiffy already run fires on the next
+    /// one, as on Linux's next tick. `None` when no timer is armed.
     #[doc(alias = "get_next_timer_interrupt")]
     pub fn next_timer_ns(&self) -> Option<u64> {
-        let j = self.timers.lock().next_timer_interrupt()?;
+        let t = self.timers.lock();
+        let j = t.next_timer_interrupt()?.max(t.timer_jiffies());
         Some(j.saturating_mul(NSEC_PER_SEC / HZ))
+    }
+
+    /// When this namespace next has work of its own: its next timer or the
+    /// earliest frame an up device will deliver ([`NetDevice::next_rx_time`]).
+    /// A virtual-time driver jumps the clock here after polling until idle.
+    ///
+    /// [`NetDevice::next_rx_time`]: crate::netdevice::NetDevice::next_rx_time
+    pub fn next_event_ns(&self) -> Option<u64> {
+        let rx = self.devices().iter().filter(|d| d.is_up()).filter_map(|d| d.next_rx_time()).min();
+        [self.next_timer_ns(), rx].into_iter().flatten().min()
     }
 
     // -- the softirq ---------------------------------------------------------
@@ -283,6 +296,15 @@ impl Net {
     }
 }
 
+/// Where a virtual-time driver moves the clock after polling until idle:
+/// the next `event` ([`Net::next_event_ns`]), or, when that is not in the
+/// future (a device says a frame is due but did not hand it over), the next
+/// jiffy boundary, so the driver never spins at one instant.
+pub fn next_wakeup_ns(now: u64, event: u64) -> u64 {
+    let tick = NSEC_PER_SEC / HZ;
+    if event > now { event } else { (now / tick + 1) * tick }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +352,24 @@ mod tests {
         net.timer_shutdown(t);
         assert!(!net.mod_timer(t, 1000), "a shut-down timer stays dead");
         assert_eq!(net.timers_pending(), 0);
+    }
+
+    #[test]
+    fn next_event_is_never_inside_a_jiffy_already_run() {
+        let clock = Clock::new_virtual_at(5_500_000); // 5.5 ms: jiffy 5
+        let net = Net::new("a", clock.clone(), 1);
+        assert_eq!(net.next_event_ns(), None);
+        let t = net.timer_setup(TimerFunc::closure(|_| {}));
+        net.run_timers(); // the wheel has run jiffy 5
+        net.mod_timer(t, 3); // already in the past
+        let next = net.next_event_ns().unwrap();
+        assert!(next > clock.now_ns(), "a driver must never be told to wake in the past");
+        assert_eq!(next, 6_000_000, "it fires on the next jiffy, as on Linux's next tick");
+        clock.set_ns(next);
+        assert_eq!(net.run_timers(), 1);
+        assert_eq!(next_wakeup_ns(5_500_000, 9_000_000), 9_000_000);
+        assert_eq!(next_wakeup_ns(5_500_000, 5_000_000), 6_000_000);
+        assert_eq!(next_wakeup_ns(6_000_000, 6_000_000), 7_000_000);
     }
 
     #[test]

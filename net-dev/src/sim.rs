@@ -21,7 +21,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use net_core::jiffies::TICK_NSEC;
+use net_core::net_namespace::next_wakeup_ns;
 use net_core::netdevice::{MacAddr, NetDev};
 use net_core::random::NetRandom;
 use net_core::skbuff::PktType;
@@ -281,21 +281,7 @@ impl Sim {
     /// The earliest time anyone waits for: every host's next timer and every
     /// up device's next due frame.
     pub fn next_event_ns(&self) -> Option<u64> {
-        let mut next: Option<u64> = None;
-        let mut take = |t: Option<u64>| {
-            if let Some(t) = t {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-        };
-        for h in &self.hosts {
-            take(h.next_timer_ns());
-            for d in h.devices() {
-                if d.is_up() {
-                    take(d.next_rx_time());
-                }
-            }
-        }
-        next
+        self.hosts.iter().filter_map(|h| h.next_event_ns()).min()
     }
 
     // ANCHOR: sim_step
@@ -303,18 +289,13 @@ impl Sim {
         self.steps += 1;
         self.poll_all();
         let now = self.now_ns();
-        let Some(mut t) = self.next_event_ns() else {
+        let Some(t) = self.next_event_ns() else {
             if let Some(d) = deadline {
                 self.clock.set_ns(d);
             }
             return Step::Idle;
         };
-        if t <= now {
-            // Someone reports work due now that polling did not take (a
-            // timer wheel's cascade point, a busy driver): move on to the
-            // next jiffy rather than spin at this instant.
-            t = (now / TICK_NSEC + 1) * TICK_NSEC;
-        }
+        let t = next_wakeup_ns(now, t);
         if let Some(d) = deadline {
             if t > d {
                 self.clock.set_ns(d.max(now));

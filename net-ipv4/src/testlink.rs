@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use net_core::net_namespace::next_wakeup_ns;
 use net_core::netdevice::{MacAddr, NetDeviceSetup};
 use net_core::skbuff::{alloc_skb, skb_from_frame};
 use net_core::{Clock, Net, NetDev, NetDevice, NetdevTx, SkBuffHead, Skb};
@@ -120,25 +121,13 @@ pub fn run_until_idle(clock: &Clock, hosts: &[&Arc<Net>], deadline_ns: u64) -> u
         if work > 0 {
             continue;
         }
-        let next = hosts
-            .iter()
-            .flat_map(|h| {
-                let t = h.next_timer_ns();
-                let d = h.devices().iter().filter_map(|d| d.next_rx_time()).min();
-                [t, d]
-            })
-            .flatten()
-            .min();
-        match next {
+        let now = clock.now_ns();
+        match hosts.iter().filter_map(|h| h.next_event_ns()).min() {
             Some(t) if t <= deadline_ns => {
-                let now = clock.now_ns();
-                // A deadline at or before now is a wheel cascade point inside
-                // the current jiffy: step to the next jiffy boundary.
-                let step = if t > now { t } else { (now / 1_000_000 + 1) * 1_000_000 };
-                clock.set_ns(step);
+                clock.set_ns(next_wakeup_ns(now, t));
             }
             _ => {
-                if clock.now_ns() < deadline_ns {
+                if now < deadline_ns {
                     clock.set_ns(deadline_ns);
                     for h in hosts {
                         h.poll();
