@@ -28,6 +28,7 @@
 //! | `dropreason.rs` | include/net/dropreason-core.h | net-core/skbuff | drops are counted per reason per namespace (Linux traces them) |
 //! | `if_ether.rs` | include/uapi/linux/if_ether.h | — | EtherTypes in host order |
 //! | `unaligned.rs` | include/linux/unaligned.h | — | safe byte-slice reads instead of pointer casts |
+//! | `wait.rs` | include/linux/wait.h, kernel/sched/wait.c | net-tcp | a Condvar and a wake-up generation; always wakes all; timeouts on the namespace clock |
 //! | `errno.rs` | include/uapi/asm-generic/errno*.h | — | — |
 //! | `random.rs` | drivers/char/random.c, lib/siphash.c | net-core/net_namespace | every namespace draws from its own seeded generator so a run replays exactly |
 //!
@@ -53,6 +54,7 @@ pub mod sysctl_net;
 pub mod sysctl_net_core;
 pub mod timer;
 pub mod unaligned;
+pub mod wait;
 
 pub use dev::{NetRx, PacketType};
 pub use dropreason::SkbDropReason;

@@ -21,5 +21,17 @@
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
 //! | `tcp_states.rs` | include/net/tcp_states.h | net-tcp/tcp_states | a `#[repr(u8)]` enum; `name()` gives `ss(8)`'s names, which Linux does not have |
 
+pub mod af_inet;
+pub mod inet_connection_sock;
+pub mod inet_hashtables;
+pub mod sock;
+pub mod sysctl_net_ipv4_tcp;
+pub mod tcp;
+pub mod tcp_input;
+pub mod tcp_ipv4;
+pub mod tcp_output;
 pub mod tcp_states;
+pub mod tcp_timer;
 pub mod tcphdr;
+
+pub use af_inet::{TcpSocket, inet_init};

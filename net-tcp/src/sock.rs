@@ -1,0 +1,644 @@
+//! The TCP socket: `struct sock_common` → `struct sock` → `struct inet_sock`
+//! → `struct inet_connection_sock` → `struct tcp_sock`, flattened.
+//!
+//! Mirrors include/net/sock.h, include/net/inet_sock.h,
+//! include/net/inet_connection_sock.h and include/linux/tcp.h of
+//! **Linux 6.18**.
+//!
+//! Linux nests five structs so that generic code can take the outer ones
+//! by pointer cast. We split one [`TcpSock`] by *who may read it when*:
+//!
+//! - the `sock_common` part that the hash lookups read without the socket
+//!   lock (`skc_addrpair`, `skc_portpair`, `skc_state`, the reuse flags,
+//!   `skc_bound_dev_if`) is atomics on [`TcpSock`] itself, as Linux reads
+//!   those fields under RCU only;
+//! - everything else — sequence space, queues, timers' state, buffers — is
+//!   [`TcpSk`] behind `TcpSock::lock`, Linux's `bh_lock_sock()` (a spin
+//!   lock, held briefly, never across a wait);
+//! - the wait queue (`sk->sk_wq`) sits beside the lock, so a sleeper never
+//!   holds the lock it waits for.
+//!
+//! # Where we differ
+//!
+//! - There is no owned-by-user / backlog split (`sock_owned_by_user()`,
+//!   `sk_backlog`): the user side takes the same spin lock as the softirq
+//!   side and holds it only for the length of one call's bookkeeping.
+//! - There are no file descriptors; a [`crate::TcpSocket`] handle is the fd.
+//! - One struct serves every state; Linux's `inet_timewait_sock` and
+//!   `request_sock` minisocks come with the TIME_WAIT and listen issues.
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use intrusive_collections::{LinkedListAtomicLink, RBTreeAtomicLink, intrusive_adapter};
+use net_core::net_namespace::TimerFunc;
+use net_core::skbuff::SkBuffHead;
+use net_core::timer::TimerId;
+use net_core::wait::WaitQueue;
+use net_core::{Errno, Net, SkBuff, Skb};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use crate::tcp_states::TcpState;
+
+// -- constants (include/net/tcp.h, include/net/sock.h) --------------------------
+
+/// `TCP_TIMEOUT_INIT`: the first RTO, 1 s (RFC 6298 §2.1), in jiffies.
+pub const TCP_TIMEOUT_INIT: u32 = 1000;
+/// `TCP_RTO_MIN`: 200 ms, in jiffies.
+pub const TCP_RTO_MIN: u32 = 200;
+/// `TCP_RTO_MAX`: 120 s, in jiffies.
+pub const TCP_RTO_MAX: u32 = 120_000;
+/// `TCP_DELACK_MAX`: 200 ms.
+pub const TCP_DELACK_MAX: u32 = 200;
+/// `TCP_DELACK_MIN`: 40 ms.
+pub const TCP_DELACK_MIN: u32 = 40;
+/// `TCP_ATO_MIN`: 40 ms.
+pub const TCP_ATO_MIN: u32 = 40;
+/// `TCP_TIMEWAIT_LEN`: 60 s, in jiffies.
+pub const TCP_TIMEWAIT_LEN: u32 = 60_000;
+/// `TCP_FIN_TIMEOUT` (= `TCP_TIMEWAIT_LEN`).
+pub const TCP_FIN_TIMEOUT: u32 = TCP_TIMEWAIT_LEN;
+/// `TCP_RESOURCE_PROBE_INTERVAL`: 500 ms.
+pub const TCP_RESOURCE_PROBE_INTERVAL: u32 = 500;
+/// `TCP_MSS_DEFAULT`: the MSS assumed when the peer sends none (RFC 1122/9293: 536).
+pub const TCP_MSS_DEFAULT: u16 = 536;
+/// `TCP_MIN_MSS`: the smallest MSS Linux uses (`88`).
+pub const TCP_MIN_MSS: u16 = 88;
+/// `TCP_MAX_WINDOW` without scaling.
+pub const TCP_MAX_WINDOW_UNSCALED: u32 = 65535;
+/// `TCP_INIT_CWND`: RFC 6928's initial window, 10 segments.
+pub const TCP_INIT_CWND: u32 = 10;
+/// `TCP_INFINITE_SSTHRESH`.
+pub const TCP_INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
+/// `MAX_TCP_HEADER`: headroom reserved in every TCP skb (`L1_CACHE_ALIGN(128 + MAX_HEADER)`).
+pub const MAX_TCP_HEADER: usize = (128 + net_ipv4::MAX_HEADER + 63) & !63;
+/// `SOCK_MIN_SNDBUF`: `2 * TCP_SKB_MIN_TRUESIZE` (2 × (2048 + skb overhead)).
+pub const SOCK_MIN_SNDBUF: usize = 4608;
+/// `SOCK_MIN_RCVBUF`.
+pub const SOCK_MIN_RCVBUF: usize = 2304;
+/// `RCV_SHUTDOWN` bit of `sk_shutdown`.
+pub const RCV_SHUTDOWN: u8 = 1;
+/// `SEND_SHUTDOWN` bit of `sk_shutdown`.
+pub const SEND_SHUTDOWN: u8 = 2;
+/// `SHUTDOWN_MASK`.
+pub const SHUTDOWN_MASK: u8 = 3;
+/// `SOCK_SNDBUF_LOCK` bit of `sk_userlocks` (SO_SNDBUF was set).
+pub const SOCK_SNDBUF_LOCK: u8 = 1;
+/// `SOCK_RCVBUF_LOCK` bit of `sk_userlocks` (SO_RCVBUF was set).
+pub const SOCK_RCVBUF_LOCK: u8 = 2;
+/// `SOCK_BINDADDR_LOCK`: bound to a specific address.
+pub const SOCK_BINDADDR_LOCK: u8 = 4;
+/// `SOCK_BINDPORT_LOCK`: bound to a specific port by the user.
+pub const SOCK_BINDPORT_LOCK: u8 = 8;
+/// `TCP_NAGLE_OFF`: `TCP_NODELAY` set.
+pub const TCP_NAGLE_OFF: u8 = 1;
+/// `TCP_NAGLE_CORK`.
+pub const TCP_NAGLE_CORK: u8 = 2;
+/// `TCP_NAGLE_PUSH`: push regardless, once.
+pub const TCP_NAGLE_PUSH: u8 = 4;
+/// `ICSK_ACK_SCHED`: an ACK is due.
+pub const ICSK_ACK_SCHED: u8 = 1;
+/// `ICSK_ACK_TIMER`: the delayed-ACK timer is armed.
+pub const ICSK_ACK_TIMER: u8 = 2;
+/// `ICSK_ACK_PUSHED`.
+pub const ICSK_ACK_PUSHED: u8 = 4;
+/// `ICSK_TIME_RETRANS`: the retransmit timer is armed for an RTO.
+pub const ICSK_TIME_RETRANS: u8 = 1;
+/// `ICSK_TIME_DACK`.
+pub const ICSK_TIME_DACK: u8 = 2;
+/// `ICSK_TIME_PROBE0`: the retransmit timer is armed as the zero-window probe.
+pub const ICSK_TIME_PROBE0: u8 = 3;
+
+/// `TCP_SKB_CB(skb)`: TCP's part of the skb control block
+/// (`struct tcp_skb_cb`, include/net/tcp.h): the sequence range an skb on
+/// the write, retransmit, receive or out-of-order queue covers, and its
+/// flags. Like Linux, we keep SYN and FIN in `tcp_flags` and count them in
+/// `end_seq`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[repr(C)]
+#[doc(alias = "tcp_skb_cb")]
+pub struct TcpSkbCb {
+    /// Starting sequence number.
+    pub seq: u32,
+    /// `seq` + payload length + SYN + FIN.
+    pub end_seq: u32,
+    /// When this skb was last sent, in ns of the namespace clock
+    /// (Linux: `skb->skb_mstamp_ns`); 0 when never sent.
+    pub when_ns: u64,
+    /// `TCPHDR_*` flags to send with it, or that it arrived with.
+    pub tcp_flags: u8,
+    /// `TCPCB_RETRANS`-style bits (`sacked`): 0x02 = retransmitted at least once.
+    pub sacked: u8,
+    _pad: [u8; 2],
+    /// Received: the acknowledgment number it carried (`ack_seq`).
+    pub ack_seq: u32,
+}
+
+/// `TCPCB_RETRANS` in [`TcpSkbCb::sacked`]: sent more than once (Karn's
+/// rule: no RTT sample from it).
+pub const TCPCB_RETRANS: u8 = 0x02;
+
+/// `TCP_SKB_CB(skb)`.
+#[allow(non_snake_case)]
+pub fn TCP_SKB_CB(skb: &SkBuff) -> &TcpSkbCb {
+    skb.cb::<TcpSkbCb>()
+}
+
+/// `TCP_SKB_CB(skb)`, writable.
+#[allow(non_snake_case)]
+pub fn TCP_SKB_CB_mut(skb: &mut SkBuff) -> &mut TcpSkbCb {
+    skb.cb_mut::<TcpSkbCb>()
+}
+
+/// `before(seq1, seq2)`: sequence-space comparison (include/net/tcp.h).
+#[inline]
+pub fn before(seq1: u32, seq2: u32) -> bool {
+    (seq1.wrapping_sub(seq2) as i32) < 0
+}
+
+/// `after(seq2, seq1)`.
+#[inline]
+pub fn after(seq2: u32, seq1: u32) -> bool {
+    before(seq1, seq2)
+}
+
+/// `between(seq1, seq2, seq3)`: `seq2 <= seq1 <= seq3`.
+#[inline]
+pub fn between(seq1: u32, seq2: u32, seq3: u32) -> bool {
+    seq3.wrapping_sub(seq2) >= seq1.wrapping_sub(seq2)
+}
+
+// -- the out-of-order queue -----------------------------------------------------
+
+/// One out-of-order segment on [`TcpSk::out_of_order_queue`]. Linux links
+/// the skb itself into `tp->out_of_order_queue` (an rbtree through
+/// `skb->rbnode`); our `SkBuff` carries a list link only, so the tree node
+/// wraps the skb.
+pub struct OfoNode {
+    /// The tree link.
+    pub link: RBTreeAtomicLink,
+    /// `TCP_SKB_CB(skb)->seq`, cached for the key.
+    pub seq: u32,
+    /// `TCP_SKB_CB(skb)->end_seq`.
+    pub end_seq: u32,
+    /// The segment (data at the payload).
+    pub skb: Skb,
+}
+
+intrusive_adapter!(
+    /// Threads [`OfoNode`]s on the out-of-order rbtree.
+    pub OfoAdapter = Box<OfoNode>: OfoNode { link => RBTreeAtomicLink }
+);
+
+// -- the socket -----------------------------------------------------------------
+
+/// The timers of one socket (`icsk_retransmit_timer`, `icsk_delack_timer`,
+/// `sk_timer`). Created with the socket, shut down by
+/// `inet_csk_destroy_sock`.
+#[derive(Clone, Copy, Debug)]
+pub struct SkTimers {
+    /// `icsk->icsk_retransmit_timer`: RTO, zero-window probe.
+    pub retransmit: TimerId,
+    /// `icsk->icsk_delack_timer`.
+    pub delack: TimerId,
+    /// `sk->sk_timer`: keepalive, SYN-ACK (listener), FIN_WAIT2.
+    pub keepalive: TimerId,
+}
+
+/// A TCP socket (`struct tcp_sock`), shared as `Arc<TcpSock>` by the
+/// user's handle, the hash tables and the timers.
+pub struct TcpSock {
+    /// `skc_addrpair`: `inet_daddr` in the high 32 bits, `inet_rcv_saddr`
+    /// in the low 32, each as `u32::from(Ipv4Addr)`. Written before the
+    /// socket is hashed and not changed while it is.
+    pub skc_addrpair: AtomicU64,
+    /// `skc_portpair`: `inet_dport` in the high 16 bits, `inet_num` (the
+    /// local port) in the low 16, host order.
+    pub skc_portpair: AtomicU32,
+    /// `skc_state`: the [`TcpState`] as `u8`, kept equal to `TcpSk::state` by
+    /// [`crate::tcp::tcp_set_state`].
+    pub skc_state: AtomicU8,
+    /// `skc_reuse` (`SO_REUSEADDR`).
+    pub skc_reuse: AtomicBool,
+    /// `skc_reuseport` (`SO_REUSEPORT`).
+    pub skc_reuseport: AtomicBool,
+    /// `skc_bound_dev_if` (0: any).
+    pub skc_bound_dev_if: AtomicU32,
+    /// `sk_cookie`: a namespace-unique id (`sock_gen_cookie()`).
+    pub skc_cookie: u64,
+    /// `sk_node` / `sk_nulls_node`: the ehash chain link, or the listening
+    /// chain link (`lhash2`) for a listener. Owned by [`crate::inet_hashtables`].
+    pub hash_link: LinkedListAtomicLink,
+    /// `sk_bind_node`: the bind bucket's owner-list link.
+    pub bind_link: LinkedListAtomicLink,
+    /// `bh_lock_sock()`: everything else.
+    pub lock: spin::Mutex<TcpSk>,
+    /// `sk->sk_wq`: sleepers in connect/accept/send/recv/close.
+    pub wq: WaitQueue,
+    /// The socket's timers.
+    pub timers: SkTimers,
+}
+
+intrusive_adapter!(
+    /// Chains sockets through [`TcpSock::hash_link`] (ehash or lhash2).
+    pub SkHashAdapter = Arc<TcpSock>: TcpSock { hash_link => LinkedListAtomicLink }
+);
+intrusive_adapter!(
+    /// Chains sockets on a bind bucket through [`TcpSock::bind_link`].
+    pub SkBindAdapter = Arc<TcpSock>: TcpSock { bind_link => LinkedListAtomicLink }
+);
+
+impl std::fmt::Debug for TcpSock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpSock")
+            .field("cookie", &self.skc_cookie)
+            .field("state", &self.sk_state())
+            .field("local", &(self.inet_rcv_saddr(), self.inet_num()))
+            .field("remote", &(self.inet_daddr(), self.inet_dport()))
+            .finish()
+    }
+}
+
+/// Round-trip state of `struct tcp_sock` and `inet_connection_sock`
+/// (`srtt_us` etc. are kept in Linux's scaled units).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RttState {
+    /// `srtt_us`: smoothed RTT << 3, in µs.
+    pub srtt_us: u32,
+    /// `mdev_us`: medium deviation << 2, in µs.
+    pub mdev_us: u32,
+    /// `mdev_max_us`: maximal mdev for the last RTT period.
+    pub mdev_max_us: u32,
+    /// `rttvar_us`: smoothed mdev_max << 2.
+    pub rttvar_us: u32,
+    /// `rtt_seq`: sequence number to update rttvar.
+    pub rtt_seq: u32,
+}
+
+/// Options negotiated and state received (`struct tcp_options_received`):
+/// only the MSS in this issue; window scale, SACK and timestamps arrive with
+/// the options issue.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RxOpt {
+    /// `mss_clamp`: the peer's MSS (or `TCP_MAXSEG`'s, whichever is less).
+    pub mss_clamp: u16,
+    /// `user_mss`: `TCP_MAXSEG`, 0 when unset.
+    pub user_mss: u16,
+}
+
+/// `inet_connection_sock`'s `icsk_ack` block.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IcskAck {
+    /// `ICSK_ACK_*` bits.
+    pub pending: u8,
+    /// Quick-ACK segments left (`quick`).
+    pub quick: u8,
+    /// Interactive mode (`pingpong`).
+    pub pingpong: u8,
+    /// Delayed-ACK timeout in jiffies (`ato`).
+    pub ato: u32,
+    /// When the delayed ACK fires (`timeout`), in jiffies.
+    pub timeout: u64,
+    /// When the last segment arrived (`lrcvtime`), in jiffies.
+    pub lrcvtime: u64,
+    /// MSS of the last segments received (`rcv_mss`).
+    pub rcv_mss: u16,
+}
+
+/// Everything of a TCP socket that lives under its lock.
+pub struct TcpSk {
+    // --- sock / inet_sock ---
+    /// The state (`sk->sk_state`); change it only with `tcp_set_state`.
+    pub state: TcpState,
+    /// `inet_saddr`: the source address we send from.
+    pub inet_saddr: Ipv4Addr,
+    // (`inet_rcv_saddr`, `inet_daddr`, `inet_num`, `inet_dport` live in the
+    // lock-free `skc_addrpair`/`skc_portpair` of [`TcpSock`].)
+    /// `sk_userlocks`: `SOCK_*_LOCK` bits.
+    pub sk_userlocks: u8,
+    /// `sk_err`: a hard error for the next call (reported once).
+    pub sk_err: Option<Errno>,
+    /// `sk_err_soft`: a soft error (ICMP), reported on timeout.
+    pub sk_err_soft: Option<Errno>,
+    /// `sk_shutdown`: `RCV_SHUTDOWN` | `SEND_SHUTDOWN`.
+    pub sk_shutdown: u8,
+    /// `sk_rcvbuf` in bytes (what `SO_RCVBUF` doubled).
+    pub sk_rcvbuf: usize,
+    /// `sk_sndbuf` in bytes.
+    pub sk_sndbuf: usize,
+    /// `sk_rmem_alloc`: truesize of skbs on the receive and ofo queues.
+    pub sk_rmem_alloc: usize,
+    /// `sk_wmem_queued`: truesize of skbs on the write and retransmit queues.
+    pub sk_wmem_queued: usize,
+    /// `sk_rcvtimeo` in ns (`None`: block forever).
+    pub sk_rcvtimeo: Option<u64>,
+    /// `sk_sndtimeo` in ns.
+    pub sk_sndtimeo: Option<u64>,
+    /// `SO_LINGER`: `Some(seconds)` when `l_onoff`.
+    pub sk_linger: Option<u32>,
+    /// `SOCK_DEAD`: orphaned by close; the user will never look again.
+    pub dead: bool,
+    /// `O_NONBLOCK` on the (only) file of this socket.
+    pub nonblock: bool,
+    /// `sk_receive_queue`: in-order data not yet read, payload at `data`.
+    pub sk_receive_queue: SkBuffHead,
+    /// `sk_write_queue`: data not yet sent.
+    pub sk_write_queue: SkBuffHead,
+    /// `tcp_rtx_queue`: sent, not yet acknowledged (Linux: an rbtree; in
+    /// order here, since without SACK only the head is ever looked up).
+    pub tcp_rtx_queue: SkBuffHead,
+    /// `out_of_order_queue`: an rbtree in sequence order (placed with
+    /// `before()`/`after()` as Linux's `tcp_data_queue_ofo()` walks it).
+    pub out_of_order_queue: intrusive_collections::RBTree<OfoAdapter>,
+
+    // --- inet_connection_sock ---
+    /// `icsk_rto` in jiffies.
+    pub icsk_rto: u32,
+    /// `icsk_backoff`: exponential backoff shift.
+    pub icsk_backoff: u8,
+    /// `icsk_retransmits`: RTOs in a row without progress.
+    pub icsk_retransmits: u8,
+    /// `icsk_probes_out`: zero-window or keepalive probes unanswered.
+    pub icsk_probes_out: u8,
+    /// `icsk_syn_retries` (`TCP_SYNCNT`; 0 = the sysctl).
+    pub icsk_syn_retries: u8,
+    /// `icsk_user_timeout` in ms (`TCP_USER_TIMEOUT`; 0 = off).
+    pub icsk_user_timeout: u32,
+    /// `icsk_pending`: `ICSK_TIME_*` the retransmit timer is armed for.
+    pub icsk_pending: u8,
+    /// `icsk_timeout`: when the retransmit timer fires, in jiffies.
+    pub icsk_timeout: u64,
+    /// `icsk_ack`.
+    pub icsk_ack: IcskAck,
+    /// `icsk_accept_queue`: children ready for `accept()`.
+    pub accept_queue: VecDeque<Arc<TcpSock>>,
+    /// Children in SYN_RECV not yet accepted (Linux keeps request socks in
+    /// ehash; the listen issue brings them).
+    pub syn_recv_children: usize,
+    /// `sk_max_ack_backlog`: `listen()`'s backlog, clamped by somaxconn.
+    pub sk_max_ack_backlog: u32,
+    /// A child's listener, until it is accepted (`req->rsk_listener`).
+    pub parent: Option<Weak<TcpSock>>,
+
+    // --- tcp_sock ---
+    /// `rcv_nxt`: what we want to receive next.
+    pub rcv_nxt: u32,
+    /// `copied_seq`: head of yet unread data.
+    pub copied_seq: u32,
+    /// `rcv_wup`: `rcv_nxt` at the last window update sent.
+    pub rcv_wup: u32,
+    /// `snd_nxt`: next sequence we send.
+    pub snd_nxt: u32,
+    /// `snd_una`: first byte we want an ACK for.
+    pub snd_una: u32,
+    /// `snd_sml`: last byte of the most recently sent small packet (Nagle).
+    pub snd_sml: u32,
+    /// `write_seq`: tail (+1) of data held in the send buffer.
+    pub write_seq: u32,
+    /// `pushed_seq`: last pushed seq.
+    pub pushed_seq: u32,
+    /// `snd_wl1`: sequence for the last window update.
+    pub snd_wl1: u32,
+    /// `snd_wnd`: the window we may send into.
+    pub snd_wnd: u32,
+    /// `max_window`: the largest window the peer ever offered.
+    pub max_window: u32,
+    /// `mss_cache`: current effective sending MSS.
+    pub mss_cache: u16,
+    /// `advmss`: the MSS we advertise.
+    pub advmss: u16,
+    /// `window_clamp`: the largest window to advertise.
+    pub window_clamp: u32,
+    /// `rcv_ssthresh`: current window clamp.
+    pub rcv_ssthresh: u32,
+    /// `rcv_wnd`: current receiver window (what we last advertised).
+    pub rcv_wnd: u32,
+    /// RTT estimator state.
+    pub rtt: RttState,
+    /// `packets_out`: segments in flight.
+    pub packets_out: u32,
+    /// `retrans_out`: retransmitted segments in flight.
+    pub retrans_out: u32,
+    /// `total_retrans`.
+    pub total_retrans: u32,
+    /// `retrans_stamp`: when the first (re)transmission of the head was
+    /// sent, in jiffies; 0 when no retransmission is outstanding.
+    pub retrans_stamp: u64,
+    /// `snd_cwnd`.
+    pub snd_cwnd: u32,
+    /// `snd_cwnd_cnt`: linear increase counter.
+    pub snd_cwnd_cnt: u32,
+    /// `snd_ssthresh`.
+    pub snd_ssthresh: u32,
+    /// `rx_opt`.
+    pub rx_opt: RxOpt,
+    /// `nonagle`: `TCP_NAGLE_*` bits.
+    pub nonagle: u8,
+    /// `lsndtime`: last time we sent data, in jiffies.
+    pub lsndtime: u64,
+    /// `rcv_tstamp`: last time an ACK arrived, in jiffies.
+    pub rcv_tstamp: u64,
+    /// `segs_in`.
+    pub segs_in: u32,
+    /// `segs_out`.
+    pub segs_out: u32,
+    /// `bytes_acked`.
+    pub bytes_acked: u64,
+    /// `bytes_received`.
+    pub bytes_received: u64,
+    /// `keepalive_time`/`SO_KEEPALIVE` (the options issue times it).
+    pub keepalive: bool,
+    /// `linger2` (`TCP_LINGER2`, seconds; 0 = the sysctl).
+    pub linger2: i32,
+}
+
+static NEXT_COOKIE: AtomicU64 = AtomicU64::new(1);
+
+impl TcpSock {
+    /// A new socket in CLOSE with the namespace's buffer defaults, its three
+    /// timers set up (not armed). Mirrors `sk_alloc()` + `tcp_init_sock()`.
+    pub fn new(net: &Net, rcvbuf: usize, sndbuf: usize) -> Arc<TcpSock> {
+        Arc::new_cyclic(|w: &Weak<TcpSock>| {
+            let (w1, w2, w3) = (w.clone(), w.clone(), w.clone());
+            let timers = SkTimers {
+                retransmit: net.timer_setup(TimerFunc::closure(move |net| {
+                    if let Some(sk) = w1.upgrade() {
+                        crate::tcp_timer::tcp_write_timer(net, &sk);
+                    }
+                })),
+                delack: net.timer_setup(TimerFunc::closure(move |net| {
+                    if let Some(sk) = w2.upgrade() {
+                        crate::tcp_timer::tcp_delack_timer(net, &sk);
+                    }
+                })),
+                keepalive: net.timer_setup(TimerFunc::closure(move |net| {
+                    if let Some(sk) = w3.upgrade() {
+                        crate::tcp_timer::tcp_keepalive_timer(net, &sk);
+                    }
+                })),
+            };
+            TcpSock {
+                skc_addrpair: AtomicU64::new(0),
+                skc_portpair: AtomicU32::new(0),
+                skc_state: AtomicU8::new(TcpState::Close as u8),
+                skc_reuse: AtomicBool::new(false),
+                skc_reuseport: AtomicBool::new(false),
+                skc_bound_dev_if: AtomicU32::new(0),
+                skc_cookie: NEXT_COOKIE.fetch_add(1, Ordering::Relaxed),
+                hash_link: LinkedListAtomicLink::new(),
+                bind_link: LinkedListAtomicLink::new(),
+                lock: spin::Mutex::new(TcpSk::new(rcvbuf, sndbuf)),
+                wq: WaitQueue::new(),
+                timers,
+            }
+        })
+    }
+
+    /// `sk->sk_state`, read without the lock.
+    pub fn sk_state(&self) -> TcpState {
+        TcpState::from_u8(self.skc_state.load(Ordering::Acquire)).unwrap_or(TcpState::Close)
+    }
+
+    /// `inet_rcv_saddr`, from `skc_addrpair`.
+    pub fn inet_rcv_saddr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.skc_addrpair.load(Ordering::Acquire) as u32)
+    }
+
+    /// `inet_daddr`, from `skc_addrpair`.
+    pub fn inet_daddr(&self) -> Ipv4Addr {
+        Ipv4Addr::from((self.skc_addrpair.load(Ordering::Acquire) >> 32) as u32)
+    }
+
+    /// `inet_num`, from `skc_portpair`.
+    pub fn inet_num(&self) -> u16 {
+        self.skc_portpair.load(Ordering::Acquire) as u16
+    }
+
+    /// `inet_dport`, from `skc_portpair`.
+    pub fn inet_dport(&self) -> u16 {
+        (self.skc_portpair.load(Ordering::Acquire) >> 16) as u16
+    }
+
+    /// Publish the four-tuple to the lock-free fields (call before hashing).
+    pub fn set_skc_addrs(&self, rcv_saddr: Ipv4Addr, num: u16, daddr: Ipv4Addr, dport: u16) {
+        let ap = (u64::from(u32::from(daddr)) << 32) | u64::from(u32::from(rcv_saddr));
+        self.skc_addrpair.store(ap, Ordering::Release);
+        self.skc_portpair.store((u32::from(dport) << 16) | u32::from(num), Ordering::Release);
+    }
+
+    /// Set `inet_rcv_saddr` and `inet_num`, keeping the peer half.
+    pub fn set_skc_local(&self, rcv_saddr: Ipv4Addr, num: u16) {
+        self.set_skc_addrs(rcv_saddr, num, self.inet_daddr(), self.inet_dport());
+    }
+
+    /// `INET_MATCH()` for an arriving segment (`saddr:sport` → `daddr:dport`)
+    /// against this socket's four-tuple and bound device.
+    #[inline]
+    pub fn inet_match(&self, acookie: u64, ports: u32, dif: u32) -> bool {
+        self.skc_addrpair.load(Ordering::Relaxed) == acookie
+            && self.skc_portpair.load(Ordering::Relaxed) == ports
+            && {
+                let b = self.skc_bound_dev_if.load(Ordering::Relaxed);
+                b == 0 || b == dif
+            }
+    }
+}
+
+/// `INET_ADDR_COOKIE(saddr, daddr)` for a segment from `saddr` to `daddr`:
+/// compares equal to the `skc_addrpair` of the socket it belongs to.
+#[inline]
+pub fn inet_addr_cookie(saddr: Ipv4Addr, daddr: Ipv4Addr) -> u64 {
+    (u64::from(u32::from(saddr)) << 32) | u64::from(u32::from(daddr))
+}
+
+/// `INET_COMBINED_PORTS(sport, dport)` for a segment from port `sport` to
+/// `dport`: compares equal to the socket's `skc_portpair`.
+#[inline]
+pub fn inet_combined_ports(sport: u16, dport: u16) -> u32 {
+    (u32::from(sport) << 16) | u32::from(dport)
+}
+
+impl TcpSk {
+    fn new(rcvbuf: usize, sndbuf: usize) -> TcpSk {
+        TcpSk {
+            state: TcpState::Close,
+            inet_saddr: Ipv4Addr::UNSPECIFIED,
+            sk_userlocks: 0,
+            sk_err: None,
+            sk_err_soft: None,
+            sk_shutdown: 0,
+            sk_rcvbuf: rcvbuf,
+            sk_sndbuf: sndbuf,
+            sk_rmem_alloc: 0,
+            sk_wmem_queued: 0,
+            sk_rcvtimeo: None,
+            sk_sndtimeo: None,
+            sk_linger: None,
+            dead: false,
+            nonblock: false,
+            sk_receive_queue: SkBuffHead::new(),
+            sk_write_queue: SkBuffHead::new(),
+            tcp_rtx_queue: SkBuffHead::new(),
+            out_of_order_queue: intrusive_collections::RBTree::new(OfoAdapter::new()),
+            icsk_rto: TCP_TIMEOUT_INIT,
+            icsk_backoff: 0,
+            icsk_retransmits: 0,
+            icsk_probes_out: 0,
+            icsk_syn_retries: 0,
+            icsk_user_timeout: 0,
+            icsk_pending: 0,
+            icsk_timeout: 0,
+            icsk_ack: IcskAck::default(),
+            accept_queue: VecDeque::new(),
+            syn_recv_children: 0,
+            sk_max_ack_backlog: 0,
+            parent: None,
+            rcv_nxt: 0,
+            copied_seq: 0,
+            rcv_wup: 0,
+            snd_nxt: 0,
+            snd_una: 0,
+            snd_sml: 0,
+            write_seq: 0,
+            pushed_seq: 0,
+            snd_wl1: 0,
+            snd_wnd: 0,
+            max_window: 0,
+            mss_cache: TCP_MSS_DEFAULT,
+            advmss: TCP_MSS_DEFAULT,
+            window_clamp: 0,
+            rcv_ssthresh: 0,
+            rcv_wnd: 0,
+            rtt: RttState { mdev_us: TCP_TIMEOUT_INIT * 1000, ..RttState::default() },
+            packets_out: 0,
+            retrans_out: 0,
+            total_retrans: 0,
+            retrans_stamp: 0,
+            snd_cwnd: TCP_INIT_CWND,
+            snd_cwnd_cnt: 0,
+            snd_ssthresh: TCP_INFINITE_SSTHRESH,
+            rx_opt: RxOpt { mss_clamp: TCP_MSS_DEFAULT, user_mss: 0 },
+            nonagle: 0,
+            lsndtime: 0,
+            rcv_tstamp: 0,
+            segs_in: 0,
+            segs_out: 0,
+            bytes_acked: 0,
+            bytes_received: 0,
+            keepalive: false,
+            linger2: 0,
+        }
+    }
+
+    /// Bytes in the receive queue not yet read (`tcp_inq()`-ish).
+    pub fn rcv_queued(&self) -> u32 {
+        self.rcv_nxt.wrapping_sub(self.copied_seq)
+    }
+
+    /// `tcp_wnd_end()`: the right edge of the send window.
+    pub fn tcp_wnd_end(&self) -> u32 {
+        self.snd_una.wrapping_add(self.snd_wnd)
+    }
+}

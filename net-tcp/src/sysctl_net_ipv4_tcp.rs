@@ -1,0 +1,84 @@
+//! The `net.ipv4.tcp_*` sysctls this crate honours so far.
+//!
+//! Mirrors the TCP half of net/ipv4/sysctl_net_ipv4.c (`ipv4_net_table`) and
+//! the defaults `tcp_sk_init()` (net/ipv4/tcp_ipv4.c) sets, **Linux 6.18**.
+//! Every default was read from a 6.18 kernel's `/proc/sys/net/ipv4/`.
+//!
+//! # Where we differ
+//!
+//! - `tcp_rmem[2]` is 33554432 on the 24 GiB machines we checked: Linux
+//!   scales it with memory at boot (`tcp_init()`); we take that figure.
+//! - Only the sysctls whose mechanism exists are registered; the options,
+//!   listen and TIME_WAIT issues add theirs (`tcp_timestamps`, `tcp_sack`,
+//!   `tcp_window_scaling`, `tcp_max_syn_backlog`, `tcp_tw_reuse` …).
+
+use net_core::sysctl_net::{INT_MAX, Sysctl, SysctlDef, SysctlTable};
+
+macro_rules! tcp_sysctls {
+    ($( $(#[$m:meta])* $stat:ident, $field:ident = $name:literal, $def:expr, $min:expr, $max:expr, $doc:literal; )*) => {
+        $( $(#[$m])* pub static $stat: SysctlDef = SysctlDef {
+            name: $name, default: $def, min: $min, max: $max, validate: None, doc: $doc,
+        }; )*
+
+        /// Every sysctl this file declares.
+        pub static NET_IPV4_TCP_SYSCTLS: &[&SysctlDef] = &[$(&$stat),*];
+
+        /// Handles on a namespace's `net.ipv4.tcp_*` sysctls (Linux: the
+        /// `sysctl_tcp_*` fields of `struct netns_ipv4`).
+        #[derive(Clone, Debug)]
+        pub struct TcpSysctls {
+            $( #[doc = $name] pub $field: Sysctl, )*
+        }
+
+        /// Register them in `table` (`tcp_sk_init()` + `ipv4_sysctl_init_net()`).
+        pub fn register_net_ipv4_tcp(table: &SysctlTable) -> TcpSysctls {
+            TcpSysctls { $( $field: table.register(&$stat), )* }
+        }
+    };
+}
+
+tcp_sysctls! {
+    /// `tcp_syn_retries`: SYN retransmissions before `connect()` fails with
+    /// `ETIMEDOUT` (`TCP_SYN_RETRIES`).
+    TCP_SYN_RETRIES, tcp_syn_retries = "net.ipv4.tcp_syn_retries", &[6], 1, 127,
+        "SYN retransmissions before an active open gives up.";
+    /// `tcp_syn_linear_timeouts`: how many of the first SYN retransmissions
+    /// wait a fixed `TCP_TIMEOUT_INIT` before the backoff starts doubling.
+    TCP_SYN_LINEAR_TIMEOUTS, tcp_syn_linear_timeouts = "net.ipv4.tcp_syn_linear_timeouts", &[4], 0, 10,
+        "SYN retransmissions with linear (not exponential) timeouts.";
+    /// `tcp_synack_retries` (`TCP_SYNACK_RETRIES`).
+    TCP_SYNACK_RETRIES, tcp_synack_retries = "net.ipv4.tcp_synack_retries", &[5], 0, 127,
+        "SYN-ACK retransmissions before a passive open is dropped.";
+    /// `tcp_retries1`: RTOs after which the route is re-checked.
+    TCP_RETRIES1, tcp_retries1 = "net.ipv4.tcp_retries1", &[3], 0, 255,
+        "Retransmissions before the path is re-validated.";
+    /// `tcp_retries2`: RTOs (as a time budget, `retransmits_timed_out()`)
+    /// before an established connection gives up with `ETIMEDOUT`.
+    TCP_RETRIES2, tcp_retries2 = "net.ipv4.tcp_retries2", &[15], 0, 255,
+        "Retransmissions before an established connection is killed.";
+    /// `tcp_orphan_retries`: retries for an orphaned socket (0 means 8).
+    TCP_ORPHAN_RETRIES, tcp_orphan_retries = "net.ipv4.tcp_orphan_retries", &[0], 0, 255,
+        "Retransmissions of an orphaned socket before it is killed (0: 8).";
+    /// `tcp_fin_timeout`: seconds an orphan stays in FIN_WAIT2.
+    TCP_FIN_TIMEOUT, tcp_fin_timeout = "net.ipv4.tcp_fin_timeout", &[60], 0, INT_MAX,
+        "Seconds an orphaned connection stays in FIN_WAIT2.";
+    /// `tcp_rmem`: min, default and max receive buffer.
+    TCP_RMEM, tcp_rmem = "net.ipv4.tcp_rmem", &[4096, 131072, 33554432], 1, INT_MAX,
+        "TCP receive buffer: min, default, max (bytes).";
+    /// `tcp_wmem`: min, default and max send buffer.
+    TCP_WMEM, tcp_wmem = "net.ipv4.tcp_wmem", &[4096, 16384, 4194304], 1, INT_MAX,
+        "TCP send buffer: min, default, max (bytes).";
+    /// `tcp_adv_win_scale`: the share of the receive buffer kept for
+    /// overhead (1: half).
+    TCP_ADV_WIN_SCALE, tcp_adv_win_scale = "net.ipv4.tcp_adv_win_scale", &[1], -31, 31,
+        "Receive-buffer overhead share: window = space - space/2^scale.";
+    /// `tcp_base_mss`, `tcp_min_snd_mss`: the least MSS we accept from a peer.
+    TCP_MIN_SND_MSS, tcp_min_snd_mss = "net.ipv4.tcp_min_snd_mss", &[48], 48, 65535,
+        "Smallest MSS accepted from a peer.";
+    /// `tcp_rto_min_us`: the RTO floor in µs.
+    TCP_RTO_MIN_US, tcp_rto_min_us = "net.ipv4.tcp_rto_min_us", &[200000], 1, INT_MAX,
+        "Minimum retransmission timeout, in microseconds.";
+    /// `tcp_rto_max_ms`: the RTO ceiling in ms.
+    TCP_RTO_MAX_MS, tcp_rto_max_ms = "net.ipv4.tcp_rto_max_ms", &[120000], 1000, 120000,
+        "Maximum retransmission timeout, in milliseconds.";
+}
