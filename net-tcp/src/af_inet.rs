@@ -1,17 +1,44 @@
-//! CONTRACT STUB (signatures final; bodies being written).
+//! The socket layer for TCP: `inet_init()` and the calls a C programmer
+//! knows — `socket`, `bind`, `listen`, `accept`, `connect`, `send`,
+//! `recv`, `shutdown`, `close`, `poll`, `setsockopt`, `getsockopt`.
 //!
-//! Mirrors net/ipv4/af_inet.c (`inet_init`, `inet_bind`, `inet_listen`,
-//! `inet_accept`, `inet_stream_connect`, `inet_shutdown`, `inet_release`)
-//! and the socket-option half of net/core/sock.c and net/ipv4/tcp.c.
+//! Mirrors net/ipv4/af_inet.c of **Linux 6.18** (`inet_init()`,
+//! `inet_bind()`, `inet_listen()`, `inet_accept()`,
+//! `inet_stream_connect()`, `inet_shutdown()`, `inet_release()`), the
+//! socket-option parts of net/core/sock.c (`sk_setsockopt()`) and
+//! net/ipv4/tcp.c (`do_tcp_setsockopt()`, `do_tcp_getsockopt()`).
+//!
+//! A [`TcpSocket`] is what a file descriptor stands for: dropping it is
+//! `close()`. Calls block unless the socket is non-blocking
+//! ([`TcpSocket::set_nonblocking`]) or `MSG_DONTWAIT` is passed; a blocked
+//! call sleeps on the socket's wait queue without holding its lock, so
+//! another thread must drive the host (a TAP host loop, or a simulation).
+//!
+//! # Where we differ
+//!
+//! - No file descriptors, no `SIGPIPE` (`EPIPE` only), no uids for
+//!   `SO_REUSEPORT` (every socket is the same user's).
+//! - `listen()` on a bound socket does not re-run the port-conflict check
+//!   (`inet_csk_listen_start()` calls `get_port()` again in Linux).
+//! - `TCP_INFO` returns a Rust struct ([`crate::tcp::TcpInfo`]) with the
+//!   fields of `struct tcp_info` that exist here, not its byte layout.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use net_core::{Errno, Net};
+use net_core::random::SipKey;
+use net_core::{Errno, Net, NetRx, SkbDropReason, Skb};
+use net_ipv4::Ipv4;
+use net_ipv4::ip::IPPROTO_TCP;
+use net_ipv4::protocol::{IcmpErr, NetProtocol};
 
 use crate::inet_hashtables::InetHashinfo;
-use crate::sock::TcpSock;
-use crate::sysctl_net_ipv4_tcp::TcpSysctls;
+use crate::sock::*;
+use crate::sysctl_net_ipv4_tcp::{TcpSysctls, register_net_ipv4_tcp};
+use crate::tcp::*;
+use crate::tcp_output::tcp_push_pending_frames;
+use crate::tcp_ipv4::{tcp_v4_connect, tcp_v4_err, tcp_v4_rcv};
+use crate::tcp_states::TcpState;
 
 /// `SOL_SOCKET`.
 pub const SOL_SOCKET: i32 = 1;
@@ -87,114 +114,615 @@ pub struct TcpNet {
     pub hashinfo: InetHashinfo,
     /// `net.ipv4.tcp_*`.
     pub sysctl: TcpSysctls,
+    /// IPv4's state, for sending.
+    pub ipv4: Arc<Ipv4>,
+    /// `net_secret` for `secure_tcp_seq()`.
+    pub isn_key: SipKey,
+    /// The key of `secure_ipv4_port_ephemeral()`.
+    pub port_key: SipKey,
 }
 
-/// Wire IPv4 and TCP into `net` (`inet_init()`): `ipv4_init` (ARP, IP,
-/// ICMP, UDP) and then `inet_add_protocol(&tcp_protocol, IPPROTO_TCP)`.
-/// Calling it twice returns the existing state.
-pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
-    let _ = net;
-    todo!()
+impl std::fmt::Debug for TcpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpNet").finish_non_exhaustive()
+    }
 }
+
+/// ehash buckets per namespace (Linux sizes the global table from memory;
+/// a namespace may have its own with `tcp_child_ehash_entries`).
+pub const TCP_EHASH_ENTRIES: usize = 16384;
+
+// ANCHOR: inet_init
+/// Wire IPv4 and TCP into `net` (`inet_init()`): `ipv4_init()` (ARP, IP,
+/// ICMP, UDP), the `net.ipv4.tcp_*` sysctls, the hash tables, and
+/// `inet_add_protocol(&tcp_protocol, IPPROTO_TCP)` with [`tcp_v4_rcv`] and
+/// [`tcp_v4_err`]. Calling it twice returns the existing state.
+pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
+    if let Some(t) = net.net_generic::<TcpNet>() {
+        return t;
+    }
+    let ipv4 = net_ipv4::ipv4_init(net);
+    let tn = Arc::new(TcpNet {
+        hashinfo: InetHashinfo::new(TCP_EHASH_ENTRIES, net.random.secret("inet_ehash_secret")),
+        sysctl: register_net_ipv4_tcp(&net.sysctl),
+        ipv4: ipv4.clone(),
+        isn_key: net.random.secret("net_secret"),
+        port_key: net.random.secret("inet_port_secret"),
+    });
+    net.net_assign_generic(tn.clone());
+    let (w, w2) = (Arc::downgrade(&tn), Arc::downgrade(&tn));
+    let prot = NetProtocol {
+        name: "tcp_v4_rcv",
+        handler: Box::new(move |net: &Net, skb: Skb| match w.upgrade() {
+            Some(tn) => tcp_v4_rcv(net, &tn, skb),
+            None => {
+                net.kfree_skb_reason(skb, SkbDropReason::NotSpecified);
+                NetRx::Drop
+            }
+        }),
+        err_handler: Some(Box::new(move |net: &Net, err: &IcmpErr<'_>| {
+            if let Some(tn) = w2.upgrade() {
+                tcp_v4_err(net, &tn, err);
+            }
+        })),
+    };
+    let _ = ipv4.protos.inet_add_protocol(Arc::new(prot), IPPROTO_TCP);
+    tn
+}
+// ANCHOR_END: inet_init
+
 
 /// A TCP socket handle: what a file descriptor from
 /// `socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)` stands for. Dropping it is
 /// `close()`.
 pub struct TcpSocket {
     net: Arc<Net>,
+    tn: Arc<TcpNet>,
     sk: Arc<TcpSock>,
 }
 
-impl TcpSocket {
-    /// `socket(AF_INET, SOCK_STREAM, 0)`. `EAFNOSUPPORT` without `inet_init`.
-    pub fn new(net: &Arc<Net>) -> Result<TcpSocket, Errno> {
-        let _ = net;
-        todo!()
+impl std::fmt::Debug for TcpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.sk.fmt(f)
     }
+}
+
+fn timeval_ns(optval: &[u8]) -> Result<Option<u64>, Errno> {
+    // struct timeval { long tv_sec; long tv_usec; } on 64-bit Linux.
+    if optval.len() < 16 {
+        return Err(Errno::EINVAL);
+    }
+    let sec = i64::from_ne_bytes(optval[0..8].try_into().expect("8 bytes"));
+    let usec = i64::from_ne_bytes(optval[8..16].try_into().expect("8 bytes"));
+    if !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    if sec < 0 {
+        return Ok(Some(0));
+    }
+    if sec == 0 && usec == 0 {
+        return Ok(None);
+    }
+    Ok(Some((sec as u64).saturating_mul(1_000_000_000).saturating_add(usec as u64 * 1000)))
+}
+
+fn int_opt(optval: &[u8]) -> Result<i32, Errno> {
+    let b: [u8; 4] = optval.get(..4).and_then(|s| s.try_into().ok()).ok_or(Errno::EINVAL)?;
+    Ok(i32::from_ne_bytes(b))
+}
+
+impl TcpSocket {
+    /// `socket(AF_INET, SOCK_STREAM, 0)`: a CLOSE socket with
+    /// `tcp_rmem[1]`/`tcp_wmem[1]` buffers (`tcp_init_sock()`).
+    /// `EAFNOSUPPORT` without [`inet_init`].
+    pub fn new(net: &Arc<Net>) -> Result<TcpSocket, Errno> {
+        let tn = net.net_generic::<TcpNet>().ok_or(Errno::EAFNOSUPPORT)?;
+        let rmem = tn.sysctl.tcp_rmem.get_n(1).max(SOCK_MIN_RCVBUF as i64) as usize;
+        let wmem = tn.sysctl.tcp_wmem.get_n(1).max(SOCK_MIN_SNDBUF as i64) as usize;
+        let sk = TcpSock::new(net, rmem, wmem);
+        Ok(TcpSocket { net: net.clone(), tn, sk })
+    }
+
     /// The socket behind the handle.
     pub fn sock(&self) -> &Arc<TcpSock> {
         &self.sk
     }
+
     /// The namespace.
     pub fn net(&self) -> &Arc<Net> {
         &self.net
     }
+
+    /// The socket's state.
+    pub fn state(&self) -> TcpState {
+        self.sk.sk_state()
+    }
+
+    /// Run `f` under the socket lock, then wake sleepers if it changed
+    /// something they may wait for.
+    fn locked<R>(&self, f: impl FnOnce(&mut TcpSk) -> R) -> R {
+        let mut tp = self.sk.lock.lock();
+        let r = f(&mut tp);
+        if std::mem::take(&mut tp.wake_pending) {
+            drop(tp);
+            wake(&self.sk);
+        }
+        r
+    }
+
+    /// `sk_wait_event()`: sleep until `cond` holds (checked under the lock)
+    /// or `timeo` passes (`EAGAIN`).
+    fn sk_wait_event(&self, timeo: Option<u64>, mut cond: impl FnMut(&TcpSk) -> bool) -> Result<(), Errno> {
+        match self.sk.wq.wait_event_timeout(self.net.clock(), timeo, || cond(&self.sk.lock.lock())) {
+            net_core::wait::WaitResult::Ready => Ok(()),
+            net_core::wait::WaitResult::TimedOut => Err(Errno::EAGAIN),
+        }
+    }
+
     /// `fcntl(F_SETFL, O_NONBLOCK)`.
     pub fn set_nonblocking(&self, on: bool) {
-        let _ = on;
-        todo!()
+        self.sk.lock.lock().nonblock = on;
     }
-    /// `bind(2)`.
+
+    /// `fcntl(F_GETFL) & O_NONBLOCK`.
+    pub fn nonblocking(&self) -> bool {
+        self.sk.lock.lock().nonblock
+    }
+
+    // ANCHOR: inet_bind
+    /// `bind(2)` (`inet_bind()` → `__inet_bind()`): the address must be ours
+    /// or the wildcard (`EADDRNOTAVAIL`, unless `ip_nonlocal_bind`); a bound
+    /// or non-CLOSE socket gives `EINVAL`; the port comes from
+    /// `inet_csk_get_port()` (`EADDRINUSE`; port 0 picks an ephemeral one).
     pub fn bind(&self, addr: SocketAddrV4) -> Result<(), Errno> {
-        let _ = addr;
-        todo!()
+        let ip = *addr.ip();
+        if !ip.is_unspecified()
+            && !self.tn.ipv4.devinet.is_local(ip)
+            && self.tn.ipv4.sysctl.ip_nonlocal_bind.get() == 0
+        {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let mut tp = self.sk.lock.lock();
+        if tp.state != TcpState::Close || self.sk.inet_num() != 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.sk.set_skc_local(ip, 0);
+        let rand = self.net.random.get_random_u32();
+        match crate::inet_connection_sock::inet_csk_get_port(&self.tn.hashinfo, &self.sk, addr.port(), self.port_range(), rand) {
+            Ok(port) => {
+                self.sk.set_skc_local(ip, port);
+                tp.inet_saddr = ip;
+                if !ip.is_unspecified() {
+                    tp.sk_userlocks |= SOCK_BINDADDR_LOCK;
+                }
+                if addr.port() != 0 {
+                    tp.sk_userlocks |= SOCK_BINDPORT_LOCK;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.sk.set_skc_local(std::net::Ipv4Addr::UNSPECIFIED, 0);
+                Err(e)
+            }
+        }
     }
-    /// `listen(2)`.
+    // ANCHOR_END: inet_bind
+
+    fn port_range(&self) -> (u16, u16) {
+        let [low, high] = self.tn.ipv4.sysctl.ip_local_port_range.get_array::<2>();
+        (low.clamp(1, 65535) as u16, high.clamp(1, 65535) as u16)
+    }
+
+    /// `listen(2)` (`inet_listen()` → `inet_csk_listen_start()`): an
+    /// unbound socket gets an ephemeral port; the backlog is capped by
+    /// `net.core.somaxconn`; the socket enters LISTEN and the listening
+    /// hash. `EINVAL` unless CLOSE or already LISTEN (then only the backlog
+    /// changes).
     pub fn listen(&self, backlog: i32) -> Result<(), Errno> {
-        let _ = backlog;
-        todo!()
+        let somaxconn = self.net.core.somaxconn.get().max(0) as u32;
+        let backlog = (backlog.max(0) as u32).min(somaxconn);
+        let mut tp = self.sk.lock.lock();
+        match tp.state {
+            TcpState::Listen => {
+                tp.sk_max_ack_backlog = backlog;
+                return Ok(());
+            }
+            TcpState::Close if tp.socket_state == SS_UNCONNECTED => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if self.sk.inet_num() == 0 {
+            let rand = self.net.random.get_random_u32();
+            let ip = self.sk.inet_rcv_saddr();
+            let port = crate::inet_connection_sock::inet_csk_get_port(&self.tn.hashinfo, &self.sk, 0, self.port_range(), rand)?;
+            self.sk.set_skc_local(ip, port);
+        }
+        tp.sk_max_ack_backlog = backlog;
+        tcp_set_state(&self.net, &self.sk, &mut tp, TcpState::Listen);
+        self.tn.hashinfo.inet_hash(&self.sk);
+        tp.wake_pending = false;
+        Ok(())
     }
-    /// `accept(2)`: blocks unless non-blocking (`EAGAIN`).
+
+    /// `accept(2)` (`inet_accept()` → `inet_csk_accept()`): the oldest
+    /// established child. Blocks (bounded by `SO_RCVTIMEO`) unless
+    /// non-blocking (`EAGAIN`); `EINVAL` if not listening.
     pub fn accept(&self) -> Result<(TcpSocket, SocketAddrV4), Errno> {
-        todo!()
+        loop {
+            let (child, nonblock, timeo) = {
+                let mut tp = self.sk.lock.lock();
+                if tp.state != TcpState::Listen {
+                    return Err(Errno::EINVAL);
+                }
+                (tp.accept_queue.pop_front(), tp.nonblock, tp.sk_rcvtimeo)
+            };
+            if let Some(child) = child {
+                {
+                    let mut cp = child.lock.lock();
+                    cp.parent = None;
+                    cp.socket_state = SS_CONNECTED;
+                }
+                let peer = SocketAddrV4::new(child.inet_daddr(), child.inet_dport());
+                return Ok((TcpSocket { net: self.net.clone(), tn: self.tn.clone(), sk: child }, peer));
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            self.sk_wait_event(timeo, |tp| !tp.accept_queue.is_empty() || tp.state != TcpState::Listen)?;
+        }
     }
-    /// `connect(2)`: non-blocking returns `EINPROGRESS`; a second call
-    /// `EALREADY`, then 0/`EISCONN` once established, or the error.
+
+    // ANCHOR: inet_stream_connect
+    /// `connect(2)` (`inet_stream_connect()`): start the handshake
+    /// ([`tcp_v4_connect`]); a non-blocking socket returns `EINPROGRESS`, and
+    /// a later `connect()` `EALREADY` while it is under way, success once it
+    /// is established, `EISCONN` after that. A blocking one waits (bounded by
+    /// `SO_SNDTIMEO`, then `EINPROGRESS`). A failed handshake reports its
+    /// error: `ECONNREFUSED` after a RST, `ETIMEDOUT` after the SYN
+    /// retries, or an ICMP error.
     pub fn connect(&self, addr: SocketAddrV4) -> Result<(), Errno> {
-        let _ = addr;
-        todo!()
+        let (nonblock, timeo) = {
+            let mut tp = self.sk.lock.lock();
+            match tp.socket_state {
+                SS_CONNECTED => return Err(Errno::EISCONN),
+                SS_CONNECTING => {
+                    if matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+                        if tp.nonblock {
+                            return Err(Errno::EALREADY);
+                        }
+                    }
+                }
+                _ => {
+                    if tp.state != TcpState::Close {
+                        return Err(Errno::EISCONN);
+                    }
+                    let r = tcp_v4_connect(&self.net, &self.tn, &self.sk, &mut tp, *addr.ip(), addr.port());
+                    tp.wake_pending = false;
+                    r?;
+                    tp.socket_state = SS_CONNECTING;
+                    if tp.nonblock {
+                        return Err(Errno::EINPROGRESS);
+                    }
+                }
+            }
+            (tp.nonblock, tp.sk_sndtimeo)
+        };
+        if !nonblock
+            && self
+                .sk_wait_event(timeo, |tp| !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv))
+                .is_err()
+        {
+            return Err(Errno::EINPROGRESS);
+        }
+        let mut tp = self.sk.lock.lock();
+        if tp.state == TcpState::Close {
+            tp.socket_state = SS_UNCONNECTED;
+            return Err(tp.sk_err.take().unwrap_or(Errno::ECONNABORTED));
+        }
+        if matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+            return Err(Errno::EALREADY);
+        }
+        tp.socket_state = SS_CONNECTED;
+        Ok(())
     }
-    /// `send(2)` with flags (`MSG_DONTWAIT`).
+    // ANCHOR_END: inet_stream_connect
+
+    /// `send(2)` with flags (`MSG_DONTWAIT`). A blocking call returns when
+    /// every byte is queued (waiting for buffer space, bounded by
+    /// `SO_SNDTIMEO`); a non-blocking one takes what fits, or `EAGAIN`.
     pub fn send_flags(&self, buf: &[u8], flags: i32) -> Result<usize, Errno> {
-        let _ = (buf, flags);
-        todo!()
+        let mut sent = 0;
+        loop {
+            let (r, nonblock, timeo) = self.locked(|tp| {
+                let r = tcp_sendmsg_locked(&self.net, &self.tn, &self.sk, tp, &buf[sent..]);
+                (r, tp.nonblock || flags & MSG_DONTWAIT != 0, tp.sk_sndtimeo)
+            });
+            match r {
+                Ok(n) => {
+                    sent += n;
+                    if sent == buf.len() || nonblock {
+                        return Ok(sent);
+                    }
+                }
+                Err(Errno::EAGAIN) if !nonblock => {}
+                Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
+            }
+            let waited = self.sk_wait_event(timeo, |tp| {
+                tp.sk_err.is_some()
+                    || tp.sk_shutdown & SEND_SHUTDOWN != 0
+                    || (sk_stream_memory_free(tp) && !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv))
+            });
+            if let Err(e) = waited {
+                return if sent > 0 { Ok(sent) } else { Err(e) };
+            }
+        }
     }
+
     /// `write(2)` / `send(fd, buf, len, 0)`.
     pub fn send(&self, buf: &[u8]) -> Result<usize, Errno> {
         self.send_flags(buf, 0)
     }
+
     /// `recv(2)` with flags (`MSG_DONTWAIT`, `MSG_PEEK`, `MSG_WAITALL`).
-    /// 0 at end of stream.
+    /// 0 at end of stream. Blocks (bounded by `SO_RCVTIMEO`) while nothing
+    /// is queued, unless non-blocking (`EAGAIN`).
     pub fn recv_flags(&self, buf: &mut [u8], flags: i32) -> Result<usize, Errno> {
-        let _ = (buf, flags);
-        todo!()
+        let peek = flags & MSG_PEEK != 0;
+        let mut got = 0;
+        loop {
+            let (r, nonblock, timeo) = self.locked(|tp| {
+                let r = tcp_recvmsg_locked(&self.net, &self.tn, &self.sk, tp, &mut buf[got..], peek);
+                (r, tp.nonblock || flags & MSG_DONTWAIT != 0, tp.sk_rcvtimeo)
+            });
+            match r {
+                Ok(0) => return Ok(got),
+                Ok(n) => {
+                    got += n;
+                    if flags & MSG_WAITALL == 0 || got == buf.len() || peek {
+                        return Ok(got);
+                    }
+                }
+                Err(Errno::EAGAIN) if !nonblock => {}
+                Err(e) => return if got > 0 { Ok(got) } else { Err(e) },
+            }
+            let waited = self.sk_wait_event(timeo, |tp| {
+                !tp.sk_receive_queue.is_empty()
+                    || tp.sk_err.is_some()
+                    || tp.sk_shutdown & RCV_SHUTDOWN != 0
+                    || tp.state == TcpState::Close
+            });
+            if let Err(e) = waited {
+                return if got > 0 { Ok(got) } else { Err(e) };
+            }
+        }
     }
+
     /// `read(2)` / `recv(fd, buf, len, 0)`.
     pub fn recv(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         self.recv_flags(buf, 0)
     }
-    /// `shutdown(2)`.
+
+    /// `shutdown(2)` (`inet_shutdown()`): `ENOTCONN` on an unconnected
+    /// socket; on a listener `SHUT_RD` stops listening; in SYN_SENT the
+    /// attempt is abandoned; otherwise [`tcp_shutdown`].
     pub fn shutdown(&self, how: Shutdown) -> Result<(), Errno> {
-        let _ = how;
-        todo!()
+        let how = match how {
+            Shutdown::Read => RCV_SHUTDOWN,
+            Shutdown::Write => SEND_SHUTDOWN,
+            Shutdown::Both => SHUTDOWN_MASK,
+        };
+        self.locked(|tp| match tp.state {
+            TcpState::Close => {
+                tp.sk_shutdown |= how;
+                tp.wake_pending = true;
+                Err(Errno::ENOTCONN)
+            }
+            TcpState::Listen if how & RCV_SHUTDOWN == 0 => Ok(()),
+            TcpState::Listen | TcpState::SynSent => {
+                tcp_disconnect_abort(&self.net, &self.tn, &self.sk, tp);
+                tp.socket_state = SS_UNCONNECTED;
+                Ok(())
+            }
+            _ => {
+                tcp_shutdown(&self.net, &self.tn, &self.sk, tp, how);
+                Ok(())
+            }
+        })
     }
+
     /// `close(2)`: same as dropping the handle.
     pub fn close(self) {}
-    /// `poll(2)` readiness: `POLLIN | POLLOUT | POLLHUP | …`.
+
+    /// `poll(2)` readiness: `POLLIN | POLLOUT | POLLHUP | …` ([`tcp_poll`]).
     pub fn poll(&self) -> u32 {
-        todo!()
+        tcp_poll(&self.sk.lock.lock())
     }
+
+    /// `getsockopt(TCP_INFO)`.
+    pub fn tcp_info(&self) -> crate::tcp::TcpInfo {
+        tcp_get_info(&self.net, &self.sk.lock.lock())
+    }
+
     /// `setsockopt(2)` with an `int` value.
     pub fn setsockopt_int(&self, level: i32, optname: i32, val: i32) -> Result<(), Errno> {
-        let _ = (level, optname, val);
-        todo!()
+        self.setsockopt(level, optname, &val.to_ne_bytes())
     }
-    /// `setsockopt(2)` with raw bytes (`struct linger`, `struct timeval`, an `int`).
+
+    // ANCHOR: setsockopt
+    /// `setsockopt(2)`: `SOL_SOCKET` options as `sk_setsockopt()` handles
+    /// them (`SO_SNDBUF`/`SO_RCVBUF` double the value, bounded by
+    /// `wmem_max`/`rmem_max` and the minimums), `SOL_TCP` ones as
+    /// `do_tcp_setsockopt()` (`TCP_MAXSEG` 88..=32767 or 0, `TCP_SYNCNT`
+    /// 1..=127, `TCP_USER_TIMEOUT` ≥ 0). Unknown options: `ENOPROTOOPT`; a
+    /// short or bad value: `EINVAL`.
     pub fn setsockopt(&self, level: i32, optname: i32, optval: &[u8]) -> Result<(), Errno> {
-        let _ = (level, optname, optval);
-        todo!()
+        let core = &self.net.core;
+        self.locked(|tp| match (level, optname) {
+            (SOL_SOCKET, SO_REUSEADDR) => {
+                self.sk.skc_reuse.store(int_opt(optval)? != 0, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            (SOL_SOCKET, SO_REUSEPORT) => {
+                self.sk.skc_reuseport.store(int_opt(optval)? != 0, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            (SOL_SOCKET, SO_KEEPALIVE) => {
+                tp.keepalive = int_opt(optval)? != 0;
+                Ok(())
+            }
+            (SOL_SOCKET, SO_SNDBUF) => {
+                let v = int_opt(optval)?.max(0) as i64;
+                let v = v.min(core.wmem_max.get()) * 2;
+                tp.sk_userlocks |= SOCK_SNDBUF_LOCK;
+                tp.sk_sndbuf = (v as usize).max(SOCK_MIN_SNDBUF);
+                tp.wake_pending = true;
+                Ok(())
+            }
+            (SOL_SOCKET, SO_RCVBUF) => {
+                let v = int_opt(optval)?.max(0) as i64;
+                let v = v.min(core.rmem_max.get()) * 2;
+                tp.sk_userlocks |= SOCK_RCVBUF_LOCK;
+                tp.sk_rcvbuf = (v as usize).max(SOCK_MIN_RCVBUF);
+                Ok(())
+            }
+            (SOL_SOCKET, SO_LINGER) => {
+                if optval.len() < 8 {
+                    return Err(Errno::EINVAL);
+                }
+                let onoff = int_opt(&optval[0..4])?;
+                let secs = int_opt(&optval[4..8])?;
+                tp.sk_linger = (onoff != 0).then_some(secs.max(0) as u32);
+                Ok(())
+            }
+            (SOL_SOCKET, SO_RCVTIMEO) => {
+                tp.sk_rcvtimeo = timeval_ns(optval)?;
+                Ok(())
+            }
+            (SOL_SOCKET, SO_SNDTIMEO) => {
+                tp.sk_sndtimeo = timeval_ns(optval)?;
+                Ok(())
+            }
+            (SOL_TCP, TCP_NODELAY) => {
+                if int_opt(optval)? != 0 {
+                    tp.nonagle |= TCP_NAGLE_OFF | TCP_NAGLE_PUSH;
+                    tcp_push_pending_frames(&self.net, &self.tn, &self.sk, tp, TCP_NAGLE_PUSH);
+                    tp.nonagle &= !TCP_NAGLE_PUSH;
+                } else {
+                    tp.nonagle &= !TCP_NAGLE_OFF;
+                }
+                Ok(())
+            }
+            (SOL_TCP, TCP_MAXSEG) => {
+                let v = int_opt(optval)?;
+                if v != 0 && !(i32::from(TCP_MIN_MSS)..=32767).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.rx_opt.user_mss = v as u16;
+                Ok(())
+            }
+            (SOL_TCP, TCP_SYNCNT) => {
+                let v = int_opt(optval)?;
+                if !(1..=127).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.icsk_syn_retries = v as u8;
+                Ok(())
+            }
+            (SOL_TCP, TCP_USER_TIMEOUT) => {
+                let v = int_opt(optval)?;
+                if v < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                tp.icsk_user_timeout = v as u32;
+                Ok(())
+            }
+            (SOL_SOCKET | SOL_TCP, _) => Err(Errno::ENOPROTOOPT),
+            _ => Err(Errno::ENOPROTOOPT),
+        })
     }
-    /// `getsockopt(2)` of an `int` option.
+    // ANCHOR_END: setsockopt
+
+    /// `getsockopt(2)` of an `int` option. `SO_ERROR` reads and clears the
+    /// pending error (its number, 0 when none); `TCP_MAXSEG` is the current
+    /// MSS once connected, `user_mss` or 536 before.
     pub fn getsockopt_int(&self, level: i32, optname: i32) -> Result<i32, Errno> {
-        let _ = (level, optname);
-        todo!()
+        let mut tp = self.sk.lock.lock();
+        let b = |v: bool| i32::from(v);
+        Ok(match (level, optname) {
+            (SOL_SOCKET, SO_REUSEADDR) => b(self.sk.skc_reuse.load(std::sync::atomic::Ordering::Relaxed)),
+            (SOL_SOCKET, SO_REUSEPORT) => b(self.sk.skc_reuseport.load(std::sync::atomic::Ordering::Relaxed)),
+            (SOL_SOCKET, SO_KEEPALIVE) => b(tp.keepalive),
+            (SOL_SOCKET, SO_SNDBUF) => tp.sk_sndbuf as i32,
+            (SOL_SOCKET, SO_RCVBUF) => tp.sk_rcvbuf as i32,
+            (SOL_SOCKET, SO_ERROR) => tp.sk_err.take().or_else(|| tp.sk_err_soft.take()).map_or(0, |e| e.errno()),
+            (SOL_TCP, TCP_NODELAY) => b(tp.nonagle & TCP_NAGLE_OFF != 0),
+            (SOL_TCP, TCP_MAXSEG) => {
+                if matches!(tp.state, TcpState::Close | TcpState::Listen) {
+                    if tp.rx_opt.user_mss != 0 { i32::from(tp.rx_opt.user_mss) } else { i32::from(TCP_MSS_DEFAULT) }
+                } else {
+                    i32::from(tp.mss_cache)
+                }
+            }
+            (SOL_TCP, TCP_SYNCNT) => {
+                if tp.icsk_syn_retries != 0 {
+                    i32::from(tp.icsk_syn_retries)
+                } else {
+                    self.tn.sysctl.tcp_syn_retries.get() as i32
+                }
+            }
+            (SOL_TCP, TCP_USER_TIMEOUT) => tp.icsk_user_timeout as i32,
+            _ => return Err(Errno::ENOPROTOOPT),
+        })
     }
+
     /// `getsockname(2)`.
     pub fn local_addr(&self) -> SocketAddrV4 {
-        todo!()
+        SocketAddrV4::new(self.sk.inet_rcv_saddr(), self.sk.inet_num())
     }
+
     /// `getpeername(2)`: `ENOTCONN` when not connected.
     pub fn peer_addr(&self) -> Result<SocketAddrV4, Errno> {
-        todo!()
+        let tp = self.sk.lock.lock();
+        if matches!(tp.state, TcpState::Close | TcpState::Listen | TcpState::SynSent) {
+            return Err(Errno::ENOTCONN);
+        }
+        Ok(SocketAddrV4::new(self.sk.inet_daddr(), self.sk.inet_dport()))
+    }
+}
+
+impl Drop for TcpSocket {
+    fn drop(&mut self) {
+        tcp_close(&self.net, &self.tn, &self.sk);
+    }
+}
+
+/// `read(2)` through [`TcpSocket::recv`], for programs on a real-time host.
+impl std::io::Read for &TcpSocket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.recv(buf).map_err(|e| std::io::Error::from_raw_os_error(e.errno()))
+    }
+}
+
+/// `write(2)` through [`TcpSocket::send`].
+impl std::io::Write for &TcpSocket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.send(buf).map_err(|e| std::io::Error::from_raw_os_error(e.errno()))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Read for TcpSocket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl std::io::Write for TcpSocket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

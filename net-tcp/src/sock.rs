@@ -111,6 +111,18 @@ pub const ICSK_TIME_DACK: u8 = 2;
 /// `ICSK_TIME_PROBE0`: the retransmit timer is armed as the zero-window probe.
 pub const ICSK_TIME_PROBE0: u8 = 3;
 
+/// `SS_UNCONNECTED`.
+pub const SS_UNCONNECTED: u8 = 1;
+/// `SS_CONNECTING`.
+pub const SS_CONNECTING: u8 = 2;
+/// `SS_CONNECTED`.
+pub const SS_CONNECTED: u8 = 3;
+
+/// `TCP_CA_Open`: no loss suspected.
+pub const TCP_CA_OPEN: u8 = 0;
+/// `TCP_CA_Loss`: after an RTO, everything in flight is deemed lost.
+pub const TCP_CA_LOSS: u8 = 4;
+
 /// `TCP_SKB_CB(skb)`: TCP's part of the skb control block
 /// (`struct tcp_skb_cb`, include/net/tcp.h): the sequence range an skb on
 /// the write, retransmit, receive or out-of-order queue covers, and its
@@ -338,17 +350,32 @@ pub struct TcpSk {
     pub sk_sndtimeo: Option<u64>,
     /// `SO_LINGER`: `Some(seconds)` when `l_onoff`.
     pub sk_linger: Option<u32>,
+    /// `SOCK_DONE`: the connection was established once and has ended
+    /// its receive side (FIN or reset) — `recv()` returns 0, not `ENOTCONN`.
+    pub done: bool,
+    /// Something a sleeper may wait for changed (Linux calls
+    /// `sk_data_ready()` / `sk_state_change()` / `sk_write_space()` at once;
+    /// we wake after the lock is dropped).
+    pub wake_pending: bool,
+    /// The socket stands in for a timewait sock (TIME_WAIT, or an orphan's
+    /// FIN_WAIT2 timeout): its keepalive timer ends it.
+    pub tw_substate: bool,
     /// `SOCK_DEAD`: orphaned by close; the user will never look again.
     pub dead: bool,
+    /// `sock->state`: `SS_UNCONNECTED`, `SS_CONNECTING`, `SS_CONNECTED`
+    /// (the socket layer's view, which `connect()` consults).
+    pub socket_state: u8,
     /// `O_NONBLOCK` on the (only) file of this socket.
     pub nonblock: bool,
     /// `sk_receive_queue`: in-order data not yet read, payload at `data`.
     pub sk_receive_queue: SkBuffHead,
     /// `sk_write_queue`: data not yet sent.
     pub sk_write_queue: SkBuffHead,
-    /// `tcp_rtx_queue`: sent, not yet acknowledged (Linux: an rbtree; in
-    /// order here, since without SACK only the head is ever looked up).
-    pub tcp_rtx_queue: SkBuffHead,
+    /// `tcp_rtx_queue`: sent, not yet acknowledged, in sequence order.
+    /// Linux keeps an rbtree so SACK can find any skb; we keep a ring,
+    /// since without SACK only the head and a walk from it are needed, and
+    /// skbs on it are changed in place (trimmed, marked retransmitted).
+    pub tcp_rtx_queue: VecDeque<Skb>,
     /// `out_of_order_queue`: an rbtree in sequence order (placed with
     /// `before()`/`after()` as Linux's `tcp_data_queue_ofo()` walks it).
     pub out_of_order_queue: intrusive_collections::RBTree<OfoAdapter>,
@@ -366,6 +393,17 @@ pub struct TcpSk {
     pub icsk_syn_retries: u8,
     /// `icsk_user_timeout` in ms (`TCP_USER_TIMEOUT`; 0 = off).
     pub icsk_user_timeout: u32,
+    /// `icsk_ca_state`: [`TCP_CA_OPEN`] or [`TCP_CA_LOSS`] (Recovery and
+    /// Disorder come with the options issue's fast retransmit).
+    pub icsk_ca_state: u8,
+    /// `high_seq`: `snd_nxt` when the Loss state was entered.
+    pub high_seq: u32,
+    /// Up to where the Loss state has retransmitted (Linux marks skbs
+    /// `TCPCB_LOST` and walks `retransmit_skb_hint`).
+    pub retransmit_high: u32,
+    /// `total_rto`: RTOs in this connection's life (for
+    /// `tcp_syn_linear_timeouts`).
+    pub total_rto: u32,
     /// `icsk_pending`: `ICSK_TIME_*` the retransmit timer is armed for.
     pub icsk_pending: u8,
     /// `icsk_timeout`: when the retransmit timer fires, in jiffies.
@@ -576,11 +614,15 @@ impl TcpSk {
             sk_rcvtimeo: None,
             sk_sndtimeo: None,
             sk_linger: None,
+            done: false,
+            wake_pending: false,
+            tw_substate: false,
             dead: false,
+            socket_state: SS_UNCONNECTED,
             nonblock: false,
             sk_receive_queue: SkBuffHead::new(),
             sk_write_queue: SkBuffHead::new(),
-            tcp_rtx_queue: SkBuffHead::new(),
+            tcp_rtx_queue: VecDeque::new(),
             out_of_order_queue: intrusive_collections::RBTree::new(OfoAdapter::new()),
             icsk_rto: TCP_TIMEOUT_INIT,
             icsk_backoff: 0,
@@ -588,6 +630,10 @@ impl TcpSk {
             icsk_probes_out: 0,
             icsk_syn_retries: 0,
             icsk_user_timeout: 0,
+            icsk_ca_state: TCP_CA_OPEN,
+            high_seq: 0,
+            retransmit_high: 0,
+            total_rto: 0,
             icsk_pending: 0,
             icsk_timeout: 0,
             icsk_ack: IcskAck::default(),

@@ -1,1 +1,620 @@
-//! being written
+//! The user's side of a TCP socket: send, receive, close, shutdown, poll,
+//! `TCP_INFO`, and the state changes they share with the receive path.
+//!
+//! Mirrors net/ipv4/tcp.c of **Linux 6.18** (`tcp_set_state()`,
+//! `tcp_done()`, `tcp_sendmsg_locked()`, `tcp_recvmsg_locked()`,
+//! `tcp_cleanup_rbuf()`, `tcp_close()`, `tcp_close_state()`,
+//! `tcp_shutdown()`, `tcp_disconnect()`, `tcp_poll()`, `tcp_get_info()`),
+//! plus `tcp_time_wait()` from net/ipv4/tcp_minisocks.c and
+//! `inet_csk_destroy_sock()` from net/ipv4/inet_connection_sock.c.
+//!
+//! # Blocking
+//!
+//! A call that must wait (`send()` into a full buffer, `recv()` with nothing
+//! queued, `accept()`, `connect()`) checks its condition under the socket
+//! lock, drops the lock and sleeps on the socket's [`WaitQueue`] until the
+//! receive path or a timer wakes it, or `SO_SNDTIMEO`/`SO_RCVTIMEO`
+//! passes (`EAGAIN`, as Linux). Somebody else must move the host meanwhile:
+//! a real-time host loop (TAP), or a test thread stepping a simulation.
+//!
+//! [`WaitQueue`]: net_core::wait::WaitQueue
+//!
+//! # Where we differ
+//!
+//! - TIME_WAIT keeps the full socket in ehash with its `sk_timer` armed
+//!   for 60 s; [`tcp_time_wait`] is the one entry point the TIME_WAIT issue
+//!   will turn into the timewait sock, its slab and the hash swap.
+//! - No receive-buffer autotuning (`tcp_rcv_space_adjust()`), no memory
+//!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`.
+
+use std::sync::Arc;
+
+use net_core::snmp::{LinuxMib, TcpMib};
+use net_core::{Errno, Net};
+
+use crate::af_inet::TcpNet;
+use crate::sock::*;
+use crate::tcp_input::tcp_write_queue_purge;
+use crate::tcp_output::*;
+use crate::tcp_states::TcpState;
+use crate::tcphdr::TCPHDR_ACK;
+
+/// Wake the socket's sleepers (`sk_data_ready()`, `sk_state_change()`,
+/// `sk_write_space()` all end in a wake-up of `sk->sk_wq`).
+pub fn wake(sk: &TcpSock) {
+    sk.wq.wake_up();
+}
+
+// ANCHOR: tcp_set_state
+/// Change state, keeping Linux's gauges and counters: `CurrEstab` counts
+/// sockets in ESTABLISHED or CLOSE_WAIT; a move to CLOSE from one of those
+/// counts `EstabResets` (whatever the cause, as in Linux); CLOSE unhashes
+/// the socket and releases its port unless the user bound it.
+pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpState) {
+    let old = tp.state;
+    match state {
+        TcpState::Established => {
+            if old != TcpState::Established {
+                net.mib.inc(TcpMib::CurrEstab);
+            }
+        }
+        TcpState::CloseWait => {
+            if old == TcpState::SynRecv {
+                net.mib.inc(TcpMib::CurrEstab);
+            }
+        }
+        TcpState::Close => {
+            if matches!(old, TcpState::CloseWait | TcpState::Established) {
+                net.mib.inc(TcpMib::EstabResets);
+            }
+            if let Some(tn) = net.net_generic::<TcpNet>() {
+                tn.hashinfo.inet_unhash(sk);
+                if tp.sk_userlocks & SOCK_BINDPORT_LOCK == 0 {
+                    tn.hashinfo.inet_put_port(sk);
+                }
+            }
+        }
+        _ => {}
+    }
+    if state != TcpState::Established
+        && state != TcpState::CloseWait
+        && matches!(old, TcpState::Established | TcpState::CloseWait)
+    {
+        net.mib.dec(TcpMib::CurrEstab);
+    }
+    if old == TcpState::SynSent && state == TcpState::Close {
+        net.mib.inc(TcpMib::AttemptFails);
+    }
+    if old == TcpState::SynRecv && state == TcpState::Close {
+        net.mib.inc(TcpMib::AttemptFails);
+    }
+    tp.state = state;
+    sk.skc_state.store(state as u8, std::sync::atomic::Ordering::Release);
+    tp.wake_pending = true;
+}
+// ANCHOR_END: tcp_set_state
+
+/// `tcp_done()`: the connection is over. CLOSE, timers stopped, both
+/// directions shut; an orphan is destroyed, a socket the user still holds
+/// waits for `close()`.
+pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    if tp.state == TcpState::SynSent || tp.state == TcpState::SynRecv {
+        // tcp_set_state() below counts AttemptFails.
+    }
+    tcp_set_state(net, sk, tp, TcpState::Close);
+    inet_csk_clear_xmit_timers(net, sk, tp);
+    tp.sk_shutdown = SHUTDOWN_MASK;
+    tp.done = true;
+    if let Some(parent) = tp.parent.take().and_then(|w| w.upgrade()) {
+        // A half-open child of a listener: it no longer counts against the
+        // backlog. (Lock order: never the parent while holding the child,
+        // so only a best-effort try here.)
+        if let Some(mut lp) = parent.lock.try_lock() {
+            lp.syn_recv_children = lp.syn_recv_children.saturating_sub(1);
+        }
+    }
+    if tp.dead {
+        inet_csk_destroy_sock(net, sk, tp);
+    }
+    tp.wake_pending = true;
+}
+
+/// `inet_csk_clear_xmit_timers()`: stop the retransmit, delayed-ACK and
+/// keepalive timers.
+pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    tp.icsk_pending = 0;
+    tp.icsk_ack.pending = 0;
+    net.del_timer(sk.timers.retransmit);
+    net.del_timer(sk.timers.delack);
+    net.del_timer(sk.timers.keepalive);
+}
+
+/// `inet_csk_destroy_sock()`: free what an orphan still holds — queues and
+/// its three timers for good.
+pub fn inet_csk_destroy_sock(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    tcp_write_queue_purge(tp);
+    tp.sk_receive_queue.purge();
+    tp.out_of_order_queue.fast_clear();
+    tp.sk_rmem_alloc = 0;
+    net.timer_shutdown(sk.timers.retransmit);
+    net.timer_shutdown(sk.timers.delack);
+    net.timer_shutdown(sk.timers.keepalive);
+}
+
+/// `tcp_fin_time()`: how long an orphan may sit in FIN_WAIT2: `TCP_LINGER2`
+/// or `tcp_fin_timeout`, at least 3.5 RTO. In jiffies.
+pub fn tcp_fin_time(tn: &TcpNet, tp: &TcpSk) -> u32 {
+    let secs = if tp.linger2 > 0 { tp.linger2 as i64 } else { tn.sysctl.tcp_fin_timeout.get() };
+    let fin_timeout = (secs.max(0) as u64 * 1000).min(u64::from(u32::MAX)) as u32;
+    let rto = tp.icsk_rto;
+    fin_timeout.max((rto << 2) - (rto >> 1))
+}
+
+// ANCHOR: tcp_time_wait
+/// Enter TIME_WAIT (`state` = TIME_WAIT, for `TCP_TIMEWAIT_LEN`) or the
+/// orphan's FIN_WAIT2 timeout (`state` = FIN_WAIT2, for `timeo`).
+///
+/// Mirrors `tcp_time_wait()` (net/ipv4/tcp_minisocks.c), whose job in Linux
+/// is to swap the full socket for a small `inet_timewait_sock` in ehash.
+/// Here the full socket stays, with only its keepalive timer armed; when it
+/// fires the socket is done (`TW` counts TIME_WAIT ends, Linux's
+/// `LINUX_MIB_TIMEWAITED`).
+pub fn tcp_time_wait(net: &Net, _tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpState, timeo: u32) {
+    let timeo = if state == TcpState::TimeWait { TCP_TIMEWAIT_LEN } else { timeo.max(1) };
+    if tp.state != state {
+        tcp_set_state(net, sk, tp, state);
+    }
+    tp.icsk_pending = 0;
+    net.del_timer(sk.timers.retransmit);
+    net.del_timer(sk.timers.delack);
+    tp.tw_substate = true;
+    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(timeo));
+    tp.wake_pending = true;
+}
+// ANCHOR_END: tcp_time_wait
+
+// -- sending ----------------------------------------------------------------------------
+
+/// `sk_stream_memory_free()`: room in the send buffer.
+pub fn sk_stream_memory_free(tp: &TcpSk) -> bool {
+    tp.sk_wmem_queued < tp.sk_sndbuf
+}
+
+// ANCHOR: tcp_sendmsg
+/// Copy as much of `buf` as the send buffer takes into the write queue and
+/// push (`tcp_sendmsg_locked()`). Returns bytes taken, or:
+/// `EPIPE` after our side shut down (Linux also raises SIGPIPE), the
+/// pending `sk_err`, `ENOTCONN` before the connection exists, `EAGAIN`
+/// when the buffer is full (the caller may wait and retry).
+///
+/// Each skb holds at most one MSS; a write first fills the unsent tail skb
+/// (so small writes coalesce while Nagle holds them), then allocates new
+/// ones with `MAX_TCP_HEADER` of headroom, each charged to
+/// `sk_wmem_queued`.
+pub fn tcp_sendmsg_locked(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, buf: &[u8]) -> Result<usize, Errno> {
+    if let Some(e) = tp.sk_err.take() {
+        return Err(e);
+    }
+    if tp.sk_shutdown & SEND_SHUTDOWN != 0 {
+        return Err(Errno::EPIPE);
+    }
+    if !matches!(tp.state, TcpState::Established | TcpState::CloseWait) {
+        return Err(if matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+            Errno::EAGAIN
+        } else {
+            Errno::ENOTCONN
+        });
+    }
+    let mss = usize::from(tp.mss_cache.max(1));
+    let mut copied = 0;
+    while copied < buf.len() {
+        if !sk_stream_memory_free(tp) {
+            break;
+        }
+        // Append to the unsent tail if it has room.
+        if let Some(mut tail) = tp.sk_write_queue.dequeue_tail() {
+            let cb = *TCP_SKB_CB(&tail);
+            let room = mss.saturating_sub(tail.len()).min(tail.tailroom());
+            if room > 0 && cb.tcp_flags & crate::tcphdr::TCPHDR_FIN == 0 {
+                let n = room.min(buf.len() - copied);
+                tail.put_data(&buf[copied..copied + n]);
+                TCP_SKB_CB_mut(&mut tail).end_seq = cb.end_seq.wrapping_add(n as u32);
+                tp.write_seq = tp.write_seq.wrapping_add(n as u32);
+                copied += n;
+                tp.sk_write_queue.queue_tail(tail);
+                continue;
+            }
+            tp.sk_write_queue.queue_tail(tail);
+        }
+        let n = mss.min(buf.len() - copied);
+        let mut skb = tcp_stream_alloc_skb(mss);
+        skb.put_data(&buf[copied..copied + n]);
+        let seq = tp.write_seq;
+        {
+            let cb = TCP_SKB_CB_mut(&mut skb);
+            cb.seq = seq;
+            cb.end_seq = seq.wrapping_add(n as u32);
+            cb.tcp_flags = TCPHDR_ACK;
+        }
+        tp.sk_wmem_queued += skb.truesize as usize;
+        tp.write_seq = tp.write_seq.wrapping_add(n as u32);
+        tp.sk_write_queue.queue_tail(skb);
+        copied += n;
+    }
+    if copied > 0 {
+        tcp_push_pending_frames(net, tn, sk, tp, 0);
+        Ok(copied)
+    } else {
+        tcp_push_pending_frames(net, tn, sk, tp, 0);
+        Err(Errno::EAGAIN)
+    }
+}
+// ANCHOR_END: tcp_sendmsg
+
+// -- receiving --------------------------------------------------------------------------
+
+// ANCHOR: tcp_recvmsg
+/// Copy queued in-order bytes to `buf` (`tcp_recvmsg_locked()`): from
+/// `copied_seq` on, skb by skb, freeing each fully read one (unless
+/// `peek`). With nothing queued: the pending error, 0 at end of stream
+/// (FIN received or `SHUT_RD`), `ENOTCONN` if never connected, otherwise
+/// `EAGAIN` for the caller to wait on. After reading, a window update is
+/// sent if the window grew enough (`tcp_cleanup_rbuf()`).
+pub fn tcp_recvmsg_locked(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    buf: &mut [u8],
+    peek: bool,
+) -> Result<usize, Errno> {
+    if tp.state == TcpState::Listen {
+        return Err(Errno::ENOTCONN);
+    }
+    let mut copied = 0;
+    let mut seq = tp.copied_seq;
+    let mut consumed = Vec::new();
+    for (i, skb) in tp.sk_receive_queue.iter().enumerate() {
+        if copied == buf.len() {
+            break;
+        }
+        let cb = TCP_SKB_CB(skb);
+        let offset = seq.wrapping_sub(cb.seq) as usize;
+        if offset >= skb.len() {
+            consumed.push(i);
+            continue;
+        }
+        let n = (skb.len() - offset).min(buf.len() - copied);
+        buf[copied..copied + n].copy_from_slice(&skb.data()[offset..offset + n]);
+        copied += n;
+        seq = seq.wrapping_add(n as u32);
+        if offset + n == skb.len() {
+            consumed.push(i);
+        }
+    }
+    if copied > 0 {
+        if !peek {
+            tp.copied_seq = seq;
+            for _ in 0..consumed.len() {
+                if let Some(skb) = tp.sk_receive_queue.dequeue() {
+                    tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
+                }
+            }
+            tcp_cleanup_rbuf(net, tn, sk, tp, copied);
+        }
+        return Ok(copied);
+    }
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    if let Some(e) = tp.sk_err.take() {
+        return Err(e);
+    }
+    if tp.sk_shutdown & RCV_SHUTDOWN != 0 {
+        return Ok(0);
+    }
+    if tp.state == TcpState::Close {
+        return if tp.done { Ok(0) } else { Err(Errno::ENOTCONN) };
+    }
+    Err(Errno::EAGAIN)
+}
+// ANCHOR_END: tcp_recvmsg
+
+/// `tcp_cleanup_rbuf()`: after the user read `copied` bytes, send an ACK
+/// now if one was delayed and more than a segment was read, or if the
+/// window we could offer has at least doubled and reached a full segment
+/// beyond what the peer was told ("window update").
+pub fn tcp_cleanup_rbuf(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, copied: usize) {
+    let mut time_to_ack = false;
+    if tp.icsk_ack.pending & ICSK_ACK_SCHED != 0
+        && tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > u32::from(tp.icsk_ack.rcv_mss)
+    {
+        time_to_ack = true;
+    }
+    if !time_to_ack && copied > 0 && tp.sk_shutdown & RCV_SHUTDOWN == 0 {
+        let rcv_window_now = tcp_receive_window(tp);
+        if 2 * rcv_window_now <= tp.window_clamp {
+            let new_window = __tcp_select_window(tn, tp);
+            if new_window != 0 && new_window >= 2 * rcv_window_now {
+                time_to_ack = true;
+            }
+        }
+    }
+    if time_to_ack {
+        tcp_send_ack(net, tn, sk, tp);
+    }
+}
+
+// -- closing -----------------------------------------------------------------------------
+
+// ANCHOR: tcp_close_state
+/// `tcp_close_state()`: the state a user close (or `SHUT_WR`) moves to,
+/// and whether a FIN must be sent (`new_state[]` with `TCP_ACTION_FIN`):
+/// ESTABLISHED → FIN_WAIT1 + FIN, CLOSE_WAIT → LAST_ACK + FIN,
+/// SYN_RECV → FIN_WAIT1 + FIN, SYN_SENT/LISTEN → CLOSE; the closing states
+/// stay put.
+pub fn tcp_close_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) -> bool {
+    let (next, fin) = match tp.state {
+        TcpState::Established | TcpState::SynRecv => (TcpState::FinWait1, true),
+        TcpState::CloseWait => (TcpState::LastAck, true),
+        TcpState::SynSent | TcpState::Listen | TcpState::Close => (TcpState::Close, false),
+        s => (s, false),
+    };
+    if next != tp.state {
+        tcp_set_state(net, sk, tp, next);
+    }
+    fin
+}
+// ANCHOR_END: tcp_close_state
+
+// ANCHOR: tcp_close
+/// The last reference from the user is gone (`tcp_close()`).
+///
+/// Unread data means the peer's data would be lost silently, so the
+/// connection is reset instead of closed (`TCPAbortOnClose`, RFC 2525
+/// §2.17); `SO_LINGER` with a zero timeout resets too (`TCPAbortOnData`).
+/// Otherwise the FIN goes out after the queued data. The socket becomes an
+/// orphan (`SOCK_DEAD`): the hash table keeps it alive through FIN_WAIT1,
+/// FIN_WAIT2 (bounded by `tcp_fin_timeout`), CLOSING, LAST_ACK and
+/// TIME_WAIT; a listener first resets the children it never accepted.
+pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
+    let children: Vec<Arc<TcpSock>> = {
+        let mut tp = sk.lock.lock();
+        tp.sk_shutdown = SHUTDOWN_MASK;
+        if tp.state == TcpState::Listen {
+            tcp_set_state(net, sk, &mut tp, TcpState::Close);
+            tp.accept_queue.drain(..).collect()
+        } else {
+            Vec::new()
+        }
+    };
+    for child in children {
+        // inet_csk_listen_stop(): children nobody accepted are aborted.
+        let mut cp = child.lock.lock();
+        cp.parent = None;
+        tcp_disconnect_abort(net, tn, &child, &mut cp);
+        cp.dead = true;
+        inet_csk_destroy_sock(net, &child, &mut cp);
+    }
+    let mut tp = sk.lock.lock();
+    let copied_seq = tp.copied_seq;
+    let unread: usize = tp
+        .sk_receive_queue
+        .iter()
+        .map(|skb| skb.len().saturating_sub(copied_seq.wrapping_sub(TCP_SKB_CB(skb).seq) as usize))
+        .sum();
+    tp.sk_receive_queue.purge();
+    tp.sk_rmem_alloc = 0;
+    if tp.state == TcpState::Close {
+        // nothing to say to anybody
+    } else if unread > 0 {
+        tcp_set_state(net, sk, &mut tp, TcpState::Close);
+        tcp_send_active_reset(net, tn, sk, &mut tp);
+        net.mib.inc(LinuxMib::TCPAbortOnClose);
+    } else if tp.sk_linger == Some(0) {
+        tcp_disconnect_abort(net, tn, sk, &mut tp);
+        net.mib.inc(LinuxMib::TCPAbortOnData);
+    } else if tcp_close_state(net, sk, &mut tp) {
+        tcp_send_fin(net, tn, sk, &mut tp);
+    }
+    // adjudge_to_death:
+    tp.dead = true;
+    match tp.state {
+        TcpState::Close => {
+            inet_csk_clear_xmit_timers(net, sk, &mut tp);
+            inet_csk_destroy_sock(net, sk, &mut tp);
+        }
+        TcpState::FinWait2 => {
+            if tp.linger2 < 0 {
+                tcp_set_state(net, sk, &mut tp, TcpState::Close);
+                tcp_send_active_reset(net, tn, sk, &mut tp);
+                net.mib.inc(LinuxMib::TCPAbortOnLinger);
+                inet_csk_destroy_sock(net, sk, &mut tp);
+            } else {
+                let tmo = tcp_fin_time(tn, &tp);
+                if tmo > TCP_TIMEWAIT_LEN {
+                    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo - TCP_TIMEWAIT_LEN));
+                } else {
+                    tcp_time_wait(net, tn, sk, &mut tp, TcpState::FinWait2, tmo);
+                }
+            }
+        }
+        _ => {}
+    }
+    tp.wake_pending = false;
+    drop(tp);
+    wake(sk);
+}
+// ANCHOR_END: tcp_close
+
+/// `tcp_disconnect()` for an abort: send a RST if the peer knows us, drop
+/// all queues, CLOSE.
+pub fn tcp_disconnect_abort(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    let old = tp.state;
+    if old != TcpState::Close {
+        tcp_set_state(net, sk, tp, TcpState::Close);
+    }
+    if matches!(
+        old,
+        TcpState::Established
+            | TcpState::CloseWait
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::Closing
+            | TcpState::LastAck
+            | TcpState::SynRecv
+    ) {
+        tcp_send_active_reset(net, tn, sk, tp);
+    }
+    tcp_write_queue_purge(tp);
+    tp.sk_receive_queue.purge();
+    tp.out_of_order_queue.fast_clear();
+    tp.sk_rmem_alloc = 0;
+    inet_csk_clear_xmit_timers(net, sk, tp);
+    tp.sk_shutdown = SHUTDOWN_MASK;
+    tp.done = true;
+}
+
+// ANCHOR: tcp_shutdown
+/// `shutdown(SHUT_WR)` (`tcp_shutdown()`): in ESTABLISHED, SYN_SENT,
+/// SYN_RECV or CLOSE_WAIT, move on as close would and send a FIN; the
+/// socket keeps receiving (half-close). `SHUT_RD` only marks the socket,
+/// so reads return 0 (Linux sends nothing either).
+pub fn tcp_shutdown(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, how: u8) {
+    tp.sk_shutdown |= how;
+    if how & SEND_SHUTDOWN == 0 {
+        tp.wake_pending = true;
+        return;
+    }
+    if matches!(tp.state, TcpState::Established | TcpState::SynSent | TcpState::SynRecv | TcpState::CloseWait)
+        && tcp_close_state(net, sk, tp)
+    {
+        tcp_send_fin(net, tn, sk, tp);
+    }
+}
+// ANCHOR_END: tcp_shutdown
+
+// ANCHOR: tcp_poll
+/// `tcp_poll()`: readiness as `poll(2)` reports it. A listener is readable
+/// when a child waits in the accept queue. A connected socket is readable
+/// with data or after the peer's FIN (`POLLRDHUP`), writable while the
+/// send buffer has room; `POLLHUP` when both directions are shut or the
+/// socket is closed; `POLLERR` with a pending error.
+pub fn tcp_poll(tp: &TcpSk) -> u32 {
+    use crate::af_inet::*;
+    if tp.state == TcpState::Listen {
+        return if tp.accept_queue.is_empty() { 0 } else { POLLIN | POLLRDNORM };
+    }
+    let mut mask = 0;
+    if tp.sk_shutdown == SHUTDOWN_MASK || tp.state == TcpState::Close {
+        mask |= POLLHUP;
+    }
+    if tp.sk_shutdown & RCV_SHUTDOWN != 0 {
+        mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+    }
+    if !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) || tp.state == TcpState::Close {
+        if !tp.sk_receive_queue.is_empty() {
+            mask |= POLLIN | POLLRDNORM;
+        }
+        if tp.sk_shutdown & SEND_SHUTDOWN == 0 {
+            if sk_stream_memory_free(tp) && tp.state != TcpState::Close {
+                mask |= POLLOUT | POLLWRNORM;
+            }
+        } else {
+            mask |= POLLOUT | POLLWRNORM;
+        }
+    }
+    if tp.sk_err.is_some() {
+        mask |= POLLERR;
+    }
+    mask
+}
+// ANCHOR_END: tcp_poll
+
+/// `struct tcp_info` (include/uapi/linux/tcp.h), the fields `ss -ti` shows
+/// most; times in µs as Linux reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// `tcpi_state`.
+    pub tcpi_state: u8,
+    /// `tcpi_ca_state`.
+    pub tcpi_ca_state: u8,
+    /// `tcpi_retransmits`: RTOs in a row.
+    pub tcpi_retransmits: u8,
+    /// `tcpi_probes`.
+    pub tcpi_probes: u8,
+    /// `tcpi_backoff`.
+    pub tcpi_backoff: u8,
+    /// `tcpi_rto` (µs).
+    pub tcpi_rto: u32,
+    /// `tcpi_ato` (µs).
+    pub tcpi_ato: u32,
+    /// `tcpi_snd_mss`.
+    pub tcpi_snd_mss: u32,
+    /// `tcpi_rcv_mss`.
+    pub tcpi_rcv_mss: u32,
+    /// `tcpi_unacked`: segments in flight.
+    pub tcpi_unacked: u32,
+    /// `tcpi_retrans`: retransmitted segments in flight.
+    pub tcpi_retrans: u32,
+    /// `tcpi_last_data_sent` (ms ago).
+    pub tcpi_last_data_sent: u32,
+    /// `tcpi_last_ack_recv` (ms ago).
+    pub tcpi_last_ack_recv: u32,
+    /// `tcpi_rtt`: smoothed RTT (µs).
+    pub tcpi_rtt: u32,
+    /// `tcpi_rttvar` (µs).
+    pub tcpi_rttvar: u32,
+    /// `tcpi_snd_ssthresh`.
+    pub tcpi_snd_ssthresh: u32,
+    /// `tcpi_snd_cwnd`.
+    pub tcpi_snd_cwnd: u32,
+    /// `tcpi_advmss`.
+    pub tcpi_advmss: u32,
+    /// `tcpi_rcv_space`: the window we offer.
+    pub tcpi_rcv_space: u32,
+    /// `tcpi_total_retrans`.
+    pub tcpi_total_retrans: u32,
+    /// `tcpi_bytes_acked`.
+    pub tcpi_bytes_acked: u64,
+    /// `tcpi_bytes_received`.
+    pub tcpi_bytes_received: u64,
+    /// `tcpi_segs_out`.
+    pub tcpi_segs_out: u32,
+    /// `tcpi_segs_in`.
+    pub tcpi_segs_in: u32,
+    /// `tcpi_snd_wnd`: the peer's window.
+    pub tcpi_snd_wnd: u32,
+}
+
+/// `tcp_get_info()`.
+pub fn tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
+    let now = net.jiffies();
+    TcpInfo {
+        tcpi_state: tp.state as u8,
+        tcpi_ca_state: tp.icsk_ca_state,
+        tcpi_retransmits: tp.icsk_retransmits,
+        tcpi_probes: tp.icsk_probes_out,
+        tcpi_backoff: tp.icsk_backoff,
+        tcpi_rto: tp.icsk_rto * 1000,
+        tcpi_ato: tp.icsk_ack.ato * 1000,
+        tcpi_snd_mss: u32::from(tp.mss_cache),
+        tcpi_rcv_mss: u32::from(tp.icsk_ack.rcv_mss),
+        tcpi_unacked: tp.packets_out,
+        tcpi_retrans: tp.retrans_out,
+        tcpi_last_data_sent: now.saturating_sub(tp.lsndtime) as u32,
+        tcpi_last_ack_recv: now.saturating_sub(tp.rcv_tstamp) as u32,
+        tcpi_rtt: tp.rtt.srtt_us >> 3,
+        tcpi_rttvar: tp.rtt.mdev_us >> 2,
+        tcpi_snd_ssthresh: tp.snd_ssthresh,
+        tcpi_snd_cwnd: tp.snd_cwnd,
+        tcpi_advmss: u32::from(tp.advmss),
+        tcpi_rcv_space: tp.rcv_wnd,
+        tcpi_total_retrans: tp.total_retrans,
+        tcpi_bytes_acked: tp.bytes_acked,
+        tcpi_bytes_received: tp.bytes_received,
+        tcpi_segs_out: tp.segs_out,
+        tcpi_segs_in: tp.segs_in,
+        tcpi_snd_wnd: tp.snd_wnd,
+    }
+}

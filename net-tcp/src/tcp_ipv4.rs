@@ -1,1 +1,380 @@
-//! being written
+//! TCP over IPv4: the protocol handler, the active open, the passive open,
+//! resets for segments no socket wants, ICMP errors, and the ISN.
+//!
+//! Mirrors net/ipv4/tcp_ipv4.c of **Linux 6.18** (`tcp_v4_rcv()`,
+//! `tcp_v4_do_rcv()`, `tcp_v4_connect()`, `tcp_v4_conn_request()` /
+//! `tcp_conn_request()`, `tcp_v4_syn_recv_sock()`, `tcp_v4_send_reset()`,
+//! `tcp_v4_err()`) and net/core/secure_seq.c (`secure_tcp_seq()`,
+//! `secure_ipv4_port_ephemeral()`).
+//!
+//! Heads up: RFC 9293 §3.10.7.1 (segments for a CLOSED port get a RST, and
+//! which sequence numbers it carries), RFC 6528 (ISNs), RFC 6056 (port
+//! offsets) and RFC 5927 / RFC 1122 §4.2.3.9 (what ICMP errors do to TCP).
+//!
+//! # Where we differ
+//!
+//! - A SYN to a listener creates a full child socket in SYN_RECV at once,
+//!   hashed in ehash, which sends the SYN-ACK and retransmits it from its
+//!   own RTO timer. Linux creates a `request_sock` (TCP_NEW_SYN_RECV) and
+//!   the full socket only on the final ACK; the listen issue brings that.
+//!   `PassiveOpens` still counts at the final ACK, as Linux counts it.
+//! - No syncookies, no SO_REUSEPORT group selection, no MD5/AO.
+//! - The socket lock is never held across another socket's lock: a child
+//!   that becomes ESTABLISHED is handed to its listener after its own lock
+//!   is released ([`RcvAction::ChildEstablished`]).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use net_core::random::SipKey;
+use net_core::skbuff::IpSummed;
+use net_core::snmp::{LinuxMib, TcpMib};
+use net_core::{Errno, Net, NetRx, SkbDropReason, Skb};
+use net_ipv4::icmp::{ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH};
+use net_ipv4::ip::{IPPROTO_TCP, IpHdr};
+use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
+use net_ipv4::protocol::IcmpErr;
+
+use crate::af_inet::TcpNet;
+use crate::sock::*;
+use crate::tcp::{tcp_set_state, wake};
+use crate::tcp_input::*;
+use crate::tcp_output::*;
+use crate::tcp_states::TcpState;
+use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, TcpHdr};
+
+// ANCHOR: secure_tcp_seq
+/// `secure_tcp_seq()` (RFC 6528): ISN = F(local, remote, secret) + a clock
+/// ticking every 64 ns. The keyed hash makes ISNs unguessable per four-tuple
+/// while the clock keeps them increasing for one tuple, so old duplicates
+/// of a previous incarnation fall outside the new window.
+pub fn secure_tcp_seq(key: &SipKey, now_ns: u64, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, dport: u16) -> u32 {
+    let h = key.hash_3u32(u32::from(saddr), u32::from(daddr), (u32::from(sport) << 16) | u32::from(dport));
+    (h as u32).wrapping_add((now_ns >> 6) as u32)
+}
+// ANCHOR_END: secure_tcp_seq
+
+/// `secure_ipv4_port_ephemeral()`: the per-destination offset RFC 6056's
+/// algorithm 3 starts the ephemeral port search from.
+pub fn secure_ipv4_port_ephemeral(key: &SipKey, saddr: Ipv4Addr, daddr: Ipv4Addr, dport: u16) -> u32 {
+    key.hash_3u32(u32::from(saddr), u32::from(daddr), u32::from(dport)) as u32
+}
+
+fn drop_seg(net: &Net, skb: Skb, reason: SkbDropReason) -> NetRx {
+    net.kfree_skb_reason(skb, reason);
+    NetRx::Drop
+}
+
+// ANCHOR: tcp_v4_rcv
+/// Every TCP segment for this host enters here (`inet_protos[IPPROTO_TCP]`).
+///
+/// Mirrors `tcp_v4_rcv()`: count `InSegs`; check the header length and the
+/// checksum (`InErrs`, `InCsumErrors`); find the socket —
+/// `__inet_lookup_established()` on the full four-tuple, then
+/// `__inet_lookup_listener()` on the local address and port; with none,
+/// answer with a RST (`tcp_v4_send_reset()`) unless the segment is one.
+/// Otherwise lock the socket and run the state machine
+/// (`tcp_v4_do_rcv()`), then do what it asked once the lock is dropped.
+pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
+    net.mib.inc(TcpMib::InSegs);
+    let Some(iph) = IpHdr::new_checked(skb.network_header()) else {
+        net.mib.inc(TcpMib::InErrs);
+        return drop_seg(net, skb, SkbDropReason::HdrTrunc);
+    };
+    let (saddr, daddr) = (iph.saddr(), iph.daddr());
+    skb.reset_transport_header();
+    let Some(th) = TcpHdr::new_checked(skb.data()) else {
+        net.mib.inc(TcpMib::InErrs);
+        return drop_seg(net, skb, SkbDropReason::PktTooSmall);
+    };
+    if skb.ip_summed != IpSummed::Unnecessary && !th.verify_checksum(saddr, daddr) {
+        net.mib.inc(TcpMib::InCsumErrors);
+        net.mib.inc(TcpMib::InErrs);
+        return drop_seg(net, skb, SkbDropReason::TcpCsum);
+    }
+    let flags = th.flags();
+    let len = th.payload().len() as u32;
+    let seq = th.seq();
+    let syn = flags & TCPHDR_SYN != 0;
+    let seg = TcpSeg {
+        saddr,
+        daddr,
+        sport: th.source(),
+        dport: th.dest(),
+        seq,
+        end_seq: seq
+            .wrapping_add(len)
+            .wrapping_add(u32::from(syn))
+            .wrapping_add(u32::from(flags & TCPHDR_FIN != 0)),
+        ack_seq: th.ack_seq(),
+        flags,
+        window: th.window(),
+        len,
+        opts: crate::tcphdr::tcp_parse_options(th.options(), syn),
+        dif: skb.dev,
+    };
+    let hlen = th.hdrlen();
+    skb.pull(hlen);
+    let Some(sk) = tn.hashinfo.__inet_lookup(saddr, seg.sport, daddr, seg.dport, seg.dif) else {
+        if flags & TCPHDR_RST == 0 {
+            tcp_v4_send_reset(net, tn, &seg);
+        }
+        return drop_seg(net, skb, SkbDropReason::NoSocket);
+    };
+    let action = {
+        let mut tp = sk.lock.lock();
+        tp.segs_in = tp.segs_in.wrapping_add(1);
+        let a = tcp_v4_do_rcv(net, tn, &sk, &mut tp, &seg, skb);
+        if std::mem::take(&mut tp.wake_pending) {
+            drop(tp);
+            wake(&sk);
+        }
+        a
+    };
+    match action {
+        RcvAction::Done => {}
+        RcvAction::SendReset => tcp_v4_send_reset(net, tn, &seg),
+        RcvAction::ChildEstablished(parent) => inet_csk_complete_hashdance(net, tn, &sk, parent),
+    }
+    NetRx::Success
+}
+// ANCHOR_END: tcp_v4_rcv
+
+/// `tcp_v4_do_rcv()`: ESTABLISHED takes `tcp_rcv_established()`, TIME_WAIT
+/// its own processing, anything else `tcp_rcv_state_process()`.
+pub fn tcp_v4_do_rcv(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg, skb: Skb) -> RcvAction {
+    match tp.state {
+        TcpState::Established => {
+            tcp_rcv_established(net, tn, sk, tp, seg, skb);
+            RcvAction::Done
+        }
+        TcpState::TimeWait => tcp_timewait_state_process(net, tn, sk, tp, seg),
+        _ => {
+            let pmtu = route_mtu(net, tn, sk, tp);
+            tcp_rcv_state_process(net, tn, sk, tp, seg, skb, pmtu)
+        }
+    }
+}
+
+/// The path MTU towards the socket's peer (`dst_mtu(__sk_dst_get(sk))`).
+fn route_mtu(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &TcpSk) -> u32 {
+    let daddr = sk.inet_daddr();
+    let src = (!tp.inet_saddr.is_unspecified()).then_some(tp.inet_saddr);
+    net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, None).map(|r| r.mtu).unwrap_or(1500)
+}
+
+// ANCHOR: tcp_v4_send_reset
+/// Answer a segment that no connection wants with a RST, as RFC 9293
+/// §3.10.7.1 says (`tcp_v4_send_reset()`): if it carried an ACK, the RST
+/// takes `seq = SEG.ACK` and no ACK; otherwise `seq = 0` with
+/// `ACK = SEG.SEQ + SEG.LEN` (SYN and FIN counted). Never in reply to a
+/// RST. Counts `OutRsts` and `OutSegs`.
+pub fn tcp_v4_send_reset(net: &Net, tn: &TcpNet, seg: &TcpSeg) {
+    if seg.flags & TCPHDR_RST != 0 {
+        return;
+    }
+    let mut skb = tcp_stream_alloc_skb(0);
+    let hdr = skb.push(TCPHDR_LEN);
+    hdr.fill(0);
+    hdr[12] = 5 << 4;
+    let mut th = TcpHdr::new_checked(skb.data_mut()).expect("20 bytes with doff 5");
+    th.set_source(seg.dport);
+    th.set_dest(seg.sport);
+    if seg.flags & TCPHDR_ACK != 0 {
+        th.set_seq(seg.ack_seq);
+        th.set_flags(TCPHDR_RST);
+    } else {
+        th.set_ack_seq(seg.end_seq);
+        th.set_flags(TCPHDR_RST | TCPHDR_ACK);
+    }
+    th.fill_checksum(seg.daddr, seg.saddr);
+    skb.reset_transport_header();
+    net.mib.inc(TcpMib::OutSegs);
+    net.mib.inc(TcpMib::OutRsts);
+    let _ = ip_build_and_send_pkt(net, &tn.ipv4, skb, seg.daddr, seg.saddr, IPPROTO_TCP, IpSendOpts::default());
+}
+// ANCHOR_END: tcp_v4_send_reset
+
+// ANCHOR: tcp_v4_connect
+/// The kernel half of `connect()` (`tcp_v4_connect()`): route to the peer
+/// (`ENETUNREACH`), take the route's source address if the socket has
+/// none, enter SYN-SENT, choose an ephemeral port whose four-tuple is free
+/// (`inet_hash_connect()`, which also puts the socket in ehash), pick the
+/// ISN (`secure_tcp_seq()`), and send the SYN ([`tcp_connect`]).
+pub fn tcp_v4_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, daddr: Ipv4Addr, dport: u16) -> Result<(), Errno> {
+    if dport == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let bound = sk.inet_rcv_saddr();
+    let src = (!bound.is_unspecified()).then_some(bound);
+    let oif = Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0);
+    let rt = net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, oif)?;
+    if matches!(rt.rt_type, net_ipv4::fib::RtnType::Broadcast | net_ipv4::fib::RtnType::Multicast) {
+        return Err(Errno::ENETUNREACH);
+    }
+    let saddr = src.unwrap_or(rt.saddr);
+    tp.inet_saddr = saddr;
+    sk.set_skc_addrs(saddr, sk.inet_num(), daddr, dport);
+    tcp_set_state(net, sk, tp, TcpState::SynSent);
+    let [low, high] = tn.ipv4.sysctl.ip_local_port_range.get_array::<2>();
+    let range = (low.clamp(1, 65535) as u16, high.clamp(1, 65535) as u16);
+    let offset = secure_ipv4_port_ephemeral(&tn.port_key, saddr, daddr, dport);
+    if let Err(e) = tn.hashinfo.inet_hash_connect(sk, range, offset) {
+        tcp_set_state(net, sk, tp, TcpState::Close);
+        sk.set_skc_addrs(bound, sk.inet_num(), Ipv4Addr::UNSPECIFIED, 0);
+        return Err(e);
+    }
+    let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), saddr, daddr, sk.inet_num(), dport);
+    tp.write_seq = isn;
+    tcp_connect(net, tn, sk, tp, rt.mtu);
+    Ok(())
+}
+// ANCHOR_END: tcp_v4_connect
+
+// ANCHOR: tcp_v4_conn_request
+/// A SYN reached a listener (`tcp_v4_conn_request()` → `tcp_conn_request()`
+/// → `tcp_v4_syn_recv_sock()`, folded together): if the accept queue and
+/// the half-open children fill the backlog, drop it (`ListenOverflows`,
+/// `ListenDrops`); otherwise make a child in SYN_RECV with the reversed
+/// four-tuple, an ISN, the peer's MSS and window, hash it in ehash, put it
+/// in the listener's bind bucket, and send the SYN-ACK.
+pub fn tcp_v4_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mut TcpSk, seg: &TcpSeg, _pmtu: u32) {
+    let backlog = lp.sk_max_ack_backlog as usize;
+    if lp.accept_queue.len() + lp.syn_recv_children > backlog {
+        net.mib.inc(LinuxMib::ListenOverflows);
+        net.mib.inc(LinuxMib::ListenDrops);
+        return;
+    }
+    let child = TcpSock::new(net, lp.sk_rcvbuf, lp.sk_sndbuf);
+    child.skc_bound_dev_if.store(
+        listener.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    child.set_skc_addrs(seg.daddr, seg.dport, seg.saddr, seg.sport);
+    let rt = match net_ipv4::route::ip_route_output(net, &tn.ipv4, seg.saddr, Some(seg.daddr), None) {
+        Ok(rt) => rt,
+        Err(_) => {
+            net.mib.inc(LinuxMib::ListenDrops);
+            return;
+        }
+    };
+    {
+        let mut tp = child.lock.lock();
+        tp.inet_saddr = seg.daddr;
+        tp.sk_userlocks = lp.sk_userlocks;
+        tp.nonagle = lp.nonagle;
+        tp.rx_opt.user_mss = lp.rx_opt.user_mss;
+        tp.icsk_user_timeout = lp.icsk_user_timeout;
+        tp.icsk_syn_retries = lp.icsk_syn_retries;
+        tp.linger2 = lp.linger2;
+        tp.parent = Some(Arc::downgrade(listener));
+        tp.state = TcpState::SynRecv;
+        child.skc_state.store(TcpState::SynRecv as u8, std::sync::atomic::Ordering::Release);
+        tp.rcv_nxt = seg.seq.wrapping_add(1);
+        tp.rcv_wup = tp.rcv_nxt;
+        tp.copied_seq = tp.rcv_nxt;
+        tp.snd_wnd = u32::from(seg.window);
+        tp.snd_wl1 = seg.seq;
+        tp.max_window = tp.snd_wnd;
+        let mut advmss = tcp_mtu_to_mss(rt.mtu);
+        if tp.rx_opt.user_mss != 0 {
+            advmss = advmss.min(tp.rx_opt.user_mss);
+        }
+        tp.advmss = advmss;
+        tcp_syn_options(tn, &mut tp, seg, rt.mtu);
+        tcp_select_initial_window(tn, &mut tp, advmss);
+        tp.icsk_ack.rcv_mss = advmss.min(TCP_MSS_DEFAULT).min(tp.mss_cache);
+        let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), seg.daddr, seg.saddr, seg.dport, seg.sport);
+        tp.write_seq = isn;
+        tp.snd_una = isn;
+        tp.snd_nxt = isn;
+        tp.snd_sml = isn;
+        if !tn.hashinfo.inet_ehash_nolisten(&child) {
+            // The four-tuple is taken (a duplicate SYN racing us).
+            return;
+        }
+        tn.hashinfo.__inet_inherit_port(listener, &child);
+        tcp_make_synack(net, tn, &child, &mut tp);
+    }
+    lp.syn_recv_children += 1;
+}
+// ANCHOR_END: tcp_v4_conn_request
+
+/// Hand an ESTABLISHED child to its listener's accept queue
+/// (`inet_csk_complete_hashdance()`), or reset it if the listener is gone
+/// or no longer listening.
+fn inet_csk_complete_hashdance(net: &Net, tn: &TcpNet, child: &Arc<TcpSock>, parent: std::sync::Weak<TcpSock>) {
+    if let Some(listener) = parent.upgrade() {
+        let mut lp = listener.lock.lock();
+        if lp.state == TcpState::Listen {
+            lp.syn_recv_children = lp.syn_recv_children.saturating_sub(1);
+            lp.accept_queue.push_back(child.clone());
+            drop(lp);
+            wake(&listener);
+            return;
+        }
+    }
+    let mut tp = child.lock.lock();
+    tcp_send_active_reset(net, tn, child, &mut tp);
+    tp.dead = true;
+    crate::tcp::tcp_done(net, child, &mut tp);
+}
+
+// ANCHOR: tcp_v4_err
+/// An ICMP error quoting one of our segments (`tcp_v4_err()`): find the
+/// connection by the quoted header; ignore it unless the quoted sequence
+/// number is in flight (`OutOfWindowIcmps`). "Fragmentation needed" lowers
+/// the MSS (`tcp_v4_mtu_reduced()`) and retransmits at once. Hard errors
+/// (port/protocol unreachable) abort a connection in SYN_SENT or SYN_RECV;
+/// for an established one they, like soft errors, are only remembered in
+/// `sk_err_soft` and reported if the connection later times out (RFC 1122
+/// §4.2.3.9).
+pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
+    let Some(iph) = IpHdr::new_checked(err.inner) else { return };
+    let ihl = iph.hdrlen();
+    let Some(l4) = err.inner.get(ihl..ihl + 8) else { return };
+    let sport = u16::from_be_bytes([l4[0], l4[1]]);
+    let dport = u16::from_be_bytes([l4[2], l4[3]]);
+    let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
+    // The quoted segment went from us to the peer: look it up reversed.
+    let Some(sk) = tn.hashinfo.__inet_lookup_established(iph.daddr(), dport, iph.saddr(), sport, 0) else {
+        return;
+    };
+    let mut tp = sk.lock.lock();
+    if !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv | TcpState::Listen)
+        && !between(seq, tp.snd_una, tp.snd_nxt)
+    {
+        net.mib.inc(LinuxMib::OutOfWindowIcmps);
+        return;
+    }
+    let (errno, fatal) = match err.type_ {
+        ICMP_DEST_UNREACH if err.code == ICMP_FRAG_NEEDED => {
+            let mtu = err.info;
+            if mtu >= 68 {
+                net_ipv4::route::update_pmtu(net, &tn.ipv4, sk.inet_daddr(), mtu);
+                let old = tp.mss_cache;
+                tcp_sync_mss(&mut tp, mtu);
+                if tp.mss_cache < old && !tp.tcp_rtx_queue.is_empty() {
+                    let _ = tcp_retransmit_skb(net, tn, &sk, &mut tp, 0); // tcp_simple_retransmit()
+                }
+            }
+            return;
+        }
+        ICMP_DEST_UNREACH if err.code <= NR_ICMP_UNREACH => {
+            let c = ICMP_ERR_CONVERT[usize::from(err.code)];
+            (c.errno, c.fatal)
+        }
+        ICMP_TIME_EXCEEDED => (Errno::EHOSTUNREACH, false),
+        _ => return,
+    };
+    if fatal && matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+        tp.sk_err = Some(errno);
+        crate::tcp_input::tcp_write_queue_purge(&mut tp);
+        crate::tcp::tcp_done(net, &sk, &mut tp);
+        drop(tp);
+        wake(&sk);
+    } else {
+        tp.sk_err_soft = Some(errno);
+    }
+}
+// ANCHOR_END: tcp_v4_err

@@ -1,1 +1,670 @@
-//! being written
+//! Sending: segments built from the write queue, ACKs, SYNs, FINs and RSTs.
+//!
+//! Mirrors net/ipv4/tcp_output.c of **Linux 6.18**: `tcp_transmit_skb()`,
+//! `tcp_write_xmit()`, `tcp_select_window()` / `__tcp_select_window()`,
+//! `tcp_select_initial_window()`, `tcp_connect()`, `tcp_send_ack()`,
+//! `tcp_send_delayed_ack()`, `tcp_send_fin()`, `tcp_send_active_reset()`,
+//! `tcp_retransmit_skb()`, `tcp_sync_mss()`, `tcp_nagle_test()`.
+//!
+//! Heads up: read RFC 9293 §3.8.6 (managing the window, silly window
+//! syndrome avoidance), RFC 896 (Nagle), RFC 1122 §4.2.3.4 (when to send
+//! data) and RFC 5681 §3.1 (slow start) before this file.
+//!
+//! # The path of a segment out
+//!
+//! `send()` copies user bytes into skbs of at most one MSS, each with
+//! [`MAX_TCP_HEADER`] of headroom, on `sk_write_queue` ([`crate::tcp`]).
+//! [`tcp_write_xmit`] then sends from the head of that queue as long as the
+//! congestion window, the peer's window and Nagle allow: each skb is
+//! *cloned* (the clone shares the payload), the clone gets its TCP header
+//! pushed by [`tcp_transmit_skb`] and goes to
+//! `ip_build_and_send_pkt()`, and the original moves to `tcp_rtx_queue`
+//! until it is acknowledged. A retransmission clones it again.
+//!
+//! # Where we differ
+//!
+//! - No TSO/GSO, pacing, TCP small queues, autocorking, MTU probing, ECN
+//!   or timestamps/SACK/window-scale options yet (the options issue adds the
+//!   last three). One skb is one segment (`tcp_skb_pcount() == 1`).
+//! - Pushing the header on a clone copies the buffer once (our skbs
+//!   unshare on write; Linux writes the header into the shared headroom,
+//!   which only it may touch).
+//! - `ip_build_and_send_pkt()` routes every segment; Linux caches the
+//!   route in `sk->sk_dst_cache`.
+
+use std::sync::Arc;
+
+use net_core::skbuff::alloc_skb;
+use net_core::snmp::{LinuxMib, TcpMib};
+use net_core::{Errno, Net, Skb};
+use net_ipv4::ip::IPPROTO_TCP;
+use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
+
+use crate::af_inet::TcpNet;
+use crate::sock::*;
+use crate::tcp_states::TcpState;
+use crate::tcphdr::{
+    TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions,
+    tcp_options_size, tcp_options_write,
+};
+
+/// `TCP_MAX_QUICKACKS`: at most this many segments ACKed at once in
+/// quick-ACK mode.
+pub const TCP_MAX_QUICKACKS: u8 = 16;
+
+/// `tcp_win_from_space()`: how much window `space` bytes of buffer can
+/// offer. Linux 6.18 scales by a measured `scaling_ratio` (payload to
+/// truesize, initially one half); we use `tcp_adv_win_scale` = 1, the same
+/// half.
+pub fn tcp_win_from_space(tn: &TcpNet, space: i64) -> i64 {
+    let scale = tn.sysctl.tcp_adv_win_scale.get();
+    if scale <= 0 { space >> (-scale) } else { space - (space >> scale) }
+}
+
+/// `tcp_space()`: window the free receive buffer allows.
+pub fn tcp_space(tn: &TcpNet, tp: &TcpSk) -> i64 {
+    tcp_win_from_space(tn, tp.sk_rcvbuf as i64 - tp.sk_rmem_alloc as i64)
+}
+
+/// `tcp_full_space()`: window a whole receive buffer allows.
+pub fn tcp_full_space(tn: &TcpNet, tp: &TcpSk) -> i64 {
+    tcp_win_from_space(tn, tp.sk_rcvbuf as i64)
+}
+
+/// `tcp_receive_window()`: what is left of the window we last advertised.
+pub fn tcp_receive_window(tp: &TcpSk) -> u32 {
+    let win = tp.rcv_wup.wrapping_add(tp.rcv_wnd).wrapping_sub(tp.rcv_nxt) as i32;
+    win.max(0) as u32
+}
+
+/// `tcp_select_initial_window()` for a connection without window scaling:
+/// the buffer's window, clamped, rounded down to whole MSS, at most
+/// 65535 (`MAX_TCP_WINDOW`, since `tcp_workaround_signed_windows` is off
+/// and no scale is offered). Sets `rcv_wnd`, `window_clamp`,
+/// `rcv_ssthresh`.
+pub fn tcp_select_initial_window(tn: &TcpNet, tp: &mut TcpSk, mss: u16) {
+    let mss = u32::from(mss);
+    let mut space = tcp_full_space(tn, tp).max(0) as u32;
+    let mut clamp = tp.window_clamp;
+    if clamp == 0 {
+        clamp = TCP_MAX_WINDOW_UNSCALED;
+    }
+    space = space.min(clamp);
+    if space > mss {
+        space -= space % mss;
+    }
+    tp.rcv_wnd = space.min(TCP_MAX_WINDOW_UNSCALED);
+    tp.window_clamp = clamp.min(TCP_MAX_WINDOW_UNSCALED);
+    // tcp_init_buffer_space(): rcv_ssthresh starts at the window.
+    tp.rcv_ssthresh = tp.rcv_wnd;
+    tp.rcv_wup = tp.rcv_nxt;
+}
+
+// ANCHOR: tcp_select_window
+/// `__tcp_select_window()`: the window to offer now, from free buffer
+/// space, with receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2):
+/// a window under one MSS is offered as 0, and the offered window only
+/// moves in whole MSS.
+pub fn __tcp_select_window(tn: &TcpNet, tp: &TcpSk) -> u32 {
+    let mut mss = i64::from(tp.icsk_ack.rcv_mss.max(1));
+    let mut free_space = tcp_space(tn, tp);
+    let full_space = i64::from(tp.window_clamp).min(tcp_full_space(tn, tp));
+    if mss > full_space {
+        mss = full_space.max(1);
+    }
+    if free_space < mss {
+        return 0;
+    }
+    if free_space > i64::from(tp.rcv_ssthresh) {
+        free_space = i64::from(tp.rcv_ssthresh);
+    }
+    let mut window = i64::from(tp.rcv_wnd);
+    if window <= free_space - mss || window > free_space {
+        window = (free_space / mss) * mss;
+    } else if mss == full_space && free_space > window + (full_space >> 1) {
+        window = free_space;
+    }
+    window.clamp(0, i64::from(TCP_MAX_WINDOW_UNSCALED)) as u32
+}
+
+/// `tcp_select_window()`: the window field of an outgoing segment. Never
+/// shrinks what was offered (RFC 9293 "SHOULD NOT shrink"); records the
+/// offer in `rcv_wnd` and `rcv_wup`. Counts `TCPWantZeroWindowAdv`,
+/// `TCPToZeroWindowAdv` and `TCPFromZeroWindowAdv` as Linux does.
+pub fn tcp_select_window(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u16 {
+    let old_win = tp.rcv_wnd;
+    let cur_win = tcp_receive_window(tp);
+    let mut new_win = __tcp_select_window(tn, tp);
+    if new_win < cur_win {
+        if new_win == 0 {
+            net.mib.inc(LinuxMib::TCPWantZeroWindowAdv);
+        }
+        new_win = cur_win;
+    }
+    tp.rcv_wnd = new_win;
+    tp.rcv_wup = tp.rcv_nxt;
+    let new_win = new_win.min(TCP_MAX_WINDOW_UNSCALED);
+    if new_win == 0 {
+        if old_win != 0 {
+            net.mib.inc(LinuxMib::TCPToZeroWindowAdv);
+        }
+    } else if old_win == 0 {
+        net.mib.inc(LinuxMib::TCPFromZeroWindowAdv);
+    }
+    new_win as u16
+}
+// ANCHOR_END: tcp_select_window
+
+/// `tcp_mss_to_mtu()`'s inverse for a route MTU: MSS = MTU − 40
+/// (`tcp_mtu_to_mss()`, no options counted yet).
+pub fn tcp_mtu_to_mss(pmtu: u32) -> u16 {
+    pmtu.saturating_sub(40).clamp(u32::from(TCP_MIN_MSS), 65495) as u16
+}
+
+/// `tcp_sync_mss()`: the sending MSS from the path MTU and what the peer
+/// and `TCP_MAXSEG` allow.
+pub fn tcp_sync_mss(tp: &mut TcpSk, pmtu: u32) -> u16 {
+    let mut mss = tcp_mtu_to_mss(pmtu).min(tp.rx_opt.mss_clamp);
+    if tp.max_window != 0 && u32::from(mss) > tp.max_window / 2 && tp.max_window >= u32::from(TCP_MIN_MSS) {
+        // tcp_bound_to_half_wnd(): never more than half the largest window.
+        mss = mss.min(((tp.max_window / 2).max(u32::from(TCP_MIN_MSS))) as u16);
+    }
+    tp.mss_cache = mss.max(TCP_MIN_MSS.min(tp.rx_opt.mss_clamp));
+    tp.mss_cache
+}
+
+/// `tcp_acceptable_seq()`: the sequence number of a segment that carries no
+/// data (ACK, RST): `snd_nxt`, unless the peer shrank its window below it.
+pub fn tcp_acceptable_seq(tp: &TcpSk) -> u32 {
+    if !before(tp.tcp_wnd_end(), tp.snd_nxt) { tp.snd_nxt } else { tp.tcp_wnd_end() }
+}
+
+/// Allocate an skb for a segment with `MAX_TCP_HEADER` of headroom and
+/// `payload` bytes of room (`tcp_stream_alloc_skb()`).
+pub fn tcp_stream_alloc_skb(payload: usize) -> Skb {
+    let mut skb = alloc_skb(MAX_TCP_HEADER + payload);
+    skb.reserve(MAX_TCP_HEADER);
+    skb
+}
+
+/// Write a TCP header in front of `skb`'s data and send it. `skb` is a
+/// clone or a one-off segment; its `TCP_SKB_CB` says seq and flags.
+///
+/// Mirrors `__tcp_transmit_skb()` (net/ipv4/tcp_output.c): options (MSS
+/// on a SYN), the header, the window (`tcp_select_window()`, or the raw
+/// `rcv_wnd` on a SYN, which is never scaled), the checksum, then
+/// `ip_queue_xmit()`. An ACK-carrying segment cancels a pending delayed ACK
+/// (`tcp_event_ack_sent()`); one with data updates `lsndtime`
+/// (`tcp_event_data_sent()`). `OutSegs` counts segments that are not
+/// retransmissions.
+// ANCHOR: tcp_transmit_skb
+pub fn tcp_transmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mut skb: Skb) -> Result<(), Errno> {
+    let tcb = *TCP_SKB_CB(&skb);
+    let syn = tcb.tcp_flags & TCPHDR_SYN != 0;
+    let opts = if syn {
+        TcpOutOptions { mss: Some(tp.advmss), ..TcpOutOptions::default() }
+    } else {
+        TcpOutOptions::default()
+    };
+    let opt_len = tcp_options_size(&opts);
+    let hlen = TCPHDR_LEN + opt_len;
+    let window = if syn { tp.rcv_wnd.min(TCP_MAX_WINDOW_UNSCALED) as u16 } else { tcp_select_window(net, tn, tp) };
+    let (saddr, daddr) = (tp.inet_saddr, sk.inet_daddr());
+    let is_new = after(tcb.end_seq, tp.snd_nxt) || tcb.seq == tcb.end_seq;
+    let has_data = skb.len() > 0;
+    {
+        let hdr = skb.push(hlen);
+        hdr[..TCPHDR_LEN].fill(0);
+        hdr[12] = ((hlen / 4) as u8) << 4;
+        tcp_options_write(&mut hdr[TCPHDR_LEN..], &opts);
+    }
+    skb.reset_transport_header();
+    let mut th = TcpHdr::new_checked(skb.data_mut()).expect("a header we just wrote");
+    th.set_source(sk.inet_num());
+    th.set_dest(sk.inet_dport());
+    th.set_seq(tcb.seq);
+    th.set_ack_seq(if tcb.tcp_flags & TCPHDR_ACK != 0 { tp.rcv_nxt } else { 0 });
+    th.set_doff((hlen / 4) as u8);
+    th.set_flags(tcb.tcp_flags);
+    th.set_window(window);
+    th.fill_checksum(saddr, daddr);
+    if tcb.tcp_flags & TCPHDR_ACK != 0 {
+        tcp_event_ack_sent(net, sk, tp);
+    }
+    if has_data {
+        tcp_event_data_sent(net, tp);
+    }
+    if is_new {
+        net.mib.inc(TcpMib::OutSegs);
+    }
+    tp.segs_out = tp.segs_out.wrapping_add(1);
+    let opts = IpSendOpts { oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0), ..IpSendOpts::default() };
+    ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts)
+}
+// ANCHOR_END: tcp_transmit_skb
+
+/// `tcp_event_ack_sent()`: an ACK left, so the delayed ACK is moot; quick-ACK
+/// credit is spent.
+fn tcp_event_ack_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.icsk_ack.quick > 0 {
+        tp.icsk_ack.quick -= 1;
+        if tp.icsk_ack.quick == 0 {
+            tp.icsk_ack.ato = TCP_ATO_MIN;
+        }
+    }
+    if tp.icsk_ack.pending & ICSK_ACK_TIMER != 0 {
+        net.del_timer(sk.timers.delack);
+    }
+    tp.icsk_ack.pending = 0;
+}
+
+/// `tcp_event_data_sent()`: remember when data last left; a reply sent
+/// within `ato` of the last arrival makes the connection interactive
+/// (`inet_csk_inc_pingpong_cnt()`), so ACKs will wait to ride on data.
+fn tcp_event_data_sent(net: &Net, tp: &mut TcpSk) {
+    let now = net.jiffies();
+    tp.lsndtime = now;
+    if now.wrapping_sub(tp.icsk_ack.lrcvtime) < u64::from(tp.icsk_ack.ato) {
+        tp.icsk_ack.pingpong = tp.icsk_ack.pingpong.saturating_add(1);
+    }
+}
+
+/// A segment with no payload: ACK, RST, or SYN/FIN built outside the queues.
+fn tcp_ctl_skb(seq: u32, end_seq: u32, flags: u8) -> Skb {
+    let mut skb = tcp_stream_alloc_skb(0);
+    let cb = TCP_SKB_CB_mut(&mut skb);
+    cb.seq = seq;
+    cb.end_seq = end_seq;
+    cb.tcp_flags = flags;
+    skb
+}
+
+/// `tcp_send_ack()`: a bare ACK of `rcv_nxt` with the current window.
+pub fn tcp_send_ack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.state == TcpState::Close {
+        return;
+    }
+    let seq = tcp_acceptable_seq(tp);
+    let _ = tcp_transmit_skb(net, tn, sk, tp, tcp_ctl_skb(seq, seq, TCPHDR_ACK));
+}
+
+/// `tcp_send_delayed_ack()`: arm the delayed-ACK timer for `ato` (bounded
+/// by `TCP_DELACK_MAX` when interactive, HZ/2 otherwise, and by the RTT),
+/// or send now if a timer already armed is about to fire anyway.
+pub fn tcp_send_delayed_ack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    let mut ato = tp.icsk_ack.ato.max(TCP_ATO_MIN);
+    let mut max_ato = (net_core::jiffies::HZ / 2) as u32;
+    if tp.icsk_ack.pingpong > 0 || tp.icsk_ack.pending & ICSK_ACK_PUSHED != 0 {
+        max_ato = TCP_DELACK_MAX;
+    }
+    if tp.rtt.srtt_us != 0 {
+        let rtt = (tp.rtt.srtt_us >> 3).div_ceil(1000).max(TCP_DELACK_MIN);
+        max_ato = max_ato.min(rtt);
+    }
+    ato = ato.min(max_ato);
+    let now = net.jiffies();
+    let mut timeout = now + u64::from(ato);
+    if tp.icsk_ack.pending & ICSK_ACK_TIMER != 0 {
+        if tp.icsk_ack.timeout <= now + u64::from(ato >> 2) {
+            tcp_send_ack(net, tn, sk, tp);
+            return;
+        }
+        timeout = timeout.min(tp.icsk_ack.timeout);
+    }
+    tp.icsk_ack.pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER;
+    tp.icsk_ack.timeout = timeout;
+    net.mod_timer(sk.timers.delack, timeout);
+}
+
+/// `tcp_send_active_reset()`: RST|ACK from a socket (`seq` acceptable,
+/// `ack` = `rcv_nxt`). Counts `OutRsts`.
+pub fn tcp_send_active_reset(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    net.mib.inc(TcpMib::OutRsts);
+    let seq = tcp_acceptable_seq(tp);
+    let _ = tcp_transmit_skb(net, tn, sk, tp, tcp_ctl_skb(seq, seq, TCPHDR_ACK | TCPHDR_RST));
+}
+
+/// Arm the retransmit timer (`inet_csk_reset_xmit_timer()`), `when`
+/// jiffies from now, bounded by `TCP_RTO_MAX`.
+pub fn inet_csk_reset_xmit_timer(net: &Net, sk: &TcpSock, tp: &mut TcpSk, what: u8, when: u32) {
+    let when = when.min(tcp_rto_max(tp));
+    tp.icsk_pending = what;
+    tp.icsk_timeout = net.jiffies() + u64::from(when);
+    net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
+}
+
+/// Disarm the retransmit timer (`inet_csk_clear_xmit_timer(ICSK_TIME_RETRANS)`).
+pub fn inet_csk_clear_xmit_timer(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    tp.icsk_pending = 0;
+    net.del_timer(sk.timers.retransmit);
+}
+
+/// `tcp_rto_max()`.
+pub fn tcp_rto_max(_tp: &TcpSk) -> u32 {
+    TCP_RTO_MAX
+}
+
+/// `tcp_rearm_rto()`: no data in flight, no timer; otherwise one RTO from
+/// now (`tcp_reset_xmit_timer(…, icsk_rto)`).
+pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.packets_out == 0 {
+        inet_csk_clear_xmit_timer(net, sk, tp);
+    } else {
+        let rto = tp.icsk_rto;
+        inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
+    }
+}
+
+/// `tcp_event_new_data_sent()`: the head of the write queue was sent for the
+/// first time: it moves to the retransmit queue, `snd_nxt` advances, and the
+/// RTO timer starts if nothing else was in flight.
+fn tcp_event_new_data_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) {
+    let prior_packets = tp.packets_out;
+    tp.snd_nxt = TCP_SKB_CB(&skb).end_seq;
+    tp.tcp_rtx_queue.push_back(skb);
+    tp.packets_out += 1;
+    if prior_packets == 0 || tp.icsk_pending == ICSK_TIME_PROBE0 {
+        tcp_rearm_rto(net, sk, tp);
+    }
+    net.mib.inc(LinuxMib::TCPOrigDataSent);
+}
+
+/// `tcp_packets_in_flight()`: `packets_out` + `retrans_out` (no SACK, so
+/// nothing is known to have left the network).
+pub fn tcp_packets_in_flight(tp: &TcpSk) -> u32 {
+    tp.packets_out + tp.retrans_out
+}
+
+/// `tcp_nagle_test()` / `tcp_nagle_check()`: may a segment of `len` bytes
+/// (less than `mss`) go now? Yes with `TCP_NODELAY`, with a FIN, or when no
+/// earlier small segment is unacknowledged (Minshall's variant:
+/// `snd_sml` after `snd_una`).
+fn tcp_nagle_test(tp: &TcpSk, len: usize, flags: u8, mss: u16, nonagle: u8) -> bool {
+    if nonagle & TCP_NAGLE_PUSH != 0 || flags & TCPHDR_FIN != 0 || len >= usize::from(mss) {
+        return true;
+    }
+    if nonagle & TCP_NAGLE_CORK != 0 {
+        return false;
+    }
+    nonagle & TCP_NAGLE_OFF != 0 || tp.packets_out == 0 || !after(tp.snd_sml, tp.snd_una)
+}
+
+/// Split the head of the write queue so that it holds `mss` bytes of
+/// payload (`tcp_fragment()`); the rest becomes the new head. The FIN, if
+/// any, stays with the tail half.
+fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
+    let Some(mut skb) = tp.sk_write_queue.dequeue() else { return };
+    let tail_bytes = skb.data()[mss..].to_vec();
+    let cb = *TCP_SKB_CB(&skb);
+    let mut tail = tcp_stream_alloc_skb(tail_bytes.len());
+    tail.put_data(&tail_bytes);
+    skb.trim(mss);
+    let split = cb.seq.wrapping_add(mss as u32);
+    {
+        let h = TCP_SKB_CB_mut(&mut skb);
+        h.end_seq = split;
+        h.tcp_flags = cb.tcp_flags & !(TCPHDR_FIN | TCPHDR_PSH);
+    }
+    {
+        let t = TCP_SKB_CB_mut(&mut tail);
+        t.seq = split;
+        t.end_seq = cb.end_seq;
+        t.tcp_flags = cb.tcp_flags;
+    }
+    tp.sk_wmem_queued += tail.truesize as usize;
+    tp.sk_write_queue.queue_head(tail);
+    tp.sk_write_queue.queue_head(skb);
+}
+
+// ANCHOR: tcp_write_xmit
+/// Send what the windows allow from the head of the write queue.
+///
+/// Mirrors `tcp_write_xmit()`: for each skb, the congestion window test
+/// (`tcp_cwnd_test()`: in flight < `snd_cwnd`), the receive window test
+/// (`tcp_snd_wnd_test()`: it ends inside `snd_una + snd_wnd`), Nagle for a
+/// last partial segment, then `tcp_transmit_skb()` of a clone and
+/// `tcp_event_new_data_sent()`. Returns true when data is waiting and
+/// nothing is in flight, so the caller arms the zero-window probe
+/// (`tcp_check_probe_timer()`).
+pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) -> bool {
+    let mss = tp.mss_cache.max(1);
+    loop {
+        let Some(head) = tp.sk_write_queue.peek() else { return false };
+        let cb = *TCP_SKB_CB(head);
+        let len = head.len();
+        if len > usize::from(mss) {
+            tcp_fragment(tp, usize::from(mss));
+            continue;
+        }
+        if tcp_packets_in_flight(tp) >= tp.snd_cwnd && cb.tcp_flags & TCPHDR_FIN == 0 {
+            return false;
+        }
+        let data_end = cb.end_seq.wrapping_sub(u32::from(cb.tcp_flags & TCPHDR_FIN != 0));
+        if after(data_end, tp.tcp_wnd_end()) && len > 0 {
+            return tp.packets_out == 0;
+        }
+        let last = tp.sk_write_queue.len() == 1;
+        if last && !tcp_nagle_test(tp, len, cb.tcp_flags, mss, nonagle | tp.nonagle) {
+            return false;
+        }
+        let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
+        TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
+        if after(cb.end_seq, tp.pushed_seq) {
+            TCP_SKB_CB_mut(&mut skb).tcp_flags |= TCPHDR_PSH;
+            tp.pushed_seq = cb.end_seq;
+        }
+        let clone = skb.clone();
+        if tcp_transmit_skb(net, tn, sk, tp, clone).is_err() {
+            // Linux leaves it queued and retries from the RTO or the next
+            // ACK; a locally failed send is treated as a loss.
+        }
+        if len < usize::from(mss) {
+            tp.snd_sml = cb.end_seq; // tcp_minshall_update()
+        }
+        tcp_event_new_data_sent(net, sk, tp, skb);
+    }
+}
+// ANCHOR_END: tcp_write_xmit
+
+/// `__tcp_push_pending_frames()`: send, and arm the zero-window probe timer
+/// if data is stuck behind a closed window with nothing in flight.
+pub fn tcp_push_pending_frames(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) {
+    if tp.sk_write_queue.is_empty() {
+        return;
+    }
+    if tcp_write_xmit(net, tn, sk, tp, nonagle) && tp.icsk_pending == 0 {
+        // tcp_check_probe_timer()
+        let when = tcp_probe0_when(tp);
+        inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
+    }
+}
+
+/// `tcp_probe0_when()`: the zero-window probe interval, the RTO backed off.
+pub fn tcp_probe0_when(tp: &TcpSk) -> u32 {
+    let base = tp.icsk_rto.max(TCP_RTO_MIN);
+    (u64::from(base) << tp.icsk_backoff.min(31)).min(u64::from(TCP_RTO_MAX)) as u32
+}
+
+/// `tcp_send_probe0()` / `tcp_write_wakeup()`: probe a zero window with an
+/// ACK that carries an old sequence number (`snd_una - 1`), which the peer
+/// must answer with its current window.
+pub fn tcp_send_probe0(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    let seq = tp.snd_una.wrapping_sub(1);
+    let _ = tcp_transmit_skb(net, tn, sk, tp, tcp_ctl_skb(seq, seq, TCPHDR_ACK));
+    net.mib.inc(LinuxMib::TCPWinProbe);
+}
+
+/// Queue `flags` (a SYN or a FIN) as a zero-length sequence-consuming skb
+/// on the write queue, or fold a FIN into the unsent tail.
+pub fn tcp_queue_ctl(tp: &mut TcpSk, flags: u8) {
+    if flags & TCPHDR_FIN != 0 {
+        if let Some(mut tail) = tp.sk_write_queue.dequeue_tail() {
+            let cb = TCP_SKB_CB_mut(&mut tail);
+            cb.tcp_flags |= TCPHDR_FIN;
+            cb.end_seq = cb.end_seq.wrapping_add(1);
+            tp.write_seq = tp.write_seq.wrapping_add(1);
+            tp.sk_write_queue.queue_tail(tail);
+            return;
+        }
+    }
+    let seq = tp.write_seq;
+    let skb = tcp_ctl_skb(seq, seq.wrapping_add(1), flags);
+    tp.sk_wmem_queued += skb.truesize as usize;
+    tp.write_seq = tp.write_seq.wrapping_add(1);
+    tp.sk_write_queue.queue_tail(skb);
+}
+
+/// `tcp_send_fin()`: queue a FIN after any unsent data and push it out
+/// (Nagle off for it).
+pub fn tcp_send_fin(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    tcp_queue_ctl(tp, TCPHDR_FIN | TCPHDR_ACK);
+    tcp_push_pending_frames(net, tn, sk, tp, TCP_NAGLE_OFF);
+}
+
+// ANCHOR: tcp_connect
+/// Send the SYN of an active open.
+///
+/// Mirrors `tcp_connect_init()` + `tcp_connect()`: MSS from the route
+/// (`advmss` = MTU − 40, clamped by `TCP_MAXSEG`), the initial window
+/// (`tcp_select_initial_window()`), `snd_una = snd_nxt = ISN`; the SYN goes
+/// on the retransmit queue (so the RTO timer and `tcp_ack()` treat it as
+/// data), `ActiveOpens` rises and the timer is armed for `icsk_rto` (1 s).
+pub fn tcp_connect(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, pmtu: u32) {
+    let mut advmss = tcp_mtu_to_mss(pmtu);
+    if tp.rx_opt.user_mss != 0 {
+        advmss = advmss.min(tp.rx_opt.user_mss);
+    }
+    tp.advmss = advmss;
+    tp.rx_opt.mss_clamp = if tp.rx_opt.user_mss != 0 { tp.rx_opt.user_mss } else { 65535 };
+    tcp_sync_mss(tp, pmtu);
+    tp.rcv_nxt = 0;
+    tcp_select_initial_window(tn, tp, advmss);
+    tp.icsk_ack.rcv_mss = advmss.min(TCP_MSS_DEFAULT);
+    tp.snd_una = tp.write_seq;
+    tp.snd_sml = tp.write_seq;
+    tp.snd_nxt = tp.write_seq;
+    tp.pushed_seq = tp.write_seq;
+    tp.icsk_rto = TCP_TIMEOUT_INIT;
+    tp.icsk_retransmits = 0;
+    tp.icsk_backoff = 0;
+    tp.total_rto = 0;
+    tcp_queue_ctl(tp, TCPHDR_SYN);
+    let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
+    TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
+    tp.retrans_stamp = net.jiffies();
+    let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
+    tp.snd_nxt = tp.write_seq;
+    tp.pushed_seq = tp.write_seq;
+    tp.tcp_rtx_queue.push_back(skb);
+    tp.packets_out += 1;
+    net.mib.inc(TcpMib::ActiveOpens);
+    let rto = tp.icsk_rto;
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
+}
+// ANCHOR_END: tcp_connect
+
+/// Send (or re-send) the SYN-ACK of a passive or simultaneous open: the
+/// SYN on the retransmit queue, sent with ACK set (`tcp_send_synack()`;
+/// Linux's passive side sends it from the request sock,
+/// `tcp_v4_send_synack()`).
+pub fn tcp_send_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    let Some(head) = tp.tcp_rtx_queue.front_mut() else { return };
+    let cb = TCP_SKB_CB_mut(head);
+    if cb.tcp_flags & TCPHDR_SYN == 0 {
+        return;
+    }
+    cb.tcp_flags |= TCPHDR_ACK;
+    cb.when_ns = net.now_ns();
+    let clone = head.clone();
+    let _ = tcp_transmit_skb(net, tn, sk, tp, clone);
+}
+
+/// Start a passive child's half: queue its SYN (with ACK) on the retransmit
+/// queue and send it, arming the retransmit timer for the SYN-ACK's RTO.
+pub fn tcp_make_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    tcp_queue_ctl(tp, TCPHDR_SYN | TCPHDR_ACK);
+    let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
+    TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
+    tp.snd_nxt = tp.write_seq;
+    tp.pushed_seq = tp.write_seq;
+    tp.retrans_stamp = net.jiffies();
+    let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
+    tp.tcp_rtx_queue.push_back(skb);
+    tp.packets_out += 1;
+    let rto = tp.icsk_rto;
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
+}
+
+// ANCHOR: tcp_retransmit_skb
+/// Retransmit the head of the retransmit queue.
+///
+/// Mirrors `tcp_retransmit_skb()` / `__tcp_retransmit_skb()`: a segment
+/// partly acknowledged is trimmed first (`tcp_trim_head()`), then a clone
+/// is sent; `RetransSegs` (and `TCPSynRetrans` for a SYN) count it,
+/// `total_retrans` and `retrans_out` rise, the skb is marked
+/// `TCPCB_RETRANS` so no RTT sample is taken from it (Karn), and
+/// `retrans_stamp` remembers the first retransmission.
+pub fn tcp_retransmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, idx: usize) -> Result<(), Errno> {
+    let snd_una = tp.snd_una;
+    let now_ns = net.now_ns();
+    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return Ok(()) };
+    let cb = *TCP_SKB_CB(skb);
+    if before(cb.seq, snd_una) && after(cb.end_seq, snd_una) && cb.tcp_flags & TCPHDR_SYN == 0 {
+        let trim = snd_una.wrapping_sub(cb.seq) as usize;
+        let n = trim.min(skb.len());
+        skb.pull(n);
+        TCP_SKB_CB_mut(skb).seq = snd_una;
+    }
+    let c = TCP_SKB_CB_mut(skb);
+    let first_sent_ns = c.when_ns;
+    c.sacked |= TCPCB_RETRANS;
+    c.when_ns = now_ns;
+    let syn = c.tcp_flags & TCPHDR_SYN != 0;
+    let clone = skb.clone();
+    net.mib.inc(TcpMib::RetransSegs);
+    if syn {
+        net.mib.inc(LinuxMib::TCPSynRetrans);
+    }
+    tp.total_retrans += 1;
+    tp.retrans_out += 1;
+    if tp.retrans_stamp == 0 {
+        // The first transmission of what is now retransmitted
+        // (`tcp_skb_timestamp_ts()`): the give-up clock starts there.
+        let first = if first_sent_ns != 0 { first_sent_ns } else { now_ns };
+        tp.retrans_stamp = (first / (1_000_000_000 / net_core::jiffies::HZ)).max(1);
+    }
+    tcp_transmit_skb(net, tn, sk, tp, clone)
+}
+// ANCHOR_END: tcp_retransmit_skb
+
+/// Retransmit, after an RTO, the segments above `high_seq`'s mark that the
+/// congestion window allows (`tcp_xmit_retransmit_queue()` in the Loss
+/// state, where every segment in flight counts as lost).
+pub fn tcp_xmit_retransmit_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.icsk_ca_state != TCP_CA_LOSS {
+        return;
+    }
+    loop {
+        if tcp_packets_in_flight(tp) >= tp.snd_cwnd {
+            return;
+        }
+        let from = tp.retransmit_high;
+        let Some(idx) = tp.tcp_rtx_queue.iter().position(|s| after(TCP_SKB_CB(s).end_seq, from)) else {
+            return;
+        };
+        let end = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).end_seq;
+        if !before(from, tp.high_seq) {
+            return;
+        }
+        tp.retransmit_high = end;
+        if tcp_retransmit_skb(net, tn, sk, tp, idx).is_err() {
+            return;
+        }
+    }
+}
+
+/// `tcp_data_snd_check()`: after an ACK, send what the new window allows.
+pub fn tcp_data_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    tcp_xmit_retransmit_queue(net, tn, sk, tp);
+    tcp_push_pending_frames(net, tn, sk, tp, 0);
+}

@@ -1,9 +1,291 @@
-//! being written
-use crate::sock::TcpSock;
+//! TCP's timers: retransmission (and the zero-window probe that shares its
+//! timer), the delayed ACK, and `sk_timer` (TIME_WAIT and the orphan's
+//! FIN_WAIT2 for now; keepalive and SYN-ACK come with later issues).
+//!
+//! Mirrors net/ipv4/tcp_timer.c of **Linux 6.18**: `tcp_write_timer()`,
+//! `tcp_retransmit_timer()`, `tcp_write_timeout()`,
+//! `retransmits_timed_out()`, `tcp_model_timeout()`, `tcp_probe_timer()`,
+//! `tcp_delack_timer()`, `tcp_keepalive_timer()`, `tcp_write_err()`,
+//! `tcp_clamp_rto_to_user_timeout()`, and `tcp_enter_loss()` from
+//! tcp_input.c.
+//!
+//! Heads up: RFC 6298 §5 (what to do when the timer expires: back off,
+//! retransmit the earliest unacknowledged segment), RFC 1122 §4.2.3.5 (R1
+//! and R2: when to give up), RFC 5681 §3.1 (cwnd after a timeout: one
+//! segment) and RFC 9293 §3.8.1.
+//!
+//! # Where we differ
+//!
+//! - Each timer callback takes the socket lock itself; Linux defers to
+//!   `tcp_release_cb()` when the user owns the socket, which we never
+//!   hold across a wait.
+//! - No `tcp_retries1` black-hole detection (MTU probing), no thin-stream
+//!   linear timeouts, no RACK/TLP.
+
+use std::sync::Arc;
+
 use net_core::Net;
-/// `tcp_write_timer()`.
-pub fn tcp_write_timer(_net: &Net, _sk: &TcpSock) {}
-/// `tcp_delack_timer()`.
-pub fn tcp_delack_timer(_net: &Net, _sk: &TcpSock) {}
-/// `tcp_keepalive_timer()`.
-pub fn tcp_keepalive_timer(_net: &Net, _sk: &TcpSock) {}
+use net_core::snmp::LinuxMib;
+use net_core::Errno;
+
+use crate::af_inet::TcpNet;
+use crate::sock::*;
+use crate::tcp::{tcp_done, tcp_time_wait, wake};
+use crate::tcp_input::tcp_write_queue_purge;
+use crate::tcp_output::*;
+use crate::tcp_states::TcpState;
+
+fn with_sock(net: &Net, sk: &Arc<TcpSock>, f: impl FnOnce(&TcpNet, &mut TcpSk)) {
+    let Some(tn) = net.net_generic::<TcpNet>() else { return };
+    let mut tp = sk.lock.lock();
+    f(&tn, &mut tp);
+    if std::mem::take(&mut tp.wake_pending) {
+        drop(tp);
+        wake(sk);
+    }
+}
+
+/// `tcp_write_timer()` → `tcp_write_timer_handler()`: the retransmit timer
+/// fired; dispatch on what it was armed for (`icsk_pending`).
+pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
+    with_sock(net, sk, |tn, tp| {
+        if tp.state == TcpState::Close || tp.icsk_pending == 0 {
+            return;
+        }
+        if tp.icsk_timeout > net.jiffies() {
+            net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
+            return;
+        }
+        let event = std::mem::take(&mut tp.icsk_pending);
+        match event {
+            ICSK_TIME_RETRANS => tcp_retransmit_timer(net, tn, sk, tp),
+            ICSK_TIME_PROBE0 => tcp_probe_timer(net, tn, sk, tp),
+            _ => {}
+        }
+    });
+}
+
+/// `tcp_write_err()`: give up — the soft error seen last, or `ETIMEDOUT`;
+/// queues purged, socket done, `TCPAbortOnTimeout`.
+pub fn tcp_write_err(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    tp.sk_err = Some(tp.sk_err_soft.take().unwrap_or(Errno::ETIMEDOUT));
+    tcp_write_queue_purge(tp);
+    tcp_done(net, sk, tp);
+    net.mib.inc(LinuxMib::TCPAbortOnTimeout);
+}
+
+/// `tcp_model_timeout()`: how long `boundary` RTOs take when each doubles
+/// from `rto_base`, up to `TCP_RTO_MAX`: the time budget `tcp_retries2`
+/// stands for (15 → 924.6 s with a 200 ms base).
+pub fn tcp_model_timeout(boundary: u32, rto_base: u32) -> u64 {
+    let thresh = (TCP_RTO_MAX / rto_base).ilog2();
+    let base = u64::from(rto_base);
+    if boundary <= thresh {
+        ((2u64 << boundary) - 1) * base
+    } else {
+        ((2u64 << thresh) - 1) * base + u64::from(boundary - thresh) * u64::from(TCP_RTO_MAX)
+    }
+}
+
+/// `retransmits_timed_out()`: has retransmission gone on for longer than
+/// `boundary` doubling RTOs would take (or than `timeout` ms, when set)?
+/// Measured from the first transmission of the segment now being
+/// retransmitted (`retrans_stamp`).
+pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u32) -> bool {
+    if tp.icsk_retransmits == 0 || tp.retrans_stamp == 0 {
+        return false;
+    }
+    let timeout = if timeout_ms != 0 { u64::from(timeout_ms) } else { tcp_model_timeout(boundary, TCP_RTO_MIN) };
+    net.jiffies().saturating_sub(tp.retrans_stamp) >= timeout
+}
+
+/// `tcp_orphan_retries()`: retries for an orphan (0 means 8; 0 outright
+/// if the RTO is already at its maximum... and the socket is alive).
+fn tcp_orphan_retries(tn: &TcpNet, tp: &TcpSk) -> u32 {
+    let alive = tp.icsk_rto < TCP_RTO_MAX;
+    let retries = tn.sysctl.tcp_orphan_retries.get().clamp(0, 255) as u32;
+    if tp.sk_err_soft.is_some() && !alive {
+        return 0;
+    }
+    if retries == 0 && alive { 8 } else { retries }
+}
+
+// ANCHOR: tcp_write_timeout
+/// `tcp_write_timeout()`: should retransmission stop? In SYN_SENT after
+/// `TCP_SYNCNT` / `tcp_syn_retries` retransmissions, plus the
+/// `tcp_syn_linear_timeouts` ones that did not back off; in SYN_RECV after
+/// `tcp_synack_retries`; otherwise when the `tcp_retries2` time budget
+/// (`tcp_orphan_retries` for an orphan) or `TCP_USER_TIMEOUT` is spent.
+/// Kills the socket and returns true if so.
+pub fn tcp_write_timeout(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) -> bool {
+    let expired = match tp.state {
+        TcpState::SynSent => {
+            let retry_until = match tp.icsk_syn_retries {
+                0 => tn.sysctl.tcp_syn_retries.get().clamp(1, 127) as u32,
+                n => u32::from(n),
+            };
+            let linear = tn.sysctl.tcp_syn_linear_timeouts.get().clamp(0, 10) as u32;
+            u32::from(tp.icsk_retransmits) >= retry_until + linear
+                || (tp.icsk_user_timeout != 0 && retransmits_timed_out(net, tp, 0, tp.icsk_user_timeout))
+        }
+        TcpState::SynRecv => {
+            let retry_until = tn.sysctl.tcp_synack_retries.get().clamp(0, 127) as u32;
+            u32::from(tp.icsk_retransmits) >= retry_until
+        }
+        _ => {
+            let mut retry_until = tn.sysctl.tcp_retries2.get().clamp(0, 255) as u32;
+            if tp.dead {
+                retry_until = tcp_orphan_retries(tn, tp);
+            }
+            retransmits_timed_out(net, tp, retry_until, tp.icsk_user_timeout)
+        }
+    };
+    if expired {
+        tcp_write_err(net, sk, tp);
+    }
+    expired
+}
+// ANCHOR_END: tcp_write_timeout
+
+/// `tcp_enter_loss()`: after an RTO every segment in flight is presumed
+/// lost. Reno halves the window into `ssthresh` (at least 2), the window
+/// drops to one segment, and the Loss state retransmits from `snd_una` up
+/// to `high_seq` (= `snd_nxt`) as ACKs open the window.
+pub fn tcp_enter_loss(tp: &mut TcpSk) {
+    if tp.icsk_ca_state != TCP_CA_LOSS {
+        tp.snd_ssthresh = (tcp_packets_in_flight(tp).max(tp.snd_cwnd) >> 1).max(2);
+    }
+    tp.snd_cwnd = 1;
+    tp.snd_cwnd_cnt = 0;
+    tp.retrans_out = 0;
+    tp.icsk_ca_state = TCP_CA_LOSS;
+    tp.high_seq = tp.snd_nxt;
+    tp.retransmit_high = tp.snd_una;
+}
+
+/// `tcp_clamp_rto_to_user_timeout()`: never wait past `TCP_USER_TIMEOUT`.
+fn tcp_clamp_rto_to_user_timeout(net: &Net, tp: &TcpSk) -> u32 {
+    if tp.icsk_user_timeout == 0 || tp.retrans_stamp == 0 {
+        return tp.icsk_rto;
+    }
+    let elapsed = net.jiffies().saturating_sub(tp.retrans_stamp);
+    let remaining = u64::from(tp.icsk_user_timeout).saturating_sub(elapsed).max(1);
+    tp.icsk_rto.min(remaining as u32)
+}
+
+// ANCHOR: tcp_retransmit_timer
+/// The RTO expired (`tcp_retransmit_timer()`), RFC 6298 §5.4–5.6: give up
+/// if [`tcp_write_timeout`] says so; otherwise enter Loss, retransmit the
+/// earliest unacknowledged segment, and back off — double the RTO (up to
+/// `TCP_RTO_MAX`), except for the first `tcp_syn_linear_timeouts`
+/// timeouts of a SYN, which stay at 1 s.
+pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
+        return;
+    }
+    if tcp_write_timeout(net, tn, sk, tp) {
+        return;
+    }
+    net.mib.inc(LinuxMib::TCPTimeouts);
+    tcp_enter_loss(tp);
+    if tp.state == TcpState::SynRecv || tp.state == TcpState::SynSent {
+        let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    } else {
+        tp.retransmit_high = TCP_SKB_CB(&tp.tcp_rtx_queue[0]).end_seq;
+        let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    }
+    tp.icsk_retransmits = tp.icsk_retransmits.saturating_add(1);
+    tp.total_rto += 1;
+    let linear = tn.sysctl.tcp_syn_linear_timeouts.get().clamp(0, 10) as u32;
+    if tp.state != TcpState::SynSent || tp.total_rto > linear {
+        tp.icsk_backoff = tp.icsk_backoff.saturating_add(1);
+        tp.icsk_rto = (tp.icsk_rto << 1).min(tcp_rto_max(tp));
+    }
+    let when = tcp_clamp_rto_to_user_timeout(net, tp);
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, when);
+}
+// ANCHOR_END: tcp_retransmit_timer
+
+/// The zero-window probe timer (`tcp_probe_timer()`): if data still waits
+/// behind a zero window with nothing in flight, probe again with a longer
+/// interval; after `tcp_retries2` unanswered probes, give up.
+pub fn tcp_probe_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    if tp.packets_out > 0 || tp.sk_write_queue.is_empty() {
+        tp.icsk_probes_out = 0;
+        tp.icsk_backoff = 0;
+        return;
+    }
+    let mut max_probes = tn.sysctl.tcp_retries2.get().clamp(0, 255) as u32;
+    if tp.dead {
+        max_probes = tcp_orphan_retries(tn, tp);
+    }
+    let elapsed_limit = tp.icsk_user_timeout != 0
+        && net.jiffies().saturating_sub(tp.rcv_tstamp) >= u64::from(tp.icsk_user_timeout);
+    if u32::from(tp.icsk_probes_out) >= max_probes || elapsed_limit {
+        tcp_write_err(net, sk, tp);
+        return;
+    }
+    tcp_send_probe0(net, tn, sk, tp);
+    tp.icsk_probes_out = tp.icsk_probes_out.saturating_add(1);
+    if u32::from(tp.icsk_backoff) < max_probes {
+        tp.icsk_backoff = tp.icsk_backoff.saturating_add(1);
+    }
+    let when = tcp_probe0_when(tp);
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
+}
+
+// ANCHOR: tcp_delack_timer
+/// The delayed ACK is due (`tcp_delack_timer()` →
+/// `tcp_delack_timer_handler()`): send it and count `DelayedACKs`. If we
+/// were not interactive, ACKs were too slow: double `ato` (up to the RTO);
+/// if we were, leave interactive mode.
+pub fn tcp_delack_timer(net: &Net, sk: &Arc<TcpSock>) {
+    with_sock(net, sk, |tn, tp| {
+        if tp.state == TcpState::Close || tp.icsk_ack.pending & ICSK_ACK_TIMER == 0 {
+            return;
+        }
+        if tp.icsk_ack.timeout > net.jiffies() {
+            net.mod_timer(sk.timers.delack, tp.icsk_ack.timeout);
+            return;
+        }
+        tp.icsk_ack.pending &= !ICSK_ACK_TIMER;
+        if tp.icsk_ack.pending & ICSK_ACK_SCHED != 0 {
+            if tp.icsk_ack.pingpong == 0 {
+                tp.icsk_ack.ato = (tp.icsk_ack.ato << 1).min(tp.icsk_rto);
+            } else {
+                tp.icsk_ack.pingpong = 0;
+                tp.icsk_ack.ato = TCP_ATO_MIN;
+            }
+            tcp_send_ack(net, tn, sk, tp);
+            net.mib.inc(LinuxMib::DelayedACKs);
+        }
+    });
+}
+// ANCHOR_END: tcp_delack_timer
+
+/// `sk_timer` fired (`tcp_keepalive_timer()`): the end of TIME_WAIT (`TW`)
+/// or of an orphan's FIN_WAIT2; an orphan whose FIN_WAIT2 outlasts
+/// `TCP_TIMEWAIT_LEN` first moves to the timewait stage.
+pub fn tcp_keepalive_timer(net: &Net, sk: &Arc<TcpSock>) {
+    with_sock(net, sk, |tn, tp| {
+        if tp.tw_substate {
+            if tp.state == TcpState::TimeWait {
+                net.mib.inc(LinuxMib::TW);
+            }
+            tp.tw_substate = false;
+            tcp_done(net, sk, tp);
+            return;
+        }
+        if tp.state == TcpState::FinWait2 && tp.dead {
+            if tp.linger2 >= 0 {
+                let tmo = crate::tcp::tcp_fin_time(tn, tp).saturating_sub(TCP_TIMEWAIT_LEN);
+                if tmo > 0 {
+                    tcp_time_wait(net, tn, sk, tp, TcpState::FinWait2, tmo);
+                    return;
+                }
+            }
+            tcp_send_active_reset(net, tn, sk, tp);
+            tcp_done(net, sk, tp);
+        }
+    });
+}
