@@ -92,7 +92,7 @@ pub fn inet_host(
     opts: &RunOpts,
 ) -> Result<(Arc<Net>, Arc<net_ipv4::Ipv4>), String> {
     let net = Net::new(name, clock, opts.seed);
-    let ipv4 = net_ipv4::ipv4_init(&net);
+    let ipv4 = net_tcp::inet_init(&net).ipv4.clone();
     opts.apply(&net)?;
     Ok((net, ipv4))
 }

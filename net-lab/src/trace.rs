@@ -6,7 +6,8 @@
 //! format, with virtual time shown as a wall clock starting at 12:00:00.
 //! Frames are parsed with net-ipv4's own header views.
 //!
-//! The lines follow tcpdump 4.99's wording for ARP, ICMP and UDP. Fragments
+//! The lines follow tcpdump 4.99's wording for ARP, ICMP, UDP and TCP (TCP
+//! sequence numbers relative, as tcpdump prints them without `-S`). Fragments
 //! carry tcpdump `-v`'s `(frag ID:LEN@OFFSET+)` note so the split is visible
 //! without verbose mode.
 
@@ -19,8 +20,21 @@ use net_ipv4::eth::{EthHdr, mac_to_string};
 use net_ipv4::icmp::IcmpHdr;
 use net_ipv4::ip::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IpHdr};
 use net_ipv4::udp::UdpHdr;
+use net_tcp::tcphdr::{
+    TCPHDR_ACK, TCPHDR_CWR, TCPHDR_ECE, TCPHDR_FIN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TCPHDR_URG, TcpHdr,
+    tcpdump_options,
+};
 
-type Lines = Arc<Mutex<Vec<(u64, String)>>>;
+type Lines = Arc<Mutex<(Vec<(u64, String)>, TcpSeqState)>>;
+
+/// What tcpdump remembers to print relative sequence numbers: the first
+/// sequence number seen in each direction of each connection (its
+/// `tcp_seq_hash`). Without `-S`, tcpdump prints SYNs absolute and
+/// everything after relative to those.
+#[derive(Debug, Default)]
+pub struct TcpSeqState {
+    isn: std::collections::HashMap<(std::net::Ipv4Addr, u16, std::net::Ipv4Addr, u16), u32>,
+}
 
 /// A capture on one host, like `tcpdump -n` on all its interfaces.
 pub struct Trace {
@@ -35,7 +49,9 @@ impl Trace {
         let lines: Lines = Arc::default();
         let l = lines.clone();
         let pt = PacketType::tap("tcpdump", move |net: &Net, skb| {
-            l.lock().expect("trace lock").push((skb.tstamp, tcpdump_line(skb.mac_header())));
+            let mut g = l.lock().expect("trace lock");
+            let line = tcpdump_line_rel(skb.mac_header(), &mut g.1);
+            g.0.push((skb.tstamp, line));
             net.consume_skb(skb);
             NetRx::Success
         });
@@ -48,6 +64,7 @@ impl Trace {
         self.lines
             .lock()
             .expect("trace lock")
+            .0
             .iter()
             .map(|(t, l)| format!("{} {l}\n", clock_time(*t)))
             .collect()
@@ -67,14 +84,25 @@ pub fn clock_time(ns: u64) -> String {
     format!("{:02}:{:02}:{:02}.{:06}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60, us % 1_000_000)
 }
 
-/// One frame as tcpdump prints it (without the timestamp).
+/// One frame as tcpdump prints it (without the timestamp), with absolute
+/// TCP sequence numbers (`tcpdump -S`).
 pub fn tcpdump_line(frame: &[u8]) -> String {
+    tcpdump_line_with(frame, None)
+}
+
+/// One frame as `tcpdump -n` prints it: TCP sequence numbers relative to
+/// the first seen in each direction.
+pub fn tcpdump_line_rel(frame: &[u8], st: &mut TcpSeqState) -> String {
+    tcpdump_line_with(frame, Some(st))
+}
+
+fn tcpdump_line_with(frame: &[u8], st: Option<&mut TcpSeqState>) -> String {
     let Some(eth) = EthHdr::new_checked(frame) else {
         return format!("[|ether] length {}", frame.len());
     };
     match eth.h_proto() {
         ETH_P_ARP => arp_line(eth.payload()),
-        ETH_P_IP => ip_line(eth.payload()),
+        ETH_P_IP => ip_line(eth.payload(), st),
         p => format!("ethertype Unknown ({p:#06x}), length {}", frame.len()),
     }
 }
@@ -88,7 +116,7 @@ fn arp_line(p: &[u8]) -> String {
     }
 }
 
-fn ip_line(p: &[u8]) -> String {
+fn ip_line(p: &[u8], st: Option<&mut TcpSeqState>) -> String {
     let Some(h) = IpHdr::new_checked(p) else { return format!("IP [|ip] length {}", p.len()) };
     let (s, d) = (h.saddr(), h.daddr());
     let body = h.payload();
@@ -125,9 +153,65 @@ fn ip_line(p: &[u8]) -> String {
             }
             None => "UDP [|udp]".to_string(),
         },
+        IPPROTO_TCP => match TcpHdr::new_checked(body) {
+            Some(t) => {
+                return format!("IP {s}.{} > {d}.{}: {}{frag}", t.source(), t.dest(), tcp_text(&t, s, d, st));
+            }
+            None => "tcp [|tcp]".to_string(),
+        },
         n => format!("ip-proto-{n} {}", body.len()),
     };
     format!("IP {s} > {d}: {upper}{frag}")
+}
+
+/// tcpdump 4.99's `tcp_print()`: `Flags [S.], seq X[:Y], ack N, win W,
+/// options [...], length L`.
+fn tcp_text(
+    t: &TcpHdr<&[u8]>,
+    s: std::net::Ipv4Addr,
+    d: std::net::Ipv4Addr,
+    st: Option<&mut TcpSeqState>,
+) -> String {
+    const NAMES: [(u8, char); 8] = [
+        (TCPHDR_FIN, 'F'),
+        (TCPHDR_SYN, 'S'),
+        (TCPHDR_RST, 'R'),
+        (TCPHDR_PSH, 'P'),
+        (TCPHDR_ACK, '.'),
+        (TCPHDR_URG, 'U'),
+        (TCPHDR_ECE, 'E'),
+        (TCPHDR_CWR, 'W'),
+    ];
+    let f = t.flags();
+    let flags: String = NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect();
+    let flags = if flags.is_empty() { "none".to_string() } else { flags };
+    let len = t.payload().len() as u32;
+    let (mut seq, mut ack) = (t.seq(), t.ack_seq());
+    if let Some(st) = st {
+        let fwd = (s, t.source(), d, t.dest());
+        let rev = (d, t.dest(), s, t.source());
+        let my_isn = *st.isn.entry(fwd).or_insert(seq);
+        if f & TCPHDR_SYN == 0 {
+            seq = seq.wrapping_sub(my_isn);
+            if let Some(peer) = st.isn.get(&rev) {
+                ack = ack.wrapping_sub(*peer);
+            }
+        }
+    }
+    let mut out = format!("Flags [{flags}]");
+    if len > 0 {
+        out += &format!(", seq {seq}:{}", seq.wrapping_add(len));
+    } else if f & (TCPHDR_SYN | TCPHDR_FIN | TCPHDR_RST) != 0 {
+        out += &format!(", seq {seq}");
+    }
+    if f & TCPHDR_ACK != 0 {
+        out += &format!(", ack {ack}");
+    }
+    out += &format!(", win {}", t.window());
+    if !t.options().is_empty() {
+        out += &format!(", options {}", tcpdump_options(t.options()));
+    }
+    out + &format!(", length {len}")
 }
 
 fn icmp_text(m: &[u8]) -> String {

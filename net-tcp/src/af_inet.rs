@@ -27,7 +27,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use net_core::random::SipKey;
-use net_core::{Errno, Net, NetRx, SkbDropReason, Skb};
+use net_core::{Errno, Net, NetRx, Skb, SkbDropReason};
 use net_ipv4::Ipv4;
 use net_ipv4::ip::IPPROTO_TCP;
 use net_ipv4::protocol::{IcmpErr, NetProtocol};
@@ -36,8 +36,8 @@ use crate::inet_hashtables::InetHashinfo;
 use crate::sock::*;
 use crate::sysctl_net_ipv4_tcp::{TcpSysctls, register_net_ipv4_tcp};
 use crate::tcp::*;
-use crate::tcp_output::tcp_push_pending_frames;
 use crate::tcp_ipv4::{tcp_v4_connect, tcp_v4_err, tcp_v4_rcv};
+use crate::tcp_output::tcp_push_pending_frames;
 use crate::tcp_states::TcpState;
 
 /// `SOL_SOCKET`.
@@ -171,7 +171,6 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
 }
 // ANCHOR_END: inet_init
 
-
 /// A TCP socket handle: what a file descriptor from
 /// `socket(AF_INET, SOCK_STREAM, IPPROTO_TCP)` stands for. Dropping it is
 /// `close()`.
@@ -288,7 +287,13 @@ impl TcpSocket {
         }
         self.sk.set_skc_local(ip, 0);
         let rand = self.net.random.get_random_u32();
-        match crate::inet_connection_sock::inet_csk_get_port(&self.tn.hashinfo, &self.sk, addr.port(), self.port_range(), rand) {
+        match crate::inet_connection_sock::inet_csk_get_port(
+            &self.tn.hashinfo,
+            &self.sk,
+            addr.port(),
+            self.port_range(),
+            rand,
+        ) {
             Ok(port) => {
                 self.sk.set_skc_local(ip, port);
                 tp.inet_saddr = ip;
@@ -333,7 +338,13 @@ impl TcpSocket {
         if self.sk.inet_num() == 0 {
             let rand = self.net.random.get_random_u32();
             let ip = self.sk.inet_rcv_saddr();
-            let port = crate::inet_connection_sock::inet_csk_get_port(&self.tn.hashinfo, &self.sk, 0, self.port_range(), rand)?;
+            let port = crate::inet_connection_sock::inet_csk_get_port(
+                &self.tn.hashinfo,
+                &self.sk,
+                0,
+                self.port_range(),
+                rand,
+            )?;
             self.sk.set_skc_local(ip, port);
         }
         tp.sk_max_ack_backlog = backlog;
@@ -385,10 +396,8 @@ impl TcpSocket {
             match tp.socket_state {
                 SS_CONNECTED => return Err(Errno::EISCONN),
                 SS_CONNECTING => {
-                    if matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
-                        if tp.nonblock {
-                            return Err(Errno::EALREADY);
-                        }
+                    if matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) && tp.nonblock {
+                        return Err(Errno::EALREADY);
                     }
                 }
                 _ => {
@@ -449,7 +458,8 @@ impl TcpSocket {
             let waited = self.sk_wait_event(timeo, |tp| {
                 tp.sk_err.is_some()
                     || tp.sk_shutdown & SEND_SHUTDOWN != 0
-                    || (sk_stream_memory_free(tp) && !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv))
+                    || (sk_stream_memory_free(tp)
+                        && !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv))
             });
             if let Err(e) = waited {
                 return if sent > 0 { Ok(sent) } else { Err(e) };
@@ -653,11 +663,17 @@ impl TcpSocket {
             (SOL_SOCKET, SO_KEEPALIVE) => b(tp.keepalive),
             (SOL_SOCKET, SO_SNDBUF) => tp.sk_sndbuf as i32,
             (SOL_SOCKET, SO_RCVBUF) => tp.sk_rcvbuf as i32,
-            (SOL_SOCKET, SO_ERROR) => tp.sk_err.take().or_else(|| tp.sk_err_soft.take()).map_or(0, |e| e.errno()),
+            (SOL_SOCKET, SO_ERROR) => {
+                tp.sk_err.take().or_else(|| tp.sk_err_soft.take()).map_or(0, |e| e.errno())
+            }
             (SOL_TCP, TCP_NODELAY) => b(tp.nonagle & TCP_NAGLE_OFF != 0),
             (SOL_TCP, TCP_MAXSEG) => {
                 if matches!(tp.state, TcpState::Close | TcpState::Listen) {
-                    if tp.rx_opt.user_mss != 0 { i32::from(tp.rx_opt.user_mss) } else { i32::from(TCP_MSS_DEFAULT) }
+                    if tp.rx_opt.user_mss != 0 {
+                        i32::from(tp.rx_opt.user_mss)
+                    } else {
+                        i32::from(TCP_MSS_DEFAULT)
+                    }
                 } else {
                     i32::from(tp.mss_cache)
                 }

@@ -53,16 +53,8 @@ pub fn wake(sk: &TcpSock) {
 pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpState) {
     let old = tp.state;
     match state {
-        TcpState::Established => {
-            if old != TcpState::Established {
-                net.mib.inc(TcpMib::CurrEstab);
-            }
-        }
-        TcpState::CloseWait => {
-            if old == TcpState::SynRecv {
-                net.mib.inc(TcpMib::CurrEstab);
-            }
-        }
+        TcpState::Established if old != TcpState::Established => net.mib.inc(TcpMib::CurrEstab),
+        TcpState::CloseWait if old == TcpState::SynRecv => net.mib.inc(TcpMib::CurrEstab),
         TcpState::Close => {
             if matches!(old, TcpState::CloseWait | TcpState::Established) {
                 net.mib.inc(TcpMib::EstabResets);
@@ -159,7 +151,14 @@ pub fn tcp_fin_time(tn: &TcpNet, tp: &TcpSk) -> u32 {
 /// Here the full socket stays, with only its keepalive timer armed; when it
 /// fires the socket is done (`TW` counts TIME_WAIT ends, Linux's
 /// `LINUX_MIB_TIMEWAITED`).
-pub fn tcp_time_wait(net: &Net, _tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpState, timeo: u32) {
+pub fn tcp_time_wait(
+    net: &Net,
+    _tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    state: TcpState,
+    timeo: u32,
+) {
     let timeo = if state == TcpState::TimeWait { TCP_TIMEWAIT_LEN } else { timeo.max(1) };
     if tp.state != state {
         tcp_set_state(net, sk, tp, state);
@@ -191,7 +190,13 @@ pub fn sk_stream_memory_free(tp: &TcpSk) -> bool {
 /// (so small writes coalesce while Nagle holds them), then allocates new
 /// ones with `MAX_TCP_HEADER` of headroom, each charged to
 /// `sk_wmem_queued`.
-pub fn tcp_sendmsg_locked(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, buf: &[u8]) -> Result<usize, Errno> {
+pub fn tcp_sendmsg_locked(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    buf: &[u8],
+) -> Result<usize, Errno> {
     if let Some(e) = tp.sk_err.take() {
         return Err(e);
     }
@@ -242,6 +247,7 @@ pub fn tcp_sendmsg_locked(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, 
         copied += n;
     }
     if copied > 0 {
+        tcp_mark_push(tp);
         tcp_push_pending_frames(net, tn, sk, tp, 0);
         Ok(copied)
     } else {

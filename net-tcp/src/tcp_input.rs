@@ -454,7 +454,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
         if before(seq, tp.rcv_nxt) {
             let trim = tp.rcv_nxt.wrapping_sub(seq) as usize;
             let n = trim.min(skb.len());
-        skb.pull(n);
+            skb.pull(n);
             seq = tp.rcv_nxt;
         }
         if tcp_receive_window(tp) == 0 && !skb.is_empty() {
@@ -591,7 +591,8 @@ pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
         return;
     }
     let rcv_mss = u32::from(tp.icsk_ack.rcv_mss);
-    let more_than_one = tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > rcv_mss && __tcp_select_window(tn, tp) >= tp.rcv_wnd;
+    let more_than_one =
+        tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > rcv_mss && __tcp_select_window(tn, tp) >= tp.rcv_wnd;
     let quick = tp.icsk_ack.quick > 0 && tp.icsk_ack.pingpong == 0;
     if more_than_one || quick || !tp.out_of_order_queue.is_empty() {
         tcp_send_ack(net, tn, sk, tp);
@@ -620,7 +621,13 @@ pub fn tcp_sequence(tp: &TcpSk, seq: u32, end_seq: u32) -> bool {
 ///    window it only earns a challenge ACK (RFC 5961 §3.2).
 /// 4. SYN in a synchronized state: a challenge ACK (RFC 5961 §4.2), except
 ///    the SYN-ACK that completes a simultaneous open.
-pub fn tcp_validate_incoming(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg) -> bool {
+pub fn tcp_validate_incoming(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    seg: &TcpSeg,
+) -> bool {
     if !tcp_sequence(tp, seg.seq, seg.end_seq) {
         if !seg.has(TCPHDR_RST) {
             if seg.has(TCPHDR_SYN) {
@@ -749,7 +756,14 @@ pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 /// A segment for an ESTABLISHED socket (`tcp_rcv_established()`, slow
 /// path only): validate, ACK, data, then send what the ACK allowed and
 /// the ACK the data asked for.
-pub fn tcp_rcv_established(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg, skb: Skb) {
+pub fn tcp_rcv_established(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    seg: &TcpSeg,
+    skb: Skb,
+) {
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
@@ -848,47 +862,41 @@ pub fn tcp_rcv_state_process(
                 action = RcvAction::ChildEstablished(parent);
             }
         }
-        TcpState::FinWait1 => {
-            if tp.snd_una == tp.write_seq {
-                tcp_set_state(net, sk, tp, TcpState::FinWait2);
-                tp.sk_shutdown |= SEND_SHUTDOWN;
-                tp.wake_pending = true;
-                if tp.dead {
-                    let tmo = crate::tcp::tcp_fin_time(tn, tp);
-                    if tp.linger2 < 0 {
-                        tcp_done(net, sk, tp);
-                        net.mib.inc(LinuxMib::TCPAbortOnData);
-                        return RcvAction::SendReset;
-                    }
-                    if seg.end_seq != seg.seq
-                        && after(seg.end_seq.wrapping_sub(u32::from(seg.has(TCPHDR_FIN))), tp.rcv_nxt)
-                    {
-                        tcp_done(net, sk, tp);
-                        net.mib.inc(LinuxMib::TCPAbortOnData);
-                        return RcvAction::SendReset;
-                    }
-                    if tmo > TCP_TIMEWAIT_LEN {
-                        net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo - TCP_TIMEWAIT_LEN));
-                    } else if seg.has(TCPHDR_FIN) {
-                        net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo));
-                    } else {
-                        tcp_time_wait(net, tn, sk, tp, TcpState::FinWait2, tmo);
-                        return RcvAction::Done;
-                    }
+        TcpState::FinWait1 if tp.snd_una == tp.write_seq => {
+            tcp_set_state(net, sk, tp, TcpState::FinWait2);
+            tp.sk_shutdown |= SEND_SHUTDOWN;
+            tp.wake_pending = true;
+            if tp.dead {
+                let tmo = crate::tcp::tcp_fin_time(tn, tp);
+                if tp.linger2 < 0 {
+                    tcp_done(net, sk, tp);
+                    net.mib.inc(LinuxMib::TCPAbortOnData);
+                    return RcvAction::SendReset;
+                }
+                if seg.end_seq != seg.seq
+                    && after(seg.end_seq.wrapping_sub(u32::from(seg.has(TCPHDR_FIN))), tp.rcv_nxt)
+                {
+                    tcp_done(net, sk, tp);
+                    net.mib.inc(LinuxMib::TCPAbortOnData);
+                    return RcvAction::SendReset;
+                }
+                if tmo > TCP_TIMEWAIT_LEN {
+                    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo - TCP_TIMEWAIT_LEN));
+                } else if seg.has(TCPHDR_FIN) {
+                    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo));
+                } else {
+                    tcp_time_wait(net, tn, sk, tp, TcpState::FinWait2, tmo);
+                    return RcvAction::Done;
                 }
             }
         }
-        TcpState::Closing => {
-            if tp.snd_una == tp.write_seq {
-                tcp_time_wait(net, tn, sk, tp, TcpState::TimeWait, 0);
-                return RcvAction::Done;
-            }
+        TcpState::Closing if tp.snd_una == tp.write_seq => {
+            tcp_time_wait(net, tn, sk, tp, TcpState::TimeWait, 0);
+            return RcvAction::Done;
         }
-        TcpState::LastAck => {
-            if tp.snd_una == tp.write_seq {
-                tcp_done(net, sk, tp);
-                return RcvAction::Done;
-            }
+        TcpState::LastAck if tp.snd_una == tp.write_seq => {
+            tcp_done(net, sk, tp);
+            return RcvAction::Done;
         }
         _ => {}
     }
@@ -922,7 +930,13 @@ pub fn tcp_rcv_state_process(
 /// until the TIME_WAIT issue brings the timewait sock): a RST ends it
 /// (Linux's default, `tcp_rfc1337` = 0); a retransmitted FIN is ACKed
 /// again and restarts the 60 s; anything else acceptable is ACKed.
-pub fn tcp_timewait_state_process(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg) -> RcvAction {
+pub fn tcp_timewait_state_process(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    seg: &TcpSeg,
+) -> RcvAction {
     if seg.has(TCPHDR_RST) {
         if tp.state == TcpState::TimeWait {
             tcp_done(net, sk, tp);

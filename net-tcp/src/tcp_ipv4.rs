@@ -29,8 +29,10 @@ use std::sync::Arc;
 use net_core::random::SipKey;
 use net_core::skbuff::IpSummed;
 use net_core::snmp::{LinuxMib, TcpMib};
-use net_core::{Errno, Net, NetRx, SkbDropReason, Skb};
-use net_ipv4::icmp::{ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH};
+use net_core::{Errno, Net, NetRx, Skb, SkbDropReason};
+use net_ipv4::icmp::{
+    ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH,
+};
 use net_ipv4::ip::{IPPROTO_TCP, IpHdr};
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
 use net_ipv4::protocol::IcmpErr;
@@ -48,7 +50,14 @@ use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, 
 /// ticking every 64 ns. The keyed hash makes ISNs unguessable per four-tuple
 /// while the clock keeps them increasing for one tuple, so old duplicates
 /// of a previous incarnation fall outside the new window.
-pub fn secure_tcp_seq(key: &SipKey, now_ns: u64, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, dport: u16) -> u32 {
+pub fn secure_tcp_seq(
+    key: &SipKey,
+    now_ns: u64,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+) -> u32 {
     let h = key.hash_3u32(u32::from(saddr), u32::from(daddr), (u32::from(sport) << 16) | u32::from(dport));
     (h as u32).wrapping_add((now_ns >> 6) as u32)
 }
@@ -142,7 +151,14 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
 
 /// `tcp_v4_do_rcv()`: ESTABLISHED takes `tcp_rcv_established()`, TIME_WAIT
 /// its own processing, anything else `tcp_rcv_state_process()`.
-pub fn tcp_v4_do_rcv(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg, skb: Skb) -> RcvAction {
+pub fn tcp_v4_do_rcv(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    seg: &TcpSeg,
+    skb: Skb,
+) -> RcvAction {
     match tp.state {
         TcpState::Established => {
             tcp_rcv_established(net, tn, sk, tp, seg, skb);
@@ -191,7 +207,8 @@ pub fn tcp_v4_send_reset(net: &Net, tn: &TcpNet, seg: &TcpSeg) {
     skb.reset_transport_header();
     net.mib.inc(TcpMib::OutSegs);
     net.mib.inc(TcpMib::OutRsts);
-    let _ = ip_build_and_send_pkt(net, &tn.ipv4, skb, seg.daddr, seg.saddr, IPPROTO_TCP, IpSendOpts::default());
+    let _ =
+        ip_build_and_send_pkt(net, &tn.ipv4, skb, seg.daddr, seg.saddr, IPPROTO_TCP, IpSendOpts::default());
 }
 // ANCHOR_END: tcp_v4_send_reset
 
@@ -201,7 +218,14 @@ pub fn tcp_v4_send_reset(net: &Net, tn: &TcpNet, seg: &TcpSeg) {
 /// none, enter SYN-SENT, choose an ephemeral port whose four-tuple is free
 /// (`inet_hash_connect()`, which also puts the socket in ehash), pick the
 /// ISN (`secure_tcp_seq()`), and send the SYN ([`tcp_connect`]).
-pub fn tcp_v4_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, daddr: Ipv4Addr, dport: u16) -> Result<(), Errno> {
+pub fn tcp_v4_connect(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    daddr: Ipv4Addr,
+    dport: u16,
+) -> Result<(), Errno> {
     if dport == 0 {
         return Err(Errno::EINVAL);
     }
@@ -238,7 +262,14 @@ pub fn tcp_v4_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
 /// `ListenDrops`); otherwise make a child in SYN_RECV with the reversed
 /// four-tuple, an ISN, the peer's MSS and window, hash it in ehash, put it
 /// in the listener's bind bucket, and send the SYN-ACK.
-pub fn tcp_v4_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mut TcpSk, seg: &TcpSeg, _pmtu: u32) {
+pub fn tcp_v4_conn_request(
+    net: &Net,
+    tn: &TcpNet,
+    listener: &Arc<TcpSock>,
+    lp: &mut TcpSk,
+    seg: &TcpSeg,
+    _pmtu: u32,
+) {
     let backlog = lp.sk_max_ack_backlog as usize;
     if lp.accept_queue.len() + lp.syn_recv_children > backlog {
         net.mib.inc(LinuxMib::ListenOverflows);
@@ -303,7 +334,12 @@ pub fn tcp_v4_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: 
 /// Hand an ESTABLISHED child to its listener's accept queue
 /// (`inet_csk_complete_hashdance()`), or reset it if the listener is gone
 /// or no longer listening.
-fn inet_csk_complete_hashdance(net: &Net, tn: &TcpNet, child: &Arc<TcpSock>, parent: std::sync::Weak<TcpSock>) {
+fn inet_csk_complete_hashdance(
+    net: &Net,
+    tn: &TcpNet,
+    child: &Arc<TcpSock>,
+    parent: std::sync::Weak<TcpSock>,
+) {
     if let Some(listener) = parent.upgrade() {
         let mut lp = listener.lock.lock();
         if lp.state == TcpState::Listen {

@@ -198,7 +198,13 @@ pub fn tcp_stream_alloc_skb(payload: usize) -> Skb {
 /// (`tcp_event_data_sent()`). `OutSegs` counts segments that are not
 /// retransmissions.
 // ANCHOR: tcp_transmit_skb
-pub fn tcp_transmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mut skb: Skb) -> Result<(), Errno> {
+pub fn tcp_transmit_skb(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    mut skb: Skb,
+) -> Result<(), Errno> {
     let tcb = *TCP_SKB_CB(&skb);
     let syn = tcb.tcp_flags & TCPHDR_SYN != 0;
     let opts = if syn {
@@ -208,10 +214,11 @@ pub fn tcp_transmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mu
     };
     let opt_len = tcp_options_size(&opts);
     let hlen = TCPHDR_LEN + opt_len;
-    let window = if syn { tp.rcv_wnd.min(TCP_MAX_WINDOW_UNSCALED) as u16 } else { tcp_select_window(net, tn, tp) };
+    let window =
+        if syn { tp.rcv_wnd.min(TCP_MAX_WINDOW_UNSCALED) as u16 } else { tcp_select_window(net, tn, tp) };
     let (saddr, daddr) = (tp.inet_saddr, sk.inet_daddr());
     let is_new = after(tcb.end_seq, tp.snd_nxt) || tcb.seq == tcb.end_seq;
-    let has_data = skb.len() > 0;
+    let has_data = !skb.is_empty();
     {
         let hdr = skb.push(hlen);
         hdr[..TCPHDR_LEN].fill(0);
@@ -238,7 +245,10 @@ pub fn tcp_transmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mu
         net.mib.inc(TcpMib::OutSegs);
     }
     tp.segs_out = tp.segs_out.wrapping_add(1);
-    let opts = IpSendOpts { oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0), ..IpSendOpts::default() };
+    let opts = IpSendOpts {
+        oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0),
+        ..IpSendOpts::default()
+    };
     ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts)
 }
 // ANCHOR_END: tcp_transmit_skb
@@ -449,10 +459,6 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
         }
         let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
         TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
-        if after(cb.end_seq, tp.pushed_seq) {
-            TCP_SKB_CB_mut(&mut skb).tcp_flags |= TCPHDR_PSH;
-            tp.pushed_seq = cb.end_seq;
-        }
         let clone = skb.clone();
         if tcp_transmit_skb(net, tn, sk, tp, clone).is_err() {
             // Linux leaves it queued and retries from the RTO or the next
@@ -492,6 +498,17 @@ pub fn tcp_send_probe0(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     let seq = tp.snd_una.wrapping_sub(1);
     let _ = tcp_transmit_skb(net, tn, sk, tp, tcp_ctl_skb(seq, seq, TCPHDR_ACK));
     net.mib.inc(LinuxMib::TCPWinProbe);
+}
+
+/// `tcp_mark_push()`: set PSH on the last skb of a write, so the receiver
+/// delivers without waiting for more (RFC 9293 §3.9.1.2); `pushed_seq`
+/// remembers how far we pushed.
+pub fn tcp_mark_push(tp: &mut TcpSk) {
+    if let Some(mut tail) = tp.sk_write_queue.dequeue_tail() {
+        TCP_SKB_CB_mut(&mut tail).tcp_flags |= TCPHDR_PSH;
+        tp.pushed_seq = tp.write_seq;
+        tp.sk_write_queue.queue_tail(tail);
+    }
 }
 
 /// Queue `flags` (a SYN or a FIN) as a zero-length sequence-consuming skb
@@ -585,10 +602,10 @@ pub fn tcp_make_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     tcp_queue_ctl(tp, TCPHDR_SYN | TCPHDR_ACK);
     let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
     TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
-    tp.snd_nxt = tp.write_seq;
-    tp.pushed_seq = tp.write_seq;
     tp.retrans_stamp = net.jiffies();
     let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
+    tp.snd_nxt = tp.write_seq;
+    tp.pushed_seq = tp.write_seq;
     tp.tcp_rtx_queue.push_back(skb);
     tp.packets_out += 1;
     let rto = tp.icsk_rto;
@@ -604,7 +621,13 @@ pub fn tcp_make_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 /// `total_retrans` and `retrans_out` rise, the skb is marked
 /// `TCPCB_RETRANS` so no RTT sample is taken from it (Karn), and
 /// `retrans_stamp` remembers the first retransmission.
-pub fn tcp_retransmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, idx: usize) -> Result<(), Errno> {
+pub fn tcp_retransmit_skb(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    idx: usize,
+) -> Result<(), Errno> {
     let snd_una = tp.snd_una;
     let now_ns = net.now_ns();
     let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return Ok(()) };

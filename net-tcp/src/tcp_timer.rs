@@ -24,9 +24,9 @@
 
 use std::sync::Arc;
 
+use net_core::Errno;
 use net_core::Net;
 use net_core::snmp::LinuxMib;
-use net_core::Errno;
 
 use crate::af_inet::TcpNet;
 use crate::sock::*;
@@ -95,7 +95,8 @@ pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u
     if tp.icsk_retransmits == 0 || tp.retrans_stamp == 0 {
         return false;
     }
-    let timeout = if timeout_ms != 0 { u64::from(timeout_ms) } else { tcp_model_timeout(boundary, TCP_RTO_MIN) };
+    let timeout =
+        if timeout_ms != 0 { u64::from(timeout_ms) } else { tcp_model_timeout(boundary, TCP_RTO_MIN) };
     net.jiffies().saturating_sub(tp.retrans_stamp) >= timeout
 }
 

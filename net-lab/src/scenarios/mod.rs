@@ -6,6 +6,7 @@ mod lab;
 mod ping;
 mod route_lookup;
 mod skb_geometry;
+mod tcp_connection;
 mod timers;
 mod udp_echo;
 
@@ -47,6 +48,13 @@ pub static ALL: &[Scenario] = &[
         explain: udp_echo::EXPLAIN,
         in_tour: true,
         run: udp_echo::run,
+    },
+    Scenario {
+        name: "tcp-connection",
+        summary: "a TCP connection's life: handshake, request and reply, close, TIME_WAIT",
+        explain: tcp_connection::EXPLAIN,
+        in_tour: true,
+        run: tcp_connection::run,
     },
     Scenario {
         name: "fragments",
