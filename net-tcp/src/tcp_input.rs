@@ -628,6 +628,18 @@ pub fn tcp_validate_incoming(
     tp: &mut TcpSk,
     seg: &TcpSeg,
 ) -> bool {
+    if tp.state == TcpState::SynRecv
+        && seg.has(TCPHDR_SYN)
+        && !seg.has(TCPHDR_ACK)
+        && seg.seq.wrapping_add(1) == tp.rcv_nxt
+    {
+        // The peer did not get our SYN-ACK and sent its SYN again: answer
+        // with the SYN-ACK (`tcp_check_req()` → `inet_rtx_syn_ack()`).
+        net.mib.inc(TcpMib::RetransSegs);
+        net.mib.inc(LinuxMib::TCPSynRetrans);
+        tcp_send_synack(net, tn, sk, tp);
+        return false;
+    }
     if !tcp_sequence(tp, seg.seq, seg.end_seq) {
         if !seg.has(TCPHDR_RST) {
             if seg.has(TCPHDR_SYN) {
