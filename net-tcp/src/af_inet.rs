@@ -118,8 +118,6 @@ pub struct TcpNet {
     pub ipv4: Arc<Ipv4>,
     /// `net_secret` for `secure_tcp_seq()`.
     pub isn_key: SipKey,
-    /// The key of `secure_ipv4_port_ephemeral()`.
-    pub port_key: SipKey,
 }
 
 impl std::fmt::Debug for TcpNet {
@@ -147,7 +145,6 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         sysctl: register_net_ipv4_tcp(&net.sysctl),
         ipv4: ipv4.clone(),
         isn_key: net.random.secret("net_secret"),
-        port_key: net.random.secret("inet_port_secret"),
     });
     net.net_assign_generic(tn.clone());
     let (w, w2) = (Arc::downgrade(&tn), Arc::downgrade(&tn));
@@ -307,7 +304,9 @@ impl TcpSocket {
             }
             Err(e) => {
                 self.sk.set_skc_local(std::net::Ipv4Addr::UNSPECIFIED, 0);
-                Err(e)
+                // __inet_bind() reports an exhausted ephemeral range as
+                // EADDRINUSE, not EADDRNOTAVAIL (that is connect()'s).
+                Err(if e == Errno::EADDRNOTAVAIL { Errno::EADDRINUSE } else { e })
             }
         }
     }
@@ -335,17 +334,19 @@ impl TcpSocket {
             TcpState::Close if tp.socket_state == SS_UNCONNECTED => {}
             _ => return Err(Errno::EINVAL),
         }
-        if self.sk.inet_num() == 0 {
-            let rand = self.net.random.get_random_u32();
-            let ip = self.sk.inet_rcv_saddr();
-            let port = crate::inet_connection_sock::inet_csk_get_port(
-                &self.tn.hashinfo,
-                &self.sk,
-                0,
-                self.port_range(),
-                rand,
-            )?;
-            self.sk.set_skc_local(ip, port);
+        // inet_csk_listen_start(): the port is checked again now that the
+        // socket is a listener (SO_REUSEADDR does not let two sockets
+        // listen on one port); an unbound socket gets an ephemeral one.
+        let prev = tp.state;
+        self.sk.skc_state.store(TcpState::Listen as u8, std::sync::atomic::Ordering::Release);
+        let rand = self.net.random.get_random_u32();
+        let ip = self.sk.inet_rcv_saddr();
+        let num = self.sk.inet_num();
+        let r = crate::inet_connection_sock::inet_csk_get_port(&self.tn.hashinfo, &self.sk, num, self.port_range(), rand);
+        self.sk.skc_state.store(prev as u8, std::sync::atomic::Ordering::Release);
+        match r {
+            Ok(port) => self.sk.set_skc_local(ip, port),
+            Err(e) => return Err(if e == Errno::EADDRNOTAVAIL { Errno::EADDRINUSE } else { e }),
         }
         tp.sk_max_ack_backlog = backlog;
         tcp_set_state(&self.net, &self.sk, &mut tp, TcpState::Listen);

@@ -1,30 +1,437 @@
-//! CONTRACT STUB — helper H1 owns this file and replaces this text.
+//! The three socket hash tables: established (`ehash`), bind (`bhash`) and
+//! listening (`lhash2`).
 //!
-//! Mirrors net/ipv4/inet_hashtables.c and include/net/inet_hashtables.h.
+//! Mirrors net/ipv4/inet_hashtables.c and include/net/inet_hashtables.h of
+//! **Linux 6.18**. Heads up! Read RFC 6056 §3.3.4 (ephemeral port
+//! selection, algorithm 4: the double hash, which Linux runs with a 64 Ki
+//! perturbation table) before [`InetHashinfo::inet_hash_connect`].
+//!
+//! # The three tables
+//!
+//! | table | key | holds | chain | lock |
+//! |---|---|---|---|---|
+//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED … | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `inet_ehash_lockp()`) |
+//! | `bhash` | the local port (`inet_bhashfn()`) | one [`InetBindBucket`] per port in use, listing its owners | intrusive list through [`TcpSock::bind_link`] | one `spin::Mutex` per bucket (Linux: `head->lock`) |
+//! | `lhash2` | (local port, local address) (`ipv4_portaddr_hash()`) | listeners | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `ilb2->lock`) |
+//!
+//! A socket is on at most one of `ehash`/`lhash2` (one `hash_link`), and on
+//! `bhash` while it owns a port (`bind_link`). Every table holds an
+//! `Arc<TcpSock>` (Linux: a reference through the `sk_nulls_node`).
+//!
+//! # Who calls what
+//!
+//! - the receive path (`tcp_v4_rcv`) calls [`InetHashinfo::__inet_lookup`]:
+//!   the established table first, then the listeners;
+//! - `bind()` calls `inet_csk_get_port()`
+//!   ([`crate::inet_connection_sock::inet_csk_get_port`]), which puts the
+//!   socket on a bind bucket; `listen()` calls it again in LISTEN (Linux's
+//!   `inet_csk_listen_start()`), then [`InetHashinfo::inet_hash`];
+//! - `connect()` calls [`InetHashinfo::inet_hash_connect`]: choose a port,
+//!   check the four-tuple is unique, bind and insert into `ehash`;
+//! - a passive child is inserted with [`InetHashinfo::inet_ehash_nolisten`]
+//!   and shares its listener's port through
+//!   [`InetHashinfo::__inet_inherit_port`];
+//! - closing calls [`InetHashinfo::inet_unhash`] then
+//!   [`InetHashinfo::inet_put_port`] (Linux's `tcp_set_state(TCP_CLOSE)`).
+//!
+//! # Locks
+//!
+//! Lock order: a `bhash` bucket lock, then an `ehash` bucket lock
+//! (`__inet_hash_connect` holds the first while `__inet_check_established`
+//! takes the second). `lhash2` locks are never held with another. Each lock
+//! is a spin lock because it is held for one chain walk, never across a
+//! wait, as Linux's are. A socket's own lock (`TcpSock::lock`) is never
+//! needed: the fields the tables read are the lock-free `skc_*` atomics.
+//!
+//! # Where we differ
+//!
+//! - Linux reads `ehash` and `lhash2` under RCU with `hlist_nulls` (a lookup
+//!   may restart when a socket moves chains); we take the bucket's spin lock
+//!   for the walk, which is uncontended in the common case.
+//! - No `bhash2` (the (port, address) bind table Linux added in 6.1 to speed
+//!   up conflict checks): a bind conflict check walks the port's owners,
+//!   as Linux did before 6.1 — same answers, slower for a port with many
+//!   owners.
+//! - No SO_REUSEPORT groups or BPF (`reuseport_select_sock`,
+//!   `bpf_sk_lookup`): among listeners with the same best score the most
+//!   recently hashed one wins.
+//! - No `sk_hash` cached in the socket (Linux skips most chain entries on
+//!   it); we compare the four-tuple directly, one atomic load per field.
+//! - No `net` in the keys: one [`InetHashinfo`] per namespace.
+//! - Removing a socket from a chain walks the chain (chains are short in
+//!   `ehash`/`lhash2`; a bind bucket with many owners, a busy listener's
+//!   port, pays for the walk).
+//! - TIME_WAIT sockets are not in `ehash` yet; the places they change are
+//!   marked "The TIME_WAIT issue extends this".
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+use intrusive_collections::LinkedList;
 use net_core::Errno;
 use net_core::random::SipKey;
 
-use crate::sock::TcpSock;
+use crate::sock::{SkBindAdapter, SkHashAdapter, TcpSock, inet_addr_cookie, inet_combined_ports};
+use crate::tcp_states::TcpState;
 
-/// `struct inet_hashinfo`: ehash, bhash, lhash2.
-pub struct InetHashinfo {
-    _secret: SipKey,
+/// `CONFIG_INET_TABLE_PERTURB_ORDER` (default 16): the perturbation table
+/// of [`InetHashinfo::inet_hash_connect`] has `1 << 16` slots.
+pub const INET_TABLE_PERTURB_ORDER: u32 = 16;
+/// `INET_TABLE_PERTURB_SIZE`.
+pub const INET_TABLE_PERTURB_SIZE: usize = 1 << INET_TABLE_PERTURB_ORDER;
+/// The largest `bhash`/`lhash2` (Linux caps the bind hash at 64 Ki buckets).
+const BHASH_MAX: usize = 64 * 1024;
+
+/// `FASTREUSEPORT_ANY`: every owner of the bucket has SO_REUSEPORT (and
+/// the same uid), so another SO_REUSEPORT socket may join without a check.
+pub const FASTREUSEPORT_ANY: i8 = 1;
+/// `FASTREUSEPORT_STRICT`: as ANY, but only for sockets bound to
+/// `fast_rcv_saddr` (the bucket was reset after a non-matching owner).
+pub const FASTREUSEPORT_STRICT: i8 = 2;
+
+/// The chain a bucket of `ehash` or `lhash2` guards.
+pub type SkChain = LinkedList<SkHashAdapter>;
+
+// ANCHOR: ehash_bucket
+/// `struct inet_ehash_bucket` with its lock (`inet_ehash_lockp()`): a chain
+/// of sockets whose four-tuples hash here. Linux keeps a smaller array of
+/// locks beside the chains (`ehash_locks`); we give each chain its own,
+/// so a lookup touches one cache line before the socket.
+pub struct InetEhashBucket {
+    /// The chain (Linux: `hlist_nulls_head chain`), guarded by a spin lock
+    /// held for one walk, insert or removal.
+    pub chain: spin::Mutex<SkChain>,
 }
+// ANCHOR_END: ehash_bucket
 
-impl InetHashinfo {
-    /// Tables sized for `ehash_entries` established sockets (power of two).
-    pub fn new(ehash_entries: usize, secret: SipKey) -> InetHashinfo {
-        let _ = ehash_entries;
-        InetHashinfo { _secret: secret }
+// ANCHOR: inet_bind_bucket
+/// `struct inet_bind_bucket`: one local port in use, its owners and the
+/// fast-path summaries of their reuse flags.
+///
+/// Linux's comment in include/net/inet_hashtables.h: "There are a few
+/// simple rules, which allow for local port reuse by an application":
+///
+/// 1. "Sockets bound to different interfaces may share a local port."
+/// 2. "If all sockets have sk->sk_reuse set, and none of them are in
+///    TCP_LISTEN state, the port may be shared."
+/// 3. "If all sockets are bound to a specific inet_sk(sk)->rcv_saddr local
+///    address, and none of them are the same, the port may be shared."
+///
+/// (SO_REUSEPORT adds a fourth: sockets that all set it, of one user.)
+pub struct InetBindBucket {
+    /// `port`: the local port.
+    pub port: u16,
+    /// `fastreuse`: 1 if every owner has SO_REUSEADDR and none listens
+    /// (another such socket may join without a conflict walk); 0 if not;
+    /// -1 if the bucket was made by `connect()` (no `bind()`), which makes
+    /// its port available to other `connect()`s.
+    pub fastreuse: i8,
+    /// `fastreuseport`: 0, [`FASTREUSEPORT_ANY`], [`FASTREUSEPORT_STRICT`],
+    /// or -1 when made by `connect()`.
+    pub fastreuseport: i8,
+    /// `fast_rcv_saddr`: the address [`FASTREUSEPORT_STRICT`] is about.
+    pub fast_rcv_saddr: Ipv4Addr,
+    /// `owners` (Linux 6.18 lists them on the `bhash2` buckets): the
+    /// sockets bound to this port, linked through [`TcpSock::bind_link`].
+    pub owners: LinkedList<SkBindAdapter>,
+}
+// ANCHOR_END: inet_bind_bucket
+
+impl InetBindBucket {
+    /// `inet_bind_bucket_create()`: an empty bucket for `port`.
+    pub fn new(port: u16) -> InetBindBucket {
+        InetBindBucket {
+            port,
+            fastreuse: 0,
+            fastreuseport: 0,
+            fast_rcv_saddr: Ipv4Addr::UNSPECIFIED,
+            owners: LinkedList::new(SkBindAdapter::new()),
+        }
     }
 
-    /// `__inet_lookup_established()`: the socket whose four-tuple is the
-    /// reverse of a segment from `saddr:sport` to `daddr:dport` arriving on
-    /// device `dif`.
+    /// `inet_bind_hash()`: make `sk` an owner and set its `inet_num`.
+    pub fn inet_bind_hash(&mut self, sk: &Arc<TcpSock>) {
+        sk.set_skc_local(sk.inet_rcv_saddr(), self.port);
+        if !sk.bind_link.is_linked() {
+            self.owners.push_front(Arc::clone(sk));
+        }
+    }
+}
+
+/// `struct inet_bind_hashbucket`: the bind buckets of the ports that hash
+/// here, under one spin lock (`head->lock`) held for a lookup or a bind.
+pub struct InetBindHashbucket {
+    /// `chain`: at most one [`InetBindBucket`] per port.
+    pub chain: spin::Mutex<Vec<InetBindBucket>>,
+}
+
+/// What [`InetHashinfo::bind_bucket`] reports about one port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindBucketInfo {
+    /// Number of owners.
+    pub owners: usize,
+    /// `fastreuse`.
+    pub fastreuse: i8,
+    /// `fastreuseport`.
+    pub fastreuseport: i8,
+}
+
+/// `struct inet_hashinfo`: ehash, bhash, lhash2 (one per namespace here;
+/// Linux shares `tcp_hashinfo` unless `tcp_child_ehash_entries` is set).
+pub struct InetHashinfo {
+    /// `ehash`: established and connecting sockets, power-of-two buckets.
+    ehash: Box<[InetEhashBucket]>,
+    /// `ehash_mask`.
+    ehash_mask: u32,
+    /// `inet_ehash_secret`: the key of [`InetHashinfo::inet_ehashfn`].
+    ehash_secret: SipKey,
+    /// `net_secret` as used by `secure_ipv4_port_ephemeral()`.
+    port_secret: SipKey,
+    /// `bhash`, `bhash_size` buckets (a power of two).
+    bhash: Box<[InetBindHashbucket]>,
+    /// `lhash2`: listeners by (port, address).
+    lhash2: Box<[InetEhashBucket]>,
+    /// `lhash2_mask`.
+    lhash2_mask: u32,
+    /// `table_perturb[]` of `__inet_hash_connect()` (RFC 6056 §3.3.4's
+    /// table, 64 Ki entries as Linux's default).
+    table_perturb: Box<[AtomicU32]>,
+    /// State of the small generator behind `get_random_u32_below()`.
+    rand: AtomicU64,
+    /// Sockets in `ehash` (`sock_prot_inuse` for it).
+    established: AtomicUsize,
+}
+
+/// SplitMix64 step, for the perturbation table and the random pick.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Mirrors `siphash_4u32()` → `siphash_2u64()` (lib/siphash.c):
+/// SipHash-2-4 of four 32-bit words under `key`, the same value as
+/// [`SipKey::hash_4u32`] (which goes through a byte buffer and a generic
+/// hasher) in about a third of the time; the ehash lookup pays for it on
+/// every segment.
+#[inline]
+fn siphash_4u32(key: &SipKey, a: u32, b: u32, c: u32, d: u32) -> u64 {
+    #[inline(always)]
+    fn sipround(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+    let [k0, k1] = key.0;
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    // The 16 bytes little-endian, as two words, then the length word.
+    for m in [u64::from(a) | u64::from(b) << 32, u64::from(c) | u64::from(d) << 32, 16 << 56] {
+        v[3] ^= m;
+        sipround(&mut v);
+        sipround(&mut v);
+        v[0] ^= m;
+    }
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        sipround(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+fn new_chain_buckets(n: usize) -> Box<[InetEhashBucket]> {
+    (0..n)
+        .map(|_| InetEhashBucket { chain: spin::Mutex::new(LinkedList::new(SkHashAdapter::new())) })
+        .collect()
+}
+
+/// Unlink `sk` from `chain`, if it is there (a cursor walk; no `unsafe`).
+fn chain_remove(chain: &mut SkChain, sk: &TcpSock) -> Option<Arc<TcpSock>> {
+    let mut c = chain.front_mut();
+    while let Some(s) = c.get() {
+        if std::ptr::eq(s, sk) {
+            return c.remove();
+        }
+        c.move_next();
+    }
+    None
+}
+
+/// `inet_sk_bound_dev_eq()`: a socket bound to no device matches any.
+#[inline]
+fn inet_sk_bound_dev_eq(bound_dev_if: u32, dif: u32) -> bool {
+    bound_dev_if == 0 || bound_dev_if == dif
+}
+
+// ANCHOR: compute_score
+/// `compute_score()` for a listener: -1 unless it listens on `hnum` at
+/// `daddr` (the address of the bucket being searched: the segment's
+/// destination, or INADDR_ANY) and its bound device admits `dif`; then 1,
+/// or 2 when bound to a device, plus 1 for being `PF_INET` (always, here;
+/// Linux ranks IPv4 sockets above dual-stack IPv6 ones).
+fn compute_score(sk: &TcpSock, hnum: u16, daddr: Ipv4Addr, dif: u32) -> i32 {
+    if sk.inet_num() != hnum {
+        return -1;
+    }
+    if sk.inet_rcv_saddr() != daddr {
+        return -1;
+    }
+    let bound = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+    if !inet_sk_bound_dev_eq(bound, dif) {
+        return -1;
+    }
+    let mut score = if bound != 0 { 2 } else { 1 };
+    score += 1; // sk->sk_family == PF_INET
+    score
+}
+// ANCHOR_END: compute_score
+
+impl InetHashinfo {
+    /// Tables sized for `ehash_entries` established sockets: `ehash` gets
+    /// `ehash_entries` rounded up to a power of two (as
+    /// `tcp_child_ehash_entries` is; Linux's boot-time table is sized from
+    /// memory), `bhash` and `lhash2` as many, at most 64 Ki. `secret` keys
+    /// [`InetHashinfo::inet_ehashfn`]; the port secret and the perturbation
+    /// table are derived from it, so a namespace seed reproduces every
+    /// port choice. Mirrors `inet_hashinfo_init()`/`tcp_init()`'s
+    /// `alloc_large_system_hash()` calls and `inet_ehash_locks_alloc()`.
+    pub fn new(ehash_entries: usize, secret: SipKey) -> InetHashinfo {
+        let ehash_size = ehash_entries.max(1).next_power_of_two();
+        let bhash_size = ehash_size.min(BHASH_MAX);
+        let seed = secret.hash(b"table_perturb");
+        let table_perturb = (0..INET_TABLE_PERTURB_SIZE)
+            .map(|i| AtomicU32::new(splitmix64(seed ^ i as u64) as u32))
+            .collect();
+        let port_secret = SipKey([secret.hash(b"secure_ipv4_port_ephemeral"), secret.hash(b"net_secret")]);
+        InetHashinfo {
+            ehash: new_chain_buckets(ehash_size),
+            ehash_mask: (ehash_size - 1) as u32,
+            ehash_secret: secret,
+            port_secret,
+            bhash: (0..bhash_size)
+                .map(|_| InetBindHashbucket { chain: spin::Mutex::new(Vec::new()) })
+                .collect(),
+            lhash2: new_chain_buckets(bhash_size),
+            lhash2_mask: (bhash_size - 1) as u32,
+            table_perturb,
+            rand: AtomicU64::new(secret.hash(b"get_random_u32")),
+            established: AtomicUsize::new(0),
+        }
+    }
+
+    /// Number of `ehash` buckets (`ehash_mask + 1`).
+    pub fn ehash_size(&self) -> usize {
+        self.ehash.len()
+    }
+
+    /// Number of `bhash` buckets (`bhash_size`).
+    pub fn bhash_size(&self) -> usize {
+        self.bhash.len()
+    }
+
+    // ANCHOR: inet_ehashfn
+    /// Mirrors `inet_ehashfn()` (net/ipv4/inet_hashtables.c): the keyed hash
+    /// of a four-tuple from the socket's side (local address and port,
+    /// foreign address and port) that picks its `ehash` bucket. Linux uses
+    /// `jhash_3words` with a boot-time secret; we use SipHash-2-4
+    /// (`siphash_4u32`) with the namespace's key.
+    #[inline]
+    pub fn inet_ehashfn(&self, laddr: Ipv4Addr, lport: u16, faddr: Ipv4Addr, fport: u16) -> u32 {
+        siphash_4u32(
+            &self.ehash_secret,
+            u32::from(laddr),
+            u32::from(lport),
+            u32::from(faddr),
+            u32::from(fport),
+        ) as u32
+    }
+    // ANCHOR_END: inet_ehashfn
+
+    /// `sk_ehashfn()`: [`InetHashinfo::inet_ehashfn`] of a socket's own
+    /// four-tuple.
+    fn sk_ehashfn(&self, sk: &TcpSock) -> u32 {
+        self.inet_ehashfn(sk.inet_rcv_saddr(), sk.inet_num(), sk.inet_daddr(), sk.inet_dport())
+    }
+
+    /// `inet_ehash_bucket()` + `inet_ehash_lockp()`.
+    #[inline]
+    fn ehash_bucket(&self, hash: u32) -> &InetEhashBucket {
+        &self.ehash[(hash & self.ehash_mask) as usize]
+    }
+
+    /// `ipv4_portaddr_hash()`: Linux's `jhash_1word(saddr, net_hash_mix) ^
+    /// port`; we mix the address with a multiply-xorshift finaliser (no
+    /// secret: listeners are few and chosen by the host, as Linux judges).
+    #[inline]
+    fn ipv4_portaddr_hash(addr: Ipv4Addr, port: u16) -> u32 {
+        let mut h = u32::from(addr).wrapping_mul(0x9e37_79b1);
+        h ^= h >> 16;
+        h = h.wrapping_mul(0x85eb_ca6b);
+        h ^= h >> 13;
+        h ^ u32::from(port)
+    }
+
+    /// `inet_lhash2_bucket()`.
+    #[inline]
+    fn lhash2_bucket(&self, addr: Ipv4Addr, port: u16) -> &InetEhashBucket {
+        &self.lhash2[(Self::ipv4_portaddr_hash(addr, port) & self.lhash2_mask) as usize]
+    }
+
+    /// `inet_lhash2_bucket_sk()`: the `lhash2` bucket of a listener.
+    fn lhash2_bucket_sk(&self, sk: &TcpSock) -> &InetEhashBucket {
+        self.lhash2_bucket(sk.inet_rcv_saddr(), sk.inet_num())
+    }
+
+    /// `inet_bhashfn()`: `lport & (bhash_size - 1)` (Linux adds
+    /// `net_hash_mix(net)`; our table is per namespace).
+    #[inline]
+    pub fn inet_bhashfn(&self, lport: u16) -> usize {
+        usize::from(lport) & (self.bhash.len() - 1)
+    }
+
+    /// The `bhash` bucket for `lport` (`&hinfo->bhash[inet_bhashfn()]`).
+    #[inline]
+    pub fn bhash_head(&self, lport: u16) -> &InetBindHashbucket {
+        &self.bhash[self.inet_bhashfn(lport)]
+    }
+
+    /// A snapshot of the bind bucket of `port`, `None` if no socket owns it.
+    pub fn bind_bucket(&self, port: u16) -> Option<BindBucketInfo> {
+        let chain = self.bhash_head(port).chain.lock();
+        chain.iter().find(|tb| tb.port == port).map(|tb| BindBucketInfo {
+            owners: tb.owners.iter().count(),
+            fastreuse: tb.fastreuse,
+            fastreuseport: tb.fastreuseport,
+        })
+    }
+
+    /// `get_random_u32_below(ceil)` from the table's own generator.
+    fn get_random_u32_below(&self, ceil: u32) -> u32 {
+        let x = self.rand.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        ((u64::from(splitmix64(x) as u32) * u64::from(ceil)) >> 32) as u32
+    }
+
+    // ANCHOR: __inet_lookup_established
+    /// Mirrors `__inet_lookup_established()` (net/ipv4/inet_hashtables.c):
+    /// the socket whose four-tuple is the reverse of a segment from
+    /// `saddr:sport` to `daddr:dport` arriving on device `dif`, with a
+    /// reference taken (`sock_hold`, here an `Arc` clone). Only the
+    /// established table is searched: "only listening connections can have
+    /// wildcards anyways". Linux walks the chain under RCU and restarts on a
+    /// nulls mismatch; we hold the bucket lock for the walk.
     pub fn __inet_lookup_established(
         &self,
         saddr: Ipv4Addr,
@@ -33,11 +440,55 @@ impl InetHashinfo {
         dport: u16,
         dif: u32,
     ) -> Option<Arc<TcpSock>> {
-        let _ = (saddr, sport, daddr, dport, dif);
-        todo!()
+        let acookie = inet_addr_cookie(saddr, daddr);
+        let ports = inet_combined_ports(sport, dport);
+        let hash = self.inet_ehashfn(daddr, dport, saddr, sport);
+        let chain = self.ehash_bucket(hash).chain.lock();
+        let mut c = chain.front();
+        while let Some(sk) = c.get() {
+            if sk.inet_match(acookie, ports, dif) {
+                return c.clone_pointer();
+            }
+            c.move_next();
+        }
+        None
+    }
+    // ANCHOR_END: __inet_lookup_established
+
+    // ANCHOR: inet_lhash2_lookup
+    /// Mirrors `inet_lhash2_lookup()`: the best-scoring listener of one
+    /// `lhash2` bucket for `daddr:hnum` ([`compute_score`]; the first of
+    /// equal scores wins, as Linux's `score > hiscore`).
+    fn inet_lhash2_lookup(
+        &self,
+        ilb2: &InetEhashBucket,
+        daddr: Ipv4Addr,
+        hnum: u16,
+        dif: u32,
+    ) -> Option<Arc<TcpSock>> {
+        let chain = ilb2.chain.lock();
+        let mut c = chain.front();
+        let (mut result, mut hiscore) = (None, 0);
+        while let Some(sk) = c.get() {
+            let score = compute_score(sk, hnum, daddr, dif);
+            if score > hiscore {
+                // Linux: inet_lookup_reuseport() would pick within the
+                // SO_REUSEPORT group here.
+                result = c.clone_pointer();
+                hiscore = score;
+            }
+            c.move_next();
+        }
+        result
     }
 
-    /// `__inet_lookup_listener()`: best-scoring listener on `daddr:dport`.
+    /// Mirrors `__inet_lookup_listener()`: search the `lhash2` bucket of
+    /// the exact (`daddr`, `dport`) first; only if it has no match, the
+    /// bucket of (INADDR_ANY, `dport`). So a listener bound to the
+    /// segment's destination address beats a wildcard one, and within a
+    /// bucket a listener bound to `dif` beats one bound to no device.
+    /// Linux first runs a BPF `sk_lookup` program if one is attached; we
+    /// have none. `saddr`/`sport` would feed the reuseport hash.
     pub fn __inet_lookup_listener(
         &self,
         saddr: Ipv4Addr,
@@ -46,11 +497,16 @@ impl InetHashinfo {
         dport: u16,
         dif: u32,
     ) -> Option<Arc<TcpSock>> {
-        let _ = (saddr, sport, daddr, dport, dif);
-        todo!()
+        let _ = (saddr, sport);
+        self.inet_lhash2_lookup(self.lhash2_bucket(daddr, dport), daddr, dport, dif).or_else(|| {
+            let any = Ipv4Addr::UNSPECIFIED;
+            self.inet_lhash2_lookup(self.lhash2_bucket(any, dport), any, dport, dif)
+        })
     }
+    // ANCHOR_END: inet_lhash2_lookup
 
-    /// `__inet_lookup()`: established first, then listener.
+    /// Mirrors `__inet_lookup()` (include/net/inet_hashtables.h):
+    /// established first, then listener.
     pub fn __inet_lookup(
         &self,
         saddr: Ipv4Addr,
@@ -63,53 +519,636 @@ impl InetHashinfo {
             .or_else(|| self.__inet_lookup_listener(saddr, sport, daddr, dport, dif))
     }
 
-    /// `inet_ehash_nolisten()` / `__inet_hash_nolisten()`: put a socket whose
-    /// four-tuple is set into ehash (passive children). False if the
-    /// four-tuple is already there.
+    /// `inet_ehash_lookup_by_sk()`: is `sk`'s four-tuple already on `chain`?
+    fn inet_ehash_lookup_by_sk(chain: &SkChain, sk: &TcpSock) -> bool {
+        let acookie = inet_addr_cookie(sk.inet_daddr(), sk.inet_rcv_saddr());
+        let ports = inet_combined_ports(sk.inet_dport(), sk.inet_num());
+        let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+        chain.iter().any(|esk| esk.inet_match(acookie, ports, dif))
+    }
+
+    /// Mirrors `inet_ehash_insert()`: put `sk` on its `ehash` chain; with
+    /// `check_dup`, refuse (false) if its four-tuple is already there.
+    fn inet_ehash_insert(&self, sk: &Arc<TcpSock>, check_dup: bool) -> bool {
+        if sk.hash_link.is_linked() {
+            debug_assert!(false, "inet_ehash_insert: {sk:?} is already hashed");
+            return false;
+        }
+        let mut chain = self.ehash_bucket(self.sk_ehashfn(sk)).chain.lock();
+        if check_dup && Self::inet_ehash_lookup_by_sk(&chain, sk) {
+            return false;
+        }
+        chain.push_front(Arc::clone(sk));
+        self.established.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Mirrors `inet_ehash_nolisten()` / `__inet_hash_nolisten()`: put a
+    /// socket whose four-tuple is set into `ehash` (passive children, from
+    /// `tcp_v4_syn_recv_sock()`). False if the four-tuple is already there
+    /// (`found_dup_sk`) or the socket is already hashed; Linux then also
+    /// marks the child dead and destroys it — the caller does that here.
     pub fn inet_ehash_nolisten(&self, sk: &Arc<TcpSock>) -> bool {
-        let _ = sk;
-        todo!()
+        self.inet_ehash_insert(sk, true)
     }
 
-    /// `inet_hash()` for a listener: put it into lhash2.
+    /// Mirrors `inet_hash()` → `__inet_hash()`: a listener goes on the
+    /// `lhash2` bucket of its (port, address), at the head (so among equal
+    /// scores the newest listener is found first). A socket in another
+    /// state goes to `ehash` (`inet_ehash_nolisten`); one in CLOSE is left
+    /// alone. A socket already hashed is left where it is (Linux: WARN_ON).
     pub fn inet_hash(&self, sk: &Arc<TcpSock>) {
-        let _ = sk;
-        todo!()
+        match sk.sk_state() {
+            TcpState::Close => {}
+            TcpState::Listen => {
+                if sk.hash_link.is_linked() {
+                    debug_assert!(false, "inet_hash: {sk:?} is already hashed");
+                    return;
+                }
+                self.lhash2_bucket_sk(sk).chain.lock().push_front(Arc::clone(sk));
+            }
+            _ => {
+                self.inet_ehash_insert(sk, false);
+            }
+        }
     }
 
-    /// `inet_unhash()`: take it out of ehash or lhash2, whichever holds it.
+    /// Mirrors `inet_unhash()`: take `sk` out of `lhash2` (a listener) or
+    /// `ehash`, whichever holds it; nothing if it is on neither (Linux's
+    /// `sk_unhashed()` check, repeated under the lock). We look in the
+    /// table its state suggests first and then in the other, so a caller
+    /// that already stored the new state still finds it. The socket's
+    /// four-tuple must be the one it was hashed with.
     pub fn inet_unhash(&self, sk: &Arc<TcpSock>) {
-        let _ = sk;
-        todo!()
+        if !sk.hash_link.is_linked() {
+            return;
+        }
+        let listen = self.lhash2_bucket_sk(sk);
+        let est = self.ehash_bucket(self.sk_ehashfn(sk));
+        let (first, second) = if sk.sk_state() == TcpState::Listen { (listen, est) } else { (est, listen) };
+        for b in [first, second] {
+            let mut chain = b.chain.lock();
+            if !sk.hash_link.is_linked() {
+                return;
+            }
+            if chain_remove(&mut chain, sk).is_some() {
+                if std::ptr::eq(b, est) {
+                    self.established.fetch_sub(1, Ordering::Relaxed);
+                }
+                return;
+            }
+        }
     }
 
-    /// `inet_put_port()`: leave the bind bucket (frees it when empty).
+    /// Mirrors `inet_put_port()` / `__inet_put_port()`: leave the bind
+    /// bucket of `inet_num`, freeing it when it has no owners left
+    /// (`inet_bind_bucket_destroy()`), and clear `inet_num` as Linux does —
+    /// unless the socket is still in `ehash`/`lhash2`, whose key needs it
+    /// (call [`InetHashinfo::inet_unhash`] first, as `tcp_set_state()`
+    /// does). Nothing if the socket owns no port.
     pub fn inet_put_port(&self, sk: &Arc<TcpSock>) {
-        let _ = sk;
-        todo!()
+        if !sk.bind_link.is_linked() {
+            return;
+        }
+        let port = sk.inet_num();
+        let mut chain = self.bhash_head(port).chain.lock();
+        let Some(i) = chain.iter().position(|tb| tb.port == port) else { return };
+        let tb = &mut chain[i];
+        let mut c = tb.owners.front_mut();
+        while let Some(s) = c.get() {
+            if std::ptr::eq(s, &**sk) {
+                c.remove();
+                break;
+            }
+            c.move_next();
+        }
+        if tb.owners.is_empty() {
+            chain.swap_remove(i);
+        }
+        if !sk.hash_link.is_linked() {
+            sk.set_skc_local(sk.inet_rcv_saddr(), 0);
+        }
     }
 
-    /// `__inet_inherit_port()`: a passive child joins its listener's bind bucket.
+    /// Mirrors `__inet_inherit_port()`: a passive child (its `inet_num`
+    /// set to the port the SYN arrived on) joins the bind bucket of that
+    /// port. When the listener's port differs (tproxy redirected the SYN)
+    /// or the bucket is gone, Linux looks up or creates the child's own
+    /// bucket and updates its fast-reuse summary; so do we. Linux fails
+    /// with ENOENT when the listener is unbound; we bind the child anyway.
     pub fn __inet_inherit_port(&self, listener: &Arc<TcpSock>, child: &Arc<TcpSock>) {
-        let _ = (listener, child);
-        todo!()
+        let port = child.inet_num();
+        let mut chain = self.bhash_head(port).chain.lock();
+        let i = match chain.iter().position(|tb| tb.port == port) {
+            Some(i) => {
+                if listener.inet_num() != port {
+                    crate::inet_connection_sock::inet_csk_update_fastreuse(&mut chain[i], child);
+                }
+                i
+            }
+            None => {
+                let mut tb = InetBindBucket::new(port);
+                crate::inet_connection_sock::inet_csk_update_fastreuse(&mut tb, child);
+                chain.push(tb);
+                chain.len() - 1
+            }
+        };
+        chain[i].inet_bind_hash(child);
     }
 
-    /// `__inet_hash_connect()`: pick a local port for an active open whose
-    /// `inet_rcv_saddr`/`inet_daddr`/`inet_dport` are set, check the tuple
-    /// against ehash (`__inet_check_established`), bind and insert it.
+    /// Mirrors `inet_sk_port_offset()` → `secure_ipv4_port_ephemeral()`
+    /// (net/core/secure_seq.c): a keyed hash of (local address, remote
+    /// address, remote port), the `port_offset` to pass to
+    /// [`InetHashinfo::inet_hash_connect`]. Linux's is 64 bits (the low
+    /// bits index `table_perturb`, the high 32 are added to the offset);
+    /// ours is 32 bits used both ways.
+    pub fn inet_sk_port_offset(&self, sk: &TcpSock) -> u32 {
+        self.port_secret.hash_3u32(
+            u32::from(sk.inet_rcv_saddr()),
+            u32::from(sk.inet_daddr()),
+            u32::from(sk.inet_dport()),
+        ) as u32
+    }
+
+    // ANCHOR: __inet_check_established
+    /// Mirrors `__inet_check_established()`: with the `ehash` bucket of
+    /// (`inet_rcv_saddr`, `lport`, `inet_daddr`, `inet_dport`) locked, make
+    /// sure no socket has that four-tuple; if none, record `lport` as
+    /// `inet_num` ("Must record num and sport now. Otherwise we will see in
+    /// hash table socket with a funny identity") and insert `sk`.
+    /// `EADDRNOTAVAIL` if the tuple is taken.
+    fn __inet_check_established(&self, sk: &Arc<TcpSock>, lport: u16) -> Result<(), Errno> {
+        if sk.hash_link.is_linked() {
+            return Err(Errno::EISCONN);
+        }
+        let (laddr, faddr, fport) = (sk.inet_rcv_saddr(), sk.inet_daddr(), sk.inet_dport());
+        let acookie = inet_addr_cookie(faddr, laddr);
+        let ports = inet_combined_ports(fport, lport);
+        let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+        let mut chain = self.ehash_bucket(self.inet_ehashfn(laddr, lport, faddr, fport)).chain.lock();
+        for sk2 in chain.iter() {
+            if sk2.inet_match(acookie, ports, dif) {
+                // The TIME_WAIT issue extends this: if sk2 is in TIME_WAIT
+                // and twsk_unique() allows reuse (tcp_tw_reuse), take its
+                // place: unhash it, bump TimeWaitRecycled, and go on.
+                return Err(Errno::EADDRNOTAVAIL);
+            }
+        }
+        sk.set_skc_local(laddr, lport);
+        chain.push_front(Arc::clone(sk));
+        self.established.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+    // ANCHOR_END: __inet_check_established
+
+    // ANCHOR: __inet_hash_connect
+    /// Mirrors `inet_hash_connect()` → `__inet_hash_connect()`: pick a
+    /// local port for an active open whose `inet_rcv_saddr`, `inet_daddr`
+    /// and `inet_dport` are set, check the four-tuple against `ehash`
+    /// (`__inet_check_established`), bind and insert it.
+    ///
+    /// A socket already bound (`inet_num != 0`) only has its tuple checked
+    /// and inserted. Otherwise, RFC 6056 (algorithm 4, "double-hash"):
+    /// start at `table_perturb[port_offset % size] + port_offset` within
+    /// `range` (inclusive, `ip_local_port_range`), stepping by 2 through
+    /// the ports of `low`'s parity, then the others (`inet_csk_get_port()`
+    /// starts with the opposite parity, to keep `bind()` and `connect()`
+    /// apart). A port whose bind bucket was made by `bind()`
+    /// (`fastreuse >= 0 || fastreuseport >= 0`) is skipped; one made by
+    /// `connect()` is shared if the four-tuple is unique; an unused one is
+    /// taken with a new bucket (`fastreuse = fastreuseport = -1`). On
+    /// success the slot advances by the distance searched (at least a
+    /// random 0..8 steps) so the next connect to the same peer starts
+    /// elsewhere. `EADDRNOTAVAIL` when every port is in use.
+    ///
+    /// Linux 6.18 skips `ip_local_reserved_ports` and honours the per-socket
+    /// `IP_LOCAL_PORT_RANGE` (step 1); we have neither.
     pub fn inet_hash_connect(
         &self,
         sk: &Arc<TcpSock>,
         range: (u16, u16),
         port_offset: u32,
     ) -> Result<(), Errno> {
-        let _ = (sk, range, port_offset);
-        todo!()
+        let port = sk.inet_num();
+        if port != 0 {
+            return self.__inet_check_established(sk, port);
+        }
+        let (low, high) = (u32::from(range.0), u32::from(range.1) + 1); // [low, high[
+        if high <= low {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let step = 2;
+        let mut remaining = high - low;
+        if remaining > 1 {
+            remaining &= !1;
+        }
+        let index = port_offset as usize & (INET_TABLE_PERTURB_SIZE - 1);
+        let mut offset = self.table_perturb[index].load(Ordering::Relaxed).wrapping_add(port_offset);
+        offset %= remaining;
+        // In the first pass we try ports of @low parity.
+        offset &= !1;
+        loop {
+            let mut port = low + offset;
+            let mut i = 0;
+            while i < remaining {
+                if port >= high {
+                    port -= remaining;
+                }
+                let p = port as u16;
+                let mut chain = self.bhash_head(p).chain.lock();
+                let found = chain.iter().position(|tb| tb.port == p);
+                let ok = match found {
+                    // Does not bother with rcv_saddr checks, because the
+                    // established check is already unique enough.
+                    Some(t) if chain[t].fastreuse >= 0 || chain[t].fastreuseport >= 0 => None,
+                    Some(t) => self.__inet_check_established(sk, p).ok().map(|()| t),
+                    None => {
+                        let mut tb = InetBindBucket::new(p);
+                        tb.fastreuse = -1;
+                        tb.fastreuseport = -1;
+                        chain.push(tb);
+                        Some(chain.len() - 1)
+                    }
+                };
+                if let Some(t) = ok {
+                    // Add a little randomness to the next port chosen: on
+                    // low contention maximal, on high contention none.
+                    let i = i.max(self.get_random_u32_below(8) * step);
+                    let slot = &self.table_perturb[index];
+                    slot.store(slot.load(Ordering::Relaxed).wrapping_add(i + step), Ordering::Relaxed);
+                    // Head lock still held: bind, then hash if the
+                    // established check did not already.
+                    chain[t].inet_bind_hash(sk);
+                    if !sk.hash_link.is_linked() {
+                        self.inet_ehash_insert(sk, false);
+                    }
+                    return Ok(());
+                }
+                drop(chain);
+                i += step;
+                port += step;
+            }
+            offset += 1;
+            if offset & 1 == 1 && remaining > 1 {
+                continue; // other_parity_scan
+            }
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+    }
+    // ANCHOR_END: __inet_hash_connect
+
+    /// Sockets in `ehash` (Linux: `sock_prot_inuse_get()` for TCP, minus
+    /// listeners).
+    pub fn established_len(&self) -> usize {
+        self.established.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inet_connection_sock::inet_csk_get_port;
+    use net_core::{Clock, Net};
+
+    const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const LOCAL2: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const PEER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 7);
+    const PEER2: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 8);
+
+    fn net() -> Arc<Net> {
+        Net::new("t", Clock::new_virtual(), 1)
     }
 
-    /// Established-hash size (sockets).
-    pub fn established_len(&self) -> usize {
-        todo!()
+    fn hinfo() -> InetHashinfo {
+        InetHashinfo::new(1024, SipKey([1, 2]))
+    }
+
+    fn sock(net: &Net, state: TcpState) -> Arc<TcpSock> {
+        let sk = TcpSock::new(net, 87380, 16384);
+        sk.skc_state.store(state as u8, Ordering::Release);
+        sk
+    }
+
+    /// An established socket LOCAL:lport <-> PEER:pport, hashed.
+    fn sock_established(h: &InetHashinfo, net: &Net, lport: u16, peer: Ipv4Addr, pport: u16) -> Arc<TcpSock> {
+        let sk = sock(net, TcpState::Established);
+        sk.set_skc_addrs(LOCAL, lport, peer, pport);
+        assert!(h.inet_ehash_nolisten(&sk));
+        sk
+    }
+
+    fn sock_listen(h: &InetHashinfo, net: &Net, addr: Ipv4Addr, port: u16, dev: u32) -> Arc<TcpSock> {
+        let sk = sock(net, TcpState::Listen);
+        sk.set_skc_addrs(addr, port, Ipv4Addr::UNSPECIFIED, 0);
+        sk.skc_bound_dev_if.store(dev, Ordering::Relaxed);
+        h.inet_hash(&sk);
+        sk
+    }
+
+    #[test]
+    fn inet_ehashfn_is_siphash_4u32() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for _ in 0..1000 {
+            x = splitmix64(x);
+            let key = SipKey([x, splitmix64(x ^ 1)]);
+            let w = [x as u32, (x >> 32) as u32, (x >> 7) as u32, (x >> 19) as u32];
+            assert_eq!(siphash_4u32(&key, w[0], w[1], w[2], w[3]), key.hash_4u32(w[0], w[1], w[2], w[3]));
+        }
+    }
+
+    #[test]
+    fn inet_lookup_established_exact_match() {
+        let (net, h) = (net(), hinfo());
+        let a = sock_established(&h, &net, 80, PEER, 40000);
+        let b = sock_established(&h, &net, 80, PEER, 40001);
+        assert_eq!(h.established_len(), 2);
+        // A segment from PEER:40000 to LOCAL:80.
+        let got = h.__inet_lookup_established(PEER, 40000, LOCAL, 80, 1).unwrap();
+        assert!(Arc::ptr_eq(&got, &a));
+        let got = h.__inet_lookup_established(PEER, 40001, LOCAL, 80, 1).unwrap();
+        assert!(Arc::ptr_eq(&got, &b));
+        // Any field different: a miss.
+        assert!(h.__inet_lookup_established(PEER, 40002, LOCAL, 80, 1).is_none());
+        assert!(h.__inet_lookup_established(PEER2, 40000, LOCAL, 80, 1).is_none());
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL2, 80, 1).is_none());
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL, 81, 1).is_none());
+        // The same four-tuple twice is refused.
+        let dup = sock(&net, TcpState::Established);
+        dup.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert!(!h.inet_ehash_nolisten(&dup));
+        assert_eq!(h.established_len(), 2);
+    }
+
+    #[test]
+    fn inet_lookup_established_bound_device() {
+        let (net, h) = (net(), hinfo());
+        let a = sock_established(&h, &net, 80, PEER, 40000);
+        a.skc_bound_dev_if.store(3, Ordering::Relaxed);
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL, 80, 3).is_some());
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL, 80, 4).is_none());
+    }
+
+    #[test]
+    fn inet_lookup_established_many_in_a_tiny_table() {
+        // Four buckets, 300 sockets: long chains still find the right one.
+        let net = net();
+        let h = InetHashinfo::new(4, SipKey([3, 4]));
+        let socks: Vec<_> = (0..300).map(|i| sock_established(&h, &net, 80, PEER, 1000 + i)).collect();
+        for (i, sk) in socks.iter().enumerate() {
+            let got = h.__inet_lookup_established(PEER, 1000 + i as u16, LOCAL, 80, 0).unwrap();
+            assert!(Arc::ptr_eq(&got, sk));
+        }
+        for sk in &socks {
+            h.inet_unhash(sk);
+            assert!(!sk.hash_link.is_linked());
+        }
+        assert_eq!(h.established_len(), 0);
+    }
+
+    #[test]
+    fn inet_lookup_listener_exact_address_beats_wildcard() {
+        let (net, h) = (net(), hinfo());
+        let any = sock_listen(&h, &net, Ipv4Addr::UNSPECIFIED, 80, 0);
+        let exact = sock_listen(&h, &net, LOCAL, 80, 0);
+        let got = h.__inet_lookup_listener(PEER, 40000, LOCAL, 80, 1).unwrap();
+        assert!(Arc::ptr_eq(&got, &exact));
+        // Another local address: only the wildcard listener matches.
+        let got = h.__inet_lookup_listener(PEER, 40000, LOCAL2, 80, 1).unwrap();
+        assert!(Arc::ptr_eq(&got, &any));
+        assert!(h.__inet_lookup_listener(PEER, 40000, LOCAL, 81, 1).is_none());
+        // Established first, then the listener.
+        let est = sock_established(&h, &net, 80, PEER, 40000);
+        assert!(Arc::ptr_eq(&h.__inet_lookup(PEER, 40000, LOCAL, 80, 1).unwrap(), &est));
+        assert!(Arc::ptr_eq(&h.__inet_lookup(PEER, 40001, LOCAL, 80, 1).unwrap(), &exact));
+        // Unhashing the exact listener leaves the wildcard one.
+        h.inet_unhash(&exact);
+        let got = h.__inet_lookup_listener(PEER, 40000, LOCAL, 80, 1).unwrap();
+        assert!(Arc::ptr_eq(&got, &any));
+    }
+
+    #[test]
+    fn inet_lookup_listener_bound_device_score() {
+        let (net, h) = (net(), hinfo());
+        let plain = sock_listen(&h, &net, Ipv4Addr::UNSPECIFIED, 80, 0);
+        let on2 = sock_listen(&h, &net, Ipv4Addr::UNSPECIFIED, 80, 2);
+        let _ = sock_listen(&h, &net, Ipv4Addr::UNSPECIFIED, 80, 3);
+        // Arriving on device 2: the listener bound to it scores 3, beating 2.
+        assert!(Arc::ptr_eq(&h.__inet_lookup_listener(PEER, 1, LOCAL, 80, 2).unwrap(), &on2));
+        // Device 5: only the unbound listener admits it.
+        assert!(Arc::ptr_eq(&h.__inet_lookup_listener(PEER, 1, LOCAL, 80, 5).unwrap(), &plain));
+        // An exact-address listener bound to another device does not match,
+        // so the wildcard bucket is searched.
+        let exact3 = sock_listen(&h, &net, LOCAL, 80, 3);
+        assert!(Arc::ptr_eq(&h.__inet_lookup_listener(PEER, 1, LOCAL, 80, 2).unwrap(), &on2));
+        assert!(Arc::ptr_eq(&h.__inet_lookup_listener(PEER, 1, LOCAL, 80, 3).unwrap(), &exact3));
+        assert_eq!(compute_score(&exact3, 80, LOCAL, 3), 3);
+        assert_eq!(compute_score(&plain, 80, Ipv4Addr::UNSPECIFIED, 3), 2);
+        assert_eq!(compute_score(&exact3, 80, LOCAL, 4), -1);
+    }
+
+    #[test]
+    fn inet_unhash_is_safe_on_unhashed_and_finds_moved_state() {
+        let (net, h) = (net(), hinfo());
+        let sk = sock(&net, TcpState::Close);
+        h.inet_unhash(&sk); // never hashed
+        h.inet_put_port(&sk); // never bound
+        let est = sock_established(&h, &net, 80, PEER, 40000);
+        // The caller stored CLOSE before unhashing: still found in ehash.
+        est.skc_state.store(TcpState::Close as u8, Ordering::Release);
+        h.inet_unhash(&est);
+        assert!(!est.hash_link.is_linked());
+        h.inet_unhash(&est); // twice is fine
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL, 80, 0).is_none());
+        let l = sock_listen(&h, &net, LOCAL, 80, 0);
+        l.skc_state.store(TcpState::Close as u8, Ordering::Release);
+        h.inet_unhash(&l);
+        assert!(!l.hash_link.is_linked());
+        assert!(h.__inet_lookup_listener(PEER, 1, LOCAL, 80, 0).is_none());
+        assert_eq!(h.established_len(), 0);
+    }
+
+    fn connecting(net: &Net, peer: Ipv4Addr, pport: u16) -> Arc<TcpSock> {
+        let sk = sock(net, TcpState::SynSent);
+        sk.set_skc_addrs(LOCAL, 0, peer, pport);
+        sk
+    }
+
+    #[test]
+    fn inet_hash_connect_avoids_tuples_in_use_and_wraps() {
+        let (net, h) = (net(), hinfo());
+        let range = (1000, 1003); // four ports
+        for start in 0..8u32 {
+            // Whatever the start, every port of the range is found (the
+            // scan wraps), each once for the same peer.
+            let h = InetHashinfo::new(64, SipKey([u64::from(start), 9]));
+            let socks: Vec<_> = (0..4)
+                .map(|_| {
+                    let sk = connecting(&net, PEER, 80);
+                    h.inet_hash_connect(&sk, range, start).unwrap();
+                    sk
+                })
+                .collect();
+            let mut ports: Vec<u16> = socks.iter().map(|s| s.inet_num()).collect();
+            ports.sort();
+            assert_eq!(ports, [1000, 1001, 1002, 1003], "start {start}");
+            // The fifth connect to the same peer finds no unique tuple.
+            let sk = connecting(&net, PEER, 80);
+            assert_eq!(h.inet_hash_connect(&sk, range, start), Err(Errno::EADDRNOTAVAIL));
+            assert!(!sk.hash_link.is_linked() && !sk.bind_link.is_linked());
+            // Another peer may reuse the connect()-made buckets.
+            let other = connecting(&net, PEER2, 80);
+            h.inet_hash_connect(&other, range, start).unwrap();
+            assert_eq!(h.bind_bucket(other.inet_num()).unwrap().owners, 2);
+            assert_eq!(h.established_len(), 5);
+            for s in socks.iter().chain([&other]) {
+                let got = h.__inet_lookup_established(s.inet_daddr(), 80, LOCAL, s.inet_num(), 0).unwrap();
+                assert!(Arc::ptr_eq(&got, s));
+            }
+        }
+        // First pass: ports of low's parity only.
+        let sk = connecting(&net, PEER, 80);
+        h.inet_hash_connect(&sk, (2000, 2999), 12345).unwrap();
+        assert_eq!(sk.inet_num() % 2, 0);
+        let b = h.bind_bucket(sk.inet_num()).unwrap();
+        assert_eq!((b.fastreuse, b.fastreuseport), (-1, -1));
+    }
+
+    #[test]
+    fn inet_hash_connect_skips_ports_bound_explicitly() {
+        let (net, h) = (net(), hinfo());
+        // bind() took 1000 with SO_REUSEADDR: connect() never shares it,
+        // even towards a peer no one talks to.
+        let b = sock(&net, TcpState::Close);
+        b.set_skc_local(LOCAL, 0);
+        b.skc_reuse.store(true, Ordering::Relaxed);
+        assert_eq!(inet_csk_get_port(&h, &b, 1000, (1000, 1001), 0), Ok(1000));
+        let range = (1000, 1001);
+        let a = connecting(&net, PEER, 80);
+        h.inet_hash_connect(&a, range, 0).unwrap();
+        assert_eq!(a.inet_num(), 1001);
+        let c = connecting(&net, PEER2, 80);
+        h.inet_hash_connect(&c, range, 0).unwrap();
+        assert_eq!(c.inet_num(), 1001);
+        let d = connecting(&net, PEER, 80);
+        assert_eq!(h.inet_hash_connect(&d, range, 7), Err(Errno::EADDRNOTAVAIL));
+    }
+
+    #[test]
+    fn inet_hash_connect_bound_socket_checks_only_its_tuple() {
+        let (net, h) = (net(), hinfo());
+        let mk = || {
+            let sk = sock(&net, TcpState::Close);
+            sk.set_skc_local(LOCAL, 0);
+            sk.skc_reuse.store(true, Ordering::Relaxed);
+            assert_eq!(inet_csk_get_port(&h, &sk, 5000, (1000, 2000), 0), Ok(5000));
+            sk.set_skc_addrs(LOCAL, 5000, PEER, 80);
+            sk.skc_state.store(TcpState::SynSent as u8, Ordering::Release);
+            sk
+        };
+        let (a, b) = (mk(), mk());
+        assert_eq!(h.inet_hash_connect(&a, (1000, 2000), 0), Ok(()));
+        assert_eq!(a.inet_num(), 5000);
+        assert_eq!(h.inet_hash_connect(&b, (1000, 2000), 0), Err(Errno::EADDRNOTAVAIL));
+        b.set_skc_addrs(LOCAL, 5000, PEER2, 80);
+        assert_eq!(h.inet_hash_connect(&b, (1000, 2000), 0), Ok(()));
+        assert_eq!(h.bind_bucket(5000).unwrap().owners, 2);
+    }
+
+    #[test]
+    fn inet_put_port_frees_the_bucket() {
+        let (net, h) = (net(), hinfo());
+        let a = connecting(&net, PEER, 80);
+        h.inet_hash_connect(&a, (3000, 3000), 0).unwrap();
+        let b = connecting(&net, PEER2, 80);
+        h.inet_hash_connect(&b, (3000, 3000), 0).unwrap();
+        assert_eq!(h.bind_bucket(3000).unwrap().owners, 2);
+        h.inet_unhash(&a);
+        h.inet_put_port(&a);
+        assert_eq!(a.inet_num(), 0);
+        assert_eq!(h.bind_bucket(3000).unwrap().owners, 1);
+        h.inet_unhash(&b);
+        h.inet_put_port(&b);
+        assert!(h.bind_bucket(3000).is_none());
+        assert_eq!(h.established_len(), 0);
+        // The port is free again.
+        let c = connecting(&net, PEER, 80);
+        h.inet_hash_connect(&c, (3000, 3000), 0).unwrap();
+        assert_eq!(c.inet_num(), 3000);
+    }
+
+    #[test]
+    fn inet_inherit_port_joins_the_listener_bucket() {
+        let (net, h) = (net(), hinfo());
+        let l = sock(&net, TcpState::Close);
+        l.set_skc_local(LOCAL, 0);
+        assert_eq!(inet_csk_get_port(&h, &l, 80, (1000, 2000), 0), Ok(80));
+        l.skc_state.store(TcpState::Listen as u8, Ordering::Release);
+        assert_eq!(inet_csk_get_port(&h, &l, 80, (1000, 2000), 0), Ok(80));
+        h.inet_hash(&l);
+        let child = sock(&net, TcpState::SynRecv);
+        child.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert!(h.inet_ehash_nolisten(&child));
+        h.__inet_inherit_port(&l, &child);
+        assert_eq!(h.bind_bucket(80).unwrap().owners, 2);
+        h.inet_unhash(&child);
+        h.inet_put_port(&child);
+        assert_eq!(h.bind_bucket(80).unwrap().owners, 1);
+        h.inet_unhash(&l);
+        h.inet_put_port(&l);
+        assert!(h.bind_bucket(80).is_none());
+    }
+
+    #[test]
+    fn inet_hash_connect_concurrent_never_duplicates_a_tuple() {
+        // Two threads race for the 16 ports of a range towards one peer:
+        // exactly 16 connects win, each with its own port.
+        let net = net();
+        let h = InetHashinfo::new(64, SipKey([11, 12]));
+        let won: Vec<Vec<u16>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2)
+                .map(|t| {
+                    let (h, net) = (&h, &net);
+                    s.spawn(move || {
+                        (0..16u32)
+                            .filter_map(|k| {
+                                let sk = connecting(net, PEER, 80);
+                                h.inet_hash_connect(&sk, (7000, 7015), k * 2 + t).ok().map(|()| sk.inet_num())
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|j| j.join().unwrap()).collect()
+        });
+        let mut ports: Vec<u16> = won.concat();
+        ports.sort();
+        assert_eq!(ports, (7000..=7015).collect::<Vec<_>>());
+        assert_eq!(h.established_len(), 16);
+    }
+
+    #[test]
+    fn inet_hash_concurrent_lookups_and_churn() {
+        let net = net();
+        let h = Arc::new(InetHashinfo::new(256, SipKey([5, 6])));
+        let stable: Vec<_> = (0..200).map(|i| sock_established(&h, &net, 80, PEER, 2000 + i)).collect();
+        std::thread::scope(|s| {
+            let h2 = Arc::clone(&h);
+            let net2 = Arc::clone(&net);
+            s.spawn(move || {
+                for i in 0..2000u16 {
+                    let sk = sock(&net2, TcpState::Established);
+                    sk.set_skc_addrs(LOCAL, 81, PEER2, i);
+                    assert!(h2.inet_ehash_nolisten(&sk));
+                    h2.inet_unhash(&sk);
+                }
+            });
+            for _ in 0..20 {
+                for (i, sk) in stable.iter().enumerate() {
+                    let got = h.__inet_lookup_established(PEER, 2000 + i as u16, LOCAL, 80, 0).unwrap();
+                    assert!(Arc::ptr_eq(&got, sk));
+                }
+            }
+        });
+        assert_eq!(h.established_len(), 200);
     }
 }

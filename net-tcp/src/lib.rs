@@ -24,6 +24,7 @@
 pub mod af_inet;
 pub mod inet_connection_sock;
 pub mod inet_hashtables;
+pub mod packetdrill;
 pub mod sock;
 pub mod sysctl_net_ipv4_tcp;
 pub mod tcp;

@@ -328,6 +328,10 @@ pub struct TcpSk {
     pub inet_saddr: Ipv4Addr,
     // (`inet_rcv_saddr`, `inet_daddr`, `inet_num`, `inet_dport` live in the
     // lock-free `skc_addrpair`/`skc_portpair` of [`TcpSock`].)
+    /// `inet_sport`: the source port segments carry. Linux keeps it apart
+    /// from `inet_num`, which `inet_put_port()` clears on CLOSE, so a RST
+    /// sent after the port was released still carries it.
+    pub inet_sport: u16,
     /// `sk_userlocks`: `SOCK_*_LOCK` bits.
     pub sk_userlocks: u8,
     /// `sk_err`: a hard error for the next call (reported once).
@@ -603,6 +607,7 @@ impl TcpSk {
         TcpSk {
             state: TcpState::Close,
             inet_saddr: Ipv4Addr::UNSPECIFIED,
+            inet_sport: 0,
             sk_userlocks: 0,
             sk_err: None,
             sk_err_soft: None,

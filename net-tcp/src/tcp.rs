@@ -59,6 +59,9 @@ pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpSta
             if matches!(old, TcpState::CloseWait | TcpState::Established) {
                 net.mib.inc(TcpMib::EstabResets);
             }
+            if sk.inet_num() != 0 {
+                tp.inet_sport = sk.inet_num();
+            }
             if let Some(tn) = net.net_generic::<TcpNet>() {
                 tn.hashinfo.inet_unhash(sk);
                 if tp.sk_userlocks & SOCK_BINDPORT_LOCK == 0 {

@@ -63,12 +63,6 @@ pub fn secure_tcp_seq(
 }
 // ANCHOR_END: secure_tcp_seq
 
-/// `secure_ipv4_port_ephemeral()`: the per-destination offset RFC 6056's
-/// algorithm 3 starts the ephemeral port search from.
-pub fn secure_ipv4_port_ephemeral(key: &SipKey, saddr: Ipv4Addr, daddr: Ipv4Addr, dport: u16) -> u32 {
-    key.hash_3u32(u32::from(saddr), u32::from(daddr), u32::from(dport)) as u32
-}
-
 fn drop_seg(net: &Net, skb: Skb, reason: SkbDropReason) -> NetRx {
     net.kfree_skb_reason(skb, reason);
     NetRx::Drop
@@ -242,7 +236,7 @@ pub fn tcp_v4_connect(
     tcp_set_state(net, sk, tp, TcpState::SynSent);
     let [low, high] = tn.ipv4.sysctl.ip_local_port_range.get_array::<2>();
     let range = (low.clamp(1, 65535) as u16, high.clamp(1, 65535) as u16);
-    let offset = secure_ipv4_port_ephemeral(&tn.port_key, saddr, daddr, dport);
+    let offset = tn.hashinfo.inet_sk_port_offset(sk);
     if let Err(e) = tn.hashinfo.inet_hash_connect(sk, range, offset) {
         tcp_set_state(net, sk, tp, TcpState::Close);
         sk.set_skc_addrs(bound, sk.inet_num(), Ipv4Addr::UNSPECIFIED, 0);

@@ -227,7 +227,10 @@ pub fn tcp_transmit_skb(
     }
     skb.reset_transport_header();
     let mut th = TcpHdr::new_checked(skb.data_mut()).expect("a header we just wrote");
-    th.set_source(sk.inet_num());
+    th.set_source(match sk.inet_num() {
+        0 => tp.inet_sport,
+        port => port,
+    });
     th.set_dest(sk.inet_dport());
     th.set_seq(tcb.seq);
     th.set_ack_seq(if tcb.tcp_flags & TCPHDR_ACK != 0 { tp.rcv_nxt } else { 0 });
