@@ -1,23 +1,45 @@
-//! # net-tcp — TCP over IPv4 (the wire format and the states so far)
+//! # net-tcp — TCP over IPv4, as Linux 6.18 builds it
 //!
-//! This crate will mirror Linux's net/ipv4/tcp*.c, inet_*.c,
-//! request_sock.c, syncookies.c and af_inet.c, Linux 6.18. What exists
-//! today is the bottom layer only:
+//! This crate mirrors Linux's net/ipv4/tcp*.c, inet_hashtables.c,
+//! inet_connection_sock.c and af_inet.c. [`inet_init`] wires ARP, IPv4,
+//! ICMP, UDP and TCP into a `net_core::Net`; [`TcpSocket`] is the socket a
+//! C programmer knows (`bind`, `listen`, `accept`, `connect`, `send`,
+//! `recv`, `shutdown`, `close`, `poll`, `setsockopt`).
 //!
-//! - [`tcphdr`]: the TCP header as a checked zero-copy view, the
-//!   pseudo-header checksum, and the options codec — `tcp_parse_options()`,
-//!   `tcp_options_write()` with Linux's order and padding, and a
-//!   tcpdump-style printer for traces;
-//! - [`tcp_states`]: the TCP states with Linux's numbering and `TCPF_*`
-//!   flags.
+//! A segment's way in: net-ipv4 hands it to [`tcp_ipv4::tcp_v4_rcv`], which
+//! finds the socket in [`inet_hashtables`] (established first, then
+//! listening), locks it, and runs the state machine in [`tcp_input`]
+//! (`tcp_rcv_established`, `tcp_rcv_state_process`). Data lands on the
+//! socket's receive queue; `recv()` ([`tcp`]) copies it out. The way out:
+//! `send()` fills the write queue; [`tcp_output`] sends what the windows
+//! allow (`tcp_write_xmit` → `tcp_transmit_skb` → IP) and keeps each
+//! segment on the retransmit queue until it is acknowledged; the timers in
+//! [`tcp_timer`] retransmit, send delayed ACKs and end TIME_WAIT.
 //!
-//! Everything else — sockets, the bind/established/listening hash tables,
-//! the state machine, timers, the listen queues, congestion control and
-//! every closing state — is not written yet; it is the subject of the
-//! tracker's TCP issues. No protocol handler is registered with net-ipv4.
+//! Locks: each ehash/bhash/lhash2 bucket has a spin lock, each socket one
+//! (`TcpSock::lock`, Linux's `bh_lock_sock`). Order: socket, then bucket;
+//! a listener before its child; never a child before its listener (a child
+//! that becomes ESTABLISHED is handed over after its lock is dropped).
+//! No lock is held across a wait.
+//!
+//! Still to come, each with its issue: options beyond MSS (window scale,
+//! SACK, timestamps), fast retransmit and the finer ACK policy; the
+//! request-sock listen queues and syncookies; the timewait sock and its
+//! slab.
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|
+//! | `af_inet.rs` | net/ipv4/af_inet.c, net/core/sock.c (`sk_setsockopt`), net/ipv4/tcp.c (`do_tcp_setsockopt`) | net-tcp/index | a handle instead of a file descriptor; no `SIGPIPE`; `TCP_INFO` as a struct |
+//! | `sock.rs` | include/net/sock.h, inet_sock.h, inet_connection_sock.h, include/linux/tcp.h | net-tcp/index | one struct: lock-free `sock_common` atomics plus a locked `TcpSk`; retransmit queue in order (a ring, not an rbtree) |
+//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; no reuseport groups, no `bhash2` |
+//! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
+//! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | a SYN makes a full child in SYN_RECV (no request sock yet) |
+//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only; MSS is the only option acted on; RTO-only loss recovery |
+//! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
+//! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |
+//! | `tcp.rs` | net/ipv4/tcp.c, tcp_minisocks.c (`tcp_time_wait`) | net-tcp/state_machine, data_path | TIME_WAIT keeps the full socket; no autotuning or `tcp_mem` |
+//! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
+//! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically |
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
 //! | `tcp_states.rs` | include/net/tcp_states.h | net-tcp/tcp_states | a `#[repr(u8)]` enum; `name()` gives `ss(8)`'s names, which Linux does not have |
 

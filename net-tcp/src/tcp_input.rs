@@ -436,14 +436,14 @@ fn tcp_rmem_ok(tp: &TcpSk, truesize: usize) -> bool {
 ///   (`TCPZeroWindowDrop`) and answered; without buffer space dropped
 ///   (`TCPRcvQDrop`); otherwise queued, `rcv_nxt` advances, a FIN is
 ///   processed ([`tcp_fin`]), then whatever the out-of-order queue now
-///   makes contiguous follows ([`tcp_ofo_queue`]).
+///   makes contiguous follows (`tcp_ofo_queue()`).
 /// - Entirely old (a retransmission we have): quick-ACK mode and an
 ///   immediate duplicate ACK.
 /// - Beyond the window: dropped, answered with an ACK.
 /// - Starting before `rcv_nxt` and ending after: the old part is trimmed,
 ///   the rest queued in order.
 /// - Starting after `rcv_nxt`: the out-of-order queue
-///   ([`tcp_data_queue_ofo`]).
+///   (`tcp_data_queue_ofo()`).
 pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg, mut skb: Skb) {
     let (mut seq, end_seq) = (seg.seq.wrapping_add(u32::from(seg.has(TCPHDR_SYN))), seg.end_seq);
     let fin = seg.has(TCPHDR_FIN);
