@@ -21,6 +21,7 @@
 //!   the host would never return: the socket layer refuses to sleep there
 //!   (see net-tcp's `sk_wait_event`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -31,6 +32,10 @@ use crate::jiffies::Clock;
 pub struct WaitQueue {
     generation: Mutex<u64>,
     cv: Condvar,
+    /// Threads inside [`WaitQueue::wait_event_timeout`] (Linux:
+    /// `wq_has_sleeper()`), so a wake-up with nobody waiting costs one
+    /// atomic load instead of a mutex and a futex call.
+    sleepers: AtomicUsize,
 }
 
 /// How a [`WaitQueue::wait_event_timeout`] ended.
@@ -48,8 +53,14 @@ impl WaitQueue {
         Self::default()
     }
 
-    /// Wake every sleeper (`wake_up_interruptible_all()`).
+    /// Wake every sleeper (`wake_up_interruptible_all()`), if there is one
+    /// (`skwq_has_sleeper()`). The caller changed what sleepers wait for
+    /// before calling; a sleeper registers before checking its condition,
+    /// so either it sees the change or we see it.
     pub fn wake_up(&self) {
+        if self.sleepers.load(Ordering::SeqCst) == 0 {
+            return;
+        }
         let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
         *g = g.wrapping_add(1);
         drop(g);
@@ -72,6 +83,18 @@ impl WaitQueue {
         clock: &Clock,
         timeout_ns: Option<u64>,
         mut cond: impl FnMut() -> bool,
+    ) -> WaitResult {
+        self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let r = self.wait_registered(clock, timeout_ns, &mut cond);
+        self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    fn wait_registered(
+        &self,
+        clock: &Clock,
+        timeout_ns: Option<u64>,
+        cond: &mut impl FnMut() -> bool,
     ) -> WaitResult {
         let deadline = timeout_ns.map(|t| clock.now_ns().saturating_add(t));
         loop {

@@ -470,6 +470,13 @@ pub struct TcpSk {
     pub retrans_stamp: u64,
     /// `snd_cwnd`.
     pub snd_cwnd: u32,
+    /// `is_cwnd_limited`: the last `tcp_write_xmit()` stopped because the
+    /// congestion window was full.
+    pub is_cwnd_limited: bool,
+    /// `max_packets_out`: the most segments in flight in the last window.
+    pub max_packets_out: u32,
+    /// `cwnd_usage_seq`: right edge of the window `max_packets_out` covers.
+    pub cwnd_usage_seq: u32,
     /// `snd_cwnd_cnt`: linear increase counter.
     pub snd_cwnd_cnt: u32,
     /// `snd_ssthresh`.
@@ -668,6 +675,9 @@ impl TcpSk {
             total_retrans: 0,
             retrans_stamp: 0,
             snd_cwnd: TCP_INIT_CWND,
+            is_cwnd_limited: false,
+            max_packets_out: 0,
+            cwnd_usage_seq: 0,
             snd_cwnd_cnt: 0,
             snd_ssthresh: TCP_INFINITE_SSTHRESH,
             rx_opt: RxOpt { mss_clamp: TCP_MSS_DEFAULT, user_mss: 0 },

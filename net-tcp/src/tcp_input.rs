@@ -154,9 +154,23 @@ pub fn tcp_set_rto(tp: &mut TcpSk) {
 }
 // ANCHOR_END: tcp_rtt_estimator
 
+/// `tcp_is_cwnd_limited()`: grow the window only if it is what limits the
+/// sender — it filled it lately, or, in slow start, it is below twice the
+/// most it had in flight. A sender held back by the receiver's window or
+/// by the application must not inflate `snd_cwnd` (RFC 7661).
+pub fn tcp_is_cwnd_limited(tp: &TcpSk) -> bool {
+    if tp.is_cwnd_limited {
+        return true;
+    }
+    tp.snd_cwnd < tp.snd_ssthresh && tp.snd_cwnd < 2 * tp.max_packets_out
+}
+
 /// Reno's `tcp_reno_cong_avoid()`: slow start below `snd_ssthresh` (one
 /// segment per segment ACKed), then one segment per window.
 pub fn tcp_cong_avoid(tp: &mut TcpSk, acked: u32) {
+    if !tcp_is_cwnd_limited(tp) {
+        return;
+    }
     let mut acked = acked;
     if tp.snd_cwnd < tp.snd_ssthresh {
         let cwnd = (tp.snd_cwnd + acked).min(tp.snd_ssthresh);

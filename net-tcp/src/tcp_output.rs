@@ -440,6 +440,31 @@ fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
 /// nothing is in flight, so the caller arms the zero-window probe
 /// (`tcp_check_probe_timer()`).
 pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) -> bool {
+    let mut cwnd_limited = false;
+    let r = tcp_write_xmit_loop(net, tn, sk, tp, nonagle, &mut cwnd_limited);
+    tcp_cwnd_validate(tp, cwnd_limited);
+    r
+}
+
+/// `tcp_cwnd_validate()`: remember, once per window, how many segments
+/// were in flight at most and whether the congestion window was the limit,
+/// for [`crate::tcp_input::tcp_is_cwnd_limited`].
+fn tcp_cwnd_validate(tp: &mut TcpSk, is_cwnd_limited: bool) {
+    if !before(tp.snd_una, tp.cwnd_usage_seq) || is_cwnd_limited || tp.packets_out > tp.max_packets_out {
+        tp.max_packets_out = tp.packets_out;
+        tp.cwnd_usage_seq = tp.snd_nxt;
+        tp.is_cwnd_limited = is_cwnd_limited;
+    }
+}
+
+fn tcp_write_xmit_loop(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    nonagle: u8,
+    cwnd_limited: &mut bool,
+) -> bool {
     let mss = tp.mss_cache.max(1);
     loop {
         let Some(head) = tp.sk_write_queue.peek() else { return false };
@@ -450,6 +475,7 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
             continue;
         }
         if tcp_packets_in_flight(tp) >= tp.snd_cwnd && cb.tcp_flags & TCPHDR_FIN == 0 {
+            *cwnd_limited = true;
             return false;
         }
         let data_end = cb.end_seq.wrapping_sub(u32::from(cb.tcp_flags & TCPHDR_FIN != 0));
