@@ -14,7 +14,8 @@
 //! | `netem.rs` | net/sched/sch_netem.c | net-dev/netem | no correlation, no distribution tables (uniform or a normal approximation), 4-state loss with the 2026 contiguous-range fix, rate in bits/s without overhead/cells; also usable as a wrapper around any device |
 //! | `pcap.rs` | none: tcpdump's `AF_PACKET` tap (net/packet/af_packet.c) and libpcap's savefile format | net-dev/pcap | classic pcap only (nanosecond magic when writing), no pcapng, no BPF filters; the reader treats files as untrusted; besides the `ptype_all` recorder, a tee around any driver and a replay device |
 //! | `sim.rs` | none: a discrete-event loop over several namespaces | net-dev/sim | — |
-//! | `tun.rs` | drivers/net/tun.c, from the user side (`/dev/net/tun`, `TUNSETIFF`) | net-dev/tun | TAP with `IFF_NO_PI` only: no TUN mode, vnet header, multiqueue or persistence; the only crate file with `unsafe` (three FFI calls: `ioctl`, `setns`, `poll`); includes `run_realtime`, the real-time host loop |
+//! | `tun.rs` | drivers/net/tun.c, from the user side (`/dev/net/tun`, `TUNSETIFF`) | net-dev/tun | TAP with `IFF_NO_PI` only: no TUN mode, vnet header, multiqueue or persistence; the only crate file with `unsafe` (three FFI calls: `ioctl`, `setns` — shared with `pcap_live.rs` — and `poll`); includes `run_realtime`, the real-time host loop |
+//! | `pcap_live.rs` (feature `pcap-live`) | none: libpcap on a real interface (net/packet/af_packet.c from the user side), as DPDK's `net_pcap` driver | net-dev/pcap | promiscuous, immediate, non-blocking, inbound only; no BPF filter; no `unsafe` of its own (`open_in_netns` uses tun.rs's `setns`) |
 //!
 //! **Lock order** (outermost first, after net-core's: device registry →
 //! qdisc → driver): a driver's lock → one wire direction's `spin::Mutex`.
@@ -27,6 +28,8 @@
 pub mod loopback;
 pub mod netem;
 pub mod pcap;
+#[cfg(feature = "pcap-live")]
+pub mod pcap_live;
 pub mod sim;
 pub mod tun;
 pub mod veth;

@@ -157,7 +157,7 @@ fn tunsetiff(fd: RawFd, name: &str) -> io::Result<()> {
 ///
 /// Miri cannot execute this FFI call; tests/tap_interop.rs covers it.
 #[allow(unsafe_code)]
-fn setns_net(fd: RawFd) -> io::Result<()> {
+pub(crate) fn setns_net(fd: RawFd) -> io::Result<()> {
     // SAFETY: setns(2) takes a descriptor and a flag and touches no
     // memory of ours; `fd` is open for the duration of the call. It
     // changes only the calling thread's namespace, and the callers run it

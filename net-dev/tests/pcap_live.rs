@@ -1,0 +1,185 @@
+//! linnet on a real interface through libpcap ([`PcapLive`]), against the
+//! Linux kernel's own IPv4 stack. Built only with `--features pcap-live`.
+//!
+//! Needs root (`CAP_NET_ADMIN` for the namespace and veth, `CAP_NET_RAW`
+//! for the capture), `ip` and `ping`. Without them the test prints
+//! "skipped: <reason>" and passes, unless `CI=true`, where it fails with
+//! the reason.
+//!
+//! All traffic stays inside a namespace the test creates
+//! (`linnet-pcap-<pid>`) holding a veth pair: the kernel owns `veth0`
+//! (10.78.0.1/24); `veth1` is up with no address, and linnet
+//! (10.78.0.2/24, its own MAC) captures and injects on it from this
+//! process. A guard deletes the namespace (and with it the pair) however
+//! the test ends; the ping child is killed by PID; every loop is bounded.
+
+#![cfg(feature = "pcap-live")]
+
+use std::net::Ipv4Addr;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use net_core::{Clock, Net};
+use net_dev::pcap_live::{PcapLive, PcapLiveError};
+use net_dev::tun::run_realtime_with;
+
+const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+const LINNET: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
+
+/// Why this machine cannot run the test, if it cannot.
+fn missing_prerequisite() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u32>().ok());
+    if euid != Some(0) {
+        return Some("not root (ip netns, veth and live capture need CAP_NET_ADMIN/CAP_NET_RAW)".into());
+    }
+    for (tool, arg) in [("ip", "-V"), ("ping", "-V")] {
+        let ok = Command::new(tool)
+            .arg(arg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Some(format!("`{tool}` not found"));
+        }
+    }
+    None
+}
+
+/// Deletes the namespace (and the veth pair inside it) when dropped.
+struct NetnsGuard(String);
+
+impl NetnsGuard {
+    fn create(name: &str) -> NetnsGuard {
+        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+        let out = Command::new("ip").args(["netns", "add", name]).output().expect("run ip netns add");
+        assert!(out.status.success(), "ip netns add {name}: {}", String::from_utf8_lossy(&out.stderr));
+        NetnsGuard(name.to_string())
+    }
+
+    fn exec_ok(&self, args: &[&str]) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .output()
+            .expect("run ip netns exec");
+        assert!(out.status.success(), "{args:?} in {}: {}", self.0, String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn spawn(&self, args: &[&str]) -> ChildGuard {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ip netns exec");
+        ChildGuard(Some(child))
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Kills (by PID) and reaps a child still running when dropped.
+struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    fn finish(mut self, limit: Duration) -> Output {
+        let deadline = Instant::now() + limit;
+        let mut c = self.0.take().expect("child");
+        while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if matches!(c.try_wait(), Ok(None)) {
+            let _ = c.kill();
+        }
+        c.wait_with_output().expect("collect child output")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn the_kernel_pings_linnet_through_a_live_capture() {
+    if let Some(reason) = missing_prerequisite() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("pcap_live cannot run under CI: {reason}");
+        }
+        println!("skipped: {reason}");
+        return;
+    }
+    let ns = NetnsGuard::create(&format!("linnet-pcap-{}", std::process::id()));
+    ns.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    ns.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+    ns.exec_ok(&["ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"]);
+    ns.exec_ok(&["ip", "addr", "add", "10.78.0.1/24", "dev", "veth0"]);
+    ns.exec_ok(&["ip", "link", "set", "veth0", "up"]);
+    ns.exec_ok(&["ip", "link", "set", "veth1", "up"]);
+
+    // Clear errors, not panics, for what a user gets wrong.
+    match PcapLive::open_in_netns(&ns.0, "nosuch0") {
+        Err(e @ PcapLiveError::NoSuchDevice(_)) => println!("missing interface: {e}"),
+        other => panic!("expected NoSuchDevice, got {other:?}"),
+    }
+
+    let dev = PcapLive::open_in_netns(&ns.0, "veth1").unwrap_or_else(|e| panic!("open veth1: {e}"));
+    let dev = dev.with_mac([0x02, 0, 0, 0, 0x78, 0x02]);
+    let fd = dev.raw_fd();
+
+    let net = Net::new("linnet", Clock::new_system(), 0x78);
+    let ipv4 = net_ipv4::ipv4_init(&net);
+    let nd = net.register_netdev(Box::new(dev)).expect("register veth1");
+    nd.open().expect("open veth1");
+    net_ipv4::devinet::inet_addr_add(&net, &ipv4, nd.ifindex, LINNET, 24).expect("10.78.0.2/24");
+
+    // The kernel pings linnet, with linnet's host loop in another thread.
+    let stop = AtomicBool::new(false);
+    let out = std::thread::scope(|s| {
+        let looper = s.spawn(|| {
+            run_realtime_with(&[&net], &[fd], Instant::now() + Duration::from_secs(8), || {
+                stop.load(Ordering::Relaxed)
+            })
+        });
+        let child = ns.spawn(&["ping", "-c", "3", "-i", "0.2", "-W", "1", &LINNET.to_string()]);
+        let out = child.finish(Duration::from_secs(6));
+        stop.store(true, Ordering::Relaxed);
+        looper.join().expect("host loop");
+        out
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("kernel → linnet ping over veth1 (pcap):\n{text}");
+    assert!(out.status.success(), "ping failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(" 3 received"), "expected 3 replies: {text}");
+
+    // And linnet pings the kernel back.
+    const ID: u16 = 0x78;
+    for seq in 1..=3u16 {
+        net_ipv4::icmp::ping(&net, &ipv4, KERNEL, ID, seq, &[0x5a; 56]).expect("ping");
+        let want = usize::from(seq);
+        run_realtime_with(&[&net], &[fd], Instant::now() + Duration::from_secs(2), || {
+            ipv4.icmp.echo_replies(ID).len() >= want
+        });
+    }
+    let replies = ipv4.icmp.echo_replies(ID);
+    println!("linnet → kernel ping: {} replies", replies.len());
+    assert_eq!(replies.len(), 3, "echo replies: {replies:?}");
+    let _ = net.unregister_netdev(nd.ifindex);
+}
