@@ -342,7 +342,13 @@ impl TcpSocket {
         let rand = self.net.random.get_random_u32();
         let ip = self.sk.inet_rcv_saddr();
         let num = self.sk.inet_num();
-        let r = crate::inet_connection_sock::inet_csk_get_port(&self.tn.hashinfo, &self.sk, num, self.port_range(), rand);
+        let r = crate::inet_connection_sock::inet_csk_get_port(
+            &self.tn.hashinfo,
+            &self.sk,
+            num,
+            self.port_range(),
+            rand,
+        );
         self.sk.skc_state.store(prev as u8, std::sync::atomic::Ordering::Release);
         match r {
             Ok(port) => self.sk.set_skc_local(ip, port),

@@ -141,16 +141,21 @@ pub struct TcpSkbCb {
     pub when_ns: u64,
     /// `TCPHDR_*` flags to send with it, or that it arrived with.
     pub tcp_flags: u8,
-    /// `TCPCB_RETRANS`-style bits (`sacked`): 0x02 = retransmitted at least once.
+    /// `sacked`: [`TCPCB_SACKED_RETRANS`], [`TCPCB_LOST`], [`TCPCB_EVER_RETRANS`].
     pub sacked: u8,
     _pad: [u8; 2],
     /// Received: the acknowledgment number it carried (`ack_seq`).
     pub ack_seq: u32,
 }
 
-/// `TCPCB_RETRANS` in [`TcpSkbCb::sacked`]: sent more than once (Karn's
-/// rule: no RTT sample from it).
-pub const TCPCB_RETRANS: u8 = 0x02;
+/// `TCPCB_SACKED_RETRANS` in [`TcpSkbCb::sacked`]: a retransmission of it
+/// is in flight (counted in `retrans_out`).
+pub const TCPCB_SACKED_RETRANS: u8 = 0x02;
+/// `TCPCB_LOST`: deemed lost (counted in `lost_out`), to be retransmitted.
+pub const TCPCB_LOST: u8 = 0x04;
+/// `TCPCB_EVER_RETRANS`: sent more than once (Karn's rule: no RTT sample
+/// from it).
+pub const TCPCB_EVER_RETRANS: u8 = 0x80;
 
 /// `TCP_SKB_CB(skb)`.
 #[allow(non_snake_case)]
@@ -402,9 +407,8 @@ pub struct TcpSk {
     pub icsk_ca_state: u8,
     /// `high_seq`: `snd_nxt` when the Loss state was entered.
     pub high_seq: u32,
-    /// Up to where the Loss state has retransmitted (Linux marks skbs
-    /// `TCPCB_LOST` and walks `retransmit_skb_hint`).
-    pub retransmit_high: u32,
+    /// `lost_out`: segments in flight marked [`TCPCB_LOST`].
+    pub lost_out: u32,
     /// `total_rto`: RTOs in this connection's life (for
     /// `tcp_syn_linear_timeouts`).
     pub total_rto: u32,
@@ -644,7 +648,7 @@ impl TcpSk {
             icsk_user_timeout: 0,
             icsk_ca_state: TCP_CA_OPEN,
             high_seq: 0,
-            retransmit_high: 0,
+            lost_out: 0,
             total_rto: 0,
             icsk_pending: 0,
             icsk_timeout: 0,

@@ -216,7 +216,8 @@ fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) {
 /// partly acknowledged head. Returns segments fully acknowledged.
 fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
     let mut acked = 0;
-    let mut rtt_sample_ns: Option<u64> = None;
+    let mut first_ackt: Option<u64> = None;
+    let mut retrans_data_acked = false;
     let now = net.now_ns();
     while let Some(head) = tp.tcp_rtx_queue.front() {
         let cb = *TCP_SKB_CB(head);
@@ -224,18 +225,27 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
             break;
         }
         let skb = tp.tcp_rtx_queue.pop_front().expect("front");
-        if cb.sacked & TCPCB_RETRANS != 0 {
+        if cb.sacked & TCPCB_SACKED_RETRANS != 0 {
             tp.retrans_out = tp.retrans_out.saturating_sub(1);
-        } else if cb.when_ns != 0 {
-            rtt_sample_ns = Some(now.saturating_sub(cb.when_ns));
+        }
+        if cb.sacked & TCPCB_LOST != 0 {
+            tp.lost_out = tp.lost_out.saturating_sub(1);
+        }
+        if cb.sacked & TCPCB_EVER_RETRANS != 0 {
+            retrans_data_acked = true; // FLAG_RETRANS_DATA_ACKED
+        } else if first_ackt.is_none() && cb.when_ns != 0 {
+            first_ackt = Some(cb.when_ns);
         }
         tp.packets_out = tp.packets_out.saturating_sub(1);
         tp.sk_wmem_queued = tp.sk_wmem_queued.saturating_sub(skb.truesize as usize);
         acked += 1;
         drop(skb);
     }
-    if let Some(ns) = rtt_sample_ns {
-        tcp_rtt_estimator(tn, tp, (ns / 1000).max(1) as i64);
+    // Karn: an ACK that also covers retransmitted data says nothing sure
+    // about the round trip. Otherwise the sample runs from the oldest
+    // segment it acknowledges (`first_ackt`).
+    if let (Some(sent), false) = (first_ackt, retrans_data_acked) {
+        tcp_rtt_estimator(tn, tp, (now.saturating_sub(sent) / 1000).max(1) as i64);
         tcp_set_rto(tp);
     }
     acked
@@ -256,7 +266,10 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     let prior_snd_una = tp.snd_una;
     let ack = seg.ack_seq;
     if before(ack, prior_snd_una) {
-        if before(ack, prior_snd_una.wrapping_sub(tp.max_window)) {
+        // RFC 5961 §5.2: "SND.UNA - MAX.SND.WND", where no more than was
+        // ever acknowledged can be in doubt.
+        let max_window = u64::from(tp.max_window).min(tp.bytes_acked) as u32;
+        if before(ack, prior_snd_una.wrapping_sub(max_window)) {
             tcp_send_challenge_ack(net, tn, sk, tp);
             return -1;
         }
@@ -278,9 +291,6 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     }
     tp.bytes_acked += u64::from(ack.wrapping_sub(prior_snd_una));
     tp.snd_una = ack;
-    if tp.icsk_ca_state == TCP_CA_LOSS && before(tp.retransmit_high, ack) {
-        tp.retransmit_high = ack;
-    }
     let acked = tcp_clean_rtx_queue(net, tn, tp);
     tp.icsk_retransmits = 0;
     tp.icsk_backoff = 0;
@@ -866,14 +876,25 @@ pub fn tcp_rcv_state_process(
     if !seg.has(TCPHDR_ACK) {
         return RcvAction::Done;
     }
-    let acceptable = tcp_ack(net, tn, sk, tp, seg) > 0;
+    // RFC 9293 §3.10.7.4, SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT,
+    // then enter ESTABLISHED … If the segment acknowledgment is not
+    // acceptable, form a reset segment" (Linux: `tcp_check_req()` wants
+    // exactly ISN + 1).
+    if tp.state == TcpState::SynRecv && !after(seg.ack_seq, tp.snd_una) {
+        return RcvAction::SendReset;
+    }
+    let reason = tcp_ack(net, tn, sk, tp, seg);
     let mut action = RcvAction::Done;
-    if !acceptable {
+    if reason <= 0 {
         if tp.state == TcpState::SynRecv {
             return RcvAction::SendReset;
         }
-        tcp_send_challenge_ack(net, tn, sk, tp);
-        return RcvAction::Done;
+        // "accept old ack during closing": only an ACK that is invalid
+        // (older than the window, or for unsent data) is challenged.
+        if reason < 0 {
+            tcp_send_challenge_ack(net, tn, sk, tp);
+            return RcvAction::Done;
+        }
     }
     match tp.state {
         TcpState::SynRecv => {
@@ -927,8 +948,14 @@ pub fn tcp_rcv_state_process(
         _ => {}
     }
     // Step 7: the segment text.
+    let old_seq = before(seg.seq, tp.rcv_nxt);
     match tp.state {
-        TcpState::CloseWait | TcpState::Closing | TcpState::LastAck => {}
+        // A retransmission of what we already have (their FIN, say) still
+        // goes to tcp_data_queue(), which answers it with an ACK.
+        TcpState::CloseWait | TcpState::Closing | TcpState::LastAck if !old_seq => {}
+        TcpState::CloseWait | TcpState::Closing | TcpState::LastAck => {
+            tcp_data_queue(net, tn, sk, tp, seg, skb)
+        }
         TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Established => {
             if matches!(tp.state, TcpState::FinWait1 | TcpState::FinWait2)
                 && tp.sk_shutdown & RCV_SHUTDOWN != 0
@@ -951,11 +978,17 @@ pub fn tcp_rcv_state_process(
 }
 // ANCHOR_END: tcp_rcv_state_process
 
-/// A segment for a socket in TIME_WAIT or in the FIN_WAIT2 timeout that
-/// follows an orphaned close (`tcp_timewait_state_process()`, simplified
-/// until the TIME_WAIT issue brings the timewait sock): a RST ends it
-/// (Linux's default, `tcp_rfc1337` = 0); a retransmitted FIN is ACKed
-/// again and restarts the 60 s; anything else acceptable is ACKed.
+// ANCHOR: tcp_timewait_state_process
+/// A segment for a socket in TIME_WAIT (`tcp_timewait_state_process()`,
+/// net/ipv4/tcp_minisocks.c), until the TIME_WAIT issue brings the
+/// timewait sock:
+///
+/// - exactly at `rcv_nxt` only a RST or a bare ACK can come: a RST ends
+///   TIME_WAIT ("TIME_WAIT assassination", Linux's default with
+///   `tcp_rfc1337` = 0); a bare ACK restarts the 60 s, unanswered;
+/// - anything else but a RST — a retransmitted FIN, stray data — restarts
+///   the 60 s (if it carries an ACK) and is answered with an ACK;
+/// - a RST elsewhere is ignored.
 pub fn tcp_timewait_state_process(
     net: &Net,
     tn: &TcpNet,
@@ -963,22 +996,25 @@ pub fn tcp_timewait_state_process(
     tp: &mut TcpSk,
     seg: &TcpSeg,
 ) -> RcvAction {
-    if seg.has(TCPHDR_RST) {
-        if tp.state == TcpState::TimeWait {
+    let restart = |net: &Net| net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(TCP_TIMEWAIT_LEN));
+    if seg.seq == tp.rcv_nxt && (seg.seq == seg.end_seq || seg.has(TCPHDR_RST)) {
+        if seg.has(TCPHDR_RST) {
             tcp_done(net, sk, tp);
+        } else {
+            restart(net);
         }
         return RcvAction::Done;
     }
-    if seg.has(TCPHDR_SYN) && !seg.has(TCPHDR_ACK) {
-        // The TIME_WAIT issue decides when a new SYN may reuse the tuple.
-        tcp_send_ack(net, tn, sk, tp);
+    if seg.has(TCPHDR_RST) {
         return RcvAction::Done;
     }
-    if seg.has(TCPHDR_FIN) && seg.end_seq == tp.rcv_nxt {
-        net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(TCP_TIMEWAIT_LEN));
+    // A new SYN may reopen the connection (RFC 1122 §4.2.2.13); the
+    // TIME_WAIT issue implements that (`TCP_TW_SYN`). Until then it is
+    // answered like any other out-of-window segment.
+    if seg.has(TCPHDR_ACK) {
+        restart(net);
     }
-    if seg.has(TCPHDR_ACK) || seg.has(TCPHDR_FIN) {
-        tcp_send_ack(net, tn, sk, tp);
-    }
+    tcp_send_ack(net, tn, sk, tp);
     RcvAction::Done
 }
+// ANCHOR_END: tcp_timewait_state_process

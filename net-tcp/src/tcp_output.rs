@@ -382,10 +382,11 @@ fn tcp_event_new_data_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) {
     net.mib.inc(LinuxMib::TCPOrigDataSent);
 }
 
-/// `tcp_packets_in_flight()`: `packets_out` + `retrans_out` (no SACK, so
-/// nothing is known to have left the network).
+/// `tcp_packets_in_flight()`: segments sent and not acknowledged, minus
+/// those deemed lost (`tcp_left_out()`: `lost_out`; no SACK here, so no
+/// `sacked_out`), plus their retransmissions still in flight.
 pub fn tcp_packets_in_flight(tp: &TcpSk) -> u32 {
-    tp.packets_out + tp.retrans_out
+    (tp.packets_out + tp.retrans_out).saturating_sub(tp.lost_out)
 }
 
 /// `tcp_nagle_test()` / `tcp_nagle_check()`: may a segment of `len` bytes
@@ -648,7 +649,7 @@ pub fn tcp_make_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 /// partly acknowledged is trimmed first (`tcp_trim_head()`), then a clone
 /// is sent; `RetransSegs` (and `TCPSynRetrans` for a SYN) count it,
 /// `total_retrans` and `retrans_out` rise, the skb is marked
-/// `TCPCB_RETRANS` so no RTT sample is taken from it (Karn), and
+/// `TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS` (no RTT sample from it: Karn), and
 /// `retrans_stamp` remembers the first retransmission.
 pub fn tcp_retransmit_skb(
     net: &Net,
@@ -669,7 +670,8 @@ pub fn tcp_retransmit_skb(
     }
     let c = TCP_SKB_CB_mut(skb);
     let first_sent_ns = c.when_ns;
-    c.sacked |= TCPCB_RETRANS;
+    let already_in_flight = c.sacked & TCPCB_SACKED_RETRANS != 0;
+    c.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
     c.when_ns = now_ns;
     let syn = c.tcp_flags & TCPHDR_SYN != 0;
     let clone = skb.clone();
@@ -678,7 +680,9 @@ pub fn tcp_retransmit_skb(
         net.mib.inc(LinuxMib::TCPSynRetrans);
     }
     tp.total_retrans += 1;
-    tp.retrans_out += 1;
+    if !already_in_flight {
+        tp.retrans_out += 1;
+    }
     if tp.retrans_stamp == 0 {
         // The first transmission of what is now retransmitted
         // (`tcp_skb_timestamp_ts()`): the give-up clock starts there.
@@ -689,29 +693,26 @@ pub fn tcp_retransmit_skb(
 }
 // ANCHOR_END: tcp_retransmit_skb
 
-/// Retransmit, after an RTO, the segments above `high_seq`'s mark that the
-/// congestion window allows (`tcp_xmit_retransmit_queue()` in the Loss
-/// state, where every segment in flight counts as lost).
+/// Retransmit the segments marked lost that the congestion window allows
+/// (`tcp_xmit_retransmit_queue()`), oldest first: after an RTO every
+/// segment in flight is lost, and each ACK that opens the window lets the
+/// next ones go.
 pub fn tcp_xmit_retransmit_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
-    if tp.icsk_ca_state != TCP_CA_LOSS {
+    if tp.lost_out == 0 {
         return;
     }
-    loop {
+    let mut idx = 0;
+    while idx < tp.tcp_rtx_queue.len() {
         if tcp_packets_in_flight(tp) >= tp.snd_cwnd {
             return;
         }
-        let from = tp.retransmit_high;
-        let Some(idx) = tp.tcp_rtx_queue.iter().position(|s| after(TCP_SKB_CB(s).end_seq, from)) else {
-            return;
-        };
-        let end = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).end_seq;
-        if !before(from, tp.high_seq) {
-            return;
+        let sacked = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).sacked;
+        if sacked & TCPCB_LOST != 0 && sacked & TCPCB_SACKED_RETRANS == 0 {
+            if tcp_retransmit_skb(net, tn, sk, tp, idx).is_err() {
+                return;
+            }
         }
-        tp.retransmit_high = end;
-        if tcp_retransmit_skb(net, tn, sk, tp, idx).is_err() {
-            return;
-        }
+        idx += 1;
     }
 }
 

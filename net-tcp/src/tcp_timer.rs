@@ -154,14 +154,23 @@ pub fn tcp_write_timeout(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
 /// to `high_seq` (= `snd_nxt`) as ACKs open the window.
 pub fn tcp_enter_loss(tp: &mut TcpSk) {
     if tp.icsk_ca_state != TCP_CA_LOSS {
-        tp.snd_ssthresh = (tcp_packets_in_flight(tp).max(tp.snd_cwnd) >> 1).max(2);
+        // tcp_reno_ssthresh(): half the window, at least two segments.
+        tp.snd_ssthresh = (tp.snd_cwnd >> 1).max(2);
     }
-    tp.snd_cwnd = 1;
-    tp.snd_cwnd_cnt = 0;
+    // tcp_timeout_mark_lost(): everything in flight is lost, and no
+    // retransmission of it is in flight any more.
+    let mut lost = 0;
+    for skb in tp.tcp_rtx_queue.iter_mut() {
+        let cb = TCP_SKB_CB_mut(skb);
+        cb.sacked = (cb.sacked & !TCPCB_SACKED_RETRANS) | TCPCB_LOST;
+        lost += 1;
+    }
+    tp.lost_out = lost;
     tp.retrans_out = 0;
+    tp.snd_cwnd = tcp_packets_in_flight(tp) + 1;
+    tp.snd_cwnd_cnt = 0;
     tp.icsk_ca_state = TCP_CA_LOSS;
     tp.high_seq = tp.snd_nxt;
-    tp.retransmit_high = tp.snd_una;
 }
 
 /// `tcp_clamp_rto_to_user_timeout()`: never wait past `TCP_USER_TIMEOUT`.
@@ -189,12 +198,7 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     }
     net.mib.inc(LinuxMib::TCPTimeouts);
     tcp_enter_loss(tp);
-    if tp.state == TcpState::SynRecv || tp.state == TcpState::SynSent {
-        let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
-    } else {
-        tp.retransmit_high = TCP_SKB_CB(&tp.tcp_rtx_queue[0]).end_seq;
-        let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
-    }
+    let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
     tp.icsk_retransmits = tp.icsk_retransmits.saturating_add(1);
     tp.total_rto += 1;
     let linear = tn.sysctl.tcp_syn_linear_timeouts.get().clamp(0, 10) as u32;

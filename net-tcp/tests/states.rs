@@ -1,0 +1,1328 @@
+//! The TCP state machine, one state at a time, in the style of smoltcp's
+//! `mod test` for its TCP socket: one linnet host in virtual time, a test
+//! device that records what the host sends, crafted segments from a
+//! remote peer injected through the device's receive path, factories that
+//! drive a socket into each state with real segments (`socket_listen()` …
+//! `socket_last_ack()`), a segment template ([`SEND_TEMPL`] for what the
+//! peer sends, [`RECV_TEMPL`] for what we expect back) and `recv`-style
+//! assertions on what the host emitted.
+//!
+//! What a test expects is what Linux 6.18 does (net/ipv4/tcp_input.c,
+//! tcp_minisocks.c, tcp_timer.c), which is RFC 9293 §3.10.7 with RFC 5961
+//! except where the comments say otherwise.
+
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+
+use net_core::netdevice::{MacAddr, NetDeviceSetup};
+use net_core::skbuff::skb_from_frame;
+use net_core::snmp::{LinuxMib, TcpMib};
+use net_core::{Clock, Errno, Net, NetDevice, NetdevTx, SkBuffHead, Skb};
+use net_ipv4::ip::IpHdrBuilder;
+use net_ipv4::neighbour::NudState;
+use net_ipv4::testlink::run_until_idle;
+use net_tcp::af_inet::{Shutdown, TcpNet};
+use net_tcp::sock::TcpSock;
+use net_tcp::tcp_states::TcpState;
+use net_tcp::tcphdr::{
+    TCPHDR_ACK, TCPHDR_FIN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions, tcp_options_size,
+    tcp_options_write, tcp_parse_options,
+};
+use net_tcp::{TcpSocket, inet_init};
+
+const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const LOCAL_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
+const REMOTE_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
+const LOCAL_PORT: u16 = 80;
+const REMOTE_PORT: u16 = 49500;
+/// The peer's initial sequence number.
+const REMOTE_SEQ: u32 = 0x1000_0000;
+/// The window linnet offers: 131072-byte `tcp_rmem[1]`, half of it
+/// (`tcp_adv_win_scale` 1), capped at 65535, rounded down to 44 × 1460 —
+/// Linux 6.18's 64240 on a 1500-byte link.
+const WIN: u16 = 64240;
+const MSS: u16 = 1460;
+/// In an expected segment: any window. The window offered after data
+/// arrived depends on receive-window growth (`tcp_grow_window()`,
+/// `scaling_ratio`), which these tests do not pin.
+const ANY_WIN: u16 = 1;
+const ACK: u8 = TCPHDR_ACK;
+const SYN: u8 = TCPHDR_SYN;
+const FIN: u8 = TCPHDR_FIN;
+const RST: u8 = TCPHDR_RST;
+const PSH: u8 = TCPHDR_PSH;
+
+// -- segments -----------------------------------------------------------------------------
+
+/// One TCP segment, sent or expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seg {
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    win: u16,
+    mss: Option<u16>,
+    payload: Vec<u8>,
+}
+
+/// What the peer sends unless a test says otherwise (smoltcp's `SEND_TEMPL`).
+const SEND_TEMPL: Seg = Seg {
+    sport: REMOTE_PORT,
+    dport: LOCAL_PORT,
+    seq: REMOTE_SEQ + 1,
+    ack: 0,
+    flags: ACK,
+    win: 65535,
+    mss: None,
+    payload: Vec::new(),
+};
+
+/// What we expect from the host unless a test says otherwise.
+const RECV_TEMPL: Seg = Seg {
+    sport: LOCAL_PORT,
+    dport: REMOTE_PORT,
+    seq: 0,
+    ack: REMOTE_SEQ + 1,
+    flags: ACK,
+    win: WIN,
+    mss: None,
+    payload: Vec::new(),
+};
+
+fn flags_str(f: u8) -> String {
+    let mut s = String::new();
+    for (b, c) in [(FIN, 'F'), (SYN, 'S'), (RST, 'R'), (PSH, 'P'), (ACK, '.')] {
+        if f & b != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
+impl std::fmt::Display for Seg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}>{} [{}] seq {} ack {} win {} len {}{}",
+            self.sport,
+            self.dport,
+            flags_str(self.flags),
+            self.seq,
+            self.ack,
+            self.win,
+            self.payload.len(),
+            self.mss.map_or(String::new(), |m| format!(" <mss {m}>"))
+        )
+    }
+}
+
+// -- the test device ----------------------------------------------------------------------
+
+#[derive(Default)]
+struct Link {
+    /// Frames the host sent.
+    tx: Vec<Vec<u8>>,
+    /// Frames waiting to be received.
+    rx: VecDeque<Vec<u8>>,
+}
+
+struct TestDev(Arc<Mutex<Link>>);
+
+impl NetDevice for TestDev {
+    fn setup(&self) -> NetDeviceSetup {
+        NetDeviceSetup::ether("eth0", LOCAL_MAC)
+    }
+
+    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
+        self.0.lock().unwrap().tx.push(skb.data().to_vec());
+        NetdevTx::Ok
+    }
+
+    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
+        let mut l = self.0.lock().unwrap();
+        let mut n = 0;
+        while n < budget {
+            let Some(f) = l.rx.pop_front() else { break };
+            rx.queue_tail(skb_from_frame(0, &f));
+            n += 1;
+        }
+        n
+    }
+}
+
+// -- the harness --------------------------------------------------------------------------
+
+/// One host, its link, and what the tests learned about the connection.
+struct Host {
+    clock: Clock,
+    net: Arc<Net>,
+    tn: Arc<TcpNet>,
+    link: Arc<Mutex<Link>>,
+    /// The host's ISN, learned from its SYN or SYN-ACK.
+    iss: u32,
+    /// The listener, for passive opens.
+    listener: Option<TcpSocket>,
+    /// The connection's socket handle (the user's fd), once there is one.
+    sock: Option<TcpSocket>,
+    /// The connection's `TcpSock`, which outlives the handle after close().
+    sk: Option<Arc<TcpSock>>,
+}
+
+impl Host {
+    fn new() -> Host {
+        let clock = Clock::new_virtual_at(1_000_000_000);
+        let net = Net::new("states", clock.clone(), 0x5eed);
+        let tn = inet_init(&net);
+        let link = Arc::new(Mutex::new(Link::default()));
+        let dev = net.register_netdev(Box::new(TestDev(link.clone()))).unwrap();
+        dev.open().unwrap();
+        net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, LOCAL_IP, 24).unwrap();
+        tn.ipv4.arp_tbl.neigh_add(&net, dev.ifindex, REMOTE_IP, REMOTE_MAC, NudState::Permanent).unwrap();
+        let h = Host { clock, net, tn, link, iss: 0, listener: None, sock: None, sk: None };
+        h.settle();
+        h.link.lock().unwrap().tx.clear();
+        h
+    }
+
+    fn settle(&self) {
+        for _ in 0..10_000 {
+            if self.net.poll() == 0 {
+                return;
+            }
+        }
+        panic!("host never went idle");
+    }
+
+    /// Run the host for `ms` of virtual time (timers fire).
+    fn advance_ms(&self, ms: u64) {
+        let deadline = self.clock.now_ns() + ms * 1_000_000;
+        run_until_idle(&self.clock, &[&self.net], deadline);
+    }
+
+    /// Virtual time since the host started, ms.
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ns() / 1_000_000 - 1000
+    }
+
+    /// Inject a segment from the peer, with a correct checksum, and let the
+    /// host process it.
+    fn send(&self, seg: &Seg) {
+        self.send_frame(build_frame(seg, true));
+    }
+
+    fn send_frame(&self, frame: Vec<u8>) {
+        self.link.lock().unwrap().rx.push_back(frame);
+        self.settle();
+    }
+
+    /// Everything the host sent since the last call, decoded (non-TCP
+    /// frames, like ARP, are skipped).
+    fn sent(&self) -> Vec<Seg> {
+        self.settle();
+        let frames = std::mem::take(&mut self.link.lock().unwrap().tx);
+        frames.iter().filter_map(|f| decode(f)).collect()
+    }
+
+    /// Exactly one segment was sent, and it is `want`.
+    #[track_caller]
+    fn recv(&self, want: Seg) {
+        let got = self.sent();
+        let list: Vec<String> = got.iter().map(|s| s.to_string()).collect();
+        assert_eq!(got.len(), 1, "expected one segment, {want}; the host sent {list:?}");
+        let want = if want.win == ANY_WIN { Seg { win: got[0].win, ..want } } else { want };
+        assert_eq!(got[0], want, "\n  got:  {}\n  want: {want}", got[0]);
+    }
+
+    /// Nothing was sent.
+    #[track_caller]
+    fn recv_nothing(&self) {
+        let got: Vec<String> = self.sent().iter().map(|s| s.to_string()).collect();
+        assert!(got.is_empty(), "expected silence, the host sent {got:?}");
+    }
+
+    fn state(&self) -> TcpState {
+        self.sk.as_ref().expect("a connection").sk_state()
+    }
+
+    fn sock(&self) -> &TcpSocket {
+        self.sock.as_ref().expect("a socket handle")
+    }
+
+    fn mib(&self, m: impl net_core::snmp::MibItem) -> u64 {
+        self.net.mib.get(m)
+    }
+
+    /// The connection's socket as the hash tables find it.
+    fn lookup(&self) -> Option<Arc<TcpSock>> {
+        self.tn.hashinfo.__inet_lookup_established(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0)
+    }
+}
+
+fn build_frame(seg: &Seg, good_csum: bool) -> Vec<u8> {
+    let opts = TcpOutOptions { mss: seg.mss, ..TcpOutOptions::default() };
+    let olen = tcp_options_size(&opts);
+    let thlen = 20 + olen;
+    let tot = 20 + thlen + seg.payload.len();
+    let mut f = vec![0u8; 14 + tot];
+    f[0..6].copy_from_slice(&LOCAL_MAC);
+    f[6..12].copy_from_slice(&REMOTE_MAC);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    IpHdrBuilder {
+        tot_len: tot as u16,
+        frag_off: 0x4000,
+        protocol: 6,
+        saddr: REMOTE_IP,
+        daddr: LOCAL_IP,
+        ..IpHdrBuilder::TEMPLATE
+    }
+    .write(&mut f[14..34]);
+    f[34 + 12] = ((thlen / 4) as u8) << 4;
+    f[34 + thlen..].copy_from_slice(&seg.payload);
+    let mut th = TcpHdr::new_checked(&mut f[34..]).unwrap();
+    th.set_source(seg.sport);
+    th.set_dest(seg.dport);
+    th.set_seq(seg.seq);
+    th.set_ack_seq(seg.ack);
+    th.set_flags(seg.flags);
+    th.set_window(seg.win);
+    tcp_options_write(th.options_mut(), &opts);
+    th.fill_checksum(REMOTE_IP, LOCAL_IP);
+    if !good_csum {
+        f[34 + 16] ^= 0x5a;
+    }
+    f
+}
+
+fn decode(f: &[u8]) -> Option<Seg> {
+    if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[14 + 9] != 6 {
+        return None;
+    }
+    let ihl = usize::from(f[14] & 0xf) * 4;
+    let tot = usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let l4 = &f[14 + ihl..14 + tot];
+    let th = TcpHdr::new_checked(l4).expect("a TCP header");
+    assert!(th.verify_checksum(LOCAL_IP, REMOTE_IP), "the host sent a bad checksum");
+    let syn = th.flags() & SYN != 0;
+    Some(Seg {
+        sport: th.source(),
+        dport: th.dest(),
+        seq: th.seq(),
+        ack: th.ack_seq(),
+        flags: th.flags(),
+        win: th.window(),
+        mss: tcp_parse_options(th.options(), syn).mss,
+        payload: th.payload().to_vec(),
+    })
+}
+
+// -- state factories --------------------------------------------------------------------------
+
+/// A listener on port 80.
+fn socket_listen() -> Host {
+    let mut h = Host::new();
+    let l = TcpSocket::new(&h.net).unwrap();
+    l.set_nonblocking(true);
+    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, LOCAL_PORT)).unwrap();
+    l.listen(8).unwrap();
+    h.listener = Some(l);
+    h.recv_nothing();
+    h
+}
+
+/// LISTEN + the peer's SYN: the child in SYN_RECV has sent its SYN-ACK.
+fn socket_syn_received() -> Host {
+    let mut h = socket_listen();
+    h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    let got = h.sent();
+    assert_eq!(got.len(), 1, "one SYN-ACK: {got:?}");
+    h.iss = got[0].seq;
+    assert_eq!(got[0], Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
+    h.sk = Some(h.lookup().expect("the child is in ehash"));
+    assert_eq!(h.state(), TcpState::SynRecv);
+    h
+}
+
+/// A socket bound to port 80 that called connect(): SYN_SENT, SYN sent.
+fn socket_syn_sent() -> Host {
+    let mut h = Host::new();
+    let s = TcpSocket::new(&h.net).unwrap();
+    s.set_nonblocking(true);
+    s.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, LOCAL_PORT)).unwrap();
+    assert_eq!(s.connect(SocketAddrV4::new(REMOTE_IP, REMOTE_PORT)), Err(Errno::EINPROGRESS));
+    let got = h.sent();
+    assert_eq!(got.len(), 1, "one SYN: {got:?}");
+    h.iss = got[0].seq;
+    assert_eq!(got[0], Seg { seq: h.iss, ack: 0, flags: SYN, mss: Some(MSS), ..RECV_TEMPL });
+    h.sk = Some(s.sock().clone());
+    h.sock = Some(s);
+    assert_eq!(h.state(), TcpState::SynSent);
+    h
+}
+
+/// ESTABLISHED by a passive open (SYN, SYN-ACK, ACK), accepted.
+fn socket_established() -> Host {
+    let mut h = socket_syn_received();
+    h.send(&Seg { ack: h.iss + 1, ..SEND_TEMPL });
+    h.recv_nothing();
+    let (s, peer) = h.listener.as_ref().unwrap().accept().expect("accept");
+    assert_eq!(peer, SocketAddrV4::new(REMOTE_IP, REMOTE_PORT));
+    s.set_nonblocking(true);
+    assert!(Arc::ptr_eq(s.sock(), h.sk.as_ref().unwrap()));
+    h.sock = Some(s);
+    assert_eq!(h.state(), TcpState::Established);
+    h
+}
+
+/// ESTABLISHED + shutdown(SHUT_WR): FIN sent, FIN_WAIT1.
+fn socket_fin_wait_1() -> Host {
+    let h = socket_established();
+    h.sock().shutdown(Shutdown::Write).unwrap();
+    h.recv(Seg { seq: h.iss + 1, flags: FIN | ACK, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::FinWait1);
+    h
+}
+
+/// FIN_WAIT1 + the ACK of our FIN: FIN_WAIT2.
+fn socket_fin_wait_2() -> Host {
+    let h = socket_fin_wait_1();
+    h.send(&Seg { ack: h.iss + 2, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::FinWait2);
+    h
+}
+
+/// FIN_WAIT1 + the peer's FIN that does not ACK ours: CLOSING.
+fn socket_closing() -> Host {
+    let h = socket_fin_wait_1();
+    h.send(&Seg { ack: h.iss + 1, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::Closing);
+    h
+}
+
+/// FIN_WAIT2 + the peer's FIN: TIME_WAIT.
+fn socket_time_wait() -> Host {
+    let h = socket_fin_wait_2();
+    h.send(&Seg { ack: h.iss + 2, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::TimeWait);
+    h
+}
+
+/// ESTABLISHED + the peer's FIN: CLOSE_WAIT, the FIN ACKed (a delayed
+/// ACK: `tcp_fin()` enters pingpong mode).
+fn socket_close_wait() -> Host {
+    let h = socket_established();
+    h.send(&Seg { ack: h.iss + 1, flags: FIN | ACK, ..SEND_TEMPL });
+    assert_eq!(h.state(), TcpState::CloseWait);
+    h.advance_ms(200);
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    h
+}
+
+/// CLOSE_WAIT + shutdown(SHUT_WR): FIN sent, LAST_ACK.
+fn socket_last_ack() -> Host {
+    let h = socket_close_wait();
+    h.sock().shutdown(Shutdown::Write).unwrap();
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 2, flags: FIN | ACK, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::LastAck);
+    h
+}
+
+/// Advance to `at_ms` (virtual, from host start) and expect nothing up to
+/// just before it, then exactly `want` by `at_ms + 3`.
+#[track_caller]
+fn expect_at(h: &Host, at_ms: u64, want: Seg) {
+    let now = h.now_ms();
+    assert!(at_ms > now + 3, "{at_ms} ms is not in the future (now {now} ms)");
+    h.advance_ms(at_ms - 3 - now);
+    h.recv_nothing();
+    h.advance_ms(6);
+    h.recv(want);
+}
+
+// =============================================================================================
+// LISTEN
+// =============================================================================================
+
+#[test]
+fn listen_syn_is_answered_with_syn_ack() {
+    let h = socket_syn_received();
+    assert_eq!(h.mib(TcpMib::PassiveOpens), 0, "counted at the final ACK");
+    assert_eq!(h.mib(TcpMib::InSegs), 1);
+    assert_eq!(h.mib(TcpMib::OutSegs), 1);
+    assert_eq!(h.mib(TcpMib::CurrEstab), 0);
+}
+
+#[test]
+fn listen_ack_is_answered_with_rst() {
+    let h = socket_listen();
+    // RFC 9293 §3.10.7.2: <SEQ=SEG.ACK><CTL=RST>.
+    h.send(&Seg { seq: 1234, ack: 5678, ..SEND_TEMPL });
+    h.recv(Seg { seq: 5678, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+    assert_eq!(h.mib(TcpMib::OutRsts), 1);
+}
+
+#[test]
+fn listen_rst_is_ignored() {
+    let h = socket_listen();
+    h.send(&Seg { flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    h.send(&Seg { flags: RST | ACK, ack: 77, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.mib(TcpMib::OutRsts), 0);
+}
+
+#[test]
+fn listen_segment_without_syn_ack_rst_is_dropped() {
+    let h = socket_listen();
+    h.send(&Seg { flags: 0, payload: b"hello".to_vec(), ..SEND_TEMPL });
+    h.recv_nothing();
+    h.send(&Seg { flags: FIN, ..SEND_TEMPL });
+    h.recv_nothing();
+}
+
+#[test]
+fn closed_port_syn_gets_rst_ack() {
+    let h = Host::new();
+    // No ACK on the segment: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    h.recv(Seg { seq: 0, ack: REMOTE_SEQ + 1, flags: RST | ACK, win: 0, ..RECV_TEMPL });
+    h.send(&Seg { flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.mib(TcpMib::OutRsts), 1);
+    assert_eq!(h.mib(TcpMib::InSegs), 2);
+}
+
+// =============================================================================================
+// SYN_RECV
+// =============================================================================================
+
+#[test]
+fn syn_recv_ack_establishes() {
+    let h = socket_established();
+    assert_eq!(h.mib(TcpMib::PassiveOpens), 1);
+    assert_eq!(h.mib(TcpMib::CurrEstab), 1);
+    assert_eq!(h.mib(TcpMib::ActiveOpens), 0);
+    assert_eq!(h.mib(TcpMib::InSegs), 2);
+    assert_eq!(h.mib(TcpMib::OutSegs), 1);
+}
+
+#[test]
+fn syn_recv_ack_beyond_snd_nxt_gets_rst() {
+    let h = socket_syn_received();
+    // tcp_check_req(): ack_seq != snt_isn + 1 → the listener answers with
+    // a RST <SEQ=SEG.ACK>; the request stays.
+    h.send(&Seg { ack: h.iss + 10, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 10, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::SynRecv);
+    assert!(h.listener.as_ref().unwrap().accept().is_err());
+}
+
+#[test]
+fn syn_recv_ack_of_iss_gets_rst() {
+    let h = socket_syn_received();
+    // SEG.ACK = ISS does not acknowledge our SYN: RFC 9293 §3.10.7.4
+    // (SYN-RECEIVED: "If SND.UNA < SEG.ACK =< SND.NXT, then enter
+    // ESTABLISHED … If the segment acknowledgment is not acceptable, form a
+    // reset segment <SEQ=SEG.ACK><CTL=RST>"); Linux's tcp_check_req() tests
+    // ack_seq != snt_isn + 1.
+    h.send(&Seg { ack: h.iss, ..SEND_TEMPL });
+    assert_eq!(h.state(), TcpState::SynRecv, "the handshake must not complete");
+    h.recv(Seg { seq: h.iss, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+    assert!(h.listener.as_ref().unwrap().accept().is_err());
+}
+
+#[test]
+fn syn_recv_rst_exact_drops_the_embryo() {
+    let h = socket_syn_received();
+    h.send(&Seg { flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert!(h.lookup().is_none(), "the child is gone");
+    assert_eq!(h.state(), TcpState::Close);
+    assert!(h.listener.as_ref().unwrap().accept().is_err());
+    // A later ACK finds only the listener: RST.
+    h.send(&Seg { ack: h.iss + 1, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+}
+
+#[test]
+fn syn_recv_retransmitted_syn_gets_the_syn_ack_again() {
+    let h = socket_syn_received();
+    // tcp_check_req(): "Retransmitted SYN … retransmit SYN-ACK"
+    // (inet_rtx_syn_ack()) when seq == rcv_isn and the flags are a bare SYN.
+    h.advance_ms(100);
+    h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::SynRecv);
+}
+
+#[test]
+fn syn_recv_syn_ack_retransmits_then_gives_up() {
+    let h = socket_syn_received();
+    // tcp_synack_retries = 5: SYN-ACKs again at 1, 3, 7, 15, 31 s
+    // (TCP_TIMEOUT_INIT doubling), then the request dies at 63 s.
+    let t0 = h.now_ms();
+    let synack = Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL };
+    for at in [1000, 3000, 7000, 15000, 31000] {
+        expect_at(&h, t0 + at, synack.clone());
+    }
+    h.advance_ms(63_000 - 31_000 - 10);
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::SynRecv);
+    h.advance_ms(20);
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert_eq!(h.mib(TcpMib::RetransSegs), 5);
+    h.send(&Seg { ack: h.iss + 1, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+}
+
+// =============================================================================================
+// SYN_SENT
+// =============================================================================================
+
+#[test]
+fn syn_sent_syn_ack_establishes() {
+    let h = socket_syn_sent();
+    assert_eq!(h.mib(TcpMib::ActiveOpens), 1);
+    h.send(&Seg { seq: REMOTE_SEQ, ack: h.iss + 1, flags: SYN | ACK, mss: Some(MSS), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::Established);
+    assert_eq!(h.sock().connect(SocketAddrV4::new(REMOTE_IP, REMOTE_PORT)), Ok(()));
+    assert_eq!(h.mib(TcpMib::CurrEstab), 1);
+    assert_eq!(h.mib(TcpMib::OutSegs), 2);
+    assert_eq!(h.mib(TcpMib::InSegs), 1);
+}
+
+#[test]
+fn syn_sent_bad_ack_gets_rst() {
+    let h = socket_syn_sent();
+    // RFC 9293 §3.10.7.3: SEG.ACK =< ISS or > SND.NXT: <SEQ=SEG.ACK><CTL=RST>.
+    h.send(&Seg { seq: REMOTE_SEQ, ack: h.iss + 100, flags: SYN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 100, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+    h.send(&Seg { seq: REMOTE_SEQ, ack: h.iss, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::SynSent);
+}
+
+#[test]
+fn syn_sent_rst_with_acceptable_ack_refuses() {
+    let h = socket_syn_sent();
+    h.send(&Seg { seq: 0, ack: h.iss + 1, flags: RST | ACK, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert_eq!(h.sock().connect(SocketAddrV4::new(REMOTE_IP, REMOTE_PORT)), Err(Errno::ECONNREFUSED));
+    assert_eq!(h.mib(TcpMib::AttemptFails), 1);
+    assert_eq!(h.mib(TcpMib::EstabResets), 0);
+}
+
+#[test]
+fn syn_sent_rst_without_or_with_bad_ack_is_ignored() {
+    let h = socket_syn_sent();
+    h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    h.send(&Seg { seq: REMOTE_SEQ, ack: h.iss + 5, flags: RST | ACK, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::SynSent);
+}
+
+#[test]
+fn syn_sent_bare_ack_is_dropped() {
+    let h = socket_syn_sent();
+    // An acceptable ACK without SYN: "drop the segment and return".
+    h.send(&Seg { seq: REMOTE_SEQ, ack: h.iss + 1, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::SynSent);
+}
+
+#[test]
+fn syn_sent_simultaneous_open() {
+    let h = socket_syn_sent();
+    h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    // tcp_rcv_synsent_state_process(): SYN_RECV, tcp_send_synack().
+    h.recv(Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::SynRecv);
+    h.send(&Seg { seq: REMOTE_SEQ, ack: h.iss + 1, flags: SYN | ACK, mss: Some(MSS), ..SEND_TEMPL });
+    assert_eq!(h.state(), TcpState::Established);
+    assert_eq!(h.mib(TcpMib::ActiveOpens), 1);
+    assert_eq!(h.mib(TcpMib::PassiveOpens), 0);
+    assert_eq!(h.mib(TcpMib::CurrEstab), 1);
+}
+
+#[test]
+fn syn_sent_retransmits_with_linear_then_exponential_backoff() {
+    let h = socket_syn_sent();
+    // Linux 6.18: tcp_syn_linear_timeouts = 4 — the first four SYN timeouts
+    // do not back off — then the RTO doubles; tcp_write_timeout() allows
+    // tcp_syn_retries (6) + tcp_syn_linear_timeouts (4) retransmissions.
+    // The kernel on this machine (6.18.44), a SYN into a black hole: SYNs
+    // at 0, 1.009, 2.033, 3.057, 4.081, 5.105, 7.121, 11.249, 19.441,
+    // 35.573 s.
+    let syn = Seg { seq: h.iss, ack: 0, flags: SYN, mss: Some(MSS), ..RECV_TEMPL };
+    let t0 = h.now_ms();
+    for at in [1, 2, 3, 4, 5, 7, 11, 19, 35, 67] {
+        expect_at(&h, t0 + at * 1000, syn.clone());
+    }
+    assert_eq!(h.mib(TcpMib::RetransSegs), 10);
+    assert_eq!(h.mib(LinuxMib::TCPTimeouts), 10);
+    assert_eq!(h.mib(LinuxMib::TCPSynRetrans), 10);
+    // The eleventh timeout, 64 s later, gives up.
+    h.advance_ms(t0 + 131_000 - 10 - h.now_ms());
+    assert_eq!(h.state(), TcpState::SynSent);
+    h.advance_ms(20);
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert_eq!(h.sock().connect(SocketAddrV4::new(REMOTE_IP, REMOTE_PORT)), Err(Errno::ETIMEDOUT));
+    assert_eq!(h.mib(TcpMib::AttemptFails), 1);
+}
+
+#[test]
+fn syn_sent_backoff_without_linear_timeouts() {
+    let h = Host::new();
+    h.net.sysctl.set("net.ipv4.tcp_syn_linear_timeouts", "0").unwrap();
+    h.net.sysctl.set("net.ipv4.tcp_syn_retries", "3").unwrap();
+    let mut h = h;
+    let s = TcpSocket::new(&h.net).unwrap();
+    s.set_nonblocking(true);
+    s.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, LOCAL_PORT)).unwrap();
+    let _ = s.connect(SocketAddrV4::new(REMOTE_IP, REMOTE_PORT));
+    let first = h.sent();
+    h.iss = first[0].seq;
+    h.sk = Some(s.sock().clone());
+    h.sock = Some(s);
+    // RFC 6298 (5.5): 1 s, then 2 s, 4 s; give up 8 s after the last.
+    let syn = Seg { seq: h.iss, ack: 0, flags: SYN, mss: Some(MSS), ..RECV_TEMPL };
+    for at in [1000, 3000, 7000] {
+        expect_at(&h, at, syn.clone());
+    }
+    h.advance_ms(15_000 - 7_000 - 10);
+    assert_eq!(h.state(), TcpState::SynSent);
+    h.advance_ms(20);
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+// =============================================================================================
+// ESTABLISHED
+// =============================================================================================
+
+#[test]
+fn established_data_in_order_is_acked_and_read() {
+    let h = socket_established();
+    h.send(&Seg { ack: h.iss + 1, flags: PSH | ACK, payload: b"abcdef".to_vec(), ..SEND_TEMPL });
+    // Quick-ACK mode after the handshake: ACKed at once.
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 7, win: ANY_WIN, ..RECV_TEMPL });
+    let mut b = [0u8; 16];
+    assert_eq!(h.sock().recv(&mut b), Ok(6));
+    assert_eq!(&b[..6], b"abcdef");
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
+}
+
+#[test]
+fn established_data_out_of_order_is_held_until_the_hole_fills() {
+    let h = socket_established();
+    h.send(&Seg { seq: REMOTE_SEQ + 4, ack: h.iss + 1, payload: b"efgh".to_vec(), ..SEND_TEMPL });
+    // Out of order: an immediate duplicate ACK.
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 1, ..RECV_TEMPL });
+    let mut b = [0u8; 16];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
+    assert_eq!(h.mib(LinuxMib::TCPOFOQueue), 1);
+    h.send(&Seg { ack: h.iss + 1, payload: b"abc".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 8, win: ANY_WIN, ..RECV_TEMPL });
+    assert_eq!(h.sock().recv(&mut b), Ok(7));
+    assert_eq!(&b[..7], b"abcefgh");
+}
+
+#[test]
+fn established_data_out_of_window_gets_dup_ack() {
+    let h = socket_established();
+    h.send(&Seg { seq: REMOTE_SEQ + 1 + 100_000, ack: h.iss + 1, payload: b"far".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 1, ..RECV_TEMPL });
+    let mut b = [0u8; 16];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
+}
+
+#[test]
+fn established_old_data_gets_dup_ack() {
+    let h = socket_established();
+    h.send(&Seg { ack: h.iss + 1, payload: b"abc".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 4, win: ANY_WIN, ..RECV_TEMPL });
+    // The same segment again (its ACK was lost): a duplicate ACK at once.
+    h.send(&Seg { ack: h.iss + 1, payload: b"abc".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 4, win: ANY_WIN, ..RECV_TEMPL });
+    let mut b = [0u8; 16];
+    assert_eq!(h.sock().recv(&mut b), Ok(3));
+}
+
+#[test]
+fn established_segment_without_ack_is_dropped() {
+    let h = socket_established();
+    h.send(&Seg { flags: PSH, payload: b"noack".to_vec(), ..SEND_TEMPL });
+    h.recv_nothing();
+    let mut b = [0u8; 16];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
+}
+
+/// Send `data` from the host and ACK it.
+fn host_sends(h: &Host, data: &[u8]) {
+    assert_eq!(h.sock().send(data), Ok(data.len()));
+    h.recv(Seg { seq: h.iss + 1, flags: PSH | ACK, payload: data.to_vec(), ..RECV_TEMPL });
+    h.send(&Seg { ack: h.iss + 1 + data.len() as u32, ..SEND_TEMPL });
+    h.recv_nothing();
+}
+
+#[test]
+fn established_ack_acceptable_old_and_unsent() {
+    let h = socket_established();
+    host_sends(&h, &[7u8; 100]);
+    let una = h.iss + 101;
+    // A duplicate (SEG.ACK = SND.UNA) and a slightly old one: ignored.
+    h.send(&Seg { ack: una, ..SEND_TEMPL });
+    h.recv_nothing();
+    h.send(&Seg { ack: una - 50, ..SEND_TEMPL });
+    h.recv_nothing();
+    // SEG.ACK > SND.NXT: tcp_ack() returns < 0 and tcp_rcv_established()
+    // discards the segment, data and all, without an answer.
+    h.send(&Seg { ack: una + 1000, payload: b"zz".to_vec(), ..SEND_TEMPL });
+    h.recv_nothing();
+    let mut b = [0u8; 4];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
+    assert_eq!(h.state(), TcpState::Established);
+}
+
+#[test]
+fn established_ack_older_than_bytes_acked_gets_challenge_ack() {
+    let h = socket_established();
+    host_sends(&h, &[7u8; 100]);
+    // tcp_ack(): "do not accept ACK for bytes we never sent":
+    // max_window = min(tp->max_window, tp->bytes_acked) = 100, and an ACK
+    // before snd_una - max_window earns a challenge ACK (RFC 5961 §5.2).
+    h.send(&Seg { ack: h.iss + 101 - 300, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 101, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
+}
+
+#[test]
+fn established_rst_exact_resets() {
+    let h = socket_established();
+    h.send(&Seg { flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    let mut b = [0u8; 4];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::ECONNRESET));
+    assert_eq!(h.mib(TcpMib::EstabResets), 1);
+    assert_eq!(h.mib(TcpMib::CurrEstab), 0);
+    assert!(h.lookup().is_none());
+}
+
+#[test]
+fn established_rst_in_window_not_exact_gets_challenge_ack() {
+    let h = socket_established();
+    h.send(&Seg { seq: REMOTE_SEQ + 1 + 1000, flags: RST, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::Established);
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
+}
+
+#[test]
+fn established_rst_out_of_window_is_ignored() {
+    let h = socket_established();
+    h.send(&Seg { seq: REMOTE_SEQ + 1 + 200_000, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    h.send(&Seg { seq: REMOTE_SEQ - 1000, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Established);
+}
+
+#[test]
+fn established_syn_gets_challenge_ack() {
+    let h = socket_established();
+    h.send(&Seg { seq: REMOTE_SEQ + 500, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::Established);
+    assert_eq!(h.mib(LinuxMib::TCPSYNChallenge), 1);
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
+}
+
+#[test]
+fn established_fin_moves_to_close_wait() {
+    let h = socket_close_wait();
+    let mut b = [0u8; 4];
+    assert_eq!(h.sock().recv(&mut b), Ok(0));
+    assert_eq!(h.mib(TcpMib::CurrEstab), 1, "CLOSE_WAIT counts as established");
+    assert_eq!(h.mib(LinuxMib::DelayedACKs), 1);
+}
+
+#[test]
+fn established_rto_backs_off_from_the_floor() {
+    let h = socket_established();
+    // The handshake's RTT sample is ~0, so RTO = SRTT + max(RTTVAR,
+    // TCP_RTO_MIN) ≈ 200 ms (201 jiffies after rounding up), doubling on
+    // each expiry.
+    assert_eq!(h.sock().send(b"data"), Ok(4));
+    let d = Seg { seq: h.iss + 1, flags: PSH | ACK, payload: b"data".to_vec(), ..RECV_TEMPL };
+    h.recv(d.clone());
+    let rto = h.sock().tcp_info().tcpi_rto / 1000;
+    assert!((200..=201).contains(&rto), "rto {rto} ms");
+    let t0 = h.now_ms();
+    let mut at = t0;
+    for k in 0..4 {
+        at += u64::from(rto) << k;
+        expect_at(&h, at, d.clone());
+    }
+    assert_eq!(h.mib(TcpMib::RetransSegs), 4);
+    assert_eq!(h.mib(LinuxMib::TCPTimeouts), 4);
+    assert_eq!(h.sock().tcp_info().tcpi_backoff, 4);
+    // The ACK ends the backoff.
+    h.send(&Seg { ack: h.iss + 5, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.sock().tcp_info().tcpi_backoff, 0);
+    h.advance_ms(10_000);
+    h.recv_nothing();
+}
+
+#[test]
+fn established_no_rtt_sample_from_an_ack_that_covers_a_retransmission() {
+    let h = socket_established();
+    let rtt0 = h.sock().tcp_info().tcpi_rtt;
+    // Two segments; the RTO retransmits the first; the peer, which had the
+    // second, ACKs both at once.
+    let data = vec![9u8; 2 * usize::from(MSS)];
+    assert_eq!(h.sock().send(&data), Ok(data.len()));
+    assert_eq!(h.sent().len(), 2);
+    h.advance_ms(250);
+    let rtx = h.sent();
+    assert_eq!(rtx.len(), 1, "the head is retransmitted");
+    assert_eq!(rtx[0].seq, h.iss + 1);
+    h.send(&Seg { ack: h.iss + 1 + 2 * u32::from(MSS), ..SEND_TEMPL });
+    // Karn: an ACK that covers retransmitted data gives no RTT sample.
+    // Linux's tcp_clean_rtx_queue() sets FLAG_RETRANS_DATA_ACKED for the
+    // retransmitted skb and then takes seq_rtt_us only
+    // `if (likely(first_ackt) && !(flag & FLAG_RETRANS_DATA_ACKED))`; the
+    // second segment's age (~250 ms, most of it the RTO wait) is no RTT.
+    let info = h.sock().tcp_info();
+    assert_eq!(info.tcpi_rtt, rtt0, "srtt moved by a sample from an ACK covering a retransmission");
+    assert_eq!(info.tcpi_unacked, 0);
+}
+
+#[test]
+fn established_loss_state_retransmits_more_after_a_partial_ack() {
+    let h = socket_established();
+    let mss = u32::from(MSS);
+    let data = vec![5u8; 4 * usize::from(MSS)];
+    assert_eq!(h.sock().send(&data), Ok(data.len()));
+    assert_eq!(h.sent().len(), 4);
+    // The RTO: tcp_enter_loss() marks all four lost, cwnd = 1, the head
+    // goes again.
+    h.advance_ms(250);
+    let rtx = h.sent();
+    assert_eq!(rtx.len(), 1);
+    assert_eq!((rtx[0].seq, rtx[0].payload.len()), (h.iss + 1, usize::from(MSS)));
+    // The peer ACKs the head only. cwnd grows to 2, and since the three
+    // others are counted lost, tcp_packets_in_flight() = packets_out -
+    // lost_out + retrans_out = 0: tcp_xmit_retransmit_queue() sends the
+    // next two at once. The 6.18 kernel here (reno, same sequence of
+    // events) retransmits segments 2 and 3 within the same millisecond.
+    h.send(&Seg { ack: h.iss + 1 + mss, ..SEND_TEMPL });
+    let got: Vec<(u32, usize)> =
+        h.sent().iter().map(|s| (s.seq.wrapping_sub(h.iss), s.payload.len())).collect();
+    let m = usize::from(MSS);
+    assert_eq!(
+        got,
+        vec![(1 + mss, m), (1 + 2 * mss, m)],
+        "(seq - iss, len) retransmitted after the partial ACK"
+    );
+}
+
+#[test]
+fn established_rto_gives_up_after_tcp_retries2() {
+    let h = socket_established();
+    assert_eq!(h.sock().send(b"x"), Ok(1));
+    h.sent();
+    // tcp_retries2 = 15: the budget is tcp_model_timeout(15, 200 ms) =
+    // 924.6 s from the first transmission; 15 retransmissions.
+    h.advance_ms(920_000);
+    assert_eq!(h.state(), TcpState::Established);
+    h.advance_ms(10_000);
+    assert_eq!(h.state(), TcpState::Close);
+    assert_eq!(h.mib(TcpMib::RetransSegs), 15);
+    let mut b = [0u8; 4];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::ETIMEDOUT));
+    // Linux's tcp_write_err() sends no RST.
+    let rsts = h.sent().iter().filter(|s| s.flags & RST != 0).count();
+    assert_eq!(rsts, 0);
+    assert_eq!(h.mib(TcpMib::EstabResets), 1);
+}
+
+#[test]
+fn established_close_with_unread_data_sends_rst() {
+    let mut h = socket_established();
+    h.send(&Seg { ack: h.iss + 1, payload: b"unread".to_vec(), ..SEND_TEMPL });
+    h.sent();
+    drop(h.sock.take());
+    // tcp_close(): RST|ACK, seq = snd_nxt, ack = rcv_nxt.
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 7, flags: RST | ACK, win: ANY_WIN, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPAbortOnClose), 1);
+    assert_eq!(h.mib(TcpMib::OutRsts), 1);
+    assert_eq!(h.mib(TcpMib::EstabResets), 1);
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn bad_checksum_is_counted_and_dropped() {
+    let h = socket_established();
+    let (ins, errs, csum) = (h.mib(TcpMib::InSegs), h.mib(TcpMib::InErrs), h.mib(TcpMib::InCsumErrors));
+    h.send_frame(build_frame(&Seg { ack: h.iss + 1, payload: b"bad".to_vec(), ..SEND_TEMPL }, false));
+    h.recv_nothing();
+    assert_eq!(h.mib(TcpMib::InSegs), ins + 1);
+    assert_eq!(h.mib(TcpMib::InErrs), errs + 1);
+    assert_eq!(h.mib(TcpMib::InCsumErrors), csum + 1);
+    let mut b = [0u8; 4];
+    assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
+    // A bad RST does nothing either.
+    h.send_frame(build_frame(&Seg { flags: RST, ..SEND_TEMPL }, false));
+    assert_eq!(h.state(), TcpState::Established);
+    assert_eq!(h.mib(TcpMib::InCsumErrors), csum + 2);
+}
+
+// =============================================================================================
+// FIN_WAIT1
+// =============================================================================================
+
+#[test]
+fn fin_wait_1_ack_of_fin_moves_to_fin_wait_2() {
+    let h = socket_fin_wait_2();
+    assert_eq!(h.mib(TcpMib::CurrEstab), 0);
+    assert_eq!(h.mib(TcpMib::EstabResets), 0);
+}
+
+#[test]
+fn fin_wait_1_fin_moves_to_closing() {
+    let h = socket_closing();
+    assert_eq!(h.sock().poll() & net_tcp::af_inet::POLLIN, net_tcp::af_inet::POLLIN);
+}
+
+#[test]
+fn fin_wait_1_fin_ack_moves_to_time_wait() {
+    let h = socket_fin_wait_1();
+    h.send(&Seg { ack: h.iss + 2, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::TimeWait);
+}
+
+#[test]
+fn fin_wait_1_data_is_still_received() {
+    let h = socket_fin_wait_1();
+    h.send(&Seg { ack: h.iss + 1, payload: b"more".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 5, win: ANY_WIN, ..RECV_TEMPL });
+    let mut b = [0u8; 8];
+    assert_eq!(h.sock().recv(&mut b), Ok(4));
+    assert_eq!(h.state(), TcpState::FinWait1);
+}
+
+#[test]
+fn fin_wait_1_fin_is_retransmitted() {
+    let h = socket_fin_wait_1();
+    let rto = u64::from(h.sock().tcp_info().tcpi_rto / 1000);
+    let t0 = h.now_ms();
+    let fin = Seg { seq: h.iss + 1, flags: FIN | ACK, ..RECV_TEMPL };
+    expect_at(&h, t0 + rto, fin.clone());
+    expect_at(&h, t0 + 3 * rto, fin);
+    assert_eq!(h.mib(TcpMib::RetransSegs), 2);
+}
+
+#[test]
+fn fin_wait_1_rst_exact_and_in_window() {
+    let h = socket_fin_wait_1();
+    h.send(&Seg { seq: REMOTE_SEQ + 100, flags: RST, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::FinWait1);
+    h.send(&Seg { flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn fin_wait_1_ack_beyond_snd_nxt_gets_challenge_ack() {
+    let h = socket_fin_wait_1();
+    // tcp_rcv_state_process(): tcp_ack() < 0 outside ESTABLISHED →
+    // tcp_send_challenge_ack().
+    h.send(&Seg { ack: h.iss + 1000, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::FinWait1);
+}
+
+// =============================================================================================
+// FIN_WAIT2
+// =============================================================================================
+
+#[test]
+fn fin_wait_2_fin_moves_to_time_wait() {
+    let h = socket_time_wait();
+    assert_eq!(h.mib(TcpMib::CurrEstab), 0);
+}
+
+#[test]
+fn fin_wait_2_data_is_still_received() {
+    let h = socket_fin_wait_2();
+    h.send(&Seg { ack: h.iss + 2, payload: b"late".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 5, win: ANY_WIN, ..RECV_TEMPL });
+    let mut b = [0u8; 8];
+    assert_eq!(h.sock().recv(&mut b), Ok(4));
+}
+
+#[test]
+fn fin_wait_2_data_with_an_old_ack_is_accepted() {
+    let h = socket_fin_wait_2();
+    // The peer's data segment sent before its ACK of our FIN arrives after
+    // it: SEG.ACK = iss+1 < SND.UNA = iss+2. tcp_rcv_state_process():
+    // "accept old ack during closing" — tcp_ack() returned 0 (old ack), the
+    // segment goes on to step 7 and its data is queued and ACKed.
+    h.send(&Seg { ack: h.iss + 1, payload: b"reord".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 6, win: ANY_WIN, ..RECV_TEMPL });
+    let mut b = [0u8; 8];
+    assert_eq!(h.sock().recv(&mut b), Ok(5));
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 0);
+}
+
+#[test]
+fn fin_wait_2_orphan_ends_after_tcp_fin_timeout() {
+    let mut h = socket_fin_wait_2();
+    drop(h.sock.take());
+    h.recv_nothing();
+    // tcp_close(): tcp_fin_time() = 60 s = TCP_TIMEWAIT_LEN →
+    // tcp_time_wait(sk, TCP_FIN_WAIT2, 60 s); it ends silently.
+    h.advance_ms(59_900);
+    assert_eq!(h.state(), TcpState::FinWait2);
+    h.advance_ms(200);
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert!(h.lookup().is_none());
+    h.send(&Seg { ack: h.iss + 2, payload: b"x".to_vec(), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+}
+
+#[test]
+fn fin_wait_2_orphan_with_shorter_tcp_fin_timeout() {
+    let mut h = socket_fin_wait_2();
+    h.net.sysctl.set("net.ipv4.tcp_fin_timeout", "5").unwrap();
+    drop(h.sock.take());
+    h.advance_ms(4_900);
+    assert_eq!(h.state(), TcpState::FinWait2);
+    h.advance_ms(200);
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn fin_wait_2_orphan_fin_moves_to_time_wait() {
+    let mut h = socket_fin_wait_2();
+    drop(h.sock.take());
+    h.advance_ms(1_000);
+    h.send(&Seg { ack: h.iss + 2, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::TimeWait);
+    h.advance_ms(59_900);
+    assert_eq!(h.state(), TcpState::TimeWait);
+    h.advance_ms(200);
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+// =============================================================================================
+// CLOSING
+// =============================================================================================
+
+#[test]
+fn closing_ack_of_fin_moves_to_time_wait() {
+    let h = socket_closing();
+    h.send(&Seg { seq: REMOTE_SEQ + 2, ack: h.iss + 2, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::TimeWait);
+}
+
+#[test]
+fn closing_fin_is_retransmitted_and_rst_resets() {
+    let h = socket_closing();
+    let rto = u64::from(h.sock().tcp_info().tcpi_rto / 1000);
+    let t0 = h.now_ms();
+    // The FIN was sent at the same instant as fin_wait_1's factory.
+    expect_at(&h, t0 + rto, Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 2, flags: FIN | ACK, ..RECV_TEMPL });
+    h.send(&Seg { seq: REMOTE_SEQ + 2, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn closing_retransmitted_fin_is_acked() {
+    let h = socket_closing();
+    // Linux: seq < rcv_nxt falls through to tcp_data_queue(), whose
+    // out-of-window path enters quick-ACK mode: an immediate ACK.
+    h.send(&Seg { ack: h.iss + 1, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+}
+
+// =============================================================================================
+// TIME_WAIT
+// =============================================================================================
+
+#[test]
+fn time_wait_lasts_sixty_seconds() {
+    let h = socket_time_wait();
+    h.advance_ms(59_900);
+    assert_eq!(h.state(), TcpState::TimeWait);
+    h.advance_ms(200);
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert_eq!(h.mib(LinuxMib::TW), 1);
+    h.send(&Seg { seq: REMOTE_SEQ + 2, ack: h.iss + 2, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
+}
+
+#[test]
+fn time_wait_retransmitted_fin_is_acked_and_restarts_the_timer() {
+    let h = socket_time_wait();
+    h.advance_ms(30_000);
+    h.send(&Seg { ack: h.iss + 2, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    h.advance_ms(59_900);
+    assert_eq!(h.state(), TcpState::TimeWait);
+    h.advance_ms(200);
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn time_wait_rst_kills_it() {
+    let h = socket_time_wait();
+    // tcp_rfc1337 = 0: a RST ends TIME_WAIT (tcp_timewait_state_process()
+    // → TCP_TW_SUCCESS after inet_twsk_deschedule_put()).
+    h.send(&Seg { seq: REMOTE_SEQ + 2, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn time_wait_bare_ack_at_rcv_nxt_is_not_answered() {
+    let h = socket_time_wait();
+    // tcp_timewait_state_process(): an in-window segment with
+    // seq == rcv_nxt that is "only reset or bare ack" restarts the timer
+    // (inet_twsk_reschedule()) and returns TCP_TW_SUCCESS: no reply. The
+    // 6.18 kernel here sends nothing either.
+    h.send(&Seg { seq: REMOTE_SEQ + 2, ack: h.iss + 2, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::TimeWait);
+}
+
+#[test]
+fn time_wait_rst_not_at_rcv_nxt_is_ignored() {
+    let h = socket_time_wait();
+    // tcp_timewait_state_process() kills the timewait sock only for a RST
+    // with seq == rcv_nxt; any other RST falls through to the end and is
+    // dropped (TCP_TW_SUCCESS). Checked on the 6.18 kernel here: after a
+    // RST at rcv_nxt + 100 `ss` still lists the TIME-WAIT socket.
+    h.send(&Seg { seq: REMOTE_SEQ + 2 + 100, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::TimeWait);
+}
+
+// =============================================================================================
+// CLOSE_WAIT
+// =============================================================================================
+
+#[test]
+fn close_wait_can_still_send() {
+    let h = socket_close_wait();
+    assert_eq!(h.sock().send(b"reply"), Ok(5));
+    h.recv(Seg {
+        seq: h.iss + 1,
+        ack: REMOTE_SEQ + 2,
+        flags: PSH | ACK,
+        payload: b"reply".to_vec(),
+        ..RECV_TEMPL
+    });
+    h.send(&Seg { seq: REMOTE_SEQ + 2, ack: h.iss + 6, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::CloseWait);
+}
+
+#[test]
+fn close_wait_retransmitted_fin_is_acked() {
+    let h = socket_close_wait();
+    // Our ACK of the FIN was lost; the peer (FIN_WAIT1) retransmits it.
+    // tcp_rcv_state_process() step 7: in CLOSE_WAIT a segment with
+    // seq < rcv_nxt falls through to tcp_data_queue(), which enters
+    // quick-ACK mode and schedules an ACK (out_of_window:) → sent at once.
+    h.send(&Seg { ack: h.iss + 1, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+}
+
+#[test]
+fn close_wait_rst_resets_with_epipe() {
+    let h = socket_close_wait();
+    h.send(&Seg { seq: REMOTE_SEQ + 2, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert_eq!(h.mib(TcpMib::EstabResets), 1);
+    assert_eq!(h.sock().send(b"x"), Err(Errno::EPIPE));
+}
+
+// =============================================================================================
+// LAST_ACK
+// =============================================================================================
+
+#[test]
+fn last_ack_ack_of_fin_closes() {
+    let h = socket_last_ack();
+    h.send(&Seg { seq: REMOTE_SEQ + 2, ack: h.iss + 2, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+    assert!(h.lookup().is_none());
+    assert_eq!(h.mib(TcpMib::CurrEstab), 0);
+    assert_eq!(h.mib(TcpMib::EstabResets), 0, "an orderly close is no reset");
+}
+
+#[test]
+fn last_ack_fin_is_retransmitted() {
+    let h = socket_last_ack();
+    let rto = u64::from(h.sock().tcp_info().tcpi_rto / 1000);
+    let t0 = h.now_ms();
+    let fin = Seg { seq: h.iss + 1, ack: REMOTE_SEQ + 2, flags: FIN | ACK, ..RECV_TEMPL };
+    expect_at(&h, t0 + rto, fin.clone());
+    expect_at(&h, t0 + 3 * rto, fin);
+}
+
+#[test]
+fn last_ack_retransmitted_fin_is_acked() {
+    let h = socket_last_ack();
+    h.send(&Seg { ack: h.iss + 1, flags: FIN | ACK, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 2, ack: REMOTE_SEQ + 2, ..RECV_TEMPL });
+    assert_eq!(h.state(), TcpState::LastAck);
+}
+
+#[test]
+fn last_ack_rst_closes() {
+    let h = socket_last_ack();
+    h.send(&Seg { seq: REMOTE_SEQ + 2, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.state(), TcpState::Close);
+}
+
+#[test]
+fn counters_through_a_whole_passive_connection() {
+    let h = socket_last_ack();
+    h.send(&Seg { seq: REMOTE_SEQ + 2, ack: h.iss + 2, ..SEND_TEMPL });
+    // SYN, ACK, FIN, ACK in; SYN-ACK, ACK of FIN, FIN out.
+    assert_eq!(h.mib(TcpMib::InSegs), 4);
+    assert_eq!(h.mib(TcpMib::OutSegs), 3);
+    assert_eq!(h.mib(TcpMib::PassiveOpens), 1);
+    assert_eq!(h.mib(TcpMib::ActiveOpens), 0);
+    assert_eq!(h.mib(TcpMib::AttemptFails), 0);
+    assert_eq!(h.mib(TcpMib::EstabResets), 0);
+    assert_eq!(h.mib(TcpMib::CurrEstab), 0);
+    assert_eq!(h.mib(TcpMib::RetransSegs), 0);
+    assert_eq!(h.mib(TcpMib::OutRsts), 0);
+    assert_eq!(h.mib(TcpMib::InErrs), 0);
+}
