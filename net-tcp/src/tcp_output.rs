@@ -707,10 +707,11 @@ pub fn tcp_xmit_retransmit_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut 
             return;
         }
         let sacked = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).sacked;
-        if sacked & TCPCB_LOST != 0 && sacked & TCPCB_SACKED_RETRANS == 0 {
-            if tcp_retransmit_skb(net, tn, sk, tp, idx).is_err() {
-                return;
-            }
+        if sacked & TCPCB_LOST != 0
+            && sacked & TCPCB_SACKED_RETRANS == 0
+            && tcp_retransmit_skb(net, tn, sk, tp, idx).is_err()
+        {
+            return;
         }
         idx += 1;
     }
