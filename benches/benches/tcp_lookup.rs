@@ -6,6 +6,10 @@
 //!   order (N = 1,000, 100,000,
 //!   1,000,000), the table sized to N as `tcp_child_ehash_entries` would
 //!   be. Goal: ≤ 60 ns, flat from 1,000 to 1,000,000.
+//! - `__inet_lookup_established/hit_same_flow/N`: the same four-tuple
+//!   again and again, as the segments of one busy connection arrive: the
+//!   bucket and the socket stay in cache, so what is left is the table's
+//!   own cost at size N.
 //! - `__inet_lookup_established/miss/N`: a random four-tuple that is not
 //!   there (what every SYN to a listener pays first).
 //! - `__inet_lookup_established/memory_floor_one_line/N`: the peer, one
@@ -109,6 +113,15 @@ fn bench_established(c: &mut Criterion) {
             b.iter(|| {
                 j = if j + 1 == n { 0 } else { j + 1 };
                 let t = order[j];
+                black_box(h.__inet_lookup_established(t.saddr, t.sport, t.daddr, t.dport, 1))
+            })
+        });
+        // One flow's segments in a row (a bulk transfer): the bucket and the
+        // socket stay in cache, so this is the table's own cost at size N.
+        let flow = order[n / 2];
+        g.bench_function(format!("hit_same_flow/{n}"), |b| {
+            b.iter(|| {
+                let t = black_box(flow);
                 black_box(h.__inet_lookup_established(t.saddr, t.sport, t.daddr, t.dport, 1))
             })
         });
