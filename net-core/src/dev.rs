@@ -131,11 +131,19 @@ impl PtypeTables {
 pub(crate) struct DevTable {
     by_index: Vec<Option<Arc<NetDev>>>,
     next_ifindex: u32,
+    /// Every device, rebuilt on register/unregister: what the receive and
+    /// transmit loops walk without allocating (Linux walks `dev_base_head`
+    /// under RCU).
+    all: Arc<[Arc<NetDev>]>,
 }
 
 impl DevTable {
     pub(crate) fn new() -> Self {
-        DevTable { by_index: vec![None], next_ifindex: 1 }
+        DevTable { by_index: vec![None], next_ifindex: 1, all: Arc::from(Vec::new()) }
+    }
+
+    fn rebuild(&mut self) {
+        self.all = self.by_index.iter().flatten().cloned().collect::<Vec<_>>().into();
     }
 }
 
@@ -287,23 +295,23 @@ impl Net {
     #[doc(alias = "napi_poll")]
     pub fn net_rx_action(&self, budget: usize) -> usize {
         let weight = self.core.dev_weight.get().max(1) as usize;
-        let devs: Vec<Arc<NetDev>> = self.devices().into_iter().filter(|d| d.is_up()).collect();
+        let devs = self.devices_rcu();
         let mut done = 0;
         loop {
             let mut progress = false;
-            for dev in &devs {
+            for dev in devs.iter().filter(|d| d.is_up()) {
                 if done >= budget {
                     return done;
                 }
                 let quota = weight.min(budget - done);
-                let mut batch = RxBatch { dev: dev.clone(), ops: None, frames: SkBuffHead::new() };
-                let n = dev.driver.lock().poll(quota, &mut batch.frames);
+                let mut frames = SkBuffHead::new();
+                let n = dev.driver.lock().poll(quota, &mut frames);
                 if n == 0 {
                     continue;
                 }
                 progress = true;
                 done += n;
-                batch.ops = self.header_ops(dev.type_);
+                let batch = RxBatch { dev: dev.clone(), ops: self.header_ops(dev.type_), frames };
                 self.deliver_batch(batch);
             }
             if !progress || done >= budget {
@@ -396,10 +404,10 @@ impl Net {
     /// (`net_tx_action()` running `qdisc_run()`). Returns frames sent.
     pub fn net_tx_action(&self) -> usize {
         let mut sent = 0;
-        for dev in self.devices() {
+        for dev in self.devices_rcu().iter() {
             let mut q = dev.qdisc.lock();
             if !q.is_empty() && dev.is_up() {
-                sent += qdisc_run(&dev, &mut q);
+                sent += qdisc_run(dev, &mut q);
             }
         }
         sent
@@ -431,6 +439,7 @@ impl Net {
             t.by_index.resize(slot + 1, None);
         }
         t.by_index[slot] = Some(dev.clone());
+        t.rebuild();
         Ok(dev)
     }
 
@@ -440,7 +449,9 @@ impl Net {
     pub fn unregister_netdev(&self, ifindex: u32) -> Result<(), Errno> {
         let dev = {
             let mut t = self.devices.write();
-            t.by_index.get_mut(ifindex as usize).and_then(Option::take).ok_or(Errno::ENODEV)?
+            let dev = t.by_index.get_mut(ifindex as usize).and_then(Option::take).ok_or(Errno::ENODEV)?;
+            t.rebuild();
+            dev
         };
         dev.close();
         Ok(())
@@ -459,7 +470,15 @@ impl Net {
     /// Every registered device, by ifindex (`for_each_netdev()`).
     #[doc(alias = "for_each_netdev")]
     pub fn devices(&self) -> Vec<Arc<NetDev>> {
-        self.devices.read().by_index.iter().flatten().cloned().collect()
+        self.devices_rcu().to_vec()
+    }
+
+    /// Every registered device, as a shared snapshot that costs one
+    /// reference count to take (`for_each_netdev_rcu()`): a device
+    /// registered or removed afterwards is not in it.
+    #[doc(alias = "for_each_netdev_rcu")]
+    pub fn devices_rcu(&self) -> Arc<[Arc<NetDev>]> {
+        self.devices.read().all.clone()
     }
 
     /// `ip -s link` for every device.

@@ -245,7 +245,7 @@ impl Net {
     ///
     /// [`NetDevice::next_rx_time`]: crate::netdevice::NetDevice::next_rx_time
     pub fn next_event_ns(&self) -> Option<u64> {
-        let rx = self.devices().iter().filter(|d| d.is_up()).filter_map(|d| d.next_rx_time()).min();
+        let rx = self.devices_rcu().iter().filter(|d| d.is_up()).filter_map(|d| d.next_rx_time()).min();
         [self.next_timer_ns(), rx].into_iter().flatten().min()
     }
 

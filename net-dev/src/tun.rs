@@ -344,8 +344,9 @@ pub fn run_realtime(hosts: &[&Arc<Net>], fds: &[RawFd], until: Instant) {
 ///
 /// A round runs [`Net::poll`] on every host until none has work (at most
 /// 64 passes), then waits in `poll(2)` on `fds` (the hosts' TAP fds) until
-/// a frame arrives, the earliest host timer is due
-/// ([`Net::next_timer_ns`]), `until`, or at most 10 ms. The loop is bounded
+/// a frame arrives, the earliest host event is due — a timer, or a frame a
+/// device holds back until its time, as `Netem` does
+/// ([`Net::next_event_ns`]) — `until`, or at most 10 ms. The loop is bounded
 /// by `until`.
 pub fn run_realtime_with(hosts: &[&Arc<Net>], fds: &[RawFd], until: Instant, mut done: impl FnMut() -> bool) {
     loop {
@@ -364,8 +365,10 @@ pub fn run_realtime_with(hosts: &[&Arc<Net>], fds: &[RawFd], until: Instant, mut
         }
         let mut wait = (until - now).min(MAX_WAIT);
         for net in hosts {
-            if let Some(t) = net.next_timer_ns() {
-                wait = wait.min(Duration::from_nanos(t.saturating_sub(net.now_ns())));
+            if let Some(t) = net.next_event_ns() {
+                let now_ns = net.now_ns();
+                let t = net_core::net_namespace::next_wakeup_ns(now_ns, t);
+                wait = wait.min(Duration::from_nanos(t.saturating_sub(now_ns)));
             }
         }
         wait_readable(fds, wait);

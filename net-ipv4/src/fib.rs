@@ -490,6 +490,10 @@ pub struct Fib {
     /// Learnt path MTUs per destination (Linux: the nexthops'
     /// `fib_nh_exception`s); see [`crate::route::update_pmtu`].
     pub pmtu: crate::route::PmtuExceptions,
+    /// `net->ipv4.rt_genid`: bumped by every change made through these
+    /// methods and by path-MTU updates, so a socket's cached route
+    /// (`sk_dst_cache`) knows it is stale (`rt_genid_bump_ipv4()`).
+    genid: std::sync::atomic::AtomicU64,
 }
 
 impl Fib {
@@ -499,7 +503,18 @@ impl Fib {
             local: spin::RwLock::new(FibTable::new(RT_TABLE_LOCAL)),
             main: spin::RwLock::new(FibTable::new(RT_TABLE_MAIN)),
             pmtu: crate::route::PmtuExceptions::default(),
+            genid: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// `rt_genid_ipv4()`: the routing generation a cached route was taken in.
+    pub fn rt_genid(&self) -> u64 {
+        self.genid.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// `rt_genid_bump_ipv4()`: invalidate every cached route.
+    pub fn rt_genid_bump(&self) {
+        self.genid.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     fn table_for(&self, r: &FibRoute) -> &spin::RwLock<FibTable> {
@@ -514,13 +529,17 @@ impl Fib {
     /// and broadcast routes go to the local table, the rest to main, as
     /// `fib_magic()` and `ip route` place them.
     pub fn fib_table_insert(&self, r: FibRoute) -> Result<(), Errno> {
-        self.table_for(&r).write().fib_table_insert(r)
+        let res = self.table_for(&r).write().fib_table_insert(r);
+        self.rt_genid_bump();
+        res
     }
 
     /// [`Fib::fib_table_insert`] with a protocol (`RTPROT_KERNEL` for the
     /// routes `devinet` makes; Linux's `fib_magic()`).
     pub fn fib_table_insert_proto(&self, r: FibRoute, protocol: u8) -> Result<(), Errno> {
-        self.table_for(&r).write().fib_table_insert_proto(r, protocol)
+        let res = self.table_for(&r).write().fib_table_insert_proto(r, protocol);
+        self.rt_genid_bump();
+        res
     }
 
     /// `ip route del dst/prefixlen [metric M]` on the main table
@@ -532,7 +551,9 @@ impl Fib {
         prefixlen: u8,
         metric: Option<u32>,
     ) -> Result<FibRoute, Errno> {
-        self.main.write().fib_table_delete(dst, prefixlen, metric)
+        let res = self.main.write().fib_table_delete(dst, prefixlen, metric);
+        self.rt_genid_bump();
+        res
     }
 
     /// Longest-prefix match, local table first (`fib_lookup()`).

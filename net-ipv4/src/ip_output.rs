@@ -194,7 +194,7 @@ fn ip_no_pmtu_disc(ipv4: &Ipv4) -> bool {
 pub fn ip_build_and_send_pkt(
     net: &Net,
     ipv4: &Ipv4,
-    mut skb: Skb,
+    skb: Skb,
     saddr: Ipv4Addr,
     daddr: Ipv4Addr,
     protocol: u8,
@@ -211,7 +211,24 @@ pub fn ip_build_and_send_pkt(
             return Err(e);
         }
     };
-    let saddr = want_saddr.unwrap_or(rt.saddr);
+    ip_queue_xmit(net, ipv4, skb, &rt, want_saddr.unwrap_or(rt.saddr), daddr, protocol, opts)
+}
+
+/// Push an IPv4 header in front of `skb` and send it along `rt`, a route
+/// the caller already holds — a connected socket's cached one
+/// (`ip_queue_xmit()` with `__sk_dst_check()` succeeding). The rules for DF
+/// and the IP ID are those of [`ip_build_and_send_pkt`].
+#[allow(clippy::too_many_arguments)]
+pub fn ip_queue_xmit(
+    net: &Net,
+    ipv4: &Ipv4,
+    mut skb: Skb,
+    rt: &Rtable,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+    protocol: u8,
+    opts: IpSendOpts,
+) -> Result<(), Errno> {
     if skb.headroom() < IPHDR_LEN + LL_RESERVED_SPACE {
         skb.skb_cow_head(crate::MAX_HEADER);
     }
@@ -243,7 +260,7 @@ pub fn ip_build_and_send_pkt(
     skb.reset_network_header();
     skb.set_transport_header(IPHDR_LEN as isize);
     skb.cb_clear();
-    ip_local_out(net, ipv4, skb, &rt)
+    ip_local_out(net, ipv4, skb, rt)
 }
 
 /// Send a datagram whose IPv4 header is complete at `skb.data`, along `rt`

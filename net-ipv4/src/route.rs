@@ -109,6 +109,7 @@ fn path_mtu(net: &Net, ipv4: &Ipv4, daddr: Ipv4Addr, dev: u32) -> u32 {
         Some(e) if e.fnhe_expires > net.jiffies() => e.fnhe_pmtu.min(mtu),
         Some(_) => {
             ex.remove(&daddr);
+            ipv4.fib.rt_genid_bump();
             mtu
         }
         None => mtu,
@@ -135,6 +136,7 @@ pub fn update_pmtu(net: &Net, ipv4: &Ipv4, daddr: Ipv4Addr, mtu: u32) {
         .0
         .lock()
         .insert(daddr, FibNhException { fnhe_pmtu: mtu, fnhe_expires: net.jiffies() + IP_RT_MTU_EXPIRES_MS });
+    ipv4.fib.rt_genid_bump();
 }
 
 /// The error a route of a rejecting type gives an output lookup

@@ -337,6 +337,10 @@ pub struct TcpSk {
     /// from `inet_num`, which `inet_put_port()` clears on CLOSE, so a RST
     /// sent after the port was released still carries it.
     pub inet_sport: u16,
+    /// `sk_dst_cache`: the route to the peer, with the routing generation
+    /// it was taken in and when to look again (jiffies) — see
+    /// [`crate::tcp_output::__sk_dst_check`].
+    pub sk_dst_cache: Option<(net_ipv4::route::Rtable, u64, u64)>,
     /// `sk_userlocks`: `SOCK_*_LOCK` bits.
     pub sk_userlocks: u8,
     /// `sk_err`: a hard error for the next call (reported once).
@@ -619,6 +623,7 @@ impl TcpSk {
             state: TcpState::Close,
             inet_saddr: Ipv4Addr::UNSPECIFIED,
             inet_sport: 0,
+            sk_dst_cache: None,
             sk_userlocks: 0,
             sk_err: None,
             sk_err_soft: None,

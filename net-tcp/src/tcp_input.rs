@@ -305,10 +305,41 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     if acked > 0 {
         tcp_cong_avoid(tp, acked);
     }
+    tcp_new_space(tn, tp);
     tp.wake_pending = true; // sk_write_space()
     1
 }
 // ANCHOR_END: tcp_ack
+
+// ANCHOR: tcp_sndbuf_expand
+/// `tcp_sndbuf_expand()`: a send buffer that holds two congestion windows
+/// of worst-case skbs (one power-of-two buffer per MSS plus the skb head),
+/// at least `TCP_INIT_CWND` segments' worth, up to `tcp_wmem[2]`. With a
+/// 1460-byte MSS that is 2 × 10 × 4352 = 87040 bytes, the `tb87040` of
+/// Linux's `ss -m`.
+pub fn tcp_sndbuf_expand(tn: &TcpNet, tp: &mut TcpSk) {
+    // max(mss_clamp, mss_cache) + MAX_TCP_HEADER + skb_shared_info (320),
+    // rounded to a power of two, plus the sk_buff (256, as Linux's).
+    let per_mss = (usize::from(tp.rx_opt.mss_clamp.max(tp.mss_cache)).min(65535) + MAX_TCP_HEADER + 320)
+        .next_power_of_two()
+        + 256;
+    let nr_segs = tp.snd_cwnd.max(TCP_INIT_CWND) as usize;
+    let sndmem = 2 * nr_segs * per_mss;
+    let wmem_max = tn.sysctl.tcp_wmem.get_n(2).max(1) as usize;
+    if tp.sk_sndbuf < sndmem {
+        tp.sk_sndbuf = sndmem.min(wmem_max);
+    }
+}
+// ANCHOR_END: tcp_sndbuf_expand
+
+/// `tcp_new_space()` → `tcp_should_expand_sndbuf()`: after an ACK freed
+/// send space, grow the buffer along with the congestion window — unless
+/// the user set `SO_SNDBUF` or the window is full.
+fn tcp_new_space(tn: &TcpNet, tp: &mut TcpSk) {
+    if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 && tcp_packets_in_flight(tp) < tp.snd_cwnd {
+        tcp_sndbuf_expand(tn, tp);
+    }
+}
 
 /// `tcp_send_challenge_ack()` (RFC 5961 §3.2, §4.2): answer a suspicious
 /// RST or SYN with a plain ACK, counting `TCPChallengeACK`.
@@ -782,6 +813,12 @@ pub fn tcp_rcv_synsent_state_process(
 pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     tcp_set_state(net, sk, tp, TcpState::Established);
     tp.snd_cwnd = TCP_INIT_CWND;
+    // tcp_init_buffer_space()
+    if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 {
+        if let Some(tn) = net.net_generic::<TcpNet>() {
+            tcp_sndbuf_expand(&tn, tp);
+        }
+    }
     tp.rcv_tstamp = net.jiffies();
     tp.icsk_ack.lrcvtime = net.jiffies();
     tcp_incr_quickack(tp);

@@ -38,7 +38,7 @@ use net_core::skbuff::alloc_skb;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, Skb};
 use net_ipv4::ip::IPPROTO_TCP;
-use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
+use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt, ip_queue_xmit};
 
 use crate::af_inet::TcpNet;
 use crate::sock::*;
@@ -252,9 +252,41 @@ pub fn tcp_transmit_skb(
         oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0),
         ..IpSendOpts::default()
     };
-    ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts)
+    match __sk_dst_check(net, tn, tp, daddr, opts.oif) {
+        Some(rt) => ip_queue_xmit(net, &tn.ipv4, skb, &rt, saddr, daddr, IPPROTO_TCP, opts),
+        None => ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts),
+    }
 }
 // ANCHOR_END: tcp_transmit_skb
+
+/// How long a cached route is trusted without a new lookup, in jiffies:
+/// path-MTU exceptions expire on their own clock, which only a lookup
+/// notices.
+const SK_DST_RECHECK: u64 = 1000;
+
+/// `__sk_dst_check()` + `ip_route_output_ports()`: the socket's cached route
+/// to `daddr`, looked up again when the routing generation moved (a route
+/// or a path MTU changed) or a second has passed. `None` when there is no
+/// route (the caller's own lookup then reports the error and counts it).
+pub fn __sk_dst_check(
+    net: &Net,
+    tn: &TcpNet,
+    tp: &mut TcpSk,
+    daddr: std::net::Ipv4Addr,
+    oif: Option<u32>,
+) -> Option<net_ipv4::route::Rtable> {
+    let genid = tn.ipv4.fib.rt_genid();
+    let now = net.jiffies();
+    if let Some((rt, g, until)) = &tp.sk_dst_cache {
+        if *g == genid && now < *until {
+            return Some(rt.clone());
+        }
+    }
+    let src = (!tp.inet_saddr.is_unspecified()).then_some(tp.inet_saddr);
+    let rt = net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, oif).ok()?;
+    tp.sk_dst_cache = Some((rt.clone(), genid, now + SK_DST_RECHECK));
+    Some(rt)
+}
 
 /// `tcp_event_ack_sent()`: an ACK left, so the delayed ACK is moot; quick-ACK
 /// credit is spent.

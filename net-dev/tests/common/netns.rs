@@ -1,0 +1,151 @@
+//! Namespace plumbing for the root-only interop tests (tap_interop.rs,
+//! tap_tcp_interop.rs): the prerequisite check with its skip-or-fail rule,
+//! a guard that deletes a network namespace however the test ends, and a
+//! guard that kills a child process by PID.
+//!
+//! Include it with `#[path = "common/netns.rs"] mod netns;` (it needs
+//! nothing from the crate under test).
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// True when running under CI (`CI=true`), where a missing privilege or
+/// tool is a failure rather than a skip.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Why this machine cannot run a TAP test, if it cannot: not root, no
+/// `/dev/net/tun`, or one of `tools` (each run with the given argument,
+/// e.g. `("ip", "-V")`) missing or failing.
+pub fn missing_prerequisite(tools: &[(&str, &str)]) -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u32>().ok());
+    if euid != Some(0) {
+        return Some("not root (TAP and ip netns need CAP_NET_ADMIN)".into());
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun not found".into());
+    }
+    for &(tool, arg) in tools {
+        let ok = Command::new(tool)
+            .arg(arg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Some(format!("`{tool}` not found"));
+        }
+    }
+    None
+}
+
+/// The skip-or-fail rule: returns true (after printing "skipped: <why>")
+/// when `test` cannot run here; panics instead under `CI=true`.
+pub fn skip(test: &str, tools: &[(&str, &str)]) -> bool {
+    match missing_prerequisite(tools) {
+        None => false,
+        Some(reason) if under_ci() => panic!("{test} cannot run under CI: {reason}"),
+        Some(reason) => {
+            println!("skipped: {reason}");
+            true
+        }
+    }
+}
+
+/// A network namespace (`ip netns add NAME`) deleted when dropped, pass or
+/// fail.
+pub struct NetnsGuard(String);
+
+impl NetnsGuard {
+    /// Create the namespace `name`, first removing a leftover of the same
+    /// name (an earlier run that had the same pid).
+    pub fn create(name: &str) -> NetnsGuard {
+        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
+        let out = Command::new("ip").args(["netns", "add", name]).output().expect("run ip netns add");
+        assert!(out.status.success(), "ip netns add {name}: {}", String::from_utf8_lossy(&out.stderr));
+        NetnsGuard(name.to_string())
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// `ip netns exec NS args…`, waited for.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        Command::new("ip").args(["netns", "exec", &self.0]).args(args).output().expect("run ip netns exec")
+    }
+
+    /// [`NetnsGuard::exec`], panicking with its stderr unless it succeeds.
+    pub fn exec_ok(&self, args: &[&str]) {
+        let out = self.exec(args);
+        assert!(out.status.success(), "{args:?} in {}: {}", self.0, String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `ip netns exec NS args…` as a child process (stdout and stderr
+    /// piped). `ip netns exec` execs the command, so the child's PID is the
+    /// command's own.
+    pub fn spawn(&self, args: &[&str]) -> ChildGuard {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ip netns exec");
+        ChildGuard(Some(child))
+    }
+}
+
+impl Drop for NetnsGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Kills (by PID) and reaps a child that is still running when dropped.
+pub struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    /// True once the child has exited.
+    pub fn exited(&mut self) -> bool {
+        self.0.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The child's PID.
+    pub fn pid(&self) -> Option<u32> {
+        self.0.as_ref().map(Child::id)
+    }
+
+    /// Wait for it to exit (at most `limit`, then kill it) and collect its
+    /// output. A child whose output exceeds the pipe's buffer must not be
+    /// waited for this way: keep child output short.
+    pub fn finish(mut self, limit: Duration) -> Output {
+        let deadline = Instant::now() + limit;
+        while !self.exited() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut c = self.0.take().expect("child");
+        if matches!(c.try_wait(), Ok(None)) {
+            let _ = c.kill();
+        }
+        c.wait_with_output().expect("collect child output")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
