@@ -693,8 +693,26 @@ impl TcpSocket {
                 }
             }
             (SOL_TCP, TCP_USER_TIMEOUT) => tp.icsk_user_timeout as i32,
+            (SOL_TCP, TCP_INFO) => return Err(Errno::EINVAL), // a struct: see getsockopt()
             _ => return Err(Errno::ENOPROTOOPT),
         })
+    }
+
+    /// `getsockopt(2)` into a buffer, as the C call fills `optval`: an
+    /// `int` option takes 4 bytes (`EINVAL` if `buf` is shorter);
+    /// `TCP_INFO` writes `struct tcp_info` in Linux's layout, truncated to
+    /// `buf` as Linux truncates to `optlen`. Returns the bytes written.
+    pub fn getsockopt(&self, level: i32, optname: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+        if (level, optname) == (SOL_TCP, TCP_INFO) {
+            let info = tcp_get_info(&self.net, &self.sk.lock.lock()).to_bytes();
+            let n = buf.len().min(info.len());
+            buf[..n].copy_from_slice(&info[..n]);
+            return Ok(n);
+        }
+        let v = self.getsockopt_int(level, optname)?;
+        let out = buf.get_mut(..4).ok_or(Errno::EINVAL)?;
+        out.copy_from_slice(&v.to_ne_bytes());
+        Ok(4)
     }
 
     /// `getsockname(2)`.

@@ -596,6 +596,41 @@ pub struct TcpInfo {
     pub tcpi_snd_wnd: u32,
 }
 
+impl TcpInfo {
+    /// The first 144 bytes of `struct tcp_info` as Linux lays it out
+    /// (through `tcpi_segs_in`), native byte order; fields linnet does not
+    /// keep (options, SACK, pacing …) are 0.
+    pub fn to_bytes(&self) -> [u8; 144] {
+        let mut b = [0u8; 144];
+        b[0] = self.tcpi_state;
+        b[1] = self.tcpi_ca_state;
+        b[2] = self.tcpi_retransmits;
+        b[3] = self.tcpi_probes;
+        b[4] = self.tcpi_backoff;
+        let mut put = |off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+        put(8, self.tcpi_rto);
+        put(12, self.tcpi_ato);
+        put(16, self.tcpi_snd_mss);
+        put(20, self.tcpi_rcv_mss);
+        put(24, self.tcpi_unacked);
+        put(36, self.tcpi_retrans);
+        put(44, self.tcpi_last_data_sent);
+        put(56, self.tcpi_last_ack_recv);
+        put(68, self.tcpi_rtt);
+        put(72, self.tcpi_rttvar);
+        put(76, self.tcpi_snd_ssthresh);
+        put(80, self.tcpi_snd_cwnd);
+        put(84, self.tcpi_advmss);
+        put(96, self.tcpi_rcv_space);
+        put(100, self.tcpi_total_retrans);
+        put(136, self.tcpi_segs_out);
+        put(140, self.tcpi_segs_in);
+        b[120..128].copy_from_slice(&self.tcpi_bytes_acked.to_ne_bytes());
+        b[128..136].copy_from_slice(&self.tcpi_bytes_received.to_ne_bytes());
+        b
+    }
+}
+
 /// `tcp_get_info()`.
 pub fn tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
     let now = net.jiffies();
