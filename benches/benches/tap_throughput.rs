@@ -30,12 +30,12 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use net_core::{Clock, Net};
+use net_dev::netns::{self, NetnsGuard};
 use net_dev::tun::{Tap, run_realtime_with};
 use net_tcp::TcpSocket;
 use net_tcp::af_inet::{SO_RCVBUF, SO_RCVTIMEO, SO_SNDBUF, SO_SNDTIMEO, SOL_SOCKET};
@@ -59,7 +59,7 @@ fn main() {
         Some("--smoltcp-server") => return smoltcp_server(&args[2..]),
         _ => {}
     }
-    if let Some(why) = missing_prerequisite() {
+    if let Some(why) = netns::missing_prerequisite(&[("ip", "-V")]) {
         println!("skipped: {why}");
         return;
     }
@@ -92,101 +92,6 @@ fn main() {
     for (dir, l, s) in [("kernel reads", &linnet.0, &smol.0), ("kernel writes", &linnet.1, &smol.1)] {
         let ratio = if s.mb_per_s() > 0.0 { l.mb_per_s() / s.mb_per_s() } else { f64::NAN };
         println!("linnet/smoltcp, {dir}: {ratio:.3}");
-    }
-}
-
-/// Why this machine cannot run the bench, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u32>().ok());
-    if euid != Some(0) {
-        return Some("not root (TAP and ip netns need CAP_NET_ADMIN)".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun not found".into());
-    }
-    let ip = Command::new("ip").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !ip.is_ok_and(|s| s.success()) {
-        return Some("`ip` not found".into());
-    }
-    None
-}
-
-// -- the namespace and children -------------------------------------------------
-
-/// Deletes the namespace (and the TAPs' kernel ends) when dropped.
-struct NetnsGuard(String);
-
-impl NetnsGuard {
-    fn create(name: &str) -> NetnsGuard {
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
-        let out = Command::new("ip").args(["netns", "add", name]).output().expect("run ip netns add");
-        assert!(out.status.success(), "ip netns add {name}: {}", String::from_utf8_lossy(&out.stderr));
-        NetnsGuard(name.to_string())
-    }
-
-    fn exec_ok(&self, args: &[&str]) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .output()
-            .expect("run ip netns exec");
-        assert!(out.status.success(), "{args:?} in {}: {}", self.0, String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// This binary, run inside the namespace with `args`.
-    fn spawn_self(&self, args: &[String]) -> ChildGuard {
-        let exe = std::env::current_exe().expect("current_exe");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .arg(exe)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn ip netns exec");
-        ChildGuard(Some(child))
-    }
-}
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Kills (by PID) and reaps a child still running when dropped. `ip netns
-/// exec` execs the command, so the PID is the command's own.
-struct ChildGuard(Option<Child>);
-
-impl ChildGuard {
-    /// Wait for the child (at most `limit`, then kill it) and return its
-    /// stdout.
-    fn finish(mut self, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        let mut c = self.0.take().expect("child");
-        while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if matches!(c.try_wait(), Ok(None)) {
-            let _ = c.kill();
-        }
-        let out = c.wait_with_output().expect("collect child output");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
@@ -228,7 +133,7 @@ fn run_client(ns: &NetnsGuard, mode: &str, server: Ipv4Addr, port: u16, bytes: u
     let args = ["--kernel-client", mode, &server.to_string(), &port.to_string(), &bytes.to_string()];
     let child = ns.spawn_self(&args.map(String::from));
     let out = child.finish(TRANSFER_LIMIT + Duration::from_secs(5));
-    let t = Transfer::parse(&out);
+    let t = Transfer::parse(&String::from_utf8_lossy(&out.stdout));
     println!(
         "  kernel {mode:<5} {server}:{port}: {:.1} MiB in {:.3} s = {:.1} MB/s{}",
         t.bytes as f64 / (1 << 20) as f64,
@@ -364,7 +269,7 @@ fn linnet_server(net: &Arc<Net>, port: u16, bytes: usize) -> Result<usize, Strin
 
 fn bench_linnet(ns: &NetnsGuard, bytes: usize) -> (Transfer, Transfer) {
     println!("linnet on tap0 ({LINNET_ADDR}), kernel {LINNET_KERNEL}:");
-    let tap = Tap::open_in_netns(&ns.0, "tap0").unwrap_or_else(|e| panic!("open tap0: {e}"));
+    let tap = Tap::open_in_netns(ns.name(), "tap0").unwrap_or_else(|e| panic!("open tap0: {e}"));
     let tap = tap.with_mac([0x02, 0, 0, 0, 0x79, 0x02]);
     let fd = tap.raw_fd();
     ns.exec_ok(&["ip", "link", "set", "tap0", "up"]);
@@ -413,12 +318,7 @@ fn bench_smoltcp(ns: &NetnsGuard, bytes: usize) -> (Transfer, Transfer) {
     let server = ns.spawn_self(&["--smoltcp-server".to_string(), bytes.to_string()]);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &ns.0, "ip", "link", "show", "tap1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if out.is_ok_and(|s| s.success()) {
+        if ns.exec(&["ip", "link", "show", "tap1"]).status.success() {
             break;
         }
         assert!(Instant::now() < deadline, "smoltcp did not create tap1");
@@ -429,6 +329,7 @@ fn bench_smoltcp(ns: &NetnsGuard, bytes: usize) -> (Transfer, Transfer) {
     let r = run_client(ns, "read", SMOL_ADDR, PORT_SEND, bytes);
     let w = run_client(ns, "write", SMOL_ADDR, PORT_SINK, bytes);
     let out = server.finish(Duration::from_secs(3));
+    let out = String::from_utf8_lossy(&out.stdout);
     print!("{}", out.lines().map(|l| format!("  {l}\n")).collect::<String>());
     (r, w)
 }

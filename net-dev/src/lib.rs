@@ -16,6 +16,7 @@
 //! | `sim.rs` | none: a discrete-event loop over several namespaces | net-dev/sim | — |
 //! | `tun.rs` | drivers/net/tun.c, from the user side (`/dev/net/tun`, `TUNSETIFF`) | net-dev/tun | TAP with `IFF_NO_PI` only: no TUN mode, vnet header, multiqueue or persistence; the only crate file with `unsafe` (three FFI calls: `ioctl`, `setns` — shared with `pcap_live.rs` — and `poll`); includes `run_realtime`, the real-time host loop |
 //! | `pcap_live.rs` (feature `pcap-live`) | none: libpcap on a real interface (net/packet/af_packet.c from the user side), as DPDK's `net_pcap` driver | net-dev/pcap | promiscuous, immediate, non-blocking, inbound only; no BPF filter; no `unsafe` of its own (`open_in_netns` uses tun.rs's `setns`) |
+//! | `netns.rs` | none (iproute2's `ip netns`, from a program) | — | test and lab plumbing: namespace and child guards, the skip-or-fail-under-CI rule |
 //!
 //! **Lock order** (outermost first, after net-core's: device registry →
 //! qdisc → driver): a driver's lock → one wire direction's `spin::Mutex`.
@@ -27,6 +28,7 @@
 
 pub mod loopback;
 pub mod netem;
+pub mod netns;
 pub mod pcap;
 #[cfg(feature = "pcap-live")]
 pub mod pcap_live;

@@ -16,114 +16,20 @@
 #![cfg(feature = "pcap-live")]
 
 use std::net::Ipv4Addr;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use net_core::{Clock, Net};
+use net_dev::netns::{self, Needs, NetnsGuard};
 use net_dev::pcap_live::{PcapLive, PcapLiveError};
 use net_dev::tun::run_realtime_with;
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const LINNET: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 
-/// Why this machine cannot run the test, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u32>().ok());
-    if euid != Some(0) {
-        return Some("not root (ip netns, veth and live capture need CAP_NET_ADMIN/CAP_NET_RAW)".into());
-    }
-    for (tool, arg) in [("ip", "-V"), ("ping", "-V")] {
-        let ok = Command::new(tool)
-            .arg(arg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            return Some(format!("`{tool}` not found"));
-        }
-    }
-    None
-}
-
-/// Deletes the namespace (and the veth pair inside it) when dropped.
-struct NetnsGuard(String);
-
-impl NetnsGuard {
-    fn create(name: &str) -> NetnsGuard {
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
-        let out = Command::new("ip").args(["netns", "add", name]).output().expect("run ip netns add");
-        assert!(out.status.success(), "ip netns add {name}: {}", String::from_utf8_lossy(&out.stderr));
-        NetnsGuard(name.to_string())
-    }
-
-    fn exec_ok(&self, args: &[&str]) {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .output()
-            .expect("run ip netns exec");
-        assert!(out.status.success(), "{args:?} in {}: {}", self.0, String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn spawn(&self, args: &[&str]) -> ChildGuard {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ip netns exec");
-        ChildGuard(Some(child))
-    }
-}
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Kills (by PID) and reaps a child still running when dropped.
-struct ChildGuard(Option<Child>);
-
-impl ChildGuard {
-    fn finish(mut self, limit: Duration) -> Output {
-        let deadline = Instant::now() + limit;
-        let mut c = self.0.take().expect("child");
-        while matches!(c.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        if matches!(c.try_wait(), Ok(None)) {
-            let _ = c.kill();
-        }
-        c.wait_with_output().expect("collect child output")
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 #[test]
 fn the_kernel_pings_linnet_through_a_live_capture() {
-    if let Some(reason) = missing_prerequisite() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("pcap_live cannot run under CI: {reason}");
-        }
-        println!("skipped: {reason}");
+    if netns::skip_for("pcap_live", Needs::LiveCapture, &[("ip", "-V"), ("ping", "-V")]) {
         return;
     }
     let ns = NetnsGuard::create(&format!("linnet-pcap-{}", std::process::id()));
@@ -135,12 +41,12 @@ fn the_kernel_pings_linnet_through_a_live_capture() {
     ns.exec_ok(&["ip", "link", "set", "veth1", "up"]);
 
     // Clear errors, not panics, for what a user gets wrong.
-    match PcapLive::open_in_netns(&ns.0, "nosuch0") {
+    match PcapLive::open_in_netns(ns.name(), "nosuch0") {
         Err(e @ PcapLiveError::NoSuchDevice(_)) => println!("missing interface: {e}"),
         other => panic!("expected NoSuchDevice, got {other:?}"),
     }
 
-    let dev = PcapLive::open_in_netns(&ns.0, "veth1").unwrap_or_else(|e| panic!("open veth1: {e}"));
+    let dev = PcapLive::open_in_netns(ns.name(), "veth1").unwrap_or_else(|e| panic!("open veth1: {e}"));
     let dev = dev.with_mac([0x02, 0, 0, 0, 0x78, 0x02]);
     let fd = dev.raw_fd();
 

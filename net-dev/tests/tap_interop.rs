@@ -13,120 +13,17 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use net_core::{Clock, Errno, Net};
+use net_dev::netns::{self, NetnsGuard};
 use net_dev::tun::{Tap, run_realtime_with};
 use net_ipv4::udp::UdpSocket;
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const LINNET: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
-
-/// Why this machine cannot run the test, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u32>().ok());
-    if euid != Some(0) {
-        return Some("not root (TAP and ip netns need CAP_NET_ADMIN)".into());
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun not found".into());
-    }
-    for (tool, arg) in [("ip", "-V"), ("ping", "-V"), ("python3", "--version")] {
-        let ok = Command::new(tool)
-            .arg(arg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            return Some(format!("`{tool}` not found"));
-        }
-    }
-    None
-}
-
-/// Deletes the namespace when dropped, pass or fail.
-struct NetnsGuard(String);
-
-impl NetnsGuard {
-    fn create(name: &str) -> NetnsGuard {
-        // A leftover from an earlier run with the same pid: remove it.
-        let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
-        let out = Command::new("ip").args(["netns", "add", name]).output().expect("run ip netns add");
-        assert!(out.status.success(), "ip netns add {name}: {}", String::from_utf8_lossy(&out.stderr));
-        NetnsGuard(name.to_string())
-    }
-
-    /// `ip netns exec NS args…`, waited for.
-    fn exec(&self, args: &[&str]) -> Output {
-        Command::new("ip").args(["netns", "exec", &self.0]).args(args).output().expect("run ip netns exec")
-    }
-
-    fn exec_ok(&self, args: &[&str]) {
-        let out = self.exec(args);
-        assert!(out.status.success(), "{args:?} in {}: {}", self.0, String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// `ip netns exec NS args…` as a child process.
-    fn spawn(&self, args: &[&str]) -> ChildGuard {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn ip netns exec");
-        ChildGuard(Some(child))
-    }
-}
-
-impl Drop for NetnsGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-/// Kills (by PID) and reaps a child that is still running when dropped.
-/// `ip netns exec` execs the command, so the PID is the command's own.
-struct ChildGuard(Option<Child>);
-
-impl ChildGuard {
-    fn exited(&mut self) -> bool {
-        self.0.as_mut().is_none_or(|c| !matches!(c.try_wait(), Ok(None)))
-    }
-
-    /// Wait for it to exit (at most `limit`, then kill it) and collect its
-    /// output.
-    fn finish(mut self, limit: Duration) -> Output {
-        let deadline = Instant::now() + limit;
-        while !self.exited() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let mut c = self.0.take().expect("child");
-        if matches!(c.try_wait(), Ok(None)) {
-            let _ = c.kill();
-        }
-        c.wait_with_output().expect("collect child output")
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 struct Host {
     net: Arc<Net>,
@@ -143,18 +40,14 @@ impl Host {
 
 #[test]
 fn linnet_talks_to_the_kernel_over_tap() {
-    if let Some(reason) = missing_prerequisite() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("tap_interop cannot run under CI: {reason}");
-        }
-        println!("skipped: {reason}");
+    if netns::skip("tap_interop", &[("ip", "-V"), ("ping", "-V"), ("python3", "--version")]) {
         return;
     }
     let started = Instant::now();
     let ns = NetnsGuard::create(&format!("linnet-tap-{}", std::process::id()));
 
     // The kernel's side: tap0 in the namespace, up, 10.77.0.1/24.
-    let tap = Tap::open_in_netns(&ns.0, "tap0").unwrap_or_else(|e| panic!("open tap0: {e}"));
+    let tap = Tap::open_in_netns(ns.name(), "tap0").unwrap_or_else(|e| panic!("open tap0: {e}"));
     let tap = tap.with_mac([0x02, 0, 0, 0, 0x77, 0x02]);
     let fd = tap.raw_fd();
     ns.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);

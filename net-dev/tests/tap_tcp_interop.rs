@@ -25,9 +25,6 @@
 //! `LINNET_TAP_TCP_FAULT_MIB=N` that of the faults test;
 //! `LINNET_TAP_TCP_KEEP_PCAP=1` keeps the captures of passing tests too.
 
-#[path = "common/netns.rs"]
-mod netns;
-
 use std::fs::File;
 use std::io::BufWriter;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -40,11 +37,11 @@ use std::time::{Duration, Instant};
 
 use net_core::{Clock, Errno, Net, NetDevice, NetDeviceSetup, NetdevTx, SkBuffHead, Skb};
 use net_dev::netem::{DelayDist, LossModel, Netem, NetemDevice, NetemParams, NetemStats};
+use net_dev::netns::{self, ChildGuard, NetnsGuard};
 use net_dev::pcap::{PcapTee, PcapWriter, SharedPcapWriter};
 use net_dev::tun::{Tap, run_realtime_with};
 use net_tcp::af_inet::{SO_RCVTIMEO, SO_SNDTIMEO, SOL_SOCKET, Shutdown};
 use net_tcp::{TcpSocket, inet_init};
-use netns::{ChildGuard, NetnsGuard};
 
 const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const LINNET: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);

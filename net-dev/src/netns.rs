@@ -1,11 +1,16 @@
-//! Namespace plumbing for the root-only interop tests (tap_interop.rs,
-//! tap_tcp_interop.rs): the prerequisite check with its skip-or-fail rule,
-//! a guard that deletes a network namespace however the test ends, and a
-//! guard that kills a child process by PID.
+//! Namespace plumbing for the root-only interop tests and the TAP bench:
+//! the prerequisite check with its skip-or-fail rule, a guard that deletes
+//! a network namespace however the caller ends, and a guard that kills a
+//! child process by PID.
 //!
-//! Include it with `#[path = "common/netns.rs"] mod netns;` (it needs
-//! nothing from the crate under test).
-#![allow(dead_code)]
+//! No Linux twin: this drives iproute2's `ip netns add/exec/del` (which
+//! bind-mount a namespace under `/run/netns` and `setns(2)` into it) as a
+//! program, the way a person at a shell would. Test and lab plumbing only;
+//! nothing in the stack uses it. No `unsafe`: entering a namespace from
+//! this process is tun.rs's `open_in_netns`.
+//!
+//! Users: `tests/tap_interop.rs`, `tests/tap_tcp_interop.rs`,
+//! `tests/pcap_live.rs` and `benches/benches/tap_throughput.rs`.
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,10 +21,39 @@ pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
+/// What a caller needs from the machine besides its tools: it decides the
+/// "not root" reason and whether `/dev/net/tun` must exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// A TAP device in a namespace: root and `/dev/net/tun`.
+    Tap,
+    /// A veth pair in a namespace and a live capture on it: root only.
+    LiveCapture,
+}
+
+impl Needs {
+    /// Why not being root stops this kind of caller.
+    fn not_root(self) -> &'static str {
+        match self {
+            Needs::Tap => "not root (TAP and ip netns need CAP_NET_ADMIN)",
+            Needs::LiveCapture => "not root (ip netns, veth and live capture need CAP_NET_ADMIN/CAP_NET_RAW)",
+        }
+    }
+}
+
 /// Why this machine cannot run a TAP test, if it cannot: not root, no
 /// `/dev/net/tun`, or one of `tools` (each run with the given argument,
-/// e.g. `("ip", "-V")`) missing or failing.
+/// e.g. `("ip", "-V")`) missing or failing. [`missing_prerequisite_for`]
+/// with [`Needs::Tap`].
 pub fn missing_prerequisite(tools: &[(&str, &str)]) -> Option<String> {
+    missing_prerequisite_for(Needs::Tap, tools)
+}
+
+/// Why this machine cannot give a caller what it `needs`, if it cannot:
+/// not root (the effective UID from `/proc/self/status`), no
+/// `/dev/net/tun` (for [`Needs::Tap`]), or one of `tools` (each run with
+/// the given argument, e.g. `("ip", "-V")`) missing or failing.
+pub fn missing_prerequisite_for(needs: Needs, tools: &[(&str, &str)]) -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
         .lines()
@@ -27,9 +61,9 @@ pub fn missing_prerequisite(tools: &[(&str, &str)]) -> Option<String> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse::<u32>().ok());
     if euid != Some(0) {
-        return Some("not root (TAP and ip netns need CAP_NET_ADMIN)".into());
+        return Some(needs.not_root().into());
     }
-    if !std::path::Path::new("/dev/net/tun").exists() {
+    if needs == Needs::Tap && !std::path::Path::new("/dev/net/tun").exists() {
         return Some("/dev/net/tun not found".into());
     }
     for &(tool, arg) in tools {
@@ -46,10 +80,16 @@ pub fn missing_prerequisite(tools: &[(&str, &str)]) -> Option<String> {
     None
 }
 
-/// The skip-or-fail rule: returns true (after printing "skipped: <why>")
-/// when `test` cannot run here; panics instead under `CI=true`.
+/// The skip-or-fail rule for a TAP test: [`skip_for`] with [`Needs::Tap`].
 pub fn skip(test: &str, tools: &[(&str, &str)]) -> bool {
-    match missing_prerequisite(tools) {
+    skip_for(test, Needs::Tap, tools)
+}
+
+/// The skip-or-fail rule: returns true (after printing `skipped: <why>`)
+/// when `test` cannot run here; panics with `<test> cannot run under CI:
+/// <why>` instead under `CI=true`.
+pub fn skip_for(test: &str, needs: Needs, tools: &[(&str, &str)]) -> bool {
+    match missing_prerequisite_for(needs, tools) {
         None => false,
         Some(reason) if under_ci() => panic!("{test} cannot run under CI: {reason}"),
         Some(reason) => {
@@ -60,12 +100,14 @@ pub fn skip(test: &str, tools: &[(&str, &str)]) -> bool {
 }
 
 /// A network namespace (`ip netns add NAME`) deleted when dropped, pass or
-/// fail.
+/// fail; with it go the devices inside (a TAP's kernel end, a veth pair).
+#[derive(Debug)]
 pub struct NetnsGuard(String);
 
 impl NetnsGuard {
     /// Create the namespace `name`, first removing a leftover of the same
-    /// name (an earlier run that had the same pid).
+    /// name (an earlier run that had the same pid). Panics with `ip`'s
+    /// stderr if `ip netns add` fails.
     pub fn create(name: &str) -> NetnsGuard {
         let _ = Command::new("ip").args(["netns", "del", name]).stderr(Stdio::null()).status();
         let out = Command::new("ip").args(["netns", "add", name]).output().expect("run ip netns add");
@@ -103,6 +145,24 @@ impl NetnsGuard {
             .expect("spawn ip netns exec");
         ChildGuard(Some(child))
     }
+
+    /// This program (`current_exe`) run inside the namespace with `args`,
+    /// as a child process: stdout piped, stderr inherited (so the child's
+    /// complaints reach the terminal at once). The PID is the program's own,
+    /// as for [`NetnsGuard::spawn`].
+    pub fn spawn_self(&self, args: &[String]) -> ChildGuard {
+        let exe = std::env::current_exe().expect("current_exe");
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .arg(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn ip netns exec");
+        ChildGuard(Some(child))
+    }
 }
 
 impl Drop for NetnsGuard {
@@ -112,6 +172,7 @@ impl Drop for NetnsGuard {
 }
 
 /// Kills (by PID) and reaps a child that is still running when dropped.
+#[derive(Debug)]
 pub struct ChildGuard(Option<Child>);
 
 impl ChildGuard {
