@@ -27,14 +27,15 @@
 //! beside TAP fds.
 //!
 //! No `unsafe` here: [`PcapLive::open_in_netns`] enters the namespace with
-//! tun.rs's `setns_net`; libpcap's own FFI stays inside the `pcap` crate.
+//! tun.rs's `in_netns`; libpcap's own FFI stays inside the `pcap` crate.
 //!
 //! Left out: BPF filters, snaplen below the MTU, timestamps (the stack
 //! stamps frames on receive), statistics from `pcap_stats()`.
 
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+
+use crate::tun::NetnsError;
 
 use pcap::{Active, Capture, Direction};
 
@@ -208,23 +209,17 @@ impl PcapLive {
                 err: io::Error::from(io::ErrorKind::InvalidInput),
             });
         }
-        let path = format!("/var/run/netns/{ns_name}");
-        let ns = ns_name.to_string();
         let ifname = ifname.to_string();
-        let handle = std::thread::Builder::new()
-            .name(format!("pcap-setns-{ns_name}"))
-            .spawn(move || {
-                let nsf = File::open(&path).map_err(|err| PcapLiveError::Netns { ns: ns.clone(), err })?;
-                crate::tun::setns_net(nsf.as_raw_fd()).map_err(|err| match err.raw_os_error() {
-                    Some(libc::EPERM) => PcapLiveError::PermissionDenied(format!("setns {ns}: {err}")),
-                    _ => PcapLiveError::Netns { ns: ns.clone(), err },
-                })?;
-                PcapLive::open(&ifname)
-            })
-            .map_err(|err| PcapLiveError::Pcap { what: "spawn setns thread", msg: err.to_string() })?;
-        handle.join().unwrap_or_else(|_| {
-            Err(PcapLiveError::Pcap { what: "setns thread", msg: "thread panicked".to_string() })
-        })
+        match crate::tun::in_netns(ns_name, move || PcapLive::open(&ifname)) {
+            Ok(r) => r,
+            Err(NetnsError::Enter(err)) if err.raw_os_error() == Some(libc::EPERM) => {
+                Err(PcapLiveError::PermissionDenied(format!("setns {ns_name}: {err}")))
+            }
+            Err(NetnsError::Enter(err)) => Err(PcapLiveError::Netns { ns: ns_name.to_string(), err }),
+            Err(NetnsError::Thread(err)) => {
+                Err(PcapLiveError::Pcap { what: "setns thread", msg: err.to_string() })
+            }
+        }
     }
 
     /// Use `mac` as linnet's hardware address on this interface (pick a

@@ -156,8 +156,37 @@ fn tunsetiff(fd: RawFd, name: &str) -> io::Result<()> {
 /// Move the calling thread into the network namespace open as `fd`.
 ///
 /// Miri cannot execute this FFI call; tests/tap_interop.rs covers it.
+/// Why [`in_netns`] could not run its closure.
+pub(crate) enum NetnsError {
+    /// Opening `/var/run/netns/<name>` or `setns(2)` failed.
+    Enter(io::Error),
+    /// The thread could not be spawned, or panicked.
+    Thread(io::Error),
+}
+
+/// Run `f` on a short-lived thread that first enters the named network
+/// namespace (`/var/run/netns/<ns_name>`, as `ip netns add` makes it), and
+/// return what it returns. A descriptor `f` opens there (a TAP, a capture
+/// socket) stays bound to that namespace while it is used from anywhere;
+/// the calling thread never leaves its own namespace.
+pub(crate) fn in_netns<T: Send + 'static>(
+    ns_name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, NetnsError> {
+    let path = format!("/var/run/netns/{ns_name}");
+    let handle = std::thread::Builder::new()
+        .name(format!("setns-{ns_name}"))
+        .spawn(move || {
+            let nsf = File::open(&path).map_err(NetnsError::Enter)?;
+            setns_net(nsf.as_raw_fd()).map_err(NetnsError::Enter)?;
+            Ok(f())
+        })
+        .map_err(NetnsError::Thread)?;
+    handle.join().unwrap_or_else(|_| Err(NetnsError::Thread(io::Error::other("thread panicked"))))
+}
+
 #[allow(unsafe_code)]
-pub(crate) fn setns_net(fd: RawFd) -> io::Result<()> {
+fn setns_net(fd: RawFd) -> io::Result<()> {
     // SAFETY: setns(2) takes a descriptor and a flag and touches no
     // memory of ours; `fd` is open for the duration of the call. It
     // changes only the calling thread's namespace, and the callers run it
@@ -209,23 +238,15 @@ impl Tap {
                 err: io::Error::from(io::ErrorKind::InvalidInput),
             });
         }
-        let path = format!("/var/run/netns/{ns_name}");
-        let ns = ns_name.to_string();
         let ifname = ifname.to_string();
-        let handle = std::thread::Builder::new()
-            .name(format!("tap-setns-{ns_name}"))
-            .spawn(move || {
-                let nsf = File::open(&path).map_err(|err| TapError::Netns { ns: ns.clone(), err })?;
-                setns_net(nsf.as_raw_fd()).map_err(|err| match err.raw_os_error() {
-                    Some(libc::EPERM) => TapError::PermissionDenied,
-                    _ => TapError::Netns { ns: ns.clone(), err },
-                })?;
-                Tap::open(&ifname)
-            })
-            .map_err(|err| TapError::Io { what: "spawn setns thread", err })?;
-        handle.join().unwrap_or_else(|_| {
-            Err(TapError::Io { what: "setns thread", err: io::Error::other("thread panicked") })
-        })
+        match in_netns(ns_name, move || Tap::open(&ifname)) {
+            Ok(r) => r,
+            Err(NetnsError::Enter(err)) if err.raw_os_error() == Some(libc::EPERM) => {
+                Err(TapError::PermissionDenied)
+            }
+            Err(NetnsError::Enter(err)) => Err(TapError::Netns { ns: ns_name.to_string(), err }),
+            Err(NetnsError::Thread(err)) => Err(TapError::Io { what: "setns thread", err }),
+        }
     }
 
     /// Use `mac` as linnet's hardware address on this device (pick a

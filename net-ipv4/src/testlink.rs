@@ -163,6 +163,60 @@ impl NetDevice for CaptureDev {
     }
 }
 
+/// What a [`ScriptDev`] shares with its test: frames the host sent (with
+/// the virtual time they left) and frames waiting to be received.
+#[derive(Debug, Default)]
+pub struct ScriptLink {
+    /// Frames the host sent, with the time they left, in order.
+    pub tx: Vec<(u64, Vec<u8>)>,
+    /// Frames to deliver to the host, received at its next `poll()`.
+    pub rx: VecDeque<Vec<u8>>,
+}
+
+/// A [`ScriptLink`] as the test holds it.
+pub type ScriptLinkRef = Arc<std::sync::Mutex<ScriptLink>>;
+
+/// An Ethernet device driven by a test playing the other end, as
+/// packetdrill's tun device is: what the host transmits is captured with
+/// its virtual time; what the test pushes on [`ScriptLink::rx`] arrives at
+/// the host's next poll.
+pub struct ScriptDev {
+    clock: Clock,
+    mac: MacAddr,
+    link: ScriptLinkRef,
+}
+
+impl ScriptDev {
+    /// `eth0` with hardware address `mac`, and the link to drive it by.
+    pub fn new(clock: &Clock, mac: MacAddr) -> (ScriptDev, ScriptLinkRef) {
+        let link = ScriptLinkRef::default();
+        (ScriptDev { clock: clock.clone(), mac, link: link.clone() }, link)
+    }
+}
+
+impl NetDevice for ScriptDev {
+    fn setup(&self) -> NetDeviceSetup {
+        NetDeviceSetup::ether("eth0", self.mac)
+    }
+
+    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
+        let now = self.clock.now_ns();
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).tx.push((now, skb.data().to_vec()));
+        NetdevTx::Ok
+    }
+
+    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
+        let mut l = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        while n < budget {
+            let Some(frame) = l.rx.pop_front() else { break };
+            rx.queue_tail(skb_from_frame(0, &frame));
+            n += 1;
+        }
+        n
+    }
+}
+
 /// A received datagram as `ip_local_deliver_finish()` hands it to a
 /// transport: an IPv4 header (TTL 64, no options) from `saddr` to `daddr`
 /// carrying `l4`, with the network header marked and `data` at the

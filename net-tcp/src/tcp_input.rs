@@ -730,6 +730,20 @@ pub fn tcp_validate_incoming(
 }
 // ANCHOR_END: tcp_validate_incoming
 
+/// Learn what the peer's SYN (or SYN-ACK) says: its ISN (`rcv_nxt` =
+/// ISN + 1, where reading starts too), its window — never scaled on a SYN
+/// — as the first send-window update (`tcp_init_wl()`), and its MSS
+/// ([`tcp_syn_options`]).
+pub fn tcp_rcv_peer_syn(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
+    tp.rcv_nxt = seg.seq.wrapping_add(1);
+    tp.rcv_wup = tp.rcv_nxt;
+    tp.copied_seq = tp.rcv_nxt;
+    tp.snd_wnd = u32::from(seg.window);
+    tp.snd_wl1 = seg.seq;
+    tp.max_window = tp.snd_wnd;
+    tcp_syn_options(tn, tp, seg, pmtu);
+}
+
 /// Take the peer's MSS from a SYN (`tcp_parse_options()` → `mss_clamp`,
 /// bounded by `TCP_MAXSEG` and `tcp_min_snd_mss`) and derive the sending
 /// MSS from the path MTU.
@@ -778,12 +792,7 @@ pub fn tcp_rcv_synsent_state_process(
         }
         tp.snd_wl1 = seg.seq;
         tcp_ack(net, tn, sk, tp, seg);
-        tp.rcv_nxt = seg.seq.wrapping_add(1);
-        tp.rcv_wup = tp.rcv_nxt;
-        tp.copied_seq = tp.rcv_nxt;
-        tp.snd_wnd = u32::from(seg.window);
-        tp.max_window = tp.snd_wnd;
-        tcp_syn_options(tn, tp, seg, pmtu);
+        tcp_rcv_peer_syn(tn, tp, seg, pmtu);
         tcp_finish_connect(net, sk, tp);
         tcp_send_ack(net, tn, sk, tp);
         tp.wake_pending = true;
@@ -795,13 +804,7 @@ pub fn tcp_rcv_synsent_state_process(
     }
     if seg.has(TCPHDR_SYN) {
         tcp_set_state(net, sk, tp, TcpState::SynRecv);
-        tp.rcv_nxt = seg.seq.wrapping_add(1);
-        tp.rcv_wup = tp.rcv_nxt;
-        tp.copied_seq = tp.rcv_nxt;
-        tp.snd_wnd = u32::from(seg.window);
-        tp.snd_wl1 = seg.seq;
-        tp.max_window = tp.snd_wnd;
-        tcp_syn_options(tn, tp, seg, pmtu);
+        tcp_rcv_peer_syn(tn, tp, seg, pmtu);
         tcp_send_synack(net, tn, sk, tp);
     }
     RcvAction::Done

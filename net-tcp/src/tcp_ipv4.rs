@@ -295,18 +295,12 @@ pub fn tcp_v4_conn_request(
         tp.parent = Some(Arc::downgrade(listener));
         tp.state = TcpState::SynRecv;
         child.skc_state.store(TcpState::SynRecv as u8, std::sync::atomic::Ordering::Release);
-        tp.rcv_nxt = seg.seq.wrapping_add(1);
-        tp.rcv_wup = tp.rcv_nxt;
-        tp.copied_seq = tp.rcv_nxt;
-        tp.snd_wnd = u32::from(seg.window);
-        tp.snd_wl1 = seg.seq;
-        tp.max_window = tp.snd_wnd;
         let mut advmss = tcp_mtu_to_mss(rt.mtu);
         if tp.rx_opt.user_mss != 0 {
             advmss = advmss.min(tp.rx_opt.user_mss);
         }
         tp.advmss = advmss;
-        tcp_syn_options(tn, &mut tp, seg, rt.mtu);
+        tcp_rcv_peer_syn(tn, &mut tp, seg, rt.mtu);
         tcp_select_initial_window(tn, &mut tp, advmss);
         tp.icsk_ack.rcv_mss = advmss.min(TCP_MSS_DEFAULT).min(tp.mss_cache);
         let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), seg.daddr, seg.saddr, seg.dport, seg.sport);

@@ -627,7 +627,15 @@ pub fn tcp_connect(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, pmtu: u
     tp.icsk_retransmits = 0;
     tp.icsk_backoff = 0;
     tp.total_rto = 0;
-    tcp_queue_ctl(tp, TCPHDR_SYN);
+    tcp_send_syn(net, tn, sk, tp, TCPHDR_SYN);
+    net.mib.inc(TcpMib::ActiveOpens);
+}
+
+/// Queue a SYN (`flags` = SYN or SYN|ACK) at `write_seq`, send it, and keep
+/// it on the retransmit queue with the RTO timer armed, as data
+/// (`tcp_connect_queue_skb()` + `tcp_transmit_skb()`).
+fn tcp_send_syn(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, flags: u8) {
+    tcp_queue_ctl(tp, flags);
     let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
     TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
     tp.retrans_stamp = net.jiffies();
@@ -636,7 +644,6 @@ pub fn tcp_connect(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, pmtu: u
     tp.pushed_seq = tp.write_seq;
     tp.tcp_rtx_queue.push_back(skb);
     tp.packets_out += 1;
-    net.mib.inc(TcpMib::ActiveOpens);
     let rto = tp.icsk_rto;
     inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
 }
@@ -661,17 +668,7 @@ pub fn tcp_send_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 /// Start a passive child's half: queue its SYN (with ACK) on the retransmit
 /// queue and send it, arming the retransmit timer for the SYN-ACK's RTO.
 pub fn tcp_make_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
-    tcp_queue_ctl(tp, TCPHDR_SYN | TCPHDR_ACK);
-    let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
-    TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
-    tp.retrans_stamp = net.jiffies();
-    let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
-    tp.snd_nxt = tp.write_seq;
-    tp.pushed_seq = tp.write_seq;
-    tp.tcp_rtx_queue.push_back(skb);
-    tp.packets_out += 1;
-    let rto = tp.icsk_rto;
-    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
+    tcp_send_syn(net, tn, sk, tp, TCPHDR_SYN | TCPHDR_ACK);
 }
 
 // ANCHOR: tcp_retransmit_skb

@@ -11,17 +11,15 @@
 //! tcp_minisocks.c, tcp_timer.c), which is RFC 9293 §3.10.7 with RFC 5961
 //! except where the comments say otherwise.
 
-use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use net_core::netdevice::{MacAddr, NetDeviceSetup};
-use net_core::skbuff::skb_from_frame;
+use net_core::netdevice::MacAddr;
 use net_core::snmp::{LinuxMib, TcpMib};
-use net_core::{Clock, Errno, Net, NetDevice, NetdevTx, SkBuffHead, Skb};
+use net_core::{Clock, Errno, Net};
 use net_ipv4::ip::IpHdrBuilder;
 use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::run_until_idle;
+use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, run_until_idle};
 use net_tcp::af_inet::{Shutdown, TcpNet};
 use net_tcp::sock::TcpSock;
 use net_tcp::tcp_states::TcpState;
@@ -122,38 +120,6 @@ impl std::fmt::Display for Seg {
 
 // -- the test device ----------------------------------------------------------------------
 
-#[derive(Default)]
-struct Link {
-    /// Frames the host sent.
-    tx: Vec<Vec<u8>>,
-    /// Frames waiting to be received.
-    rx: VecDeque<Vec<u8>>,
-}
-
-struct TestDev(Arc<Mutex<Link>>);
-
-impl NetDevice for TestDev {
-    fn setup(&self) -> NetDeviceSetup {
-        NetDeviceSetup::ether("eth0", LOCAL_MAC)
-    }
-
-    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-        self.0.lock().unwrap().tx.push(skb.data().to_vec());
-        NetdevTx::Ok
-    }
-
-    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
-        let mut l = self.0.lock().unwrap();
-        let mut n = 0;
-        while n < budget {
-            let Some(f) = l.rx.pop_front() else { break };
-            rx.queue_tail(skb_from_frame(0, &f));
-            n += 1;
-        }
-        n
-    }
-}
-
 // -- the harness --------------------------------------------------------------------------
 
 /// One host, its link, and what the tests learned about the connection.
@@ -161,7 +127,7 @@ struct Host {
     clock: Clock,
     net: Arc<Net>,
     tn: Arc<TcpNet>,
-    link: Arc<Mutex<Link>>,
+    link: ScriptLinkRef,
     /// The host's ISN, learned from its SYN or SYN-ACK.
     iss: u32,
     /// The listener, for passive opens.
@@ -177,8 +143,8 @@ impl Host {
         let clock = Clock::new_virtual_at(1_000_000_000);
         let net = Net::new("states", clock.clone(), 0x5eed);
         let tn = inet_init(&net);
-        let link = Arc::new(Mutex::new(Link::default()));
-        let dev = net.register_netdev(Box::new(TestDev(link.clone()))).unwrap();
+        let (script_dev, link) = ScriptDev::new(&clock, LOCAL_MAC);
+        let dev = net.register_netdev(Box::new(script_dev)).unwrap();
         dev.open().unwrap();
         net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, LOCAL_IP, 24).unwrap();
         tn.ipv4.arp_tbl.neigh_add(&net, dev.ifindex, REMOTE_IP, REMOTE_MAC, NudState::Permanent).unwrap();
@@ -224,7 +190,7 @@ impl Host {
     fn sent(&self) -> Vec<Seg> {
         self.settle();
         let frames = std::mem::take(&mut self.link.lock().unwrap().tx);
-        frames.iter().filter_map(|f| decode(f)).collect()
+        frames.iter().filter_map(|(_, f)| decode(f)).collect()
     }
 
     /// Exactly one segment was sent, and it is `want`.

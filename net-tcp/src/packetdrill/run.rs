@@ -3,16 +3,16 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use net_core::net_namespace::next_wakeup_ns;
-use net_core::netdevice::{MacAddr, NetDeviceSetup};
-use net_core::skbuff::skb_from_frame;
-use net_core::{Clock, Errno, Net, NetDevice, NetdevTx, SkBuffHead, Skb};
+use net_core::netdevice::MacAddr;
+use net_core::{Clock, Errno, Net};
 use net_ipv4::Ipv4;
 use net_ipv4::fib::FibRoute;
 use net_ipv4::ip::{IpHdr, IpHdrBuilder};
 use net_ipv4::neighbour::NudState;
+use net_ipv4::testlink::{ScriptDev, ScriptLinkRef};
 
 use super::parse::{Direction, Event, EventKind, EventTime, Expr, PacketSpec, Script, SyscallSpec, TcpOpt};
 use crate::af_inet::*;
@@ -108,44 +108,7 @@ fn eval_int(e: &Expr) -> Result<i64, String> {
 
 // -- the device ----------------------------------------------------------------------
 
-#[derive(Default)]
-struct DevShared {
-    /// Frames the host sent, with the time they left.
-    tx: Vec<(u64, Vec<u8>)>,
-    /// Frames the script injects, delivered at the next poll.
-    rx: VecDeque<Vec<u8>>,
-}
-
-/// The host's one Ethernet device: `eth0`. What the host transmits is
-/// captured with its virtual time; what the script injects is received
-/// at the next `net.poll()`.
-struct ScriptDev {
-    clock: Clock,
-    shared: Arc<Mutex<DevShared>>,
-}
-
-impl NetDevice for ScriptDev {
-    fn setup(&self) -> NetDeviceSetup {
-        NetDeviceSetup::ether("eth0", HOST_MAC)
-    }
-
-    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-        let now = self.clock.now_ns();
-        self.shared.lock().unwrap_or_else(|e| e.into_inner()).tx.push((now, skb.data().to_vec()));
-        NetdevTx::Ok
-    }
-
-    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
-        let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
-        let mut n = 0;
-        while n < budget {
-            let Some(frame) = s.rx.pop_front() else { break };
-            rx.queue_tail(skb_from_frame(0, &frame));
-            n += 1;
-        }
-        n
-    }
-}
+// (The device is net-ipv4's `ScriptDev`: captured sends, injected receives.)
 
 // -- segments --------------------------------------------------------------------------
 
@@ -356,7 +319,7 @@ pub(super) struct Runner<'a> {
     tol_ns: u64,
     clock: Clock,
     net: Arc<Net>,
-    dev: Arc<Mutex<DevShared>>,
+    dev: ScriptLinkRef,
     /// Host frames not yet matched, with their times.
     outq: VecDeque<(u64, Vec<u8>)>,
     fds: BTreeMap<i64, FdEntry>,
@@ -382,10 +345,9 @@ impl<'a> Runner<'a> {
         let net = Net::new("packetdrill", clock.clone(), 0x5eed);
         crate::af_inet::inet_init(&net);
         let ipv4 = Ipv4::of(&net);
-        let shared = Arc::new(Mutex::new(DevShared::default()));
-        let dev = net
-            .register_netdev(Box::new(ScriptDev { clock: clock.clone(), shared: shared.clone() }))
-            .map_err(|e| format!("{path}: register eth0: {e}"))?;
+        let (script_dev, shared) = ScriptDev::new(&clock, HOST_MAC);
+        let dev =
+            net.register_netdev(Box::new(script_dev)).map_err(|e| format!("{path}: register eth0: {e}"))?;
         dev.open().map_err(|e| format!("{path}: open eth0: {e}"))?;
         net_ipv4::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, LOCAL_IP, 24)
             .map_err(|e| format!("{path}: ip addr add: {e}"))?;
