@@ -163,6 +163,39 @@ impl NetDevice for CaptureDev {
     }
 }
 
+/// Where the transport header starts in a frame from [`eth_ipv4_frame`]:
+/// 14 bytes of Ethernet, 20 of IPv4.
+pub const ETH_IPV4_L4_OFFSET: usize = 34;
+
+/// A zeroed Ethernet frame from `src` to `dst` carrying an IPv4 datagram
+/// (DF, TTL 64, no options) from `saddr` to `daddr` of protocol `proto`
+/// with `l4_len` bytes for the caller to fill from
+/// [`ETH_IPV4_L4_OFFSET`] on: the frames a test injects as the far end.
+pub fn eth_ipv4_frame(
+    dst: MacAddr,
+    src: MacAddr,
+    saddr: std::net::Ipv4Addr,
+    daddr: std::net::Ipv4Addr,
+    proto: u8,
+    l4_len: usize,
+) -> Vec<u8> {
+    let tot = crate::ip::IPHDR_LEN + l4_len;
+    let mut f = vec![0u8; 14 + tot];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&net_core::if_ether::ETH_P_IP.to_be_bytes());
+    crate::ip::IpHdrBuilder {
+        tot_len: tot.min(0xffff) as u16,
+        frag_off: crate::ip::IP_DF,
+        protocol: proto,
+        saddr,
+        daddr,
+        ..crate::ip::IpHdrBuilder::TEMPLATE
+    }
+    .write(&mut f[14..ETH_IPV4_L4_OFFSET]);
+    f
+}
+
 /// What a [`ScriptDev`] shares with its test: frames the host sent (with
 /// the virtual time they left) and frames waiting to be received.
 #[derive(Debug, Default)]

@@ -17,9 +17,8 @@ use std::sync::Arc;
 use net_core::netdevice::MacAddr;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Clock, Errno, Net};
-use net_ipv4::ip::IpHdrBuilder;
 use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, run_until_idle};
+use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
 use net_tcp::af_inet::{Shutdown, TcpNet};
 use net_tcp::sock::TcpSock;
 use net_tcp::tcp_states::TcpState;
@@ -232,20 +231,7 @@ fn build_frame(seg: &Seg, good_csum: bool) -> Vec<u8> {
     let opts = TcpOutOptions { mss: seg.mss, ..TcpOutOptions::default() };
     let olen = tcp_options_size(&opts);
     let thlen = 20 + olen;
-    let tot = 20 + thlen + seg.payload.len();
-    let mut f = vec![0u8; 14 + tot];
-    f[0..6].copy_from_slice(&LOCAL_MAC);
-    f[6..12].copy_from_slice(&REMOTE_MAC);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    IpHdrBuilder {
-        tot_len: tot as u16,
-        frag_off: 0x4000,
-        protocol: 6,
-        saddr: REMOTE_IP,
-        daddr: LOCAL_IP,
-        ..IpHdrBuilder::TEMPLATE
-    }
-    .write(&mut f[14..34]);
+    let mut f = eth_ipv4_frame(LOCAL_MAC, REMOTE_MAC, REMOTE_IP, LOCAL_IP, 6, thlen + seg.payload.len());
     f[34 + 12] = ((thlen / 4) as u8) << 4;
     f[34 + thlen..].copy_from_slice(&seg.payload);
     let mut th = TcpHdr::new_checked(&mut f[34..]).unwrap();

@@ -10,9 +10,9 @@ use net_core::netdevice::MacAddr;
 use net_core::{Clock, Errno, Net};
 use net_ipv4::Ipv4;
 use net_ipv4::fib::FibRoute;
-use net_ipv4::ip::{IpHdr, IpHdrBuilder};
+use net_ipv4::ip::IpHdr;
 use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::{ScriptDev, ScriptLinkRef};
+use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, eth_ipv4_frame};
 
 use super::parse::{Direction, Event, EventKind, EventTime, Expr, PacketSpec, Script, SyscallSpec, TcpOpt};
 use crate::af_inet::*;
@@ -632,20 +632,8 @@ impl<'a> Runner<'a> {
             return Err(self.fail(ev.line, "TCP options longer than 40 bytes"));
         }
         let thlen = 20 + opts.len();
-        let tot = 20 + thlen + usize::from(p.len);
-        let mut frame = vec![0u8; 14 + tot];
-        frame[0..6].copy_from_slice(&HOST_MAC);
-        frame[6..12].copy_from_slice(&GATEWAY_MAC);
-        frame[12..14].copy_from_slice(&[0x08, 0x00]);
-        IpHdrBuilder {
-            tot_len: tot as u16,
-            frag_off: 0x4000,
-            protocol: 6,
-            saddr: REMOTE_IP,
-            daddr: LOCAL_IP,
-            ..IpHdrBuilder::TEMPLATE
-        }
-        .write(&mut frame[14..34]);
+        let mut frame =
+            eth_ipv4_frame(HOST_MAC, GATEWAY_MAC, REMOTE_IP, LOCAL_IP, 6, thlen + usize::from(p.len));
         for (i, b) in frame[34 + thlen..].iter_mut().enumerate() {
             *b = b'a' + (i % 26) as u8;
         }
