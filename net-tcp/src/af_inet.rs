@@ -68,6 +68,18 @@ pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
 /// `TCP_INFO`.
 pub const TCP_INFO: i32 = 11;
+/// `TCP_KEEPIDLE`: seconds idle before keepalive probes.
+pub const TCP_KEEPIDLE: i32 = 4;
+/// `TCP_KEEPINTVL`: seconds between keepalive probes.
+pub const TCP_KEEPINTVL: i32 = 5;
+/// `TCP_KEEPCNT`: keepalive probes before giving up.
+pub const TCP_KEEPCNT: i32 = 6;
+/// `MAX_TCP_KEEPIDLE`.
+pub const MAX_TCP_KEEPIDLE: i32 = 32767;
+/// `MAX_TCP_KEEPINTVL`.
+pub const MAX_TCP_KEEPINTVL: i32 = 32767;
+/// `MAX_TCP_KEEPCNT`.
+pub const MAX_TCP_KEEPCNT: i32 = 127;
 /// `TCP_SYNCNT`.
 pub const TCP_SYNCNT: i32 = 7;
 /// `TCP_USER_TIMEOUT`.
@@ -583,7 +595,42 @@ impl TcpSocket {
                 Ok(())
             }
             (SOL_SOCKET, SO_KEEPALIVE) => {
-                tp.keepalive = int_opt(optval)? != 0;
+                // tcp_set_keepalive(): switching it on starts a full idle
+                // period from now; switching it off stops the clock.
+                let on = int_opt(optval)? != 0;
+                let live = !matches!(tp.state, TcpState::Close | TcpState::Listen) && !tp.tw_substate;
+                if live && on && !tp.keepalive {
+                    let when = crate::tcp_timer::keepalive_time_when(&self.tn, tp);
+                    self.net.mod_timer(self.sk.timers.keepalive, self.net.jiffies() + u64::from(when));
+                } else if live && !on && tp.keepalive {
+                    self.net.del_timer(self.sk.timers.keepalive);
+                }
+                tp.keepalive = on;
+                Ok(())
+            }
+            (SOL_TCP, TCP_KEEPIDLE) => {
+                let v = int_opt(optval)?;
+                if !(1..=MAX_TCP_KEEPIDLE).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.keepalive_time = v as u32;
+                crate::tcp_timer::tcp_reset_keepalive(&self.net, &self.tn, &self.sk, tp);
+                Ok(())
+            }
+            (SOL_TCP, TCP_KEEPINTVL) => {
+                let v = int_opt(optval)?;
+                if !(1..=MAX_TCP_KEEPINTVL).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.keepalive_intvl = v as u32;
+                Ok(())
+            }
+            (SOL_TCP, TCP_KEEPCNT) => {
+                let v = int_opt(optval)?;
+                if !(1..=MAX_TCP_KEEPCNT).contains(&v) {
+                    return Err(Errno::EINVAL);
+                }
+                tp.keepalive_probes = v as u8;
                 Ok(())
             }
             (SOL_SOCKET, SO_SNDBUF) => {
@@ -693,6 +740,9 @@ impl TcpSocket {
                 }
             }
             (SOL_TCP, TCP_USER_TIMEOUT) => tp.icsk_user_timeout as i32,
+            (SOL_TCP, TCP_KEEPIDLE) => (crate::tcp_timer::keepalive_time_when(&self.tn, &tp) / 1000) as i32,
+            (SOL_TCP, TCP_KEEPINTVL) => (crate::tcp_timer::keepalive_intvl_when(&self.tn, &tp) / 1000) as i32,
+            (SOL_TCP, TCP_KEEPCNT) => i32::from(crate::tcp_timer::keepalive_probes(&self.tn, &tp)),
             (SOL_TCP, TCP_INFO) => return Err(Errno::EINVAL), // a struct: see getsockopt()
             _ => return Err(Errno::ENOPROTOOPT),
         })

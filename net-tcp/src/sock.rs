@@ -505,8 +505,14 @@ pub struct TcpSk {
     pub bytes_acked: u64,
     /// `bytes_received`.
     pub bytes_received: u64,
-    /// `keepalive_time`/`SO_KEEPALIVE` (the options issue times it).
+    /// `SOCK_KEEPOPEN` (`SO_KEEPALIVE`).
     pub keepalive: bool,
+    /// `keepalive_time` (`TCP_KEEPIDLE`) in seconds; 0: the sysctl.
+    pub keepalive_time: u32,
+    /// `keepalive_intvl` (`TCP_KEEPINTVL`) in seconds; 0: the sysctl.
+    pub keepalive_intvl: u32,
+    /// `keepalive_probes` (`TCP_KEEPCNT`); 0: the sysctl.
+    pub keepalive_probes: u8,
     /// `linger2` (`TCP_LINGER2`, seconds; 0 = the sysctl).
     pub linger2: i32,
 }
@@ -698,6 +704,9 @@ impl TcpSk {
             bytes_acked: 0,
             bytes_received: 0,
             keepalive: false,
+            keepalive_time: 0,
+            keepalive_intvl: 0,
+            keepalive_probes: 0,
             linger2: 0,
         }
     }

@@ -75,6 +75,16 @@ tcp_sysctls! {
     /// `tcp_base_mss`, `tcp_min_snd_mss`: the least MSS we accept from a peer.
     TCP_MIN_SND_MSS, tcp_min_snd_mss = "net.ipv4.tcp_min_snd_mss", &[48], 48, 65535,
         "Smallest MSS accepted from a peer.";
+    /// `tcp_keepalive_time`: seconds of silence before the first keepalive
+    /// probe (`TCP_KEEPALIVE_TIME`, 2 hours).
+    TCP_KEEPALIVE_TIME, tcp_keepalive_time = "net.ipv4.tcp_keepalive_time", &[7200], 1, 32767,
+        "Seconds idle before keepalive probes start.";
+    /// `tcp_keepalive_intvl`: seconds between keepalive probes.
+    TCP_KEEPALIVE_INTVL, tcp_keepalive_intvl = "net.ipv4.tcp_keepalive_intvl", &[75], 1, 32767,
+        "Seconds between keepalive probes.";
+    /// `tcp_keepalive_probes`: unanswered probes before the connection dies.
+    TCP_KEEPALIVE_PROBES, tcp_keepalive_probes = "net.ipv4.tcp_keepalive_probes", &[9], 1, 127,
+        "Unanswered keepalive probes before the connection is reset.";
     /// `tcp_rto_min_us`: the RTO floor in µs.
     TCP_RTO_MIN_US, tcp_rto_min_us = "net.ipv4.tcp_rto_min_us", &[200000], 1, INT_MAX,
         "Minimum retransmission timeout, in microseconds.";

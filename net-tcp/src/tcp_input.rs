@@ -278,6 +278,10 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     if after(ack, tp.snd_nxt) {
         return -1;
     }
+    // "We passed data and got it acked, remove any soft error log.
+    // Something worked..."
+    tp.sk_err_soft = None;
+    tp.icsk_probes_out = 0;
     tp.rcv_tstamp = net.jiffies();
     tcp_ack_update_window(tp, seg);
     if tp.icsk_pending == ICSK_TIME_PROBE0 && tp.snd_wnd > 0 {
@@ -826,6 +830,12 @@ pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     tp.icsk_ack.lrcvtime = net.jiffies();
     tcp_incr_quickack(tp);
     tp.icsk_ack.ato = TCP_ATO_MIN;
+    if tp.keepalive {
+        if let Some(tn) = net.net_generic::<TcpNet>() {
+            let when = crate::tcp_timer::keepalive_time_when(&tn, tp);
+            net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(when));
+        }
+    }
 }
 
 // ANCHOR: tcp_rcv_established

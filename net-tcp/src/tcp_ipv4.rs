@@ -292,6 +292,10 @@ pub fn tcp_v4_conn_request(
         tp.icsk_user_timeout = lp.icsk_user_timeout;
         tp.icsk_syn_retries = lp.icsk_syn_retries;
         tp.linger2 = lp.linger2;
+        tp.keepalive = lp.keepalive;
+        tp.keepalive_time = lp.keepalive_time;
+        tp.keepalive_intvl = lp.keepalive_intvl;
+        tp.keepalive_probes = lp.keepalive_probes;
         tp.parent = Some(Arc::downgrade(listener));
         tp.state = TcpState::SynRecv;
         child.skc_state.store(TcpState::SynRecv as u8, std::sync::atomic::Ordering::Release);

@@ -557,9 +557,17 @@ pub fn tcp_probe0_when(tp: &TcpSk) -> u32 {
 /// ACK that carries an old sequence number (`snd_una - 1`), which the peer
 /// must answer with its current window.
 pub fn tcp_send_probe0(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    tcp_xmit_probe_skb(net, tn, sk, tp, LinuxMib::TCPWinProbe);
+}
+
+/// `tcp_xmit_probe_skb()`: an ACK whose sequence number is one below
+/// `snd_una`, already acknowledged, so the peer must answer it with an ACK
+/// of its own (RFC 1122 §4.2.3.6) — the zero-window probe and the
+/// keepalive probe. Counts `mib`.
+pub fn tcp_xmit_probe_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mib: LinuxMib) {
     let seq = tp.snd_una.wrapping_sub(1);
     let _ = tcp_transmit_skb(net, tn, sk, tp, tcp_ctl_skb(seq, seq, TCPHDR_ACK));
-    net.mib.inc(LinuxMib::TCPWinProbe);
+    net.mib.inc(mib);
 }
 
 /// `tcp_mark_push()`: set PSH on the last skb of a write, so the receiver

@@ -1,6 +1,7 @@
 //! TCP's timers: retransmission (and the zero-window probe that shares its
 //! timer), the delayed ACK, and `sk_timer` (TIME_WAIT and the orphan's
-//! FIN_WAIT2 for now; keepalive and SYN-ACK come with later issues).
+//! FIN_WAIT2, and keepalive; the listener's SYN-ACK timer comes with the
+//! listen issue).
 //!
 //! Mirrors net/ipv4/tcp_timer.c of **Linux 6.18**: `tcp_write_timer()`,
 //! `tcp_retransmit_timer()`, `tcp_write_timeout()`,
@@ -268,9 +269,61 @@ pub fn tcp_delack_timer(net: &Net, sk: &Arc<TcpSock>) {
 }
 // ANCHOR_END: tcp_delack_timer
 
+/// `keepalive_time_when()`: idle time before the first probe, in jiffies.
+pub fn keepalive_time_when(tn: &TcpNet, tp: &TcpSk) -> u32 {
+    let secs = if tp.keepalive_time != 0 {
+        i64::from(tp.keepalive_time)
+    } else {
+        tn.sysctl.tcp_keepalive_time.get()
+    };
+    (secs.clamp(1, 32767) * 1000) as u32
+}
+
+/// `keepalive_intvl_when()`: time between probes, in jiffies.
+pub fn keepalive_intvl_when(tn: &TcpNet, tp: &TcpSk) -> u32 {
+    let secs = if tp.keepalive_intvl != 0 {
+        i64::from(tp.keepalive_intvl)
+    } else {
+        tn.sysctl.tcp_keepalive_intvl.get()
+    };
+    (secs.clamp(1, 32767) * 1000) as u32
+}
+
+/// `keepalive_probes()`.
+pub fn keepalive_probes(tn: &TcpNet, tp: &TcpSk) -> u8 {
+    if tp.keepalive_probes != 0 {
+        tp.keepalive_probes
+    } else {
+        tn.sysctl.tcp_keepalive_probes.get().clamp(1, 127) as u8
+    }
+}
+
+/// `keepalive_time_elapsed()`: how long the peer has been silent, in
+/// jiffies (since the last segment or ACK from it).
+pub fn keepalive_time_elapsed(net: &Net, tp: &TcpSk) -> u32 {
+    let last = tp.icsk_ack.lrcvtime.max(tp.rcv_tstamp);
+    net.jiffies().saturating_sub(last).min(u64::from(u32::MAX)) as u32
+}
+
+/// After `TCP_KEEPIDLE` changes (`tcp_sock_set_keepidle_locked()`): re-arm
+/// the keepalive clock for what is left of the new idle period.
+pub fn tcp_reset_keepalive(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    if !tp.keepalive || matches!(tp.state, TcpState::Close | TcpState::Listen) || tp.tw_substate {
+        return;
+    }
+    let left = keepalive_time_when(tn, tp).saturating_sub(keepalive_time_elapsed(net, tp));
+    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(left));
+}
+
+// ANCHOR: tcp_keepalive_timer
 /// `sk_timer` fired (`tcp_keepalive_timer()`): the end of TIME_WAIT (`TW`)
-/// or of an orphan's FIN_WAIT2; an orphan whose FIN_WAIT2 outlasts
-/// `TCP_TIMEWAIT_LEN` first moves to the timewait stage.
+/// or of an orphan's FIN_WAIT2 (an orphan whose FIN_WAIT2 outlasts
+/// `TCP_TIMEWAIT_LEN` first moves to the timewait stage); otherwise
+/// keepalive (RFC 1122 §4.2.3.6). With data in flight or queued the
+/// connection is alive without probes. After `keepalive_time` of silence a
+/// probe goes out every `keepalive_intvl`; after `keepalive_probes` of them
+/// unanswered (or once `TCP_USER_TIMEOUT` has passed with at least one
+/// probe out) the connection is reset and fails with `ETIMEDOUT`.
 pub fn tcp_keepalive_timer(net: &Net, sk: &Arc<TcpSock>) {
     with_sock(net, sk, |tn, tp| {
         if tp.tw_substate {
@@ -291,6 +344,31 @@ pub fn tcp_keepalive_timer(net: &Net, sk: &Arc<TcpSock>) {
             }
             tcp_send_active_reset(net, tn, sk, tp);
             tcp_done(net, sk, tp);
+            return;
         }
+        if !tp.keepalive || matches!(tp.state, TcpState::Close | TcpState::SynSent | TcpState::Listen) {
+            return;
+        }
+        let mut when = keepalive_time_when(tn, tp);
+        if tp.packets_out == 0 && tp.sk_write_queue.is_empty() {
+            let elapsed = keepalive_time_elapsed(net, tp);
+            if elapsed >= keepalive_time_when(tn, tp) {
+                let user_timeout = tp.icsk_user_timeout;
+                if (user_timeout != 0 && elapsed >= user_timeout && tp.icsk_probes_out > 0)
+                    || (user_timeout == 0 && tp.icsk_probes_out >= keepalive_probes(tn, tp))
+                {
+                    tcp_send_active_reset(net, tn, sk, tp);
+                    tcp_write_err(net, sk, tp);
+                    return;
+                }
+                tcp_xmit_probe_skb(net, tn, sk, tp, LinuxMib::TCPKeepAlive);
+                tp.icsk_probes_out = tp.icsk_probes_out.saturating_add(1);
+                when = keepalive_intvl_when(tn, tp);
+            } else {
+                when = keepalive_time_when(tn, tp) - elapsed;
+            }
+        }
+        net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(when));
     });
 }
+// ANCHOR_END: tcp_keepalive_timer

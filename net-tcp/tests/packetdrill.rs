@@ -53,7 +53,7 @@ fn run_topic(topic: &str) {
 #[test]
 fn every_script_parses() {
     let mut errors = Vec::new();
-    for topic in ["handshake", "data", "retransmit", "close", "rst"] {
+    for topic in ["handshake", "data", "retransmit", "close", "rst", "timers"] {
         for path in scripts(topic) {
             let src = std::fs::read_to_string(&path).expect("read script");
             if let Err(e) = parse_script(&src) {
@@ -87,4 +87,9 @@ fn close() {
 #[test]
 fn rst() {
     run_topic("rst");
+}
+
+#[test]
+fn timers() {
+    run_topic("timers");
 }

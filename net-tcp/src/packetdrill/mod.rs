@@ -85,7 +85,8 @@
 //!
 //! Options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_RCVBUF`, `SO_SNDBUF`,
 //! `SO_ERROR`, `SO_KEEPALIVE`, `SO_LINGER`, `TCP_NODELAY`, `TCP_MAXSEG`,
-//! `TCP_SYNCNT`, `TCP_USER_TIMEOUT`; symbols are Linux's values.
+//! `TCP_SYNCNT`, `TCP_USER_TIMEOUT`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+//! `TCP_KEEPCNT`; symbols are Linux's values.
 //!
 //! Rejected, with the script and line named: backtick shell commands,
 //! `%{ }%` Python blocks, UDP/ICMP/IPv6 packets, IP-level fields
