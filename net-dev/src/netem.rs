@@ -11,7 +11,8 @@
 //! [`Netem`] is the qdisc, driven with explicit times; a [`crate::veth::Wire`]
 //! direction runs one, and [`NetemDevice`] wraps any [`NetDevice`] with one on
 //! its transmit side (what we put in front of a TAP, where the host kernel
-//! has no netem — see TRAPS.md).
+//! has no netem — see TRAPS.md); [`NetemIngress`] puts one on a device's
+//! receive side, as Linux does with an `ifb` device.
 //!
 //! Left out or different:
 //! - Correlation (`loss 10% 25%`, `delay … distribution … correlation`) is not
@@ -629,10 +630,118 @@ impl<D: NetDevice> NetDevice for NetemDevice<D> {
     }
 }
 
+/// Netem on the *receive* side of a driver: every frame `inner` hands up
+/// goes through a [`Netem`] before the host sees it, so its loss model,
+/// delay, reordering and duplication act on what arrives.
+///
+/// Linux has no ingress netem: `tc` redirects a device's ingress to an
+/// `ifb` device (drivers/net/ifb.c) and puts the netem qdisc on that. This
+/// wrapper stands for the pair. Use it under a TAP or pcap device to lose
+/// what the kernel sends, which an nftables drop in the kernel's output
+/// path does not do (the kernel's TCP takes that as a local send error and
+/// resends without a retransmission).
+pub struct NetemIngress<D: NetDevice> {
+    inner: D,
+    netem: Netem,
+    clock: Clock,
+    stats: Arc<spin::Mutex<NetemStats>>,
+}
+
+impl<D: NetDevice> NetemIngress<D> {
+    /// Wrap `inner`'s receive side with a netem seeded by `seed`.
+    pub fn new(inner: D, params: NetemParams, seed: u64, clock: Clock) -> Self {
+        NetemIngress {
+            inner,
+            netem: Netem::new(params, seed),
+            clock,
+            stats: Arc::new(spin::Mutex::new(NetemStats::default())),
+        }
+    }
+
+    /// A handle on the counters (updated at every poll), as
+    /// [`NetemDevice::stats_handle`].
+    pub fn stats_handle(&self) -> Arc<spin::Mutex<NetemStats>> {
+        self.stats.clone()
+    }
+}
+
+impl<D: NetDevice> NetDevice for NetemIngress<D> {
+    fn setup(&self) -> NetDeviceSetup {
+        self.inner.setup()
+    }
+    fn ndo_open(&mut self) -> Result<(), Errno> {
+        self.inner.ndo_open()
+    }
+    fn ndo_stop(&mut self) {
+        self.netem.reset();
+        self.inner.ndo_stop();
+    }
+    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
+        self.inner.ndo_start_xmit(skb)
+    }
+    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
+        let mut arrived = SkBuffHead::new();
+        self.inner.poll(budget, &mut arrived);
+        let now = self.clock.now_ns();
+        while let Some(skb) = arrived.dequeue() {
+            self.netem.enqueue(skb, now);
+        }
+        let mut n = 0;
+        while n < budget {
+            let Some(skb) = self.netem.dequeue(now) else { break };
+            rx.queue_tail(skb);
+            n += 1;
+        }
+        *self.stats.lock() = self.netem.stats();
+        n
+    }
+    fn next_rx_time(&self) -> Option<u64> {
+        [self.netem.next_time(), self.inner.next_rx_time()].into_iter().flatten().min()
+    }
+    fn ndo_change_mtu(&mut self, mtu: u32) -> Result<(), Errno> {
+        self.inner.ndo_change_mtu(mtu)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use net_core::skbuff::skb_from_frame;
+
+    /// A driver that hands up the frames it was given.
+    struct Source(Vec<Vec<u8>>);
+
+    impl NetDevice for Source {
+        fn setup(&self) -> NetDeviceSetup {
+            NetDeviceSetup::ether("src0", [2, 0, 0, 0, 0, 9])
+        }
+        fn ndo_start_xmit(&mut self, _skb: Skb) -> NetdevTx {
+            NetdevTx::Ok
+        }
+        fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
+            let n = budget.min(self.0.len());
+            for f in self.0.drain(..n) {
+                rx.queue_tail(skb_from_frame(0, &f));
+            }
+            n
+        }
+    }
+
+    #[test]
+    fn ingress_netem_delays_and_loses_what_arrives() {
+        let clock = Clock::new_virtual();
+        let params = NetemParams { latency_ns: 1_000, ..Default::default() };
+        let mut d = NetemIngress::new(Source(vec![vec![1], vec![2]]), params, 1, clock.clone());
+        let mut rx = SkBuffHead::new();
+        assert_eq!(d.poll(64, &mut rx), 0, "held for the delay");
+        assert_eq!(d.next_rx_time(), Some(1_000));
+        clock.advance_ns(1_000);
+        assert_eq!(d.poll(64, &mut rx), 2);
+        let lossy = NetemParams { loss: LossModel::Random { percent: 100.0 }, ..Default::default() };
+        let mut d = NetemIngress::new(Source(vec![vec![1], vec![2], vec![3]]), lossy, 1, clock.clone());
+        assert_eq!(d.poll(64, &mut rx), 0);
+        assert_eq!(d.stats_handle().lock().lost, 3);
+    }
 
     #[test]
     fn probabilities_scale_like_netem() {

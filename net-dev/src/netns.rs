@@ -105,6 +105,32 @@ pub fn skip_for(test: &str, needs: Needs, tools: &[(&str, &str)]) -> bool {
 pub struct NetnsGuard(String);
 
 impl NetnsGuard {
+    /// The kernel inside the namespace pings `target` three times
+    /// (`ping -c 3 -i 0.2 -W 1`) while `host_loop` drives linnet on another
+    /// thread; `host_loop` gets a `stop` check to poll and must return once
+    /// it says true (after ping ends, or 6 s). Panics, with ping's output,
+    /// unless all three replies came. Returns ping's output.
+    pub fn kernel_pings(
+        &self,
+        target: std::net::Ipv4Addr,
+        host_loop: impl FnOnce(&dyn Fn() -> bool) + Send,
+    ) -> String {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = AtomicBool::new(false);
+        let out = std::thread::scope(|s| {
+            let looper = s.spawn(|| host_loop(&|| stop.load(Ordering::Relaxed)));
+            let child = self.spawn(&["ping", "-c", "3", "-i", "0.2", "-W", "1", &target.to_string()]);
+            let out = child.finish(Duration::from_secs(6));
+            stop.store(true, Ordering::Relaxed);
+            looper.join().expect("host loop");
+            out
+        });
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "ping failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains(" 3 received"), "expected 3 replies: {text}");
+        text
+    }
+
     /// Create the namespace `name`, first removing a leftover of the same
     /// name (an earlier run that had the same pid). Panics with `ip`'s
     /// stderr if `ip netns add` fails.

@@ -14,7 +14,6 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use net_core::{Clock, Errno, Net};
@@ -74,19 +73,8 @@ fn linnet_talks_to_the_kernel_over_tap() {
 /// (a) `ping` in the namespace against linnet, with linnet's host loop in
 /// another thread until ping exits (bounded by time).
 fn kernel_pings_linnet(ns: &NetnsGuard, host: &Host) {
-    let stop = AtomicBool::new(false);
-    let out = std::thread::scope(|s| {
-        let looper = s.spawn(|| host.run_for(Duration::from_secs(8), || stop.load(Ordering::Relaxed)));
-        let child = ns.spawn(&["ping", "-c", "3", "-i", "0.2", "-W", "1", &LINNET.to_string()]);
-        let out = child.finish(Duration::from_secs(6));
-        stop.store(true, Ordering::Relaxed);
-        looper.join().expect("host loop");
-        out
-    });
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = ns.kernel_pings(LINNET, |stop| host.run_for(Duration::from_secs(8), stop));
     println!("(a) kernel → linnet ping:\n{text}");
-    assert!(out.status.success(), "ping failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains(" 3 received"), "expected 3 replies: {text}");
 }
 
 /// (b) linnet's `ping` against the kernel: three requests, three replies.

@@ -31,12 +31,12 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use net_core::{Clock, Errno, Net, NetDevice, NetDeviceSetup, NetdevTx, SkBuffHead, Skb};
-use net_dev::netem::{DelayDist, LossModel, Netem, NetemDevice, NetemParams, NetemStats};
+use net_core::{Clock, Errno, Net, NetDevice};
+use net_dev::netem::{DelayDist, LossModel, NetemDevice, NetemIngress, NetemParams, NetemStats};
 use net_dev::netns::{self, ChildGuard, NetnsGuard};
 use net_dev::pcap::{PcapTee, PcapWriter, SharedPcapWriter};
 use net_dev::tun::{Tap, run_realtime_with};
@@ -132,53 +132,6 @@ struct Faults {
     netem: NetemParams,
 }
 
-/// A netem on the receive side of a driver: every frame `inner` hands up
-/// goes through [`Netem`] first, so its loss model decides which frames
-/// linnet never sees. Linux would redirect ingress to an ifb device with a
-/// netem qdisc on it; `NetemDevice` has netem on transmit only.
-struct RxNetem<D: NetDevice> {
-    inner: D,
-    netem: Netem,
-    clock: Clock,
-    lost: Arc<AtomicU64>,
-}
-
-impl<D: NetDevice> NetDevice for RxNetem<D> {
-    fn setup(&self) -> NetDeviceSetup {
-        self.inner.setup()
-    }
-    fn ndo_open(&mut self) -> Result<(), Errno> {
-        self.inner.ndo_open()
-    }
-    fn ndo_stop(&mut self) {
-        self.netem.reset();
-        self.inner.ndo_stop();
-    }
-    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-        self.inner.ndo_start_xmit(skb)
-    }
-    fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
-        let mut mine = SkBuffHead::new();
-        let n = self.inner.poll(budget, &mut mine);
-        let now = self.clock.now_ns();
-        while let Some(skb) = mine.dequeue() {
-            if !self.netem.enqueue(skb, now) {
-                self.lost.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        while let Some(skb) = self.netem.dequeue(now) {
-            rx.queue_tail(skb);
-        }
-        n
-    }
-    fn next_rx_time(&self) -> Option<u64> {
-        [self.netem.next_time(), self.inner.next_rx_time()].into_iter().flatten().min()
-    }
-    fn ndo_change_mtu(&mut self, mtu: u32) -> Result<(), Errno> {
-        self.inner.ndo_change_mtu(mtu)
-    }
-}
-
 /// A namespace with `tap0` in it and a linnet host driving the TAP.
 struct Lab {
     net: Arc<Net>,
@@ -187,7 +140,7 @@ struct Lab {
     pcap: SharedPcapWriter<BufWriter<File>>,
     pcap_path: PathBuf,
     netem: Option<Arc<spin::Mutex<NetemStats>>>,
-    rx_lost: Option<Arc<AtomicU64>>,
+    rx_netem: Option<Arc<spin::Mutex<NetemStats>>>,
     /// Dropped last, after `Drop` has closed the TAP.
     ns: NetnsGuard,
 }
@@ -216,24 +169,19 @@ impl Lab {
         // Driver stack: netem (transmit) → capture → netem (receive) →
         // TAP. The capture sees what linnet sends after the transmit netem
         // and what it receives after the receive-side loss.
-        let (dev, netem, rx_lost): (Box<dyn NetDevice>, _, _) = match faults {
+        let (dev, netem, rx_netem): (Box<dyn NetDevice>, _, _) = match faults {
             None => (Box::new(PcapTee::new(tap, pcap.clone(), clock.clone())), None, None),
             Some(f) => {
-                let lost = Arc::new(AtomicU64::new(0));
                 let rx_params = NetemParams {
                     loss: LossModel::Random { percent: f.rx_loss_percent },
                     ..Default::default()
                 };
-                let rx = RxNetem {
-                    inner: tap,
-                    netem: Netem::new(rx_params, 0x1055),
-                    clock: clock.clone(),
-                    lost: lost.clone(),
-                };
+                let rx = NetemIngress::new(tap, rx_params, 0x1055, clock.clone());
+                let rx_stats = rx.stats_handle();
                 let tee = PcapTee::new(rx, pcap.clone(), clock.clone());
                 let d = NetemDevice::new(tee, f.netem.clone(), 0x1ee7, clock);
                 let stats = d.stats_handle();
-                (Box::new(d), Some(stats), Some(lost))
+                (Box::new(d), Some(stats), Some(rx_stats))
             }
         };
         let dev = net.register_netdev(dev).expect("register tap0");
@@ -275,7 +223,7 @@ impl Lab {
                 f.tap_ingress_permille
             ));
         }
-        Lab { net, ifindex: dev.ifindex, fd, pcap, pcap_path, netem, rx_lost, ns }
+        Lab { net, ifindex: dev.ifindex, fd, pcap, pcap_path, netem, rx_netem, ns }
     }
 
     /// linnet's host loop until `stop` or `limit`. Unlike a bare
@@ -374,8 +322,8 @@ impl Lab {
     fn faults(&self) -> String {
         let Some(f) = &self.netem else { return String::new() };
         let mut out = format!("  tx netem: {:?}\n", *f.lock());
-        if let Some(l) = &self.rx_lost {
-            out += &format!("  rx netem: {} frames lost\n", l.load(Ordering::Relaxed));
+        if let Some(r) = &self.rx_netem {
+            out += &format!("  rx netem: {} frames lost\n", r.lock().lost);
         }
         for table in ["inet", "netdev"] {
             let o = self.ns.exec(&["nft", "list", "table", table, "fault"]);
