@@ -166,11 +166,15 @@ pub fn tcp_v4_do_rcv(
     }
 }
 
-/// The path MTU towards the socket's peer (`dst_mtu(__sk_dst_get(sk))`).
-fn route_mtu(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &TcpSk) -> u32 {
-    let daddr = sk.inet_daddr();
-    let src = (!tp.inet_saddr.is_unspecified()).then_some(tp.inet_saddr);
-    net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, None).map(|r| r.mtu).unwrap_or(1500)
+/// The path MTU towards the socket's peer (`dst_mtu(__sk_dst_get(sk))`),
+/// from the socket's cached route; a listener has no peer, and 1500 stands
+/// in until there is a route.
+fn route_mtu(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) -> u32 {
+    if tp.state == TcpState::Listen {
+        return 1500;
+    }
+    let oif = Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0);
+    __sk_dst_check(net, tn, tp, sk.inet_daddr(), oif).map_or(1500, |rt| rt.mtu)
 }
 
 // ANCHOR: tcp_v4_send_reset
