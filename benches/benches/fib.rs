@@ -18,17 +18,9 @@ use std::net::Ipv4Addr;
 use criterion::{Criterion, criterion_group, criterion_main};
 use net_ipv4::fib::{Fib, FibRoute, FibTable, RT_TABLE_MAIN, RtnType, inet_make_mask};
 
-/// xorshift64*: deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn routes(n: usize, rng: &mut Rng) -> Vec<FibRoute> {
     let mut v = Vec::with_capacity(n);

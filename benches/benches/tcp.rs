@@ -94,20 +94,7 @@ fn linnet_listener(lab: &TwoHosts) -> TcpSocket {
 
 /// One connection: connect, 64 B request, 64 B reply, close both.
 fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
-    let dst = SocketAddrV4::new(TwoHosts::B, PORT);
-    let c = TcpSocket::new(&lab.a).expect("socket");
-    c.set_nonblocking(true);
-    assert_eq!(c.connect(dst), Err(Errno::EINPROGRESS));
-    let mut child = None;
-    drive(lab, || {
-        if child.is_none() {
-            child = l.accept().ok();
-        }
-        child.is_some() && c.poll() & POLLOUT != 0
-    });
-    let (s, _) = child.expect("accepted");
-    s.set_nonblocking(true);
-
+    let (c, s) = linnet_connect(lab, l);
     assert_eq!(c.send(&[0x5a; RR]), Ok(RR));
     let (mut buf, mut got) = ([0u8; RR], 0);
     drive(lab, || recv_into(&s, &mut buf, &mut got).is_ok());
@@ -123,7 +110,8 @@ fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
     drive(lab, || csk.sk_state() == TcpState::TimeWait && ssk.sk_state() == TcpState::Close);
 }
 
-fn linnet_bulk_pair(lab: &TwoHosts, l: &TcpSocket) -> (TcpSocket, TcpSocket) {
+/// A connected pair (client on a, accepted child on b), both non-blocking.
+fn linnet_connect(lab: &TwoHosts, l: &TcpSocket) -> (TcpSocket, TcpSocket) {
     let c = TcpSocket::new(&lab.a).expect("socket");
     c.set_nonblocking(true);
     assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, PORT)), Err(Errno::EINPROGRESS));
@@ -425,7 +413,7 @@ fn bulk(c: &mut Criterion) {
 
     let lab = linnet_lab();
     let l = linnet_listener(&lab);
-    let (cs, ss) = linnet_bulk_pair(&lab, &l);
+    let (cs, ss) = linnet_connect(&lab, &l);
     g.bench_function("bulk", |b| b.iter(|| linnet_bulk(&lab, &cs, &ss, &data, &mut buf)));
     let info = cs.tcp_info();
     println!("tcp/bulk: linnet sender {info:?}");

@@ -36,17 +36,9 @@ use net_tcp::inet_hashtables::{InetBindBucket, InetBindHashbucket, InetEhashBuck
 use net_tcp::sock::TcpSock;
 use net_tcp::tcp_states::TcpState;
 
-/// xorshift64*: deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
+#[path = "common/rng.rs"]
+mod rng;
+use rng::Rng;
 
 /// A four-tuple as a segment arriving for the socket carries it.
 #[derive(Clone, Copy)]
