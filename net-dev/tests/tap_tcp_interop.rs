@@ -226,26 +226,11 @@ impl Lab {
         Lab { net, ifindex: dev.ifindex, fd, pcap, pcap_path, netem, rx_netem, ns }
     }
 
-    /// linnet's host loop until `stop` or `limit`. Unlike a bare
-    /// `run_realtime`, each wait also ends at the device's next release
-    /// time (`Net::next_event_ns`), so netem's delayed frames leave on
-    /// time rather than at the next 10 ms wake-up.
+    /// linnet's host loop until `stop` or `limit` (`run_realtime_with`,
+    /// whose waits end at the next host event, netem's held frames
+    /// included).
     fn drive(&self, stop: &AtomicBool, limit: Duration) {
-        const SLICE: Duration = Duration::from_millis(10);
-        let deadline = Instant::now() + limit;
-        for _ in 0..u32::MAX {
-            let now = Instant::now();
-            if stop.load(Ordering::Relaxed) || now >= deadline {
-                return;
-            }
-            let wait = self
-                .net
-                .next_event_ns()
-                .map_or(SLICE, |t| Duration::from_nanos(t.saturating_sub(self.net.now_ns())).min(SLICE));
-            run_realtime_with(&[&self.net], &[self.fd], (now + wait).min(deadline), || {
-                stop.load(Ordering::Relaxed)
-            });
-        }
+        run_realtime_with(&[&self.net], &[self.fd], Instant::now() + limit, || stop.load(Ordering::Relaxed));
     }
 
     /// Run `body` (which makes blocking socket calls) while a thread drives
