@@ -130,6 +130,21 @@ pub struct TcpNet {
     pub ipv4: Arc<Ipv4>,
     /// `net_secret` for `secure_tcp_seq()`.
     pub isn_key: SipKey,
+    /// `ts_secret` for `secure_tcp_ts_off()`.
+    pub ts_key: SipKey,
+    /// `net.core.rmem_max`, which the window scale is chosen for.
+    pub rmem_max: net_core::sysctl_net::Sysctl,
+    /// `net->ipv4.tcp_challenge_timestamp`: the second the budget is for.
+    pub tcp_challenge_timestamp: std::sync::atomic::AtomicU64,
+    /// `net->ipv4.tcp_challenge_count`: challenge ACKs left this second.
+    pub tcp_challenge_count: std::sync::atomic::AtomicU32,
+}
+
+impl TcpNet {
+    /// `sysctl_rmem_max`.
+    pub fn ipv4_rmem_max(&self) -> i64 {
+        self.rmem_max.get()
+    }
 }
 
 impl std::fmt::Debug for TcpNet {
@@ -157,6 +172,10 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         sysctl: register_net_ipv4_tcp(&net.sysctl),
         ipv4: ipv4.clone(),
         isn_key: net.random.secret("net_secret"),
+        ts_key: net.random.secret("ts_secret"),
+        rmem_max: net.core.rmem_max.clone(),
+        tcp_challenge_timestamp: std::sync::atomic::AtomicU64::new(u64::MAX),
+        tcp_challenge_count: std::sync::atomic::AtomicU32::new(0),
     });
     net.net_assign_generic(tn.clone());
     let (w, w2) = (Arc::downgrade(&tn), Arc::downgrade(&tn));

@@ -50,6 +50,7 @@ pub mod packetdrill;
 pub mod sock;
 pub mod sysctl_net_ipv4_tcp;
 pub mod tcp;
+pub mod tcp_cong;
 pub mod tcp_input;
 pub mod tcp_ipv4;
 pub mod tcp_output;

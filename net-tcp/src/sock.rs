@@ -120,8 +120,29 @@ pub const SS_CONNECTED: u8 = 3;
 
 /// `TCP_CA_Open`: no loss suspected.
 pub const TCP_CA_OPEN: u8 = 0;
+/// `TCP_CA_Disorder`: duplicate ACKs or SACKs seen, no loss decided yet.
+pub const TCP_CA_DISORDER: u8 = 1;
+/// `TCP_CA_CWR`: the window is being reduced (ECN, local congestion).
+pub const TCP_CA_CWR: u8 = 2;
+/// `TCP_CA_Recovery`: fast retransmit / fast recovery is under way.
+pub const TCP_CA_RECOVERY: u8 = 3;
 /// `TCP_CA_Loss`: after an RTO, everything in flight is deemed lost.
 pub const TCP_CA_LOSS: u8 = 4;
+/// `TCP_FASTRETRANS_THRESH`: duplicate ACKs that trigger fast retransmit.
+pub const TCP_FASTRETRANS_THRESH: u32 = 3;
+/// `TCP_PAWS_WINDOW`: a timestamp this much older than `ts_recent` still passes.
+pub const TCP_PAWS_WINDOW: i32 = 1;
+/// `TCP_PAWS_24DAYS` / `TCP_PAWS_WRAP`: after this many seconds idle,
+/// `ts_recent` is too old to judge by.
+pub const TCP_PAWS_WRAP: u64 = (i32::MAX as u64) / 1000;
+/// `TCP_PAWS_MSL`: seconds a TIME_WAIT timestamp is trusted.
+pub const TCP_PAWS_MSL: u64 = 60;
+/// `TCP_RMEM_TO_WIN_SCALE`: `scaling_ratio` is a fraction of 256.
+pub const TCP_RMEM_TO_WIN_SCALE: u32 = 8;
+/// `TCP_DEFAULT_SCALING_RATIO`: half the buffer is payload until measured.
+pub const TCP_DEFAULT_SCALING_RATIO: u8 = 1 << (TCP_RMEM_TO_WIN_SCALE - 1);
+/// `TCPCB_SACKED_ACKED`: the peer SACKed this skb.
+pub const TCPCB_SACKED_ACKED: u8 = 0x01;
 
 /// `TCP_SKB_CB(skb)`: TCP's part of the skb control block
 /// (`struct tcp_skb_cb`, include/net/tcp.h): the sequence range an skb on
@@ -294,15 +315,43 @@ pub struct RttState {
     pub rtt_seq: u32,
 }
 
-/// Options negotiated and state received (`struct tcp_options_received`):
-/// only the MSS in this issue; window scale, SACK and timestamps arrive with
-/// the options issue.
+/// Options negotiated and state received (`struct tcp_options_received`,
+/// include/linux/tcp.h): what the handshake agreed (`tstamp_ok`,
+/// `sack_ok`, `wscale_ok` and both scales), the timestamps of the segment
+/// being processed (`saw_tstamp`, `rcv_tsval`, `rcv_tsecr`), the last
+/// timestamp worth echoing (`ts_recent`, RFC 7323 §4.3) and the SACK blocks
+/// we will report (`num_sacks`, `dsack`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RxOpt {
     /// `mss_clamp`: the peer's MSS (or `TCP_MAXSEG`'s, whichever is less).
     pub mss_clamp: u16,
     /// `user_mss`: `TCP_MAXSEG`, 0 when unset.
     pub user_mss: u16,
+    /// `saw_tstamp`: the segment being processed carried a timestamp.
+    pub saw_tstamp: bool,
+    /// `tstamp_ok`: both sides sent TIMESTAMP on the SYNs.
+    pub tstamp_ok: bool,
+    /// `sack_ok`: both sides sent SACK_PERM (`TCP_SACK_SEEN`).
+    pub sack_ok: bool,
+    /// `wscale_ok`: both sides sent WSCALE.
+    pub wscale_ok: bool,
+    /// `snd_wscale`: the peer's shift, applied to windows it sends us.
+    pub snd_wscale: u8,
+    /// `rcv_wscale`: our shift, applied to windows we send.
+    pub rcv_wscale: u8,
+    /// `rcv_tsval`: TSval of the segment being processed.
+    pub rcv_tsval: u32,
+    /// `rcv_tsecr`: TSecr of the segment being processed (with
+    /// `tsoffset` already taken off, as `tcp_fast_parse_options()` does).
+    pub rcv_tsecr: u32,
+    /// `ts_recent`: the TSval we echo (RFC 7323 TS.Recent).
+    pub ts_recent: u32,
+    /// `ts_recent_stamp`: when `ts_recent` was stored, in seconds.
+    pub ts_recent_stamp: u64,
+    /// `num_sacks`: valid entries of `TcpSk::selective_acks`.
+    pub num_sacks: u8,
+    /// `dsack`: `TcpSk::duplicate_sack` is to be sent once.
+    pub dsack: bool,
 }
 
 /// `inet_connection_sock`'s `icsk_ack` block.
@@ -515,6 +564,60 @@ pub struct TcpSk {
     pub keepalive_probes: u8,
     /// `linger2` (`TCP_LINGER2`, seconds; 0 = the sysctl).
     pub linger2: i32,
+
+    // --- options (the options issue) ---
+    /// `tsoffset`: added to our clock in TSval, per connection
+    /// (`secure_tcp_ts_off()`), so TSval does not reveal uptime.
+    pub tsoffset: u32,
+    /// `tcp_header_len`: the TCP header of a data segment, with the
+    /// timestamp option if negotiated (20 or 32).
+    pub tcp_header_len: u16,
+    /// `scaling_ratio`: payload bytes per 256 bytes of `truesize` seen
+    /// lately (`tcp_measure_rcv_mss()`); `tcp_win_from_space()` uses it.
+    pub scaling_ratio: u8,
+    /// `selective_acks`: the SACK blocks we report, most recent first.
+    pub selective_acks: [crate::tcphdr::TcpSackBlock; 4],
+    /// `duplicate_sack`: the D-SACK block sent once (RFC 2883).
+    pub duplicate_sack: [crate::tcphdr::TcpSackBlock; 1],
+    /// `recv_sack_cache`: the peer's previous SACK blocks.
+    pub recv_sack_cache: [crate::tcphdr::TcpSackBlock; 4],
+    /// `sacked_out`: segments the peer SACKed (with SACK), or duplicate
+    /// ACKs seen (Reno, `tcp_add_reno_sack()`).
+    pub sacked_out: u32,
+    /// `highest_sack`: end of the highest SACKed skb (None: none).
+    pub highest_sack: Option<u32>,
+    /// `reordering`: the duplicate-ACK threshold (`tcp_reordering`, 3).
+    pub reordering: u32,
+    /// `prior_ssthresh`: `snd_ssthresh` before the last reduction (undo).
+    pub prior_ssthresh: u32,
+    /// `prior_cwnd`: `snd_cwnd` when recovery began (PRR).
+    pub prior_cwnd: u32,
+    /// `undo_marker`: `snd_una` when recovery began (0: no undo possible).
+    pub undo_marker: u32,
+    /// `undo_retrans`: retransmissions not yet shown spurious.
+    pub undo_retrans: i32,
+    /// `prr_delivered`: segments delivered since recovery began (RFC 6937).
+    pub prr_delivered: u32,
+    /// `prr_out`: segments sent since recovery began (RFC 6937).
+    pub prr_out: u32,
+    /// `snd_cwnd_stamp`: when `snd_cwnd` last changed, in jiffies.
+    pub snd_cwnd_stamp: u64,
+    /// `last_oow_ack_time`: when we last answered an out-of-window
+    /// segment (`tcp_oow_rate_limited()`), in jiffies; 0 = never.
+    pub last_oow_ack_time: u64,
+    /// `compressed_ack`: SACKs held back (`tcp_comp_sack_*`).
+    pub compressed_ack: u32,
+    /// `dup_ack_counter`: duplicate ACKs sent at once before compressing.
+    pub dup_ack_counter: u8,
+    /// `compressed_ack_rcv_nxt`: `rcv_nxt` when compression began.
+    pub compressed_ack_rcv_nxt: u32,
+    /// `icsk_ca_ops`: the congestion control algorithm.
+    pub icsk_ca_ops: &'static dyn crate::tcp_cong::TcpCongestionOps,
+    /// `icsk_ca_priv`: the algorithm's private state (`ICSK_CA_PRIV_SIZE`,
+    /// 104 bytes in Linux).
+    pub icsk_ca_priv: [u64; 13],
+    /// `icsk_ca_initialized`: `init()` ran.
+    pub icsk_ca_initialized: bool,
 }
 
 static NEXT_COOKIE: AtomicU64 = AtomicU64::new(1);
@@ -695,7 +798,7 @@ impl TcpSk {
             cwnd_usage_seq: 0,
             snd_cwnd_cnt: 0,
             snd_ssthresh: TCP_INFINITE_SSTHRESH,
-            rx_opt: RxOpt { mss_clamp: TCP_MSS_DEFAULT, user_mss: 0 },
+            rx_opt: RxOpt { mss_clamp: TCP_MSS_DEFAULT, ..RxOpt::default() },
             nonagle: 0,
             lsndtime: 0,
             rcv_tstamp: 0,
@@ -708,6 +811,29 @@ impl TcpSk {
             keepalive_intvl: 0,
             keepalive_probes: 0,
             linger2: 0,
+            tsoffset: 0,
+            tcp_header_len: crate::tcphdr::TCPHDR_LEN as u16,
+            scaling_ratio: TCP_DEFAULT_SCALING_RATIO,
+            selective_acks: Default::default(),
+            duplicate_sack: Default::default(),
+            recv_sack_cache: Default::default(),
+            sacked_out: 0,
+            highest_sack: None,
+            reordering: 3,
+            prior_ssthresh: 0,
+            prior_cwnd: 0,
+            undo_marker: 0,
+            undo_retrans: 0,
+            prr_delivered: 0,
+            prr_out: 0,
+            snd_cwnd_stamp: 0,
+            last_oow_ack_time: 0,
+            compressed_ack: 0,
+            dup_ack_counter: 0,
+            compressed_ack_rcv_nxt: 0,
+            icsk_ca_ops: &crate::tcp_cong::TCP_RENO,
+            icsk_ca_priv: [0; 13],
+            icsk_ca_initialized: false,
         }
     }
 

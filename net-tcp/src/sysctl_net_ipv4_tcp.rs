@@ -8,9 +8,9 @@
 //!
 //! - `tcp_rmem[2]` is 33554432 on the 24 GiB machines we checked: Linux
 //!   scales it with memory at boot (`tcp_init()`); we take that figure.
-//! - Only the sysctls whose mechanism exists are registered; the options,
-//!   listen and TIME_WAIT issues add theirs (`tcp_timestamps`, `tcp_sack`,
-//!   `tcp_window_scaling`, `tcp_max_syn_backlog`, `tcp_tw_reuse` …).
+//! - Only the sysctls whose mechanism exists are registered; the listen
+//!   and TIME_WAIT issues add theirs (`tcp_max_syn_backlog`,
+//!   `tcp_tw_reuse` …).
 
 use net_core::sysctl_net::{INT_MAX, Sysctl, SysctlDef, SysctlTable};
 
@@ -91,4 +91,44 @@ tcp_sysctls! {
     /// `tcp_rto_max_ms`: the RTO ceiling in ms.
     TCP_RTO_MAX_MS, tcp_rto_max_ms = "net.ipv4.tcp_rto_max_ms", &[120000], 1000, 120000,
         "Maximum retransmission timeout, in milliseconds.";
+    /// `tcp_timestamps`: 1 = RFC 7323 timestamps with a per-connection
+    /// random offset, 2 = without the offset, 0 = off.
+    TCP_TIMESTAMPS, tcp_timestamps = "net.ipv4.tcp_timestamps", &[1], 0, 2,
+        "Send and accept RFC 7323 timestamps (1: with random offsets).";
+    /// `tcp_sack`: offer and accept SACK (RFC 2018).
+    TCP_SACK, tcp_sack = "net.ipv4.tcp_sack", &[1], 0, 1,
+        "Offer and accept selective acknowledgments.";
+    /// `tcp_window_scaling`: offer and accept window scaling (RFC 7323).
+    TCP_WINDOW_SCALING, tcp_window_scaling = "net.ipv4.tcp_window_scaling", &[1], 0, 1,
+        "Offer and accept window scaling.";
+    /// `tcp_dsack`: send D-SACKs for duplicate data (RFC 2883).
+    TCP_DSACK, tcp_dsack = "net.ipv4.tcp_dsack", &[1], 0, 1,
+        "Report duplicate segments with D-SACK.";
+    /// `tcp_reordering`: the initial duplicate-ACK threshold.
+    TCP_REORDERING, tcp_reordering = "net.ipv4.tcp_reordering", &[3], 1, INT_MAX,
+        "Initial reordering degree (duplicate-ACK threshold).";
+    /// `tcp_max_reordering`: how far measured reordering may raise it.
+    TCP_MAX_REORDERING, tcp_max_reordering = "net.ipv4.tcp_max_reordering", &[300], 1, INT_MAX,
+        "Largest reordering degree a connection may learn.";
+    /// `tcp_invalid_ratelimit`: ms between answers to out-of-window
+    /// segments, per socket (`tcp_oow_rate_limited()`).
+    TCP_INVALID_RATELIMIT, tcp_invalid_ratelimit = "net.ipv4.tcp_invalid_ratelimit", &[500], 0, INT_MAX,
+        "Minimum ms between duplicate ACKs for invalid segments, per socket.";
+    /// `tcp_challenge_ack_limit`: challenge ACKs per second, host-wide
+    /// (RFC 5961 §7); INT_MAX since Linux 6.0.
+    TCP_CHALLENGE_ACK_LIMIT, tcp_challenge_ack_limit = "net.ipv4.tcp_challenge_ack_limit", &[INT_MAX], 0, INT_MAX,
+        "Challenge ACKs per second, host-wide.";
+    /// `tcp_workaround_signed_windows`: never offer more than 32767
+    /// without window scaling.
+    TCP_WORKAROUND_SIGNED_WINDOWS, tcp_workaround_signed_windows = "net.ipv4.tcp_workaround_signed_windows", &[0], 0, 1,
+        "Offer at most 32767 to peers without window scaling.";
+    /// `tcp_comp_sack_nr`: SACKs that may be compressed into one.
+    TCP_COMP_SACK_NR, tcp_comp_sack_nr = "net.ipv4.tcp_comp_sack_nr", &[44], 0, 255,
+        "Maximum number of SACKs compressed into one.";
+    /// `tcp_comp_sack_delay_ns`: the longest a compressed SACK waits.
+    TCP_COMP_SACK_DELAY_NS, tcp_comp_sack_delay_ns = "net.ipv4.tcp_comp_sack_delay_ns", &[1_000_000], 0, INT_MAX,
+        "Longest delay of a compressed SACK, in ns.";
+    /// `tcp_comp_sack_slack_ns`: timer slack of the compressed SACK.
+    TCP_COMP_SACK_SLACK_NS, tcp_comp_sack_slack_ns = "net.ipv4.tcp_comp_sack_slack_ns", &[100_000], 0, INT_MAX,
+        "Slack of the compressed-SACK timer, in ns.";
 }

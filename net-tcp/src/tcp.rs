@@ -213,7 +213,7 @@ pub fn tcp_sendmsg_locked(
             Errno::ENOTCONN
         });
     }
-    let mss = usize::from(tp.mss_cache.max(1));
+    let mss = usize::from(crate::tcp_output::tcp_current_mss(net, tp).max(1));
     let mut copied = 0;
     while copied < buf.len() {
         if !sk_stream_memory_free(tp) {
@@ -343,7 +343,7 @@ pub fn tcp_cleanup_rbuf(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, co
     if !time_to_ack && copied > 0 && tp.sk_shutdown & RCV_SHUTDOWN == 0 {
         let rcv_window_now = tcp_receive_window(tp);
         if 2 * rcv_window_now <= tp.window_clamp {
-            let new_window = __tcp_select_window(tn, tp);
+            let new_window = __tcp_select_window(tp);
             if new_window != 0 && new_window >= 2 * rcv_window_now {
                 time_to_ack = true;
             }

@@ -197,9 +197,11 @@ fn tcp_may_update_window(tp: &TcpSk, ack: u32, ack_seq: u32, nwin: u32) -> bool 
     after(ack, tp.snd_una) || after(ack_seq, tp.snd_wl1) || (ack_seq == tp.snd_wl1 && nwin > tp.snd_wnd)
 }
 
-/// `tcp_ack_update_window()`.
+/// `tcp_ack_update_window()`: take the peer's window (shifted by its
+/// `snd_wscale`, RFC 7323 §2.3) if the segment is newer than the last
+/// window update.
 fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) {
-    let nwin = u32::from(seg.window);
+    let nwin = u32::from(seg.window) << tp.rx_opt.snd_wscale;
     if tcp_may_update_window(tp, seg.ack_seq, seg.seq, nwin) {
         tp.snd_wl1 = seg.seq;
         if tp.snd_wnd != nwin {
@@ -244,8 +246,21 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
     // Karn: an ACK that also covers retransmitted data says nothing sure
     // about the round trip. Otherwise the sample runs from the oldest
     // segment it acknowledges (`first_ackt`).
-    if let (Some(sent), false) = (first_ackt, retrans_data_acked) {
-        tcp_rtt_estimator(tn, tp, (now.saturating_sub(sent) / 1000).max(1) as i64);
+    let mut seq_rtt_us = match (first_ackt, retrans_data_acked) {
+        (Some(sent), false) => (now.saturating_sub(sent) / 1000).max(1) as i64,
+        _ => -1,
+    };
+    // tcp_ack_update_rtt(): without a sequence sample, the echoed timestamp
+    // gives one (RFC 7323 §4.1) — it names the transmission that was
+    // acknowledged, so it is safe even for retransmitted data.
+    if seq_rtt_us < 0 && acked > 0 && tp.rx_opt.saw_tstamp && tp.rx_opt.rcv_tsecr != 0 {
+        let delta = tcp_time_stamp_ts(net).wrapping_sub(tp.rx_opt.rcv_tsecr);
+        if delta < (i32::MAX as u32) / 1000 {
+            seq_rtt_us = i64::from(delta.max(1)) * 1000;
+        }
+    }
+    if seq_rtt_us >= 0 {
+        tcp_rtt_estimator(tn, tp, seq_rtt_us);
         tcp_set_rto(tp);
     }
     acked
@@ -284,6 +299,8 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     tp.icsk_probes_out = 0;
     tp.rcv_tstamp = net.jiffies();
     tcp_ack_update_window(tp, seg);
+    // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent.
+    tcp_replace_ts_recent(net, tp, seg.seq);
     if tp.icsk_pending == ICSK_TIME_PROBE0 && tp.snd_wnd > 0 {
         // tcp_ack_probe(): the window opened.
         tp.icsk_backoff = 0;
@@ -432,22 +449,95 @@ fn tcp_enter_quickack_mode(tp: &mut TcpSk) {
     tp.icsk_ack.ato = TCP_ATO_MIN;
 }
 
+// ANCHOR: tcp_measure_rcv_mss
 /// `tcp_measure_rcv_mss()`: the peer's segment size, for ACK and window
-/// decisions.
-fn tcp_measure_rcv_mss(tp: &mut TcpSk, len: u32) {
-    if len >= u32::from(tp.icsk_ack.rcv_mss) {
+/// decisions, and — when it changes — `scaling_ratio`, the payload share
+/// of what the segment costs the receive buffer (`len / truesize`, in
+/// 256ths). The window clamp follows the ratio (`tcp_set_window_clamp()`),
+/// so a buffer that holds payload efficiently offers more window.
+fn tcp_measure_rcv_mss(tp: &mut TcpSk, len: u32, truesize: u32) {
+    let rcv_mss = u32::from(tp.icsk_ack.rcv_mss);
+    if len >= rcv_mss {
+        if len != rcv_mss && truesize > 0 {
+            let val = (u64::from(len) << TCP_RMEM_TO_WIN_SCALE) / u64::from(truesize);
+            let old_ratio = tp.scaling_ratio;
+            tp.scaling_ratio = val.clamp(1, 255) as u8;
+            if old_ratio != tp.scaling_ratio {
+                let clamp = tcp_full_space(tp).max(0) as u32;
+                tcp_set_window_clamp(tp, clamp);
+                if tp.window_clamp < tp.rcv_ssthresh {
+                    tp.rcv_ssthresh = tp.window_clamp;
+                }
+            }
+        }
         tp.icsk_ack.rcv_mss = (len.min(u32::from(tp.advmss))) as u16;
+    } else if len >= u32::from(TCP_MIN_MSS) {
+        // A PSHed short segment still says something about the MSS;
+        // Linux's `last_seg_size` heuristic is left out.
     }
 }
+
+/// `tcp_set_window_clamp()`: a new ceiling for the offered window; never
+/// below half the minimum buffer. When it rises, `rcv_ssthresh` may follow
+/// up to the current window.
+fn tcp_set_window_clamp(tp: &mut TcpSk, val: u32) {
+    let old = tp.window_clamp;
+    let new = val.max((SOCK_MIN_RCVBUF / 2) as u32).min(65535u32 << tp.rx_opt.rcv_wscale);
+    tp.window_clamp = new;
+    if new < old {
+        tp.rcv_ssthresh = tp.rcv_ssthresh.min(new);
+    } else {
+        tp.rcv_ssthresh = tp.rcv_ssthresh.max(tp.rcv_wnd.min(new));
+    }
+}
+
+/// `__tcp_grow_window()`: for a segment whose overhead is worse than the
+/// buffer's average, grow only while `rcv_ssthresh` is small compared with
+/// what the largest buffer could offer.
+fn __tcp_grow_window(tn: &TcpNet, tp: &TcpSk, len: u32, truesize: u32) -> u32 {
+    let mut truesize = tcp_win_from_space(tp, i64::from(truesize)) >> 1;
+    let mut window = tcp_win_from_space(tp, tn.sysctl.tcp_rmem.get_n(2)) >> 1;
+    while i64::from(tp.rcv_ssthresh) <= window {
+        if truesize <= i64::from(len) {
+            return 2 * u32::from(tp.icsk_ack.rcv_mss);
+        }
+        truesize >>= 1;
+        window >>= 1;
+    }
+    0
+}
+
+/// `tcp_grow_window()`: slow start for the receive window. Each segment
+/// that arrives raises `rcv_ssthresh` (the ceiling `__tcp_select_window()`
+/// offers up to) by two MSS or twice its length, within the clamp and the
+/// free buffer — so the window opens only as fast as the sender proves it
+/// can fill it, and only while segments are not mostly overhead.
+fn tcp_grow_window(tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32) {
+    let room = i64::from(tp.window_clamp).min(tcp_space(tp)) - i64::from(tp.rcv_ssthresh);
+    if room <= 0 {
+        return;
+    }
+    let incr = if tcp_win_from_space(tp, i64::from(truesize)) <= i64::from(len) {
+        2 * u32::from(tp.advmss)
+    } else {
+        __tcp_grow_window(tn, tp, len, truesize)
+    };
+    if incr > 0 {
+        let incr = incr.max(2 * len);
+        tp.rcv_ssthresh += (room.min(i64::from(incr))) as u32;
+        tp.icsk_ack.quick |= 1;
+    }
+}
+// ANCHOR_END: tcp_measure_rcv_mss
 
 // ANCHOR: tcp_event_data_recv
 /// `tcp_event_data_recv()`: data arrived, so an ACK is due; the delayed-ACK
 /// timeout `ato` follows the arrival rhythm (a gap longer than the RTO
 /// restarts quick-ACK mode); the window may grow (`tcp_grow_window()`:
 /// two segments' worth per segment, up to the clamp).
-fn tcp_event_data_recv(net: &Net, tp: &mut TcpSk, len: u32) {
+fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32) {
     tp.icsk_ack.pending |= ICSK_ACK_SCHED;
-    tcp_measure_rcv_mss(tp, len);
+    tcp_measure_rcv_mss(tp, len, truesize);
     let now = net.jiffies();
     if tp.icsk_ack.ato == 0 {
         tcp_incr_quickack(tp);
@@ -464,9 +554,8 @@ fn tcp_event_data_recv(net: &Net, tp: &mut TcpSk, len: u32) {
         }
     }
     tp.icsk_ack.lrcvtime = now;
-    if tp.rcv_ssthresh < tp.window_clamp {
-        let incr = 2 * u32::from(tp.icsk_ack.rcv_mss);
-        tp.rcv_ssthresh = (tp.rcv_ssthresh + incr).min(tp.window_clamp);
+    if len >= 128 {
+        tcp_grow_window(tn, tp, len, truesize);
     }
 }
 // ANCHOR_END: tcp_event_data_recv
@@ -481,11 +570,46 @@ fn tcp_queue_rcv(tp: &mut TcpSk, skb: Skb) {
     tp.sk_receive_queue.queue_tail(skb);
 }
 
-/// `tcp_try_rmem_schedule()` without pruning: may `truesize` more bytes be
-/// queued? Linux first collapses and prunes queues (`tcp_prune_queue()`).
-fn tcp_rmem_ok(tp: &TcpSk, truesize: usize) -> bool {
-    tp.sk_rmem_alloc + truesize <= tp.sk_rcvbuf || tp.sk_rmem_alloc == 0
+// ANCHOR: tcp_try_rmem_schedule
+/// `tcp_try_rmem_schedule()`: may a segment of `len` payload bytes
+/// (starting at `seq`) be queued — does what the socket holds already,
+/// plus this payload, fit in `sk_rcvbuf` (`tcp_can_ingest()`)? If the receive buffer is full, `tcp_prune_queue()`
+/// (`PruneCalled`) makes room the destructive way Linux does when
+/// collapsing is not enough: `tcp_prune_ofo_queue()` drops out-of-order
+/// data from the highest sequence down (`OfoPruned`), never below `seq`,
+/// so in-order data can always displace data beyond a hole — otherwise a
+/// buffer full of out-of-order segments would refuse the very segment
+/// that fills the hole, for ever. If that is still not enough the segment
+/// is dropped (`RcvPruned`); the sender will retransmit it.
+fn tcp_try_rmem_schedule(net: &Net, tp: &mut TcpSk, seq: u32, len: usize) -> bool {
+    // tcp_can_ingest(): what is queued already plus this payload.
+    let fits = |tp: &TcpSk| tp.sk_rmem_alloc + len <= tp.sk_rcvbuf || tp.sk_rmem_alloc == 0;
+    if fits(tp) {
+        return true;
+    }
+    net.mib.inc(LinuxMib::PruneCalled);
+    let mut pruned = false;
+    while !fits(tp) {
+        let Some(last) = tp.out_of_order_queue.back().get() else { break };
+        if !after(last.seq, seq) {
+            break;
+        }
+        let node = tp.out_of_order_queue.back_mut().remove().expect("back");
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(node.skb.truesize as usize);
+        pruned = true;
+    }
+    if pruned {
+        net.mib.inc(LinuxMib::OfoPruned);
+        // The blocks we reported are gone (`tcp_sack_reset()`).
+        tp.rx_opt.num_sacks = 0;
+    }
+    if fits(tp) {
+        return true;
+    }
+    net.mib.inc(LinuxMib::RcvPruned);
+    false
 }
+// ANCHOR_END: tcp_try_rmem_schedule
 
 // ANCHOR: tcp_data_queue
 /// Queue the data of an acceptable segment (`tcp_data_queue()`), RFC 9293
@@ -522,14 +646,14 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
-        if !tcp_rmem_ok(tp, skb.truesize as usize) {
+        if !tcp_try_rmem_schedule(net, tp, seq, skb.len()) {
             net.mib.inc(LinuxMib::TCPRcvQDrop);
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
         let len = skb.len() as u32;
         if len > 0 {
-            tcp_event_data_recv(net, tp, len);
+            tcp_event_data_recv(net, tn, tp, len, skb.truesize);
         }
         tp.bytes_received += u64::from(end_seq.wrapping_sub(seq));
         tp.rcv_nxt = end_seq;
@@ -567,7 +691,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
 /// sequence order, dropping it if an earlier one covers it and dropping
 /// earlier ones it covers (`TCPOFOQueue`, `TCPOFODrop`, `TCPOFOMerge`).
 fn tcp_data_queue_ofo(net: &Net, tp: &mut TcpSk, seq: u32, end_seq: u32, mut skb: Skb, fin: bool) {
-    if !tcp_rmem_ok(tp, skb.truesize as usize) {
+    if !tcp_try_rmem_schedule(net, tp, seq, skb.len()) {
         net.mib.inc(LinuxMib::TCPOFODrop);
         tp.icsk_ack.pending |= ICSK_ACK_SCHED;
         return;
@@ -651,7 +775,7 @@ pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
     }
     let rcv_mss = u32::from(tp.icsk_ack.rcv_mss);
     let more_than_one =
-        tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > rcv_mss && __tcp_select_window(tn, tp) >= tp.rcv_wnd;
+        tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > rcv_mss && __tcp_select_window(tp) >= tp.rcv_wnd;
     let quick = tp.icsk_ack.quick > 0 && tp.icsk_ack.pingpong == 0;
     if more_than_one || quick || !tp.out_of_order_queue.is_empty() {
         tcp_send_ack(net, tn, sk, tp);
@@ -660,6 +784,91 @@ pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
     }
 }
 // ANCHOR_END: tcp_ack_snd_check
+
+// -- timestamps (RFC 7323) ------------------------------------------------------------
+
+// ANCHOR: tcp_paws
+/// `tcp_fast_parse_options()`: the per-segment part of the options once the
+/// connection is synchronized — a timestamp counts only if it was
+/// negotiated (`saw_tstamp`), and TSecr loses our `tsoffset` so it is on
+/// our clock again.
+pub fn tcp_fast_parse_options(tp: &mut TcpSk, seg: &TcpSeg) {
+    tp.rx_opt.saw_tstamp = false;
+    if tp.rx_opt.tstamp_ok {
+        if let Some((tsval, tsecr)) = seg.opts.timestamps {
+            tp.rx_opt.saw_tstamp = true;
+            tp.rx_opt.rcv_tsval = tsval;
+            tp.rx_opt.rcv_tsecr = tsecr.wrapping_sub(tp.tsoffset);
+        }
+    }
+}
+
+/// `tcp_paws_check()`: does the segment's TSval pass against TS.Recent
+/// with `paws_win` of slack? It does if it is not older, if TS.Recent is
+/// too old to judge by (24 days idle, RFC 7323 §5.5), or if TS.Recent is 0
+/// (some stacks send 0 on the SYN).
+pub fn tcp_paws_check(net: &Net, rx: &RxOpt, paws_win: i32) -> bool {
+    if (rx.ts_recent.wrapping_sub(rx.rcv_tsval) as i32) <= paws_win {
+        return true;
+    }
+    if net.now_ns() / 1_000_000_000 >= rx.ts_recent_stamp + TCP_PAWS_WRAP {
+        return true;
+    }
+    rx.ts_recent == 0
+}
+
+/// `tcp_store_ts_recent()`.
+pub fn tcp_store_ts_recent(net: &Net, tp: &mut TcpSk) {
+    tp.rx_opt.ts_recent = tp.rx_opt.rcv_tsval;
+    tp.rx_opt.ts_recent_stamp = net.now_ns() / 1_000_000_000;
+}
+
+/// `tcp_replace_ts_recent()`: RFC 7323 §4.3 — remember the TSval of a
+/// segment that covers the left edge of the window (`seq` at or before
+/// `rcv_wup`, the last ACK we sent), so what we echo is the timestamp of
+/// the segment that advanced the window, not of a later one.
+pub fn tcp_replace_ts_recent(net: &Net, tp: &mut TcpSk, seq: u32) {
+    if tp.rx_opt.saw_tstamp && !after(seq, tp.rcv_wup) && tcp_paws_check(net, &tp.rx_opt, 0) {
+        tcp_store_ts_recent(net, tp);
+    }
+}
+
+/// What `tcp_disordered_ack_check()` concludes about a segment that failed
+/// the PAWS test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PawsVerdict {
+    /// Not PAWS-rejected after all: a reordered duplicate ACK.
+    Accept,
+    /// `SKB_DROP_REASON_TCP_RFC7323_PAWS`: drop, answer with a duplicate ACK.
+    Reject,
+    /// `SKB_DROP_REASON_TCP_RFC7323_PAWS_ACK`: an old ACK; drop silently.
+    OldAck,
+}
+
+/// `tcp_disordered_ack_check()`: RFC 7323 §5.2 lets a pure duplicate ACK
+/// through PAWS when it only arrived out of order (its TSval within about
+/// one RTO of TS.Recent); old ACKs are dropped without reply.
+fn tcp_disordered_ack_check(tp: &TcpSk, seg: &TcpSeg) -> PawsVerdict {
+    if !seg.has(TCPHDR_ACK) || seg.seq != seg.end_seq {
+        return PawsVerdict::Reject;
+    }
+    if seg.seq != tp.rcv_nxt {
+        return if before(seg.seq, tp.rcv_nxt) { PawsVerdict::OldAck } else { PawsVerdict::Reject };
+    }
+    if seg.ack_seq != tp.snd_una {
+        return PawsVerdict::OldAck;
+    }
+    let nwin = u32::from(seg.window) << tp.rx_opt.snd_wscale;
+    if tcp_may_update_window(tp, seg.ack_seq, seg.seq, nwin) {
+        return PawsVerdict::OldAck;
+    }
+    // tcp_tsval_replay(): about one RTO of timestamp ticks (ms).
+    if (tp.rx_opt.ts_recent.wrapping_sub(tp.rx_opt.rcv_tsval) as i32) > (tp.icsk_rto as i32) {
+        return PawsVerdict::Reject;
+    }
+    PawsVerdict::Accept
+}
+// ANCHOR_END: tcp_paws
 
 // -- validation -----------------------------------------------------------------------
 
@@ -699,6 +908,28 @@ pub fn tcp_validate_incoming(
         tcp_send_synack(net, tn, sk, tp);
         return false;
     }
+    // RFC 7323 §5.3, "H1. Apply PAWS check first."
+    if tp.rx_opt.saw_tstamp && !tcp_paws_check(net, &tp.rx_opt, TCP_PAWS_WINDOW) {
+        match tcp_disordered_ack_check(tp, seg) {
+            PawsVerdict::Accept => {}
+            // A RST is accepted even if it did not pass PAWS.
+            _ if seg.has(TCPHDR_RST) => {}
+            _ if seg.has(TCPHDR_SYN) => {
+                net.mib.inc(LinuxMib::TCPSYNChallenge);
+                tcp_send_challenge_ack(net, tn, sk, tp);
+                return false;
+            }
+            PawsVerdict::OldAck => {
+                net.mib.inc(LinuxMib::PAWSOldAck);
+                return false;
+            }
+            PawsVerdict::Reject => {
+                net.mib.inc(LinuxMib::PAWSEstab);
+                tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
+                return false;
+            }
+        }
+    }
     if !tcp_sequence(tp, seg.seq, seg.end_seq) {
         if !seg.has(TCPHDR_RST) {
             if seg.has(TCPHDR_SYN) {
@@ -734,24 +965,63 @@ pub fn tcp_validate_incoming(
 }
 // ANCHOR_END: tcp_validate_incoming
 
+// ANCHOR: tcp_rcv_peer_syn
 /// Learn what the peer's SYN (or SYN-ACK) says: its ISN (`rcv_nxt` =
 /// ISN + 1, where reading starts too), its window — never scaled on a SYN
-/// — as the first send-window update (`tcp_init_wl()`), and its MSS
-/// ([`tcp_syn_options`]).
-pub fn tcp_rcv_peer_syn(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
+/// — as the first send-window update (`tcp_init_wl()`), and the options
+/// both sides now use.
+///
+/// Mirrors the option half of `tcp_rcv_synsent_state_process()` (active
+/// open) and `tcp_openreq_init()` (passive): an option is on only if this
+/// SYN carries it and our sysctl offers it. Window scaling needs both
+/// (`wscale_ok`; otherwise both shifts are 0 and the window clamp drops to
+/// 65535); timestamps make every data segment 12 bytes of options longer
+/// (`tcp_header_len` 32) and start TS.Recent; SACK sets `sack_ok`. The MSS
+/// comes last ([`tcp_rcv_syn_mss`]), once `tcp_header_len` is known.
+pub fn tcp_rcv_peer_syn(net: &Net, tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
     tp.rcv_nxt = seg.seq.wrapping_add(1);
     tp.rcv_wup = tp.rcv_nxt;
     tp.copied_seq = tp.rcv_nxt;
     tp.snd_wnd = u32::from(seg.window);
     tp.snd_wl1 = seg.seq;
     tp.max_window = tp.snd_wnd;
-    tcp_syn_options(tn, tp, seg, pmtu);
+    let sysctl = &tn.sysctl;
+    match seg.opts.wscale {
+        Some(ws) if sysctl.tcp_window_scaling.get() != 0 => {
+            tp.rx_opt.wscale_ok = true;
+            tp.rx_opt.snd_wscale = ws;
+        }
+        _ => {
+            tp.rx_opt.wscale_ok = false;
+            tp.rx_opt.snd_wscale = 0;
+            tp.rx_opt.rcv_wscale = 0;
+            tp.window_clamp = tp.window_clamp.min(65535);
+        }
+    }
+    match seg.opts.timestamps {
+        Some((tsval, tsecr)) if sysctl.tcp_timestamps.get() != 0 => {
+            tp.rx_opt.tstamp_ok = true;
+            tp.rx_opt.saw_tstamp = true;
+            tp.rx_opt.rcv_tsval = tsval;
+            tp.rx_opt.rcv_tsecr = tsecr.wrapping_sub(tp.tsoffset);
+            tcp_store_ts_recent(net, tp);
+            tp.tcp_header_len = (crate::tcphdr::TCPHDR_LEN + 12) as u16;
+        }
+        _ => {
+            tp.rx_opt.tstamp_ok = false;
+            tp.rx_opt.saw_tstamp = false;
+            tp.tcp_header_len = crate::tcphdr::TCPHDR_LEN as u16;
+        }
+    }
+    tp.rx_opt.sack_ok = seg.opts.sack_ok && sysctl.tcp_sack.get() != 0;
+    tcp_rcv_syn_mss(tn, tp, seg, pmtu);
 }
+// ANCHOR_END: tcp_rcv_peer_syn
 
 /// Take the peer's MSS from a SYN (`tcp_parse_options()` → `mss_clamp`,
-/// bounded by `TCP_MAXSEG` and `tcp_min_snd_mss`) and derive the sending
-/// MSS from the path MTU.
-pub fn tcp_syn_options(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
+/// bounded by `TCP_MAXSEG` and `tcp_min_snd_mss`; 536 when absent) and
+/// derive the sending MSS from the path MTU.
+pub fn tcp_rcv_syn_mss(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
     let min_mss = tn.sysctl.tcp_min_snd_mss.get().clamp(48, 65535) as u16;
     let mut clamp = seg.opts.mss.unwrap_or(TCP_MSS_DEFAULT).max(min_mss);
     if tp.rx_opt.user_mss != 0 {
@@ -786,6 +1056,19 @@ pub fn tcp_rcv_synsent_state_process(
         if !after(seg.ack_seq, tp.snd_una) || after(seg.ack_seq, tp.snd_nxt) {
             return if seg.has(TCPHDR_RST) { RcvAction::Done } else { RcvAction::SendReset };
         }
+        // RFC 7323 §5.3 for the SYN-ACK: it must echo a TSval we sent
+        // since our first SYN (PAWSActive), else it is answered with a RST.
+        if let Some((_, tsecr)) = seg.opts.timestamps {
+            let tsecr = tsecr.wrapping_sub(tp.tsoffset);
+            let sent = tp.retrans_stamp as u32;
+            if tn.sysctl.tcp_timestamps.get() != 0
+                && tsecr != 0
+                && !between(tsecr, sent, tcp_time_stamp_ts(net))
+            {
+                net.mib.inc(LinuxMib::PAWSActive);
+                return RcvAction::SendReset;
+            }
+        }
         if seg.has(TCPHDR_RST) {
             tcp_reset(net, sk, tp);
             tp.wake_pending = true;
@@ -796,7 +1079,7 @@ pub fn tcp_rcv_synsent_state_process(
         }
         tp.snd_wl1 = seg.seq;
         tcp_ack(net, tn, sk, tp, seg);
-        tcp_rcv_peer_syn(tn, tp, seg, pmtu);
+        tcp_rcv_peer_syn(net, tn, tp, seg, pmtu);
         tcp_finish_connect(net, sk, tp);
         tcp_send_ack(net, tn, sk, tp);
         tp.wake_pending = true;
@@ -808,7 +1091,7 @@ pub fn tcp_rcv_synsent_state_process(
     }
     if seg.has(TCPHDR_SYN) {
         tcp_set_state(net, sk, tp, TcpState::SynRecv);
-        tcp_rcv_peer_syn(tn, tp, seg, pmtu);
+        tcp_rcv_peer_syn(net, tn, tp, seg, pmtu);
         tcp_send_synack(net, tn, sk, tp);
     }
     RcvAction::Done
@@ -853,6 +1136,7 @@ pub fn tcp_rcv_established(
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
+    tcp_fast_parse_options(tp, seg);
     if !tcp_validate_incoming(net, tn, sk, tp, seg) {
         return;
     }
@@ -920,6 +1204,7 @@ pub fn tcp_rcv_state_process(
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return RcvAction::Done;
     }
+    tcp_fast_parse_options(tp, seg);
     if !tcp_validate_incoming(net, tn, sk, tp, seg) {
         return RcvAction::Done;
     }
@@ -949,7 +1234,7 @@ pub fn tcp_rcv_state_process(
     match tp.state {
         TcpState::SynRecv => {
             tp.snd_una = seg.ack_seq;
-            tp.snd_wnd = u32::from(seg.window);
+            tp.snd_wnd = u32::from(seg.window) << tp.rx_opt.snd_wscale;
             tp.snd_wl1 = seg.seq;
             tp.max_window = tp.max_window.max(tp.snd_wnd);
             tcp_finish_connect(net, sk, tp);

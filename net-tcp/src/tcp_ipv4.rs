@@ -46,6 +46,18 @@ use crate::tcp_states::TcpState;
 use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, TcpHdr};
 
 // ANCHOR: secure_tcp_seq
+/// `secure_tcp_ts_off()` (net/core/secure_seq.c): the per-connection
+/// offset added to our TSval when `tcp_timestamps` = 1, a keyed hash of
+/// the two addresses, so TSval tells an observer nothing about uptime and
+/// still grows monotonically between the same two hosts (which TIME_WAIT
+/// reuse relies on). 0 when `tcp_timestamps` is 0 or 2.
+pub fn secure_tcp_ts_off(tn: &TcpNet, saddr: Ipv4Addr, daddr: Ipv4Addr) -> u32 {
+    if tn.sysctl.tcp_timestamps.get() != 1 {
+        return 0;
+    }
+    tn.ts_key.hash_3u32(u32::from(saddr), u32::from(daddr), 0) as u32
+}
+
 /// `secure_tcp_seq()` (RFC 6528): ISN = F(local, remote, secret) + a clock
 /// ticking every 64 ns. The keyed hash makes ISNs unguessable per four-tuple
 /// while the clock keeps them increasing for one tuple, so old duplicates
@@ -248,6 +260,7 @@ pub fn tcp_v4_connect(
     }
     let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), saddr, daddr, sk.inet_num(), dport);
     tp.write_seq = isn;
+    tp.tsoffset = secure_tcp_ts_off(tn, saddr, daddr);
     tcp_connect(net, tn, sk, tp, rt.mtu);
     Ok(())
 }
@@ -308,9 +321,22 @@ pub fn tcp_v4_conn_request(
             advmss = advmss.min(tp.rx_opt.user_mss);
         }
         tp.advmss = advmss;
-        tcp_rcv_peer_syn(tn, &mut tp, seg, rt.mtu);
-        tcp_select_initial_window(tn, &mut tp, advmss);
-        tp.icsk_ack.rcv_mss = advmss.min(TCP_MSS_DEFAULT).min(tp.mss_cache);
+        tp.window_clamp = lp.window_clamp;
+        tp.tsoffset = secure_tcp_ts_off(tn, seg.daddr, seg.saddr);
+        tcp_rcv_peer_syn(net, tn, &mut tp, seg, rt.mtu);
+        // tcp_openreq_init_rwin(): the SYN-ACK's window is rounded to the
+        // MSS a data segment will carry (less 12 with timestamps).
+        if tp.sk_userlocks & SOCK_RCVBUF_LOCK != 0 {
+            let full = tcp_full_space(&tp).max(0) as u32;
+            if tp.window_clamp == 0 || tp.window_clamp > full {
+                tp.window_clamp = full;
+            }
+        }
+        let ts_len = if tp.rx_opt.tstamp_ok { 12 } else { 0 };
+        let space = tcp_full_space(&tp);
+        let wscale_ok = tp.rx_opt.wscale_ok;
+        tcp_select_initial_window(tn, &mut tp, space, advmss - ts_len, wscale_ok);
+        tcp_initialize_rcv_mss(&mut tp);
         let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), seg.daddr, seg.saddr, seg.dport, seg.sport);
         tp.write_seq = isn;
         tp.snd_una = isn;

@@ -44,31 +44,33 @@ use crate::af_inet::TcpNet;
 use crate::sock::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{
-    TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions,
-    tcp_options_size, tcp_options_write,
+    TCP_MAX_WSCALE, TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TcpHdr,
+    TcpOutOptions, tcp_options_size, tcp_options_write,
 };
 
 /// `TCP_MAX_QUICKACKS`: at most this many segments ACKed at once in
 /// quick-ACK mode.
 pub const TCP_MAX_QUICKACKS: u8 = 16;
 
+// ANCHOR: tcp_win_from_space
 /// `tcp_win_from_space()`: how much window `space` bytes of buffer can
-/// offer. Linux 6.18 scales by a measured `scaling_ratio` (payload to
-/// truesize, initially one half); we use `tcp_adv_win_scale` = 1, the same
-/// half.
-pub fn tcp_win_from_space(tn: &TcpNet, space: i64) -> i64 {
-    let scale = tn.sysctl.tcp_adv_win_scale.get();
-    if scale <= 0 { space >> (-scale) } else { space - (space >> scale) }
+/// offer. Linux 6.18 scales by `scaling_ratio`, the payload share of
+/// `truesize` measured on arriving segments (`tcp_measure_rcv_mss()`),
+/// one half until a segment says otherwise. (`tcp_adv_win_scale`, the
+/// fixed share older kernels used, is no longer read.)
+pub fn tcp_win_from_space(tp: &TcpSk, space: i64) -> i64 {
+    (space * i64::from(tp.scaling_ratio)) >> TCP_RMEM_TO_WIN_SCALE
 }
+// ANCHOR_END: tcp_win_from_space
 
 /// `tcp_space()`: window the free receive buffer allows.
-pub fn tcp_space(tn: &TcpNet, tp: &TcpSk) -> i64 {
-    tcp_win_from_space(tn, tp.sk_rcvbuf as i64 - tp.sk_rmem_alloc as i64)
+pub fn tcp_space(tp: &TcpSk) -> i64 {
+    tcp_win_from_space(tp, tp.sk_rcvbuf as i64 - tp.sk_rmem_alloc as i64)
 }
 
 /// `tcp_full_space()`: window a whole receive buffer allows.
-pub fn tcp_full_space(tn: &TcpNet, tp: &TcpSk) -> i64 {
-    tcp_win_from_space(tn, tp.sk_rcvbuf as i64)
+pub fn tcp_full_space(tp: &TcpSk) -> i64 {
+    tcp_win_from_space(tp, tp.sk_rcvbuf as i64)
 }
 
 /// `tcp_receive_window()`: what is left of the window we last advertised.
@@ -77,73 +79,109 @@ pub fn tcp_receive_window(tp: &TcpSk) -> u32 {
     win.max(0) as u32
 }
 
-/// `tcp_select_initial_window()` for a connection without window scaling:
-/// the buffer's window, clamped, rounded down to whole MSS, at most
-/// 65535 (`MAX_TCP_WINDOW`, since `tcp_workaround_signed_windows` is off
-/// and no scale is offered). Sets `rcv_wnd`, `window_clamp`,
+// ANCHOR: tcp_select_initial_window
+/// `tcp_select_initial_window()`: the window of our SYN or SYN-ACK and the
+/// scale we offer.
+///
+/// The window is the buffer's (`space`, normally `tcp_full_space()`),
+/// bounded by the clamp and rounded down to whole `mss`; a SYN carries it
+/// unscaled, so at most 65535. The scale is chosen for the largest buffer
+/// the socket could ever grow to — `max(tcp_rmem[2], net.core.rmem_max)`,
+/// within the clamp — as the smallest shift that makes it fit 16 bits:
+/// `ilog2(space) - 15`, at most 14. With Linux 6.18's defaults (32 MiB)
+/// that is 10. Sets `rcv_wnd`, `window_clamp`, `rx_opt.rcv_wscale`,
 /// `rcv_ssthresh`.
-pub fn tcp_select_initial_window(tn: &TcpNet, tp: &mut TcpSk, mss: u16) {
-    let mss = u32::from(mss);
-    let mut space = tcp_full_space(tn, tp).max(0) as u32;
-    let mut clamp = tp.window_clamp;
-    if clamp == 0 {
-        clamp = TCP_MAX_WINDOW_UNSCALED;
+pub fn tcp_select_initial_window(tn: &TcpNet, tp: &mut TcpSk, space: i64, mss: u16, wscale_ok: bool) {
+    let mss = u32::from(mss).max(1);
+    let mut window_clamp = tp.window_clamp;
+    if window_clamp == 0 {
+        window_clamp = 65535 << TCP_MAX_WSCALE;
     }
-    space = space.min(clamp);
+    let mut space = (space.max(0) as u32).min(window_clamp);
     if space > mss {
         space -= space % mss;
     }
-    tp.rcv_wnd = space.min(TCP_MAX_WINDOW_UNSCALED);
-    tp.window_clamp = clamp.min(TCP_MAX_WINDOW_UNSCALED);
+    tp.rcv_wnd = if tn.sysctl.tcp_workaround_signed_windows.get() != 0 { space.min(32767) } else { space };
+    let mut rcv_wscale = 0u8;
+    if wscale_ok {
+        let max_space = (space as i64)
+            .max(tn.sysctl.tcp_rmem.get_n(2))
+            .max(tn.ipv4_rmem_max())
+            .min(i64::from(window_clamp))
+            .max(1) as u32;
+        rcv_wscale = (max_space.ilog2() as i32 - 15).clamp(0, i32::from(TCP_MAX_WSCALE)) as u8;
+    }
+    tp.rx_opt.rcv_wscale = rcv_wscale;
+    tp.window_clamp = window_clamp.min(65535u32 << rcv_wscale);
     // tcp_init_buffer_space(): rcv_ssthresh starts at the window.
-    tp.rcv_ssthresh = tp.rcv_wnd;
+    tp.rcv_ssthresh = tp.rcv_wnd.min(tp.window_clamp);
     tp.rcv_wup = tp.rcv_nxt;
 }
+// ANCHOR_END: tcp_select_initial_window
 
 // ANCHOR: tcp_select_window
 /// `__tcp_select_window()`: the window to offer now, from free buffer
-/// space, with receiver-side silly window avoidance (RFC 9293 §3.8.6.2.2):
-/// a window under one MSS is offered as 0, and the offered window only
-/// moves in whole MSS.
-pub fn __tcp_select_window(tn: &TcpNet, tp: &TcpSk) -> u32 {
+/// space (bounded by `rcv_ssthresh`, which `tcp_grow_window()` raises as
+/// data arrives). Without window scaling, receiver-side silly window
+/// avoidance (RFC 9293 §3.8.6.2.2): a window under one MSS is offered as
+/// 0, and the offered window only moves in whole MSS. With scaling, the
+/// free space rounded up to the scale's unit, so it does not scale away.
+pub fn __tcp_select_window(tp: &TcpSk) -> u32 {
     let mut mss = i64::from(tp.icsk_ack.rcv_mss.max(1));
-    let mut free_space = tcp_space(tn, tp);
-    let full_space = i64::from(tp.window_clamp).min(tcp_full_space(tn, tp));
+    let mut free_space = tcp_space(tp);
+    let allowed_space = tcp_full_space(tp);
+    let full_space = i64::from(tp.window_clamp).min(allowed_space);
     if mss > full_space {
         mss = full_space.max(1);
     }
-    if free_space < mss {
+    if free_space < full_space >> 1 && (free_space < allowed_space >> 4 || free_space < mss) {
         return 0;
     }
     if free_space > i64::from(tp.rcv_ssthresh) {
         free_space = i64::from(tp.rcv_ssthresh);
     }
-    let mut window = i64::from(tp.rcv_wnd);
-    if window <= free_space - mss || window > free_space {
-        window = (free_space / mss) * mss;
-    } else if mss == full_space && free_space > window + (full_space >> 1) {
-        window = free_space;
-    }
-    window.clamp(0, i64::from(TCP_MAX_WINDOW_UNSCALED)) as u32
+    let wscale = tp.rx_opt.rcv_wscale;
+    let window = if wscale != 0 {
+        let unit = 1i64 << wscale;
+        (free_space + unit - 1) & !(unit - 1)
+    } else {
+        let mut window = i64::from(tp.rcv_wnd);
+        if window <= free_space - mss || window > free_space {
+            window = (free_space / mss) * mss;
+        } else if mss == full_space && free_space > window + (full_space >> 1) {
+            window = free_space;
+        }
+        window
+    };
+    window.clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// `tcp_select_window()`: the window field of an outgoing segment. Never
-/// shrinks what was offered (RFC 9293 "SHOULD NOT shrink"); records the
-/// offer in `rcv_wnd` and `rcv_wup`. Counts `TCPWantZeroWindowAdv`,
-/// `TCPToZeroWindowAdv` and `TCPFromZeroWindowAdv` as Linux does.
+/// shrinks what was offered (RFC 9293 "SHOULD NOT shrink": the right
+/// edge stays, rounded up to the scale's unit); records the offer in
+/// `rcv_wnd` and `rcv_wup`; returns it shifted by `rcv_wscale`. Counts
+/// `TCPWantZeroWindowAdv`, `TCPToZeroWindowAdv` and
+/// `TCPFromZeroWindowAdv` as Linux does.
 pub fn tcp_select_window(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u16 {
     let old_win = tp.rcv_wnd;
     let cur_win = tcp_receive_window(tp);
-    let mut new_win = __tcp_select_window(tn, tp);
+    let wscale = tp.rx_opt.rcv_wscale;
+    let mut new_win = __tcp_select_window(tp);
     if new_win < cur_win {
         if new_win == 0 {
             net.mib.inc(LinuxMib::TCPWantZeroWindowAdv);
         }
-        new_win = cur_win;
+        let unit = 1u32 << wscale;
+        new_win = cur_win.div_ceil(unit).saturating_mul(unit);
     }
     tp.rcv_wnd = new_win;
     tp.rcv_wup = tp.rcv_nxt;
-    let new_win = new_win.min(TCP_MAX_WINDOW_UNSCALED);
+    let max = if wscale == 0 && tn.sysctl.tcp_workaround_signed_windows.get() != 0 {
+        32767
+    } else {
+        65535u32 << wscale
+    };
+    let new_win = new_win.min(max) >> wscale;
     if new_win == 0 {
         if old_win != 0 {
             net.mib.inc(LinuxMib::TCPToZeroWindowAdv);
@@ -155,23 +193,106 @@ pub fn tcp_select_window(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u16 {
 }
 // ANCHOR_END: tcp_select_window
 
-/// `tcp_mss_to_mtu()`'s inverse for a route MTU: MSS = MTU − 40
-/// (`tcp_mtu_to_mss()`, no options counted yet).
+/// The MSS we advertise for a path MTU: MTU − 40 (`dst_metric_advmss()`,
+/// IPv4 and TCP headers without options).
 pub fn tcp_mtu_to_mss(pmtu: u32) -> u16 {
     pmtu.saturating_sub(40).clamp(u32::from(TCP_MIN_MSS), 65495) as u16
 }
 
-/// `tcp_sync_mss()`: the sending MSS from the path MTU and what the peer
-/// and `TCP_MAXSEG` allow.
+// ANCHOR: tcp_sync_mss
+/// `tcp_sync_mss()`: the sending MSS (`mss_cache`) from the path MTU.
+///
+/// `__tcp_mtu_to_mss()` takes MTU − 40, no more than the peer's MSS
+/// (`mss_clamp`), then `tcp_mtu_to_mss()` takes off the options every data
+/// segment carries (`tcp_header_len` − 20: 12 with timestamps, so 1460
+/// becomes 1448), and `tcp_bound_to_half_wnd()` keeps it within half the
+/// largest window the peer offered.
 pub fn tcp_sync_mss(tp: &mut TcpSk, pmtu: u32) -> u16 {
-    let mut mss = tcp_mtu_to_mss(pmtu).min(tp.rx_opt.mss_clamp);
-    if tp.max_window != 0 && u32::from(mss) > tp.max_window / 2 && tp.max_window >= u32::from(TCP_MIN_MSS) {
-        // tcp_bound_to_half_wnd(): never more than half the largest window.
-        mss = mss.min(((tp.max_window / 2).max(u32::from(TCP_MIN_MSS))) as u16);
+    let opts = u32::from(tp.tcp_header_len).saturating_sub(crate::tcphdr::TCPHDR_LEN as u32);
+    let mut mss = pmtu.saturating_sub(40).min(u32::from(tp.rx_opt.mss_clamp)).max(48);
+    mss = mss.saturating_sub(opts).max(48);
+    // tcp_bound_to_half_wnd()
+    let cutoff = if tp.max_window > u32::from(TCP_MSS_DEFAULT) { tp.max_window >> 1 } else { tp.max_window };
+    if cutoff != 0 && mss > cutoff {
+        mss = cutoff.max(68u32.saturating_sub(u32::from(tp.tcp_header_len)));
     }
-    tp.mss_cache = mss.max(TCP_MIN_MSS.min(tp.rx_opt.mss_clamp));
+    tp.mss_cache = mss.min(65535) as u16;
     tp.mss_cache
 }
+// ANCHOR_END: tcp_sync_mss
+
+/// `tcp_current_mss()`: `mss_cache`, less the room SACK blocks take in the
+/// segments we are about to send (their options exceed `tcp_header_len`).
+pub fn tcp_current_mss(net: &Net, tp: &TcpSk) -> u16 {
+    let opts = tcp_established_options(net, tp);
+    let header_len = crate::tcphdr::TCPHDR_LEN + tcp_options_size(&opts);
+    let delta = header_len.saturating_sub(usize::from(tp.tcp_header_len));
+    (usize::from(tp.mss_cache).saturating_sub(delta)).max(1) as u16
+}
+
+// ANCHOR: tcp_options
+/// `tcp_time_stamp_ts()`: our timestamp clock, in ms (`tcp_clock_ms()`);
+/// TSval adds the connection's `tsoffset`.
+pub fn tcp_time_stamp_ts(net: &Net) -> u32 {
+    (net.now_ns() / 1_000_000) as u32
+}
+
+/// `tcp_syn_options()`: the options of our SYN (and of a simultaneous
+/// open's SYN-ACK), offered as the sysctls allow: MSS (`advmss`),
+/// timestamps (`tcp_timestamps`, TSecr = `ts_recent`, 0 on a first SYN),
+/// window scale (`tcp_window_scaling`) and SACK-permitted (`tcp_sack`).
+pub fn tcp_syn_options(net: &Net, tn: &TcpNet, tp: &TcpSk) -> TcpOutOptions {
+    let sysctl = &tn.sysctl;
+    TcpOutOptions {
+        mss: Some(tp.advmss),
+        ts: (sysctl.tcp_timestamps.get() != 0)
+            .then(|| (tcp_time_stamp_ts(net).wrapping_add(tp.tsoffset), tp.rx_opt.ts_recent)),
+        ws: (sysctl.tcp_window_scaling.get() != 0).then_some(tp.rx_opt.rcv_wscale),
+        sack_advertise: sysctl.tcp_sack.get() != 0,
+        ..TcpOutOptions::default()
+    }
+}
+
+/// `tcp_synack_options()`: the SYN-ACK of a passive open answers in kind:
+/// each option only if the SYN offered it (and our sysctl allowed it when
+/// the SYN was accepted: `tstamp_ok`, `wscale_ok`, `sack_ok`).
+pub fn tcp_synack_options(net: &Net, tp: &TcpSk) -> TcpOutOptions {
+    TcpOutOptions {
+        mss: Some(tp.advmss),
+        ws: tp.rx_opt.wscale_ok.then_some(tp.rx_opt.rcv_wscale),
+        ts: tp
+            .rx_opt
+            .tstamp_ok
+            .then(|| (tcp_time_stamp_ts(net).wrapping_add(tp.tsoffset), tp.rx_opt.ts_recent)),
+        sack_advertise: tp.rx_opt.sack_ok,
+        ..TcpOutOptions::default()
+    }
+}
+
+/// `tcp_established_options()`: what every later segment carries — the
+/// timestamp if negotiated, and SACK blocks while we hold out-of-order
+/// data (a D-SACK block first, once, RFC 2883 §4), as many as fit.
+pub fn tcp_established_options(net: &Net, tp: &TcpSk) -> TcpOutOptions {
+    let mut opts = TcpOutOptions::default();
+    if tp.rx_opt.tstamp_ok {
+        opts.ts = Some((tcp_time_stamp_ts(net).wrapping_add(tp.tsoffset), tp.rx_opt.ts_recent));
+    }
+    let mut n = 0;
+    if tp.rx_opt.dsack {
+        opts.sack_blocks[0] = tp.duplicate_sack[0];
+        n = 1;
+    }
+    for blk in tp.selective_acks.iter().take(usize::from(tp.rx_opt.num_sacks)) {
+        if n == opts.sack_blocks.len() {
+            break;
+        }
+        opts.sack_blocks[n] = *blk;
+        n += 1;
+    }
+    opts.num_sack_blocks = n as u8;
+    opts
+}
+// ANCHOR_END: tcp_options
 
 /// `tcp_acceptable_seq()`: the sequence number of a segment that carries no
 /// data (ACK, RST): `snd_nxt`, unless the peer shrank its window below it.
@@ -207,15 +328,21 @@ pub fn tcp_transmit_skb(
 ) -> Result<(), Errno> {
     let tcb = *TCP_SKB_CB(&skb);
     let syn = tcb.tcp_flags & TCPHDR_SYN != 0;
-    let opts = if syn {
-        TcpOutOptions { mss: Some(tp.advmss), ..TcpOutOptions::default() }
+    let opts = if !syn {
+        tcp_established_options(net, tp)
+    } else if tcb.tcp_flags & TCPHDR_ACK != 0 && tp.parent.is_some() {
+        tcp_synack_options(net, tp)
     } else {
-        TcpOutOptions::default()
+        tcp_syn_options(net, tn, tp)
     };
     let opt_len = tcp_options_size(&opts);
     let hlen = TCPHDR_LEN + opt_len;
+    // A SYN's window is never scaled (RFC 7323 §2.2).
     let window =
         if syn { tp.rcv_wnd.min(TCP_MAX_WINDOW_UNSCALED) as u16 } else { tcp_select_window(net, tn, tp) };
+    if opts.num_sack_blocks > 0 {
+        tp.rx_opt.dsack = false; // sent once (tcp_options_write())
+    }
     let (saddr, daddr) = (tp.inet_saddr, sk.inet_daddr());
     let is_new = after(tcb.end_seq, tp.snd_nxt) || tcb.seq == tcb.end_seq;
     let has_data = !skb.is_empty();
@@ -498,7 +625,7 @@ fn tcp_write_xmit_loop(
     nonagle: u8,
     cwnd_limited: &mut bool,
 ) -> bool {
-    let mss = tp.mss_cache.max(1);
+    let mss = tcp_current_mss(net, tp).max(1);
     loop {
         let Some(head) = tp.sk_write_queue.peek() else { return false };
         let cb = *TCP_SKB_CB(head);
@@ -617,16 +744,28 @@ pub fn tcp_send_fin(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 /// on the retransmit queue (so the RTO timer and `tcp_ack()` treat it as
 /// data), `ActiveOpens` rises and the timer is armed for `icsk_rto` (1 s).
 pub fn tcp_connect(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, pmtu: u32) {
+    // tcp_connect_init()
+    tp.tcp_header_len = (TCPHDR_LEN + if tn.sysctl.tcp_timestamps.get() != 0 { 12 } else { 0 }) as u16;
     let mut advmss = tcp_mtu_to_mss(pmtu);
     if tp.rx_opt.user_mss != 0 {
         advmss = advmss.min(tp.rx_opt.user_mss);
     }
     tp.advmss = advmss;
     tp.rx_opt.mss_clamp = if tp.rx_opt.user_mss != 0 { tp.rx_opt.user_mss } else { 65535 };
+    tp.max_window = 0;
     tcp_sync_mss(tp, pmtu);
+    if tp.sk_userlocks & SOCK_RCVBUF_LOCK != 0 {
+        let full = tcp_full_space(tp).max(0) as u32;
+        if tp.window_clamp == 0 || tp.window_clamp > full {
+            tp.window_clamp = full;
+        }
+    }
     tp.rcv_nxt = 0;
-    tcp_select_initial_window(tn, tp, advmss);
-    tp.icsk_ack.rcv_mss = advmss.min(TCP_MSS_DEFAULT);
+    let space = tcp_full_space(tp);
+    tcp_select_initial_window(tn, tp, space, advmss, tn.sysctl.tcp_window_scaling.get() != 0);
+    tp.rx_opt.ts_recent = 0;
+    tp.rx_opt.ts_recent_stamp = 0;
+    tcp_initialize_rcv_mss(tp);
     tp.snd_una = tp.write_seq;
     tp.snd_sml = tp.write_seq;
     tp.snd_nxt = tp.write_seq;
@@ -656,6 +795,14 @@ fn tcp_send_syn(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, flags: u8)
     inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
 }
 // ANCHOR_END: tcp_connect
+
+/// `tcp_initialize_rcv_mss()`: until a segment shows the peer's size, assume
+/// the smallest of our MSS, half the window and 536 — never below
+/// `TCP_MIN_MSS`.
+pub fn tcp_initialize_rcv_mss(tp: &mut TcpSk) {
+    let hint = u32::from(tp.advmss.min(tp.mss_cache)).min(tp.rcv_wnd / 2).min(u32::from(TCP_MSS_DEFAULT));
+    tp.icsk_ack.rcv_mss = hint.max(u32::from(TCP_MIN_MSS)) as u16;
+}
 
 /// Send (or re-send) the SYN-ACK of a passive or simultaneous open: the
 /// SYN on the retransmit queue, sent with ACK set (`tcp_send_synack()`;

@@ -116,14 +116,13 @@ struct Report {
 }
 
 fn counters(name: &str, net: &Net) -> String {
-    format!(
-        "{name}: OutSegs {} RetransSegs {} TCPTimeouts {} InSegs {} InErrs {}",
-        net.mib.get(TcpMib::OutSegs),
-        net.mib.get(TcpMib::RetransSegs),
-        net.mib.get(LinuxMib::TCPTimeouts),
-        net.mib.get(TcpMib::InSegs),
-        net.mib.get(TcpMib::InErrs),
-    )
+    let mut out = format!("{name}:");
+    for (prefix, field, value) in net.mib.snapshot().iter() {
+        if value != 0 && matches!(prefix, "Tcp" | "TcpExt") && field != "MaxConn" {
+            out.push_str(&format!(" {field} {value}"));
+        }
+    }
+    out
 }
 
 /// Move [`TOTAL`] bytes each way at once over a link that behaves as
@@ -215,10 +214,15 @@ fn duplex(name: &str, params: LinkParams, seed: u64, virt_limit_s: u64) -> (Repo
     (Report { virt_s, wall_s }, a, b)
 }
 
+/// A 1 Gbit/s link with 1 ms of delay each way. Its queue is deep enough
+/// for the windows the big buffers allow (with window scaling they reach
+/// megabytes), so the only losses are netem's: without pacing, a shallow
+/// drop-tail queue would add its own (as it would under Linux).
 fn link(loss: LossModel) -> LinkParams {
     LinkParams {
         delay_ns: 1_000_000,
         rate_bps: 1_000_000_000,
+        queue_limit: 20_000,
         netem: (loss != LossModel::None).then(|| NetemParams { loss, ..NetemParams::default() }),
         ..LinkParams::default()
     }

@@ -1,0 +1,184 @@
+//! Pluggable congestion control: `struct tcp_congestion_ops` and Reno.
+//!
+//! Mirrors net/ipv4/tcp_cong.c and include/net/tcp.h of **Linux 6.18**:
+//! an algorithm is a table of hooks the core calls at fixed points — how
+//! far to cut on loss (`ssthresh`), how to grow per ACK (`cong_avoid`),
+//! what to restore when a loss proves spurious (`undo_cwnd`), and
+//! notifications (`set_state`, `cwnd_event`, `pkts_acked`). Reno
+//! (`tcp_reno_ssthresh()`, `tcp_reno_cong_avoid()`, `tcp_reno_undo_cwnd()`)
+//! is built in and is the fallback every other algorithm can call.
+//!
+//! Heads up: RFC 5681 §3.1 (slow start and congestion avoidance) and
+//! RFC 3465 (appropriate byte counting, which Linux's `tcp_slow_start()`
+//! applies per segment) first.
+//!
+//! # Where we differ
+//!
+//! - Linux passes `struct sock *`; the hooks here get the locked
+//!   [`TcpSk`], since that is where every field they read lives.
+//! - Private state is [`TcpSk::icsk_ca_priv`], 13 words like Linux's
+//!   `ICSK_CA_PRIV_SIZE`; an algorithm views it through its own struct.
+
+use crate::sock::*;
+
+/// `enum tcp_ca_event`: what `cwnd_event()` is told about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaEvent {
+    /// `CA_EVENT_TX_START`: first transmission when nothing was in flight.
+    TxStart,
+    /// `CA_EVENT_CWND_RESTART`: congestion window restart after idle.
+    CwndRestart,
+    /// `CA_EVENT_COMPLETE_CWR`: the window reduction is complete.
+    CompleteCwr,
+    /// `CA_EVENT_LOSS`: an RTO fired (`tcp_enter_loss()`).
+    Loss,
+}
+
+/// One ACK's worth of samples (`struct ack_sample`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AckSample {
+    /// `pkts_acked`: segments newly acknowledged (cumulatively or SACKed).
+    pub pkts_acked: u32,
+    /// `rtt_us`: the RTT sample, or −1 when there is none.
+    pub rtt_us: i64,
+    /// `in_flight`: packets in flight before this ACK.
+    pub in_flight: u32,
+}
+
+/// `struct tcp_congestion_ops`.
+pub trait TcpCongestionOps: Send + Sync {
+    /// `name`, as `net.ipv4.tcp_congestion_control` and `TCP_CONGESTION` spell it.
+    fn name(&self) -> &'static str;
+    /// `init()`: set up `icsk_ca_priv` for a new connection.
+    fn init(&self, _tp: &mut TcpSk) {}
+    /// `ssthresh()` (required): the slow-start threshold after a loss.
+    fn ssthresh(&self, tp: &TcpSk) -> u32;
+    /// `cong_avoid()`: grow the window for `acked` newly acknowledged segments.
+    fn cong_avoid(&self, tp: &mut TcpSk, ack: u32, acked: u32);
+    /// `undo_cwnd()` (required): the window to restore when a reduction was spurious.
+    fn undo_cwnd(&self, tp: &TcpSk) -> u32;
+    /// `set_state()`: `icsk_ca_state` is about to change to `new_state`.
+    fn set_state(&self, _tp: &mut TcpSk, _new_state: u8) {}
+    /// `cwnd_event()`.
+    fn cwnd_event(&self, _tp: &mut TcpSk, _ev: CaEvent) {}
+    /// `pkts_acked()`: per-ACK samples (CUBIC's HyStart and delay min).
+    fn pkts_acked(&self, _tp: &mut TcpSk, _sample: &AckSample) {}
+}
+
+impl std::fmt::Debug for dyn TcpCongestionOps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// ANCHOR: tcp_slow_start
+/// `tcp_slow_start()`: one segment of window per segment acknowledged, up
+/// to `snd_ssthresh`; returns the acknowledgments left over for congestion
+/// avoidance.
+pub fn tcp_slow_start(tp: &mut TcpSk, acked: u32) -> u32 {
+    let cwnd = tp.snd_cwnd.saturating_add(acked).min(tp.snd_ssthresh);
+    let used = cwnd.saturating_sub(tp.snd_cwnd);
+    tp.snd_cwnd = cwnd;
+    acked - used.min(acked)
+}
+
+/// `tcp_cong_avoid_ai()`: additive increase, one segment per `w` segments
+/// acknowledged (`snd_cwnd_cnt` counts them).
+pub fn tcp_cong_avoid_ai(tp: &mut TcpSk, w: u32, acked: u32) {
+    let w = w.max(1);
+    if tp.snd_cwnd_cnt >= w {
+        tp.snd_cwnd_cnt = 0;
+        tp.snd_cwnd += 1;
+    }
+    tp.snd_cwnd_cnt += acked;
+    if tp.snd_cwnd_cnt >= w {
+        let delta = tp.snd_cwnd_cnt / w;
+        tp.snd_cwnd_cnt -= delta * w;
+        tp.snd_cwnd += delta;
+    }
+    tp.snd_cwnd = tp.snd_cwnd.min(TCP_INFINITE_SSTHRESH);
+}
+// ANCHOR_END: tcp_slow_start
+
+/// `tcp_in_slow_start()`.
+pub fn tcp_in_slow_start(tp: &TcpSk) -> bool {
+    tp.snd_cwnd < tp.snd_ssthresh
+}
+
+/// Reno, Linux's built-in `tcp_reno` (net/ipv4/tcp_cong.c).
+#[derive(Debug)]
+pub struct Reno;
+
+/// The one Reno instance sockets point at.
+pub static TCP_RENO: Reno = Reno;
+
+// ANCHOR: tcp_reno
+impl TcpCongestionOps for Reno {
+    fn name(&self) -> &'static str {
+        "reno"
+    }
+
+    /// `tcp_reno_ssthresh()`: half the window, at least two segments.
+    fn ssthresh(&self, tp: &TcpSk) -> u32 {
+        (tp.snd_cwnd >> 1).max(2)
+    }
+
+    /// `tcp_reno_cong_avoid()`: nothing unless the window is what limits
+    /// the sender; slow start below `snd_ssthresh`, then one segment per
+    /// window (RFC 5681 §3.1).
+    fn cong_avoid(&self, tp: &mut TcpSk, _ack: u32, acked: u32) {
+        if !crate::tcp_input::tcp_is_cwnd_limited(tp) {
+            return;
+        }
+        let mut acked = acked;
+        if tcp_in_slow_start(tp) {
+            acked = tcp_slow_start(tp, acked);
+            if acked == 0 {
+                return;
+            }
+        }
+        let w = tp.snd_cwnd;
+        tcp_cong_avoid_ai(tp, w, acked);
+    }
+
+    /// `tcp_reno_undo_cwnd()`: back to the window before the reduction.
+    fn undo_cwnd(&self, tp: &TcpSk) -> u32 {
+        tp.snd_cwnd.max(tp.prior_cwnd)
+    }
+}
+// ANCHOR_END: tcp_reno
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_core::{Clock, Net};
+
+    fn with_sk(cwnd: u32, ssthresh: u32, f: impl FnOnce(&mut TcpSk)) {
+        let net = Net::new("cong", Clock::new_virtual(), 1);
+        let sk = TcpSock::new(&net, 131072, 16384);
+        let mut tp = sk.lock.lock();
+        tp.snd_cwnd = cwnd;
+        tp.snd_ssthresh = ssthresh;
+        tp.is_cwnd_limited = true;
+        f(&mut tp);
+    }
+
+    #[test]
+    fn reno_halves_with_a_floor_of_two() {
+        with_sk(10, TCP_INFINITE_SSTHRESH, |tp| assert_eq!(TCP_RENO.ssthresh(tp), 5));
+        with_sk(3, TCP_INFINITE_SSTHRESH, |tp| assert_eq!(TCP_RENO.ssthresh(tp), 2));
+    }
+
+    #[test]
+    fn reno_slow_start_then_one_segment_per_window() {
+        with_sk(10, 16, |tp| {
+            TCP_RENO.cong_avoid(tp, 0, 4);
+            assert_eq!(tp.snd_cwnd, 14, "slow start: one per segment ACKed");
+            TCP_RENO.cong_avoid(tp, 0, 4);
+            assert_eq!(tp.snd_cwnd, 16, "capped at ssthresh");
+            assert_eq!(tp.snd_cwnd_cnt, 2, "the 2 left over count toward avoidance");
+            TCP_RENO.cong_avoid(tp, 0, 14);
+            assert_eq!(tp.snd_cwnd, 17, "a full window of ACKs adds one segment");
+        });
+    }
+}
