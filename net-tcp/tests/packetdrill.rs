@@ -50,10 +50,40 @@ fn run_topic(topic: &str) {
     }
 }
 
+/// Every topic directory under `tests/scripts`.
+const TOPICS: &[&str] = &[
+    "handshake",
+    "data",
+    "retransmit",
+    "close",
+    "rst",
+    "timers",
+    "options",
+    "sack",
+    "ack",
+    "recovery",
+    "congestion",
+    "nagle",
+    "persist",
+    "rfc5961",
+];
+
+#[test]
+fn every_topic_has_a_test() {
+    let mut dirs: Vec<String> = std::fs::read_dir(scripts_dir())
+        .expect("tests/scripts")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    let mut topics: Vec<String> = TOPICS.iter().map(|t| t.to_string()).collect();
+    topics.sort();
+    assert_eq!(dirs, topics, "tests/scripts/<topic> and TOPICS must agree");
+}
+
 #[test]
 fn every_script_parses() {
     let mut errors = Vec::new();
-    for topic in ["handshake", "data", "retransmit", "close", "rst", "timers"] {
+    for topic in TOPICS {
         for path in scripts(topic) {
             let src = std::fs::read_to_string(&path).expect("read script");
             if let Err(e) = parse_script(&src) {
@@ -92,4 +122,44 @@ fn rst() {
 #[test]
 fn timers() {
     run_topic("timers");
+}
+
+#[test]
+fn options() {
+    run_topic("options");
+}
+
+#[test]
+fn sack() {
+    run_topic("sack");
+}
+
+#[test]
+fn ack() {
+    run_topic("ack");
+}
+
+#[test]
+fn recovery() {
+    run_topic("recovery");
+}
+
+#[test]
+fn congestion() {
+    run_topic("congestion");
+}
+
+#[test]
+fn nagle() {
+    run_topic("nagle");
+}
+
+#[test]
+fn persist() {
+    run_topic("persist");
+}
+
+#[test]
+fn rfc5961() {
+    run_topic("rfc5961");
 }
