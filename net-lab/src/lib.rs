@@ -11,13 +11,17 @@
 //! | `main.rs` | the `netlab` command line | the lab |
 //! | `scenarios/*.rs` | one experiment each | the lab, and the chapter it illustrates |
 //! | `trace.rs` | tcpdump (an AF_PACKET tap on `ptype_all`) | the lab |
+//! | `ss.rs` | iproute2's `ss -tan` (`inet_diag`'s `tcp_diag_get_info()` queues) | the lab |
+//! | `export.rs` | `tcpdump -w`, tcptrace's time-sequence graph, a JSON view | the lab |
 //!
 //! Scenarios so far: from net-core, the sk_buff's geometry, packet-type
 //! dispatch with the `pt_prev` trick and the timer wheel; from net-ipv4,
 //! ping (ARP then ICMP echo), UDP echo and port unreachable, fragments, and
 //! route lookup today versus Linux 0.99. Later layers add theirs here.
 
+pub mod export;
 pub mod scenarios;
+pub mod ss;
 pub mod trace;
 
 use net_core::Net;
@@ -54,6 +58,18 @@ pub struct Report {
     pub headline: String,
     /// The body: traces, tables, counters.
     pub text: String,
+    /// Every frame the scenario's traced device saw (`--pcap`, `--json`,
+    /// `--plot`); empty for scenarios without a trace.
+    pub frames: trace::Frames,
+    /// `nstat` diffs per host: host name, then (counter, increase).
+    pub counters: Vec<(String, Vec<(String, u64)>)>,
+    /// The socket table the scenario printed, as `ss -tan` rows.
+    pub sockets: Vec<ss::SsRow>,
+    /// The scenario's own narrative lines (calls and what they returned).
+    pub narrative: Vec<String>,
+    /// The sender's `tcpi_snd_cwnd` sampled over time (virtual ns, segments),
+    /// for scenarios that sample it.
+    pub cwnd: Vec<(u64, u32)>,
 }
 
 /// One experiment.

@@ -2,7 +2,15 @@
 
 use std::process::ExitCode;
 
-use net_lab::{RunOpts, all, check_sysctls, find, render};
+use net_lab::{RunOpts, all, check_sysctls, export, find, render};
+
+/// Where `run` sends what it produced besides the text.
+#[derive(Default)]
+struct Outputs {
+    pcap: Option<String>,
+    json: bool,
+    plot: Option<String>,
+}
 
 const USAGE: &str = "usage: netlab <command>
 
@@ -12,6 +20,9 @@ commands:
   run SCENARIO [options]    run one scenario
       --seed N              seed every host's random source (default 1)
       --sysctl NAME=VALUE   set a sysctl on every host, e.g. net.core.somaxconn=128
+      --pcap FILE           write every frame the traced host saw (classic pcap, ns)
+      --json                print the run as JSON instead of text
+      --plot FILE.svg       draw the time-sequence graph (and cwnd, if sampled)
   explain SCENARIO          what a scenario shows and where the book explains it
   help                      this text";
 
@@ -65,13 +76,42 @@ fn run(args: &[String]) -> Result<(), String> {
         "run" => {
             let name = args.get(1).ok_or("'run' needs a scenario name; try `netlab list`")?;
             let s = find(name).ok_or_else(|| unknown(name))?;
-            let opts = parse_opts(&args[2..])?;
+            let (opts, outs) = parse_opts(&args[2..])?;
             check_sysctls(&opts)?;
             let r = (s.run)(&opts)?;
-            print!("{}", render(s, &r));
-            Ok(())
+            if let Some(p) = &outs.pcap {
+                if r.frames.is_empty() {
+                    return Err(format!(
+                        "scenario '{}' traces no device; there is nothing to write to {p}",
+                        s.name
+                    ));
+                }
+                export::write_pcap(&r, p)?;
+            }
+            if let Some(p) = &outs.plot {
+                export::write_plot(s, &r, p)?;
+            }
+            if outs.json {
+                let v = export::to_json(s, &r);
+                let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
+                emit(&(text + "\n"))
+            } else {
+                emit(&render(s, &r))
+            }
         }
         other => Err(format!("unknown command '{other}'; try `netlab help`")),
+    }
+}
+
+/// Write to stdout; a reader that went away (`netlab run … | head`) ends
+/// the output quietly instead of panicking as `print!` would.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("cannot write to stdout: {e}")),
     }
 }
 
@@ -80,8 +120,9 @@ fn unknown(name: &str) -> String {
     format!("unknown scenario '{name}'; known scenarios: {}", names.join(", "))
 }
 
-fn parse_opts(args: &[String]) -> Result<RunOpts, String> {
+fn parse_opts(args: &[String]) -> Result<(RunOpts, Outputs), String> {
     let mut opts = RunOpts { seed: 1, ..Default::default() };
+    let mut outs = Outputs::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -96,8 +137,11 @@ fn parse_opts(args: &[String]) -> Result<RunOpts, String> {
                     v.split_once('=').ok_or_else(|| format!("--sysctl needs NAME=VALUE, got '{v}'"))?;
                 opts.sysctls.push((k.trim().to_string(), val.trim().to_string()));
             }
+            "--pcap" => outs.pcap = Some(it.next().ok_or("--pcap needs a file name")?.clone()),
+            "--plot" => outs.plot = Some(it.next().ok_or("--plot needs a file name, e.g. out.svg")?.clone()),
+            "--json" => outs.json = true,
             other => return Err(format!("unknown option '{other}'; try `netlab help`")),
         }
     }
-    Ok(opts)
+    Ok((opts, outs))
 }

@@ -27,6 +27,10 @@ use net_tcp::tcphdr::{
 
 type Lines = Arc<Mutex<(Vec<(u64, String)>, TcpSeqState)>>;
 
+/// Frames as the tap saw them: capture time (virtual ns) and the bytes
+/// from the MAC header on — what `--pcap` writes and `--json` parses.
+pub type Frames = Vec<(u64, Vec<u8>)>;
+
 /// What tcpdump remembers to print relative sequence numbers: the first
 /// sequence number seen in each direction of each connection (its
 /// `tcp_seq_hash`). Without `-S`, tcpdump prints SYNs absolute and
@@ -39,6 +43,7 @@ pub struct TcpSeqState {
 /// A capture on one host, like `tcpdump -n` on all its interfaces.
 pub struct Trace {
     lines: Lines,
+    frames: Arc<Mutex<Frames>>,
     pt: Arc<PacketType>,
     net: Arc<Net>,
 }
@@ -47,16 +52,23 @@ impl Trace {
     /// Start capturing on `net`.
     pub fn attach(net: &Arc<Net>) -> Trace {
         let lines: Lines = Arc::default();
-        let l = lines.clone();
+        let frames: Arc<Mutex<Frames>> = Arc::default();
+        let (l, f) = (lines.clone(), frames.clone());
         let pt = PacketType::tap("tcpdump", move |net: &Net, skb| {
             let mut g = l.lock().expect("trace lock");
             let line = tcpdump_line_rel(skb.mac_header(), &mut g.1);
             g.0.push((skb.tstamp, line));
+            f.lock().expect("trace lock").push((skb.tstamp, skb.mac_header().to_vec()));
             net.consume_skb(skb);
             NetRx::Success
         });
         net.dev_add_pack(pt.clone());
-        Trace { lines, pt, net: net.clone() }
+        Trace { lines, frames, pt, net: net.clone() }
+    }
+
+    /// Every frame so far, with its capture time.
+    pub fn frames(&self) -> Frames {
+        self.frames.lock().expect("trace lock").clone()
     }
 
     /// The lines so far, each prefixed with its time.
@@ -172,19 +184,8 @@ fn tcp_text(
     d: std::net::Ipv4Addr,
     st: Option<&mut TcpSeqState>,
 ) -> String {
-    const NAMES: [(u8, char); 8] = [
-        (TCPHDR_FIN, 'F'),
-        (TCPHDR_SYN, 'S'),
-        (TCPHDR_RST, 'R'),
-        (TCPHDR_PSH, 'P'),
-        (TCPHDR_ACK, '.'),
-        (TCPHDR_URG, 'U'),
-        (TCPHDR_ECE, 'E'),
-        (TCPHDR_CWR, 'W'),
-    ];
     let f = t.flags();
-    let flags: String = NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect();
-    let flags = if flags.is_empty() { "none".to_string() } else { flags };
+    let flags = flag_letters(f);
     let len = t.payload().len() as u32;
     let (mut seq, mut ack) = (t.seq(), t.ack_seq());
     if let Some(st) = st {
@@ -212,6 +213,97 @@ fn tcp_text(
         out += &format!(", options {}", tcpdump_options(t.options()));
     }
     out + &format!(", length {len}")
+}
+
+/// One TCP segment's header fields, as `--json` and `--plot` use them.
+/// `seq` and `ack` are relative the way the text trace prints them
+/// (absolute on SYNs); `seq_abs`/`ack_abs` are what the wire carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpSegment {
+    /// Source address.
+    pub src: std::net::Ipv4Addr,
+    /// Destination address.
+    pub dst: std::net::Ipv4Addr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// tcpdump's flag letters (`S.`, `F.`, `P.` …).
+    pub flags: String,
+    /// The raw flag byte.
+    pub flag_bits: u8,
+    /// Sequence number, relative as tcpdump prints it.
+    pub seq: u32,
+    /// Acknowledgement number, relative as tcpdump prints it.
+    pub ack: u32,
+    /// Sequence number on the wire.
+    pub seq_abs: u32,
+    /// Acknowledgement number on the wire.
+    pub ack_abs: u32,
+    /// The window field as sent (not scaled).
+    pub win: u16,
+    /// Payload length.
+    pub len: u32,
+    /// The options as tcpdump prints them, `[...]`, or empty.
+    pub options: String,
+}
+
+/// The TCP segment in an Ethernet frame, if there is one (first fragments
+/// only), with sequence numbers made relative through `st`.
+pub fn tcp_segment(frame: &[u8], st: &mut TcpSeqState) -> Option<TcpSegment> {
+    let eth = EthHdr::new_checked(frame)?;
+    if eth.h_proto() != ETH_P_IP {
+        return None;
+    }
+    let h = IpHdr::new_checked(eth.payload())?;
+    if h.protocol() != IPPROTO_TCP || h.frag_offset_bytes() > 0 {
+        return None;
+    }
+    let t = TcpHdr::new_checked(h.payload())?;
+    let (s, d) = (h.saddr(), h.daddr());
+    let f = t.flags();
+    let (seq_abs, ack_abs) = (t.seq(), t.ack_seq());
+    let fwd = (s, t.source(), d, t.dest());
+    let rev = (d, t.dest(), s, t.source());
+    let my_isn = *st.isn.entry(fwd).or_insert(seq_abs);
+    let (mut seq, mut ack) = (seq_abs, ack_abs);
+    if f & TCPHDR_SYN == 0 {
+        seq = seq.wrapping_sub(my_isn);
+        if let Some(peer) = st.isn.get(&rev) {
+            ack = ack.wrapping_sub(*peer);
+        }
+    }
+    Some(TcpSegment {
+        src: s,
+        dst: d,
+        sport: t.source(),
+        dport: t.dest(),
+        flags: flag_letters(f),
+        flag_bits: f,
+        seq,
+        ack,
+        seq_abs,
+        ack_abs,
+        win: t.window(),
+        len: t.payload().len() as u32,
+        options: if t.options().is_empty() { String::new() } else { tcpdump_options(t.options()) },
+    })
+}
+
+/// tcpdump's flag letters, `none` for no flags.
+fn flag_letters(f: u8) -> String {
+    const NAMES: [(u8, char); 8] = [
+        (TCPHDR_FIN, 'F'),
+        (TCPHDR_SYN, 'S'),
+        (TCPHDR_RST, 'R'),
+        (TCPHDR_PSH, 'P'),
+        (TCPHDR_ACK, '.'),
+        (TCPHDR_URG, 'U'),
+        (TCPHDR_ECE, 'E'),
+        (TCPHDR_CWR, 'W'),
+    ];
+    let flags: String = NAMES.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect();
+    if flags.is_empty() { "none".to_string() } else { flags }
 }
 
 fn icmp_text(m: &[u8]) -> String {

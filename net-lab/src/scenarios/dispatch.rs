@@ -78,5 +78,6 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
         headline: "the EtherType picks the handler; only the last delivery gets the frame without a clone"
             .into(),
         text: out,
+        ..Default::default()
     })
 }

@@ -63,5 +63,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
             "one 4000-byte datagram leaves as three fragments (offsets 0, 1480, 2960) and arrives whole"
                 .into(),
         text: out,
+        frames: trace.frames(),
+        ..Default::default()
     })
 }

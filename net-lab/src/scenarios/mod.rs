@@ -1,14 +1,21 @@
 //! The scenarios, one file each. See the crate docs.
 
+mod bulk_transfer;
+mod closes;
 mod dispatch;
 mod fragments;
+mod handshake;
+mod keepalive;
 mod lab;
 mod ping;
+mod retransmit_giveup;
 mod route_lookup;
 mod skb_geometry;
 mod tcp_connection;
+mod tcplab;
 mod timers;
 mod udp_echo;
+mod zero_window;
 
 use crate::Scenario;
 
@@ -55,6 +62,55 @@ pub static ALL: &[Scenario] = &[
         explain: tcp_connection::EXPLAIN,
         in_tour: true,
         run: tcp_connection::run,
+    },
+    Scenario {
+        name: "handshake",
+        summary: "SYN, SYN-ACK, ACK with Linux's options; ss -tan before and after accept()",
+        explain: handshake::EXPLAIN,
+        in_tour: false,
+        run: handshake::run,
+    },
+    Scenario {
+        name: "three-way-close",
+        summary: "the app closes inside the delayed-ACK time: FIN and ACK leave as one segment",
+        explain: closes::EXPLAIN_THREE,
+        in_tour: true,
+        run: closes::run_three,
+    },
+    Scenario {
+        name: "four-way-close",
+        summary: "the app closes late: the delayed ACK, then a separate FIN",
+        explain: closes::EXPLAIN_FOUR,
+        in_tour: false,
+        run: closes::run_four,
+    },
+    Scenario {
+        name: "bulk-transfer",
+        summary: "2 MiB over a 10 Mbit/s, 20 ms link with a short queue: slow start, a loss, recovery",
+        explain: bulk_transfer::EXPLAIN,
+        in_tour: false,
+        run: bulk_transfer::run,
+    },
+    Scenario {
+        name: "zero-window",
+        summary: "a receiver stops reading: the window closes, persist probes back off, data flows again",
+        explain: zero_window::EXPLAIN,
+        in_tour: false,
+        run: zero_window::run,
+    },
+    Scenario {
+        name: "keepalive",
+        summary: "SO_KEEPALIVE with short timers: an idle peer answers, then vanishes; probes, RST, ETIMEDOUT",
+        explain: keepalive::EXPLAIN,
+        in_tour: false,
+        run: keepalive::run,
+    },
+    Scenario {
+        name: "retransmit-giveup",
+        summary: "the peer vanishes mid-transfer: RTO backoff until tcp_retries2's budget, then ETIMEDOUT",
+        explain: retransmit_giveup::EXPLAIN,
+        in_tour: false,
+        run: retransmit_giveup::run,
     },
     Scenario {
         name: "fragments",

@@ -55,5 +55,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
             "the first echo waits for ARP; the first RTT includes the ARP exchange, the rest are 2 × latency"
                 .into(),
         text: out,
+        frames: trace.frames(),
+        ..Default::default()
     })
 }

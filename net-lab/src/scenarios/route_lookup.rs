@@ -106,5 +106,6 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     Ok(Report {
         headline: "first match equals longest prefix while 0.99's list stays sorted; its rt_add quirk makes them differ".into(),
         text: out,
+        ..Default::default()
     })
 }

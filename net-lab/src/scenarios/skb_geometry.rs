@@ -76,5 +76,6 @@ pub fn run(_opts: &RunOpts) -> Result<Report, String> {
         headline: "headers are pushed in front of the payload and pulled off again; the payload never moves"
             .into(),
         text: out,
+        ..Default::default()
     })
 }

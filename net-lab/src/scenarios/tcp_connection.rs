@@ -93,5 +93,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
             "the TIME_WAIT socket did not go away after 60 s".into()
         },
         text,
+        frames: trace.frames(),
+        ..Default::default()
     })
 }

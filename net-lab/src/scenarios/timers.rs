@@ -80,5 +80,6 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     Ok(Report {
         headline: "every timer fires on its exact jiffy; two virtual hours take milliseconds".into(),
         text: out,
+        ..Default::default()
     })
 }

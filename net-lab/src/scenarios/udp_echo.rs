@@ -64,5 +64,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
             "a datagram to a closed port comes back as ICMP port unreachable, and recv() says ECONNREFUSED"
                 .into(),
         text,
+        frames: trace.frames(),
+        ..Default::default()
     })
 }
