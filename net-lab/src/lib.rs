@@ -17,7 +17,15 @@
 //! Scenarios so far: from net-core, the sk_buff's geometry, packet-type
 //! dispatch with the `pt_prev` trick and the timer wheel; from net-ipv4,
 //! ping (ARP then ICMP echo), UDP echo and port unreachable, fragments, and
-//! route lookup today versus Linux 0.99. Later layers add theirs here.
+//! route lookup today versus Linux 0.99; from net-tcp, a connection's life,
+//! the handshake with `ss -tan`, the three- and four-segment closes, a bulk
+//! transfer through a bottleneck (slow start, loss, recovery, cwnd sampled
+//! for `--plot`), the zero window and its persist probes, keepalive against
+//! a vanished peer, and retransmission until `tcp_retries2` gives up.
+//!
+//! Besides its text, a run can be written as a pcap, as JSON or as a
+//! time-sequence graph ([`export`]); the fields of [`Report`] carry what
+//! those need.
 
 pub mod export;
 pub mod scenarios;
