@@ -138,21 +138,26 @@ pub fn seq_graph(r: &Report) -> Option<SeqGraph> {
         .unwrap_or(0);
     let mut g =
         SeqGraph { title: format!("{}.{} > {}.{}", flow.0, flow.1, flow.2, flow.3), ..Default::default() };
-    let mut high = 0u32;
+    // Everything relative to the sender's ISN (its SYN's sequence number,
+    // or the first one seen), as tcptrace plots it.
+    let isn = segs.iter().find(|(_, s)| (s.src, s.sport, s.dst, s.dport) == flow).map(|(_, s)| s.seq_abs)?;
+    let mut high: Option<u32> = None;
     for (t, s) in &segs {
         let x = *t as f64 / 1e9;
         let key = (s.src, s.sport, s.dst, s.dport);
-        if key == flow && (s.len > 0 || s.flag_bits & 0x03 != 0) {
-            let end = s.seq.wrapping_add(s.len.max(1));
-            let retrans = s.flag_bits & 0x02 == 0 && !net_tcp::sock::after(end, high) && high != 0;
-            if net_tcp::sock::after(end, high) || high == 0 {
-                high = end;
+        let syn = s.flag_bits & 0x02 != 0;
+        if key == flow && !syn && (s.len > 0 || s.flag_bits & 0x01 != 0) {
+            let seq = s.seq_abs.wrapping_sub(isn);
+            let end = seq.wrapping_add(s.len.max(1));
+            let retrans = high.is_some_and(|h| !net_tcp::sock::after(end, h));
+            if high.is_none_or(|h| net_tcp::sock::after(end, h)) {
+                high = Some(end);
             }
-            g.data.push((x, s.seq, end, retrans));
-        } else if key == rev && s.flag_bits & 0x10 != 0 && s.flag_bits & 0x02 == 0 {
-            let win = u32::from(s.win) << wscale;
-            g.acks.push((x, s.ack));
-            g.window.push((x, s.ack.wrapping_add(win)));
+            g.data.push((x, seq, end, retrans));
+        } else if key == rev && s.flag_bits & 0x10 != 0 && !syn {
+            let ack = s.ack_abs.wrapping_sub(isn);
+            g.acks.push((x, ack));
+            g.window.push((x, ack.wrapping_add(u32::from(s.win) << wscale)));
         }
     }
     Some(g)

@@ -205,3 +205,30 @@ fn retransmit_giveup_backs_off_then_times_out() {
     let secs: f64 = end[6..15].parse::<f64>().unwrap() - tx[0];
     assert!((12.0..13.5).contains(&secs), "gave up after {secs} s");
 }
+
+#[test]
+fn plot_series_are_relative_and_mark_only_retransmissions() {
+    let r = run("bulk-transfer");
+    let g = net_lab::export::seq_graph(&r).expect("TCP to plot");
+    assert!(g.title.starts_with("10.0.0.1."), "the sender's flow: {}", g.title);
+    let top = g.data.iter().map(|d| d.2).max().unwrap();
+    assert_eq!(
+        top as usize,
+        net_lab::scenarios::BULK_TOTAL + 2,
+        "relative to the ISN: data is 1..=TOTAL, the FIN takes TOTAL + 1"
+    );
+    let retrans = g.data.iter().filter(|d| d.3).count();
+    assert!(
+        retrans > 0 && retrans * 10 < g.data.len(),
+        "{retrans} of {} marked as retransmissions",
+        g.data.len()
+    );
+    assert!(g.acks.windows(2).all(|w| w[1].1 >= w[0].1), "cumulative ACKs never go back");
+    assert!(g.window.iter().zip(&g.acks).all(|(w, a)| w.1 >= a.1), "the window edge is at or above the ACK");
+    let hs = run("handshake");
+    assert!(
+        net_lab::export::seq_graph(&hs).is_some_and(|g| g.data.is_empty()),
+        "no data bars for a bare handshake"
+    );
+    assert!(net_lab::export::seq_graph(&run("ping")).is_none(), "nothing to plot without TCP");
+}

@@ -1,6 +1,9 @@
 //! The scenarios, one file each. See the crate docs.
 
 mod bulk_transfer;
+
+/// Bytes `bulk-transfer` sends.
+pub const BULK_TOTAL: usize = bulk_transfer::TOTAL;
 mod closes;
 mod dispatch;
 mod fragments;
