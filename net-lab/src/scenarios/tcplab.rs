@@ -50,6 +50,7 @@ impl TcpLab {
 
     /// A wire that behaves as `a_to_b` for a's frames and `b_to_a` for b's.
     pub fn with_link(opts: &RunOpts, a_to_b: LinkParams, b_to_a: LinkParams) -> Result<TcpLab, String> {
+        let settle_ns = 1_000_000 + 2 * a_to_b.delay_ns.max(b_to_a.delay_ns);
         let mut sim = Sim::new(opts.seed);
         let a = sim.add_host("a");
         let b = sim.add_host("b");
@@ -60,8 +61,9 @@ impl TcpLab {
         let (da, db) = sim.connect_asym(&a, &b, a_to_b, b_to_a).map_err(e("ip link add"))?;
         inet_addr_add(&a, &a4, da.ifindex, A, 24).map_err(|e| format!("ip addr add {A}/24: {e}"))?;
         inet_addr_add(&b, &b4, db.ifindex, B, 24).map_err(|e| format!("ip addr add {B}/24: {e}"))?;
-        // Let the gratuitous ARPs of `ip addr add` settle before the story starts.
-        sim.run_until(1_000_000);
+        // Let the gratuitous ARPs of `ip addr add` cross the wire before the
+        // story (and the trace) starts.
+        sim.run_until(settle_ns);
         let trace = Trace::attach(&a);
         let before = (a.mib.snapshot(), b.mib.snapshot());
         Ok(TcpLab {
