@@ -15,7 +15,8 @@ struct Outputs {
 const USAGE: &str = "usage: netlab <command>
 
 commands:
-  tour                      run the headline scenarios and explain what to notice
+  tour                      run the headline scenarios, explain what to notice, and
+                            write each trace as a pcap under $TMPDIR/netlab-tour/
   list                      list every scenario
   run SCENARIO [options]    run one scenario
       --seed N              seed every host's random source (default 1)
@@ -58,9 +59,20 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             let opts = RunOpts { seed: 1, ..Default::default() };
             println!("linnet lab tour — every run is in virtual time and replays exactly.\n");
+            let dir = std::env::temp_dir().join("netlab-tour");
             for s in all().iter().filter(|s| s.in_tour) {
                 let r = (s.run)(&opts)?;
                 println!("{}", render(s, &r));
+                if !r.frames.is_empty() {
+                    let path = dir.join(format!("{}.pcap", s.name));
+                    let written = std::fs::create_dir_all(&dir)
+                        .map_err(|e| e.to_string())
+                        .and_then(|()| export::write_pcap(&r, &path.to_string_lossy()));
+                    match written {
+                        Ok(()) => println!("pcap: {} (tcpdump -n -r, tshark -r)\n", path.display()),
+                        Err(e) => println!("pcap: not written: {e}\n"),
+                    }
+                }
             }
             println!(
                 "Run `netlab list` for every scenario and `netlab explain NAME` for the story behind one."

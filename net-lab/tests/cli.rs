@@ -19,6 +19,9 @@ fn tour_runs_every_headline_scenario() {
     for name in ["skb-geometry", "dispatch", "timers"] {
         assert!(out.contains(&format!("== {name} — ")), "tour lacks {name}:\n{out}");
     }
+    let pcap = out.lines().find_map(|l| l.strip_prefix("pcap: ")).expect("the tour says where its pcaps are");
+    let path = pcap.split(" (").next().unwrap();
+    assert!(std::fs::metadata(path).is_ok_and(|m| m.len() > 24), "{path} holds frames");
 }
 
 #[test]
