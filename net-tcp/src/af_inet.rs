@@ -253,7 +253,12 @@ impl TcpSocket {
         let rmem = tn.sysctl.tcp_rmem.get_n(1).max(SOCK_MIN_RCVBUF as i64) as usize;
         let wmem = tn.sysctl.tcp_wmem.get_n(1).max(SOCK_MIN_SNDBUF as i64) as usize;
         let sk = TcpSock::new(net, rmem, wmem);
-        crate::tcp_cong::tcp_assign_congestion_control(&mut sk.lock.lock(), &tn.tcp_congestion_control.get());
+        {
+            // tcp_init_sock(): the namespace's algorithm and reordering degree.
+            let mut tp = sk.lock.lock();
+            crate::tcp_cong::tcp_assign_congestion_control(&mut tp, &tn.tcp_congestion_control.get());
+            tp.reordering = tn.sysctl.tcp_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
+        }
         Ok(TcpSocket { net: net.clone(), tn, sk })
     }
 

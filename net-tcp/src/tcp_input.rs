@@ -19,9 +19,12 @@
 //! - No header prediction fast path: every segment takes
 //!   `tcp_rcv_established()`'s slow path.
 //! - Only the MSS option is acted on; PAWS, SACK, window scaling, ECN,
-//!   fast retransmit and undo come with the options issue. Loss is
-//!   repaired by the RTO alone (`TCP_CA_Loss`, go-back-N over the
-//!   retransmit queue as Linux's `tcp_enter_loss()` marks all lost).
+//!   fast retransmit and undo come with the options issue. The sender's
+//!   SACK scoreboard is [`sacktag`]; fast retransmit, NewReno/SACK
+//!   recovery and PRR are [`fastretrans`] (the classic duplicate-ACK
+//!   threshold, not RACK-TLP; no undo); an RTO enters `TCP_CA_Loss`
+//!   ([`crate::tcp_timer::tcp_enter_loss`]). `tcp_ack()` does not look at
+//!   SACK blocks on an ACK older than `snd_una` (Linux does).
 //! - The RFC 5961 challenge ACK is sent without Linux's per-socket and
 //!   global rate limits (the options issue adds them).
 //! - The out-of-order tree keeps partially overlapping segments as they
