@@ -318,6 +318,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     // (Linux's order: tcp_sacktag_write_queue(), tcp_clean_rtx_queue(),
     // tcp_fastretrans_alert(), tcp_cong_control()).
     let mut delivered = 0;
+    let prior_fack = sacktag::tcp_highest_sack_seq(tp);
     if tp.rx_opt.sack_ok && seg.opts.num_sacks > 0 {
         let st = sacktag::tcp_sacktag_write_queue(net, tn, tp, seg.opts.sacks(), ack, prior_snd_una);
         flag |= st.flag;
@@ -325,6 +326,15 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     }
     if advanced {
         let sacked_before = tp.sacked_out;
+        // tcp_clean_rtx_queue(): a never-retransmitted, un-SACKed segment
+        // acknowledged below the highest SACK filled its hole late.
+        let reord = tp
+            .tcp_rtx_queue
+            .iter()
+            .map(|skb| TCP_SKB_CB(skb))
+            .take_while(|cb| !after(cb.end_seq, ack))
+            .find(|cb| cb.sacked & (sacktag::TCPCB_RETRANS | TCPCB_SACKED_ACKED) == 0)
+            .map(|cb| cb.seq);
         let acked = tcp_clean_rtx_queue(net, tn, tp);
         if acked > 0 {
             flag |= fastretrans::FLAG_DATA_ACKED;
@@ -334,6 +344,9 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         } else {
             fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked)
         };
+        if let Some(reord) = reord.filter(|&r| fastretrans::tcp_is_sack(tp) && before(r, prior_fack)) {
+            sacktag::tcp_check_sack_reordering(net, tn, tp, reord, prior_fack);
+        }
         if tp.tcp_rtx_queue.front().is_some_and(|h| TCP_SKB_CB(h).sacked & TCPCB_SACKED_ACKED != 0) {
             flag |= fastretrans::FLAG_SACK_RENEGING;
         }

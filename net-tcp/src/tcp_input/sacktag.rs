@@ -207,13 +207,14 @@ fn tcp_sacktag_one(
     sacked
 }
 
-/// Mirrors `tcp_check_sack_reordering()`: a segment SACKed `metric` bytes
-/// below the highest SACK arrived out of order; if that is more than
-/// `reordering` segments, raise `reordering` to cover it, up to
-/// `tcp_max_reordering` (TCPSACKReorder either way).
-pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq: u32) {
+/// Mirrors `tcp_check_sack_reordering()`: a segment delivered `metric`
+/// bytes below the highest SACK (`fack`) arrived out of order; if that is
+/// more than `reordering` segments, raise `reordering` to cover it, up to
+/// `tcp_max_reordering` (TCPSACKReorder either way). Called from the SACK
+/// walk and, for holes filled by a cumulative ACK, from `tcp_ack()` with
+/// the highest SACK before the ACK (Linux's `prior_fack`).
+pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq: u32, fack: u32) {
     let mss = u32::from(tp.mss_cache);
-    let fack = tcp_highest_sack_seq(tp);
     if !before(low_seq, fack) {
         return;
     }
@@ -311,8 +312,8 @@ pub fn tcp_sacktag_write_queue(
         *slot = *blk;
     }
     if before(state.reord, tcp_highest_sack_seq(tp)) && state.reord != tp.snd_nxt {
-        let reord = state.reord;
-        tcp_check_sack_reordering(net, tn, tp, reord);
+        let (reord, fack) = (state.reord, tcp_highest_sack_seq(tp));
+        tcp_check_sack_reordering(net, tn, tp, reord, fack);
     }
     state
 }
@@ -495,7 +496,8 @@ mod tests {
                 let blocks: Vec<TcpSackBlock> = (0..n)
                     .map(|_| {
                         let s = (rnd() as u32 % 26_000).wrapping_sub(2000);
-                        let e = if rnd() % 8 == 0 { rnd() as u32 } else { s.wrapping_add(rnd() as u32 % 5000) };
+                        let e =
+                            if rnd() % 8 == 0 { rnd() as u32 } else { s.wrapping_add(rnd() as u32 % 5000) };
                         blk(s, e)
                     })
                     .collect();
