@@ -245,9 +245,6 @@ impl fmt::Display for SysctlError {
             SysctlError::Invalid { name, reason } => {
                 write!(f, "sysctl: setting key \"{name}\": Invalid argument ({reason})")
             }
-            SysctlError::Refused { name, errno: Errno::EACCES } => {
-                write!(f, "sysctl: permission denied on key \"{name}\"")
-            }
             SysctlError::Refused { name, errno } => {
                 write!(f, "sysctl: setting key \"{name}\": {}", errno.strerror())
             }

@@ -80,8 +80,10 @@ fn tcp_ca_known(name: &str) -> Result<(), Errno> {
 
 /// `net.ipv4.tcp_congestion_control`: the algorithm new sockets take
 /// (`proc_tcp_congestion_control()`: an unknown name fails with `ENOENT`).
-/// Linux 6.18's default is `cubic` (`CONFIG_DEFAULT_TCP_CONG`); ours is
-/// `reno` until CUBIC comes (#10).
+/// Linux 6.18's built-in default is `cubic` (`CONFIG_DEFAULT_TCP_CONG`),
+/// and a new namespace starts from the initial namespace's choice (`bbr`
+/// on the machine these notes were checked on); ours is `reno` until
+/// CUBIC comes (#10).
 pub static TCP_CONGESTION_CONTROL: StrSysctlDef = StrSysctlDef {
     name: "net.ipv4.tcp_congestion_control",
     default: "reno",
