@@ -341,8 +341,10 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         }
         delivered += if fastretrans::tcp_is_sack(tp) {
             acked.saturating_sub(sacked_before.saturating_sub(tp.sacked_out))
+        } else if acked > 0 {
+            fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked) // under FLAG_ACKED
         } else {
-            fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked)
+            0
         };
         if let Some(reord) = reord.filter(|&r| fastretrans::tcp_is_sack(tp) && before(r, prior_fack)) {
             sacktag::tcp_check_sack_reordering(net, tn, tp, reord, prior_fack);
