@@ -62,8 +62,11 @@
 //!   [`SysctlDef::validate`] hook) first and change nothing on error. More
 //!   values than the vector holds is an error here; Linux stops reading and
 //!   reports a short write.
-//! - Only integer sysctls. String ones (`tcp_congestion_control`) belong to
-//!   the layer that owns them.
+//! - Integer sysctls, plus a minimal string kind ([`StrSysctlDef`]) for
+//!   the few knobs Linux keeps as strings (`tcp_congestion_control`): one
+//!   value, an optional check that may refuse it with the errno Linux's
+//!   handler returns, or a read-only value computed on each read
+//!   (`tcp_available_congestion_control`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -123,6 +126,78 @@ pub struct SysctlDef {
 }
 // ANCHOR_END: sysctl_def
 
+/// A string sysctl's check on a write; the error is what write(2) fails with.
+pub type StrSysctlValidator = fn(&str) -> Result<(), Errno>;
+
+// ANCHOR: str_sysctl_def
+/// The declaration of one string sysctl: a `struct ctl_table` entry with a
+/// `proc_dostring`-style handler, or a custom one that checks the value
+/// (`proc_tcp_congestion_control()` refuses an unknown algorithm with
+/// `ENOENT`) or computes it on read (`proc_tcp_available_congestion_control()`).
+#[derive(Debug)]
+pub struct StrSysctlDef {
+    /// The full dotted name.
+    pub name: &'static str,
+    /// The value at namespace creation (ignored when `read` is set).
+    pub default: &'static str,
+    /// Checks a write (the value is trimmed of surrounding whitespace, as
+    /// `echo name >` leaves a newline); the error is what write(2) fails with.
+    pub validate: Option<StrSysctlValidator>,
+    /// A read-only value computed on each read (mode 0444): writes fail
+    /// with `EACCES`.
+    pub read: Option<fn() -> String>,
+    /// One line for listings and the book.
+    pub doc: &'static str,
+}
+// ANCHOR_END: str_sysctl_def
+
+/// A handle on one string sysctl, returned by [`SysctlTable::register_str`].
+/// Reads take a short spin lock and copy; string sysctls are for
+/// configuration paths (socket creation), not per-packet reads.
+#[derive(Clone)]
+pub struct StrSysctl(Arc<StrSysctlEntry>);
+
+struct StrSysctlEntry {
+    def: &'static StrSysctlDef,
+    value: spin::RwLock<String>,
+}
+
+impl StrSysctl {
+    /// The dotted name.
+    pub fn name(&self) -> &'static str {
+        self.0.def.name
+    }
+
+    /// The current value.
+    pub fn get(&self) -> String {
+        match self.0.def.read {
+            Some(f) => f(),
+            None => self.0.value.read().clone(),
+        }
+    }
+
+    /// Sets the value as a write to its `/proc/sys` file would: trimmed,
+    /// checked by [`StrSysctlDef::validate`], refused on a read-only one.
+    pub fn set(&self, text: &str) -> Result<(), SysctlError> {
+        let def = self.0.def;
+        if def.read.is_some() {
+            return Err(SysctlError::Refused { name: def.name.to_string(), errno: Errno::EACCES });
+        }
+        let v = text.trim();
+        if let Some(check) = def.validate {
+            check(v).map_err(|errno| SysctlError::Refused { name: def.name.to_string(), errno })?;
+        }
+        *self.0.value.write() = v.to_string();
+        Ok(())
+    }
+}
+
+impl fmt::Debug for StrSysctl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StrSysctl({} = {:?})", self.name(), self.get())
+    }
+}
+
 /// Why a sysctl read or write failed, worded as `sysctl(8)` words it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SysctlError {
@@ -138,6 +213,15 @@ pub enum SysctlError {
         /// What was expected, or the validator's message.
         reason: String,
     },
+    /// A string sysctl's handler refused the write with `errno`
+    /// (`ENOENT` for an unknown congestion control algorithm, `EACCES`
+    /// for a read-only one).
+    Refused {
+        /// The dotted name.
+        name: String,
+        /// What write(2) failed with.
+        errno: Errno,
+    },
 }
 
 impl SysctlError {
@@ -147,6 +231,7 @@ impl SysctlError {
         match self {
             SysctlError::UnknownName { .. } => Errno::ENOENT,
             SysctlError::Invalid { .. } => Errno::EINVAL,
+            SysctlError::Refused { errno, .. } => *errno,
         }
     }
 }
@@ -159,6 +244,9 @@ impl fmt::Display for SysctlError {
             }
             SysctlError::Invalid { name, reason } => {
                 write!(f, "sysctl: setting key \"{name}\": Invalid argument ({reason})")
+            }
+            SysctlError::Refused { name, errno } => {
+                write!(f, "sysctl: setting key \"{name}\": {}", errno.strerror())
             }
         }
     }
@@ -412,12 +500,17 @@ pub struct SysctlTable {
     /// lookups by name are for configuration, never on the packet path, so a
     /// spinning reader-writer lock is plenty.
     entries: spin::RwLock<BTreeMap<&'static str, Sysctl>>,
+    /// Registered string sysctls by dotted name.
+    strings: spin::RwLock<BTreeMap<&'static str, StrSysctl>>,
 }
 
 impl SysctlTable {
     /// An empty table.
     pub fn new() -> Self {
-        SysctlTable { entries: spin::RwLock::new(BTreeMap::new()) }
+        SysctlTable {
+            entries: spin::RwLock::new(BTreeMap::new()),
+            strings: spin::RwLock::new(BTreeMap::new()),
+        }
     }
 
     /// Adds a sysctl with its default value and returns its handle.
@@ -451,6 +544,34 @@ impl SysctlTable {
         self.entries.write().entry(def.name).or_insert_with(|| Sysctl::new(def)).clone()
     }
 
+    /// Adds a string sysctl with its default value and returns its handle
+    /// (the existing one if the name is already registered).
+    ///
+    /// # Panics
+    ///
+    /// If the default is refused by the declaration's own validator.
+    #[doc(alias = "register_net_sysctl")]
+    pub fn register_str(&self, def: &'static StrSysctlDef) -> StrSysctl {
+        if let Some(existing) = self.strings.read().get(def.name) {
+            return existing.clone();
+        }
+        if let (Some(check), None) = (def.validate, def.read) {
+            assert!(check(def.default).is_ok(), "{}: default refused by its validator", def.name);
+        }
+        self.strings
+            .write()
+            .entry(def.name)
+            .or_insert_with(|| {
+                StrSysctl(Arc::new(StrSysctlEntry { def, value: spin::RwLock::new(def.default.to_string()) }))
+            })
+            .clone()
+    }
+
+    /// The string sysctl called `name` (dotted or slash form), if registered.
+    pub fn lookup_str(&self, name: &str) -> Option<StrSysctl> {
+        self.strings.read().get(normalize(name).as_str()).cloned()
+    }
+
     /// The sysctl called `name` (dotted or slash form), if registered.
     pub fn lookup(&self, name: &str) -> Option<Sysctl> {
         self.entries.read().get(normalize(name).as_str()).cloned()
@@ -468,19 +589,29 @@ impl SysctlTable {
     /// `sysctl -w name=value`: parses `value` as whitespace-separated
     /// integers and sets the sysctl `name` (dotted or slash form).
     pub fn set(&self, name: &str, value: &str) -> Result<(), SysctlError> {
+        if let Some(s) = self.lookup_str(name) {
+            return s.set(value);
+        }
         self.lookup_or_err(name)?.set(value)
     }
 
     /// `sysctl -n name`: the value as `/proc/sys` shows it, vectors
     /// tab-separated, without the trailing newline.
     pub fn read(&self, name: &str) -> Result<String, SysctlError> {
+        if let Some(s) = self.lookup_str(name) {
+            return Ok(s.get());
+        }
         Ok(self.lookup_or_err(name)?.read())
     }
 
     /// `sysctl -a` for this namespace: every (dotted name, value), sorted by
     /// name.
     pub fn entries(&self) -> Vec<(String, String)> {
-        self.entries.read().iter().map(|(name, s)| (name.to_string(), s.read())).collect()
+        let mut all: Vec<(String, String)> =
+            self.entries.read().iter().map(|(name, s)| (name.to_string(), s.read())).collect();
+        all.extend(self.strings.read().iter().map(|(name, s)| (name.to_string(), s.get())));
+        all.sort();
+        all
     }
 }
 
@@ -538,6 +669,47 @@ mod tests {
         let b = t.register(&PORT_RANGE);
         let c = t.register(&TCP_RMEM);
         (t, a, b, c)
+    }
+
+    fn known_algorithm(v: &str) -> Result<(), Errno> {
+        if ["reno", "cubic"].contains(&v) { Ok(()) } else { Err(Errno::ENOENT) }
+    }
+
+    static CONG: StrSysctlDef = StrSysctlDef {
+        name: "net.ipv4.tcp_congestion_control",
+        default: "reno",
+        validate: Some(known_algorithm),
+        read: None,
+        doc: "test",
+    };
+
+    static AVAIL: StrSysctlDef = StrSysctlDef {
+        name: "net.ipv4.tcp_available_congestion_control",
+        default: "",
+        validate: None,
+        read: Some(|| "reno cubic".to_string()),
+        doc: "test",
+    };
+
+    #[test]
+    fn string_sysctls_validate_and_refuse() {
+        let t = SysctlTable::new();
+        let cong = t.register_str(&CONG);
+        t.register_str(&AVAIL);
+        assert_eq!(t.read("net.ipv4.tcp_congestion_control").unwrap(), "reno");
+        t.set("net/ipv4/tcp_congestion_control", "cubic\n").unwrap();
+        assert_eq!(cong.get(), "cubic", "trimmed as a write of `echo cubic` is");
+        let err = t.set("net.ipv4.tcp_congestion_control", "vegas").unwrap_err();
+        assert_eq!(err.errno(), Errno::ENOENT);
+        assert_eq!(
+            err.to_string(),
+            "sysctl: setting key \"net.ipv4.tcp_congestion_control\": No such file or directory"
+        );
+        assert_eq!(cong.get(), "cubic", "a refused write changes nothing");
+        assert_eq!(t.read("net.ipv4.tcp_available_congestion_control").unwrap(), "reno cubic");
+        let err = t.set("net.ipv4.tcp_available_congestion_control", "reno").unwrap_err();
+        assert_eq!(err.errno(), Errno::EACCES);
+        assert!(t.entries().contains(&("net.ipv4.tcp_congestion_control".to_string(), "cubic".to_string())));
     }
 
     #[test]

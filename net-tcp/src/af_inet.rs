@@ -84,6 +84,8 @@ pub const MAX_TCP_KEEPCNT: i32 = 127;
 pub const TCP_SYNCNT: i32 = 7;
 /// `TCP_USER_TIMEOUT`.
 pub const TCP_USER_TIMEOUT: i32 = 18;
+/// `TCP_CONGESTION`: the congestion control algorithm, by name.
+pub const TCP_CONGESTION: i32 = 13;
 /// `POLLIN`.
 pub const POLLIN: u32 = 0x001;
 /// `POLLPRI`.
@@ -138,6 +140,8 @@ pub struct TcpNet {
     pub tcp_challenge_timestamp: std::sync::atomic::AtomicU64,
     /// `net->ipv4.tcp_challenge_count`: challenge ACKs left this second.
     pub tcp_challenge_count: std::sync::atomic::AtomicU32,
+    /// `net.ipv4.tcp_congestion_control` (`net->ipv4.tcp_congestion_control`).
+    pub tcp_congestion_control: net_core::sysctl_net::StrSysctl,
 }
 
 impl TcpNet {
@@ -176,7 +180,9 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         rmem_max: net.core.rmem_max.clone(),
         tcp_challenge_timestamp: std::sync::atomic::AtomicU64::new(u64::MAX),
         tcp_challenge_count: std::sync::atomic::AtomicU32::new(0),
+        tcp_congestion_control: net.sysctl.register_str(&crate::tcp_cong::TCP_CONGESTION_CONTROL),
     });
+    net.sysctl.register_str(&crate::tcp_cong::TCP_AVAILABLE_CONGESTION_CONTROL);
     net.net_assign_generic(tn.clone());
     let (w, w2) = (Arc::downgrade(&tn), Arc::downgrade(&tn));
     let prot = NetProtocol {
@@ -247,6 +253,12 @@ impl TcpSocket {
         let rmem = tn.sysctl.tcp_rmem.get_n(1).max(SOCK_MIN_RCVBUF as i64) as usize;
         let wmem = tn.sysctl.tcp_wmem.get_n(1).max(SOCK_MIN_SNDBUF as i64) as usize;
         let sk = TcpSock::new(net, rmem, wmem);
+        {
+            // tcp_init_sock(): the namespace's algorithm and reordering degree.
+            let mut tp = sk.lock.lock();
+            crate::tcp_cong::tcp_assign_congestion_control(&mut tp, &tn.tcp_congestion_control.get());
+            tp.reordering = tn.sysctl.tcp_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
+        }
         Ok(TcpSocket { net: net.clone(), tn, sk })
     }
 
@@ -718,6 +730,14 @@ impl TcpSocket {
                 tp.icsk_user_timeout = v as u32;
                 Ok(())
             }
+            (SOL_TCP, TCP_CONGESTION) => {
+                // strncpy_from_sockptr(name, optval, min(TCP_CA_NAME_MAX - 1, optlen))
+                let n = optval.len().min(crate::tcp_cong::TCP_CA_NAME_MAX - 1);
+                let raw = &optval[..n];
+                let raw = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+                let name = std::str::from_utf8(raw).map_err(|_| Errno::ENOENT)?;
+                crate::tcp_cong::tcp_set_congestion_control(tp, name)
+            }
             (SOL_SOCKET | SOL_TCP, _) => Err(Errno::ENOPROTOOPT),
             _ => Err(Errno::ENOPROTOOPT),
         })
@@ -776,6 +796,17 @@ impl TcpSocket {
             let info = tcp_get_info(&self.net, &self.sk.lock.lock()).to_bytes();
             let n = buf.len().min(info.len());
             buf[..n].copy_from_slice(&info[..n]);
+            return Ok(n);
+        }
+        if (level, optname) == (SOL_TCP, TCP_CONGESTION) {
+            // do_tcp_getsockopt(): the name NUL-padded to TCP_CA_NAME_MAX,
+            // truncated to the caller's length.
+            let mut name = [0u8; crate::tcp_cong::TCP_CA_NAME_MAX];
+            let ca = self.sk.lock.lock().icsk_ca_ops.name().as_bytes();
+            let k = ca.len().min(name.len() - 1);
+            name[..k].copy_from_slice(&ca[..k]);
+            let n = buf.len().min(name.len());
+            buf[..n].copy_from_slice(&name[..n]);
             return Ok(n);
         }
         let v = self.getsockopt_int(level, optname)?;

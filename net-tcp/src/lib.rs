@@ -34,9 +34,12 @@
 //! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; no reuseport groups, no `bhash2` |
 //! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | a SYN makes a full child in SYN_RECV (no request sock yet) |
-//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only; MSS is the only option acted on; RTO-only loss recovery |
+//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only; MSS is the only option acted on |
+//! | `tcp_input/sacktag.rs` | net/ipv4/tcp_input.c (`tcp_sacktag_write_queue()` and helpers) | net-tcp/retransmission | a ring, not an rbtree; a block tags only whole skbs; no shifting/merging |
+//! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK-TLP; no undo, no ECN |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |
+//! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission | hooks take the locked `TcpSk`; a global registry without modules or `tcp_allowed_congestion_control`; default `reno` (Linux: `cubic`) |
 //! | `tcp.rs` | net/ipv4/tcp.c, tcp_minisocks.c (`tcp_time_wait`) | net-tcp/state_machine, data_path | TIME_WAIT keeps the full socket; no autotuning or `tcp_mem` |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically |

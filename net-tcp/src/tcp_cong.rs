@@ -19,7 +19,125 @@
 //! - Private state is [`TcpSk::icsk_ca_priv`], 13 words like Linux's
 //!   `ICSK_CA_PRIV_SIZE`; an algorithm views it through its own struct.
 
+use net_core::Errno;
+use net_core::sysctl_net::StrSysctlDef;
+
 use crate::sock::*;
+
+/// `TCP_CA_NAME_MAX`: an algorithm's name, NUL included, fits in 16 bytes.
+pub const TCP_CA_NAME_MAX: usize = 16;
+
+// ANCHOR: tcp_cong_list
+/// `tcp_cong_list`: the algorithms besides Reno, in registration order.
+/// Global, as Linux's list is (modules register once for every namespace).
+static TCP_CONG_LIST: spin::RwLock<Vec<&'static dyn TcpCongestionOps>> = spin::RwLock::new(Vec::new());
+
+/// Mirrors `tcp_register_congestion_control()` (net/ipv4/tcp_cong.c): add
+/// an algorithm to the list. `EEXIST` if the name is taken, `EINVAL` if it
+/// is empty or does not fit `TCP_CA_NAME_MAX`.
+pub fn tcp_register_congestion_control(ca: &'static dyn TcpCongestionOps) -> Result<(), Errno> {
+    let name = ca.name();
+    if name.is_empty() || name.len() >= TCP_CA_NAME_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut list = TCP_CONG_LIST.write();
+    if name == TCP_RENO.name() || list.iter().any(|c| c.name() == name) {
+        return Err(Errno::EEXIST);
+    }
+    list.push(ca);
+    Ok(())
+}
+
+/// Mirrors `tcp_unregister_congestion_control()`. Sockets already using it
+/// keep their `&'static` reference (Linux waits for them with the module
+/// refcount). Reno cannot be removed.
+pub fn tcp_unregister_congestion_control(name: &str) {
+    TCP_CONG_LIST.write().retain(|c| c.name() != name);
+}
+
+/// Mirrors `tcp_ca_find()`: the algorithm called `name`, Reno built in.
+/// Linux would also try `request_module("tcp_<name>")`; we have no modules.
+pub fn tcp_ca_find(name: &str) -> Option<&'static dyn TcpCongestionOps> {
+    if name == TCP_RENO.name() {
+        return Some(&TCP_RENO);
+    }
+    TCP_CONG_LIST.read().iter().copied().find(|c| c.name() == name)
+}
+
+/// Mirrors `tcp_get_available_congestion_control()`: the names,
+/// space-separated. Linux lists in registration order, Reno first since it
+/// registers at boot.
+pub fn tcp_get_available_congestion_control() -> String {
+    let mut names = vec![TCP_RENO.name()];
+    names.extend(TCP_CONG_LIST.read().iter().map(|c| c.name()));
+    names.join(" ")
+}
+// ANCHOR_END: tcp_cong_list
+
+fn tcp_ca_known(name: &str) -> Result<(), Errno> {
+    tcp_ca_find(name).map(|_| ()).ok_or(Errno::ENOENT)
+}
+
+/// `net.ipv4.tcp_congestion_control`: the algorithm new sockets take
+/// (`proc_tcp_congestion_control()`: an unknown name fails with `ENOENT`).
+/// Linux 6.18's built-in default is `cubic` (`CONFIG_DEFAULT_TCP_CONG`),
+/// and a new namespace starts from the initial namespace's choice (`bbr`
+/// on the machine these notes were checked on); ours is `reno` until
+/// CUBIC comes (#10).
+pub static TCP_CONGESTION_CONTROL: StrSysctlDef = StrSysctlDef {
+    name: "net.ipv4.tcp_congestion_control",
+    default: "reno",
+    validate: Some(tcp_ca_known),
+    read: None,
+    doc: "Congestion control algorithm for new connections.",
+};
+
+/// `net.ipv4.tcp_available_congestion_control` (read-only).
+pub static TCP_AVAILABLE_CONGESTION_CONTROL: StrSysctlDef = StrSysctlDef {
+    name: "net.ipv4.tcp_available_congestion_control",
+    default: "",
+    validate: None,
+    read: Some(tcp_get_available_congestion_control),
+    doc: "Congestion control algorithms available (read-only).",
+};
+
+// ANCHOR: tcp_assign_congestion_control
+/// Mirrors `tcp_assign_congestion_control()`: a new socket takes the
+/// namespace's algorithm (Reno if that name has gone), with zeroed
+/// private state.
+pub fn tcp_assign_congestion_control(tp: &mut TcpSk, default_name: &str) {
+    tp.icsk_ca_ops = tcp_ca_find(default_name).unwrap_or(&TCP_RENO);
+    tp.icsk_ca_priv = [0; 13];
+    tp.icsk_ca_initialized = false;
+}
+
+/// Mirrors `tcp_init_congestion_control()`: at ESTABLISHED
+/// (`tcp_init_transfer()`), forget `prior_ssthresh` and run the
+/// algorithm's `init()`.
+pub fn tcp_init_congestion_control(tp: &mut TcpSk) {
+    tp.prior_ssthresh = 0;
+    let ops = tp.icsk_ca_ops;
+    ops.init(tp);
+    tp.icsk_ca_initialized = true;
+}
+
+/// Mirrors `tcp_set_congestion_control()` + `tcp_reinit_congestion_control()`
+/// (`TCP_CONGESTION`): switch this socket to `name` (`ENOENT` if there is
+/// no such algorithm). The private state is zeroed, and on a connection
+/// past the handshake the new algorithm's `init()` runs at once. Linux also
+/// refuses algorithms not in `tcp_allowed_congestion_control` to
+/// unprivileged users (`EPERM`); every caller here is privileged.
+pub fn tcp_set_congestion_control(tp: &mut TcpSk, name: &str) -> Result<(), Errno> {
+    let ca = tcp_ca_find(name).ok_or(Errno::ENOENT)?;
+    tp.icsk_ca_ops = ca;
+    tp.icsk_ca_priv = [0; 13];
+    tp.icsk_ca_initialized = false;
+    if !matches!(tp.state, crate::tcp_states::TcpState::Close | crate::tcp_states::TcpState::Listen) {
+        tcp_init_congestion_control(tp);
+    }
+    Ok(())
+}
+// ANCHOR_END: tcp_assign_congestion_control
 
 /// `enum tcp_ca_event`: what `cwnd_event()` is told about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,14 +19,20 @@
 //! - No header prediction fast path: every segment takes
 //!   `tcp_rcv_established()`'s slow path.
 //! - Only the MSS option is acted on; PAWS, SACK, window scaling, ECN,
-//!   fast retransmit and undo come with the options issue. Loss is
-//!   repaired by the RTO alone (`TCP_CA_Loss`, go-back-N over the
-//!   retransmit queue as Linux's `tcp_enter_loss()` marks all lost).
+//!   fast retransmit and undo come with the options issue. The sender's
+//!   SACK scoreboard is [`sacktag`]; fast retransmit, NewReno/SACK
+//!   recovery and PRR are [`fastretrans`] (the classic duplicate-ACK
+//!   threshold, not RACK-TLP; no undo); an RTO enters `TCP_CA_Loss`
+//!   ([`crate::tcp_timer::tcp_enter_loss`]). `tcp_ack()` does not look at
+//!   SACK blocks on an ACK older than `snd_una` (Linux does).
 //! - The RFC 5961 challenge ACK is sent without Linux's per-socket and
 //!   global rate limits (the options issue adds them).
 //! - The out-of-order tree keeps partially overlapping segments as they
 //!   came; delivery trims them against `rcv_nxt`. Linux trims and merges
 //!   on insert (`tcp_data_queue_ofo()`).
+
+pub mod fastretrans;
+pub mod sacktag;
 
 use std::sync::{Arc, Weak};
 
@@ -165,28 +171,11 @@ pub fn tcp_is_cwnd_limited(tp: &TcpSk) -> bool {
     tp.snd_cwnd < tp.snd_ssthresh && tp.snd_cwnd < 2 * tp.max_packets_out
 }
 
-/// Reno's `tcp_reno_cong_avoid()`: slow start below `snd_ssthresh` (one
-/// segment per segment ACKed), then one segment per window.
-pub fn tcp_cong_avoid(tp: &mut TcpSk, acked: u32) {
-    if !tcp_is_cwnd_limited(tp) {
-        return;
-    }
-    let mut acked = acked;
-    if tp.snd_cwnd < tp.snd_ssthresh {
-        let cwnd = (tp.snd_cwnd + acked).min(tp.snd_ssthresh);
-        acked -= cwnd - tp.snd_cwnd;
-        tp.snd_cwnd = cwnd;
-        if acked == 0 {
-            return;
-        }
-    }
-    tp.snd_cwnd_cnt += acked;
-    if tp.snd_cwnd_cnt >= tp.snd_cwnd {
-        let delta = tp.snd_cwnd_cnt / tp.snd_cwnd;
-        tp.snd_cwnd_cnt -= delta * tp.snd_cwnd;
-        tp.snd_cwnd += delta;
-    }
-    tp.snd_cwnd = tp.snd_cwnd.min(TCP_INFINITE_SSTHRESH);
+/// Mirrors `tcp_cong_avoid()`: let the socket's algorithm grow the window
+/// (`icsk_ca_ops->cong_avoid`, Reno's by default) for `acked` segments.
+pub fn tcp_cong_avoid(tp: &mut TcpSk, ack: u32, acked: u32) {
+    let ops = tp.icsk_ca_ops;
+    ops.cong_avoid(tp, ack, acked);
 }
 
 // -- ACK processing ---------------------------------------------------------------
@@ -200,9 +189,10 @@ fn tcp_may_update_window(tp: &TcpSk, ack: u32, ack_seq: u32, nwin: u32) -> bool 
 /// `tcp_ack_update_window()`: take the peer's window (shifted by its
 /// `snd_wscale`, RFC 7323 §2.3) if the segment is newer than the last
 /// window update.
-fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) {
+fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) -> bool {
     let nwin = u32::from(seg.window) << tp.rx_opt.snd_wscale;
-    if tcp_may_update_window(tp, seg.ack_seq, seg.seq, nwin) {
+    let update = tcp_may_update_window(tp, seg.ack_seq, seg.seq, nwin);
+    if update {
         tp.snd_wl1 = seg.seq;
         if tp.snd_wnd != nwin {
             tp.snd_wnd = nwin;
@@ -211,6 +201,7 @@ fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) {
             }
         }
     }
+    update // FLAG_WIN_UPDATE
 }
 
 /// `tcp_clean_rtx_queue()`: free what `snd_una` now covers, take an RTT
@@ -232,6 +223,9 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         }
         if cb.sacked & TCPCB_LOST != 0 {
             tp.lost_out = tp.lost_out.saturating_sub(1);
+        }
+        if cb.sacked & TCPCB_SACKED_ACKED != 0 {
+            tp.sacked_out = tp.sacked_out.saturating_sub(1);
         }
         if cb.sacked & TCPCB_EVER_RETRANS != 0 {
             retrans_data_acked = true; // FLAG_RETRANS_DATA_ACKED
@@ -298,7 +292,10 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     tp.sk_err_soft = None;
     tp.icsk_probes_out = 0;
     tp.rcv_tstamp = net.jiffies();
-    tcp_ack_update_window(tp, seg);
+    let mut flag = if seg.len > 0 { fastretrans::FLAG_DATA } else { 0 };
+    if tcp_ack_update_window(tp, seg) {
+        flag |= fastretrans::FLAG_WIN_UPDATE;
+    }
     // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent.
     tcp_replace_ts_recent(net, tp, seg.seq);
     if tp.icsk_pending == ICSK_TIME_PROBE0 && tp.snd_wnd > 0 {
@@ -307,24 +304,78 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         tp.icsk_probes_out = 0;
         inet_csk_clear_xmit_timer(net, sk, tp);
     }
-    if !after(ack, prior_snd_una) {
+    let advanced = after(ack, prior_snd_una);
+    if advanced {
+        flag |= fastretrans::FLAG_SND_UNA_ADVANCED;
+        tp.bytes_acked += u64::from(ack.wrapping_sub(prior_snd_una));
+        tp.snd_una = ack;
+    }
+    let prior_packets = tp.packets_out;
+    if prior_packets == 0 {
+        return 1; // no_queue
+    }
+    // The scoreboard, then what the ACK frees, then the state machine
+    // (Linux's order: tcp_sacktag_write_queue(), tcp_clean_rtx_queue(),
+    // tcp_fastretrans_alert(), tcp_cong_control()).
+    let mut delivered = 0;
+    let prior_fack = sacktag::tcp_highest_sack_seq(tp);
+    if tp.rx_opt.sack_ok && seg.opts.num_sacks > 0 {
+        let st = sacktag::tcp_sacktag_write_queue(net, tn, tp, seg.opts.sacks(), ack, prior_snd_una);
+        flag |= st.flag;
+        delivered += st.sack_delivered;
+    }
+    if advanced {
+        let sacked_before = tp.sacked_out;
+        // tcp_clean_rtx_queue(): a never-retransmitted, un-SACKed segment
+        // acknowledged below the highest SACK filled its hole late.
+        let reord = tp
+            .tcp_rtx_queue
+            .iter()
+            .map(|skb| TCP_SKB_CB(skb))
+            .take_while(|cb| !after(cb.end_seq, ack))
+            .find(|cb| cb.sacked & (sacktag::TCPCB_RETRANS | TCPCB_SACKED_ACKED) == 0)
+            .map(|cb| cb.seq);
+        let acked = tcp_clean_rtx_queue(net, tn, tp);
+        if acked > 0 {
+            flag |= fastretrans::FLAG_DATA_ACKED;
+        }
+        delivered += if fastretrans::tcp_is_sack(tp) {
+            acked.saturating_sub(sacked_before.saturating_sub(tp.sacked_out))
+        } else if acked > 0 {
+            fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked) // under FLAG_ACKED
+        } else {
+            0
+        };
+        if let Some(reord) = reord.filter(|&r| fastretrans::tcp_is_sack(tp) && before(r, prior_fack)) {
+            sacktag::tcp_check_sack_reordering(net, tn, tp, reord, prior_fack);
+        }
+        if tp.tcp_rtx_queue.front().is_some_and(|h| TCP_SKB_CB(h).sacked & TCPCB_SACKED_ACKED != 0) {
+            flag |= fastretrans::FLAG_SACK_RENEGING;
+        }
+        tp.icsk_retransmits = 0;
+        tp.icsk_backoff = 0;
+        tp.icsk_probes_out = 0;
+        if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
+            tp.retrans_stamp = 0;
+        }
+        tcp_rearm_rto(net, sk, tp);
+    }
+    if fastretrans::tcp_ack_is_dubious(tp, flag) {
+        let not_dup =
+            fastretrans::FLAG_SND_UNA_ADVANCED | fastretrans::FLAG_NOT_DUP | fastretrans::FLAG_DSACKING_ACK;
+        let num_dupack = u32::from(flag & not_dup == 0);
+        let (sacked_before, lost_before) = (tp.sacked_out, tp.lost_out);
+        fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, num_dupack, flag);
+        if !fastretrans::tcp_is_sack(tp) {
+            delivered += tp.sacked_out.saturating_sub(sacked_before); // tcp_add_reno_sack()
+        }
+        let newly_lost = tp.lost_out.saturating_sub(lost_before);
+        fastretrans::tcp_cong_control(tn, tp, ack, delivered, newly_lost, flag);
+    } else {
+        fastretrans::tcp_cong_control(tn, tp, ack, delivered, 0, flag);
+    }
+    if !advanced {
         return 1;
-    }
-    tp.bytes_acked += u64::from(ack.wrapping_sub(prior_snd_una));
-    tp.snd_una = ack;
-    let acked = tcp_clean_rtx_queue(net, tn, tp);
-    tp.icsk_retransmits = 0;
-    tp.icsk_backoff = 0;
-    tp.icsk_probes_out = 0;
-    if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
-        tp.retrans_stamp = 0;
-    }
-    if tp.icsk_ca_state == TCP_CA_LOSS && !before(ack, tp.high_seq) {
-        tp.icsk_ca_state = TCP_CA_OPEN;
-    }
-    tcp_rearm_rto(net, sk, tp);
-    if acked > 0 {
-        tcp_cong_avoid(tp, acked);
     }
     tcp_new_space(tn, tp);
     tp.wake_pending = true; // sk_write_space()
@@ -1103,6 +1154,7 @@ pub fn tcp_rcv_synsent_state_process(
 pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     tcp_set_state(net, sk, tp, TcpState::Established);
     tp.snd_cwnd = TCP_INIT_CWND;
+    crate::tcp_cong::tcp_init_congestion_control(tp);
     // tcp_init_buffer_space()
     if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 {
         if let Some(tn) = net.net_generic::<TcpNet>() {

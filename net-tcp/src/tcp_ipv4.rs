@@ -313,6 +313,10 @@ pub fn tcp_v4_conn_request(
         tp.keepalive_time = lp.keepalive_time;
         tp.keepalive_intvl = lp.keepalive_intvl;
         tp.keepalive_probes = lp.keepalive_probes;
+        // tcp_ca_openreq_child(): the listener's algorithm (Linux keeps it only
+        // if set by TCP_CONGESTION, else takes the current default).
+        tp.icsk_ca_ops = lp.icsk_ca_ops;
+        tp.reordering = lp.reordering; // a clone of the listener's
         tp.parent = Some(Arc::downgrade(listener));
         tp.state = TcpState::SynRecv;
         child.skc_state.store(TcpState::SynRecv as u8, std::sync::atomic::Ordering::Release);

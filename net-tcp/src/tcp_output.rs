@@ -542,10 +542,11 @@ fn tcp_event_new_data_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) {
 }
 
 /// `tcp_packets_in_flight()`: segments sent and not acknowledged, minus
-/// those deemed lost (`tcp_left_out()`: `lost_out`; no SACK here, so no
-/// `sacked_out`), plus their retransmissions still in flight.
+/// those that have left the network (`tcp_left_out()`: SACKed — or, for
+/// Reno, one per duplicate ACK — and deemed lost), plus retransmissions
+/// still in flight (RFC 6675's `pipe`).
 pub fn tcp_packets_in_flight(tp: &TcpSk) -> u32 {
-    (tp.packets_out + tp.retrans_out).saturating_sub(tp.lost_out)
+    (tp.packets_out + tp.retrans_out).saturating_sub(tp.sacked_out + tp.lost_out)
 }
 
 /// `tcp_nagle_test()` / `tcp_nagle_check()`: may a segment of `len` bytes
@@ -657,6 +658,9 @@ fn tcp_write_xmit_loop(
             tp.snd_sml = cb.end_seq; // tcp_minshall_update()
         }
         tcp_event_new_data_sent(net, sk, tp, skb);
+        if crate::tcp_input::fastretrans::tcp_in_cwnd_reduction(tp) {
+            tp.prr_out += 1; // RFC 6937's prr_out counts new data too
+        }
     }
 }
 // ANCHOR_END: tcp_write_xmit
@@ -877,29 +881,54 @@ pub fn tcp_retransmit_skb(
 }
 // ANCHOR_END: tcp_retransmit_skb
 
-/// Retransmit the segments marked lost that the congestion window allows
-/// (`tcp_xmit_retransmit_queue()`), oldest first: after an RTO every
-/// segment in flight is lost, and each ACK that opens the window lets the
-/// next ones go.
+// ANCHOR: tcp_xmit_retransmit_queue
+/// Retransmit the segments marked lost that the congestion window allows.
+///
+/// Mirrors `tcp_xmit_retransmit_queue()` (net/ipv4/tcp_output.c), oldest
+/// first: stop when the window is full or every lost segment has a
+/// retransmission in flight (`retrans_out >= lost_out`); skip what the
+/// peer SACKed or what is already retransmitted. Each one counts as
+/// TCPFastRetrans (Recovery, Disorder) or TCPSlowStartRetrans (Loss, after
+/// an RTO) and, in Recovery, as PRR's `prr_out`. Resending the head
+/// restarts the RTO. After an RTO every segment in flight is lost, and
+/// each ACK that opens the window lets the next ones go.
 pub fn tcp_xmit_retransmit_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     if tp.lost_out == 0 {
         return;
     }
+    let mut rearm_timer = false;
     let mut idx = 0;
     while idx < tp.tcp_rtx_queue.len() {
-        if tcp_packets_in_flight(tp) >= tp.snd_cwnd {
-            return;
+        if tcp_packets_in_flight(tp) >= tp.snd_cwnd || tp.retrans_out >= tp.lost_out {
+            break;
         }
         let sacked = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).sacked;
-        if sacked & TCPCB_LOST != 0
-            && sacked & TCPCB_SACKED_RETRANS == 0
-            && tcp_retransmit_skb(net, tn, sk, tp, idx).is_err()
-        {
-            return;
+        if sacked & TCPCB_LOST == 0 || sacked & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS) != 0 {
+            idx += 1;
+            continue;
+        }
+        if tcp_retransmit_skb(net, tn, sk, tp, idx).is_err() {
+            break;
+        }
+        net.mib.inc(if tp.icsk_ca_state != TCP_CA_LOSS {
+            LinuxMib::TCPFastRetrans
+        } else {
+            LinuxMib::TCPSlowStartRetrans
+        });
+        if crate::tcp_input::fastretrans::tcp_in_cwnd_reduction(tp) {
+            tp.prr_out += 1;
+        }
+        if idx == 0 {
+            rearm_timer = true;
         }
         idx += 1;
     }
+    if rearm_timer {
+        let rto = tp.icsk_rto;
+        inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
+    }
 }
+// ANCHOR_END: tcp_xmit_retransmit_queue
 
 /// `tcp_data_snd_check()`: after an ACK, send what the new window allows.
 pub fn tcp_data_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {

@@ -149,30 +149,75 @@ pub fn tcp_write_timeout(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
 }
 // ANCHOR_END: tcp_write_timeout
 
-/// `tcp_enter_loss()`: after an RTO every segment in flight is presumed
-/// lost. Reno halves the window into `ssthresh` (at least 2), the window
-/// drops to one segment, and the Loss state retransmits from `snd_una` up
-/// to `high_seq` (= `snd_nxt`) as ACKs open the window.
-pub fn tcp_enter_loss(tp: &mut TcpSk) {
-    if tp.icsk_ca_state != TCP_CA_LOSS {
-        // tcp_reno_ssthresh(): half the window, at least two segments.
-        tp.snd_ssthresh = (tp.snd_cwnd >> 1).max(2);
+// ANCHOR: tcp_enter_loss
+/// Mirrors `tcp_enter_loss()` + `tcp_timeout_mark_lost()`
+/// (net/ipv4/tcp_input.c): after an RTO every segment in flight that the
+/// peer has not SACKed is presumed lost — all of them, SACKed ones too, if
+/// the head is SACKed (the receiver reneged, TCPSACKReneging). Unless the
+/// window was already cut in this episode (Recovery or Loss with
+/// `high_seq` still ahead), `ssthresh` comes from the algorithm
+/// (`icsk_ca_ops.ssthresh`, Reno: half the window, at least 2) and it
+/// hears `CA_EVENT_LOSS`. The window drops to what is in flight plus one,
+/// and the Loss state retransmits from `snd_una` up to `high_seq`
+/// (= `snd_nxt`) as ACKs open the window. We differ: no F-RTO, no undo.
+pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
+    use crate::tcp_input::fastretrans::{
+        tcp_in_cwnd_reduction, tcp_is_sack, tcp_reset_reno_sack, tcp_set_ca_state,
+    };
+    // tcp_timeout_mark_lost()
+    let is_reneg = tcp_is_sack(tp)
+        && tp.tcp_rtx_queue.front().is_some_and(|h| TCP_SKB_CB(h).sacked & TCPCB_SACKED_ACKED != 0);
+    if is_reneg {
+        net.mib.inc(LinuxMib::TCPSACKReneging);
+        tp.sacked_out = 0;
+    } else if !tcp_is_sack(tp) {
+        tcp_reset_reno_sack(tp);
     }
-    // tcp_timeout_mark_lost(): everything in flight is lost, and no
-    // retransmission of it is in flight any more.
-    let mut lost = 0;
+    let (mut lost, mut retrans) = (0, 0);
     for skb in tp.tcp_rtx_queue.iter_mut() {
         let cb = TCP_SKB_CB_mut(skb);
+        if is_reneg {
+            cb.sacked &= !TCPCB_SACKED_ACKED;
+        }
+        if cb.sacked & TCPCB_SACKED_ACKED != 0 {
+            retrans += u32::from(cb.sacked & TCPCB_SACKED_RETRANS != 0);
+            continue;
+        }
         cb.sacked = (cb.sacked & !TCPCB_SACKED_RETRANS) | TCPCB_LOST;
         lost += 1;
     }
     tp.lost_out = lost;
-    tp.retrans_out = 0;
+    tp.retrans_out = retrans;
+    // Reduce ssthresh if it has not yet been made inside this window.
+    if tp.icsk_ca_state <= TCP_CA_DISORDER
+        || !after(tp.high_seq, tp.snd_una)
+        || (tp.icsk_ca_state == TCP_CA_LOSS && tp.icsk_retransmits == 0)
+    {
+        tp.prior_ssthresh = if tcp_in_cwnd_reduction(tp) {
+            tp.snd_ssthresh
+        } else {
+            tp.snd_ssthresh.max((tp.snd_cwnd >> 1) + (tp.snd_cwnd >> 2))
+        };
+        tp.prior_cwnd = tp.snd_cwnd;
+        let ops = tp.icsk_ca_ops;
+        tp.snd_ssthresh = ops.ssthresh(tp);
+        ops.cwnd_event(tp, crate::tcp_cong::CaEvent::Loss);
+        tp.undo_marker = tp.snd_una;
+        tp.undo_retrans = if tp.retrans_out != 0 { tp.retrans_out as i32 } else { -1 };
+    }
     tp.snd_cwnd = tcp_packets_in_flight(tp) + 1;
     tp.snd_cwnd_cnt = 0;
-    tp.icsk_ca_state = TCP_CA_LOSS;
+    tp.snd_cwnd_stamp = net.jiffies();
+    // A timeout after many duplicate ACKs: the reordering estimate was
+    // too high.
+    let reordering = tn.sysctl.tcp_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
+    if tp.icsk_ca_state <= TCP_CA_DISORDER && tp.sacked_out >= reordering {
+        tp.reordering = tp.reordering.min(reordering);
+    }
+    tcp_set_ca_state(tp, TCP_CA_LOSS);
     tp.high_seq = tp.snd_nxt;
 }
+// ANCHOR_END: tcp_enter_loss
 
 /// `tcp_clamp_rto_to_user_timeout()`: never wait past `TCP_USER_TIMEOUT`.
 fn tcp_clamp_rto_to_user_timeout(net: &Net, tp: &TcpSk) -> u32 {
@@ -197,8 +242,9 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     if tcp_write_timeout(net, tn, sk, tp) {
         return;
     }
+    crate::tcp_input::fastretrans::tcp_count_rto_failures(net, tp);
     net.mib.inc(LinuxMib::TCPTimeouts);
-    tcp_enter_loss(tp);
+    tcp_enter_loss(net, tn, tp);
     let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
     tp.icsk_retransmits = tp.icsk_retransmits.saturating_add(1);
     tp.total_rto += 1;

@@ -1,0 +1,701 @@
+//! Fast retransmit and fast recovery: the congestion state machine an ACK
+//! drives.
+//!
+//! Mirrors net/ipv4/tcp_input.c of **Linux 6.18**: `tcp_fastretrans_alert()`,
+//! `tcp_time_to_recover()`, `tcp_enter_recovery()`, `tcp_try_to_open()`,
+//! `tcp_try_keep_open()`, `tcp_try_undo_recovery()` (its no-undo half),
+//! `tcp_add_reno_sack()`, `tcp_remove_reno_sacks()`,
+//! `tcp_check_reno_reordering()`, `tcp_init_cwnd_reduction()`,
+//! `tcp_cwnd_reduction()` (PRR), `tcp_end_cwnd_reduction()`,
+//! `tcp_cong_control()`, `tcp_may_raise_cwnd()`; and from
+//! net/ipv4/tcp_recovery.c `tcp_newreno_mark_lost()`.
+//!
+//! Heads up: read RFC 5681 §3.2 (fast retransmit / fast recovery), RFC
+//! 6582 (NewReno's partial ACKs), RFC 6675 (SACK-based loss recovery, the
+//! `IsLost()` rule) and RFC 6937 (Proportional Rate Reduction) first.
+//!
+//! The states (`icsk_ca_state`): Open — all is well; Disorder — duplicate
+//! ACKs or SACKs seen, not yet a loss; Recovery — fast retransmit sent,
+//! `snd_cwnd` falls to `ssthresh` by PRR until `high_seq` (`snd_nxt` when
+//! recovery began) is acknowledged; Loss — an RTO fired
+//! ([`crate::tcp_timer::tcp_enter_loss`]).
+//!
+//! # Where we differ
+//!
+//! - Loss detection is the classic duplicate-ACK threshold for both Reno
+//!   and SACK: a SACK sender marks lost, RFC 6675-style, each un-SACKed
+//!   segment with at least `reordering` SACKed segments above it (Linux
+//!   before 5.x: `tcp_mark_head_lost()` / `tcp_update_scoreboard()`).
+//!   Linux 6.18 with SACK uses RACK-TLP by default (`tcp_recovery` = 1,
+//!   RFC 8985: time-based loss marking and tail loss probes); RACK-TLP
+//!   comes with the performance issue (#10).
+//! - No undo: `undo_marker` and `undo_retrans` are kept (D-SACKs update
+//!   them), but a spurious recovery is never reverted (`tcp_try_undo_*`,
+//!   TCPFullUndo, TCPPartialUndo, TCPDSACKUndo, TCPLossUndo), so
+//!   `prior_ssthresh` is recorded and never used.
+//! - No ECN (`FLAG_ECE`, CWR) and no MTU probing.
+
+use std::sync::Arc;
+
+use net_core::Net;
+use net_core::snmp::LinuxMib;
+
+use crate::af_inet::TcpNet;
+use crate::sock::*;
+use crate::tcp_output::tcp_packets_in_flight;
+
+use super::sacktag::tcp_highest_sack_seq;
+
+// ANCHOR: ack_flags
+/// `FLAG_DATA`: the incoming frame contained data.
+pub const FLAG_DATA: i32 = 0x01;
+/// `FLAG_WIN_UPDATE`: the incoming ACK was a window update.
+pub const FLAG_WIN_UPDATE: i32 = 0x02;
+/// `FLAG_DATA_ACKED`: this ACK acknowledged new data.
+pub const FLAG_DATA_ACKED: i32 = 0x04;
+/// `FLAG_RETRANS_DATA_ACKED`: some of which was retransmitted.
+pub const FLAG_RETRANS_DATA_ACKED: i32 = 0x08;
+/// `FLAG_SYN_ACKED`: this ACK acknowledged our SYN.
+pub const FLAG_SYN_ACKED: i32 = 0x10;
+/// `FLAG_DATA_SACKED`: new SACK.
+pub const FLAG_DATA_SACKED: i32 = 0x20;
+/// `FLAG_ECE`: ECE in this ACK.
+pub const FLAG_ECE: i32 = 0x40;
+/// `FLAG_LOST_RETRANS`: this ACK marks some retransmission lost.
+pub const FLAG_LOST_RETRANS: i32 = 0x80;
+/// `FLAG_SLOWPATH`: do not skip RFC checks for window update.
+pub const FLAG_SLOWPATH: i32 = 0x100;
+/// `FLAG_ORIG_SACK_ACKED`: never-retransmitted data was (s)acked.
+pub const FLAG_ORIG_SACK_ACKED: i32 = 0x200;
+/// `FLAG_SND_UNA_ADVANCED`: `snd_una` was changed (!= `FLAG_DATA_ACKED`).
+pub const FLAG_SND_UNA_ADVANCED: i32 = 0x400;
+/// `FLAG_DSACKING_ACK`: SACK blocks contained a D-SACK info.
+pub const FLAG_DSACKING_ACK: i32 = 0x800;
+/// `FLAG_SET_XMIT_TIMER`: set TLP or RTO timer.
+pub const FLAG_SET_XMIT_TIMER: i32 = 0x1000;
+/// `FLAG_SACK_RENEGING`: `snd_una` advanced to a SACKed seq.
+pub const FLAG_SACK_RENEGING: i32 = 0x2000;
+/// `FLAG_UPDATE_TS_RECENT`: `tcp_replace_ts_recent()`.
+pub const FLAG_UPDATE_TS_RECENT: i32 = 0x4000;
+/// `FLAG_NO_CHALLENGE_ACK`: do not call `tcp_send_challenge_ack()`.
+pub const FLAG_NO_CHALLENGE_ACK: i32 = 0x8000;
+/// `FLAG_ACK_MAYBE_DELAYED`: likely a delayed ACK.
+pub const FLAG_ACK_MAYBE_DELAYED: i32 = 0x10000;
+/// `FLAG_ACKED`.
+pub const FLAG_ACKED: i32 = FLAG_DATA_ACKED | FLAG_SYN_ACKED;
+/// `FLAG_NOT_DUP`: not a duplicate ACK.
+pub const FLAG_NOT_DUP: i32 = FLAG_DATA | FLAG_WIN_UPDATE | FLAG_ACKED;
+/// `FLAG_CA_ALERT`: the congestion state machine must look.
+pub const FLAG_CA_ALERT: i32 = FLAG_DATA_SACKED | FLAG_ECE | FLAG_DSACKING_ACK;
+/// `FLAG_FORWARD_PROGRESS`.
+pub const FLAG_FORWARD_PROGRESS: i32 = FLAG_ACKED | FLAG_DATA_SACKED;
+// ANCHOR_END: ack_flags
+
+/// `tcp_is_sack()`: SACK was negotiated; otherwise `tcp_is_reno()`.
+pub fn tcp_is_sack(tp: &TcpSk) -> bool {
+    tp.rx_opt.sack_ok
+}
+
+/// `tcp_left_out()`: segments that have left the network without being
+/// cumulatively acknowledged — SACKed or deemed lost.
+pub fn tcp_left_out(tp: &TcpSk) -> u32 {
+    tp.sacked_out + tp.lost_out
+}
+
+/// `tcp_in_cwnd_reduction()`: in CWR or Recovery, where PRR sets the window.
+pub fn tcp_in_cwnd_reduction(tp: &TcpSk) -> bool {
+    tp.icsk_ca_state == TCP_CA_CWR || tp.icsk_ca_state == TCP_CA_RECOVERY
+}
+
+/// `tcp_set_ca_state()`: tell the algorithm (`set_state`), then change.
+pub fn tcp_set_ca_state(tp: &mut TcpSk, ca_state: u8) {
+    let ops = tp.icsk_ca_ops;
+    ops.set_state(tp, ca_state);
+    tp.icsk_ca_state = ca_state;
+}
+
+/// `tcp_any_retrans_done()`: a retransmission is in flight, or the head
+/// was ever retransmitted.
+fn tcp_any_retrans_done(tp: &TcpSk) -> bool {
+    tp.retrans_out != 0
+        || tp.tcp_rtx_queue.front().is_some_and(|skb| TCP_SKB_CB(skb).sacked & TCPCB_EVER_RETRANS != 0)
+}
+
+// ANCHOR: reno_sacks
+/// Mirrors `tcp_limit_reno_sacked()`: without SACK, `sacked_out` counts
+/// duplicate ACKs; more than the segments in flight minus the holes means
+/// the "SACKs" were reordering. Returns true if it had to clamp.
+fn tcp_limit_reno_sacked(tp: &mut TcpSk) -> bool {
+    let holes = tp.lost_out.max(1).min(tp.packets_out);
+    if tp.sacked_out + holes > tp.packets_out {
+        tp.sacked_out = tp.packets_out - holes;
+        return true;
+    }
+    false
+}
+
+/// Mirrors `tcp_check_reno_reordering()`: if the duplicate ACKs outnumber
+/// what can be missing, the path reorders: raise `reordering` to the
+/// segments in flight (TCPRenoReorder).
+fn tcp_check_reno_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, addend: u32) {
+    if !tcp_limit_reno_sacked(tp) {
+        return;
+    }
+    let max = tn.sysctl.tcp_max_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
+    tp.reordering = (tp.packets_out + addend).min(max);
+    net.mib.inc(LinuxMib::TCPRenoReorder);
+}
+
+/// Mirrors `tcp_add_reno_sack()`: a duplicate ACK without SACK stands for
+/// one segment that left the network (RFC 5681 §3.2 step 3).
+pub fn tcp_add_reno_sack(net: &Net, tn: &TcpNet, tp: &mut TcpSk, num_dupack: u32) -> u32 {
+    if num_dupack == 0 {
+        return 0;
+    }
+    let prior = tp.sacked_out;
+    tp.sacked_out += num_dupack;
+    tcp_check_reno_reordering(net, tn, tp, 0);
+    tp.sacked_out.saturating_sub(prior)
+}
+
+/// Mirrors `tcp_remove_reno_sacks()`: `acked` segments were cumulatively
+/// acknowledged; one of them filled the hole, the others had each earned
+/// a duplicate ACK already. Returns the segments newly delivered.
+pub fn tcp_remove_reno_sacks(net: &Net, tn: &TcpNet, tp: &mut TcpSk, acked: u32) -> u32 {
+    let mut delivered = 0;
+    if acked > 0 {
+        delivered = acked.saturating_sub(tp.sacked_out).max(1);
+        tp.sacked_out = tp.sacked_out.saturating_sub(acked - 1);
+    }
+    tcp_check_reno_reordering(net, tn, tp, acked);
+    delivered
+}
+
+/// `tcp_reset_reno_sack()`.
+pub fn tcp_reset_reno_sack(tp: &mut TcpSk) {
+    tp.sacked_out = 0;
+}
+// ANCHOR_END: reno_sacks
+
+// ANCHOR: prr
+/// Mirrors `tcp_init_cwnd_reduction()`: recovery (or CWR) begins; remember
+/// the window (`prior_cwnd`), zero PRR's counters, take the algorithm's
+/// `ssthresh()`, and end the episode at `high_seq` = `snd_nxt`.
+pub fn tcp_init_cwnd_reduction(tp: &mut TcpSk) {
+    tp.high_seq = tp.snd_nxt;
+    tp.snd_cwnd_cnt = 0;
+    tp.prior_cwnd = tp.snd_cwnd;
+    tp.prr_delivered = 0;
+    tp.prr_out = 0;
+    let ops = tp.icsk_ca_ops;
+    tp.snd_ssthresh = ops.ssthresh(tp);
+}
+
+/// Mirrors `tcp_cwnd_reduction()`, Proportional Rate Reduction (RFC 6937
+/// §3): on each ACK in recovery, `newly_acked_sacked` segments were
+/// delivered. While more than `ssthresh` is in flight, send in proportion
+/// — `ssthresh / prior_cwnd` of what was delivered (rounded up); once the
+/// pipe is below `ssthresh`, grow back to it no faster than slow start
+/// (PRR-SSRB: what was delivered, plus one if `snd_una` advanced and
+/// nothing new was lost). At least one segment goes out on entry, the
+/// fast retransmit. The result is `snd_cwnd` = in flight + that count.
+pub fn tcp_cwnd_reduction(tp: &mut TcpSk, newly_acked_sacked: u32, newly_lost: u32, flag: i32) {
+    if newly_acked_sacked == 0 || tp.prior_cwnd == 0 {
+        return;
+    }
+    let in_flight = i64::from(tcp_packets_in_flight(tp));
+    let delta = i64::from(tp.snd_ssthresh) - in_flight;
+    tp.prr_delivered += newly_acked_sacked;
+    let mut sndcnt: i64 = if delta < 0 {
+        let dividend =
+            u64::from(tp.snd_ssthresh) * u64::from(tp.prr_delivered) + u64::from(tp.prior_cwnd) - 1;
+        (dividend / u64::from(tp.prior_cwnd)) as i64 - i64::from(tp.prr_out)
+    } else {
+        let mut s = (i64::from(tp.prr_delivered) - i64::from(tp.prr_out)).max(i64::from(newly_acked_sacked));
+        if flag & FLAG_SND_UNA_ADVANCED != 0 && newly_lost == 0 {
+            s += 1;
+        }
+        s.min(delta)
+    };
+    // Force a fast retransmit upon entering fast recovery.
+    sndcnt = sndcnt.max(if tp.prr_out != 0 { 0 } else { 1 });
+    tp.snd_cwnd = (in_flight + sndcnt).clamp(1, i64::from(TCP_INFINITE_SSTHRESH)) as u32;
+}
+
+/// Mirrors `tcp_end_cwnd_reduction()`: leaving CWR or Recovery (without
+/// undo), the window is `ssthresh` (RFC 6937: "cwnd = ssthresh"), and the
+/// algorithm hears `CA_EVENT_COMPLETE_CWR`.
+pub fn tcp_end_cwnd_reduction(net: &Net, tp: &mut TcpSk) {
+    if tp.snd_ssthresh < TCP_INFINITE_SSTHRESH && (tp.icsk_ca_state == TCP_CA_CWR || tp.undo_marker != 0) {
+        tp.snd_cwnd = tp.snd_ssthresh;
+        tp.snd_cwnd_stamp = net.jiffies();
+    }
+    let ops = tp.icsk_ca_ops;
+    ops.cwnd_event(tp, crate::tcp_cong::CaEvent::CompleteCwr);
+}
+// ANCHOR_END: prr
+
+/// `tcp_current_ssthresh()`: the threshold to restore if this reduction
+/// proves spurious — ¾ of the window when not already reducing.
+fn tcp_current_ssthresh(tp: &TcpSk) -> u32 {
+    if tcp_in_cwnd_reduction(tp) {
+        tp.snd_ssthresh
+    } else {
+        tp.snd_ssthresh.max((tp.snd_cwnd >> 1) + (tp.snd_cwnd >> 2))
+    }
+}
+
+/// `tcp_init_undo()`: remember where recovery began.
+fn tcp_init_undo(tp: &mut TcpSk) {
+    tp.undo_marker = tp.snd_una;
+    tp.undo_retrans = if tp.retrans_out != 0 { tp.retrans_out as i32 } else { -1 };
+}
+
+// ANCHOR: tcp_enter_recovery
+/// Mirrors `tcp_enter_recovery()`: count it (TCPRenoRecovery or
+/// TCPSackRecovery), mark where undo would start, begin PRR
+/// ([`tcp_init_cwnd_reduction`]: `ssthresh` from the algorithm, `high_seq`
+/// = `snd_nxt`) unless already reducing, and enter Recovery.
+pub fn tcp_enter_recovery(net: &Net, tp: &mut TcpSk) {
+    net.mib.inc(if tcp_is_sack(tp) { LinuxMib::TCPSackRecovery } else { LinuxMib::TCPRenoRecovery });
+    tp.prior_ssthresh = 0;
+    tcp_init_undo(tp);
+    if !tcp_in_cwnd_reduction(tp) {
+        tp.prior_ssthresh = tcp_current_ssthresh(tp);
+        tcp_init_cwnd_reduction(tp);
+    }
+    tcp_set_ca_state(tp, TCP_CA_RECOVERY);
+}
+// ANCHOR_END: tcp_enter_recovery
+
+/// `tcp_dupack_heuristics()`: duplicate ACKs (Reno) or SACKed segments,
+/// plus the one that is missing.
+fn tcp_dupack_heuristics(tp: &TcpSk) -> u32 {
+    tp.sacked_out + 1
+}
+
+/// Mirrors `tcp_time_to_recover()` without RACK: recover when something
+/// is already marked lost, or when more than `reordering` segments have
+/// arrived beyond a hole (RFC 5681's three duplicate ACKs with the default
+/// `tcp_reordering` of 3).
+pub fn tcp_time_to_recover(tp: &TcpSk) -> bool {
+    tp.lost_out != 0 || tcp_dupack_heuristics(tp) > tp.reordering
+}
+
+/// `tcp_mark_skb_lost()` for the skb at `idx`: LOST, unless SACKed or
+/// already lost; a lost retransmission is no longer in flight.
+fn tcp_mark_skb_lost(net: &Net, tp: &mut TcpSk, idx: usize) {
+    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return };
+    let cb = TCP_SKB_CB_mut(skb);
+    if cb.sacked & TCPCB_SACKED_ACKED != 0 {
+        return;
+    }
+    if cb.sacked & TCPCB_LOST != 0 {
+        if cb.sacked & TCPCB_SACKED_RETRANS != 0 {
+            cb.sacked &= !TCPCB_SACKED_RETRANS;
+            tp.retrans_out = tp.retrans_out.saturating_sub(1);
+            net.mib.inc(LinuxMib::TCPLostRetransmit);
+        }
+    } else {
+        cb.sacked |= TCPCB_LOST;
+        tp.lost_out += 1;
+    }
+}
+
+/// Mirrors `tcp_newreno_mark_lost()` (net/ipv4/tcp_recovery.c): without
+/// SACK only the head can be known lost — after `reordering` duplicate
+/// ACKs, or in Recovery whenever a partial ACK moves `snd_una` (RFC 6582
+/// §3.2 step 3: "retransmit the first unacknowledged segment").
+fn tcp_newreno_mark_lost(net: &Net, tp: &mut TcpSk, snd_una_advanced: bool) {
+    let state = tp.icsk_ca_state;
+    if (state < TCP_CA_RECOVERY && tp.sacked_out >= tp.reordering)
+        || (state == TCP_CA_RECOVERY && snd_una_advanced)
+    {
+        let Some(head) = tp.tcp_rtx_queue.front() else { return };
+        if TCP_SKB_CB(head).sacked & TCPCB_LOST != 0 {
+            return;
+        }
+        tcp_mark_skb_lost(net, tp, 0);
+    }
+}
+
+// ANCHOR: tcp_sack_mark_lost
+/// RFC 6675 §4 `IsLost()` over the scoreboard, Linux's pre-RACK
+/// `tcp_update_scoreboard()` / `tcp_mark_head_lost()` in spirit: walking
+/// down from the highest SACK, every un-SACKed segment with at least
+/// `reordering` SACKed segments above it is lost. `fast_rexmit` (entering
+/// Recovery) marks the head lost even when the SACKed segments are spread
+/// too thin for the rule (Linux: `tcp_mark_head_lost(sk, 1, 1)`).
+fn tcp_sack_mark_lost(net: &Net, tp: &mut TcpSk, fast_rexmit: bool) {
+    let mut sacked_above = 0;
+    for idx in (0..tp.tcp_rtx_queue.len()).rev() {
+        let sacked = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).sacked;
+        if sacked & TCPCB_SACKED_ACKED != 0 {
+            sacked_above += 1;
+        } else if sacked_above >= tp.reordering && sacked & TCPCB_LOST == 0 {
+            tcp_mark_skb_lost(net, tp, idx);
+        }
+    }
+    if fast_rexmit && tp.lost_out == 0 {
+        tcp_mark_skb_lost(net, tp, 0);
+    }
+}
+// ANCHOR_END: tcp_sack_mark_lost
+
+/// `tcp_identify_packet_loss()` without RACK: NewReno marks the head.
+fn tcp_identify_packet_loss(net: &Net, tp: &mut TcpSk, flag: i32) {
+    if tp.tcp_rtx_queue.is_empty() {
+        return;
+    }
+    if !tcp_is_sack(tp) {
+        tcp_newreno_mark_lost(net, tp, flag & FLAG_SND_UNA_ADVANCED != 0);
+    }
+}
+
+/// Mirrors `tcp_try_keep_open()`: Disorder while anything is SACKed, lost
+/// or retransmitted, else Open; a change restarts `high_seq`.
+fn tcp_try_keep_open(tp: &mut TcpSk) {
+    let state = if tcp_left_out(tp) != 0 || tcp_any_retrans_done(tp) { TCP_CA_DISORDER } else { TCP_CA_OPEN };
+    if tp.icsk_ca_state != state {
+        tcp_set_ca_state(tp, state);
+        tp.high_seq = tp.snd_nxt;
+    }
+}
+
+/// Mirrors `tcp_try_to_open()` (no ECN): forget the retransmission clock
+/// when nothing is retransmitted, and settle in Open or Disorder.
+fn tcp_try_to_open(tp: &mut TcpSk) {
+    if !tcp_any_retrans_done(tp) {
+        tp.retrans_stamp = 0;
+    }
+    if tp.icsk_ca_state != TCP_CA_CWR {
+        tcp_try_keep_open(tp);
+    }
+}
+
+/// Mirrors `tcp_try_undo_recovery()` without the undo: `high_seq` is
+/// acknowledged. Reno holds the state until something *above* `high_seq`
+/// is acknowledged (RFC 6582 §3.2 step 5's guard against a false fast
+/// retransmit) and returns true; otherwise Open.
+fn tcp_try_undo_recovery(tp: &mut TcpSk) -> bool {
+    if tp.snd_una == tp.high_seq && !tcp_is_sack(tp) {
+        if !tcp_any_retrans_done(tp) {
+            tp.retrans_stamp = 0;
+        }
+        return true;
+    }
+    tcp_set_ca_state(tp, TCP_CA_OPEN);
+    false
+}
+
+/// Mirrors `tcp_check_sack_reneging()`: `snd_una` advanced onto a segment
+/// the receiver had SACKed — it threw SACKed data away (RFC 2018 §8 lets
+/// it). Rather than trust the scoreboard, fire the RTO soon: after
+/// `max(srtt/2, 10 ms)`; [`crate::tcp_timer::tcp_enter_loss`] then clears
+/// the SACK marks. Counted as TCPSACKReneging there, as Linux does.
+fn tcp_check_sack_reneging(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, flag: i32) -> bool {
+    if flag & FLAG_SACK_RENEGING != 0 && flag & FLAG_SND_UNA_ADVANCED != 0 {
+        let srtt_half_ms = (tp.rtt.srtt_us >> 4) / 1000;
+        let delay = srtt_half_ms.max(10);
+        crate::tcp_output::inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, delay);
+        return true;
+    }
+    false
+}
+
+/// `tcp_process_loss()` without F-RTO or undo: once `high_seq` is
+/// acknowledged, leave Loss ([`tcp_try_undo_recovery`]); a Reno duplicate
+/// ACK for new data sent in Loss still counts as a departure.
+fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupack: u32) {
+    let recovered = !before(tp.snd_una, tp.high_seq);
+    if recovered {
+        tcp_try_undo_recovery(tp);
+        return;
+    }
+    if !tcp_is_sack(tp) {
+        if after(tp.snd_nxt, tp.high_seq) && num_dupack > 0 {
+            tcp_add_reno_sack(net, tn, tp, num_dupack);
+        } else if flag & FLAG_SND_UNA_ADVANCED != 0 {
+            tcp_reset_reno_sack(tp);
+        }
+    }
+}
+
+// ANCHOR: tcp_fastretrans_alert
+/// The congestion state machine for one "dubious" ACK: a duplicate, one
+/// carrying SACK or D-SACK, or any ACK outside Open.
+///
+/// Mirrors `tcp_fastretrans_alert()` (net/ipv4/tcp_input.c), steps B–E:
+/// reneged SACKs force an early RTO; in Recovery, an ACK of `high_seq`
+/// ends it (`tcp_end_cwnd_reduction()`: `snd_cwnd` = `ssthresh`; Reno
+/// waits for an ACK above `high_seq`). Then, by state: in Recovery a
+/// duplicate ACK counts (Reno) and a partial ACK marks the next hole lost
+/// (NewReno, RFC 6582) so it goes out at once; in Loss, [`tcp_process_loss`];
+/// in Open/Disorder, duplicate ACKs count, and once
+/// [`tcp_time_to_recover`] says so the sender enters Recovery and the
+/// head is retransmitted (fast retransmit, RFC 5681 §3.2). With SACK, the
+/// scoreboard decides which segments are lost. The retransmissions
+/// themselves leave through `tcp_xmit_retransmit_queue()` as PRR's window
+/// allows.
+pub fn tcp_fastretrans_alert(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    num_dupack: u32,
+    flag: i32,
+) {
+    let mut fast_rexmit = false;
+    let mut do_lost = num_dupack > 0 || (flag & FLAG_DATA_SACKED != 0 && tcp_force_fast_retransmit(tp));
+    if tp.packets_out == 0 && tp.sacked_out != 0 {
+        tp.sacked_out = 0;
+    }
+    // B. In all the states check for reneging SACKs.
+    if tcp_check_sack_reneging(net, sk, tp, flag) {
+        return;
+    }
+    // D. Check state exit conditions: high_seq is ACKed.
+    if tp.icsk_ca_state == TCP_CA_OPEN {
+        tp.retrans_stamp = 0;
+    } else if !before(tp.snd_una, tp.high_seq) {
+        match tp.icsk_ca_state {
+            // CWR holds until something *above* high_seq is ACKed, so the
+            // CWR bit reaches the receiver.
+            TCP_CA_CWR if tp.snd_una != tp.high_seq => {
+                tcp_end_cwnd_reduction(net, tp);
+                tcp_set_ca_state(tp, TCP_CA_OPEN);
+            }
+            TCP_CA_RECOVERY => {
+                if !tcp_is_sack(tp) {
+                    tcp_reset_reno_sack(tp);
+                }
+                if tcp_try_undo_recovery(tp) {
+                    return;
+                }
+                tcp_end_cwnd_reduction(net, tp);
+            }
+            _ => {}
+        }
+    }
+    // E. Process state.
+    match tp.icsk_ca_state {
+        TCP_CA_RECOVERY => {
+            if flag & FLAG_SND_UNA_ADVANCED == 0 {
+                if !tcp_is_sack(tp) {
+                    tcp_add_reno_sack(net, tn, tp, num_dupack);
+                }
+            } else {
+                // tcp_try_undo_partial() without undo: a partial ACK
+                // forces the next retransmission.
+                do_lost = tcp_force_fast_retransmit(tp);
+            }
+            tcp_identify_packet_loss(net, tp, flag);
+        }
+        TCP_CA_LOSS => {
+            tcp_process_loss(net, tn, tp, flag, num_dupack);
+            tcp_identify_packet_loss(net, tp, flag);
+            if tp.icsk_ca_state != TCP_CA_OPEN {
+                return;
+            }
+            // Loss ended: look at this ACK as Open would.
+            if !tcp_open_or_disorder(net, tn, tp, flag, num_dupack) {
+                return;
+            }
+            fast_rexmit = true;
+        }
+        _ => {
+            if !tcp_open_or_disorder(net, tn, tp, flag, num_dupack) {
+                return;
+            }
+            fast_rexmit = true;
+        }
+    }
+    if tcp_is_sack(tp) && (do_lost || fast_rexmit) {
+        tcp_sack_mark_lost(net, tp, fast_rexmit);
+    }
+}
+// ANCHOR_END: tcp_fastretrans_alert
+
+/// The `default:` arm of `tcp_fastretrans_alert()`: count the duplicate
+/// ACK (Reno), mark the head lost at the threshold, and enter Recovery if
+/// it is time (true), else settle in Open or Disorder (false).
+fn tcp_open_or_disorder(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupack: u32) -> bool {
+    if !tcp_is_sack(tp) {
+        if flag & FLAG_SND_UNA_ADVANCED != 0 {
+            tcp_reset_reno_sack(tp);
+        }
+        tcp_add_reno_sack(net, tn, tp, num_dupack);
+    }
+    tcp_identify_packet_loss(net, tp, flag);
+    if !tcp_time_to_recover(tp) {
+        tcp_try_to_open(tp);
+        return false;
+    }
+    tcp_enter_recovery(net, tp);
+    true
+}
+
+/// `tcp_force_fast_retransmit()`: SACKs reach more than `reordering`
+/// segments beyond `snd_una`.
+fn tcp_force_fast_retransmit(tp: &TcpSk) -> bool {
+    let reach = tp.reordering.saturating_mul(u32::from(tp.mss_cache));
+    after(tcp_highest_sack_seq(tp), tp.snd_una.wrapping_add(reach))
+}
+
+/// `tcp_ack_is_dubious()`: a duplicate, an ACK with SACK news, or any ACK
+/// outside Open goes to [`tcp_fastretrans_alert`].
+pub fn tcp_ack_is_dubious(tp: &TcpSk, flag: i32) -> bool {
+    flag & FLAG_NOT_DUP == 0 || flag & FLAG_CA_ALERT != 0 || tp.icsk_ca_state != TCP_CA_OPEN
+}
+
+/// `tcp_may_raise_cwnd()`: grow only on in-order delivery (RFC 5681),
+/// or on any forward progress when the path is known to reorder.
+fn tcp_may_raise_cwnd(tn: &TcpNet, tp: &TcpSk, flag: i32) -> bool {
+    if i64::from(tp.reordering) > tn.sysctl.tcp_reordering.get() {
+        return flag & FLAG_FORWARD_PROGRESS != 0;
+    }
+    flag & FLAG_DATA_ACKED != 0
+}
+
+// ANCHOR: tcp_cong_control
+/// Mirrors `tcp_cong_control()` (without `cong_control` algorithms such as
+/// BBR): in Recovery or CWR PRR sets the window
+/// ([`tcp_cwnd_reduction`]); otherwise, if the ACK may raise it, the
+/// algorithm's `cong_avoid()` grows it (Linux's `tcp_cong_avoid()`).
+pub fn tcp_cong_control(
+    tn: &TcpNet,
+    tp: &mut TcpSk,
+    ack: u32,
+    acked_sacked: u32,
+    newly_lost: u32,
+    flag: i32,
+) {
+    if tcp_in_cwnd_reduction(tp) {
+        tcp_cwnd_reduction(tp, acked_sacked, newly_lost, flag);
+    } else if tcp_may_raise_cwnd(tn, tp, flag) {
+        let ops = tp.icsk_ca_ops;
+        ops.cong_avoid(tp, ack, acked_sacked);
+    }
+}
+// ANCHOR_END: tcp_cong_control
+
+/// The first RTO of an episode (`icsk_retransmits` == 0) counts the
+/// recovery it ended, as `tcp_retransmit_timer()` does: TCPSackRecoveryFail
+/// / TCPRenoRecoveryFail in Recovery, TCPLossFailures in Loss,
+/// TCPSackFailures / TCPRenoFailures in Disorder or with SACKs pending.
+pub fn tcp_count_rto_failures(net: &Net, tp: &TcpSk) {
+    if tp.icsk_retransmits != 0 {
+        return;
+    }
+    let sack = tcp_is_sack(tp);
+    let state = if tp.icsk_ca_state == TCP_CA_OPEN && tp.sacked_out != 0 {
+        TCP_CA_DISORDER
+    } else {
+        tp.icsk_ca_state
+    };
+    match state {
+        TCP_CA_RECOVERY => {
+            net.mib.inc(if sack { LinuxMib::TCPSackRecoveryFail } else { LinuxMib::TCPRenoRecoveryFail });
+        }
+        TCP_CA_LOSS => net.mib.inc(LinuxMib::TCPLossFailures),
+        TCP_CA_DISORDER => {
+            net.mib.inc(if sack { LinuxMib::TCPSackFailures } else { LinuxMib::TCPRenoFailures });
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use net_core::{Clock, Net};
+
+    use super::*;
+
+    fn with_sk(f: impl FnOnce(&mut TcpSk)) {
+        let net = Net::new("prr", Clock::new_virtual(), 1);
+        let sk = TcpSock::new(&net, 131072, 16384);
+        let mut tp = sk.lock.lock();
+        f(&mut tp);
+    }
+
+    /// RFC 6937 §3's example: prior_cwnd 20, ssthresh 10, a SACK for each
+    /// of 20 segments delivered while the pipe is above ssthresh: PRR sends
+    /// ceil(ssthresh * prr_delivered / prior_cwnd) − prr_out each time,
+    /// one segment for every two delivered, and ssthresh in total.
+    #[test]
+    fn prr_sends_in_proportion_above_ssthresh() {
+        with_sk(|tp| {
+            tp.packets_out = 20;
+            tp.snd_cwnd = 20;
+            tcp_init_cwnd_reduction(tp);
+            assert_eq!((tp.prior_cwnd, tp.snd_ssthresh), (20, 10), "Reno halves");
+            tp.icsk_ca_state = TCP_CA_RECOVERY;
+            tp.lost_out = 1; // the hole
+            let mut sent = Vec::new();
+            for _ in 0..18 {
+                tp.sacked_out += 1;
+                tcp_cwnd_reduction(tp, 1, 0, 0);
+                let n = tp.snd_cwnd.saturating_sub(tcp_packets_in_flight(tp));
+                // Each send is a new segment in flight.
+                tp.packets_out += n;
+                tp.prr_out += n;
+                sent.push(n);
+            }
+            assert_eq!(sent[0], 1, "the fast retransmit goes at once");
+            assert_eq!(&sent[..6], [1, 0, 1, 0, 1, 0]);
+            assert_eq!(tp.prr_out, 9, "ceil(10 * 18 / 20)");
+        });
+    }
+
+    /// Below ssthresh, PRR-SSRB grows the pipe back by what was delivered
+    /// plus one per ACK that advanced snd_una, never past ssthresh.
+    #[test]
+    fn prr_slow_start_reduction_bound_below_ssthresh() {
+        with_sk(|tp| {
+            tp.packets_out = 4;
+            tp.snd_cwnd = 20;
+            tcp_init_cwnd_reduction(tp);
+            tp.icsk_ca_state = TCP_CA_RECOVERY;
+            tp.prr_out = 3;
+            tp.prr_delivered = 3;
+            // Pipe 4, ssthresh 10: delta 6; delivered 2 with snd_una
+            // advancing and nothing newly lost: 2 + 1 = 3.
+            tcp_cwnd_reduction(tp, 2, 0, FLAG_SND_UNA_ADVANCED);
+            assert_eq!(tp.snd_cwnd, 4 + 3);
+            // A large delivery is capped at ssthresh.
+            tcp_cwnd_reduction(tp, 20, 0, FLAG_SND_UNA_ADVANCED);
+            assert_eq!(tp.snd_cwnd, 10);
+            // Nothing delivered: nothing changes.
+            tp.snd_cwnd = 7;
+            tcp_cwnd_reduction(tp, 0, 0, 0);
+            assert_eq!(tp.snd_cwnd, 7);
+        });
+    }
+
+    #[test]
+    fn reno_dupacks_count_until_the_threshold() {
+        let net = Net::new("reno", Clock::new_virtual(), 1);
+        let tn = crate::inet_init(&net);
+        let sk = TcpSock::new(&net, 131072, 16384);
+        let mut tp = sk.lock.lock();
+        tp.packets_out = 10;
+        tp.reordering = 3;
+        for k in 1..=2 {
+            tcp_add_reno_sack(&net, &tn, &mut tp, 1);
+            assert_eq!(tp.sacked_out, k);
+            assert!(!tcp_time_to_recover(&tp));
+        }
+        tcp_add_reno_sack(&net, &tn, &mut tp, 1);
+        assert!(tcp_time_to_recover(&tp), "three duplicate ACKs: sacked_out + 1 > reordering");
+        // More duplicates than segments that could be missing: reordering.
+        for _ in 0..10 {
+            tcp_add_reno_sack(&net, &tn, &mut tp, 1);
+        }
+        assert_eq!(tp.sacked_out, 9, "clamped to packets_out − holes");
+        assert_eq!(tp.reordering, 10);
+        assert!(net.mib.get(LinuxMib::TCPRenoReorder) > 0);
+        // A cumulative ACK of 4 segments: one filled the hole, 3 had dupacks.
+        assert_eq!(tcp_remove_reno_sacks(&net, &tn, &mut tp, 4), 1);
+        assert_eq!(tp.sacked_out, 6);
+    }
+}
