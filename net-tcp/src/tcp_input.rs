@@ -306,11 +306,9 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     tcp_ack_update_window(tp, seg);
     // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent.
     tcp_replace_ts_recent(net, tp, seg.seq);
-    if tp.icsk_pending == ICSK_TIME_PROBE0 && tp.snd_wnd > 0 {
-        // tcp_ack_probe(): the window opened.
-        tp.icsk_backoff = 0;
-        tp.icsk_probes_out = 0;
-        inet_csk_clear_xmit_timer(net, sk, tp);
+    if tp.packets_out == 0 {
+        // Linux's `no_queue:` path: nothing was in flight.
+        tcp_ack_probe(net, sk, tp);
     }
     if !after(ack, prior_snd_una) {
         return 1;
@@ -336,6 +334,28 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     1
 }
 // ANCHOR_END: tcp_ack
+
+/// Mirrors `tcp_ack_probe()` (net/ipv4/tcp_input.c): an ACK came while
+/// nothing was in flight and data waits. If the window now takes the head
+/// of the write queue, stop probing (`icsk_backoff` and
+/// `icsk_probes_tstamp` cleared, the timer stopped) and let
+/// `tcp_data_snd_check()` send it; otherwise the peer answered a probe
+/// with a window still too small: probe again one backed-off interval from
+/// now ([`tcp_probe0_when`], clamped to `TCP_USER_TIMEOUT`).
+fn tcp_ack_probe(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    let Some(head) = tp.sk_write_queue.peek() else { return };
+    if !after(TCP_SKB_CB(head).end_seq, tp.tcp_wnd_end()) {
+        tp.icsk_backoff = 0;
+        tp.icsk_probes_tstamp = 0;
+        if tp.icsk_pending == ICSK_TIME_PROBE0 {
+            inet_csk_clear_xmit_timer(net, sk, tp);
+        }
+    } else {
+        let when = tcp_probe0_when(tp);
+        let when = tcp_clamp_probe0_to_user_timeout(net, tp, when);
+        inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
+    }
+}
 
 // ANCHOR: tcp_sndbuf_expand
 /// `tcp_sndbuf_expand()`: a send buffer that holds two congestion windows

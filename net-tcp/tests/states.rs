@@ -738,9 +738,12 @@ fn established_ack_acceptable_old_and_unsent() {
     h.send(&Seg { ack: una - 50, ..SEND_TEMPL });
     h.recv_nothing();
     // SEG.ACK > SND.NXT: tcp_ack() returns < 0 and tcp_rcv_established()
-    // discards the segment, data and all, without an answer.
+    // discards the segment, data and all; Linux 6.18 answers it with a
+    // challenge ACK (checked on the kernel: TCPChallengeACK 1, the data
+    // not delivered).
     h.send(&Seg { ack: una + 1000, payload: b"zz".to_vec(), ..SEND_TEMPL });
-    h.recv_nothing();
+    h.recv(Seg { seq: una, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
     let mut b = [0u8; 4];
     assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
     assert_eq!(h.state(), TcpState::Established);
