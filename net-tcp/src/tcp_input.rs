@@ -1512,3 +1512,63 @@ pub fn tcp_timewait_state_process(
     RcvAction::Done
 }
 // ANCHOR_END: tcp_timewait_state_process
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_core::Clock;
+
+    /// Challenge ACKs sent (`TCPChallengeACK`) when `n` are asked for
+    /// within one instant, per-socket limit off.
+    fn burst(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, n: u32) -> u64 {
+        let before = net.mib.get(LinuxMib::TCPChallengeACK);
+        let mut tp = sk.lock.lock();
+        for _ in 0..n {
+            tcp_send_challenge_ack(net, tn, sk, &mut tp);
+        }
+        net.mib.get(LinuxMib::TCPChallengeACK) - before
+    }
+
+    #[test]
+    fn challenge_ack_budget_is_randomized_per_second() {
+        let clock = Clock::new_virtual_at(10_000_000_000);
+        let net = Net::new("t", clock.clone(), 7);
+        let tn = crate::af_inet::inet_init(&net);
+        let sk = TcpSock::new(&net, 4096, 4096);
+        sk.lock.lock().state = TcpState::Established;
+        net.sysctl.set("net.ipv4.tcp_invalid_ratelimit", "0").unwrap();
+        // The default, INT_MAX: no host-wide budget at all.
+        assert_eq!(burst(&net, &tn, &sk, 200), 200);
+        // A limit of 10: each second allows 5..=14 (get_random_u32_inclusive(5, 14)).
+        net.sysctl.set("net.ipv4.tcp_challenge_ack_limit", "10").unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            clock.advance_ns(1_000_000_000);
+            let n = burst(&net, &tn, &sk, 100);
+            assert!((5..=14).contains(&n), "{n} challenge ACKs in one second");
+            seen.insert(n);
+        }
+        assert!(seen.len() > 3, "the budget should vary from second to second: {seen:?}");
+        // Within the same second nothing is refilled.
+        assert_eq!(burst(&net, &tn, &sk, 10), 0);
+        // A limit of 0 allows none.
+        net.sysctl.set("net.ipv4.tcp_challenge_ack_limit", "0").unwrap();
+        clock.advance_ns(1_000_000_000);
+        assert_eq!(burst(&net, &tn, &sk, 10), 0);
+    }
+
+    #[test]
+    fn oow_rate_limit_is_per_socket_and_counts_what_it_skips() {
+        let clock = Clock::new_virtual_at(10_000_000_000);
+        let net = Net::new("t", clock.clone(), 7);
+        let tn = crate::af_inet::inet_init(&net);
+        let mut last = 0u64;
+        assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
+        clock.advance_ns(499_000_000);
+        assert!(__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
+        assert_eq!(net.mib.get(LinuxMib::TCPACKSkippedSeq), 1);
+        clock.advance_ns(1_000_000);
+        assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
+        assert_eq!(last, net.jiffies());
+    }
+}
