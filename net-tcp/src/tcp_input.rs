@@ -1481,7 +1481,9 @@ pub fn tcp_rcv_state_process(
 ///   TIME_WAIT ("TIME_WAIT assassination", Linux's default with
 ///   `tcp_rfc1337` = 0); a bare ACK restarts the 60 s, unanswered;
 /// - anything else but a RST — a retransmitted FIN, stray data — restarts
-///   the 60 s (if it carries an ACK) and is answered with an ACK;
+///   the 60 s (if it carries an ACK) and is answered with an ACK, bare
+///   ACKs and SYNs at most once per `tcp_invalid_ratelimit`
+///   ([`tcp_oow_rate_limited`], `TCPACKSkippedTimeWait`);
 /// - a RST elsewhere is ignored.
 pub fn tcp_timewait_state_process(
     net: &Net,
@@ -1508,7 +1510,12 @@ pub fn tcp_timewait_state_process(
     if seg.has(TCPHDR_ACK) {
         restart(net);
     }
-    tcp_send_ack(net, tn, sk, tp);
+    // tcp_timewait_check_oow_rate_limit(): a bare ACK or a SYN is
+    // answered at most once per tcp_invalid_ratelimit
+    // (TCPACKSkippedTimeWait); a retransmitted FIN always is.
+    if !tcp_oow_rate_limited(net, tn, seg, LinuxMib::TCPACKSkippedTimeWait, tp) {
+        tcp_send_ack(net, tn, sk, tp);
+    }
     RcvAction::Done
 }
 // ANCHOR_END: tcp_timewait_state_process
