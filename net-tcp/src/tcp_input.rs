@@ -1085,7 +1085,14 @@ pub fn tcp_validate_incoming(
                 if after(seg.seq, tp.rcv_nxt.wrapping_add(tcp_receive_window(tp))) {
                     net.mib.inc(LinuxMib::BeyondWindow);
                 }
-                if !tcp_oow_rate_limited(net, tn, seg, LinuxMib::TCPACKSkippedSeq, tp) {
+                // Linux's SYN_RECV is a request sock, whose out-of-window
+                // answers tcp_check_req() counts as TCPACKSkippedSynRecv.
+                let mib = if tp.state == TcpState::SynRecv {
+                    LinuxMib::TCPACKSkippedSynRecv
+                } else {
+                    LinuxMib::TCPACKSkippedSeq
+                };
+                if !tcp_oow_rate_limited(net, tn, seg, mib, tp) {
                     tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
                 }
             }
