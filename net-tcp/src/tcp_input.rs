@@ -193,9 +193,14 @@ pub fn tcp_cong_avoid(tp: &mut TcpSk, acked: u32) {
 // -- ACK processing ---------------------------------------------------------------
 
 /// `tcp_may_update_window()`: RFC 9293's SND.WL1/SND.WL2 test: a newer ACK,
-/// a newer segment, or the same segment with a bigger window.
+/// a newer segment, or the same segment with a bigger window — or a zero
+/// one: Linux 6.18 always takes a window of 0 from the latest segment, so
+/// a peer can close its window with a bare ACK (checked on the kernel: a
+/// "win 0" ACK with nothing new turns RTOs into zero-window probes).
 fn tcp_may_update_window(tp: &TcpSk, ack: u32, ack_seq: u32, nwin: u32) -> bool {
-    after(ack, tp.snd_una) || after(ack_seq, tp.snd_wl1) || (ack_seq == tp.snd_wl1 && nwin > tp.snd_wnd)
+    after(ack, tp.snd_una)
+        || after(ack_seq, tp.snd_wl1)
+        || (ack_seq == tp.snd_wl1 && (nwin > tp.snd_wnd || nwin == 0))
 }
 
 /// `tcp_ack_update_window()`: take the peer's window (shifted by its

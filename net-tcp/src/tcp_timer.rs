@@ -231,6 +231,10 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
         return;
     }
+    if tp.snd_wnd == 0 && !tp.dead && !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+        tcp_retransmit_timer_zero_window(net, tn, sk, tp);
+        return;
+    }
     if tcp_write_timeout(net, tn, sk, tp) {
         return;
     }
@@ -250,6 +254,57 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
 // ANCHOR_END: tcp_retransmit_timer
 
 // ANCHOR: tcp_probe_timer
+// ANCHOR: tcp_rtx_probe0
+/// The zero-window branch of `tcp_retransmit_timer()`: data is in flight
+/// but the peer shrank its window to 0 ("Receiver dastardly shrinks
+/// window"). The retransmissions become zero-window probes and do not
+/// time out by `tcp_retries2`: only by [`tcp_rtx_probe0_timed_out`] (the
+/// peer silent for twice `TCP_RTO_MAX`, or `TCP_USER_TIMEOUT`). Each one
+/// enters Loss, retransmits the head, drops the cached route and doubles
+/// the RTO, without counting `icsk_retransmits`.
+fn tcp_retransmit_timer_zero_window(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    let first_sent = match tp.retrans_stamp {
+        0 => {
+            let ns = tp.tcp_rtx_queue.front().map_or(0, |skb| TCP_SKB_CB(skb).when_ns);
+            ns / (1_000_000_000 / net_core::jiffies::HZ)
+        }
+        stamp => stamp,
+    };
+    let rtx_delta = net.jiffies().saturating_sub(first_sent);
+    if tcp_rtx_probe0_timed_out(tp, rtx_delta) {
+        tcp_write_err(net, sk, tp);
+        return;
+    }
+    tcp_enter_loss(tp);
+    let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    __dst_negative_advice(tp); // __sk_dst_reset()
+    // out_reset_timer:
+    tp.icsk_rto = (tp.icsk_rto << 1).min(tcp_rto_max(tp));
+    let when = tcp_clamp_rto_to_user_timeout(net, tp);
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, when);
+}
+
+/// Mirrors `tcp_rtx_probe0_timed_out()` (net/ipv4/tcp_timer.c): give up
+/// on a shrunk window only when `TCP_USER_TIMEOUT` has passed since the
+/// first transmission (`rtx_delta`, in jiffies), or when the peer has said
+/// nothing for `2 * TCP_RTO_MAX` (or the user timeout, if shorter) at this
+/// timer and the retransmissions have gone on that long too.
+fn tcp_rtx_probe0_timed_out(tp: &TcpSk, rtx_delta: u64) -> bool {
+    let mut timeout = 2 * u64::from(TCP_RTO_MAX);
+    if tp.icsk_user_timeout != 0 {
+        if rtx_delta > u64::from(tp.icsk_user_timeout) {
+            return true;
+        }
+        timeout = timeout.min(u64::from(tp.icsk_user_timeout));
+    }
+    let rcv_delta = tp.icsk_timeout.saturating_sub(tp.rcv_tstamp);
+    if rcv_delta <= timeout {
+        return false;
+    }
+    rtx_delta > timeout
+}
+// ANCHOR_END: tcp_rtx_probe0
+
 /// The zero-window probe timer fired. Mirrors `tcp_probe_timer()`
 /// (net/ipv4/tcp_timer.c).
 ///
