@@ -66,6 +66,8 @@ pub const SO_SNDTIMEO: i32 = 21;
 pub const TCP_NODELAY: i32 = 1;
 /// `TCP_MAXSEG`.
 pub const TCP_MAXSEG: i32 = 2;
+/// `TCP_CORK`: hold partial segments until uncorked (tcp(7)).
+pub const TCP_CORK: i32 = 3;
 /// `TCP_INFO`.
 pub const TCP_INFO: i32 = 11;
 /// `TCP_KEEPIDLE`: seconds idle before keepalive probes.
@@ -238,6 +240,44 @@ fn timeval_ns(optval: &[u8]) -> Result<Option<u64>, Errno> {
     }
     Ok(Some((sec as u64).saturating_mul(1_000_000_000).saturating_add(usec as u64 * 1000)))
 }
+
+// ANCHOR: tcp_sock_set_cork
+/// Mirrors `__tcp_sock_set_nodelay()` (net/ipv4/tcp.c): `TCP_NODELAY` on
+/// turns Nagle off and pushes what waits at once (`TCP_NAGLE_PUSH`, a
+/// one-shot override); off turns Nagle back on. It does not undo a cork.
+///
+/// Linux leaves `TCP_NAGLE_PUSH` set until the next skb is queued
+/// (`tcp_skb_entail()`); we clear it once the push is done, which differs
+/// only for data that neither Nagle nor a cork would hold anyway.
+pub fn __tcp_sock_set_nodelay(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, on: bool) {
+    if on {
+        tp.nonagle |= TCP_NAGLE_OFF | TCP_NAGLE_PUSH;
+        tcp_push_pending_frames(net, tn, sk, tp, 0);
+        tp.nonagle &= !TCP_NAGLE_PUSH;
+    } else {
+        tp.nonagle &= !TCP_NAGLE_OFF;
+    }
+}
+
+/// Mirrors `__tcp_sock_set_cork()` (net/ipv4/tcp.c): `TCP_CORK` on holds
+/// every partial segment (`TCP_NAGLE_CORK`; a full MSS still leaves at
+/// once); off releases the cork and pushes what waits — with
+/// `TCP_NAGLE_PUSH` when `TCP_NODELAY` is on, so even the last small
+/// piece goes now; otherwise Nagle decides. Corked data that no ACK moves
+/// leaves when the probe timer fires ([`crate::tcp_output::tcp_check_probe_timer`]).
+pub fn __tcp_sock_set_cork(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, on: bool) {
+    if on {
+        tp.nonagle |= TCP_NAGLE_CORK;
+    } else {
+        tp.nonagle &= !TCP_NAGLE_CORK;
+        if tp.nonagle & TCP_NAGLE_OFF != 0 {
+            tp.nonagle |= TCP_NAGLE_PUSH;
+        }
+        tcp_push_pending_frames(net, tn, sk, tp, 0);
+        tp.nonagle &= !TCP_NAGLE_PUSH;
+    }
+}
+// ANCHOR_END: tcp_sock_set_cork
 
 fn int_opt(optval: &[u8]) -> Result<i32, Errno> {
     let b: [u8; 4] = optval.get(..4).and_then(|s| s.try_into().ok()).ok_or(Errno::EINVAL)?;
@@ -697,13 +737,11 @@ impl TcpSocket {
                 Ok(())
             }
             (SOL_TCP, TCP_NODELAY) => {
-                if int_opt(optval)? != 0 {
-                    tp.nonagle |= TCP_NAGLE_OFF | TCP_NAGLE_PUSH;
-                    tcp_push_pending_frames(&self.net, &self.tn, &self.sk, tp, TCP_NAGLE_PUSH);
-                    tp.nonagle &= !TCP_NAGLE_PUSH;
-                } else {
-                    tp.nonagle &= !TCP_NAGLE_OFF;
-                }
+                __tcp_sock_set_nodelay(&self.net, &self.tn, &self.sk, tp, int_opt(optval)? != 0);
+                Ok(())
+            }
+            (SOL_TCP, TCP_CORK) => {
+                __tcp_sock_set_cork(&self.net, &self.tn, &self.sk, tp, int_opt(optval)? != 0);
                 Ok(())
             }
             (SOL_TCP, TCP_MAXSEG) => {
@@ -760,6 +798,7 @@ impl TcpSocket {
                 tp.sk_err.take().or_else(|| tp.sk_err_soft.take()).map_or(0, |e| e.errno())
             }
             (SOL_TCP, TCP_NODELAY) => b(tp.nonagle & TCP_NAGLE_OFF != 0),
+            (SOL_TCP, TCP_CORK) => b(tp.nonagle & TCP_NAGLE_CORK != 0),
             (SOL_TCP, TCP_MAXSEG) => {
                 if matches!(tp.state, TcpState::Close | TcpState::Listen) {
                     if tp.rx_opt.user_mss != 0 {

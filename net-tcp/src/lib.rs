@@ -42,7 +42,7 @@
 //! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission | hooks take the locked `TcpSk`; a global registry without modules or `tcp_allowed_congestion_control`; default `reno` (Linux: `cubic`) |
 //! | `tcp.rs` | net/ipv4/tcp.c, tcp_minisocks.c (`tcp_time_wait`) | net-tcp/state_machine, data_path | TIME_WAIT keeps the full socket; no autotuning or `tcp_mem` |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
-//! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically |
+//! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
 //! | `tcp_states.rs` | include/net/tcp_states.h | net-tcp/tcp_states | a `#[repr(u8)]` enum; `name()` gives `ss(8)`'s names, which Linux does not have |
 

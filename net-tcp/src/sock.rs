@@ -451,6 +451,9 @@ pub struct TcpSk {
     pub icsk_retransmits: u8,
     /// `icsk_probes_out`: zero-window or keepalive probes unanswered.
     pub icsk_probes_out: u8,
+    /// `icsk_probes_tstamp`: when the first unanswered zero-window probe
+    /// timer fired, in jiffies (0 = none), for `TCP_USER_TIMEOUT`.
+    pub icsk_probes_tstamp: u64,
     /// `icsk_syn_retries` (`TCP_SYNCNT`; 0 = the sysctl).
     pub icsk_syn_retries: u8,
     /// `icsk_user_timeout` in ms (`TCP_USER_TIMEOUT`; 0 = off).
@@ -758,6 +761,7 @@ impl TcpSk {
             icsk_backoff: 0,
             icsk_retransmits: 0,
             icsk_probes_out: 0,
+            icsk_probes_tstamp: 0,
             icsk_syn_retries: 0,
             icsk_user_timeout: 0,
             icsk_ca_state: TCP_CA_OPEN,

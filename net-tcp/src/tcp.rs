@@ -227,6 +227,10 @@ pub fn tcp_sendmsg_locked(
                 let n = room.min(buf.len() - copied);
                 tail.put_data(&buf[copied..copied + n]);
                 TCP_SKB_CB_mut(&mut tail).end_seq = cb.end_seq.wrapping_add(n as u32);
+                // The PSH of an earlier write moves to the end of this one
+                // (Linux grows the skb past one MSS and `tcp_fragment()`
+                // keeps PSH on the last piece; checked on 6.18 with a cork).
+                TCP_SKB_CB_mut(&mut tail).tcp_flags &= !crate::tcphdr::TCPHDR_PSH;
                 tp.write_seq = tp.write_seq.wrapping_add(n as u32);
                 copied += n;
                 tp.sk_write_queue.queue_tail(tail);

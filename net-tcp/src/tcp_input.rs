@@ -18,15 +18,15 @@
 //!
 //! - No header prediction fast path: every segment takes
 //!   `tcp_rcv_established()`'s slow path.
-//! - Only the MSS option is acted on; PAWS, SACK, window scaling, ECN,
-//!   fast retransmit and undo come with the options issue. The sender's
-//!   SACK scoreboard is [`sacktag`]; fast retransmit, NewReno/SACK
-//!   recovery and PRR are [`fastretrans`] (the classic duplicate-ACK
-//!   threshold, not RACK-TLP; no undo); an RTO enters `TCP_CA_Loss`
-//!   ([`crate::tcp_timer::tcp_enter_loss`]). `tcp_ack()` does not look at
-//!   SACK blocks on an ACK older than `snd_una` (Linux does).
-//! - The RFC 5961 challenge ACK is sent without Linux's per-socket and
-//!   global rate limits (the options issue adds them).
+//! - The sender's SACK scoreboard is [`sacktag`]; fast retransmit,
+//!   NewReno/SACK recovery and PRR are [`fastretrans`] (the classic
+//!   duplicate-ACK threshold, not RACK-TLP; no undo); an RTO enters
+//!   `TCP_CA_Loss` ([`crate::tcp_timer::tcp_enter_loss`]). `tcp_ack()` does
+//!   not look at SACK blocks on an ACK older than `snd_una` (Linux does).
+//! - No ECN.
+//! - The RFC 5961 rate limits are Linux's (`tcp_invalid_ratelimit` per
+//!   socket, `tcp_challenge_ack_limit` per namespace); the per-second
+//!   budget draws from the namespace's seeded random source.
 //! - The out-of-order tree keeps partially overlapping segments as they
 //!   came; delivery trims them against `rcv_nxt`. Linux trims and merges
 //!   on insert (`tcp_data_queue_ofo()`).
@@ -181,9 +181,14 @@ pub fn tcp_cong_avoid(tp: &mut TcpSk, ack: u32, acked: u32) {
 // -- ACK processing ---------------------------------------------------------------
 
 /// `tcp_may_update_window()`: RFC 9293's SND.WL1/SND.WL2 test: a newer ACK,
-/// a newer segment, or the same segment with a bigger window.
+/// a newer segment, or the same segment with a bigger window — or a zero
+/// one: Linux 6.18 always takes a window of 0 from the latest segment, so
+/// a peer can close its window with a bare ACK (checked on the kernel: a
+/// "win 0" ACK with nothing new turns RTOs into zero-window probes).
 fn tcp_may_update_window(tp: &TcpSk, ack: u32, ack_seq: u32, nwin: u32) -> bool {
-    after(ack, tp.snd_una) || after(ack_seq, tp.snd_wl1) || (ack_seq == tp.snd_wl1 && nwin > tp.snd_wnd)
+    after(ack, tp.snd_una)
+        || after(ack_seq, tp.snd_wl1)
+        || (ack_seq == tp.snd_wl1 && (nwin > tp.snd_wnd || nwin == 0))
 }
 
 /// `tcp_ack_update_window()`: take the peer's window (shifted by its
@@ -265,7 +270,8 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
 ///
 /// Mirrors `tcp_ack()`: an ACK older than `snd_una` is ignored (0), or
 /// answered with a challenge ACK if older than the largest window ever
-/// offered (RFC 5961 §5, −1); one for data never sent is refused (−1).
+/// offered (RFC 5961 §5, −1); one for data never sent is refused with a
+/// challenge ACK too (−1), as Linux 6.18 does in every state.
 /// Otherwise the send window is updated, `snd_una` advances, acknowledged
 /// skbs leave the retransmit queue (RTT sample, new RTO), the backoff
 /// resets, the RTO timer is re-armed or stopped, the congestion window
@@ -285,6 +291,9 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         return 0;
     }
     if after(ack, tp.snd_nxt) {
+        // An ACK of data never sent: dropped, and in Linux 6.18 answered
+        // with a challenge ACK (checked on the kernel).
+        tcp_send_challenge_ack(net, tn, sk, tp);
         return -1;
     }
     // "We passed data and got it acked, remove any soft error log.
@@ -298,11 +307,9 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     }
     // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent.
     tcp_replace_ts_recent(net, tp, seg.seq);
-    if tp.icsk_pending == ICSK_TIME_PROBE0 && tp.snd_wnd > 0 {
-        // tcp_ack_probe(): the window opened.
-        tp.icsk_backoff = 0;
-        tp.icsk_probes_out = 0;
-        inet_csk_clear_xmit_timer(net, sk, tp);
+    if tp.packets_out == 0 {
+        // Linux's `no_queue:` path: nothing was in flight.
+        tcp_ack_probe(net, sk, tp);
     }
     let advanced = after(ack, prior_snd_una);
     if advanced {
@@ -383,6 +390,28 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
 }
 // ANCHOR_END: tcp_ack
 
+/// Mirrors `tcp_ack_probe()` (net/ipv4/tcp_input.c): an ACK came while
+/// nothing was in flight and data waits. If the window now takes the head
+/// of the write queue, stop probing (`icsk_backoff` and
+/// `icsk_probes_tstamp` cleared, the timer stopped) and let
+/// `tcp_data_snd_check()` send it; otherwise the peer answered a probe
+/// with a window still too small: probe again one backed-off interval from
+/// now ([`tcp_probe0_when`], clamped to `TCP_USER_TIMEOUT`).
+fn tcp_ack_probe(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    let Some(head) = tp.sk_write_queue.peek() else { return };
+    if !after(TCP_SKB_CB(head).end_seq, tp.tcp_wnd_end()) {
+        tp.icsk_backoff = 0;
+        tp.icsk_probes_tstamp = 0;
+        if tp.icsk_pending == ICSK_TIME_PROBE0 {
+            inet_csk_clear_xmit_timer(net, sk, tp);
+        }
+    } else {
+        let when = tcp_probe0_when(tp);
+        let when = tcp_clamp_probe0_to_user_timeout(net, tp, when);
+        inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
+    }
+}
+
 // ANCHOR: tcp_sndbuf_expand
 /// `tcp_sndbuf_expand()`: a send buffer that holds two congestion windows
 /// of worst-case skbs (one power-of-two buffer per MSS plus the skb head),
@@ -413,12 +442,95 @@ fn tcp_new_space(tn: &TcpNet, tp: &mut TcpSk) {
     }
 }
 
-/// `tcp_send_challenge_ack()` (RFC 5961 §3.2, §4.2): answer a suspicious
-/// RST or SYN with a plain ACK, counting `TCPChallengeACK`.
+// ANCHOR: tcp_oow_rate_limited
+/// Mirrors `__tcp_oow_rate_limited()` (net/ipv4/tcp_input.c): may we answer
+/// another out-of-window segment now? At most one answer per
+/// `tcp_invalid_ratelimit` ms per socket, timed from the last one
+/// (`last_oow_ack_time`, in jiffies; 0 = never). When it says no, it counts
+/// `mib` (one of the `TCPACKSkipped*` counters) and returns true; when it
+/// says yes it records now as the last answer. This is what keeps two
+/// hosts that disagree about the window from trading ACKs for ever
+/// ("ACK loops", Linux commit 032ee4236954).
+///
+/// We keep the time as a 64-bit jiffies count where Linux keeps
+/// `tcp_jiffies32`; the comparison is the same (`0 <= elapsed < limit`).
+pub fn __tcp_oow_rate_limited(net: &Net, tn: &TcpNet, mib: LinuxMib, last_oow_ack_time: &mut u64) -> bool {
+    let now = net.jiffies();
+    if *last_oow_ack_time != 0 {
+        let elapsed = now.wrapping_sub(*last_oow_ack_time) as i64;
+        let limit = tn.sysctl.tcp_invalid_ratelimit.get();
+        if (0..limit).contains(&elapsed) {
+            net.mib.inc(mib);
+            return true; // rate-limited: don't send yet
+        }
+    }
+    // Our clock starts above 0; Linux's jiffies32 may wrap to 0, which then
+    // reads as "never" — harmless, and not worth mirroring.
+    *last_oow_ack_time = now;
+    false
+}
+
+/// Mirrors `tcp_oow_rate_limited()` (net/ipv4/tcp_input.c): the rate limit
+/// applies only to segments that carry no data, or carry a SYN — a
+/// data segment always earns its duplicate ACK (the sender needs it to
+/// recover), while a bare ACK or SYN is what an ACK loop is made of.
+pub fn tcp_oow_rate_limited(net: &Net, tn: &TcpNet, seg: &TcpSeg, mib: LinuxMib, tp: &mut TcpSk) -> bool {
+    if seg.seq != seg.end_seq && !seg.has(TCPHDR_SYN) {
+        return false;
+    }
+    __tcp_oow_rate_limited(net, tn, mib, &mut tp.last_oow_ack_time)
+}
+// ANCHOR_END: tcp_oow_rate_limited
+
+// ANCHOR: tcp_send_challenge_ack
+/// Mirrors `tcp_send_challenge_ack()` (net/ipv4/tcp_input.c), RFC 5961 §7
+/// ("ACK throttling"): answer a suspicious RST, SYN or ACK with a plain
+/// ACK, so that a real peer learns our `rcv_nxt` (and resends an exact
+/// RST) while a blind attacker learns nothing. Two limits:
+///
+/// - per socket, [`__tcp_oow_rate_limited`] (`tcp_invalid_ratelimit`,
+///   500 ms): a suppressed answer counts `TCPACKSkippedChallenge`;
+/// - per host (namespace), `tcp_challenge_ack_limit` per second — unless
+///   it is `INT_MAX`, the default since Linux 6.0, which skips the budget.
+///   Otherwise, the first challenge of each new second (`jiffies / HZ`)
+///   refills `tcp_challenge_count` with a random number in
+///   `[limit/2, limit + limit/2)` (`get_random_u32_inclusive(half,
+///   ack_limit + half - 1)`, `half = (limit + 1) / 2`), so an attacker
+///   cannot count the host's challenges to learn when a guess was in the
+///   window (CVE-2016-5696); each challenge takes one, none is sent at 0.
+///
+/// `TCPChallengeACK` counts those sent. The random draw comes from the
+/// namespace's seeded source (`net.random`), so runs are repeatable.
 pub fn tcp_send_challenge_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if __tcp_oow_rate_limited(net, tn, LinuxMib::TCPACKSkippedChallenge, &mut tp.last_oow_ack_time) {
+        return;
+    }
+    let ack_limit = tn.sysctl.tcp_challenge_ack_limit.get().clamp(0, i64::from(i32::MAX)) as u32;
+    if ack_limit != i32::MAX as u32 {
+        let now = net.jiffies() / net_core::jiffies::HZ;
+        if now != tn.tcp_challenge_timestamp.load(Relaxed) {
+            let half = (ack_limit + 1) >> 1;
+            tn.tcp_challenge_timestamp.store(now, Relaxed);
+            // get_random_u32_inclusive(half, ack_limit + half - 1): a draw
+            // below `ack_limit` added to `half`. With a limit of 0 Linux's
+            // draw is 0 too (`get_random_u32_below(0)`), so none is sent.
+            let span = ack_limit;
+            let draw = if span == 0 { 0 } else { net.random.get_random_u32_below(span) };
+            tn.tcp_challenge_count.store(half + draw, Relaxed);
+        }
+        // Unprotected read-then-write, as in Linux: racing CPUs may
+        // overspend the budget by a little, which does not matter.
+        let count = tn.tcp_challenge_count.load(Relaxed);
+        if count == 0 {
+            return;
+        }
+        tn.tcp_challenge_count.store(count - 1, Relaxed);
+    }
     net.mib.inc(LinuxMib::TCPChallengeACK);
     tcp_send_ack(net, tn, sk, tp);
 }
+// ANCHOR_END: tcp_send_challenge_ack
 
 // -- RST, FIN ------------------------------------------------------------------------
 
@@ -930,16 +1042,52 @@ pub fn tcp_sequence(tp: &TcpSk, seq: u32, end_seq: u32) -> bool {
     !before(end_seq, tp.rcv_wup) && !after(seq, tp.rcv_nxt.wrapping_add(tcp_receive_window(tp)))
 }
 
+/// Mirrors `tcp_reset_check()` (net/ipv4/tcp_input.c): after the peer's
+/// FIN (CLOSE_WAIT, LAST_ACK, CLOSING) an RST may carry the FIN's own
+/// sequence number, `rcv_nxt - 1`, and is then exact.
+fn tcp_reset_check(tp: &TcpSk, seg: &TcpSeg) -> bool {
+    seg.seq == tp.rcv_nxt.wrapping_sub(1)
+        && matches!(tp.state, TcpState::CloseWait | TcpState::LastAck | TcpState::Closing)
+}
+
+/// The SACK half of RFC 5961 §3.2 in `tcp_validate_incoming()`: with SACK
+/// blocks outstanding, an RST at the highest right edge we reported is as
+/// good as one at `rcv_nxt` (the peer may have sent it after data we hold
+/// out of order).
+fn tcp_rst_at_max_sack(tp: &TcpSk, seg: &TcpSeg) -> bool {
+    if !tp.rx_opt.sack_ok || tp.rx_opt.num_sacks == 0 {
+        return false;
+    }
+    let n = usize::from(tp.rx_opt.num_sacks).min(tp.selective_acks.len());
+    let mut max_sack = tp.selective_acks[0].end_seq;
+    for blk in &tp.selective_acks[1..n] {
+        if after(blk.end_seq, max_sack) {
+            max_sack = blk.end_seq;
+        }
+    }
+    seg.seq == max_sack
+}
+
 // ANCHOR: tcp_validate_incoming
 /// RFC 9293 §3.10.7.4 steps 1–4 for a synchronized socket
 /// (`tcp_validate_incoming()`). Returns false to drop the segment.
 ///
+/// 0. PAWS (RFC 7323 §5.3): a rejected segment earns a duplicate ACK,
+///    rate-limited per socket (`TCPACKSkippedPAWS`).
 /// 1. Not acceptable: a duplicate ACK is sent (unless it is a RST) and the
-///    segment dropped.
-/// 2. RST: exactly at `rcv_nxt` resets the connection; elsewhere in the
-///    window it only earns a challenge ACK (RFC 5961 §3.2).
+///    segment dropped; for a bare ACK or a SYN-less segment without data
+///    the ACK is rate-limited ([`tcp_oow_rate_limited`],
+///    `TCPACKSkippedSeq`); beyond the window counts `BeyondWindow`.
+/// 2. RST: exactly at `rcv_nxt` (or `rcv_nxt - 1` after a FIN, or the
+///    highest SACK edge) resets the connection; elsewhere in the window it
+///    only earns a challenge ACK (RFC 5961 §3.2).
 /// 4. SYN in a synchronized state: a challenge ACK (RFC 5961 §4.2), except
 ///    the SYN-ACK that completes a simultaneous open.
+///
+/// Every challenge ACK goes through [`tcp_send_challenge_ack`]'s two
+/// limits (RFC 5961 §7). We differ in the dupack itself: Linux's
+/// `tcp_send_dupack()` also enters quick-ACK mode and records a D-SACK
+/// for old data; ours is a plain ACK.
 pub fn tcp_validate_incoming(
     net: &Net,
     tn: &TcpNet,
@@ -976,7 +1124,9 @@ pub fn tcp_validate_incoming(
             }
             PawsVerdict::Reject => {
                 net.mib.inc(LinuxMib::PAWSEstab);
-                tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
+                if !tcp_oow_rate_limited(net, tn, seg, LinuxMib::TCPACKSkippedPAWS, tp) {
+                    tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
+                }
                 return false;
             }
         }
@@ -987,13 +1137,31 @@ pub fn tcp_validate_incoming(
                 net.mib.inc(LinuxMib::TCPSYNChallenge);
                 tcp_send_challenge_ack(net, tn, sk, tp);
             } else {
-                tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
+                if after(seg.seq, tp.rcv_nxt.wrapping_add(tcp_receive_window(tp))) {
+                    net.mib.inc(LinuxMib::BeyondWindow);
+                }
+                // Linux's SYN_RECV is a request sock, whose out-of-window
+                // answers tcp_check_req() counts as TCPACKSkippedSynRecv.
+                let mib = if tp.state == TcpState::SynRecv {
+                    LinuxMib::TCPACKSkippedSynRecv
+                } else {
+                    LinuxMib::TCPACKSkippedSeq
+                };
+                if !tcp_oow_rate_limited(net, tn, seg, mib, tp) {
+                    tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
+                }
             }
+        } else if tcp_reset_check(tp, seg) {
+            tcp_reset(net, sk, tp);
         }
         return false;
     }
     if seg.has(TCPHDR_RST) {
-        if seg.seq == tp.rcv_nxt {
+        // RFC 5961 §3.2, as Linux extends it: an RST exactly at rcv_nxt,
+        // at rcv_nxt - 1 after the peer's FIN, or at the right edge of
+        // the highest SACK block we hold resets; elsewhere in the window
+        // it only earns a challenge ACK.
+        if seg.seq == tp.rcv_nxt || tcp_reset_check(tp, seg) || tcp_rst_at_max_sack(tp, seg) {
             tcp_reset(net, sk, tp);
         } else {
             tcp_send_challenge_ack(net, tn, sk, tp);
@@ -1267,7 +1435,7 @@ pub fn tcp_rcv_state_process(
     // then enter ESTABLISHED … If the segment acknowledgment is not
     // acceptable, form a reset segment" (Linux: `tcp_check_req()` wants
     // exactly ISN + 1).
-    if tp.state == TcpState::SynRecv && !after(seg.ack_seq, tp.snd_una) {
+    if tp.state == TcpState::SynRecv && (!after(seg.ack_seq, tp.snd_una) || after(seg.ack_seq, tp.snd_nxt)) {
         return RcvAction::SendReset;
     }
     let reason = tcp_ack(net, tn, sk, tp, seg);
@@ -1278,8 +1446,10 @@ pub fn tcp_rcv_state_process(
         }
         // "accept old ack during closing": only an ACK that is invalid
         // (older than the window, or for unsent data) is challenged.
+        // Linux passes FLAG_NO_CHALLENGE_ACK so that tcp_ack() leaves the
+        // challenge to this line; our tcp_ack() has sent it already
+        // (one challenge either way).
         if reason < 0 {
-            tcp_send_challenge_ack(net, tn, sk, tp);
             return RcvAction::Done;
         }
     }
@@ -1374,7 +1544,9 @@ pub fn tcp_rcv_state_process(
 ///   TIME_WAIT ("TIME_WAIT assassination", Linux's default with
 ///   `tcp_rfc1337` = 0); a bare ACK restarts the 60 s, unanswered;
 /// - anything else but a RST — a retransmitted FIN, stray data — restarts
-///   the 60 s (if it carries an ACK) and is answered with an ACK;
+///   the 60 s (if it carries an ACK) and is answered with an ACK, bare
+///   ACKs and SYNs at most once per `tcp_invalid_ratelimit`
+///   ([`tcp_oow_rate_limited`], `TCPACKSkippedTimeWait`);
 /// - a RST elsewhere is ignored.
 pub fn tcp_timewait_state_process(
     net: &Net,
@@ -1401,7 +1573,72 @@ pub fn tcp_timewait_state_process(
     if seg.has(TCPHDR_ACK) {
         restart(net);
     }
-    tcp_send_ack(net, tn, sk, tp);
+    // tcp_timewait_check_oow_rate_limit(): a bare ACK or a SYN is
+    // answered at most once per tcp_invalid_ratelimit
+    // (TCPACKSkippedTimeWait); a retransmitted FIN always is.
+    if !tcp_oow_rate_limited(net, tn, seg, LinuxMib::TCPACKSkippedTimeWait, tp) {
+        tcp_send_ack(net, tn, sk, tp);
+    }
     RcvAction::Done
 }
 // ANCHOR_END: tcp_timewait_state_process
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_core::Clock;
+
+    /// Challenge ACKs sent (`TCPChallengeACK`) when `n` are asked for
+    /// within one instant, per-socket limit off.
+    fn burst(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, n: u32) -> u64 {
+        let before = net.mib.get(LinuxMib::TCPChallengeACK);
+        let mut tp = sk.lock.lock();
+        for _ in 0..n {
+            tcp_send_challenge_ack(net, tn, sk, &mut tp);
+        }
+        net.mib.get(LinuxMib::TCPChallengeACK) - before
+    }
+
+    #[test]
+    fn challenge_ack_budget_is_randomized_per_second() {
+        let clock = Clock::new_virtual_at(10_000_000_000);
+        let net = Net::new("t", clock.clone(), 7);
+        let tn = crate::af_inet::inet_init(&net);
+        let sk = TcpSock::new(&net, 4096, 4096);
+        sk.lock.lock().state = TcpState::Established;
+        net.sysctl.set("net.ipv4.tcp_invalid_ratelimit", "0").unwrap();
+        // The default, INT_MAX: no host-wide budget at all.
+        assert_eq!(burst(&net, &tn, &sk, 200), 200);
+        // A limit of 10: each second allows 5..=14 (get_random_u32_inclusive(5, 14)).
+        net.sysctl.set("net.ipv4.tcp_challenge_ack_limit", "10").unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            clock.advance_ns(1_000_000_000);
+            let n = burst(&net, &tn, &sk, 100);
+            assert!((5..=14).contains(&n), "{n} challenge ACKs in one second");
+            seen.insert(n);
+        }
+        assert!(seen.len() > 3, "the budget should vary from second to second: {seen:?}");
+        // Within the same second nothing is refilled.
+        assert_eq!(burst(&net, &tn, &sk, 10), 0);
+        // A limit of 0 allows none.
+        net.sysctl.set("net.ipv4.tcp_challenge_ack_limit", "0").unwrap();
+        clock.advance_ns(1_000_000_000);
+        assert_eq!(burst(&net, &tn, &sk, 10), 0);
+    }
+
+    #[test]
+    fn oow_rate_limit_is_per_socket_and_counts_what_it_skips() {
+        let clock = Clock::new_virtual_at(10_000_000_000);
+        let net = Net::new("t", clock.clone(), 7);
+        let tn = crate::af_inet::inet_init(&net);
+        let mut last = 0u64;
+        assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
+        clock.advance_ns(499_000_000);
+        assert!(__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
+        assert_eq!(net.mib.get(LinuxMib::TCPACKSkippedSeq), 1);
+        clock.advance_ns(1_000_000);
+        assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
+        assert_eq!(last, net.jiffies());
+    }
+}

@@ -549,19 +549,39 @@ pub fn tcp_packets_in_flight(tp: &TcpSk) -> u32 {
     (tp.packets_out + tp.retrans_out).saturating_sub(tp.sacked_out + tp.lost_out)
 }
 
-/// `tcp_nagle_test()` / `tcp_nagle_check()`: may a segment of `len` bytes
-/// (less than `mss`) go now? Yes with `TCP_NODELAY`, with a FIN, or when no
-/// earlier small segment is unacknowledged (Minshall's variant:
-/// `snd_sml` after `snd_una`).
+// ANCHOR: tcp_nagle_test
+/// Mirrors `tcp_minshall_check()` (net/ipv4/tcp_output.c): is the last
+/// small segment we sent (`snd_sml`) still unacknowledged? Minshall's
+/// refinement of Nagle holds a small segment back only behind another
+/// small one, not behind full-sized data.
+fn tcp_minshall_check(tp: &TcpSk) -> bool {
+    after(tp.snd_sml, tp.snd_una) && !after(tp.snd_sml, tp.snd_nxt)
+}
+
+/// Mirrors `tcp_nagle_check()`: hold back a `partial` segment (less than
+/// one MSS) when corked (`TCP_NAGLE_CORK`: until the segment is full, the
+/// cork is pulled, or the probe timer sends it — [`tcp_write_wakeup`]),
+/// or, with Nagle on (`nonagle` 0), while a small segment is in flight.
+fn tcp_nagle_check(partial: bool, tp: &TcpSk, nonagle: u8) -> bool {
+    partial
+        && (nonagle & TCP_NAGLE_CORK != 0 || (nonagle == 0 && tp.packets_out > 0 && tcp_minshall_check(tp)))
+}
+
+/// Mirrors `tcp_nagle_test()` (net/ipv4/tcp_output.c): may a segment of
+/// `len` bytes go now (RFC 896; RFC 1122 §4.2.3.4)? Always with
+/// `TCP_NAGLE_PUSH` (a one-shot push: `TCP_NODELAY` being set, the cork
+/// pulled with `TCP_NODELAY` on) and for a FIN; otherwise unless
+/// [`tcp_nagle_check`] holds it. `TCP_NODELAY` alone (`TCP_NAGLE_OFF`)
+/// does not get past a cork: `nonagle` is then non-zero, so Nagle is off,
+/// but the cork bit still holds partial segments. We have no urgent mode,
+/// which Linux also lets through.
 fn tcp_nagle_test(tp: &TcpSk, len: usize, flags: u8, mss: u16, nonagle: u8) -> bool {
-    if nonagle & TCP_NAGLE_PUSH != 0 || flags & TCPHDR_FIN != 0 || len >= usize::from(mss) {
+    if nonagle & TCP_NAGLE_PUSH != 0 || flags & TCPHDR_FIN != 0 {
         return true;
     }
-    if nonagle & TCP_NAGLE_CORK != 0 {
-        return false;
-    }
-    nonagle & TCP_NAGLE_OFF != 0 || tp.packets_out == 0 || !after(tp.snd_sml, tp.snd_una)
+    !tcp_nagle_check(len < usize::from(mss), tp, nonagle)
 }
+// ANCHOR_END: tcp_nagle_test
 
 /// Split the head of the write queue so that it holds `mss` bytes of
 /// payload (`tcp_fragment()`); the rest becomes the new head. The FIN, if
@@ -627,8 +647,15 @@ fn tcp_write_xmit_loop(
     cwnd_limited: &mut bool,
 ) -> bool {
     let mss = tcp_current_mss(net, tp).max(1);
+    let mut sent_pkts = 0u32;
+    // Linux: "return !tp->packets_out && !tcp_write_queue_empty(sk)" when
+    // nothing was sent — data is stuck (a closed window, Nagle, a cork)
+    // with nothing in flight whose ACK would move it, so the caller arms
+    // the probe timer.
+    let stuck =
+        |tp: &TcpSk, sent_pkts: u32| sent_pkts == 0 && tp.packets_out == 0 && !tp.sk_write_queue.is_empty();
     loop {
-        let Some(head) = tp.sk_write_queue.peek() else { return false };
+        let Some(head) = tp.sk_write_queue.peek() else { return stuck(tp, sent_pkts) };
         let cb = *TCP_SKB_CB(head);
         let len = head.len();
         if len > usize::from(mss) {
@@ -637,15 +664,15 @@ fn tcp_write_xmit_loop(
         }
         if tcp_packets_in_flight(tp) >= tp.snd_cwnd && cb.tcp_flags & TCPHDR_FIN == 0 {
             *cwnd_limited = true;
-            return false;
+            return stuck(tp, sent_pkts);
         }
         let data_end = cb.end_seq.wrapping_sub(u32::from(cb.tcp_flags & TCPHDR_FIN != 0));
         if after(data_end, tp.tcp_wnd_end()) && len > 0 {
-            return tp.packets_out == 0;
+            return stuck(tp, sent_pkts);
         }
         let last = tp.sk_write_queue.len() == 1;
         if last && !tcp_nagle_test(tp, len, cb.tcp_flags, mss, nonagle | tp.nonagle) {
-            return false;
+            return stuck(tp, sent_pkts);
         }
         let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
         TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
@@ -661,35 +688,136 @@ fn tcp_write_xmit_loop(
         if crate::tcp_input::fastretrans::tcp_in_cwnd_reduction(tp) {
             tp.prr_out += 1; // RFC 6937's prr_out counts new data too
         }
+        sent_pkts += 1;
     }
 }
 // ANCHOR_END: tcp_write_xmit
 
 /// `__tcp_push_pending_frames()`: send, and arm the zero-window probe timer
-/// if data is stuck behind a closed window with nothing in flight.
+/// if data is stuck with nothing in flight (`tcp_check_probe_timer()`).
 pub fn tcp_push_pending_frames(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) {
     if tp.sk_write_queue.is_empty() {
         return;
     }
-    if tcp_write_xmit(net, tn, sk, tp, nonagle) && tp.icsk_pending == 0 {
-        // tcp_check_probe_timer()
-        let when = tcp_probe0_when(tp);
+    if tcp_write_xmit(net, tn, sk, tp, nonagle) {
+        tcp_check_probe_timer(net, sk, tp);
+    }
+}
+
+// ANCHOR: tcp_probe0
+/// Mirrors `tcp_check_probe_timer()` (include/net/tcp.h): with nothing in
+/// flight and no timer pending, arm the probe timer one
+/// [`tcp_probe0_base`] from now (no backoff yet). Data held by a closed
+/// window, and partial data held by Nagle or `TCP_CORK`, leaves this way
+/// when no ACK comes to move it: that is the "200 ms ceiling" of tcp(7)'s
+/// `TCP_CORK` — in fact one RTO, at least `TCP_RTO_MIN` (checked on Linux
+/// 6.18: with a 1.4 s RTO, corked data left 1.4 s after the write).
+pub fn tcp_check_probe_timer(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.packets_out == 0 && tp.icsk_pending == 0 {
+        let when = tcp_probe0_base(tp);
         inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
     }
 }
 
-/// `tcp_probe0_when()`: the zero-window probe interval, the RTO backed off.
-pub fn tcp_probe0_when(tp: &TcpSk) -> u32 {
-    let base = tp.icsk_rto.max(TCP_RTO_MIN);
-    (u64::from(base) << tp.icsk_backoff.min(31)).min(u64::from(TCP_RTO_MAX)) as u32
+/// Mirrors `tcp_probe0_base()`: the RTO, at least `TCP_RTO_MIN`.
+pub fn tcp_probe0_base(tp: &TcpSk) -> u32 {
+    tp.icsk_rto.max(TCP_RTO_MIN)
 }
 
-/// `tcp_send_probe0()` / `tcp_write_wakeup()`: probe a zero window with an
-/// ACK that carries an old sequence number (`snd_una - 1`), which the peer
-/// must answer with its current window.
-pub fn tcp_send_probe0(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
-    tcp_xmit_probe_skb(net, tn, sk, tp, LinuxMib::TCPWinProbe);
+/// Mirrors `tcp_probe0_when()`: [`tcp_probe0_base`] doubled per
+/// `icsk_backoff` (at most `ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1` = 10
+/// times), capped at `TCP_RTO_MAX`.
+pub fn tcp_probe0_when(tp: &TcpSk) -> u32 {
+    let max_backoff = (TCP_RTO_MAX / TCP_RTO_MIN).ilog2() as u8 + 1;
+    let backoff = tp.icsk_backoff.min(max_backoff);
+    (u64::from(tcp_probe0_base(tp)) << backoff).min(u64::from(tcp_rto_max(tp))) as u32
 }
+
+/// Mirrors `tcp_clamp_probe0_to_user_timeout()`: never wait past
+/// `TCP_USER_TIMEOUT`, counted from the first probe
+/// (`icsk_probes_tstamp`); at least `TCP_TIMEOUT_MIN` (2 jiffies).
+pub fn tcp_clamp_probe0_to_user_timeout(net: &Net, tp: &TcpSk, when: u32) -> u32 {
+    if tp.icsk_user_timeout == 0 || tp.icsk_probes_tstamp == 0 {
+        return when;
+    }
+    let elapsed = net.jiffies().saturating_sub(tp.icsk_probes_tstamp);
+    let remaining = u64::from(tp.icsk_user_timeout).saturating_sub(elapsed).max(2);
+    remaining.min(u64::from(when)) as u32
+}
+
+/// Mirrors `tcp_write_wakeup()` (net/ipv4/tcp_output.c): what the probe
+/// timer sends. If the window has room for the head of the write queue,
+/// send it — or as much as fits, at most one MSS, split off with
+/// `tcp_fragment()` — with PSH, whatever Nagle or a cork say; it is new
+/// data, so it joins the retransmit queue. If the window is closed, send
+/// the classic probe: an ACK one byte below `snd_una`
+/// ([`tcp_xmit_probe_skb`], counting `mib`), which the peer must answer
+/// with its window (RFC 9293 §3.8.6.1). Returns whether a segment left.
+pub fn tcp_write_wakeup(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mib: LinuxMib) -> bool {
+    if tp.state == TcpState::Close {
+        return false;
+    }
+    let wnd_end = tp.tcp_wnd_end();
+    let head = tp.sk_write_queue.peek().map(|h| (*TCP_SKB_CB(h), h.len()));
+    match head {
+        Some((cb, len)) if before(cb.seq, wnd_end) => {
+            let mss = usize::from(tcp_current_mss(net, tp).max(1));
+            let seg_size = wnd_end.wrapping_sub(cb.seq) as usize;
+            if before(tp.pushed_seq, cb.end_seq) {
+                tp.pushed_seq = cb.end_seq;
+            }
+            if seg_size < cb.end_seq.wrapping_sub(cb.seq) as usize || len > mss {
+                let cut = seg_size.min(mss).min(len);
+                if cut > 0 && cut < len {
+                    tcp_fragment(tp, cut);
+                }
+            }
+            let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
+            TCP_SKB_CB_mut(&mut skb).tcp_flags |= TCPHDR_PSH;
+            TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
+            let len = skb.len();
+            let end_seq = TCP_SKB_CB(&skb).end_seq;
+            let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
+            if len < mss {
+                tp.snd_sml = end_seq;
+            }
+            tcp_event_new_data_sent(net, sk, tp, skb);
+            true
+        }
+        _ => {
+            tcp_xmit_probe_skb(net, tn, sk, tp, mib);
+            true
+        }
+    }
+}
+
+/// Mirrors `tcp_send_probe0()` (net/ipv4/tcp_output.c): the probe timer
+/// fired with data waiting and nothing in flight. Send what
+/// [`tcp_write_wakeup`] can; if that put data in flight (the window had
+/// opened) or the queue emptied, the probing is over (`icsk_probes_out`,
+/// `icsk_backoff`, `icsk_probes_tstamp` cleared). Otherwise count the
+/// probe, back off — `icsk_backoff` grows up to `tcp_retries2` — and
+/// re-arm for [`tcp_probe0_when`], clamped to `TCP_USER_TIMEOUT`. Linux
+/// retries after `TCP_RESOURCE_PROBE_INTERVAL` instead when the device
+/// refused the segment (local congestion); our devices never refuse.
+pub fn tcp_send_probe0(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    tcp_write_wakeup(net, tn, sk, tp, LinuxMib::TCPWinProbe);
+    if tp.packets_out > 0 || tp.sk_write_queue.is_empty() {
+        tp.icsk_probes_out = 0;
+        tp.icsk_backoff = 0;
+        tp.icsk_probes_tstamp = 0;
+        return;
+    }
+    tp.icsk_probes_out = tp.icsk_probes_out.saturating_add(1);
+    let retries2 = tn.sysctl.tcp_retries2.get().clamp(0, 255);
+    if i64::from(tp.icsk_backoff) < retries2 {
+        tp.icsk_backoff = tp.icsk_backoff.saturating_add(1);
+    }
+    let when = tcp_probe0_when(tp);
+    let when = tcp_clamp_probe0_to_user_timeout(net, tp, when);
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
+}
+// ANCHOR_END: tcp_probe0
 
 /// `tcp_xmit_probe_skb()`: an ACK whose sequence number is one below
 /// `snd_una`, already acknowledged, so the peer must answer it with an ACK

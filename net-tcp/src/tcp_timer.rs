@@ -20,8 +20,9 @@
 //! - Each timer callback takes the socket lock itself; Linux defers to
 //!   `tcp_release_cb()` when the user owns the socket, which we never
 //!   hold across a wait.
-//! - No `tcp_retries1` black-hole detection (MTU probing), no thin-stream
-//!   linear timeouts, no RACK/TLP.
+//! - `tcp_retries1` drops the cached route (`__dst_negative_advice()`)
+//!   but does not start MTU probing (black-hole detection); no
+//!   thin-stream linear timeouts, no RACK/TLP.
 
 use std::sync::Arc;
 
@@ -104,7 +105,11 @@ pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u
 /// `tcp_orphan_retries()`: retries for an orphan (0 means 8; 0 outright
 /// if the RTO is already at its maximum... and the socket is alive).
 fn tcp_orphan_retries(tn: &TcpNet, tp: &TcpSk) -> u32 {
-    let alive = tp.icsk_rto < TCP_RTO_MAX;
+    tcp_orphan_retries_alive(tn, tp, tp.icsk_rto < TCP_RTO_MAX)
+}
+
+/// `tcp_orphan_retries(sk, alive)` with the caller's idea of `alive`.
+fn tcp_orphan_retries_alive(tn: &TcpNet, tp: &TcpSk, alive: bool) -> u32 {
     let retries = tn.sysctl.tcp_orphan_retries.get().clamp(0, 255) as u32;
     if tp.sk_err_soft.is_some() && !alive {
         return 0;
@@ -113,13 +118,30 @@ fn tcp_orphan_retries(tn: &TcpNet, tp: &TcpSk) -> u32 {
 }
 
 // ANCHOR: tcp_write_timeout
-/// `tcp_write_timeout()`: should retransmission stop? In SYN_SENT after
+/// `tcp_write_timeout()`: should retransmission stop? First, route
+/// advice: after `tcp_retries1` RTOs' worth of time
+/// (`retransmits_timed_out(retries1)`, 3 → 3 s with the 200 ms base), or on
+/// any SYN retransmission after the first, the cached route is dropped
+/// ([`__dst_negative_advice`]). Then the give-up test: in SYN_SENT after
 /// `TCP_SYNCNT` / `tcp_syn_retries` retransmissions, plus the
 /// `tcp_syn_linear_timeouts` ones that did not back off; in SYN_RECV after
 /// `tcp_synack_retries`; otherwise when the `tcp_retries2` time budget
 /// (`tcp_orphan_retries` for an orphan) or `TCP_USER_TIMEOUT` is spent.
 /// Kills the socket and returns true if so.
 pub fn tcp_write_timeout(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) -> bool {
+    if matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+        // A SYN retransmitted once already: the route may be the problem.
+        if tp.icsk_retransmits > 0 {
+            __dst_negative_advice(tp);
+        }
+    } else {
+        let retries1 = tn.sysctl.tcp_retries1.get().clamp(0, 255) as u32;
+        if retransmits_timed_out(net, tp, retries1, 0) {
+            // Linux first tries MTU probing (black hole detection,
+            // `tcp_mtu_probing()`), which we do not have.
+            __dst_negative_advice(tp);
+        }
+    }
     let expired = match tp.state {
         TcpState::SynSent => {
             let retry_until = match tp.icsk_syn_retries {
@@ -144,8 +166,23 @@ pub fn tcp_write_timeout(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
     };
     if expired {
         tcp_write_err(net, sk, tp);
+    } else {
+        // sk_rethink_txhash(): a new flow hash, so ECMP and the device
+        // queues may pick another path. We have no txhash, but count it.
+        net.mib.inc(LinuxMib::TcpTimeoutRehash);
     }
     expired
+}
+
+/// Mirrors `__dst_negative_advice()` → `ipv4_negative_advice()` →
+/// `__sk_dst_reset()`: retransmissions are not getting through, so stop
+/// trusting the cached route; the next segment looks it up again
+/// ([`__sk_dst_check`]). Linux's IPv4 drops only a route that is
+/// obsolete, redirected or expiring (a path-MTU exception); ours does not
+/// record which, so any cached route is dropped — a new lookup costs
+/// nothing visible.
+pub fn __dst_negative_advice(tp: &mut TcpSk) {
+    tp.sk_dst_cache = None;
 }
 // ANCHOR_END: tcp_write_timeout
 
@@ -239,6 +276,10 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
         return;
     }
+    if tp.snd_wnd == 0 && !tp.dead && !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv) {
+        tcp_retransmit_timer_zero_window(net, tn, sk, tp);
+        return;
+    }
     if tcp_write_timeout(net, tn, sk, tp) {
         return;
     }
@@ -258,33 +299,105 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
 }
 // ANCHOR_END: tcp_retransmit_timer
 
-/// The zero-window probe timer (`tcp_probe_timer()`): if data still waits
-/// behind a zero window with nothing in flight, probe again with a longer
-/// interval; after `tcp_retries2` unanswered probes, give up.
+// ANCHOR: tcp_probe_timer
+// ANCHOR: tcp_rtx_probe0
+/// The zero-window branch of `tcp_retransmit_timer()`: data is in flight
+/// but the peer shrank its window to 0 ("Receiver dastardly shrinks
+/// window"). The retransmissions become zero-window probes and do not
+/// time out by `tcp_retries2`: only by [`tcp_rtx_probe0_timed_out`] (the
+/// peer silent for twice `TCP_RTO_MAX`, or `TCP_USER_TIMEOUT`). Each one
+/// enters Loss, retransmits the head, drops the cached route and doubles
+/// the RTO, without counting `icsk_retransmits`.
+fn tcp_retransmit_timer_zero_window(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    let first_sent = match tp.retrans_stamp {
+        0 => {
+            let ns = tp.tcp_rtx_queue.front().map_or(0, |skb| TCP_SKB_CB(skb).when_ns);
+            ns / (1_000_000_000 / net_core::jiffies::HZ)
+        }
+        stamp => stamp,
+    };
+    let rtx_delta = net.jiffies().saturating_sub(first_sent);
+    if tcp_rtx_probe0_timed_out(tp, rtx_delta) {
+        tcp_write_err(net, sk, tp);
+        return;
+    }
+    tcp_enter_loss(net, tn, tp);
+    let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    __dst_negative_advice(tp); // __sk_dst_reset()
+    // out_reset_timer:
+    tp.icsk_rto = (tp.icsk_rto << 1).min(tcp_rto_max(tp));
+    let when = tcp_clamp_rto_to_user_timeout(net, tp);
+    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, when);
+}
+
+/// Mirrors `tcp_rtx_probe0_timed_out()` (net/ipv4/tcp_timer.c): give up
+/// on a shrunk window only when `TCP_USER_TIMEOUT` has passed since the
+/// first transmission (`rtx_delta`, in jiffies), or when the peer has said
+/// nothing for `2 * TCP_RTO_MAX` (or the user timeout, if shorter) at this
+/// timer and the retransmissions have gone on that long too.
+fn tcp_rtx_probe0_timed_out(tp: &TcpSk, rtx_delta: u64) -> bool {
+    let mut timeout = 2 * u64::from(TCP_RTO_MAX);
+    if tp.icsk_user_timeout != 0 {
+        if rtx_delta > u64::from(tp.icsk_user_timeout) {
+            return true;
+        }
+        timeout = timeout.min(u64::from(tp.icsk_user_timeout));
+    }
+    let rcv_delta = tp.icsk_timeout.saturating_sub(tp.rcv_tstamp);
+    if rcv_delta <= timeout {
+        return false;
+    }
+    rtx_delta > timeout
+}
+// ANCHOR_END: tcp_rtx_probe0
+
+/// The zero-window probe timer fired. Mirrors `tcp_probe_timer()`
+/// (net/ipv4/tcp_timer.c).
+///
+/// Nothing to do if data is in flight (its RTO covers it) or nothing
+/// waits. RFC 1122 §4.2.2.17 wants the sender to probe a closed window
+/// for as long as the receiver answers, and every ACK resets
+/// `icsk_probes_out`; so only unanswered probes count. The connection is
+/// aborted with `ETIMEDOUT` ([`tcp_write_err`]) once `icsk_probes_out`
+/// reaches `tcp_retries2` (a count here, not the time budget the RTO
+/// uses), or `tcp_orphan_retries` for an orphan (which also gives up once
+/// its backoff alone reaches that bound with the RTO at its maximum), or
+/// when `TCP_USER_TIMEOUT` has passed since the first probe
+/// (`icsk_probes_tstamp`). Otherwise [`tcp_send_probe0`] probes and
+/// re-arms. Linux also kills an orphan here when memory runs short
+/// (`tcp_out_of_resources()`); we do not account memory that way.
 pub fn tcp_probe_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     if tp.packets_out > 0 || tp.sk_write_queue.is_empty() {
         tp.icsk_probes_out = 0;
-        tp.icsk_backoff = 0;
+        tp.icsk_probes_tstamp = 0;
+        return;
+    }
+    if tp.icsk_probes_tstamp == 0 {
+        tp.icsk_probes_tstamp = net.jiffies();
+    } else if tp.icsk_user_timeout != 0
+        && net.jiffies().saturating_sub(tp.icsk_probes_tstamp) >= u64::from(tp.icsk_user_timeout)
+    {
+        tcp_write_err(net, sk, tp);
         return;
     }
     let mut max_probes = tn.sysctl.tcp_retries2.get().clamp(0, 255) as u32;
     if tp.dead {
-        max_probes = tcp_orphan_retries(tn, tp);
+        // inet_csk_rto_backoff(icsk, TCP_RTO_MAX) < TCP_RTO_MAX
+        let backed_off = u64::from(tp.icsk_rto) << tp.icsk_backoff.min(31);
+        let alive = backed_off < u64::from(TCP_RTO_MAX);
+        max_probes = tcp_orphan_retries_alive(tn, tp, alive);
+        if !alive && u32::from(tp.icsk_backoff) >= max_probes {
+            tcp_write_err(net, sk, tp);
+            return;
+        }
     }
-    let elapsed_limit = tp.icsk_user_timeout != 0
-        && net.jiffies().saturating_sub(tp.rcv_tstamp) >= u64::from(tp.icsk_user_timeout);
-    if u32::from(tp.icsk_probes_out) >= max_probes || elapsed_limit {
+    if u32::from(tp.icsk_probes_out) >= max_probes {
         tcp_write_err(net, sk, tp);
-        return;
+    } else {
+        tcp_send_probe0(net, tn, sk, tp);
     }
-    tcp_send_probe0(net, tn, sk, tp);
-    tp.icsk_probes_out = tp.icsk_probes_out.saturating_add(1);
-    if u32::from(tp.icsk_backoff) < max_probes {
-        tp.icsk_backoff = tp.icsk_backoff.saturating_add(1);
-    }
-    let when = tcp_probe0_when(tp);
-    inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_PROBE0, when);
 }
+// ANCHOR_END: tcp_probe_timer
 
 // ANCHOR: tcp_delack_timer
 /// The delayed ACK is due (`tcp_delack_timer()` →
@@ -418,3 +531,71 @@ pub fn tcp_keepalive_timer(net: &Net, sk: &Arc<TcpSock>) {
     });
 }
 // ANCHOR_END: tcp_keepalive_timer
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use net_core::Clock;
+    use net_ipv4::fib::RtnType;
+    use net_ipv4::route::Rtable;
+
+    fn cached_route() -> Option<(Rtable, u64, u64)> {
+        let rt = Rtable {
+            rt_type: RtnType::Unicast,
+            dev: 1,
+            gateway: None,
+            saddr: std::net::Ipv4Addr::new(10, 0, 0, 1),
+            mtu: 1500,
+        };
+        Some((rt, 0, u64::MAX))
+    }
+
+    #[test]
+    fn tcp_model_timeout_is_linuxs_budget() {
+        // (2^(n+1) - 1) * 200 ms while the doubling stays under
+        // TCP_RTO_MAX (up to 9 with a 200 ms base), then 120 s each.
+        assert_eq!(tcp_model_timeout(3, TCP_RTO_MIN), 3_000);
+        assert_eq!(tcp_model_timeout(5, TCP_RTO_MIN), 12_600);
+        assert_eq!(tcp_model_timeout(9, TCP_RTO_MIN), 204_600);
+        assert_eq!(tcp_model_timeout(15, TCP_RTO_MIN), 924_600);
+    }
+
+    /// tcp_retries1 is route advice: once retransmission has gone on for
+    /// tcp_model_timeout(retries1) (3 s by default), every further RTO
+    /// drops the cached route; before that it is kept. A SYN drops it on
+    /// every retransmission after the first.
+    #[test]
+    fn retries1_drops_the_cached_route() {
+        let clock = Clock::new_virtual_at(100_000_000_000);
+        let net = Net::new("t", clock.clone(), 1);
+        let tn = crate::af_inet::inet_init(&net);
+        let sk = TcpSock::new(&net, 4096, 4096);
+        let mut tp = sk.lock.lock();
+        tp.state = TcpState::Established;
+        tp.icsk_retransmits = 3;
+        tp.sk_dst_cache = cached_route();
+        tp.retrans_stamp = net.jiffies() - 2_999;
+        assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
+        assert!(tp.sk_dst_cache.is_some(), "2.999 s: still under tcp_retries1's budget");
+        tp.retrans_stamp = net.jiffies() - 3_000;
+        assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
+        assert!(tp.sk_dst_cache.is_none(), "3 s: the route is dropped");
+        assert_eq!(net.mib.get(LinuxMib::TcpTimeoutRehash), 2);
+
+        // A lower tcp_retries1 advises sooner: model(1) = 600 ms.
+        net.sysctl.set("net.ipv4.tcp_retries1", "1").unwrap();
+        tp.sk_dst_cache = cached_route();
+        tp.retrans_stamp = net.jiffies() - 600;
+        assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
+        assert!(tp.sk_dst_cache.is_none());
+
+        tp.state = TcpState::SynSent;
+        tp.icsk_retransmits = 0;
+        tp.sk_dst_cache = cached_route();
+        assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
+        assert!(tp.sk_dst_cache.is_some(), "the first SYN timeout keeps the route");
+        tp.icsk_retransmits = 1;
+        assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
+        assert!(tp.sk_dst_cache.is_none());
+    }
+}

@@ -212,13 +212,17 @@ fn getsockopt_tcp_info_has_linux_layout() {
     assert_eq!(n, 144);
     assert_eq!(buf[0], TcpState::Established as u8, "tcpi_state");
     let u32_at = |off: usize| u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap());
-    assert_eq!(u32_at(16), 1460, "tcpi_snd_mss");
+    assert_eq!(u32_at(16), 1448, "tcpi_snd_mss (1460 less the 12-byte timestamp option)");
     assert_eq!(u32_at(80), 10, "tcpi_snd_cwnd");
     assert_eq!(u32_at(8), c.tcp_info().tcpi_rto, "tcpi_rto");
     let mut short = [0u8; 8];
     assert_eq!(c.getsockopt(SOL_TCP, TCP_INFO, &mut short), Ok(8));
     assert_eq!(c.getsockopt(SOL_TCP, TCP_MAXSEG, &mut buf), Ok(4));
-    assert_eq!(i32::from_ne_bytes(buf[..4].try_into().unwrap()), 1460);
+    assert_eq!(
+        i32::from_ne_bytes(buf[..4].try_into().unwrap()),
+        1448,
+        "TCP_MAXSEG is mss_cache: 1460 less the timestamp option"
+    );
     assert_eq!(c.getsockopt(SOL_SOCKET, SO_ERROR, &mut [0u8; 2]), Err(Errno::EINVAL));
     assert_eq!(c.getsockopt(SOL_TCP, 999, &mut buf), Err(Errno::ENOPROTOOPT));
     assert_eq!(c.setsockopt_int(SOL_TCP, TCP_MAXSEG, 10), Err(Errno::EINVAL));

@@ -738,9 +738,12 @@ fn established_ack_acceptable_old_and_unsent() {
     h.send(&Seg { ack: una - 50, ..SEND_TEMPL });
     h.recv_nothing();
     // SEG.ACK > SND.NXT: tcp_ack() returns < 0 and tcp_rcv_established()
-    // discards the segment, data and all, without an answer.
+    // discards the segment, data and all; Linux 6.18 answers it with a
+    // challenge ACK (checked on the kernel: TCPChallengeACK 1, the data
+    // not delivered).
     h.send(&Seg { ack: una + 1000, payload: b"zz".to_vec(), ..SEND_TEMPL });
-    h.recv_nothing();
+    h.recv(Seg { seq: una, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
     let mut b = [0u8; 4];
     assert_eq!(h.sock().recv(&mut b), Err(Errno::EAGAIN));
     assert_eq!(h.state(), TcpState::Established);
@@ -1277,4 +1280,36 @@ fn counters_through_a_whole_passive_connection() {
     assert_eq!(h.mib(TcpMib::RetransSegs), 0);
     assert_eq!(h.mib(TcpMib::OutRsts), 0);
     assert_eq!(h.mib(TcpMib::InErrs), 0);
+}
+
+/// RFC 5961's answers share one per-socket budget (`last_oow_ack_time`,
+/// `tcp_invalid_ratelimit` = 500 ms), and every suppressed answer is
+/// counted where Linux counts it.
+#[test]
+fn established_rfc5961_answers_share_the_per_socket_rate_limit() {
+    let h = socket_established();
+    let rcv_nxt = REMOTE_SEQ + 1;
+    // An in-window RST that is not exact: a challenge ACK.
+    h.send(&Seg { seq: rcv_nxt + 100, flags: RST, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: rcv_nxt, win: ANY_WIN, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
+    // Another, and a SYN, within 500 ms: counted, not answered.
+    h.send(&Seg { seq: rcv_nxt + 200, flags: RST, ..SEND_TEMPL });
+    h.recv_nothing();
+    h.send(&Seg { seq: rcv_nxt + 300, flags: SYN, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.mib(LinuxMib::TCPSYNChallenge), 1);
+    assert_eq!(h.mib(LinuxMib::TCPACKSkippedChallenge), 2);
+    // A bare ACK far beyond the window: its dupack is rate-limited too.
+    h.send(&Seg { seq: rcv_nxt + 10_000_000, ack: h.iss + 1, ..SEND_TEMPL });
+    h.recv_nothing();
+    assert_eq!(h.mib(LinuxMib::BeyondWindow), 1);
+    assert_eq!(h.mib(LinuxMib::TCPACKSkippedSeq), 1);
+    // 500 ms after the challenge, a SYN is challenged again.
+    h.advance_ms(500);
+    h.send(&Seg { seq: rcv_nxt + 300, flags: SYN, ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ack: rcv_nxt, win: ANY_WIN, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 2);
+    assert_eq!(h.mib(LinuxMib::TCPSYNChallenge), 2);
+    assert_eq!(h.state(), TcpState::Established);
 }

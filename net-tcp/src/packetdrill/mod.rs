@@ -84,12 +84,29 @@
 //! ```
 //!
 //! Options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_RCVBUF`, `SO_SNDBUF`,
-//! `SO_ERROR`, `SO_KEEPALIVE`, `SO_LINGER`, `TCP_NODELAY`, `TCP_MAXSEG`,
-//! `TCP_SYNCNT`, `TCP_USER_TIMEOUT`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
-//! `TCP_KEEPCNT`; symbols are Linux's values.
+//! `SO_ERROR`, `SO_KEEPALIVE`, `SO_LINGER`, `TCP_NODELAY`, `TCP_CORK`,
+//! `TCP_MAXSEG`, `TCP_SYNCNT`, `TCP_USER_TIMEOUT`, `TCP_KEEPIDLE`,
+//! `TCP_KEEPINTVL`, `TCP_KEEPCNT`; symbols are Linux's values.
 //!
-//! Rejected, with the script and line named: backtick shell commands,
-//! `%{ }%` Python blocks, UDP/ICMP/IPv6 packets, IP-level fields
+//! Sysctls, as real packetdrill scripts set them, in backticks:
+//!
+//! ```text
+//! 0  `sysctl -q net.ipv4.tcp_timestamps=0`
+//! +0 `sysctl -w net.ipv4.tcp_sack=0; sysctl -q net.ipv4.tcp_rmem="4096 131072 6291456"`
+//! ```
+//!
+//! Each `name=value` is written into the host namespace's table
+//! (`net.sysctl.set(name, value)`, as `sysctl(8)` writes `/proc/sys`) at
+//! the event's time; an unknown name or a value out of range fails the
+//! script with sysctl's message. Several `sysctl` commands may be joined
+//! with `;`, `&&` or new lines; `-q` and `-w` are accepted and mean
+//! nothing more here; values may be quoted. packetdrill runs the text with
+//! `/bin/sh`; we run no shell, so any other command in backticks (another
+//! program, reading a sysctl, redirections, `$` expansions) is a script
+//! error naming the line.
+//!
+//! Rejected, with the script and line named: backtick commands other than
+//! sysctl writes, `%{ }%` Python blocks, UDP/ICMP/IPv6 packets, IP-level fields
 //! (`[ect0]`, `(tos ...)`), fuzzing, other options and system calls, and
 //! anything else the parser does not recognise.
 //!
@@ -140,7 +157,7 @@ use std::path::Path;
 
 pub use parse::{
     DEFAULT_TOLERANCE_USECS, Direction, Event, EventKind, EventTime, Expr, PacketSpec, Script, ScriptError,
-    SyscallSpec, TcpOpt, parse_script,
+    SyscallSpec, SysctlWrite, TcpOpt, parse_script, parse_sysctl_commands,
 };
 pub use run::{GATEWAY_IP, LOCAL_IP, REMOTE_IP, REMOTE_PORT, SCRIPT_PORT, START_NS};
 

@@ -78,6 +78,18 @@ pub enum EventKind {
     Packet(PacketSpec),
     /// A system call.
     Syscall(SyscallSpec),
+    /// A backtick command: the only kind we run is `sysctl`, so this is the
+    /// list of (name, value) writes it makes, in order.
+    Sysctl(Vec<SysctlWrite>),
+}
+
+/// One `name=value` of a backtick `sysctl -q name=value` command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysctlWrite {
+    /// The sysctl's name as written (`net.ipv4.tcp_timestamps`).
+    pub name: String,
+    /// Its value as written, quotes removed (`4096 16384 4194304`).
+    pub value: String,
 }
 
 /// `<` (injected into the host) or `>` (the host must send it).
@@ -219,6 +231,8 @@ enum Tok {
     /// `--name=value` (value may be empty).
     Opt(String, String),
     Punct(char),
+    /// `` `command` ``: the text between the backticks.
+    Backtick(String),
 }
 
 impl fmt::Display for Tok {
@@ -229,6 +243,7 @@ impl fmt::Display for Tok {
             Tok::Ellipsis => write!(f, "`...`"),
             Tok::Opt(n, v) => write!(f, "`--{n}={v}`"),
             Tok::Punct(c) => write!(f, "`{c}`"),
+            Tok::Backtick(s) => write!(f, "`{s}` (a backtick command)"),
         }
     }
 }
@@ -286,10 +301,13 @@ fn lex(src: &str) -> Result<Lexed, ScriptError> {
                 ));
             }
             '`' => {
-                return Err(ScriptError::new(
-                    line,
-                    "backtick shell commands are not supported by linnet's packetdrill harness",
-                ));
+                let Some(n) = src[i + 1..].find('`') else {
+                    return Err(ScriptError::new(line, "unterminated backtick command"));
+                };
+                let text = &src[i + 1..i + 1 + n];
+                toks.push((Tok::Backtick(text.to_string()), line));
+                line += text.matches('\n').count();
+                i += n + 2;
             }
             '#' => {
                 return Err(ScriptError::new(line, "`#` is not a packetdrill comment: use `//` or `/* */`"));
@@ -557,6 +575,14 @@ impl Parser {
             None
         };
         let kind = match self.peek() {
+            Some(Tok::Backtick(text)) => {
+                let text = text.clone();
+                if end.is_some() {
+                    return self.err("a backtick command cannot have a `...` end time");
+                }
+                self.next();
+                EventKind::Sysctl(parse_sysctl_commands(&text, line)?)
+            }
             Some(Tok::Punct('<')) | Some(Tok::Punct('>')) => EventKind::Packet(self.packet()?),
             Some(Tok::Word(_)) => EventKind::Syscall(self.syscall(end)?),
             _ => return self.err(format!("expected `<`, `>` or a system call, found {}", self.found())),
@@ -859,6 +885,103 @@ impl Parser {
     }
 }
 
+// ANCHOR: parse_sysctl_commands
+/// The text of a backtick command, as real packetdrill scripts write
+/// sysctl settings: one or more `sysctl [-q] [-w] name=value ...`
+/// commands separated by `;` (or `&&`, or new lines). Values may be
+/// quoted (`net.ipv4.tcp_rmem="4096 131072 6291456"`). packetdrill hands
+/// the text to `/bin/sh`; we run no shell, so anything else — another
+/// program, `sysctl` reading a value or taking other flags, redirections,
+/// `$` expansions — is an error naming the line.
+pub fn parse_sysctl_commands(text: &str, line: usize) -> Result<Vec<SysctlWrite>, ScriptError> {
+    let bad = |msg: String| ScriptError::new(line, msg);
+    let no_shell = |what: &str| {
+        bad(format!(
+            "backtick command `{}`: {what}; linnet's packetdrill harness runs no shell, only `sysctl -q name=value` (several may be separated by `;`)",
+            text.trim()
+        ))
+    };
+    if text.contains(['|', '>', '<', '$', '(', ')', '\\', '*', '?', '#']) || text.contains("||") {
+        return Err(no_shell("shell syntax"));
+    }
+    let mut writes = Vec::new();
+    let normalized = text.replace("&&", ";").replace('\n', ";");
+    if normalized.contains('&') {
+        return Err(no_shell("shell syntax"));
+    }
+    for cmd in normalized.split(';') {
+        let words = shell_words(cmd).ok_or_else(|| no_shell("an unterminated quote"))?;
+        let Some((prog, args)) = words.split_first() else { continue };
+        if prog != "sysctl" {
+            return Err(no_shell(&format!("`{prog}` is not sysctl")));
+        }
+        let mut any = false;
+        for a in args {
+            match a.as_str() {
+                "-q" | "-w" | "-qw" | "-wq" => continue,
+                _ if a.starts_with('-') => return Err(no_shell(&format!("sysctl option `{a}`"))),
+                _ => {}
+            }
+            let Some((name, value)) = a.split_once('=') else {
+                return Err(no_shell(&format!(
+                    "`{a}` is not `name=value` (reading a sysctl is not supported)"
+                )));
+            };
+            let name = name.trim();
+            if name.is_empty() || value.trim().is_empty() {
+                return Err(no_shell(&format!("`{a}` needs both a name and a value")));
+            }
+            writes.push(SysctlWrite { name: name.to_string(), value: value.trim().to_string() });
+            any = true;
+        }
+        if !any {
+            return Err(no_shell("sysctl without `name=value`"));
+        }
+    }
+    if writes.is_empty() {
+        return Err(bad("an empty backtick command".into()));
+    }
+    Ok(writes)
+}
+// ANCHOR_END: parse_sysctl_commands
+
+/// Split a command into words as `sh` would for plain words and `'…'` /
+/// `"…"` quotes (nothing is expanded). `None` for an unterminated quote.
+fn shell_words(cmd: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = cmd.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        None => return None,
+                        Some(q) if q == c => break,
+                        Some(x) => cur.push(x),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Some(words)
+}
+
 /// Parse a script's text.
 pub fn parse_script(src: &str) -> Result<Script, ScriptError> {
     let lexed = lex(src)?;
@@ -1026,11 +1149,62 @@ mod tests {
         assert!(err("--bind_port=99\n0 close(3) = 0").msg.contains("unsupported option"));
     }
 
+    fn sysctls(src: &str) -> Vec<(String, String)> {
+        match one(src).kind {
+            EventKind::Sysctl(v) => v.into_iter().map(|w| (w.name, w.value)).collect(),
+            k => panic!("not a sysctl command: {k:?}"),
+        }
+    }
+
+    #[test]
+    fn backtick_sysctl_commands() {
+        let s = |n: &str, v: &str| (n.to_string(), v.to_string());
+        assert_eq!(
+            sysctls("0 `sysctl -q net.ipv4.tcp_timestamps=0`"),
+            vec![s("net.ipv4.tcp_timestamps", "0")]
+        );
+        assert_eq!(sysctls("+0 `sysctl -w net.ipv4.tcp_sack=1`"), vec![s("net.ipv4.tcp_sack", "1")]);
+        assert_eq!(
+            sysctls("0 `sysctl -q net.ipv4.tcp_sack=0; sysctl -q net.ipv4.tcp_rmem=\"4096 131072 6291456\"`"),
+            vec![s("net.ipv4.tcp_sack", "0"), s("net.ipv4.tcp_rmem", "4096 131072 6291456")]
+        );
+        assert_eq!(
+            sysctls("0 `sysctl -q a.b=1 c.d='2 3' && sysctl e.f=4\n sysctl -q g.h=5`"),
+            vec![s("a.b", "1"), s("c.d", "2 3"), s("e.f", "4"), s("g.h", "5")]
+        );
+        // The event's line is the line of its time; later lines count on.
+        let sc = parse_script("0 `sysctl -q a.b=1;\nsysctl -q c.d=2`\n+0 close(3) = 0").unwrap();
+        assert_eq!((sc.events[0].line, sc.events[1].line), (1, 3));
+    }
+
+    #[test]
+    fn backtick_commands_other_than_sysctl_writes_are_errors() {
+        for bad in [
+            "0 `echo hi`",
+            "0 `../common/defaults.sh`",
+            "0 `sysctl net.ipv4.tcp_sack`",
+            "0 `sysctl -a`",
+            "0 `sysctl -q net.ipv4.tcp_sack=1 > /dev/null`",
+            "0 `sysctl -q net.ipv4.tcp_sack=$X`",
+            "0 `sysctl -q net.ipv4.tcp_sack=1; tc qdisc add dev lo root fq`",
+            "0 `sysctl -q a.b=\"1`",
+            "0 `sysctl -q =1`",
+        ] {
+            let e = err(bad);
+            assert_eq!(e.line, 1, "{bad}");
+            assert!(e.msg.contains("no shell"), "{bad}: {e}");
+        }
+        assert!(err("0 `   `").msg.contains("empty"));
+        assert!(err("0 `sysctl -q a.b=1").msg.contains("unterminated"));
+        assert!(err("+0...1 `sysctl -q a.b=1`").msg.contains("end time"));
+        assert!(err("* `sysctl -q a.b=1`").msg.contains("outbound"));
+    }
+
     #[test]
     fn out_of_scope_syntax_is_rejected_with_its_line() {
         let e = err("0 close(3) = 0\n+0 `echo hi`\n");
         assert_eq!(e.line, 2);
-        assert!(e.msg.contains("backtick"));
+        assert!(e.msg.contains("backtick") && e.msg.contains("no shell"), "{e}");
         let e = err("0 close(3) = 0\n\n%{ print(1) }%\n");
         assert_eq!(e.line, 3);
         assert!(e.msg.contains("Python"));

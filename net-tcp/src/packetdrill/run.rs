@@ -14,7 +14,9 @@ use net_ipv4::ip::IpHdr;
 use net_ipv4::neighbour::NudState;
 use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, eth_ipv4_frame};
 
-use super::parse::{Direction, Event, EventKind, EventTime, Expr, PacketSpec, Script, SyscallSpec, TcpOpt};
+use super::parse::{
+    Direction, Event, EventKind, EventTime, Expr, PacketSpec, Script, SyscallSpec, SysctlWrite, TcpOpt,
+};
 use crate::af_inet::*;
 use crate::tcphdr::{
     TCPHDR_ACK, TCPHDR_CWR, TCPHDR_ECE, TCPHDR_FIN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TCPHDR_URG, TcpHdr,
@@ -62,6 +64,7 @@ fn symbol(name: &str) -> Option<i64> {
         "SO_LINGER" => SO_LINGER.into(),
         "SO_REUSEPORT" => SO_REUSEPORT.into(),
         "TCP_NODELAY" => TCP_NODELAY.into(),
+        "TCP_CORK" => TCP_CORK.into(),
         "TCP_MAXSEG" => TCP_MAXSEG.into(),
         "TCP_SYNCNT" => TCP_SYNCNT.into(),
         "TCP_USER_TIMEOUT" => TCP_USER_TIMEOUT.into(),
@@ -462,11 +465,30 @@ impl<'a> Runner<'a> {
                         };
                         self.syscall(ev, s, anchor)?
                     }
+                    EventKind::Sysctl(writes) => self.sysctl(ev, writes)?,
                 }
                 self.run_host(at, false).map_err(|(l, m)| self.fail(l.unwrap_or(ev.line), m))?;
                 Ok(at)
             }
         }
+    }
+
+    /// A backtick `sysctl -q name=value` command: write each value into the
+    /// host namespace's table, as `sysctl(8)` writes `/proc/sys`. An
+    /// unknown name or a refused value fails the script with sysctl's
+    /// own words.
+    fn sysctl(&mut self, ev: &Event, writes: &[SysctlWrite]) -> Result<(), Fail> {
+        for w in writes {
+            self.trace.push(Trace::Text(format!(
+                "{} `sysctl -q {}={}`   (line {})",
+                Self::ts(self.now()),
+                w.name,
+                w.value,
+                ev.line
+            )));
+            self.net.sysctl.set(&w.name, &w.value).map_err(|e| self.fail(ev.line, e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Let the host run until `target` (virtual ns): poll, collect what it
@@ -1294,6 +1316,23 @@ mod tests {
         c.host_isn = Some((0, 0xffff_fff0));
         assert_eq!(c.host_to_script(0xffff_fff1), 1);
         assert_eq!(c.host_to_live(1001), 1001u32.wrapping_add(0xffff_fff0));
+    }
+
+    #[test]
+    fn backtick_sysctls_change_the_host() {
+        // With timestamps, SACK and window scaling switched off, the SYN of
+        // an active open carries the MSS alone.
+        let script = "0 `sysctl -q net.ipv4.tcp_timestamps=0; sysctl -w net.ipv4.tcp_sack=0`\n\
+                      +0 `sysctl -q net.ipv4.tcp_window_scaling=0`\n\
+                      +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                      +0 fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n\
+                      +0 connect(3, ..., ...) = -1 EINPROGRESS\n\
+                      +0 > S 0:0(0) win 64240 <mss 1460>\n";
+        crate::packetdrill::run_script("t", script).unwrap();
+        let e = crate::packetdrill::run_script("t", "0 `sysctl -q net.ipv4.tcp_no_such=1`").unwrap_err();
+        assert!(e.starts_with("t:1: ") && e.contains("/proc/sys/net/ipv4/tcp_no_such"), "{e}");
+        let e = crate::packetdrill::run_script("t", "0 `sysctl -q net.ipv4.tcp_timestamps=7`").unwrap_err();
+        assert!(e.contains("Invalid argument"), "{e}");
     }
 
     #[test]
