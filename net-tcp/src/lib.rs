@@ -51,6 +51,7 @@ pub mod inet_connection_sock;
 pub mod inet_hashtables;
 pub mod packetdrill;
 pub mod sock;
+pub mod syncookies;
 pub mod sysctl_net_ipv4_tcp;
 pub mod tcp;
 pub mod tcp_cong;
