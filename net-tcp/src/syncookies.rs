@@ -128,7 +128,15 @@ pub fn tcp_cookie_time(now_jiffies: u64) -> u32 {
 /// Mirrors `cookie_hash()`: `siphash_4u32(saddr, daddr, sport << 16 |
 /// dport, count)` under `syncookie_secret[c]`, truncated to 32 bits.
 #[inline]
-fn cookie_hash(tn: &TcpNet, saddr: Ipv4Addr, daddr: Ipv4Addr, sport: u16, dport: u16, count: u32, c: usize) -> u32 {
+fn cookie_hash(
+    tn: &TcpNet,
+    saddr: Ipv4Addr,
+    daddr: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    count: u32,
+    c: usize,
+) -> u32 {
     tn.syncookie_secret[c].hash_4u32(
         u32::from(saddr),
         u32::from(daddr),
@@ -340,8 +348,16 @@ mod tests {
     #[track_caller]
     fn round_trip(tn: &TcpNet, isn: u32, mss: u16, made: u64, checked: u64) -> (u16, Option<u16>) {
         let (cookie, enc) = cookie_v4_init_sequence(tn, CLIENT, SERVER, 40000, 80, isn, mss, made);
-        let got =
-            cookie_v4_check(tn, CLIENT, SERVER, 40000, 80, isn.wrapping_add(1), cookie.wrapping_add(1), checked);
+        let got = cookie_v4_check(
+            tn,
+            CLIENT,
+            SERVER,
+            40000,
+            80,
+            isn.wrapping_add(1),
+            cookie.wrapping_add(1),
+            checked,
+        );
         (enc, got)
     }
 
@@ -368,7 +384,10 @@ mod tests {
             let (cookie, enc) = cookie_v4_init_sequence(&tn, CLIENT, SERVER, 1, 2, 77, mss, 0);
             assert_eq!(enc, want, "mss {mss}");
             if mss % 97 == 0 {
-                assert_eq!(cookie_v4_check(&tn, CLIENT, SERVER, 1, 2, 78, cookie.wrapping_add(1), 0), Some(want));
+                assert_eq!(
+                    cookie_v4_check(&tn, CLIENT, SERVER, 1, 2, 78, cookie.wrapping_add(1), 0),
+                    Some(want)
+                );
             }
         }
     }
@@ -391,7 +410,10 @@ mod tests {
         assert_eq!(cookie_v4_check(&tn, CLIENT, SERVER, 40000, 81, seq, ack, now), None);
         // Another ISN, far enough to move the data out of range.
         for delta in [4u32, 0x1000, 0x12_3456, 0x8000_0000, 0xffff_fffb] {
-            assert_eq!(cookie_v4_check(&tn, CLIENT, SERVER, 40000, 80, seq.wrapping_add(delta), ack, now), None);
+            assert_eq!(
+                cookie_v4_check(&tn, CLIENT, SERVER, 40000, 80, seq.wrapping_add(delta), ack, now),
+                None
+            );
         }
         // A cookie off by a little (a guess near it) fails too.
         for delta in [1u32, 2, 3, 1 << 24, u32::MAX] {
@@ -422,7 +444,9 @@ mod tests {
         // Made at the start of a minute: valid through the end of the next
         // one (diff 0 and 1), refused from the tick after (diff 2 =
         // MAX_SYNCOOKIE_AGE): TCP_SYNCOOKIE_VALID at most.
-        for (age, ok) in [(0, true), (MINUTE - 1, true), (MINUTE, true), (2 * MINUTE - 1, true), (2 * MINUTE, false)] {
+        for (age, ok) in
+            [(0, true), (MINUTE - 1, true), (MINUTE, true), (2 * MINUTE - 1, true), (2 * MINUTE, false)]
+        {
             let (enc, got) = round_trip(&tn, 9, 1300, base, base + age);
             assert_eq!(got.is_some(), ok, "age {age} jiffies");
             assert_eq!(got.unwrap_or(enc), enc);
@@ -480,7 +504,8 @@ mod tests {
             let seq = isn.wrapping_add(1);
             let ok_now = now.saturating_add(age);
             // Still valid only if the counter advanced by less than 2.
-            let want = (tcp_cookie_time(ok_now).wrapping_sub(tcp_cookie_time(now)) < MAX_SYNCOOKIE_AGE).then_some(enc);
+            let want = (tcp_cookie_time(ok_now).wrapping_sub(tcp_cookie_time(now)) < MAX_SYNCOOKIE_AGE)
+                .then_some(enc);
             assert_eq!(cookie_v4_check(&tn, saddr, daddr, sport, dport, seq, ack, ok_now), want);
             assert_eq!(cookie_v4_check(&tn, saddr, daddr, sport, dport, seq, ack, now), Some(enc));
             // The previous tuple's cookie does not open this tuple.
@@ -520,8 +545,14 @@ mod tests {
             assert_eq!(cookie_timestamp_decode(ts), Some((false, 0, sack)));
         }
         // A shift above 14 is clamped, never turned into "none" (0xf).
-        assert_eq!(cookie_timestamp_decode(cookie_init_timestamp(now_ts, true, 15, false)), Some((true, 14, false)));
-        assert_eq!(cookie_timestamp_decode(cookie_init_timestamp(now_ts, true, 255, true)), Some((true, 14, true)));
+        assert_eq!(
+            cookie_timestamp_decode(cookie_init_timestamp(now_ts, true, 15, false)),
+            Some((true, 14, false))
+        );
+        assert_eq!(
+            cookie_timestamp_decode(cookie_init_timestamp(now_ts, true, 255, true)),
+            Some((true, 14, true))
+        );
     }
 
     #[test]
@@ -559,7 +590,8 @@ mod tests {
         assert!(!cookie_ecn_ok(plain | TS_OPT_ECN, false));
         // All 64 patterns of the low bits decode to what encodes them.
         for bits in 0..64u32 {
-            let (wok, w, s) = cookie_timestamp_decode(bits).expect("every pattern decodes with all sysctls on");
+            let (wok, w, s) =
+                cookie_timestamp_decode(bits).expect("every pattern decodes with all sysctls on");
             let back = cookie_init_timestamp(63 + 64, wok, w, s) & 0x1f;
             assert_eq!(back, bits & 0x1f, "bits {bits:#x}");
         }
