@@ -149,6 +149,7 @@ fn cookie_hash(
 /// Mirrors `secure_tcp_syn_cookie()`: the cookie for a SYN from
 /// `saddr:sport` to `daddr:dport` whose sequence number is `sseq`,
 /// carrying `data` (the MSS index) — the layout in the module comment.
+#[allow(clippy::too_many_arguments)] // the four-tuple, as Linux passes it
 fn secure_tcp_syn_cookie(
     tn: &TcpNet,
     saddr: Ipv4Addr,
@@ -169,6 +170,7 @@ fn secure_tcp_syn_cookie(
 /// return the data it carries, or `u32::MAX` when the minute counter in it
 /// is [`MAX_SYNCOOKIE_AGE`] or more behind `count`. A forged or damaged
 /// cookie yields "data" out of range, which the caller must check.
+#[allow(clippy::too_many_arguments)] // the four-tuple, as Linux passes it
 fn check_tcp_syn_cookie(
     tn: &TcpNet,
     cookie: u32,
@@ -199,6 +201,7 @@ fn check_tcp_syn_cookie(
 /// the cookie and the MSS it encodes: the largest `msstab` entry not above
 /// `mss`, or 536 (`msstab[0]`) when `mss` is smaller still — Linux's loop
 /// stops at index 0 without comparing.
+#[allow(clippy::too_many_arguments)] // the four-tuple, as Linux passes it
 pub fn cookie_v4_init_sequence(
     tn: &TcpNet,
     saddr: Ipv4Addr,
@@ -228,6 +231,7 @@ pub fn cookie_v4_init_sequence(
 /// added to the cookie, so it shifts the MSS index, and a smaller index is
 /// still in range. Linux has the same property; the ACK's `seq` is checked
 /// again by the full socket built from the cookie.
+#[allow(clippy::too_many_arguments)] // the four-tuple, as Linux passes it
 pub fn cookie_v4_check(
     tn: &TcpNet,
     saddr: Ipv4Addr,
