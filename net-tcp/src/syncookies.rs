@@ -601,6 +601,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn matches_linux_6_18_in_a_namespace() {
+        // net.ipv4.tcp_syncookies=2 (always cookies), tcp_timestamps=2 (no
+        // ts offset), on lo; the SYN-ACKs tcpdump showed:
+        //   SYN TSval 18896692 <sackOK, wscale 10> → SYN-ACK TSval 18896666
+        //   SYN TSval 18896748 <sackOK, wscale 0>  → SYN-ACK TSval 18896720
+        // (low six bits 0x1a and 0x10: SACK plus the shift).
+        assert_eq!(cookie_init_timestamp(18_896_692, true, 10, true), 18_896_666);
+        assert_eq!(cookie_init_timestamp(18_896_748, true, 0, true), 18_896_720);
+        // The accepted child's TCP_MAXSEG for the client's TCP_MAXSEG
+        // (tcp_timestamps=0): rounded down to msstab, and 500 rounded *up*
+        // to 536, since index 0 is taken without a comparison.
+        let tn = tcp_net(11);
+        for (client, child) in [
+            (500, 536),
+            (536, 536),
+            (1000, 536),
+            (1300, 1300),
+            (1350, 1300),
+            (1440, 1440),
+            (1459, 1440),
+            (1460, 1460),
+            (4000, 1460),
+        ] {
+            let (cookie, enc) =
+                cookie_v4_init_sequence(&tn, CLIENT, SERVER, 38814, 9100, 4_186_660_520, client, 0);
+            assert_eq!(enc, child, "client mss {client}");
+            assert_eq!(
+                cookie_v4_check(&tn, CLIENT, SERVER, 38814, 9100, 4_186_660_521, cookie.wrapping_add(1), 0),
+                Some(child)
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn cookie_functions_never_panic(
