@@ -201,18 +201,24 @@ pub fn inet_rcv_saddr_any(sk: &TcpSock) -> bool {
     sk.inet_rcv_saddr() == Ipv4Addr::UNSPECIFIED
 }
 
-/// Mirrors the `tcp_synq_overflow()` record for a group member: note that
-/// a request queue of the group overflowed at `now` (jiffies, truncated to
-/// 32 bits as Linux's), at most once a second. False when `sk` has no group
-/// (the caller then records it on the listener, as Linux does).
-pub fn reuseport_synq_overflow(sk: &TcpSock, now: u32, hz: u32) -> bool {
+/// Mirrors the SO_REUSEPORT branch of `tcp_synq_overflow()`: a member's
+/// request queue overflowed at `now` (32-bit jiffies); the stamp is kept
+/// per group, so that whichever member the hash hands the cookie's ACK
+/// to accepts it. False when `sk` has no group (the caller stamps the
+/// listener itself, as Linux does).
+pub fn reuseport_synq_overflow(sk: &TcpSock, now: u32) -> bool {
     let Some(reuse) = sk_reuseport_cb(sk) else { return false };
     let last = reuse.synq_overflow_ts.load(Ordering::Relaxed);
-    // time_after32(now, last + HZ)
-    if (last.wrapping_add(hz).wrapping_sub(now) as i32) < 0 {
-        reuse.synq_overflow_ts.store(now, Ordering::Relaxed);
-    }
+    reuse.synq_overflow_ts.store(crate::syncookies::tcp_synq_overflow_stamp(last, now), Ordering::Relaxed);
     true
+}
+
+/// Mirrors the SO_REUSEPORT branch of `tcp_synq_no_recent_overflow()`:
+/// `None` when `sk` has no group (ask the listener's own stamp).
+pub fn reuseport_synq_no_recent_overflow(sk: &TcpSock, now: u32) -> Option<bool> {
+    let reuse = sk_reuseport_cb(sk)?;
+    let last = reuse.synq_overflow_ts.load(Ordering::Relaxed);
+    Some(crate::syncookies::tcp_synq_no_recent_overflow_stamp(last, now))
 }
 
 #[cfg(test)]
@@ -297,15 +303,19 @@ mod tests {
     fn synq_overflow_is_recorded_per_group_once_a_second() {
         let net = Net::new("t", Clock::new_virtual(), 3);
         let (a, b) = (listener(&net), listener(&net));
-        assert!(!reuseport_synq_overflow(&a, 5000, 1000));
+        assert!(!reuseport_synq_overflow(&a, 5000));
+        assert_eq!(reuseport_synq_no_recent_overflow(&a, 5000), None);
         reuseport_add_sock(&b, &a, false).unwrap();
         let g = sk_reuseport_cb(&a).unwrap();
-        assert!(reuseport_synq_overflow(&a, 5000, 1000));
+        assert!(reuseport_synq_overflow(&a, 5000));
         assert_eq!(g.synq_overflow_ts.load(Ordering::Relaxed), 5000);
-        assert!(reuseport_synq_overflow(&b, 5900, 1000));
+        assert!(reuseport_synq_overflow(&b, 5900));
         assert_eq!(g.synq_overflow_ts.load(Ordering::Relaxed), 5000, "within a second: not rewritten");
-        assert!(reuseport_synq_overflow(&b, 6001, 1000));
+        assert!(reuseport_synq_overflow(&b, 6001));
         assert_eq!(g.synq_overflow_ts.load(Ordering::Relaxed), 6001);
+        // A's overflow lets B's cookie check run, and not forever.
+        assert_eq!(reuseport_synq_no_recent_overflow(&b, 7000), Some(false));
+        assert_eq!(reuseport_synq_no_recent_overflow(&a, 6001 + 120_001), Some(true));
     }
 
     // The table side: groups formed by inet_hash(), used by the listener

@@ -125,6 +125,41 @@ pub fn tcp_cookie_time(now_jiffies: u64) -> u32 {
     (now_jiffies / TCP_SYNCOOKIE_PERIOD) as u32
 }
 
+/// Mirrors `time_between32()` (include/linux/time.h): `l <= t <= h` on a
+/// 32-bit clock that wraps.
+#[inline]
+fn time_between32(t: u32, l: u32, h: u32) -> bool {
+    h.wrapping_sub(l) >= t.wrapping_sub(l)
+}
+
+// ANCHOR: tcp_synq_overflow
+/// Mirrors the rule of `tcp_synq_overflow()` (include/net/tcp.h): the
+/// listener (or its SO_REUSEPORT group) remembers when its request queue
+/// last overflowed and a cookie was sent, in 32-bit jiffies, rewriting
+/// the stamp at most once a second ("do not dirty this field too often").
+/// Returns the stamp to store.
+pub fn tcp_synq_overflow_stamp(last_overflow: u32, now: u32) -> u32 {
+    if net_core::jiffies::time_after32(now, last_overflow.wrapping_add(HZ as u32)) {
+        now
+    } else {
+        last_overflow
+    }
+}
+
+/// Mirrors the test of `tcp_synq_no_recent_overflow()`: true when no
+/// cookie can be outstanding — `now` is outside [`last_overflow` − 1 s,
+/// `last_overflow` + [`TCP_SYNCOOKIE_VALID`]]. `cookie_v4_check()` then
+/// does not even look at the ACK as a cookie, so an ACK to a listener
+/// that never sent cookies is not validated (nor counted as failed).
+pub fn tcp_synq_no_recent_overflow_stamp(last_overflow: u32, now: u32) -> bool {
+    !time_between32(
+        now,
+        last_overflow.wrapping_sub(HZ as u32),
+        last_overflow.wrapping_add(TCP_SYNCOOKIE_VALID as u32),
+    )
+}
+// ANCHOR_END: tcp_synq_overflow
+
 /// Mirrors `cookie_hash()`: `siphash_4u32(saddr, daddr, sport << 16 |
 /// dport, count)` under `syncookie_secret[c]`, truncated to 32 bits.
 #[inline]
@@ -599,6 +634,29 @@ mod tests {
             let back = cookie_init_timestamp(63 + 64, wok, w, s) & 0x1f;
             assert_eq!(back, bits & 0x1f, "bits {bits:#x}");
         }
+    }
+
+    #[test]
+    fn synq_overflow_stamp_and_recent_window() {
+        // Rewritten only once more than a second has passed.
+        assert_eq!(tcp_synq_overflow_stamp(5000, 5999), 5000);
+        assert_eq!(tcp_synq_overflow_stamp(5000, 6000), 5000);
+        assert_eq!(tcp_synq_overflow_stamp(5000, 6001), 6001);
+        assert_eq!(tcp_synq_overflow_stamp(u32::MAX - 10, 995), 995, "across the u32 wrap");
+        // Cookies may be outstanding from 1 s before the stamp to 120 s after.
+        let last = 1_000_000;
+        for (now, recent) in [
+            (last - 1001, false),
+            (last - 1000, true),
+            (last, true),
+            (last + 120_000, true),
+            (last + 120_001, false),
+        ] {
+            assert_eq!(!tcp_synq_no_recent_overflow_stamp(last, now), recent, "now {now}");
+        }
+        let last = u32::MAX - 5;
+        assert!(!tcp_synq_no_recent_overflow_stamp(last, 100_000), "wraps");
+        assert!(tcp_synq_no_recent_overflow_stamp(last, 130_000));
     }
 
     #[test]
