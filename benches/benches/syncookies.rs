@@ -9,9 +9,10 @@
 //! - `cookie_init_timestamp`: the TSval carrying the SYN's options.
 //!
 //! Issue 7's goal is 1,000,000 SYNs per second per core with cookies, so
-//! the cookie itself must take well under 1 µs; the figure printed is
-//! cookies per second at criterion's mean. Four-tuples come from a seeded
-//! generator, a fresh one per iteration, so nothing stays in a register.
+//! the cookie itself must take well under 1 µs. After criterion's groups,
+//! a plain loop of 2,000,000 cookies prints ns/op and cookies per second
+//! on this core. Four-tuples come from a seeded generator, a fresh one per
+//! iteration, so nothing stays in a register.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
