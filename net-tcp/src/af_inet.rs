@@ -136,6 +136,10 @@ pub struct TcpNet {
     pub isn_key: SipKey,
     /// `ts_secret` for `secure_tcp_ts_off()`.
     pub ts_key: SipKey,
+    /// `syncookie_secret[2]` (net/ipv4/syncookies.c): key 0 hides the
+    /// four-tuple, key 1 signs the minute counter and the MSS index
+    /// ([`crate::syncookies`]).
+    pub syncookie_secret: [SipKey; 2],
     /// `net.core.rmem_max`, which the window scale is chosen for.
     pub rmem_max: net_core::sysctl_net::Sysctl,
     /// `net->ipv4.tcp_challenge_timestamp`: the second the budget is for.
@@ -179,6 +183,7 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         ipv4: ipv4.clone(),
         isn_key: net.random.secret("net_secret"),
         ts_key: net.random.secret("ts_secret"),
+        syncookie_secret: [net.random.secret("syncookie_secret0"), net.random.secret("syncookie_secret1")],
         rmem_max: net.core.rmem_max.clone(),
         tcp_challenge_timestamp: std::sync::atomic::AtomicU64::new(u64::MAX),
         tcp_challenge_count: std::sync::atomic::AtomicU32::new(0),

@@ -62,7 +62,10 @@ pub fn inet_bind_conflict(sk: &TcpSock, sk2: &TcpSock, relax: bool, reuseport_ok
         return false;
     }
     let uid_eq = true; // no uids: sock_i_uid(sk) == sock_i_uid(sk2)
-    let reuseport_cb_ok = true; // no reuseport groups
+    // Linux: !sk->sk_reuseport_cb || num_closed_socks. A socket joins a
+    // group only when hashed as a listener, after this check, and leaves
+    // it when unhashed (no closed members kept for request migration).
+    let reuseport_cb_ok = crate::sock_reuseport::sk_reuseport_cb(sk).is_none();
     let bound = sk.skc_bound_dev_if.load(Ordering::Relaxed);
     let bound2 = sk2.skc_bound_dev_if.load(Ordering::Relaxed);
     if bound != 0 && bound2 != 0 && bound != bound2 {

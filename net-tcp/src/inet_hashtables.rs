@@ -52,9 +52,10 @@
 //!   up conflict checks): a bind conflict check walks the port's owners,
 //!   as Linux did before 6.1 — same answers, slower for a port with many
 //!   owners.
-//! - No SO_REUSEPORT groups or BPF (`reuseport_select_sock`,
-//!   `bpf_sk_lookup`): among listeners with the same best score the most
-//!   recently hashed one wins.
+//! - SO_REUSEPORT groups ([`crate::sock_reuseport`]) choose by the
+//!   four-tuple hash only: no BPF (`SO_ATTACH_REUSEPORT_*`,
+//!   `bpf_sk_lookup`), no uids. Among listeners outside groups with the
+//!   same best score the most recently hashed one wins, as in Linux.
 //! - No `sk_hash` cached in the socket (Linux skips most chain entries on
 //!   it); we compare the four-tuple directly, one atomic load per field.
 //! - No `net` in the keys: one [`InetHashinfo`] per namespace.
@@ -412,10 +413,16 @@ impl InetHashinfo {
     // ANCHOR: inet_lhash2_lookup
     /// Mirrors `inet_lhash2_lookup()`: the best-scoring listener of one
     /// `lhash2` bucket for `daddr:hnum` ([`compute_score`]; the first of
-    /// equal scores wins, as Linux's `score > hiscore`).
+    /// equal scores wins, as Linux's `score > hiscore`). When a listener
+    /// that raises the score is in an SO_REUSEPORT group, the group picks
+    /// the member for this four-tuple ([`Self::inet_lookup_reuseport`]) and
+    /// that member is the answer at once — as in Linux, the rest of the
+    /// chain is not searched for a better score.
     fn inet_lhash2_lookup(
         &self,
         ilb2: &InetEhashBucket,
+        saddr: Ipv4Addr,
+        sport: u16,
         daddr: Ipv4Addr,
         hnum: u16,
         dif: u32,
@@ -426,8 +433,9 @@ impl InetHashinfo {
         while let Some(sk) = c.get() {
             let score = compute_score(sk, hnum, daddr, dif);
             if score > hiscore {
-                // Linux: inet_lookup_reuseport() would pick within the
-                // SO_REUSEPORT group here.
+                if let Some(r) = self.inet_lookup_reuseport(sk, saddr, sport, daddr, hnum) {
+                    return Some(r);
+                }
                 result = c.clone_pointer();
                 hiscore = score;
             }
@@ -436,13 +444,35 @@ impl InetHashinfo {
         result
     }
 
+    /// Mirrors `inet_lookup_reuseport()`: for a listener with
+    /// SO_REUSEPORT, the member of its group chosen by
+    /// [`Self::inet_ehashfn`] of the segment's four-tuple (local side
+    /// first, as Linux's `inet_ehashfn(net, daddr, hnum, saddr, sport)`),
+    /// so one four-tuple always reaches the same listener
+    /// ([`crate::sock_reuseport::reuseport_select_sock`]). `None` without
+    /// SO_REUSEPORT or a group.
+    fn inet_lookup_reuseport(
+        &self,
+        sk: &TcpSock,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        hnum: u16,
+    ) -> Option<Arc<TcpSock>> {
+        if !sk.skc_reuseport.load(Ordering::Relaxed) {
+            return None;
+        }
+        let phash = self.inet_ehashfn(daddr, hnum, saddr, sport);
+        crate::sock_reuseport::reuseport_select_sock(sk, phash)
+    }
+
     /// Mirrors `__inet_lookup_listener()`: search the `lhash2` bucket of
     /// the exact (`daddr`, `dport`) first; only if it has no match, the
     /// bucket of (INADDR_ANY, `dport`). So a listener bound to the
     /// segment's destination address beats a wildcard one, and within a
     /// bucket a listener bound to `dif` beats one bound to no device.
-    /// Linux first runs a BPF `sk_lookup` program if one is attached; we
-    /// have none. `saddr`/`sport` would feed the reuseport hash.
+    /// `saddr`/`sport` feed the SO_REUSEPORT choice. Linux first runs a BPF
+    /// `sk_lookup` program if one is attached; we have none.
     pub fn __inet_lookup_listener(
         &self,
         saddr: Ipv4Addr,
@@ -451,11 +481,12 @@ impl InetHashinfo {
         dport: u16,
         dif: u32,
     ) -> Option<Arc<TcpSock>> {
-        let _ = (saddr, sport);
-        self.inet_lhash2_lookup(self.lhash2_bucket(daddr, dport), daddr, dport, dif).or_else(|| {
-            let any = Ipv4Addr::UNSPECIFIED;
-            self.inet_lhash2_lookup(self.lhash2_bucket(any, dport), any, dport, dif)
-        })
+        self.inet_lhash2_lookup(self.lhash2_bucket(daddr, dport), saddr, sport, daddr, dport, dif).or_else(
+            || {
+                let any = Ipv4Addr::UNSPECIFIED;
+                self.inet_lhash2_lookup(self.lhash2_bucket(any, dport), saddr, sport, any, dport, dif)
+            },
+        )
     }
     // ANCHOR_END: inet_lhash2_lookup
 
@@ -506,11 +537,39 @@ impl InetHashinfo {
         self.inet_ehash_insert(sk, true)
     }
 
+    /// Mirrors `inet_reuseport_add_sock()`: with `sk`'s `lhash2` bucket
+    /// locked (`ilb`), find a listener it may share a group with — SO_REUSEPORT
+    /// set, the same bind bucket (port), bound to the same device and the
+    /// same local address (`inet_rcv_saddr_equal()` without wildcard
+    /// matching), the same owner (always, here: no uids) — and join its
+    /// group (`reuseport_add_sock()`); with none, start a group of one
+    /// (`reuseport_alloc()`).
+    fn inet_reuseport_add_sock(ilb: &SkChain, sk: &Arc<TcpSock>) -> Result<(), Errno> {
+        let dev = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+        let inany = crate::sock_reuseport::inet_rcv_saddr_any(sk);
+        let mut c = ilb.front();
+        while let Some(sk2) = c.clone_pointer() {
+            if !Arc::ptr_eq(&sk2, sk)
+                && sk2.skc_bound_dev_if.load(Ordering::Relaxed) == dev
+                && sk2.inet_num() == sk.inet_num()
+                && sk2.skc_reuseport.load(Ordering::Relaxed)
+                && sk2.inet_rcv_saddr() == sk.inet_rcv_saddr()
+            {
+                return crate::sock_reuseport::reuseport_add_sock(sk, &sk2, inany);
+            }
+            c.move_next();
+        }
+        crate::sock_reuseport::reuseport_alloc(sk, inany);
+        Ok(())
+    }
+
     /// Mirrors `inet_hash()` → `__inet_hash()`: a listener goes on the
     /// `lhash2` bucket of its (port, address), at the head (so among equal
-    /// scores the newest listener is found first). A socket in another
-    /// state goes to `ehash` (`inet_ehash_nolisten`); one in CLOSE is left
-    /// alone. A socket already hashed is left where it is (Linux: WARN_ON).
+    /// scores the newest listener is found first); with SO_REUSEPORT it
+    /// first joins the group of a matching listener, or starts one
+    /// ([`Self::inet_reuseport_add_sock`]). A socket in another state goes
+    /// to `ehash` (`inet_ehash_nolisten`); one in CLOSE is left alone. A
+    /// socket already hashed is left where it is (Linux: WARN_ON).
     pub fn inet_hash(&self, sk: &Arc<TcpSock>) {
         match sk.sk_state() {
             TcpState::Close => {}
@@ -519,7 +578,14 @@ impl InetHashinfo {
                     debug_assert!(false, "inet_hash: {sk:?} is already hashed");
                     return;
                 }
-                self.lhash2_bucket_sk(sk).chain.lock().push_front(Arc::clone(sk));
+                let mut chain = self.lhash2_bucket_sk(sk).chain.lock();
+                if sk.skc_reuseport.load(Ordering::Relaxed) {
+                    // Linux fails listen() with ENOMEM when the group is at
+                    // U16_MAX members; we have no error to return here, so
+                    // the socket listens outside the group.
+                    let _ = Self::inet_reuseport_add_sock(&chain, sk);
+                }
+                chain.push_front(Arc::clone(sk));
             }
             _ => {
                 self.inet_ehash_insert(sk, false);
@@ -548,6 +614,10 @@ impl InetHashinfo {
             if chain_remove(&mut chain, sk).is_some() {
                 if std::ptr::eq(b, est) {
                     self.established.fetch_sub(1, Ordering::Relaxed);
+                } else {
+                    // reuseport_stop_listen_sock(): without request
+                    // migration, the listener just leaves its group.
+                    crate::sock_reuseport::reuseport_detach_sock(sk);
                 }
                 return;
             }

@@ -31,7 +31,9 @@
 //! |---|---|---|---|
 //! | `af_inet.rs` | net/ipv4/af_inet.c, net/core/sock.c (`sk_setsockopt`), net/ipv4/tcp.c (`do_tcp_setsockopt`) | net-tcp/index | a handle instead of a file descriptor; no `SIGPIPE`; `TCP_INFO` as a struct |
 //! | `sock.rs` | include/net/sock.h, inet_sock.h, inet_connection_sock.h, include/linux/tcp.h | net-tcp/index | one struct: lock-free `sock_common` atomics plus a locked `TcpSk`; retransmit queue in order (a ring, not an rbtree) |
-//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; no reuseport groups, no `bhash2` |
+//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; no `bhash2`; reuseport by hash only (no BPF) |
+//! | `sock_reuseport.rs` | net/core/sock_reuseport.c, include/net/sock_reuseport.h | net-tcp/hashtables | no uids, BPF, `SO_INCOMING_CPU` or request migration; a lock per group instead of the global `reuseport_lock` |
+//! | `syncookies.rs` | net/ipv4/syncookies.c, include/net/tcp.h (`tcp_cookie_time()`) | net-tcp/syncookies | secrets per namespace from its seed; plain values in, not skbs; no ECN |
 //! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | a SYN makes a full child in SYN_RECV (no request sock yet) |
 //! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only; MSS is the only option acted on |
@@ -51,6 +53,8 @@ pub mod inet_connection_sock;
 pub mod inet_hashtables;
 pub mod packetdrill;
 pub mod sock;
+pub mod sock_reuseport;
+pub mod syncookies;
 pub mod sysctl_net_ipv4_tcp;
 pub mod tcp;
 pub mod tcp_cong;

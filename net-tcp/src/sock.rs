@@ -262,6 +262,11 @@ pub struct TcpSock {
     pub skc_reuse: AtomicBool,
     /// `skc_reuseport` (`SO_REUSEPORT`).
     pub skc_reuseport: AtomicBool,
+    /// `sk_reuseport_cb`: the SO_REUSEPORT group of a listener
+    /// ([`crate::sock_reuseport`]). Set and cleared only under the
+    /// listener's `lhash2` bucket lock; the mutex, never contended, makes
+    /// that checkable (Linux: an RCU pointer under `reuseport_lock`).
+    pub sk_reuseport_cb: spin::Mutex<Option<Arc<crate::sock_reuseport::SockReuseport>>>,
     /// `skc_bound_dev_if` (0: any).
     pub skc_bound_dev_if: AtomicU32,
     /// `sk_cookie`: a namespace-unique id (`sock_gen_cookie()`).
@@ -654,6 +659,7 @@ impl TcpSock {
                 skc_state: AtomicU8::new(TcpState::Close as u8),
                 skc_reuse: AtomicBool::new(false),
                 skc_reuseport: AtomicBool::new(false),
+                sk_reuseport_cb: spin::Mutex::new(None),
                 skc_bound_dev_if: AtomicU32::new(0),
                 skc_cookie: NEXT_COOKIE.fetch_add(1, Ordering::Relaxed),
                 hash_link: LinkedListAtomicLink::new(),
