@@ -311,6 +311,9 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         // Linux's `no_queue:` path: nothing was in flight.
         tcp_ack_probe(net, sk, tp);
     }
+    // Linux's `prior_fack`: the highest SACKed sequence — or `snd_una`
+    // when nothing is SACKed — *before* this ACK moves anything.
+    let prior_fack = sacktag::tcp_highest_sack_seq(tp);
     let advanced = after(ack, prior_snd_una);
     if advanced {
         flag |= fastretrans::FLAG_SND_UNA_ADVANCED;
@@ -325,7 +328,6 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     // (Linux's order: tcp_sacktag_write_queue(), tcp_clean_rtx_queue(),
     // tcp_fastretrans_alert(), tcp_cong_control()).
     let mut delivered = 0;
-    let prior_fack = sacktag::tcp_highest_sack_seq(tp);
     if tp.rx_opt.sack_ok && seg.opts.num_sacks > 0 {
         let st = sacktag::tcp_sacktag_write_queue(net, tn, tp, seg.opts.sacks(), ack, prior_snd_una);
         flag |= st.flag;
