@@ -35,6 +35,8 @@
 //! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | a SYN makes a full child in SYN_RECV (no request sock yet) |
 //! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only; MSS is the only option acted on; RTO-only loss recovery |
+//! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp/data_path | no SACK compression, so nothing to flush when a late block changes |
+//! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |
 //! | `tcp.rs` | net/ipv4/tcp.c, tcp_minisocks.c (`tcp_time_wait`) | net-tcp/state_machine, data_path | TIME_WAIT keeps the full socket; no autotuning or `tcp_mem` |

@@ -42,6 +42,7 @@ use crate::tcp_output::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_RST, TCPHDR_SYN, TcpOptions};
 
+pub mod collapse;
 pub mod sack_blocks;
 use sack_blocks::{tcp_dsack_extend, tcp_dsack_set, tcp_is_sack, tcp_sack_new_ofo_skb, tcp_sack_remove};
 
@@ -592,8 +593,9 @@ fn tcp_queue_rcv(tp: &mut TcpSk, skb: Skb) {
 /// `tcp_try_rmem_schedule()`: may a segment of `len` payload bytes
 /// (starting at `seq`) be queued — does what the socket holds already,
 /// plus this payload, fit in `sk_rcvbuf` (`tcp_can_ingest()`)? If the receive buffer is full, `tcp_prune_queue()`
-/// (`PruneCalled`) makes room the destructive way Linux does when
-/// collapsing is not enough: `tcp_prune_ofo_queue()` drops out-of-order
+/// (`PruneCalled`) first repacks the receive queue
+/// ([`collapse::tcp_collapse_receive_queue`]), then, if that is not
+/// enough, makes room the destructive way Linux does: `tcp_prune_ofo_queue()` drops out-of-order
 /// data from the highest sequence down (`OfoPruned`), never below `seq`,
 /// so in-order data can always displace data beyond a hole — otherwise a
 /// buffer full of out-of-order segments would refuse the very segment
@@ -606,6 +608,14 @@ fn tcp_try_rmem_schedule(net: &Net, tp: &mut TcpSk, seq: u32, len: usize) -> boo
         return true;
     }
     net.mib.inc(LinuxMib::PruneCalled);
+    // tcp_prune_queue(): first squeeze the receive queue (tcp_collapse()).
+    if tp.sk_rmem_alloc >= tp.sk_rcvbuf {
+        collapse::tcp_clamp_window(tp);
+    }
+    let freed = collapse::tcp_collapse_ofo_queue(tp) + collapse::tcp_collapse_receive_queue(tp);
+    if freed > 0 && fits(tp) {
+        return true;
+    }
     let mut pruned = false;
     while !fits(tp) {
         let Some(last) = tp.out_of_order_queue.back().get() else { break };

@@ -335,6 +335,15 @@ pub fn tcp_transmit_skb(
     } else {
         tcp_syn_options(net, tn, tp)
     };
+    let mut opts = opts;
+    // A segment sized before SACK blocks appeared (a retransmission, or
+    // one queued at full size) would outgrow the path with them: send it
+    // with fewer blocks. Linux instead re-fragments it to
+    // tcp_current_mss() (tcp_retransmit_skb -> tcp_fragment).
+    let room = usize::from(tp.mss_cache) + usize::from(tp.tcp_header_len);
+    while opts.num_sack_blocks > 0 && TCPHDR_LEN + tcp_options_size(&opts) + skb.len() > room {
+        opts.num_sack_blocks -= 1;
+    }
     let opt_len = tcp_options_size(&opts);
     let hlen = TCPHDR_LEN + opt_len;
     // A SYN's window is never scaled (RFC 7323 §2.2).
