@@ -70,6 +70,9 @@ pub const TCP_MAXSEG: i32 = 2;
 pub const TCP_CORK: i32 = 3;
 /// `TCP_INFO`.
 pub const TCP_INFO: i32 = 11;
+/// `TCP_QUICKACK`: 1 leaves interactive mode and sends a pending ACK now;
+/// 0 enters interactive mode (delayed ACKs wait to ride on data).
+pub const TCP_QUICKACK: i32 = 12;
 /// `TCP_KEEPIDLE`: seconds idle before keepalive probes.
 pub const TCP_KEEPIDLE: i32 = 4;
 /// `TCP_KEEPINTVL`: seconds between keepalive probes.
@@ -749,6 +752,11 @@ impl TcpSocket {
                 __tcp_sock_set_cork(&self.net, &self.tn, &self.sk, tp, int_opt(optval)? != 0);
                 Ok(())
             }
+            (SOL_TCP, TCP_QUICKACK) => {
+                let v = int_opt(optval)?;
+                crate::tcp::__tcp_sock_set_quickack(&self.net, &self.tn, &self.sk, tp, v);
+                Ok(())
+            }
             (SOL_TCP, TCP_MAXSEG) => {
                 let v = int_opt(optval)?;
                 if v != 0 && !(i32::from(TCP_MIN_MSS)..=32767).contains(&v) {
@@ -804,6 +812,7 @@ impl TcpSocket {
             }
             (SOL_TCP, TCP_NODELAY) => b(tp.nonagle & TCP_NAGLE_OFF != 0),
             (SOL_TCP, TCP_CORK) => b(tp.nonagle & TCP_NAGLE_CORK != 0),
+            (SOL_TCP, TCP_QUICKACK) => b(tp.icsk_ack.pingpong == 0),
             (SOL_TCP, TCP_MAXSEG) => {
                 if matches!(tp.state, TcpState::Close | TcpState::Listen) {
                     if tp.rx_opt.user_mss != 0 {

@@ -36,9 +36,11 @@
 //! | `syncookies.rs` | net/ipv4/syncookies.c, include/net/tcp.h (`tcp_cookie_time()`) | net-tcp/syncookies | secrets per namespace from its seed; plain values in, not skbs; no ECN |
 //! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | a SYN makes a full child in SYN_RECV (no request sock yet) |
-//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only; MSS is the only option acted on |
+//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only (no header prediction); no ECN |
 //! | `tcp_input/sacktag.rs` | net/ipv4/tcp_input.c (`tcp_sacktag_write_queue()` and helpers) | net-tcp/retransmission | a ring, not an rbtree; a block tags only whole skbs; no shifting/merging |
 //! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK-TLP; no undo, no ECN |
+//! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp/data_path | no SACK compression, so nothing to flush when a late block changes |
+//! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |
 //! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission | hooks take the locked `TcpSk`; a global registry without modules or `tcp_allowed_congestion_control`; default `reno` (Linux: `cubic`) |

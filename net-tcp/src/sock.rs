@@ -104,6 +104,10 @@ pub const ICSK_ACK_SCHED: u8 = 1;
 pub const ICSK_ACK_TIMER: u8 = 2;
 /// `ICSK_ACK_PUSHED`.
 pub const ICSK_ACK_PUSHED: u8 = 4;
+/// `ICSK_ACK_PUSHED2`: a second short segment arrived while `PUSHED`.
+pub const ICSK_ACK_PUSHED2: u8 = 8;
+/// `ICSK_ACK_NOW`: send the next ACK at once (once).
+pub const ICSK_ACK_NOW: u8 = 16;
 /// `ICSK_TIME_RETRANS`: the retransmit timer is armed for an RTO.
 pub const ICSK_TIME_RETRANS: u8 = 1;
 /// `ICSK_TIME_DACK`.

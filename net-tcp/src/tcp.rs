@@ -333,14 +333,49 @@ pub fn tcp_recvmsg_locked(
 }
 // ANCHOR_END: tcp_recvmsg
 
+// ANCHOR: tcp_sock_set_quickack
+/// Mirrors `__tcp_sock_set_quickack()` (net/ipv4/tcp.c), `TCP_QUICKACK`:
+/// 0 enters interactive mode (`inet_csk_enter_pingpong_mode()`: delayed
+/// ACKs wait for data to ride on). Anything else leaves it; if an ACK is
+/// pending in ESTABLISHED or CLOSE_WAIT it is marked pushed and
+/// `tcp_cleanup_rbuf(sk, 1)` may send it at once, and an even value
+/// re-enters interactive mode afterwards. The setting is not sticky: the
+/// ACK machinery changes the mode again as data flows.
+pub fn __tcp_sock_set_quickack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, val: i32) {
+    if val == 0 {
+        tp.icsk_ack.pingpong = TCP_PINGPONG_THRESH;
+        return;
+    }
+    tp.icsk_ack.pingpong = 0;
+    if matches!(tp.state, TcpState::Established | TcpState::CloseWait)
+        && tp.icsk_ack.pending & ICSK_ACK_SCHED != 0
+    {
+        tp.icsk_ack.pending |= ICSK_ACK_PUSHED;
+        tcp_cleanup_rbuf(net, tn, sk, tp, 1);
+        if val & 1 == 0 {
+            tp.icsk_ack.pingpong = TCP_PINGPONG_THRESH;
+        }
+    }
+}
+// ANCHOR_END: tcp_sock_set_quickack
+
+/// `sysctl_tcp_pingpong_thresh` at its default: replies that make a
+/// connection interactive (`inet_csk_in_pingpong_mode()`).
+pub const TCP_PINGPONG_THRESH: u8 = 1;
+
 /// `tcp_cleanup_rbuf()`: after the user read `copied` bytes, send an ACK
 /// now if one was delayed and more than a segment was read, or if the
 /// window we could offer has at least doubled and reached a full segment
 /// beyond what the peer was told ("window update").
 pub fn tcp_cleanup_rbuf(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, copied: usize) {
     let mut time_to_ack = false;
+    let pushed = tp.icsk_ack.pending & ICSK_ACK_PUSHED2 != 0
+        || (tp.icsk_ack.pending & ICSK_ACK_PUSHED != 0 && tp.icsk_ack.pingpong == 0);
     if tp.icsk_ack.pending & ICSK_ACK_SCHED != 0
-        && tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > u32::from(tp.icsk_ack.rcv_mss)
+        && (tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > u32::from(tp.icsk_ack.rcv_mss)
+            // This read emptied the buffer of a small pushed segment on a
+            // one-way connection.
+            || (copied > 0 && pushed && tp.sk_rmem_alloc == 0))
     {
         time_to_ack = true;
     }

@@ -48,6 +48,10 @@ use crate::tcp_output::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_RST, TCPHDR_SYN, TcpOptions};
 
+pub mod collapse;
+pub mod sack_blocks;
+use sack_blocks::{tcp_dsack_extend, tcp_dsack_set, tcp_is_sack, tcp_sack_new_ofo_skb, tcp_sack_remove};
+
 /// One arriving segment, parsed by `tcp_v4_rcv()`; `skb.data` is its
 /// payload. Linux keeps these in `TCP_SKB_CB(skb)` and re-reads the header
 /// through `tcp_hdr(skb)`.
@@ -586,7 +590,15 @@ pub fn tcp_fin(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
         }
         _ => {}
     }
-    tp.out_of_order_queue.fast_clear();
+    // Nothing can come after the FIN: drop what waits beyond a hole, and
+    // the SACK blocks that reported it (`tcp_sack_reset()`).
+    while let Some(node) = tp.out_of_order_queue.front_mut().remove() {
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(node.skb.truesize as usize);
+    }
+    if tcp_is_sack(tp) {
+        tp.rx_opt.num_sacks = 0;
+        tp.rx_opt.dsack = false;
+    }
     tp.wake_pending = true;
 }
 // ANCHOR_END: tcp_fin
@@ -594,22 +606,24 @@ pub fn tcp_fin(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 // -- data ---------------------------------------------------------------------------
 
 /// `tcp_incr_quickack()`: ACK the next segments at once, about as many as
-/// fill half the window (at most [`TCP_MAX_QUICKACKS`]).
-fn tcp_incr_quickack(tp: &mut TcpSk) {
+/// fill half the window (at most `max_quickacks`, itself at most
+/// [`TCP_MAX_QUICKACKS`]).
+fn tcp_incr_quickack(tp: &mut TcpSk, max_quickacks: u8) {
     let rcv_mss = u32::from(tp.icsk_ack.rcv_mss.max(1));
     let mut quickacks = (tp.rcv_wnd / (2 * rcv_mss)) as u8;
     if quickacks == 0 {
         quickacks = 2;
     }
-    quickacks = quickacks.min(TCP_MAX_QUICKACKS);
+    quickacks = quickacks.min(max_quickacks);
     if quickacks > tp.icsk_ack.quick {
         tp.icsk_ack.quick = quickacks;
     }
 }
 
-/// `tcp_enter_quickack_mode()`.
-fn tcp_enter_quickack_mode(tp: &mut TcpSk) {
-    tcp_incr_quickack(tp);
+/// `tcp_enter_quickack_mode()`: up to `max_quickacks` immediate ACKs,
+/// out of interactive mode, `ato` back to its minimum.
+pub fn tcp_enter_quickack_mode(tp: &mut TcpSk, max_quickacks: u8) {
+    tcp_incr_quickack(tp, max_quickacks);
     tp.icsk_ack.pingpong = 0;
     tp.icsk_ack.ato = TCP_ATO_MIN;
 }
@@ -636,9 +650,14 @@ fn tcp_measure_rcv_mss(tp: &mut TcpSk, len: u32, truesize: u32) {
             }
         }
         tp.icsk_ack.rcv_mss = (len.min(u32::from(tp.advmss))) as u16;
-    } else if len >= u32::from(TCP_MIN_MSS) {
-        // A PSHed short segment still says something about the MSS;
-        // Linux's `last_seg_size` heuristic is left out.
+    } else {
+        // A short segment: the sender pushed. Linux's `last_seg_size`
+        // heuristic (a repeated size of at least 536 bytes is the MSS)
+        // is left out.
+        if tp.icsk_ack.pending & ICSK_ACK_PUSHED != 0 {
+            tp.icsk_ack.pending |= ICSK_ACK_PUSHED2;
+        }
+        tp.icsk_ack.pending |= ICSK_ACK_PUSHED;
     }
 }
 
@@ -705,7 +724,7 @@ fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesiz
     tcp_measure_rcv_mss(tp, len, truesize);
     let now = net.jiffies();
     if tp.icsk_ack.ato == 0 {
-        tcp_incr_quickack(tp);
+        tcp_incr_quickack(tp, TCP_MAX_QUICKACKS);
         tp.icsk_ack.ato = TCP_ATO_MIN;
     } else {
         let m = now.saturating_sub(tp.icsk_ack.lrcvtime) as u32;
@@ -715,7 +734,7 @@ fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesiz
             tp.icsk_ack.ato = (tp.icsk_ack.ato >> 1) + m;
             tp.icsk_ack.ato = tp.icsk_ack.ato.min(tp.icsk_rto);
         } else if m > tp.icsk_rto {
-            tcp_incr_quickack(tp);
+            tcp_incr_quickack(tp, TCP_MAX_QUICKACKS);
         }
     }
     tp.icsk_ack.lrcvtime = now;
@@ -739,8 +758,9 @@ fn tcp_queue_rcv(tp: &mut TcpSk, skb: Skb) {
 /// `tcp_try_rmem_schedule()`: may a segment of `len` payload bytes
 /// (starting at `seq`) be queued — does what the socket holds already,
 /// plus this payload, fit in `sk_rcvbuf` (`tcp_can_ingest()`)? If the receive buffer is full, `tcp_prune_queue()`
-/// (`PruneCalled`) makes room the destructive way Linux does when
-/// collapsing is not enough: `tcp_prune_ofo_queue()` drops out-of-order
+/// (`PruneCalled`) first repacks the receive queue
+/// ([`collapse::tcp_collapse_receive_queue`]), then, if that is not
+/// enough, makes room the destructive way Linux does: `tcp_prune_ofo_queue()` drops out-of-order
 /// data from the highest sequence down (`OfoPruned`), never below `seq`,
 /// so in-order data can always displace data beyond a hole — otherwise a
 /// buffer full of out-of-order segments would refuse the very segment
@@ -753,6 +773,14 @@ fn tcp_try_rmem_schedule(net: &Net, tp: &mut TcpSk, seq: u32, len: usize) -> boo
         return true;
     }
     net.mib.inc(LinuxMib::PruneCalled);
+    // tcp_prune_queue(): first squeeze the receive queue (tcp_collapse()).
+    if tp.sk_rmem_alloc >= tp.sk_rcvbuf {
+        collapse::tcp_clamp_window(tp);
+    }
+    let freed = collapse::tcp_collapse_ofo_queue(tp) + collapse::tcp_collapse_receive_queue(tp);
+    if freed > 0 && fits(tp) {
+        return true;
+    }
     let mut pruned = false;
     while !fits(tp) {
         let Some(last) = tp.out_of_order_queue.back().get() else { break };
@@ -800,6 +828,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
     }
     if seq == tp.rcv_nxt || (before(seq, tp.rcv_nxt) && after(end_seq, tp.rcv_nxt)) {
         if before(seq, tp.rcv_nxt) {
+            tcp_dsack_set(net, tn, tp, seq, tp.rcv_nxt);
             let trim = tp.rcv_nxt.wrapping_sub(seq) as usize;
             let n = trim.min(skb.len());
             skb.pull(n);
@@ -807,7 +836,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
         }
         if tcp_receive_window(tp) == 0 && !skb.is_empty() {
             net.mib.inc(LinuxMib::TCPZeroWindowDrop);
-            tcp_enter_quickack_mode(tp);
+            tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
@@ -830,32 +859,61 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
         if !tp.out_of_order_queue.is_empty() {
             tcp_ofo_queue(net, tn, sk, tp);
             if tp.out_of_order_queue.is_empty() {
-                tp.icsk_ack.pending |= ICSK_ACK_SCHED; // the hole is filled: ACK now
-                tcp_enter_quickack_mode(tp);
+                // RFC 5681 §4.2: the hole is filled, ACK at once.
+                tp.icsk_ack.pending |= ICSK_ACK_NOW;
             }
+        }
+        if tp.rx_opt.num_sacks > 0 {
+            tcp_sack_remove(tp);
         }
         tp.wake_pending = true;
         return;
     }
     if !after(end_seq, tp.rcv_nxt) {
-        // A retransmission of what we have: tell the sender at once.
-        tcp_enter_quickack_mode(tp);
+        // A retransmission of what we have: our ACK was lost, so tell
+        // the sender at once, and what was duplicated.
+        net.mib.inc(LinuxMib::DelayedACKLost);
+        tcp_dsack_set(net, tn, tp, seq, end_seq);
+        tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
         tp.icsk_ack.pending |= ICSK_ACK_SCHED;
         return;
     }
     if !before(seq, tp.rcv_nxt.wrapping_add(tcp_receive_window(tp))) {
         net.mib.inc(LinuxMib::TCPZeroWindowDrop);
+        tcp_enter_quickack_mode(tp, TCP_MAX_QUICKACKS);
         tp.icsk_ack.pending |= ICSK_ACK_SCHED;
         return;
     }
-    tcp_data_queue_ofo(net, tp, seq, end_seq, skb, fin);
+    tcp_data_queue_ofo(net, tn, tp, seq, end_seq, skb, fin);
 }
 // ANCHOR_END: tcp_data_queue
 
+// ANCHOR: tcp_data_queue_ofo
 /// `tcp_data_queue_ofo()`: keep a segment that arrived beyond a hole, in
-/// sequence order, dropping it if an earlier one covers it and dropping
-/// earlier ones it covers (`TCPOFOQueue`, `TCPOFODrop`, `TCPOFOMerge`).
-fn tcp_data_queue_ofo(net: &Net, tp: &mut TcpSk, seq: u32, end_seq: u32, mut skb: Skb, fin: bool) {
+/// sequence order (`TCPOFOQueue`; `TCPOFODrop` without buffer space).
+///
+/// Overlaps are settled on insert as Linux settles them: a segment an
+/// earlier one covers is dropped (`TCPOFOMerge`) and reported as a D-SACK;
+/// a segment that starts where an earlier one starts and reaches further
+/// replaces it; later segments it covers are dropped, reported in the
+/// same D-SACK block (`tcp_dsack_extend()`). With SACK agreed, the range
+/// then goes into the SACK blocks (`tcp_sack_new_ofo_skb()`; the first
+/// out-of-order segment builds the only block).
+///
+/// Where we differ: a partial overlap with the segments around it is kept
+/// as it came (delivery trims it); Linux does the same, but also
+/// coalesces neighbouring skbs into one (`tcp_ooo_try_coalesce()`). And
+/// the window does not grow for out-of-order data (Linux calls
+/// `tcp_grow_window()` for SACK flows).
+fn tcp_data_queue_ofo(
+    net: &Net,
+    tn: &TcpNet,
+    tp: &mut TcpSk,
+    seq: u32,
+    end_seq: u32,
+    mut skb: Skb,
+    fin: bool,
+) {
     if !tcp_try_rmem_schedule(net, tp, seq, skb.len()) {
         net.mib.inc(LinuxMib::TCPOFODrop);
         tp.icsk_ack.pending |= ICSK_ACK_SCHED;
@@ -869,6 +927,10 @@ fn tcp_data_queue_ofo(net: &Net, tp: &mut TcpSk, seq: u32, end_seq: u32, mut skb
         cb.end_seq = end_seq;
         cb.tcp_flags = if fin { TCPHDR_FIN } else { 0 };
     }
+    if tp.out_of_order_queue.is_empty() && tcp_is_sack(tp) {
+        // The first out-of-order segment builds the one SACK block.
+        tp.rx_opt.num_sacks = 0;
+    }
     // Find the last segment starting at or before ours, walking from the
     // largest (Linux's fast path appends at the tail).
     let mut c = tp.out_of_order_queue.back_mut();
@@ -878,36 +940,87 @@ fn tcp_data_queue_ofo(net: &Net, tp: &mut TcpSk, seq: u32, end_seq: u32, mut skb
         }
         c.move_prev();
     }
-    if let Some(p) = c.get() {
-        if !before(p.end_seq, end_seq) {
-            net.mib.inc(LinuxMib::TCPOFOMerge);
-            return; // an earlier segment covers ours
+    // (start, end, whether it extends rather than sets the D-SACK block)
+    let mut dsack: Option<(u32, u32, bool)> = None;
+    let mut freed = 0;
+    let mut merged = 0;
+    if let Some((p_seq, p_end)) = c.get().map(|p| (p.seq, p.end_seq)) {
+        if before(seq, p_end) {
+            if !after(end_seq, p_end) {
+                // All of ours is here already.
+                net.mib.inc(LinuxMib::TCPOFOMerge);
+                tcp_dsack_set(net, tn, tp, seq, end_seq);
+                if tcp_is_sack(tp) {
+                    tcp_sack_new_ofo_skb(tp, seq, end_seq);
+                }
+                return;
+            }
+            if after(seq, p_seq) {
+                dsack = Some((seq, p_end, false)); // partial overlap
+            } else {
+                // Same start, ours reaches further: ours replaces it.
+                let old = c.remove().expect("current");
+                freed += old.skb.truesize as usize;
+                merged += 1;
+                dsack = Some((old.seq, old.end_seq, true));
+                c.move_prev();
+            }
         }
     }
     let truesize = skb.truesize as usize;
+    // After the one before ours, or at the front when the cursor is null.
     c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
     c.move_next(); // ours
     c.move_next(); // the first one after it
-    let mut freed = 0;
-    while let Some(n) = c.get() {
-        if after(n.end_seq, end_seq) {
+    let mut extend: Vec<(u32, u32)> = Vec::new();
+    while let Some((n_seq, n_end)) = c.get().map(|n| (n.seq, n.end_seq)) {
+        if !after(end_seq, n_seq) {
+            break;
+        }
+        if before(end_seq, n_end) {
+            extend.push((n_seq, end_seq));
             break;
         }
         if let Some(old) = c.remove() {
             freed += old.skb.truesize as usize;
-            net.mib.inc(LinuxMib::TCPOFOMerge);
+            merged += 1;
+            extend.push((old.seq, old.end_seq));
         }
     }
     tp.sk_rmem_alloc = (tp.sk_rmem_alloc + truesize).saturating_sub(freed);
+    for _ in 0..merged {
+        net.mib.inc(LinuxMib::TCPOFOMerge);
+    }
+    match dsack {
+        Some((s, e, true)) => tcp_dsack_extend(net, tn, tp, s, e),
+        Some((s, e, false)) => tcp_dsack_set(net, tn, tp, s, e),
+        None => {}
+    }
+    for (s, e) in extend {
+        tcp_dsack_extend(net, tn, tp, s, e);
+    }
+    if tcp_is_sack(tp) {
+        tcp_sack_new_ofo_skb(tp, seq, end_seq);
+    }
 }
+// ANCHOR_END: tcp_data_queue_ofo
 
 /// `tcp_ofo_queue()`: move segments that are now in order from the
 /// out-of-order tree to the receive queue.
 fn tcp_ofo_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    let dsack_high = tp.rcv_nxt;
     loop {
-        let Some(first) = tp.out_of_order_queue.front().get() else { return };
-        if after(first.seq, tp.rcv_nxt) {
+        let Some((first_seq, first_end)) = tp.out_of_order_queue.front().get().map(|n| (n.seq, n.end_seq))
+        else {
             return;
+        };
+        if after(first_seq, tp.rcv_nxt) {
+            return;
+        }
+        if before(first_seq, dsack_high) {
+            // Part of it came in order meanwhile: a duplicate.
+            let dsack = if before(first_end, dsack_high) { first_end } else { dsack_high };
+            tcp_dsack_extend(net, tn, tp, first_seq, dsack);
         }
         let node = tp.out_of_order_queue.front_mut().remove().expect("front");
         let OfoNode { seq, end_seq, mut skb, .. } = *node;
@@ -932,17 +1045,25 @@ fn tcp_ofo_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 // ANCHOR: tcp_ack_snd_check
 /// `__tcp_ack_snd_check()`: if an ACK is scheduled, send it now when more
 /// than one full segment arrived since the last window update and the
-/// window would not shrink, in quick-ACK mode, or with data out of order;
-/// otherwise delay it ([`tcp_send_delayed_ack`]).
+/// window would not shrink (or the reader still waits for data: `rcv_nxt
+/// - copied_seq` below `SO_RCVLOWAT`, 1), in quick-ACK mode, when the
+/// protocol asked for one immediate ACK (`ICSK_ACK_NOW`), or with data
+/// out of order; otherwise delay it ([`tcp_send_delayed_ack`]).
+///
+/// Where we differ: Linux holds back the SACKs for out-of-order data
+/// after the first `TCP_FASTRETRANS_THRESH` per `rcv_nxt` (SACK
+/// compression, `tcp_comp_sack_*`, `TCPAckCompressed`); we send every
+/// one at once.
 pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     if tp.icsk_ack.pending & ICSK_ACK_SCHED == 0 {
         return;
     }
     let rcv_mss = u32::from(tp.icsk_ack.rcv_mss);
-    let more_than_one =
-        tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > rcv_mss && __tcp_select_window(tp) >= tp.rcv_wnd;
+    let more_than_one = tp.rcv_nxt.wrapping_sub(tp.rcv_wup) > rcv_mss
+        && (tp.rcv_nxt.wrapping_sub(tp.copied_seq) < 1 || __tcp_select_window(tp) >= tp.rcv_wnd);
     let quick = tp.icsk_ack.quick > 0 && tp.icsk_ack.pingpong == 0;
-    if more_than_one || quick || !tp.out_of_order_queue.is_empty() {
+    let now = tp.icsk_ack.pending & ICSK_ACK_NOW != 0;
+    if more_than_one || quick || now || !tp.out_of_order_queue.is_empty() {
         tcp_send_ack(net, tn, sk, tp);
     } else {
         tcp_send_delayed_ack(net, tn, sk, tp);
@@ -1279,11 +1400,13 @@ pub fn tcp_rcv_synsent_state_process(
         }
         // RFC 7323 §5.3 for the SYN-ACK: it must echo a TSval we sent
         // since our first SYN (PAWSActive), else it is answered with a RST.
-        if let Some((_, tsecr)) = seg.opts.timestamps {
-            let tsecr = tsecr.wrapping_sub(tp.tsoffset);
+        // A TSecr of 0 is not checked (Linux tests it before taking the
+        // offset off).
+        if let Some((_, raw_tsecr)) = seg.opts.timestamps {
+            let tsecr = raw_tsecr.wrapping_sub(tp.tsoffset);
             let sent = tp.retrans_stamp as u32;
             if tn.sysctl.tcp_timestamps.get() != 0
-                && tsecr != 0
+                && raw_tsecr != 0
                 && !between(tsecr, sent, tcp_time_stamp_ts(net))
             {
                 net.mib.inc(LinuxMib::PAWSActive);
@@ -1332,9 +1455,9 @@ pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
         }
     }
     tp.rcv_tstamp = net.jiffies();
+    // Only lrcvtime: quick-ACK credit and `ato` come with the first data
+    // (`tcp_event_data_recv()` with `ato` 0), as in Linux.
     tp.icsk_ack.lrcvtime = net.jiffies();
-    tcp_incr_quickack(tp);
-    tp.icsk_ack.ato = TCP_ATO_MIN;
     if tp.keepalive {
         if let Some(tn) = net.net_generic::<TcpNet>() {
             let when = crate::tcp_timer::keepalive_time_when(&tn, tp);

@@ -65,6 +65,7 @@ fn symbol(name: &str) -> Option<i64> {
         "SO_REUSEPORT" => SO_REUSEPORT.into(),
         "TCP_NODELAY" => TCP_NODELAY.into(),
         "TCP_CORK" => TCP_CORK.into(),
+        "TCP_QUICKACK" => TCP_QUICKACK.into(),
         "TCP_MAXSEG" => TCP_MAXSEG.into(),
         "TCP_SYNCNT" => TCP_SYNCNT.into(),
         "TCP_USER_TIMEOUT" => TCP_USER_TIMEOUT.into(),
