@@ -131,7 +131,6 @@ fn bulk_transfer_slow_starts_loses_and_recovers() {
 /// be repaired by duplicate ACKs, not by the timer. Ignored until then:
 /// `cargo test -p net-lab --test tcp_scenarios -- --ignored`.
 #[test]
-#[ignore = "needs fast retransmit in net-tcp (another branch)"]
 fn bulk_transfer_fast_retransmits_before_any_rto() {
     let r = run("bulk-transfer");
     assert!(counter(&r, "a", "TcpExtTCPFastRetrans") > 0);

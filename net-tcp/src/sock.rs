@@ -286,6 +286,10 @@ pub struct TcpSock {
     pub wq: WaitQueue,
     /// The socket's timers.
     pub timers: SkTimers,
+    /// `tp->mtu_info` with `TCP_MTU_REDUCED_DEFERRED`: a "fragmentation
+    /// needed" MTU that arrived while the socket lock was held (0: none),
+    /// applied by the next transmit (Linux: `tcp_release_cb()`).
+    pub mtu_info: AtomicU32,
 }
 
 intrusive_adapter!(
@@ -671,6 +675,7 @@ impl TcpSock {
                 lock: spin::Mutex::new(TcpSk::new(rcvbuf, sndbuf)),
                 wq: WaitQueue::new(),
                 timers,
+                mtu_info: AtomicU32::new(0),
             }
         })
     }

@@ -402,7 +402,21 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     let Some(sk) = tn.hashinfo.__inet_lookup_established(iph.daddr(), dport, iph.saddr(), sport, 0) else {
         return;
     };
-    let mut tp = sk.lock.lock();
+    let frag_needed = err.type_ == ICMP_DEST_UNREACH && err.code == ICMP_FRAG_NEEDED;
+    // `sock_owned_by_user()`: the error can arrive while this very socket
+    // is sending (an ICMP generated on our own output path) or another
+    // thread holds it. Linux defers "fragmentation needed" to
+    // `tcp_release_cb()` and drops the rest (`LockDroppedIcmps`); a spin
+    // lock taken again on the same thread would never return.
+    let Some(mut tp) = sk.lock.try_lock() else {
+        if frag_needed && err.info >= 68 {
+            net_ipv4::route::update_pmtu(net, &tn.ipv4, sk.inet_daddr(), err.info);
+            sk.mtu_info.store(err.info, std::sync::atomic::Ordering::Release);
+        } else {
+            net.mib.inc(LinuxMib::LockDroppedIcmps);
+        }
+        return;
+    };
     if !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv | TcpState::Listen)
         && !between(seq, tp.snd_una, tp.snd_nxt)
     {
@@ -410,15 +424,11 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
         return;
     }
     let (errno, fatal) = match err.type_ {
-        ICMP_DEST_UNREACH if err.code == ICMP_FRAG_NEEDED => {
+        ICMP_DEST_UNREACH if frag_needed => {
             let mtu = err.info;
             if mtu >= 68 {
                 net_ipv4::route::update_pmtu(net, &tn.ipv4, sk.inet_daddr(), mtu);
-                let old = tp.mss_cache;
-                tcp_sync_mss(&mut tp, mtu);
-                if tp.mss_cache < old && !tp.tcp_rtx_queue.is_empty() {
-                    let _ = tcp_retransmit_skb(net, tn, &sk, &mut tp, 0); // tcp_simple_retransmit()
-                }
+                tcp_v4_mtu_reduced(net, tn, &sk, &mut tp, mtu);
             }
             return;
         }
@@ -440,3 +450,14 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     }
 }
 // ANCHOR_END: tcp_v4_err
+
+/// `tcp_v4_mtu_reduced()`: a smaller path MTU lowers `mss_cache`, and what
+/// is in flight at the old size is sent again at once
+/// (`tcp_simple_retransmit()`).
+pub fn tcp_v4_mtu_reduced(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mtu: u32) {
+    let old = tp.mss_cache;
+    tcp_sync_mss(tp, mtu);
+    if tp.mss_cache < old && !tp.tcp_rtx_queue.is_empty() {
+        let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    }
+}

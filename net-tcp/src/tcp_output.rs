@@ -639,6 +639,12 @@ fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
 /// nothing is in flight, so the caller arms the zero-window probe
 /// (`tcp_check_probe_timer()`).
 pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) -> bool {
+    // TCP_MTU_REDUCED_DEFERRED (tcp_release_cb()): an ICMP that found the
+    // socket locked left its MTU here.
+    let mtu = sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel);
+    if mtu != 0 {
+        crate::tcp_ipv4::tcp_v4_mtu_reduced(net, tn, sk, tp, mtu);
+    }
     let mut cwnd_limited = false;
     let r = tcp_write_xmit_loop(net, tn, sk, tp, nonagle, &mut cwnd_limited);
     tcp_cwnd_validate(tp, cwnd_limited);

@@ -1,11 +1,13 @@
 //! Fast retransmit and recovery at work on a lossy path: one host sends
 //! 20 MiB to another over a 1 Gbit/s, 2 ms RTT link with 1 % random loss,
-//! in virtual time, with SACK off so the receiver's duplicate ACKs drive
-//! NewReno (the receiver-side SACK blocks are another branch's work).
+//! in virtual time — with SACK off, so the receiver's duplicate ACKs drive
+//! NewReno, and with SACK on, so its blocks drive the scoreboard — and the
+//! same transfer over a clean link, which must not look like loss or
+//! reordering at all.
 //!
-//! What it shows: three duplicate ACKs start recovery, and most losses
-//! are repaired by fast retransmit within a round trip rather than by the
-//! RTO. Every byte is checked.
+//! What it shows: three duplicate ACKs (or three SACKed segments above a
+//! hole) start recovery, and most losses are repaired by fast retransmit
+//! within a round trip rather than by the RTO. Every byte is checked.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -30,7 +32,7 @@ struct Run {
     a: std::sync::Arc<Net>,
 }
 
-fn one_way(reordering: &str) -> Run {
+fn one_way(reordering: &str, sack: bool, loss_percent: f64) -> Run {
     // `reordering` is `net.ipv4.tcp_reordering`, the duplicate-ACK threshold.
     let mut sim = Sim::new(7);
     let a = sim.add_host("a");
@@ -39,14 +41,17 @@ fn one_way(reordering: &str) -> Run {
         delay_ns: 1_000_000,
         rate_bps: 1_000_000_000,
         queue_limit: 20_000,
-        netem: Some(NetemParams { loss: LossModel::Random { percent: 1.0 }, ..NetemParams::default() }),
+        netem: (loss_percent > 0.0).then(|| NetemParams {
+            loss: LossModel::Random { percent: loss_percent },
+            ..NetemParams::default()
+        }),
         ..LinkParams::default()
     };
     let (ea, eb) = sim.connect(&a, &b, params).expect("wire");
     for (net, dev, addr) in [(&a, &ea, A), (&b, &eb, B)] {
         let tn = inet_init(net);
         net_ipv4::devinet::inet_addr_add(net, &tn.ipv4, dev.ifindex, addr, 24).expect("ip addr add");
-        net.sysctl.set("net.ipv4.tcp_sack", "0").unwrap();
+        net.sysctl.set("net.ipv4.tcp_sack", if sack { "1" } else { "0" }).unwrap();
         net.sysctl.set("net.ipv4.tcp_reordering", reordering).unwrap();
     }
     sim.run_for(10_000_000);
@@ -101,7 +106,7 @@ fn one_way(reordering: &str) -> Run {
 
 #[test]
 fn newreno_repairs_most_losses_without_the_rto() {
-    let r = one_way("3");
+    let r = one_way("3", false, 1.0);
     let m = |c| r.a.mib.get(c);
     eprintln!(
         "20 MiB one way, 1% loss, NewReno: {:.3} s virtual, {} recoveries, {} fast retransmits, {} timeouts",
@@ -116,4 +121,41 @@ fn newreno_repairs_most_losses_without_the_rto() {
         m(LinuxMib::TCPFastRetrans) > 5 * m(LinuxMib::TCPTimeouts),
         "most losses are repaired by fast retransmit, not by the RTO"
     );
+}
+
+#[test]
+fn sack_recovery_repairs_most_losses_without_the_rto() {
+    let r = one_way("3", true, 1.0);
+    let m = |c| r.a.mib.get(c);
+    eprintln!(
+        "20 MiB one way, 1% loss, SACK: {:.3} s virtual, {} recoveries, {} fast retransmits, {} timeouts",
+        r.virt_s,
+        m(LinuxMib::TCPSackRecovery),
+        m(LinuxMib::TCPFastRetrans),
+        m(LinuxMib::TCPTimeouts),
+    );
+    assert!(m(LinuxMib::TCPSackRecovery) > 0, "SACK blocks must start recovery");
+    assert_eq!(m(LinuxMib::TCPRenoRecovery), 0, "SACK was negotiated");
+    assert!(
+        m(LinuxMib::TCPFastRetrans) > 5 * m(LinuxMib::TCPTimeouts),
+        "most losses are repaired by fast retransmit, not by the RTO"
+    );
+}
+
+/// Regression: every plain ACK used to count as SACK reordering, because
+/// `prior_fack` was read after `snd_una` moved.
+#[test]
+fn a_clean_link_shows_no_loss_and_no_reordering() {
+    let r = one_way("3", true, 0.0);
+    let m = |c| r.a.mib.get(c);
+    for c in [
+        LinuxMib::TCPSACKReorder,
+        LinuxMib::TCPRenoReorder,
+        LinuxMib::TCPSackRecovery,
+        LinuxMib::TCPRenoRecovery,
+        LinuxMib::TCPFastRetrans,
+        LinuxMib::TCPTimeouts,
+    ] {
+        assert_eq!(m(c), 0, "{c:?} on a clean link");
+    }
 }

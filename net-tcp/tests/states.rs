@@ -1313,3 +1313,51 @@ fn established_rfc5961_answers_share_the_per_socket_rate_limit() {
     assert_eq!(h.mib(LinuxMib::TCPSYNChallenge), 2);
     assert_eq!(h.state(), TcpState::Established);
 }
+
+/// The IPv4 header and first 8 bytes of a segment we sent, as an ICMP
+/// error quotes it.
+fn quoted_segment(seq: u32) -> Vec<u8> {
+    let mut q = vec![0u8; 28];
+    q[0] = 0x45;
+    q[2..4].copy_from_slice(&40u16.to_be_bytes());
+    q[8] = 64;
+    q[9] = 6;
+    q[12..16].copy_from_slice(&LOCAL_IP.octets());
+    q[16..20].copy_from_slice(&REMOTE_IP.octets());
+    q[20..22].copy_from_slice(&LOCAL_PORT.to_be_bytes());
+    q[22..24].copy_from_slice(&REMOTE_PORT.to_be_bytes());
+    q[24..28].copy_from_slice(&seq.to_be_bytes());
+    q
+}
+
+/// An ICMP error that arrives while the socket is locked — Linux's
+/// `sock_owned_by_user()`; here, for instance, an error our own output path
+/// generates while `tcp_transmit_skb()` holds the lock — must not wait for
+/// the lock (a spin lock taken twice on one thread never returns).
+/// "Fragmentation needed" is deferred to the next transmit
+/// (`TCP_MTU_REDUCED_DEFERRED`); anything else is dropped and counted
+/// (`LockDroppedIcmps`), as `tcp_v4_err()` does.
+#[test]
+fn icmp_error_while_the_socket_is_locked_is_deferred_or_counted() {
+    use net_ipv4::protocol::IcmpErr;
+    let h = socket_established();
+    let sk = h.sk.as_ref().unwrap().clone();
+    let una = sk.lock.lock().snd_una;
+    let inner = quoted_segment(una);
+    {
+        let _owned = sk.lock.lock();
+        let err = IcmpErr { type_: 3, code: 4, info: 1000, inner: &inner };
+        net_tcp::tcp_ipv4::tcp_v4_err(&h.net, &h.tn, &err);
+        let err = IcmpErr { type_: 3, code: 1, info: 0, inner: &inner };
+        net_tcp::tcp_ipv4::tcp_v4_err(&h.net, &h.tn, &err);
+    }
+    assert_eq!(sk.mtu_info.load(std::sync::atomic::Ordering::Acquire), 1000, "deferred, not lost");
+    assert_eq!(h.net.mib.get(LinuxMib::LockDroppedIcmps), 1);
+    // The next transmit applies it: 1000 − 40 = 960 (this peer's SYN
+    // carried no timestamps); skbs queued at the old size are split.
+    h.sock.as_ref().unwrap().send(&[7u8; 3000]).expect("send");
+    let sent: Vec<usize> = h.sent().iter().map(|s| s.payload.len()).collect();
+    assert!(!sent.is_empty(), "data left");
+    assert!(sent.iter().all(|&n| n <= 960) && sent.contains(&960), "{sent:?}");
+    assert_eq!(sk.mtu_info.load(std::sync::atomic::Ordering::Acquire), 0);
+}
