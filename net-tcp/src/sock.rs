@@ -277,6 +277,16 @@ pub struct TcpSock {
     pub wq: WaitQueue,
     /// The socket's timers.
     pub timers: SkTimers,
+
+    // --- a listener's queues, read without the lock (Linux: READ_ONCE) ---
+    /// `icsk_accept_queue`'s counters: request socks (`qlen`, `young`).
+    /// The accept queue itself is [`TcpSk::accept_queue`].
+    pub icsk_accept_queue: crate::request_sock::RequestSockQueue,
+    /// `sk_ack_backlog`: children on the accept queue (`ss`'s Recv-Q).
+    pub sk_ack_backlog: AtomicU32,
+    /// `sk_max_ack_backlog`: `listen()`'s backlog, clamped by somaxconn
+    /// (`ss`'s Send-Q).
+    pub sk_max_ack_backlog: AtomicU32,
 }
 
 intrusive_adapter!(
@@ -474,15 +484,11 @@ pub struct TcpSk {
     pub icsk_timeout: u64,
     /// `icsk_ack`.
     pub icsk_ack: IcskAck,
-    /// `icsk_accept_queue`: children ready for `accept()`.
+    /// `icsk_accept_queue.rskq_accept_head/tail`: children whose handshake
+    /// completed, oldest first, until `accept()` takes them. Its length is
+    /// mirrored in [`TcpSock::sk_ack_backlog`]. (Linux links the request
+    /// socks, whose `req->sk` is the child; see [`crate::request_sock`].)
     pub accept_queue: VecDeque<Arc<TcpSock>>,
-    /// Children in SYN_RECV not yet accepted (Linux keeps request socks in
-    /// ehash; the listen issue brings them).
-    pub syn_recv_children: usize,
-    /// `sk_max_ack_backlog`: `listen()`'s backlog, clamped by somaxconn.
-    pub sk_max_ack_backlog: u32,
-    /// A child's listener, until it is accepted (`req->rsk_listener`).
-    pub parent: Option<Weak<TcpSock>>,
 
     // --- tcp_sock ---
     /// `rcv_nxt`: what we want to receive next.
@@ -661,6 +667,9 @@ impl TcpSock {
                 lock: spin::Mutex::new(TcpSk::new(rcvbuf, sndbuf)),
                 wq: WaitQueue::new(),
                 timers,
+                icsk_accept_queue: Default::default(),
+                sk_ack_backlog: AtomicU32::new(0),
+                sk_max_ack_backlog: AtomicU32::new(0),
             }
         })
     }
@@ -772,9 +781,6 @@ impl TcpSk {
             icsk_timeout: 0,
             icsk_ack: IcskAck::default(),
             accept_queue: VecDeque::new(),
-            syn_recv_children: 0,
-            sk_max_ack_backlog: 0,
-            parent: None,
             rcv_nxt: 0,
             copied_seq: 0,
             rcv_wup: 0,

@@ -209,8 +209,18 @@ impl Host {
         assert!(got.is_empty(), "expected silence, the host sent {got:?}");
     }
 
+    /// The connection's state: its socket's, or before the final ACK of a
+    /// passive open, its request sock's (`TCP_NEW_SYN_RECV`) as ehash has it.
     fn state(&self) -> TcpState {
-        self.sk.as_ref().expect("a connection").sk_state()
+        if let Some(sk) = &self.sk {
+            return sk.sk_state();
+        }
+        match self.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0)
+        {
+            Some(net_tcp::inet_hashtables::EhashEntry::Req(r)) => r.sk_state(),
+            Some(net_tcp::inet_hashtables::EhashEntry::Sk(sk)) => sk.sk_state(),
+            None => TcpState::Close,
+        }
     }
 
     fn sock(&self) -> &TcpSocket {
@@ -285,7 +295,8 @@ fn socket_listen() -> Host {
     h
 }
 
-/// LISTEN + the peer's SYN: the child in SYN_RECV has sent its SYN-ACK.
+/// LISTEN + the peer's SYN: a request sock (NEW_SYN_RECV) in ehash has
+/// sent its SYN-ACK; no full socket exists yet.
 fn socket_syn_received() -> Host {
     let mut h = socket_listen();
     h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
@@ -293,8 +304,8 @@ fn socket_syn_received() -> Host {
     assert_eq!(got.len(), 1, "one SYN-ACK: {got:?}");
     h.iss = got[0].seq;
     assert_eq!(got[0], Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
-    h.sk = Some(h.lookup().expect("the child is in ehash"));
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert!(h.lookup().is_none(), "no full socket before the final ACK");
+    assert_eq!(h.state(), TcpState::NewSynRecv);
     h
 }
 
@@ -323,7 +334,8 @@ fn socket_established() -> Host {
     let (s, peer) = h.listener.as_ref().unwrap().accept().expect("accept");
     assert_eq!(peer, SocketAddrV4::new(REMOTE_IP, REMOTE_PORT));
     s.set_nonblocking(true);
-    assert!(Arc::ptr_eq(s.sock(), h.sk.as_ref().unwrap()));
+    assert!(Arc::ptr_eq(s.sock(), &h.lookup().expect("the child is in ehash")));
+    h.sk = Some(s.sock().clone());
     h.sock = Some(s);
     assert_eq!(h.state(), TcpState::Established);
     h
@@ -471,7 +483,7 @@ fn syn_recv_ack_beyond_snd_nxt_gets_rst() {
     // a RST <SEQ=SEG.ACK>; the request stays.
     h.send(&Seg { ack: h.iss + 10, ..SEND_TEMPL });
     h.recv(Seg { seq: h.iss + 10, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert_eq!(h.state(), TcpState::NewSynRecv);
     assert!(h.listener.as_ref().unwrap().accept().is_err());
 }
 
@@ -484,7 +496,7 @@ fn syn_recv_ack_of_iss_gets_rst() {
     // reset segment <SEQ=SEG.ACK><CTL=RST>"); Linux's tcp_check_req() tests
     // ack_seq != snt_isn + 1.
     h.send(&Seg { ack: h.iss, ..SEND_TEMPL });
-    assert_eq!(h.state(), TcpState::SynRecv, "the handshake must not complete");
+    assert_eq!(h.state(), TcpState::NewSynRecv, "the handshake must not complete");
     h.recv(Seg { seq: h.iss, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
     assert!(h.listener.as_ref().unwrap().accept().is_err());
 }
@@ -494,7 +506,7 @@ fn syn_recv_rst_exact_drops_the_embryo() {
     let h = socket_syn_received();
     h.send(&Seg { flags: RST, ..SEND_TEMPL });
     h.recv_nothing();
-    assert!(h.lookup().is_none(), "the child is gone");
+    assert!(h.lookup().is_none(), "no child");
     assert_eq!(h.state(), TcpState::Close);
     assert!(h.listener.as_ref().unwrap().accept().is_err());
     // A later ACK finds only the listener: RST.
@@ -510,7 +522,7 @@ fn syn_recv_retransmitted_syn_gets_the_syn_ack_again() {
     h.advance_ms(100);
     h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
     h.recv(Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert_eq!(h.state(), TcpState::NewSynRecv);
 }
 
 #[test]
@@ -525,7 +537,7 @@ fn syn_recv_syn_ack_retransmits_then_gives_up() {
     }
     h.advance_ms(63_000 - 31_000 - 10);
     h.recv_nothing();
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert_eq!(h.state(), TcpState::NewSynRecv);
     h.advance_ms(20);
     h.recv_nothing();
     assert_eq!(h.state(), TcpState::Close);
