@@ -10,7 +10,7 @@
 //!
 //! | table | key | holds | chain | lock |
 //! |---|---|---|---|---|
-//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED … | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `inet_ehash_lockp()`) |
+//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED …; and request socks (NEW_SYN_RECV) | intrusive lists through [`TcpSock::hash_link`] and `RequestSock::hash_link` | one `spin::Mutex` per chain (Linux: `inet_ehash_lockp()`) |
 //! | `bhash` | the local port (`inet_bhashfn()`) | one [`InetBindBucket`] per port in use, listing its owners | intrusive list through [`TcpSock::bind_link`] | one `spin::Mutex` per bucket (Linux: `head->lock`) |
 //! | `lhash2` | (local port, local address) (`ipv4_portaddr_hash()`) | listeners | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `ilb2->lock`) |
 //!
@@ -61,6 +61,9 @@
 //! - Removing a socket from a chain walks the chain (chains are short in
 //!   `ehash`/`lhash2`; a bind bucket with many owners, a busy listener's
 //!   port, pays for the walk).
+//! - Request socks (`TCP_NEW_SYN_RECV`) sit on a second chain of each
+//!   `ehash` bucket ([`InetEhashBucket::reqs`]); Linux has one chain of
+//!   `sock_common` for full, timewait and request socks alike.
 //! - TIME_WAIT sockets are not in `ehash` yet; the places they change are
 //!   marked "The TIME_WAIT issue extends this".
 

@@ -15,9 +15,10 @@
 //! # Why a request sock
 //!
 //! A SYN costs the attacker one packet. If each SYN allocated a full
-//! [`TcpSock`] (a `TcpSk` of queues, timers, congestion state — see the
-//! size test below), a flood of spoofed SYNs would exhaust memory. Linux
-//! answers a SYN with a `request_sock` of a couple of hundred bytes that
+//! [`TcpSock`] (a `TcpSk` of queues, timers, congestion state), a flood of spoofed SYNs would exhaust memory. Linux
+//! answers a SYN with a `request_sock` of a couple of hundred bytes (ours:
+//! 128 bytes, against 952 for a [`TcpSock`] with its `TcpSk` — see the
+//! size test below — before any queue or timer allocates) that
 //! only remembers what the SYN-ACK promised (the ISNs, the MSS, the options
 //! agreed), hashed in `ehash` in state `TCP_NEW_SYN_RECV` (since 4.4; 3.10
 //! kept them in the listener's `syn_table`). The full socket is built only
@@ -577,19 +578,19 @@ mod tests {
 
     #[test]
     fn request_sock_is_much_smaller_than_a_full_socket() {
+        // TcpSock embeds its TcpSk (inside the spin lock), so its size is
+        // the whole full socket before any queue allocates.
         let req = std::mem::size_of::<RequestSock>();
-        let full = std::mem::size_of::<TcpSock>() + std::mem::size_of::<crate::sock::TcpSk>();
+        let full = std::mem::size_of::<TcpSock>();
+        let tcp_sk = std::mem::size_of::<crate::sock::TcpSk>();
         println!("size_of::<RequestSock>() = {req} bytes");
-        println!(
-            "size_of::<TcpSock>() = {} + size_of::<TcpSk>() = {} = {full} bytes",
-            std::mem::size_of::<TcpSock>(),
-            std::mem::size_of::<crate::sock::TcpSk>()
-        );
+        println!("size_of::<TcpSock>() = {full} bytes (of which TcpSk, under the lock: {tcp_sk})");
+        println!("a full socket is {:.1}x a request sock", full as f64 / req as f64);
         assert!(
             req * 4 < full,
             "a request sock ({req} B) should be far smaller than a full socket ({full} B)"
         );
-        assert!(req <= 256, "{req}");
+        assert!(req <= 192, "{req}");
     }
 
     #[test]
