@@ -31,7 +31,8 @@ use net_core::skbuff::IpSummed;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, NetRx, Skb, SkbDropReason};
 use net_ipv4::icmp::{
-    ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH,
+    ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH,
+    ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH,
 };
 use net_ipv4::ip::{IPPROTO_TCP, IpHdr};
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
@@ -335,8 +336,17 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     let dport = u16::from_be_bytes([l4[2], l4[3]]);
     let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
     // The quoted segment went from us to the peer: look it up reversed.
-    let Some(sk) = tn.hashinfo.__inet_lookup_established(iph.daddr(), dport, iph.saddr(), sport, 0) else {
-        return;
+    let sk = match tn.hashinfo.__inet_lookup_established_any(iph.daddr(), dport, iph.saddr(), sport, 0) {
+        Some(EhashEntry::Sk(sk)) => sk,
+        Some(EhashEntry::Req(req)) => {
+            let abort = err.type_ == ICMP_PARAMETERPROB
+                || err.type_ == ICMP_TIME_EXCEEDED
+                || (err.type_ == ICMP_DEST_UNREACH
+                    && (err.code == ICMP_NET_UNREACH || err.code == ICMP_HOST_UNREACH));
+            tcp_req_err(net, tn, &req, seq, abort);
+            return;
+        }
+        None => return,
     };
     let mut tp = sk.lock.lock();
     if !matches!(tp.state, TcpState::SynSent | TcpState::SynRecv | TcpState::Listen)
@@ -376,3 +386,19 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     }
 }
 // ANCHOR_END: tcp_v4_err
+
+/// Mirrors `tcp_req_err()`: an ICMP error quoting a request sock's
+/// SYN-ACK. A quoted sequence other than `snt_isn` counts
+/// `OutOfWindowIcmps`; a hard error (`abort`: network or host unreachable,
+/// parameter problem, time exceeded) removes the request silently —
+/// "There is no good way to pass the error to the newly created socket,
+/// and POSIX does not want network errors returned from accept()" — and
+/// counts `ListenDrops`.
+pub fn tcp_req_err(net: &Net, tn: &TcpNet, req: &crate::request_sock::RequestSock, seq: u32, abort: bool) {
+    if seq != req.snt_isn {
+        net.mib.inc(LinuxMib::OutOfWindowIcmps);
+    } else if abort {
+        crate::request_sock::inet_csk_reqsk_queue_drop(net, tn, req);
+        net.mib.inc(LinuxMib::ListenDrops);
+    }
+}
