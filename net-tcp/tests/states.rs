@@ -1519,3 +1519,21 @@ fn listen_again_changes_only_the_backlog() {
     s1.listen(1).unwrap();
     assert_eq!(s2.listen(1), Err(Errno::EADDRINUSE));
 }
+
+#[test]
+fn listen_max_syn_backlog_keeps_a_quarter_without_cookies() {
+    // tcp_conn_request(): with tcp_syncookies = 0, once fewer than a
+    // quarter of tcp_max_syn_backlog is left, new SYNs are dropped (peers
+    // "proven alive" by the TCP metrics cache would pass; we have none).
+    // 8 - qlen < 2 drops from the 8th request on (qlen 7).
+    let h = socket_listen_backlog(100);
+    h.net.sysctl.set("net.ipv4.tcp_syncookies", "0").unwrap();
+    h.net.sysctl.set("net.ipv4.tcp_max_syn_backlog", "8").unwrap();
+    for port in 50000..50007 {
+        assert!(syn_from(&h, port).is_some(), "{port}");
+    }
+    assert_eq!(syn_from(&h, 50007), None);
+    assert_eq!(h.mib(LinuxMib::ListenDrops), 1);
+    assert_eq!(h.mib(LinuxMib::TCPReqQFullDrop), 0, "the request queue itself is not full");
+    assert_eq!(h.listener.as_ref().unwrap().listen_queues(), Some((0, 100, 7)));
+}
