@@ -1537,3 +1537,29 @@ fn listen_max_syn_backlog_keeps_a_quarter_without_cookies() {
     assert_eq!(h.mib(LinuxMib::TCPReqQFullDrop), 0, "the request queue itself is not full");
     assert_eq!(h.listener.as_ref().unwrap().listen_queues(), Some((0, 100, 7)));
 }
+
+#[test]
+fn listen_syn_flood_memory_stays_bounded_by_the_request_queue() {
+    // 5000 SYNs that never complete, against listen(fd, 128): at most
+    // 129 request socks exist (qlen > backlog is full); every other SYN is
+    // answered with a cookie and leaves nothing behind.
+    let h = socket_listen_backlog(128);
+    let mut first_iss = 0;
+    for port in 1000..6000u16 {
+        let iss = syn_from(&h, port).expect("SYN-ACK or cookie");
+        if port == 1000 {
+            first_iss = iss;
+        }
+        assert!(h.tn.reqsk_slab.active_objs() <= 129);
+    }
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 129);
+    assert_eq!(h.mib(LinuxMib::SyncookiesSent), 5000 - 129);
+    assert_eq!(h.tn.dmesg.lock().len(), 1, "logged once per listener");
+    // A client whose request was kept completes its handshake and is
+    // accepted (a cookie client needs syncookies.rs).
+    ack_from(&h, 1000, first_iss);
+    h.recv_nothing();
+    let (_s, peer) = h.listener.as_ref().unwrap().accept().expect("accept");
+    assert_eq!(peer.port(), 1000);
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 128);
+}
