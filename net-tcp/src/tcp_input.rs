@@ -5,7 +5,7 @@
 //! `tcp_rcv_synsent_state_process()`, `tcp_validate_incoming()`,
 //! `tcp_ack()`, `tcp_clean_rtx_queue()`, `tcp_rtt_estimator()`,
 //! `tcp_data_queue()`, `tcp_data_queue_ofo()`, `tcp_ofo_queue()`,
-//! `tcp_fin()`, `tcp_reset()`, `tcp_event_data_recv()`,
+//! `tcp_fin()`, `tcp_reset()`, `tcp_event_data_recv()`, `tcp_conn_request()`,
 //! `__tcp_ack_snd_check()`.
 //!
 //! Heads up: read RFC 9293 §3.10.7 ("SEGMENT ARRIVES", the whole event

@@ -133,8 +133,9 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
     };
     let hlen = th.hdrlen();
     skb.pull(hlen);
-    // lookup: — at most twice: a request another path turned into its child
-    // is looked up again and found as the child.
+    // lookup: — again (at most three tries) when a request was dropped
+    // because its listener is gone, or another path turned it into its
+    // child (`req_stolen`), which the next lookup finds.
     let mut tries = 0;
     let sk = loop {
         tries += 1;
