@@ -35,7 +35,10 @@ pub fn ss_row(host: &str, sk: &TcpSock) -> SsRow {
     let tp = sk.lock.lock();
     let listen = tp.state == TcpState::Listen;
     let (recv_q, send_q) = if listen {
-        (tp.accept_queue.len() as u32, tp.sk_max_ack_backlog)
+        (
+            sk.sk_ack_backlog.load(std::sync::atomic::Ordering::Relaxed),
+            sk.sk_max_ack_backlog.load(std::sync::atomic::Ordering::Relaxed),
+        )
     } else {
         (
             (tp.rcv_nxt.wrapping_sub(tp.copied_seq) as i32).max(0) as u32,

@@ -18,8 +18,6 @@
 //!
 //! - No file descriptors, no `SIGPIPE` (`EPIPE` only), no uids for
 //!   `SO_REUSEPORT` (every socket is the same user's).
-//! - `listen()` on a bound socket does not re-run the port-conflict check
-//!   (`inet_csk_listen_start()` calls `get_port()` again in Linux).
 //! - `TCP_INFO` returns a Rust struct ([`crate::tcp::TcpInfo`]) with the
 //!   fields of `struct tcp_info` that exist here, not its byte layout.
 
@@ -151,6 +149,19 @@ pub struct TcpNet {
     pub tcp_challenge_count: std::sync::atomic::AtomicU32,
     /// `net.ipv4.tcp_congestion_control` (`net->ipv4.tcp_congestion_control`).
     pub tcp_congestion_control: net_core::sysctl_net::StrSysctl,
+    /// `tcp_request_sock_ops.slab`: every request sock of the namespace.
+    pub reqsk_slab: crate::request_sock::RequestSockSlab,
+    /// The kernel log lines TCP wrote (`dmesg`), oldest first — net-core
+    /// has no log of its own yet; `net_info_ratelimited()` lines land here.
+    pub dmesg: spin::Mutex<Vec<String>>,
+}
+
+impl TcpNet {
+    /// `pr_info()`/`net_info_ratelimited()` for TCP: keep the line (Linux
+    /// prefixes "TCP: ", `pr_fmt` of net/ipv4/tcp_input.c).
+    pub fn pr_info(&self, line: String) {
+        self.dmesg.lock().push(format!("TCP: {line}"));
+    }
 }
 
 impl TcpNet {
@@ -191,6 +202,8 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         tcp_challenge_timestamp: std::sync::atomic::AtomicU64::new(u64::MAX),
         tcp_challenge_count: std::sync::atomic::AtomicU32::new(0),
         tcp_congestion_control: net.sysctl.register_str(&crate::tcp_cong::TCP_CONGESTION_CONTROL),
+        reqsk_slab: Default::default(),
+        dmesg: spin::Mutex::new(Vec::new()),
     });
     net.sysctl.register_str(&crate::tcp_cong::TCP_AVAILABLE_CONGESTION_CONTROL);
     net.net_assign_generic(tn.clone());
@@ -408,26 +421,35 @@ impl TcpSocket {
         (low.clamp(1, 65535) as u16, high.clamp(1, 65535) as u16)
     }
 
-    /// `listen(2)` (`inet_listen()` → `inet_csk_listen_start()`): an
-    /// unbound socket gets an ephemeral port; the backlog is capped by
-    /// `net.core.somaxconn`; the socket enters LISTEN and the listening
-    /// hash. `EINVAL` unless CLOSE or already LISTEN (then only the backlog
-    /// changes).
+    // ANCHOR: inet_listen
+    /// `listen(2)`: mirrors `inet_listen()` → `__inet_listen_sk()` →
+    /// `inet_csk_listen_start()`. The backlog is capped by
+    /// `net.core.somaxconn` (a negative one counts as 0; Linux 6.18 stores
+    /// it in `sk_max_ack_backlog` as given). On a socket already listening
+    /// only the backlog changes. Otherwise the socket must be CLOSE and
+    /// unconnected (`EINVAL`): the request queue is reset, the state set to
+    /// LISTEN, the port taken again with `get_port()` — now as a listener,
+    /// so SO_REUSEADDR no longer lets two sockets share it (`EADDRINUSE`) —
+    /// an unbound socket getting an ephemeral one, and the socket hashed
+    /// in `lhash2`.
     pub fn listen(&self, backlog: i32) -> Result<(), Errno> {
         let somaxconn = self.net.core.somaxconn.get().max(0) as u32;
         let backlog = (backlog.max(0) as u32).min(somaxconn);
         let mut tp = self.sk.lock.lock();
         match tp.state {
             TcpState::Listen => {
-                tp.sk_max_ack_backlog = backlog;
+                self.sk.sk_max_ack_backlog.store(backlog, std::sync::atomic::Ordering::Relaxed);
                 return Ok(());
             }
             TcpState::Close if tp.socket_state == SS_UNCONNECTED => {}
             _ => return Err(Errno::EINVAL),
         }
-        // inet_csk_listen_start(): the port is checked again now that the
-        // socket is a listener (SO_REUSEADDR does not let two sockets
-        // listen on one port); an unbound socket gets an ephemeral one.
+        self.sk.sk_max_ack_backlog.store(backlog, std::sync::atomic::Ordering::Relaxed);
+        // inet_csk_listen_start(): reqsk_queue_alloc(), sk_ack_backlog = 0.
+        self.sk.sk_ack_backlog.store(0, std::sync::atomic::Ordering::Relaxed);
+        let q = &self.sk.icsk_accept_queue;
+        q.synflood_warned.store(false, std::sync::atomic::Ordering::Relaxed);
+        tp.accept_queue.clear();
         let prev = tp.state;
         self.sk.skc_state.store(TcpState::Listen as u8, std::sync::atomic::Ordering::Release);
         let rand = self.net.random.get_random_u32();
@@ -445,16 +467,38 @@ impl TcpSocket {
             Ok(port) => self.sk.set_skc_local(ip, port),
             Err(e) => return Err(if e == Errno::EADDRNOTAVAIL { Errno::EADDRINUSE } else { e }),
         }
-        tp.sk_max_ack_backlog = backlog;
         tcp_set_state(&self.net, &self.sk, &mut tp, TcpState::Listen);
         self.tn.hashinfo.inet_hash(&self.sk);
         tp.wake_pending = false;
         Ok(())
     }
+    // ANCHOR_END: inet_listen
 
-    /// `accept(2)` (`inet_accept()` → `inet_csk_accept()`): the oldest
-    /// established child. Blocks (bounded by `SO_RCVTIMEO`) unless
-    /// non-blocking (`EAGAIN`); `EINVAL` if not listening.
+    /// `ss -lnt`'s two queue columns for this socket: for a listener,
+    /// (Recv-Q, Send-Q) = (`sk_ack_backlog`, `sk_max_ack_backlog`) — the
+    /// accept queue's length and its limit — as `tcp_diag_get_info()`
+    /// reports them; and the request socks waiting for their final ACK
+    /// (`inet_csk_reqsk_queue_len()`, the "SYN queue"). `None` if not
+    /// listening.
+    pub fn listen_queues(&self) -> Option<(u32, u32, u32)> {
+        if self.sk.sk_state() != TcpState::Listen {
+            return None;
+        }
+        let o = std::sync::atomic::Ordering::Relaxed;
+        Some((
+            self.sk.sk_ack_backlog.load(o),
+            self.sk.sk_max_ack_backlog.load(o),
+            crate::request_sock::inet_csk_reqsk_queue_len(&self.sk),
+        ))
+    }
+
+    // ANCHOR: inet_csk_accept
+    /// `accept(2)`: mirrors `inet_accept()` → `inet_csk_accept()`: take the
+    /// oldest child off the accept queue (`reqsk_queue_remove()`,
+    /// `sk_acceptq_removed()`). With none: `EAGAIN` if non-blocking, else
+    /// sleep until the receive path queues one
+    /// ([`crate::request_sock::inet_csk_reqsk_queue_add`] wakes us),
+    /// bounded by `SO_RCVTIMEO` (`EAGAIN`); `EINVAL` if not listening.
     pub fn accept(&self) -> Result<(TcpSocket, SocketAddrV4), Errno> {
         loop {
             let (child, nonblock, timeo) = {
@@ -462,12 +506,15 @@ impl TcpSocket {
                 if tp.state != TcpState::Listen {
                     return Err(Errno::EINVAL);
                 }
-                (tp.accept_queue.pop_front(), tp.nonblock, tp.sk_rcvtimeo)
+                let child = tp.accept_queue.pop_front();
+                self.sk
+                    .sk_ack_backlog
+                    .store(tp.accept_queue.len() as u32, std::sync::atomic::Ordering::Relaxed);
+                (child, tp.nonblock, tp.sk_rcvtimeo)
             };
             if let Some(child) = child {
                 {
                     let mut cp = child.lock.lock();
-                    cp.parent = None;
                     cp.socket_state = SS_CONNECTED;
                 }
                 let peer = SocketAddrV4::new(child.inet_daddr(), child.inet_dport());
@@ -479,6 +526,7 @@ impl TcpSocket {
             self.sk_wait_event(timeo, |tp| !tp.accept_queue.is_empty() || tp.state != TcpState::Listen)?;
         }
     }
+    // ANCHOR_END: inet_csk_accept
 
     // ANCHOR: inet_stream_connect
     /// `connect(2)` (`inet_stream_connect()`): start the handshake
@@ -647,7 +695,7 @@ impl TcpSocket {
 
     /// `getsockopt(TCP_INFO)`.
     pub fn tcp_info(&self) -> crate::tcp::TcpInfo {
-        tcp_get_info(&self.net, &self.sk.lock.lock())
+        tcp_get_info(&self.net, &self.sk, &self.sk.lock.lock())
     }
 
     /// `setsockopt(2)` with an `int` value.
@@ -846,7 +894,7 @@ impl TcpSocket {
     /// `buf` as Linux truncates to `optlen`. Returns the bytes written.
     pub fn getsockopt(&self, level: i32, optname: i32, buf: &mut [u8]) -> Result<usize, Errno> {
         if (level, optname) == (SOL_TCP, TCP_INFO) {
-            let info = tcp_get_info(&self.net, &self.sk.lock.lock()).to_bytes();
+            let info = tcp_get_info(&self.net, &self.sk, &self.sk.lock.lock()).to_bytes();
             let n = buf.len().min(info.len());
             buf[..n].copy_from_slice(&info[..n]);
             return Ok(n);

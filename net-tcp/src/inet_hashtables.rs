@@ -10,7 +10,7 @@
 //!
 //! | table | key | holds | chain | lock |
 //! |---|---|---|---|---|
-//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED … | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `inet_ehash_lockp()`) |
+//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED …; and request socks (NEW_SYN_RECV) | intrusive lists through [`TcpSock::hash_link`] and `RequestSock::hash_link` | one `spin::Mutex` per chain (Linux: `inet_ehash_lockp()`) |
 //! | `bhash` | the local port (`inet_bhashfn()`) | one [`InetBindBucket`] per port in use, listing its owners | intrusive list through [`TcpSock::bind_link`] | one `spin::Mutex` per bucket (Linux: `head->lock`) |
 //! | `lhash2` | (local port, local address) (`ipv4_portaddr_hash()`) | listeners | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `ilb2->lock`) |
 //!
@@ -62,6 +62,9 @@
 //! - Removing a socket from a chain walks the chain (chains are short in
 //!   `ehash`/`lhash2`; a bind bucket with many owners, a busy listener's
 //!   port, pays for the walk).
+//! - Request socks (`TCP_NEW_SYN_RECV`) sit on a second chain of each
+//!   `ehash` bucket ([`InetEhashBucket::reqs`]); Linux has one chain of
+//!   `sock_common` for full, timewait and request socks alike.
 //! - TIME_WAIT sockets are not in `ehash` yet; the places they change are
 //!   marked "The TIME_WAIT issue extends this".
 
@@ -73,6 +76,7 @@ use intrusive_collections::LinkedList;
 use net_core::Errno;
 use net_core::random::SipKey;
 
+use crate::request_sock::{ReqHashAdapter, RequestSock};
 use crate::sock::{SkBindAdapter, SkHashAdapter, TcpSock, inet_addr_cookie, inet_combined_ports};
 use crate::tcp_states::TcpState;
 
@@ -94,15 +98,40 @@ pub const FASTREUSEPORT_STRICT: i8 = 2;
 /// The chain a bucket of `ehash` or `lhash2` guards.
 pub type SkChain = LinkedList<SkHashAdapter>;
 
+/// The request-sock chain of an `ehash` bucket.
+pub type ReqChain = LinkedList<ReqHashAdapter>;
+
+/// What an `ehash` lookup found: a full socket or a request sock
+/// (`TCP_NEW_SYN_RECV`), as Linux's `sk->sk_state` tells them apart.
+#[derive(Debug)]
+pub enum EhashEntry {
+    /// A full socket (SYN_SENT … TIME_WAIT).
+    Sk(Arc<TcpSock>),
+    /// A request sock.
+    Req(Arc<RequestSock>),
+}
+
 // ANCHOR: ehash_bucket
 /// `struct inet_ehash_bucket` with its lock (`inet_ehash_lockp()`): a chain
 /// of sockets whose four-tuples hash here. Linux keeps a smaller array of
 /// locks beside the chains (`ehash_locks`); we give each chain its own,
 /// so a lookup touches one cache line before the socket.
+///
+/// Linux keeps full sockets, timewait socks and request socks on *one*
+/// chain of `sock_common`s, telling them apart by `sk_state`. Our chains
+/// are typed, so request socks (`TCP_NEW_SYN_RECV`,
+/// [`crate::request_sock`]) have a second chain, `reqs`, in the same
+/// bucket. Lock order: `chain`, then `reqs`; a lookup that may find
+/// either holds both for its walk, so a request turning into its child
+/// ([`InetHashinfo::inet_ehash_swap_req`], done under both) is seen as
+/// one or the other, never neither. (`lhash2` reuses this type and leaves
+/// `reqs` empty.)
 pub struct InetEhashBucket {
     /// The chain (Linux: `hlist_nulls_head chain`), guarded by a spin lock
     /// held for one walk, insert or removal.
     pub chain: spin::Mutex<SkChain>,
+    /// The request socks hashed here.
+    pub reqs: spin::Mutex<ReqChain>,
 }
 // ANCHOR_END: ehash_bucket
 
@@ -214,7 +243,10 @@ fn splitmix64(x: u64) -> u64 {
 
 fn new_chain_buckets(n: usize) -> Box<[InetEhashBucket]> {
     (0..n)
-        .map(|_| InetEhashBucket { chain: spin::Mutex::new(LinkedList::new(SkHashAdapter::new())) })
+        .map(|_| InetEhashBucket {
+            chain: spin::Mutex::new(LinkedList::new(SkHashAdapter::new())),
+            reqs: spin::Mutex::new(LinkedList::new(ReqHashAdapter::new())),
+        })
         .collect()
 }
 
@@ -503,6 +535,125 @@ impl InetHashinfo {
         self.__inet_lookup_established(saddr, sport, daddr, dport, dif)
             .or_else(|| self.__inet_lookup_listener(saddr, sport, daddr, dport, dif))
     }
+
+    // ANCHOR: ehash_reqsk
+    /// Mirrors `__inet_lookup_established()` as `tcp_v4_rcv()` uses it: the
+    /// full socket or the request sock whose four-tuple is the reverse of
+    /// the segment's. Both chains of the bucket are walked under its locks
+    /// (see [`InetEhashBucket`]).
+    pub fn __inet_lookup_established_any(
+        &self,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        dif: u32,
+    ) -> Option<EhashEntry> {
+        let acookie = inet_addr_cookie(saddr, daddr);
+        let ports = inet_combined_ports(sport, dport);
+        let b = self.ehash_bucket(self.inet_ehashfn(daddr, dport, saddr, sport));
+        let chain = b.chain.lock();
+        let mut c = chain.front();
+        while let Some(sk) = c.get() {
+            if sk.inet_match(acookie, ports, dif) {
+                return c.clone_pointer().map(EhashEntry::Sk);
+            }
+            c.move_next();
+        }
+        let reqs = b.reqs.lock();
+        let mut c = reqs.front();
+        while let Some(req) = c.get() {
+            if req.inet_match(acookie, ports, dif) {
+                return c.clone_pointer().map(EhashEntry::Req);
+            }
+            c.move_next();
+        }
+        None
+    }
+
+    /// Mirrors `inet_ehash_insert(req_to_sk(req), NULL, &found_dup_sk)` from
+    /// `reqsk_queue_hash_req()`: hash a request sock, refused (false) if a
+    /// socket or request with its four-tuple is already in the bucket.
+    pub fn inet_ehash_insert_req(&self, req: &Arc<RequestSock>) -> bool {
+        if req.hash_link.is_linked() {
+            return false;
+        }
+        let (acookie, ports, dif) = (req.skc_addrpair, req.skc_portpair, req.skc_bound_dev_if);
+        let b = self.ehash_bucket(self.inet_ehashfn(
+            req.ir_loc_addr(),
+            req.ir_num(),
+            req.ir_rmt_addr(),
+            req.ir_rmt_port(),
+        ));
+        let chain = b.chain.lock();
+        let mut reqs = b.reqs.lock();
+        if chain.iter().any(|sk| sk.inet_match(acookie, ports, dif))
+            || reqs.iter().any(|r| r.inet_match(acookie, ports, dif))
+        {
+            return false;
+        }
+        reqs.push_front(Arc::clone(req));
+        true
+    }
+
+    fn req_bucket(&self, req: &RequestSock) -> &InetEhashBucket {
+        self.ehash_bucket(self.inet_ehashfn(
+            req.ir_loc_addr(),
+            req.ir_num(),
+            req.ir_rmt_addr(),
+            req.ir_rmt_port(),
+        ))
+    }
+
+    /// Mirrors `reqsk_queue_unlink()`: take a request sock off its chain.
+    /// True if this call removed it (it was still hashed).
+    pub fn inet_ehash_remove_req(&self, req: &RequestSock) -> bool {
+        if !req.hash_link.is_linked() {
+            return false;
+        }
+        let mut reqs = self.req_bucket(req).reqs.lock();
+        let mut c = reqs.front_mut();
+        while let Some(r) = c.get() {
+            if std::ptr::eq(r, req) {
+                c.remove();
+                return true;
+            }
+            c.move_next();
+        }
+        false
+    }
+
+    /// Mirrors `inet_ehash_insert(sk, osk = req)` as `inet_ehash_nolisten()`
+    /// runs it for `tcp_v4_syn_recv_sock()`: under the bucket's locks,
+    /// unhash the request and hash its child in its place. False
+    /// (`own_req` = false) when the request was already gone — another
+    /// segment built the child first, or the timer dropped it — and then
+    /// the child is not hashed.
+    pub fn inet_ehash_swap_req(&self, req: &RequestSock, child: &Arc<TcpSock>) -> bool {
+        if child.hash_link.is_linked() {
+            return false;
+        }
+        let b = self.req_bucket(req);
+        let mut chain = b.chain.lock();
+        let mut reqs = b.reqs.lock();
+        let mut c = reqs.front_mut();
+        let mut found = false;
+        while let Some(r) = c.get() {
+            if std::ptr::eq(r, req) {
+                c.remove();
+                found = true;
+                break;
+            }
+            c.move_next();
+        }
+        if !found || Self::inet_ehash_lookup_by_sk(&chain, child) {
+            return false;
+        }
+        chain.push_front(Arc::clone(child));
+        self.established.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+    // ANCHOR_END: ehash_reqsk
 
     /// `inet_ehash_lookup_by_sk()`: is `sk`'s four-tuple already on `chain`?
     fn inet_ehash_lookup_by_sk(chain: &SkChain, sk: &TcpSock) -> bool {

@@ -18,25 +18,29 @@
 //!
 //! Locks: each ehash/bhash/lhash2 bucket has a spin lock, each socket one
 //! (`TcpSock::lock`, Linux's `bh_lock_sock`). Order: socket, then bucket;
-//! a listener before its child; never a child before its listener (a child
-//! that becomes ESTABLISHED is handed over after its lock is dropped).
+//! a listener before its child; never a child before its listener (a new
+//! child is queued on its listener with the child's lock not held). An
+//! ehash bucket's socket chain before its request-sock chain. Request
+//! socks have no lock: what changes in them is atomic.
 //! No lock is held across a wait.
 //!
 //! Still to come, each with its issue: options beyond MSS (window scale,
-//! SACK, timestamps), fast retransmit and the finer ACK policy; the
-//! request-sock listen queues and syncookies; the timewait sock and its
-//! slab.
+//! SACK, timestamps), fast retransmit and the finer ACK policy; SYN
+//! cookies themselves (`syncookies.rs` is a placeholder); the timewait
+//! sock and its slab.
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|
 //! | `af_inet.rs` | net/ipv4/af_inet.c, net/core/sock.c (`sk_setsockopt`), net/ipv4/tcp.c (`do_tcp_setsockopt`) | net-tcp/index | a handle instead of a file descriptor; no `SIGPIPE`; `TCP_INFO` as a struct |
 //! | `sock.rs` | include/net/sock.h, inet_sock.h, inet_connection_sock.h, include/linux/tcp.h | net-tcp/index | one struct: lock-free `sock_common` atomics plus a locked `TcpSk`; retransmit queue in order (a ring, not an rbtree) |
-//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; no `bhash2`; reuseport by hash only (no BPF) |
+//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; request socks on a second chain per ehash bucket, not on the one `sock_common` chain; no `bhash2`; reuseport by hash only (no BPF) |
 //! | `sock_reuseport.rs` | net/core/sock_reuseport.c, include/net/sock_reuseport.h | net-tcp/hashtables | no uids, BPF, `SO_INCOMING_CPU` or request migration; a lock per group instead of the global `reuseport_lock` |
 //! | `syncookies.rs` | net/ipv4/syncookies.c, include/net/tcp.h (`tcp_cookie_time()`) | net-tcp/syncookies | secrets per namespace from its seed; plain values in, not skbs; no ECN |
+//! | `request_sock.rs` | include/net/request_sock.h, net/core/request_sock.c, net/ipv4/inet_connection_sock.c (`inet_reqsk_alloc()`, `inet_csk_reqsk_queue_hash_add()`, `reqsk_timer_handler()`, `inet_csk_reqsk_queue_add()`, `inet_csk_complete_hashdance()`) | net-tcp/listen | the slab holds `Arc`s; the accept queue is a `VecDeque` of children, not a list of request socks; no `TCP_DEFER_ACCEPT`, Fast Open or request migration |
+//! | `tcp_minisocks.rs` | net/ipv4/tcp_minisocks.c (`tcp_check_req()`, `tcp_create_openreq_child()`, `tcp_child_process()`), tcp_ipv4.c (`tcp_v4_syn_recv_sock()`), syncookies.c (`cookie_v4_check()`'s socket half) | net-tcp/listen | no Fast Open; the child's SYN-ACK sits on its retransmit queue so the final ACK acknowledges it through `tcp_ack()` |
 //! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
-//! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | a SYN makes a full child in SYN_RECV (no request sock yet) |
-//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission | slow path only (no header prediction); no ECN |
+//! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | no `tcp_filter()`, XFRM or MD5/AO; a request found in ehash is handed to `tcp_check_req()` with its listener |
+//! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission, listen | slow path only (no header prediction); no ECN; `tcp_conn_request()` without Fast Open or TCP metrics (no peer is "proven") |
 //! | `tcp_input/sacktag.rs` | net/ipv4/tcp_input.c (`tcp_sacktag_write_queue()` and helpers) | net-tcp/retransmission | a ring, not an rbtree; a block tags only whole skbs; no shifting/merging |
 //! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK-TLP; no undo, no ECN |
 //! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp/data_path | no SACK compression, so nothing to flush when a late block changes |
@@ -54,6 +58,7 @@ pub mod af_inet;
 pub mod inet_connection_sock;
 pub mod inet_hashtables;
 pub mod packetdrill;
+pub mod request_sock;
 pub mod sock;
 pub mod sock_reuseport;
 pub mod syncookies;
@@ -62,6 +67,7 @@ pub mod tcp;
 pub mod tcp_cong;
 pub mod tcp_input;
 pub mod tcp_ipv4;
+pub mod tcp_minisocks;
 pub mod tcp_output;
 pub mod tcp_states;
 pub mod tcp_timer;

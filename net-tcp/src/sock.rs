@@ -24,8 +24,9 @@
 //!   `sk_backlog`): the user side takes the same spin lock as the softirq
 //!   side and holds it only for the length of one call's bookkeeping.
 //! - There are no file descriptors; a [`crate::TcpSocket`] handle is the fd.
-//! - One struct serves every state; Linux's `inet_timewait_sock` and
-//!   `request_sock` minisocks come with the TIME_WAIT and listen issues.
+//! - One struct serves every state but NEW_SYN_RECV, whose minisock is
+//!   [`crate::request_sock::RequestSock`]; Linux's `inet_timewait_sock`
+//!   comes with the TIME_WAIT issue.
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -290,6 +291,16 @@ pub struct TcpSock {
     /// needed" MTU that arrived while the socket lock was held (0: none),
     /// applied by the next transmit (Linux: `tcp_release_cb()`).
     pub mtu_info: AtomicU32,
+
+    // --- a listener's queues, read without the lock (Linux: READ_ONCE) ---
+    /// `icsk_accept_queue`'s counters: request socks (`qlen`, `young`).
+    /// The accept queue itself is [`TcpSk::accept_queue`].
+    pub icsk_accept_queue: crate::request_sock::RequestSockQueue,
+    /// `sk_ack_backlog`: children on the accept queue (`ss`'s Recv-Q).
+    pub sk_ack_backlog: AtomicU32,
+    /// `sk_max_ack_backlog`: `listen()`'s backlog, clamped by somaxconn
+    /// (`ss`'s Send-Q).
+    pub sk_max_ack_backlog: AtomicU32,
 }
 
 intrusive_adapter!(
@@ -487,15 +498,11 @@ pub struct TcpSk {
     pub icsk_timeout: u64,
     /// `icsk_ack`.
     pub icsk_ack: IcskAck,
-    /// `icsk_accept_queue`: children ready for `accept()`.
+    /// `icsk_accept_queue.rskq_accept_head/tail`: children whose handshake
+    /// completed, oldest first, until `accept()` takes them. Its length is
+    /// mirrored in [`TcpSock::sk_ack_backlog`]. (Linux links the request
+    /// socks, whose `req->sk` is the child; see [`crate::request_sock`].)
     pub accept_queue: VecDeque<Arc<TcpSock>>,
-    /// Children in SYN_RECV not yet accepted (Linux keeps request socks in
-    /// ehash; the listen issue brings them).
-    pub syn_recv_children: usize,
-    /// `sk_max_ack_backlog`: `listen()`'s backlog, clamped by somaxconn.
-    pub sk_max_ack_backlog: u32,
-    /// A child's listener, until it is accepted (`req->rsk_listener`).
-    pub parent: Option<Weak<TcpSock>>,
 
     // --- tcp_sock ---
     /// `rcv_nxt`: what we want to receive next.
@@ -676,6 +683,9 @@ impl TcpSock {
                 wq: WaitQueue::new(),
                 timers,
                 mtu_info: AtomicU32::new(0),
+                icsk_accept_queue: Default::default(),
+                sk_ack_backlog: AtomicU32::new(0),
+                sk_max_ack_backlog: AtomicU32::new(0),
             }
         })
     }
@@ -787,9 +797,6 @@ impl TcpSk {
             icsk_timeout: 0,
             icsk_ack: IcskAck::default(),
             accept_queue: VecDeque::new(),
-            syn_recv_children: 0,
-            sk_max_ack_backlog: 0,
-            parent: None,
             rcv_nxt: 0,
             copied_seq: 0,
             rcv_wup: 0,

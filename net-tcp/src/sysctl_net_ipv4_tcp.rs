@@ -8,9 +8,8 @@
 //!
 //! - `tcp_rmem[2]` is 33554432 on the 24 GiB machines we checked: Linux
 //!   scales it with memory at boot (`tcp_init()`); we take that figure.
-//! - Only the sysctls whose mechanism exists are registered; the listen
-//!   and TIME_WAIT issues add theirs (`tcp_max_syn_backlog`,
-//!   `tcp_tw_reuse` …).
+//! - Only the sysctls whose mechanism exists are registered; the
+//!   TIME_WAIT issue adds its own (`tcp_tw_reuse` …).
 
 use net_core::sysctl_net::{INT_MAX, Sysctl, SysctlDef, SysctlTable};
 
@@ -122,6 +121,21 @@ tcp_sysctls! {
     /// without window scaling.
     TCP_WORKAROUND_SIGNED_WINDOWS, tcp_workaround_signed_windows = "net.ipv4.tcp_workaround_signed_windows", &[0], 0, 1,
         "Offer at most 32767 to peers without window scaling.";
+    /// `tcp_max_syn_backlog`: without syncookies, the last quarter of this
+    /// many request socks is kept for peers proven alive
+    /// (`tcp_conn_request()`). Linux sets it from memory at boot
+    /// (`tcp_hashinfo.ehash_mask + 1) / 16`, at least 128); 2048 is what
+    /// this 6.18 machine reads.
+    TCP_MAX_SYN_BACKLOG, tcp_max_syn_backlog = "net.ipv4.tcp_max_syn_backlog", &[2048], 0, INT_MAX,
+        "Request socks allowed per listener before the last quarter is reserved (without syncookies).";
+    /// `tcp_abort_on_overflow`: answer a final ACK that finds the accept
+    /// queue full with a RST instead of dropping it.
+    TCP_ABORT_ON_OVERFLOW, tcp_abort_on_overflow = "net.ipv4.tcp_abort_on_overflow", &[0], 0, 1,
+        "Reset connections whose final ACK finds the accept queue full.";
+    /// `tcp_syncookies`: 1 = send cookies when the request queue is full,
+    /// 2 = always, 0 = never.
+    TCP_SYNCOOKIES, tcp_syncookies = "net.ipv4.tcp_syncookies", &[1], 0, 2,
+        "Send SYN cookies when the SYN queue overflows (2: always).";
     /// `tcp_comp_sack_nr`: SACKs that may be compressed into one.
     TCP_COMP_SACK_NR, tcp_comp_sack_nr = "net.ipv4.tcp_comp_sack_nr", &[44], 0, 255,
         "Maximum number of SACKs compressed into one.";

@@ -100,14 +100,6 @@ pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     inet_csk_clear_xmit_timers(net, sk, tp);
     tp.sk_shutdown = SHUTDOWN_MASK;
     tp.done = true;
-    if let Some(parent) = tp.parent.take().and_then(|w| w.upgrade()) {
-        // A half-open child of a listener: it no longer counts against the
-        // backlog. (Lock order: never the parent while holding the child,
-        // so only a best-effort try here.)
-        if let Some(mut lp) = parent.lock.try_lock() {
-            lp.syn_recv_children = lp.syn_recv_children.saturating_sub(1);
-        }
-    }
     if tp.dead {
         inet_csk_destroy_sock(net, sk, tp);
     }
@@ -415,6 +407,22 @@ pub fn tcp_close_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) -> bool {
 }
 // ANCHOR_END: tcp_close_state
 
+// ANCHOR: inet_csk_listen_stop
+/// Mirrors `inet_csk_listen_stop()` (net/ipv4/inet_connection_sock.c):
+/// the listener is closing; every child on its accept queue that nobody
+/// accepted is forgotten (`inet_child_forget()`: reset, orphaned,
+/// destroyed). Its request socks are not walked: since Linux 4.4 they sit
+/// in ehash, and each dies the next time it is touched — its timer
+/// ([`crate::request_sock::reqsk_timer_handler`]) or a segment for it
+/// (`tcp_v4_rcv()`) finds the listener no longer listening and drops it
+/// (freeing its slab slot).
+pub fn inet_csk_listen_stop(net: &Net, tn: &TcpNet, children: Vec<Arc<TcpSock>>) {
+    for child in children {
+        crate::request_sock::inet_child_forget(net, tn, &child);
+    }
+}
+// ANCHOR_END: inet_csk_listen_stop
+
 // ANCHOR: tcp_close
 /// The last reference from the user is gone (`tcp_close()`).
 ///
@@ -431,19 +439,13 @@ pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
         tp.sk_shutdown = SHUTDOWN_MASK;
         if tp.state == TcpState::Listen {
             tcp_set_state(net, sk, &mut tp, TcpState::Close);
+            sk.sk_ack_backlog.store(0, std::sync::atomic::Ordering::Relaxed);
             tp.accept_queue.drain(..).collect()
         } else {
             Vec::new()
         }
     };
-    for child in children {
-        // inet_csk_listen_stop(): children nobody accepted are aborted.
-        let mut cp = child.lock.lock();
-        cp.parent = None;
-        tcp_disconnect_abort(net, tn, &child, &mut cp);
-        cp.dead = true;
-        inet_csk_destroy_sock(net, &child, &mut cp);
-    }
+    inet_csk_listen_stop(net, tn, children);
     let mut tp = sk.lock.lock();
     let copied_seq = tp.copied_seq;
     let unread: usize = tp
@@ -601,8 +603,12 @@ pub struct TcpInfo {
     pub tcpi_snd_mss: u32,
     /// `tcpi_rcv_mss`.
     pub tcpi_rcv_mss: u32,
-    /// `tcpi_unacked`: segments in flight.
+    /// `tcpi_unacked`: segments in flight; for a listener, the accept
+    /// queue's length (`sk_ack_backlog`).
     pub tcpi_unacked: u32,
+    /// `tcpi_sacked`: segments SACKed; for a listener, the backlog
+    /// (`sk_max_ack_backlog`).
+    pub tcpi_sacked: u32,
     /// `tcpi_retrans`: retransmitted segments in flight.
     pub tcpi_retrans: u32,
     /// `tcpi_last_data_sent` (ms ago).
@@ -652,6 +658,7 @@ impl TcpInfo {
         put(16, self.tcpi_snd_mss);
         put(20, self.tcpi_rcv_mss);
         put(24, self.tcpi_unacked);
+        put(28, self.tcpi_sacked);
         put(36, self.tcpi_retrans);
         put(44, self.tcpi_last_data_sent);
         put(56, self.tcpi_last_ack_recv);
@@ -670,8 +677,19 @@ impl TcpInfo {
     }
 }
 
-/// `tcp_get_info()`.
-pub fn tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
+/// `tcp_get_info()`. For a listener, as Linux: `tcpi_unacked` is the accept
+/// queue's length and `tcpi_sacked` the backlog (what `ss -lnt` shows as
+/// Recv-Q and Send-Q).
+pub fn tcp_get_info(net: &Net, sk: &TcpSock, tp: &TcpSk) -> TcpInfo {
+    let mut info = __tcp_get_info(net, tp);
+    if tp.state == TcpState::Listen {
+        info.tcpi_unacked = sk.sk_ack_backlog.load(std::sync::atomic::Ordering::Relaxed);
+        info.tcpi_sacked = sk.sk_max_ack_backlog.load(std::sync::atomic::Ordering::Relaxed);
+    }
+    info
+}
+
+fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
     let now = net.jiffies();
     TcpInfo {
         tcpi_state: tp.state as u8,
@@ -684,6 +702,7 @@ pub fn tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_snd_mss: u32::from(tp.mss_cache),
         tcpi_rcv_mss: u32::from(tp.icsk_ack.rcv_mss),
         tcpi_unacked: tp.packets_out,
+        tcpi_sacked: tp.sacked_out,
         tcpi_retrans: tp.retrans_out,
         tcpi_last_data_sent: now.saturating_sub(tp.lsndtime) as u32,
         tcpi_last_ack_recv: now.saturating_sub(tp.rcv_tstamp) as u32,

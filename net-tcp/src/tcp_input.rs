@@ -5,7 +5,7 @@
 //! `tcp_rcv_synsent_state_process()`, `tcp_validate_incoming()`,
 //! `tcp_ack()`, `tcp_clean_rtx_queue()`, `tcp_rtt_estimator()`,
 //! `tcp_data_queue()`, `tcp_data_queue_ofo()`, `tcp_ofo_queue()`,
-//! `tcp_fin()`, `tcp_reset()`, `tcp_event_data_recv()`,
+//! `tcp_fin()`, `tcp_reset()`, `tcp_event_data_recv()`, `tcp_conn_request()`,
 //! `__tcp_ack_snd_check()`.
 //!
 //! Heads up: read RFC 9293 §3.10.7 ("SEGMENT ARRIVES", the whole event
@@ -34,11 +34,11 @@
 pub mod fastretrans;
 pub mod sacktag;
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use intrusive_collections::RBTreeAtomicLink;
 
-use net_core::snmp::{LinuxMib, TcpMib};
+use net_core::snmp::LinuxMib;
 use net_core::{Errno, Net, Skb};
 
 use crate::af_inet::TcpNet;
@@ -98,9 +98,6 @@ pub enum RcvAction {
     Done,
     /// Answer the segment with a RST (`tcp_v4_send_reset()`).
     SendReset,
-    /// A passive child reached ESTABLISHED: put it on its listener's accept
-    /// queue (`inet_csk_complete_hashdance()` + `inet_csk_reqsk_queue_add()`).
-    ChildEstablished(Weak<TcpSock>),
 }
 
 // -- RTT, RTO, congestion window ------------------------------------------------
@@ -1218,18 +1215,6 @@ pub fn tcp_validate_incoming(
     tp: &mut TcpSk,
     seg: &TcpSeg,
 ) -> bool {
-    if tp.state == TcpState::SynRecv
-        && seg.has(TCPHDR_SYN)
-        && !seg.has(TCPHDR_ACK)
-        && seg.seq.wrapping_add(1) == tp.rcv_nxt
-    {
-        // The peer did not get our SYN-ACK and sent its SYN again: answer
-        // with the SYN-ACK (`tcp_check_req()` → `inet_rtx_syn_ack()`).
-        net.mib.inc(TcpMib::RetransSegs);
-        net.mib.inc(LinuxMib::TCPSynRetrans);
-        tcp_send_synack(net, tn, sk, tp);
-        return false;
-    }
     // RFC 7323 §5.3, "H1. Apply PAWS check first."
     if tp.rx_opt.saw_tstamp && !tcp_paws_check(net, &tp.rx_opt, TCP_PAWS_WINDOW) {
         match tcp_disordered_ack_check(tp, seg) {
@@ -1263,14 +1248,9 @@ pub fn tcp_validate_incoming(
                 if after(seg.seq, tp.rcv_nxt.wrapping_add(tcp_receive_window(tp))) {
                     net.mib.inc(LinuxMib::BeyondWindow);
                 }
-                // Linux's SYN_RECV is a request sock, whose out-of-window
-                // answers tcp_check_req() counts as TCPACKSkippedSynRecv.
-                let mib = if tp.state == TcpState::SynRecv {
-                    LinuxMib::TCPACKSkippedSynRecv
-                } else {
-                    LinuxMib::TCPACKSkippedSeq
-                };
-                if !tcp_oow_rate_limited(net, tn, seg, mib, tp) {
+                // (A passive SYN_RECV is a request sock, whose answers
+                // tcp_check_req() counts as TCPACKSkippedSynRecv.)
+                if !tcp_oow_rate_limited(net, tn, seg, LinuxMib::TCPACKSkippedSeq, tp) {
                     tcp_send_ack(net, tn, sk, tp); // tcp_send_dupack()
                 }
             }
@@ -1533,7 +1513,7 @@ pub fn tcp_rcv_state_process(
                 if seg.has(TCPHDR_FIN) {
                     return RcvAction::Done;
                 }
-                crate::tcp_ipv4::tcp_v4_conn_request(net, tn, sk, tp, seg, pmtu);
+                crate::tcp_ipv4::tcp_v4_conn_request(net, tn, sk, tp, seg);
             }
             return RcvAction::Done;
         }
@@ -1564,7 +1544,7 @@ pub fn tcp_rcv_state_process(
         return RcvAction::SendReset;
     }
     let reason = tcp_ack(net, tn, sk, tp, seg);
-    let mut action = RcvAction::Done;
+    let action = RcvAction::Done;
     if reason <= 0 {
         if tp.state == TcpState::SynRecv {
             return RcvAction::SendReset;
@@ -1586,10 +1566,6 @@ pub fn tcp_rcv_state_process(
             tp.max_window = tp.max_window.max(tp.snd_wnd);
             tcp_finish_connect(net, sk, tp);
             tp.wake_pending = true;
-            if let Some(parent) = tp.parent.clone() {
-                net.mib.inc(TcpMib::PassiveOpens);
-                action = RcvAction::ChildEstablished(parent);
-            }
         }
         TcpState::FinWait1 if tp.snd_una == tp.write_seq => {
             tcp_set_state(net, sk, tp, TcpState::FinWait2);
@@ -1707,6 +1683,234 @@ pub fn tcp_timewait_state_process(
     RcvAction::Done
 }
 // ANCHOR_END: tcp_timewait_state_process
+
+// -- the passive open: a SYN reaches a listener -------------------------------------
+
+// ANCHOR: tcp_syn_flood_action
+/// Mirrors `tcp_syn_flood_action()`: the request queue is full (or
+/// `tcp_syncookies` = 2). With syncookies on, count `TCPReqQFullDoCookies`
+/// and answer with a cookie; off, count `TCPReqQFullDrop` and drop. The
+/// first time per listener (unless cookies are always on) the kernel log
+/// says "Possible SYN flooding on port ADDR:PORT. Sending cookies." (or
+/// "Dropping request.").
+pub fn tcp_syn_flood_action(net: &Net, tn: &TcpNet, listener: &TcpSock) -> bool {
+    let syncookies = tn.sysctl.tcp_syncookies.get();
+    let (msg, want_cookie) = if syncookies != 0 {
+        net.mib.inc(LinuxMib::TCPReqQFullDoCookies);
+        ("Sending cookies", true)
+    } else {
+        net.mib.inc(LinuxMib::TCPReqQFullDrop);
+        ("Dropping request", false)
+    };
+    let queue = &listener.icsk_accept_queue;
+    if syncookies != 2 && !queue.synflood_warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tn.pr_info(format!(
+            "request_sock_TCP: Possible SYN flooding on port {}:{}. {msg}.",
+            listener.inet_rcv_saddr(),
+            listener.inet_num()
+        ));
+    }
+    want_cookie
+}
+// ANCHOR_END: tcp_syn_flood_action
+
+/// Mirrors `tcp_synq_overflow()` (include/net/tcp.h): remember when the
+/// request queue last overflowed (in the listener's `ts_recent_stamp`, in
+/// jiffies, at most once a second), so cookie ACKs are accepted only for
+/// two minutes after (`tcp_synq_no_recent_overflow()`).
+pub fn tcp_synq_overflow(net: &Net, lp: &mut TcpSk) {
+    let now = net.jiffies();
+    let last = lp.rx_opt.ts_recent_stamp;
+    if !(last..=last + 1000).contains(&now) {
+        lp.rx_opt.ts_recent_stamp = now;
+    }
+}
+
+/// `TCP_SYNCOOKIE_VALID`: cookies are checked for two minutes after the
+/// last overflow.
+pub const TCP_SYNCOOKIE_VALID: u64 = 2 * 60 * 1000;
+
+/// Mirrors `tcp_synq_no_recent_overflow()`.
+pub fn tcp_synq_no_recent_overflow(net: &Net, lp: &TcpSk) -> bool {
+    net.jiffies() > lp.rx_opt.ts_recent_stamp + TCP_SYNCOOKIE_VALID
+}
+
+/// What `tcp_openreq_init_rwin()` computes for a request: (`rsk_rcv_wnd`,
+/// `rsk_window_clamp`, `rcv_wscale`). The listener's `window_clamp` (or
+/// none), bounded by its receive buffer if `SO_RCVBUF` was set; the
+/// window is the whole buffer (`tcp_full_space()`), rounded down to the
+/// MSS a data segment will carry (less 12 with timestamps). With Linux
+/// 6.18's defaults: 65160 with timestamps, 64240 without, scale 10.
+pub fn tcp_openreq_init_rwin(
+    tn: &TcpNet,
+    lp: &TcpSk,
+    advmss: u16,
+    tstamp_ok: bool,
+    wscale_ok: bool,
+) -> (u32, u32, u8) {
+    let full_space = tcp_full_space(lp);
+    let mut window_clamp = lp.window_clamp;
+    if !wscale_ok {
+        window_clamp = window_clamp.min(65535);
+    }
+    if lp.sk_userlocks & SOCK_RCVBUF_LOCK != 0 {
+        let full = full_space.max(0) as u32;
+        if window_clamp == 0 || window_clamp > full {
+            window_clamp = full;
+        }
+    }
+    let ts_len = if tstamp_ok { 12 } else { 0 };
+    tcp_select_initial_window_vals(tn, full_space, advmss.saturating_sub(ts_len), window_clamp, wscale_ok)
+}
+
+// ANCHOR: tcp_conn_request
+/// A SYN reached a listener. Mirrors `tcp_conn_request()`
+/// (net/ipv4/tcp_input.c), the IPv4 parts of `tcp_v4_conn_request()`.
+///
+/// In Linux's order:
+///
+/// 1. If the request queue is full (`inet_csk_reqsk_queue_is_full()`:
+///    more request socks than the backlog), or `tcp_syncookies` = 2, ask
+///    [`tcp_syn_flood_action`]: a cookie, or a drop (`ListenDrops`).
+/// 2. If the accept queue is full ([`sk_acceptq_is_full`]: more children
+///    than the backlog), drop the SYN: `ListenOverflows`, `ListenDrops`.
+///    The peer will retransmit it.
+/// 3. Agree the options (`tcp_parse_options()` with the sysctls, then
+///    `tcp_openreq_init()`): a cookie without timestamps has nowhere to
+///    keep window scale and SACK, so they are off.
+/// 4. Without a cookie and with `tcp_syncookies` = 0, keep the last quarter
+///    of `tcp_max_syn_backlog` for peers proven alive (Linux asks
+///    `tcp_peer_is_proven()` of the TCP metrics cache, which we do not
+///    have: no peer is proven). Pick the ISN (`secure_tcp_seq()`).
+/// 5. With a cookie, the ISN is the cookie (`SyncookiesSent`), the request
+///    is not kept, and the SYN-ACK's TSval carries the options.
+/// 6. Otherwise hash the request in ehash, arm its timer for 1 s
+///    ([`inet_csk_reqsk_queue_hash_add`]), and send the SYN-ACK from it.
+///
+/// Where we differ: no Fast Open, ECN, MD5/AO or BPF window hooks; the
+/// route is looked up once, here, and its MTU kept in the request.
+pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mut TcpSk, seg: &TcpSeg) {
+    use crate::request_sock::*;
+    let sysctl = &tn.sysctl;
+    let syncookies = sysctl.tcp_syncookies.get();
+    let mut want_cookie = false;
+    if syncookies == 2 || inet_csk_reqsk_queue_is_full(listener) {
+        want_cookie = tcp_syn_flood_action(net, tn, listener);
+        if !want_cookie {
+            net.mib.inc(LinuxMib::ListenDrops);
+            return;
+        }
+    }
+    if sk_acceptq_is_full(listener) {
+        net.mib.inc(LinuxMib::ListenOverflows);
+        net.mib.inc(LinuxMib::ListenDrops);
+        return;
+    }
+    // tcp_parse_options() on the SYN, gated by the sysctls.
+    let mut ts = seg.opts.timestamps.filter(|_| sysctl.tcp_timestamps.get() != 0);
+    let mut wscale = seg.opts.wscale.filter(|_| sysctl.tcp_window_scaling.get() != 0);
+    let mut sack_ok = seg.opts.sack_ok && sysctl.tcp_sack.get() != 0;
+    if want_cookie && ts.is_none() {
+        // tcp_clear_options(): nowhere to remember them.
+        wscale = None;
+        sack_ok = false;
+        ts = None;
+    }
+    let mut mss = TCP_MSS_DEFAULT;
+    if let Some(in_mss) = seg.opts.mss.filter(|&m| m != 0) {
+        mss = in_mss;
+        if lp.rx_opt.user_mss != 0 && lp.rx_opt.user_mss < mss {
+            mss = lp.rx_opt.user_mss;
+        }
+    }
+    let min_mss = sysctl.tcp_min_snd_mss.get().clamp(48, 65535) as u16;
+    mss = mss.max(min_mss);
+    // af_ops->route_req()
+    let rt = match net_ipv4::route::ip_route_output(net, &tn.ipv4, seg.saddr, Some(seg.daddr), None) {
+        Ok(rt) => rt,
+        Err(_) => {
+            net.mib.inc(LinuxMib::ListenDrops);
+            return;
+        }
+    };
+    let mut advmss = tcp_mtu_to_mss(rt.mtu);
+    if lp.rx_opt.user_mss != 0 {
+        advmss = advmss.min(lp.rx_opt.user_mss);
+    }
+    let tstamp_ok = ts.is_some();
+    let wscale_ok = wscale.is_some();
+    let ts_off = if tstamp_ok { crate::tcp_ipv4::secure_tcp_ts_off(tn, seg.daddr, seg.saddr) } else { 0 };
+    let mut isn = 0;
+    if !want_cookie {
+        let max_syn_backlog = sysctl.tcp_max_syn_backlog.get().max(0) as u32;
+        let qlen = inet_csk_reqsk_queue_len(listener);
+        // "Kill the following clause, if you dislike this way."
+        if syncookies == 0 && max_syn_backlog.saturating_sub(qlen) < (max_syn_backlog >> 2) {
+            // pr_drop_req(): "drop open request from ADDR/PORT" (debug).
+            net.mib.inc(LinuxMib::ListenDrops);
+            return;
+        }
+        isn = crate::tcp_ipv4::secure_tcp_seq(
+            &tn.isn_key,
+            net.now_ns(),
+            seg.daddr,
+            seg.saddr,
+            seg.dport,
+            seg.sport,
+        );
+    }
+    if want_cookie {
+        tcp_synq_overflow(net, lp);
+        net.mib.inc(LinuxMib::SyncookiesSent);
+        let (cookie, encoded) = crate::syncookies::cookie_v4_init_sequence(
+            tn,
+            seg.saddr,
+            seg.daddr,
+            seg.sport,
+            seg.dport,
+            seg.seq,
+            mss,
+            net.jiffies(),
+        );
+        isn = cookie;
+        mss = encoded;
+    }
+    let (rsk_rcv_wnd, rsk_window_clamp, rcv_wscale) =
+        tcp_openreq_init_rwin(tn, lp, advmss, tstamp_ok, wscale_ok);
+    let init = ReqInit {
+        loc_addr: seg.daddr,
+        loc_port: seg.dport,
+        rmt_addr: seg.saddr,
+        rmt_port: seg.sport,
+        bound_dev_if: listener.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed),
+        rcv_isn: seg.seq,
+        snt_isn: isn,
+        mss,
+        advmss,
+        pmtu: rt.mtu.min(65535) as u16,
+        rsk_rcv_wnd,
+        rsk_window_clamp,
+        ts_recent: ts.map_or(0, |(tsval, _)| tsval),
+        ts_off,
+        snd_wscale: wscale.map_or(0, |w| w.min(crate::tcphdr::TCP_MAX_WSCALE)),
+        rcv_wscale: if wscale_ok { rcv_wscale } else { 0 },
+        tstamp_ok,
+        sack_ok,
+        wscale_ok,
+    };
+    let req = inet_reqsk_alloc(net, tn, listener, &init);
+    if want_cookie {
+        crate::tcp_output::__tcp_make_synack(net, tn, &req, true);
+        reqsk_free(net, tn, &req);
+        return;
+    }
+    if !inet_csk_reqsk_queue_hash_add(net, tn, listener, &req, req.timeout) {
+        reqsk_free(net, tn, &req);
+        return;
+    }
+    crate::tcp_output::tcp_make_synack(net, tn, &req);
+}
+// ANCHOR_END: tcp_conn_request
 
 #[cfg(test)]
 mod tests {

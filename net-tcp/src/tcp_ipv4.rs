@@ -13,15 +13,15 @@
 //!
 //! # Where we differ
 //!
-//! - A SYN to a listener creates a full child socket in SYN_RECV at once,
-//!   hashed in ehash, which sends the SYN-ACK and retransmits it from its
-//!   own RTO timer. Linux creates a `request_sock` (TCP_NEW_SYN_RECV) and
-//!   the full socket only on the final ACK; the listen issue brings that.
-//!   `PassiveOpens` still counts at the final ACK, as Linux counts it.
-//! - No syncookies, no SO_REUSEPORT group selection, no MD5/AO.
-//! - The socket lock is never held across another socket's lock: a child
-//!   that becomes ESTABLISHED is handed to its listener after its own lock
-//!   is released ([`RcvAction::ChildEstablished`]).
+//! - A SYN to a listener makes a request sock (TCP_NEW_SYN_RECV,
+//!   [`crate::request_sock`]) hashed in ehash; a segment that finds one
+//!   goes to `tcp_check_req()` ([`crate::tcp_minisocks`]) with the
+//!   listener, and the final ACK builds the full socket there.
+//! - No SO_REUSEPORT group selection or request migration, no MD5/AO, no
+//!   `tcp_filter()`/XFRM policy.
+//! - The socket lock is never held across another socket's lock: the
+//!   listener's is taken only briefly to queue a child
+//!   ([`crate::request_sock::inet_csk_reqsk_queue_add`]).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -31,16 +31,19 @@ use net_core::skbuff::IpSummed;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, NetRx, Skb, SkbDropReason};
 use net_ipv4::icmp::{
-    ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH,
+    ICMP_DEST_UNREACH, ICMP_ERR_CONVERT, ICMP_FRAG_NEEDED, ICMP_HOST_UNREACH, ICMP_NET_UNREACH,
+    ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, NR_ICMP_UNREACH,
 };
 use net_ipv4::ip::{IPPROTO_TCP, IpHdr};
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt};
 use net_ipv4::protocol::IcmpErr;
 
 use crate::af_inet::TcpNet;
+use crate::inet_hashtables::EhashEntry;
 use crate::sock::*;
 use crate::tcp::{tcp_set_state, wake};
 use crate::tcp_input::*;
+use crate::tcp_minisocks::CheckReq;
 use crate::tcp_output::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, TcpHdr};
@@ -130,12 +133,55 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
     };
     let hlen = th.hdrlen();
     skb.pull(hlen);
-    let Some(sk) = tn.hashinfo.__inet_lookup(saddr, seg.sport, daddr, seg.dport, seg.dif) else {
+    // lookup: — again (at most three tries) when a request was dropped
+    // because its listener is gone, or another path turned it into its
+    // child (`req_stolen`), which the next lookup finds.
+    let mut tries = 0;
+    let sk = loop {
+        tries += 1;
+        let hit = tn.hashinfo.__inet_lookup_established_any(saddr, seg.sport, daddr, seg.dport, seg.dif);
+        let req = match hit {
+            Some(EhashEntry::Sk(sk)) => break Some(sk),
+            Some(EhashEntry::Req(req)) => req,
+            None => break tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif),
+        };
+        // TCP_NEW_SYN_RECV: the segment is for a request sock.
+        let listener = req.rsk_listener.upgrade().filter(|l| l.sk_state() == TcpState::Listen);
+        let Some(listener) = listener else {
+            // The listener is gone: drop the request, look again.
+            crate::request_sock::inet_csk_reqsk_queue_drop(net, tn, &req);
+            if tries > 2 {
+                break None;
+            }
+            continue;
+        };
+        match crate::tcp_minisocks::tcp_check_req(net, tn, &listener, &req, &seg, skb) {
+            CheckReq::Consumed => return NetRx::Success,
+            CheckReq::Listener(s) => {
+                skb = s;
+                break Some(listener);
+            }
+            CheckReq::Stolen(s) => {
+                skb = s;
+                if tries > 2 {
+                    break None;
+                }
+            }
+        }
+    };
+    let Some(sk) = sk else {
         if flags & TCPHDR_RST == 0 {
             tcp_v4_send_reset(net, tn, &seg);
         }
         return drop_seg(net, skb, SkbDropReason::NoSocket);
     };
+    if sk.sk_state() == TcpState::Listen {
+        // tcp_v4_do_rcv() → tcp_v4_cookie_check(), before the listener's lock.
+        match crate::tcp_minisocks::tcp_v4_cookie_check(net, tn, &sk, &seg, skb) {
+            Some(s) => skb = s,
+            None => return NetRx::Success,
+        }
+    }
     let action = {
         let mut tp = sk.lock.lock();
         tp.segs_in = tp.segs_in.wrapping_add(1);
@@ -149,7 +195,6 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
     match action {
         RcvAction::Done => {}
         RcvAction::SendReset => tcp_v4_send_reset(net, tn, &seg),
-        RcvAction::ChildEstablished(parent) => inet_csk_complete_hashdance(net, tn, &sk, parent),
     }
     NetRx::Success
 }
@@ -267,120 +312,13 @@ pub fn tcp_v4_connect(
 // ANCHOR_END: tcp_v4_connect
 
 // ANCHOR: tcp_v4_conn_request
-/// A SYN reached a listener (`tcp_v4_conn_request()` → `tcp_conn_request()`
-/// → `tcp_v4_syn_recv_sock()`, folded together): if the accept queue and
-/// the half-open children fill the backlog, drop it (`ListenOverflows`,
-/// `ListenDrops`); otherwise make a child in SYN_RECV with the reversed
-/// four-tuple, an ISN, the peer's MSS and window, hash it in ehash, put it
-/// in the listener's bind bucket, and send the SYN-ACK.
-pub fn tcp_v4_conn_request(
-    net: &Net,
-    tn: &TcpNet,
-    listener: &Arc<TcpSock>,
-    lp: &mut TcpSk,
-    seg: &TcpSeg,
-    _pmtu: u32,
-) {
-    let backlog = lp.sk_max_ack_backlog as usize;
-    if lp.accept_queue.len() + lp.syn_recv_children > backlog {
-        net.mib.inc(LinuxMib::ListenOverflows);
-        net.mib.inc(LinuxMib::ListenDrops);
-        return;
-    }
-    let child = TcpSock::new(net, lp.sk_rcvbuf, lp.sk_sndbuf);
-    child.skc_bound_dev_if.store(
-        listener.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    child.set_skc_addrs(seg.daddr, seg.dport, seg.saddr, seg.sport);
-    let rt = match net_ipv4::route::ip_route_output(net, &tn.ipv4, seg.saddr, Some(seg.daddr), None) {
-        Ok(rt) => rt,
-        Err(_) => {
-            net.mib.inc(LinuxMib::ListenDrops);
-            return;
-        }
-    };
-    {
-        let mut tp = child.lock.lock();
-        tp.inet_saddr = seg.daddr;
-        tp.sk_userlocks = lp.sk_userlocks;
-        tp.nonagle = lp.nonagle;
-        tp.rx_opt.user_mss = lp.rx_opt.user_mss;
-        tp.icsk_user_timeout = lp.icsk_user_timeout;
-        tp.icsk_syn_retries = lp.icsk_syn_retries;
-        tp.linger2 = lp.linger2;
-        tp.keepalive = lp.keepalive;
-        tp.keepalive_time = lp.keepalive_time;
-        tp.keepalive_intvl = lp.keepalive_intvl;
-        tp.keepalive_probes = lp.keepalive_probes;
-        // tcp_ca_openreq_child(): the listener's algorithm (Linux keeps it only
-        // if set by TCP_CONGESTION, else takes the current default).
-        tp.icsk_ca_ops = lp.icsk_ca_ops;
-        tp.reordering = lp.reordering; // a clone of the listener's
-        tp.parent = Some(Arc::downgrade(listener));
-        tp.state = TcpState::SynRecv;
-        child.skc_state.store(TcpState::SynRecv as u8, std::sync::atomic::Ordering::Release);
-        let mut advmss = tcp_mtu_to_mss(rt.mtu);
-        if tp.rx_opt.user_mss != 0 {
-            advmss = advmss.min(tp.rx_opt.user_mss);
-        }
-        tp.advmss = advmss;
-        tp.window_clamp = lp.window_clamp;
-        tp.tsoffset = secure_tcp_ts_off(tn, seg.daddr, seg.saddr);
-        tcp_rcv_peer_syn(net, tn, &mut tp, seg, rt.mtu);
-        // tcp_openreq_init_rwin(): the SYN-ACK's window is rounded to the
-        // MSS a data segment will carry (less 12 with timestamps).
-        if tp.sk_userlocks & SOCK_RCVBUF_LOCK != 0 {
-            let full = tcp_full_space(&tp).max(0) as u32;
-            if tp.window_clamp == 0 || tp.window_clamp > full {
-                tp.window_clamp = full;
-            }
-        }
-        let ts_len = if tp.rx_opt.tstamp_ok { 12 } else { 0 };
-        let space = tcp_full_space(&tp);
-        let wscale_ok = tp.rx_opt.wscale_ok;
-        tcp_select_initial_window(tn, &mut tp, space, advmss - ts_len, wscale_ok);
-        tcp_initialize_rcv_mss(&mut tp);
-        let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), seg.daddr, seg.saddr, seg.dport, seg.sport);
-        tp.write_seq = isn;
-        tp.snd_una = isn;
-        tp.snd_nxt = isn;
-        tp.snd_sml = isn;
-        if !tn.hashinfo.inet_ehash_nolisten(&child) {
-            // The four-tuple is taken (a duplicate SYN racing us).
-            return;
-        }
-        tn.hashinfo.__inet_inherit_port(listener, &child);
-        tcp_make_synack(net, tn, &child, &mut tp);
-    }
-    lp.syn_recv_children += 1;
+/// A SYN reached a listener (`tcp_v4_conn_request()`): a SYN to a
+/// broadcast or multicast address is dropped (our routes make those
+/// unreachable as sources anyway); the rest is [`tcp_conn_request`].
+pub fn tcp_v4_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mut TcpSk, seg: &TcpSeg) {
+    tcp_conn_request(net, tn, listener, lp, seg);
 }
 // ANCHOR_END: tcp_v4_conn_request
-
-/// Hand an ESTABLISHED child to its listener's accept queue
-/// (`inet_csk_complete_hashdance()`), or reset it if the listener is gone
-/// or no longer listening.
-fn inet_csk_complete_hashdance(
-    net: &Net,
-    tn: &TcpNet,
-    child: &Arc<TcpSock>,
-    parent: std::sync::Weak<TcpSock>,
-) {
-    if let Some(listener) = parent.upgrade() {
-        let mut lp = listener.lock.lock();
-        if lp.state == TcpState::Listen {
-            lp.syn_recv_children = lp.syn_recv_children.saturating_sub(1);
-            lp.accept_queue.push_back(child.clone());
-            drop(lp);
-            wake(&listener);
-            return;
-        }
-    }
-    let mut tp = child.lock.lock();
-    tcp_send_active_reset(net, tn, child, &mut tp);
-    tp.dead = true;
-    crate::tcp::tcp_done(net, child, &mut tp);
-}
 
 // ANCHOR: tcp_v4_err
 /// An ICMP error quoting one of our segments (`tcp_v4_err()`): find the
@@ -399,8 +337,17 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     let dport = u16::from_be_bytes([l4[2], l4[3]]);
     let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
     // The quoted segment went from us to the peer: look it up reversed.
-    let Some(sk) = tn.hashinfo.__inet_lookup_established(iph.daddr(), dport, iph.saddr(), sport, 0) else {
-        return;
+    let sk = match tn.hashinfo.__inet_lookup_established_any(iph.daddr(), dport, iph.saddr(), sport, 0) {
+        Some(EhashEntry::Sk(sk)) => sk,
+        Some(EhashEntry::Req(req)) => {
+            let abort = err.type_ == ICMP_PARAMETERPROB
+                || err.type_ == ICMP_TIME_EXCEEDED
+                || (err.type_ == ICMP_DEST_UNREACH
+                    && (err.code == ICMP_NET_UNREACH || err.code == ICMP_HOST_UNREACH));
+            tcp_req_err(net, tn, &req, seq, abort);
+            return;
+        }
+        None => return,
     };
     let frag_needed = err.type_ == ICMP_DEST_UNREACH && err.code == ICMP_FRAG_NEEDED;
     // `sock_owned_by_user()`: the error can arrive while this very socket
@@ -459,5 +406,21 @@ pub fn tcp_v4_mtu_reduced(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, 
     tcp_sync_mss(tp, mtu);
     if tp.mss_cache < old && !tp.tcp_rtx_queue.is_empty() {
         let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    }
+}
+
+/// Mirrors `tcp_req_err()`: an ICMP error quoting a request sock's
+/// SYN-ACK. A quoted sequence other than `snt_isn` counts
+/// `OutOfWindowIcmps`; a hard error (`abort`: network or host unreachable,
+/// parameter problem, time exceeded) removes the request silently —
+/// "There is no good way to pass the error to the newly created socket,
+/// and POSIX does not want network errors returned from accept()" — and
+/// counts `ListenDrops`.
+pub fn tcp_req_err(net: &Net, tn: &TcpNet, req: &crate::request_sock::RequestSock, seq: u32, abort: bool) {
+    if seq != req.snt_isn {
+        net.mib.inc(LinuxMib::OutOfWindowIcmps);
+    } else if abort {
+        crate::request_sock::inet_csk_reqsk_queue_drop(net, tn, req);
+        net.mib.inc(LinuxMib::ListenDrops);
     }
 }

@@ -41,6 +41,7 @@ use net_ipv4::ip::IPPROTO_TCP;
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt, ip_queue_xmit};
 
 use crate::af_inet::TcpNet;
+use crate::request_sock::RequestSock;
 use crate::sock::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{
@@ -92,8 +93,29 @@ pub fn tcp_receive_window(tp: &TcpSk) -> u32 {
 /// that is 10. Sets `rcv_wnd`, `window_clamp`, `rx_opt.rcv_wscale`,
 /// `rcv_ssthresh`.
 pub fn tcp_select_initial_window(tn: &TcpNet, tp: &mut TcpSk, space: i64, mss: u16, wscale_ok: bool) {
+    let (rcv_wnd, window_clamp, rcv_wscale) =
+        tcp_select_initial_window_vals(tn, space, mss, tp.window_clamp, wscale_ok);
+    tp.rcv_wnd = rcv_wnd;
+    tp.rx_opt.rcv_wscale = rcv_wscale;
+    tp.window_clamp = window_clamp;
+    // tcp_init_buffer_space(): rcv_ssthresh starts at the window.
+    tp.rcv_ssthresh = tp.rcv_wnd.min(tp.window_clamp);
+    tp.rcv_wup = tp.rcv_nxt;
+}
+
+/// The computation of [`tcp_select_initial_window`] on plain values, as
+/// Linux's function takes them (`__space`, `mss`, `*window_clamp`,
+/// `wscale_ok`): returns (`rcv_wnd`, `window_clamp`, `rcv_wscale`). A
+/// request sock's window (`tcp_openreq_init_rwin()`) is chosen with it.
+pub fn tcp_select_initial_window_vals(
+    tn: &TcpNet,
+    space: i64,
+    mss: u16,
+    window_clamp: u32,
+    wscale_ok: bool,
+) -> (u32, u32, u8) {
     let mss = u32::from(mss).max(1);
-    let mut window_clamp = tp.window_clamp;
+    let mut window_clamp = window_clamp;
     if window_clamp == 0 {
         window_clamp = 65535 << TCP_MAX_WSCALE;
     }
@@ -101,7 +123,7 @@ pub fn tcp_select_initial_window(tn: &TcpNet, tp: &mut TcpSk, space: i64, mss: u
     if space > mss {
         space -= space % mss;
     }
-    tp.rcv_wnd = if tn.sysctl.tcp_workaround_signed_windows.get() != 0 { space.min(32767) } else { space };
+    let rcv_wnd = if tn.sysctl.tcp_workaround_signed_windows.get() != 0 { space.min(32767) } else { space };
     let mut rcv_wscale = 0u8;
     if wscale_ok {
         let max_space = (space as i64)
@@ -111,11 +133,7 @@ pub fn tcp_select_initial_window(tn: &TcpNet, tp: &mut TcpSk, space: i64, mss: u
             .max(1) as u32;
         rcv_wscale = (max_space.ilog2() as i32 - 15).clamp(0, i32::from(TCP_MAX_WSCALE)) as u8;
     }
-    tp.rx_opt.rcv_wscale = rcv_wscale;
-    tp.window_clamp = window_clamp.min(65535u32 << rcv_wscale);
-    // tcp_init_buffer_space(): rcv_ssthresh starts at the window.
-    tp.rcv_ssthresh = tp.rcv_wnd.min(tp.window_clamp);
-    tp.rcv_wup = tp.rcv_nxt;
+    (rcv_wnd, window_clamp.min(65535u32 << rcv_wscale), rcv_wscale)
 }
 // ANCHOR_END: tcp_select_initial_window
 
@@ -253,18 +271,21 @@ pub fn tcp_syn_options(net: &Net, tn: &TcpNet, tp: &TcpSk) -> TcpOutOptions {
     }
 }
 
-/// `tcp_synack_options()`: the SYN-ACK of a passive open answers in kind:
-/// each option only if the SYN offered it (and our sysctl allowed it when
-/// the SYN was accepted: `tstamp_ok`, `wscale_ok`, `sack_ok`).
-pub fn tcp_synack_options(net: &Net, tp: &TcpSk) -> TcpOutOptions {
+/// Mirrors `tcp_synack_options()`: the SYN-ACK of a passive open answers
+/// in kind — each option only if the SYN offered it and our sysctl allowed
+/// it when the SYN was accepted (`tstamp_ok`, `wscale_ok`, `sack_ok` of the
+/// request sock); the MSS is the route's, clamped by `TCP_MAXSEG`.
+pub fn tcp_synack_options(net: &Net, req: &RequestSock) -> TcpOutOptions {
     TcpOutOptions {
-        mss: Some(tp.advmss),
-        ws: tp.rx_opt.wscale_ok.then_some(tp.rx_opt.rcv_wscale),
-        ts: tp
-            .rx_opt
-            .tstamp_ok
-            .then(|| (tcp_time_stamp_ts(net).wrapping_add(tp.tsoffset), tp.rx_opt.ts_recent)),
-        sack_advertise: tp.rx_opt.sack_ok,
+        mss: Some(req.advmss),
+        ws: req.wscale_ok.then_some(req.rcv_wscale),
+        ts: req.tstamp_ok.then(|| {
+            (
+                tcp_time_stamp_ts(net).wrapping_add(req.ts_off),
+                req.ts_recent.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        }),
+        sack_advertise: req.sack_ok,
         ..TcpOutOptions::default()
     }
 }
@@ -328,14 +349,7 @@ pub fn tcp_transmit_skb(
 ) -> Result<(), Errno> {
     let tcb = *TCP_SKB_CB(&skb);
     let syn = tcb.tcp_flags & TCPHDR_SYN != 0;
-    let opts = if !syn {
-        tcp_established_options(net, tp)
-    } else if tcb.tcp_flags & TCPHDR_ACK != 0 && tp.parent.is_some() {
-        tcp_synack_options(net, tp)
-    } else {
-        tcp_syn_options(net, tn, tp)
-    };
-    let mut opts = opts;
+    let mut opts = if !syn { tcp_established_options(net, tp) } else { tcp_syn_options(net, tn, tp) };
     // A segment sized before SACK blocks appeared (a retransmission, or
     // one queued at full size) would outgrow the path with them: send it
     // with fewer blocks. Linux instead re-fragments it to
@@ -960,10 +974,8 @@ pub fn tcp_initialize_rcv_mss(tp: &mut TcpSk) {
     tp.icsk_ack.rcv_mss = hint.max(u32::from(TCP_MIN_MSS)) as u16;
 }
 
-/// Send (or re-send) the SYN-ACK of a passive or simultaneous open: the
-/// SYN on the retransmit queue, sent with ACK set (`tcp_send_synack()`;
-/// Linux's passive side sends it from the request sock,
-/// `tcp_v4_send_synack()`).
+/// Re-send the SYN-ACK of a simultaneous open: the SYN on the retransmit
+/// queue, sent with ACK set (`tcp_send_synack()`).
 pub fn tcp_send_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     let Some(head) = tp.tcp_rtx_queue.front_mut() else { return };
     let cb = TCP_SKB_CB_mut(head);
@@ -976,11 +988,111 @@ pub fn tcp_send_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     let _ = tcp_transmit_skb(net, tn, sk, tp, clone);
 }
 
-/// Start a passive child's half: queue its SYN (with ACK) on the retransmit
-/// queue and send it, arming the retransmit timer for the SYN-ACK's RTO.
-pub fn tcp_make_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
-    tcp_send_syn(net, tn, sk, tp, TCPHDR_SYN | TCPHDR_ACK);
+/// Build a segment a request sock sends — the SYN-ACK or an ACK — with
+/// `opts`, and hand it to IP (`ip_build_and_send_pkt()`), from the request's
+/// four-tuple. Counts `OutSegs`.
+fn tcp_req_xmit(
+    net: &Net,
+    tn: &TcpNet,
+    req: &RequestSock,
+    flags: u8,
+    seq: u32,
+    window: u16,
+    opts: &TcpOutOptions,
+) {
+    let hlen = TCPHDR_LEN + tcp_options_size(opts);
+    let mut skb = tcp_stream_alloc_skb(0);
+    {
+        let hdr = skb.push(hlen);
+        hdr[..TCPHDR_LEN].fill(0);
+        hdr[12] = ((hlen / 4) as u8) << 4;
+        tcp_options_write(&mut hdr[TCPHDR_LEN..], opts);
+    }
+    skb.reset_transport_header();
+    let (saddr, daddr) = (req.ir_loc_addr(), req.ir_rmt_addr());
+    let Some(mut th) = TcpHdr::new_checked(skb.data_mut()) else { return };
+    th.set_source(req.ir_num());
+    th.set_dest(req.ir_rmt_port());
+    th.set_seq(seq);
+    th.set_ack_seq(req.rcv_nxt());
+    th.set_doff((hlen / 4) as u8);
+    th.set_flags(flags);
+    th.set_window(window);
+    th.fill_checksum(saddr, daddr);
+    net.mib.inc(TcpMib::OutSegs);
+    let ipopts = IpSendOpts { oif: Some(req.skc_bound_dev_if).filter(|&d| d != 0), ..IpSendOpts::default() };
+    let _ = ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, ipopts);
 }
+
+// ANCHOR: tcp_make_synack
+/// Mirrors `tcp_v4_send_synack()` → `tcp_make_synack()`: the SYN-ACK of a
+/// passive open, built from the request sock alone — `seq = snt_isn`,
+/// `ack = rcv_isn + 1`, the window `rsk_rcv_wnd` unscaled (RFC 7323 §2.2:
+/// a SYN's window is never scaled), the options of
+/// [`tcp_synack_options`]. `OutSegs` counts every one, retransmissions
+/// too, as `tcp_make_synack()` does. The first one's time is kept for the
+/// child's first RTT sample.
+pub fn tcp_make_synack(net: &Net, tn: &TcpNet, req: &RequestSock) {
+    __tcp_make_synack(net, tn, req, false);
+}
+
+/// [`tcp_make_synack`] for either `synack_type`: with `cookie`
+/// (`TCP_SYNACK_COOKIE`) the TSval is [`crate::syncookies::cookie_init_timestamp`]'s,
+/// which carries window scale and SACK for the cookie ACK to recover.
+pub fn __tcp_make_synack(net: &Net, tn: &TcpNet, req: &RequestSock, cookie: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut opts = tcp_synack_options(net, req);
+    if let Some((tsval, tsecr)) = opts.ts {
+        let tsval = if cookie {
+            crate::syncookies::cookie_init_timestamp(
+                tcp_time_stamp_ts(net),
+                req.wscale_ok,
+                req.snd_wscale,
+                req.sack_ok,
+            )
+            .wrapping_add(req.ts_off)
+        } else {
+            tsval
+        };
+        opts.ts = Some((tsval, tsecr));
+        if req.snt_synack.load(Relaxed) == 0 {
+            req.snt_tsval_first.store(tsval, Relaxed);
+        }
+        req.snt_tsval_last.store(tsval, Relaxed);
+    }
+    let window = req.rsk_rcv_wnd.min(TCP_MAX_WINDOW_UNSCALED) as u16;
+    let _ = req.snt_synack.compare_exchange(0, net.now_ns().max(1), Relaxed, Relaxed);
+    tcp_req_xmit(net, tn, req, TCPHDR_SYN | TCPHDR_ACK, req.snt_isn, window, &opts);
+}
+
+/// Mirrors `inet_rtx_syn_ack()` → `tcp_rtx_synack()`: send the SYN-ACK
+/// again, counting `RetransSegs` and `TCPSynRetrans`, and `num_retrans`.
+pub fn inet_rtx_syn_ack(net: &Net, tn: &TcpNet, _listener: &TcpSock, req: &RequestSock) {
+    tcp_make_synack(net, tn, req);
+    net.mib.inc(TcpMib::RetransSegs);
+    net.mib.inc(LinuxMib::TCPSynRetrans);
+    req.num_retrans.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Mirrors `tcp_v4_reqsk_send_ack()`: the ACK a request sock sends for an
+/// out-of-window segment — `seq = snt_isn + 1`, `ack = rcv_nxt`, the
+/// window scaled by `rcv_wscale` ("RFC 7323 2.3: The window field (SEG.WND)
+/// of every outgoing segment, with the exception of <SYN> segments, MUST
+/// be right-shifted by Rcv.Wind.Shift bits"), and a timestamp if agreed.
+pub fn tcp_v4_reqsk_send_ack(net: &Net, tn: &TcpNet, req: &RequestSock) {
+    let opts = TcpOutOptions {
+        ts: req.tstamp_ok.then(|| {
+            (
+                tcp_time_stamp_ts(net).wrapping_add(req.ts_off),
+                req.ts_recent.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        }),
+        ..TcpOutOptions::default()
+    };
+    let window = (req.rsk_rcv_wnd >> req.rcv_wscale).min(65535) as u16;
+    tcp_req_xmit(net, tn, req, TCPHDR_ACK, req.snt_isn.wrapping_add(1), window, &opts);
+}
+// ANCHOR_END: tcp_make_synack
 
 // ANCHOR: tcp_retransmit_skb
 /// Retransmit the head of the retransmit queue.

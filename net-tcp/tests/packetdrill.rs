@@ -66,6 +66,7 @@ const TOPICS: &[&str] = &[
     "nagle",
     "persist",
     "rfc5961",
+    "listen",
 ];
 
 #[test]
@@ -162,4 +163,9 @@ fn persist() {
 #[test]
 fn rfc5961() {
     run_topic("rfc5961");
+}
+
+#[test]
+fn listen() {
+    run_topic("listen");
 }

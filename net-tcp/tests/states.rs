@@ -19,7 +19,7 @@ use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Clock, Errno, Net};
 use net_ipv4::neighbour::NudState;
 use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
-use net_tcp::af_inet::{Shutdown, TcpNet};
+use net_tcp::af_inet::{SO_REUSEADDR, SOL_SOCKET, Shutdown, TcpNet};
 use net_tcp::sock::TcpSock;
 use net_tcp::tcp_states::TcpState;
 use net_tcp::tcphdr::{
@@ -209,8 +209,18 @@ impl Host {
         assert!(got.is_empty(), "expected silence, the host sent {got:?}");
     }
 
+    /// The connection's state: its socket's, or before the final ACK of a
+    /// passive open, its request sock's (`TCP_NEW_SYN_RECV`) as ehash has it.
     fn state(&self) -> TcpState {
-        self.sk.as_ref().expect("a connection").sk_state()
+        if let Some(sk) = &self.sk {
+            return sk.sk_state();
+        }
+        match self.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0)
+        {
+            Some(net_tcp::inet_hashtables::EhashEntry::Req(r)) => r.sk_state(),
+            Some(net_tcp::inet_hashtables::EhashEntry::Sk(sk)) => sk.sk_state(),
+            None => TcpState::Close,
+        }
     }
 
     fn sock(&self) -> &TcpSocket {
@@ -285,7 +295,8 @@ fn socket_listen() -> Host {
     h
 }
 
-/// LISTEN + the peer's SYN: the child in SYN_RECV has sent its SYN-ACK.
+/// LISTEN + the peer's SYN: a request sock (NEW_SYN_RECV) in ehash has
+/// sent its SYN-ACK; no full socket exists yet.
 fn socket_syn_received() -> Host {
     let mut h = socket_listen();
     h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
@@ -293,8 +304,8 @@ fn socket_syn_received() -> Host {
     assert_eq!(got.len(), 1, "one SYN-ACK: {got:?}");
     h.iss = got[0].seq;
     assert_eq!(got[0], Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
-    h.sk = Some(h.lookup().expect("the child is in ehash"));
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert!(h.lookup().is_none(), "no full socket before the final ACK");
+    assert_eq!(h.state(), TcpState::NewSynRecv);
     h
 }
 
@@ -323,7 +334,8 @@ fn socket_established() -> Host {
     let (s, peer) = h.listener.as_ref().unwrap().accept().expect("accept");
     assert_eq!(peer, SocketAddrV4::new(REMOTE_IP, REMOTE_PORT));
     s.set_nonblocking(true);
-    assert!(Arc::ptr_eq(s.sock(), h.sk.as_ref().unwrap()));
+    assert!(Arc::ptr_eq(s.sock(), &h.lookup().expect("the child is in ehash")));
+    h.sk = Some(s.sock().clone());
     h.sock = Some(s);
     assert_eq!(h.state(), TcpState::Established);
     h
@@ -471,7 +483,7 @@ fn syn_recv_ack_beyond_snd_nxt_gets_rst() {
     // a RST <SEQ=SEG.ACK>; the request stays.
     h.send(&Seg { ack: h.iss + 10, ..SEND_TEMPL });
     h.recv(Seg { seq: h.iss + 10, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert_eq!(h.state(), TcpState::NewSynRecv);
     assert!(h.listener.as_ref().unwrap().accept().is_err());
 }
 
@@ -484,7 +496,7 @@ fn syn_recv_ack_of_iss_gets_rst() {
     // reset segment <SEQ=SEG.ACK><CTL=RST>"); Linux's tcp_check_req() tests
     // ack_seq != snt_isn + 1.
     h.send(&Seg { ack: h.iss, ..SEND_TEMPL });
-    assert_eq!(h.state(), TcpState::SynRecv, "the handshake must not complete");
+    assert_eq!(h.state(), TcpState::NewSynRecv, "the handshake must not complete");
     h.recv(Seg { seq: h.iss, ack: 0, flags: RST, win: 0, ..RECV_TEMPL });
     assert!(h.listener.as_ref().unwrap().accept().is_err());
 }
@@ -494,7 +506,7 @@ fn syn_recv_rst_exact_drops_the_embryo() {
     let h = socket_syn_received();
     h.send(&Seg { flags: RST, ..SEND_TEMPL });
     h.recv_nothing();
-    assert!(h.lookup().is_none(), "the child is gone");
+    assert!(h.lookup().is_none(), "no child");
     assert_eq!(h.state(), TcpState::Close);
     assert!(h.listener.as_ref().unwrap().accept().is_err());
     // A later ACK finds only the listener: RST.
@@ -510,7 +522,7 @@ fn syn_recv_retransmitted_syn_gets_the_syn_ack_again() {
     h.advance_ms(100);
     h.send(&Seg { seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
     h.recv(Seg { seq: h.iss, flags: SYN | ACK, mss: Some(MSS), ..RECV_TEMPL });
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert_eq!(h.state(), TcpState::NewSynRecv);
 }
 
 #[test]
@@ -525,7 +537,7 @@ fn syn_recv_syn_ack_retransmits_then_gives_up() {
     }
     h.advance_ms(63_000 - 31_000 - 10);
     h.recv_nothing();
-    assert_eq!(h.state(), TcpState::SynRecv);
+    assert_eq!(h.state(), TcpState::NewSynRecv);
     h.advance_ms(20);
     h.recv_nothing();
     assert_eq!(h.state(), TcpState::Close);
@@ -1360,4 +1372,242 @@ fn icmp_error_while_the_socket_is_locked_is_deferred_or_counted() {
     assert!(!sent.is_empty(), "data left");
     assert!(sent.iter().all(|&n| n <= 960) && sent.contains(&960), "{sent:?}");
     assert_eq!(sk.mtu_info.load(std::sync::atomic::Ordering::Acquire), 0);
+}
+
+// =============================================================================================
+// LISTEN: the request queue and the accept queue (the listen issue)
+// =============================================================================================
+
+/// A listener with backlog `backlog` on port 80, non-blocking.
+fn socket_listen_backlog(backlog: i32) -> Host {
+    let mut h = Host::new();
+    let l = TcpSocket::new(&h.net).unwrap();
+    l.set_nonblocking(true);
+    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, LOCAL_PORT)).unwrap();
+    l.listen(backlog).unwrap();
+    h.listener = Some(l);
+    h.recv_nothing();
+    h
+}
+
+/// The peer's SYN from `port`; returns the host's ISN from the SYN-ACK, or
+/// `None` when nothing (or something else) came back.
+fn syn_from(h: &Host, port: u16) -> Option<u32> {
+    h.send(&Seg { sport: port, seq: REMOTE_SEQ, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    let got = h.sent();
+    match got.as_slice() {
+        [s] if s.flags == SYN | ACK && s.dport == port => Some(s.seq),
+        [] => None,
+        other => panic!("unexpected answer to a SYN: {other:?}"),
+    }
+}
+
+fn ack_from(h: &Host, port: u16, iss: u32) {
+    h.send(&Seg { sport: port, ack: iss + 1, ..SEND_TEMPL });
+}
+
+#[test]
+fn listen_backlog_admits_n_plus_one_and_counts_overflows() {
+    let h = socket_listen_backlog(2);
+    for port in 50000..50003 {
+        let iss = syn_from(&h, port).expect("SYN-ACK");
+        ack_from(&h, port, iss);
+        h.recv_nothing();
+    }
+    let l = h.listener.as_ref().unwrap();
+    // ss -lnt: Recv-Q 3, Send-Q 2; TCP_INFO says the same.
+    assert_eq!(l.listen_queues(), Some((3, 2, 0)));
+    let info = l.tcp_info();
+    assert_eq!((info.tcpi_unacked, info.tcpi_sacked), (3, 2));
+    // The fourth SYN finds the accept queue full: dropped, no request.
+    assert_eq!(syn_from(&h, 50003), None);
+    assert_eq!(h.mib(LinuxMib::ListenOverflows), 1);
+    assert_eq!(h.mib(LinuxMib::ListenDrops), 1);
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 0);
+    assert_eq!(h.mib(TcpMib::PassiveOpens), 3);
+    for _ in 0..3 {
+        l.accept().expect("accept");
+    }
+    assert_eq!(l.accept().err(), Some(Errno::EAGAIN));
+    assert_eq!(l.listen_queues(), Some((0, 2, 0)));
+}
+
+#[test]
+fn listen_final_ack_with_full_accept_queue_keeps_the_request() {
+    let h = socket_listen_backlog(1);
+    let a = syn_from(&h, 50000).unwrap();
+    ack_from(&h, 50000, a);
+    let c = syn_from(&h, 50002).unwrap();
+    let b = syn_from(&h, 50001).expect("the request queue holds backlog + 1");
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 2);
+    ack_from(&h, 50002, c);
+    ack_from(&h, 50001, b);
+    h.recv_nothing();
+    let l = h.listener.as_ref().unwrap();
+    assert_eq!(l.listen_queues(), Some((2, 1, 1)), "two children queued, one request left");
+    assert_eq!(h.mib(LinuxMib::ListenOverflows), 1);
+    assert_eq!(h.mib(LinuxMib::ListenDrops), 1);
+    assert_eq!(h.mib(LinuxMib::EmbryonicRsts), 0);
+    let _first = l.accept().unwrap();
+    // The peer's next ACK completes it.
+    ack_from(&h, 50001, b);
+    h.recv_nothing();
+    assert_eq!(l.listen_queues(), Some((2, 1, 0)));
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 0);
+}
+
+#[test]
+fn listen_close_resets_queued_children_and_requests_die_with_their_timer() {
+    let h = socket_listen_backlog(4);
+    let a = syn_from(&h, 50000).unwrap();
+    ack_from(&h, 50000, a);
+    let _b = syn_from(&h, 50001).unwrap();
+    h.recv_nothing();
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 1);
+    let mut h = h;
+    drop(h.listener.take()); // close()
+    // inet_csk_listen_stop(): the queued child is reset.
+    h.recv(Seg {
+        sport: LOCAL_PORT,
+        dport: 50000,
+        seq: a + 1,
+        ack: REMOTE_SEQ + 1,
+        flags: RST | ACK,
+        ..RECV_TEMPL
+    });
+    // The request sock dies when its timer next fires (1 s), without a
+    // SYN-ACK: its listener is gone.
+    h.advance_ms(1100);
+    h.recv_nothing();
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 0);
+    assert!(h.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, 50001, LOCAL_IP, LOCAL_PORT, 0).is_none());
+}
+
+#[test]
+fn listen_request_queue_full_without_cookies_drops_and_logs_once() {
+    let h = socket_listen_backlog(1);
+    h.net.sysctl.set("net.ipv4.tcp_syncookies", "0").unwrap();
+    assert!(syn_from(&h, 50000).is_some());
+    assert!(syn_from(&h, 50001).is_some(), "qlen 1 is not > backlog 1");
+    assert_eq!(syn_from(&h, 50002), None);
+    assert_eq!(syn_from(&h, 50003), None);
+    assert_eq!(h.mib(LinuxMib::TCPReqQFullDrop), 2);
+    assert_eq!(h.mib(LinuxMib::ListenDrops), 2);
+    assert_eq!(
+        h.tn.dmesg.lock().as_slice(),
+        ["TCP: request_sock_TCP: Possible SYN flooding on port 0.0.0.0:80. Dropping request."]
+    );
+}
+
+#[test]
+fn listen_request_queue_full_with_cookies_answers_and_keeps_nothing() {
+    let h = socket_listen_backlog(1);
+    assert!(syn_from(&h, 50000).is_some());
+    assert!(syn_from(&h, 50001).is_some());
+    // tcp_syncookies = 1 (the default): the third gets a cookie SYN-ACK,
+    // and no request sock is kept for it.
+    assert!(syn_from(&h, 50002).is_some());
+    assert!(syn_from(&h, 50003).is_some());
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 2);
+    assert_eq!(h.mib(LinuxMib::TCPReqQFullDoCookies), 2);
+    assert_eq!(h.mib(LinuxMib::SyncookiesSent), 2);
+    assert_eq!(
+        h.tn.dmesg.lock().as_slice(),
+        ["TCP: request_sock_TCP: Possible SYN flooding on port 0.0.0.0:80. Sending cookies."]
+    );
+}
+
+#[test]
+fn listen_old_requests_clogging_the_queue_get_fewer_retries() {
+    // reqsk_timer_handler(): while more than half of max(8, backlog) is
+    // taken by requests whose timer already fired (none young), the retry
+    // budget falls from tcp_synack_retries (5) towards 2. Ten requests on
+    // a backlog of 16: SYN-ACKs at 0, 1 and 3 s for all; at 7 s the budget
+    // is 2, so requests die — until the queue is no longer more than half
+    // full (qlen 8: 16 > 16 is false), after which the rest get the full
+    // budget and a third SYN-ACK. Linux judges each request as its timer
+    // fires, with the queue as it is then.
+    let h = socket_listen_backlog(16);
+    for port in 50000..50010 {
+        assert!(syn_from(&h, port).is_some());
+    }
+    h.advance_ms(1000);
+    assert_eq!(h.sent().len(), 10, "first retransmission, all still young when it fires");
+    h.advance_ms(2000);
+    assert_eq!(h.sent().len(), 10, "second retransmission");
+    assert_eq!(h.listener.as_ref().unwrap().listen_queues(), Some((0, 16, 10)));
+    h.advance_ms(4000);
+    let third: Vec<u16> = h.sent().iter().map(|s| s.dport).collect();
+    assert_eq!(third, (50002..50010).collect::<Vec<_>>(), "the first two died at their third timeout");
+    assert_eq!(h.listener.as_ref().unwrap().listen_queues(), Some((0, 16, 8)));
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 8);
+    assert_eq!(h.mib(TcpMib::RetransSegs), 28);
+    assert_eq!(h.mib(LinuxMib::TCPTimeouts), 30);
+}
+
+#[test]
+fn listen_again_changes_only_the_backlog() {
+    let h = socket_listen_backlog(1);
+    let l = h.listener.as_ref().unwrap();
+    l.listen(7).unwrap();
+    assert_eq!(l.listen_queues(), Some((0, 7, 0)));
+    // Capped by net.core.somaxconn.
+    h.net.sysctl.set("net.core.somaxconn", "5").unwrap();
+    l.listen(100).unwrap();
+    assert_eq!(l.listen_queues(), Some((0, 5, 0)));
+    // Two sockets bound to one port with SO_REUSEADDR: the second
+    // listen() fails in inet_csk_get_port() (EADDRINUSE).
+    let bind81 = || {
+        let s = TcpSocket::new(&h.net).unwrap();
+        s.setsockopt_int(SOL_SOCKET, SO_REUSEADDR, 1).unwrap();
+        s.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 81)).unwrap();
+        s
+    };
+    let (s1, s2) = (bind81(), bind81());
+    s1.listen(1).unwrap();
+    assert_eq!(s2.listen(1), Err(Errno::EADDRINUSE));
+}
+
+#[test]
+fn listen_max_syn_backlog_keeps_a_quarter_without_cookies() {
+    // tcp_conn_request(): with tcp_syncookies = 0, once fewer than a
+    // quarter of tcp_max_syn_backlog is left, new SYNs are dropped (peers
+    // "proven alive" by the TCP metrics cache would pass; we have none).
+    // 8 - qlen < 2 drops from the 8th request on (qlen 7).
+    let h = socket_listen_backlog(100);
+    h.net.sysctl.set("net.ipv4.tcp_syncookies", "0").unwrap();
+    h.net.sysctl.set("net.ipv4.tcp_max_syn_backlog", "8").unwrap();
+    for port in 50000..50007 {
+        assert!(syn_from(&h, port).is_some(), "{port}");
+    }
+    assert_eq!(syn_from(&h, 50007), None);
+    assert_eq!(h.mib(LinuxMib::ListenDrops), 1);
+    assert_eq!(h.mib(LinuxMib::TCPReqQFullDrop), 0, "the request queue itself is not full");
+    assert_eq!(h.listener.as_ref().unwrap().listen_queues(), Some((0, 100, 7)));
+}
+
+#[test]
+fn listen_syn_flood_memory_stays_bounded_by_the_request_queue() {
+    // 5000 SYNs that never complete, against listen(fd, 128): at most
+    // 129 request socks exist (qlen > backlog is full); every other SYN is
+    // answered with a cookie and leaves nothing behind.
+    let h = socket_listen_backlog(128);
+    let mut first_iss = 0;
+    for port in 1000..6000u16 {
+        let iss = syn_from(&h, port).expect("SYN-ACK or cookie");
+        if port == 1000 {
+            first_iss = iss;
+        }
+        assert!(h.tn.reqsk_slab.active_objs() <= 129);
+    }
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 129);
+    assert_eq!(h.mib(LinuxMib::SyncookiesSent), 5000 - 129);
+    assert_eq!(h.tn.dmesg.lock().len(), 1, "logged once per listener");
+    // A client whose request was kept completes its handshake and is
+    // accepted (a cookie client needs syncookies.rs).
+    ack_from(&h, 1000, first_iss);
+    h.recv_nothing();
+    let (_s, peer) = h.listener.as_ref().unwrap().accept().expect("accept");
+    assert_eq!(peer.port(), 1000);
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 128);
 }

@@ -62,7 +62,9 @@
 //!   Ports: the remote side is `192.0.2.1:40000` unless `connect()` named
 //!   a port (then 8080, packetdrill's `--connect_port`); the host's port
 //!   is the bound one (8080) or, for an active open, learnt from its SYN.
-//!   One connection per script (more need explicit ports).
+//!   One connection per script unless ports are named: then the host's
+//!   sequence numbers of each connection are relative to that
+//!   connection's first SYN-ACK, found by the remote port.
 //!
 //! System calls (`= N`, `= -1 ERRNO`, `= ...` for don't care; a trailing
 //! strace note `(Connection refused)` is ignored):

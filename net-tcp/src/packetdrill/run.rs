@@ -301,15 +301,47 @@ struct Conn {
     remote_port: u16,
     /// (script ISN, live ISN) of the host, from its first SYN or SYN-ACK.
     host_isn: Option<(u32, u32)>,
+    /// The same for further connections, by the remote side's port (a
+    /// script that names ports to run several connections, e.g. against
+    /// one listener); each host ISN is learnt from that connection's
+    /// first SYN-ACK.
+    other_isns: Vec<(u16, (u32, u32))>,
 }
 
 impl Conn {
+    fn isn_for(&self, rport: u16) -> Option<(u32, u32)> {
+        if rport == self.remote_port {
+            return self.host_isn;
+        }
+        self.other_isns.iter().find(|(p, _)| *p == rport).map(|(_, i)| *i)
+    }
+    fn knows_isn(&self, rport: u16) -> bool {
+        if rport == self.remote_port {
+            self.host_isn.is_some()
+        } else {
+            self.other_isns.iter().any(|(p, _)| *p == rport)
+        }
+    }
+    fn host_to_script_p(&self, live: u32, rport: u16) -> u32 {
+        match self.isn_for(rport) {
+            Some((s, l)) => live.wrapping_sub(l).wrapping_add(s),
+            None => live,
+        }
+    }
+    fn host_to_live_p(&self, script: u32, rport: u16) -> u32 {
+        match self.isn_for(rport) {
+            Some((s, l)) => script.wrapping_sub(s).wrapping_add(l),
+            None => script,
+        }
+    }
+    #[cfg(test)]
     fn host_to_script(&self, live: u32) -> u32 {
         match self.host_isn {
             Some((s, l)) => live.wrapping_sub(l).wrapping_add(s),
             None => live,
         }
     }
+    #[cfg(test)]
     fn host_to_live(&self, script: u32) -> u32 {
         match self.host_isn {
             Some((s, l)) => script.wrapping_sub(s).wrapping_add(l),
@@ -377,7 +409,7 @@ impl<'a> Runner<'a> {
             outq: VecDeque::new(),
             fds: BTreeMap::new(),
             pending: None,
-            conn: Conn { local_port: None, remote_port: REMOTE_PORT, host_isn: None },
+            conn: Conn { local_port: None, remote_port: REMOTE_PORT, host_isn: None, other_isns: Vec::new() },
             trace: Vec::new(),
         })
     }
@@ -586,7 +618,7 @@ impl<'a> Runner<'a> {
     }
 
     fn seg_str(&self, s: &OutSeg) -> String {
-        let seq = self.conn.host_to_script(s.seq);
+        let seq = self.conn.host_to_script_p(s.seq, s.dport);
         let mut out = format!(
             "> {}{} {}:{}({})",
             self.port_str(s.sport, s.dport),
@@ -649,11 +681,11 @@ impl<'a> Runner<'a> {
         let (sport, dport) =
             p.ports.unwrap_or((self.conn.remote_port, self.conn.local_port.unwrap_or(SCRIPT_PORT)));
         let ack = match p.ack {
-            Some(a) => self.conn.host_to_live(a),
+            Some(a) => self.conn.host_to_live_p(a, sport),
             None => 0,
         };
         let conn = &self.conn;
-        let opts = encode_opts(p.options.as_deref().unwrap_or(&[]), |s| conn.host_to_live(s));
+        let opts = encode_opts(p.options.as_deref().unwrap_or(&[]), |s| conn.host_to_live_p(s, sport));
         if opts.len() > 40 {
             return Err(self.fail(ev.line, "TCP options longer than 40 bytes"));
         }
@@ -712,8 +744,12 @@ impl<'a> Runner<'a> {
             }
         };
         // The host's ISN: its first SYN.
-        if seg.flags & TCPHDR_SYN != 0 && self.conn.host_isn.is_none() {
-            self.conn.host_isn = Some((p.seq, seg.seq));
+        if seg.flags & TCPHDR_SYN != 0 && !self.conn.knows_isn(seg.dport) {
+            if seg.dport == self.conn.remote_port {
+                self.conn.host_isn = Some((p.seq, seg.seq));
+            } else {
+                self.conn.other_isns.push((seg.dport, (p.seq, seg.seq)));
+            }
             if self.conn.local_port.is_none() {
                 self.conn.local_port = Some(seg.sport);
             }
@@ -735,7 +771,7 @@ impl<'a> Runner<'a> {
         if seg.flags != p.flags {
             diffs.push(format!("flags {} (expected {})", flags_str(seg.flags), flags_str(p.flags)));
         }
-        let seq = self.conn.host_to_script(seg.seq);
+        let seq = self.conn.host_to_script_p(seg.seq, seg.dport);
         if seq != p.seq {
             diffs.push(format!("seq {seq} (expected {})", p.seq));
         }
@@ -1312,7 +1348,8 @@ mod tests {
 
     #[test]
     fn host_sequence_numbers_are_relative_to_its_first_syn() {
-        let mut c = Conn { local_port: None, remote_port: REMOTE_PORT, host_isn: None };
+        let mut c =
+            Conn { local_port: None, remote_port: REMOTE_PORT, host_isn: None, other_isns: Vec::new() };
         assert_eq!((c.host_to_script(5000), c.host_to_live(5000)), (5000, 5000));
         c.host_isn = Some((0, 0xffff_fff0));
         assert_eq!(c.host_to_script(0xffff_fff1), 1);
