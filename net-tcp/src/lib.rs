@@ -24,10 +24,15 @@
 //! socks have no lock: what changes in them is atomic.
 //! No lock is held across a wait.
 //!
-//! Still to come, each with its issue: options beyond MSS (window scale,
-//! SACK, timestamps), fast retransmit and the finer ACK policy; SYN
-//! cookies themselves (`syncookies.rs` is a placeholder); the timewait
-//! sock and its slab.
+//! Options and loss recovery: every segment carries Linux's options
+//! (window scale, SACK, timestamps with PAWS); the receiver reports SACK
+//! and D-SACK blocks ([`tcp_input::sack_blocks`]), the sender keeps a
+//! scoreboard ([`tcp_input::sacktag`]) and recovers with fast retransmit,
+//! NewReno and PRR ([`tcp_input::fastretrans`]) under a pluggable
+//! congestion control ([`tcp_cong`], Reno).
+//!
+//! Still to come, each with its issue: the timewait sock and its slab;
+//! CUBIC, RACK-TLP and the fast path.
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|

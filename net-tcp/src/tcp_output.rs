@@ -18,19 +18,20 @@
 //! congestion window, the peer's window and Nagle allow: each skb is
 //! *cloned* (the clone shares the payload), the clone gets its TCP header
 //! pushed by [`tcp_transmit_skb`] and goes to
-//! `ip_build_and_send_pkt()`, and the original moves to `tcp_rtx_queue`
+//! `ip_queue_xmit()` on the cached route, and the original moves to `tcp_rtx_queue`
 //! until it is acknowledged. A retransmission clones it again.
 //!
 //! # Where we differ
 //!
-//! - No TSO/GSO, pacing, TCP small queues, autocorking, MTU probing, ECN
-//!   or timestamps/SACK/window-scale options yet (the options issue adds the
-//!   last three). One skb is one segment (`tcp_skb_pcount() == 1`).
+//! - No TSO/GSO, pacing, TCP small queues, autocorking, MTU probing or
+//!   ECN. One skb is one segment (`tcp_skb_pcount() == 1`).
+//! - A retransmission is not re-fragmented to the current MSS; if SACK
+//!   blocks would make it outgrow the path it carries fewer of them.
 //! - Pushing the header on a clone copies the buffer once (our skbs
 //!   unshare on write; Linux writes the header into the shared headroom,
 //!   which only it may touch).
-//! - `ip_build_and_send_pkt()` routes every segment; Linux caches the
-//!   route in `sk->sk_dst_cache`.
+//! - The socket caches its route (`sk_dst_cache`) but re-checks it every
+//!   second as well as on a routing-generation change.
 
 use std::sync::Arc;
 
