@@ -1,4 +1,4 @@
-//! Socket tables as `ss -tan` prints them.
+//! Socket tables as `ss -tan` prints them, and listeners as `ss -lnt` does.
 //!
 //! No Linux twin in the kernel: iproute2's `ss` asks `inet_diag` for each
 //! socket, and `tcp_diag_get_info()` (net/ipv4/tcp_diag.c) fills the two
@@ -73,4 +73,13 @@ pub fn ss_table(rows: &[SsRow]) -> String {
             writeln!(out, "{:<10} {:>6} {:>6} {:<21} {:<21}", r.state, r.recv_q, r.send_q, r.local, r.peer);
     }
     out.lines().map(|l| l.trim_end().to_string() + "\n").collect()
+}
+
+/// The listening rows as `ss -lnt` prints them: State `LISTEN`, Recv-Q
+/// (the accept queue's length, `sk_ack_backlog`), Send-Q (the backlog,
+/// `sk_max_ack_backlog`), `Local Address:Port`, `Peer Address:Port`.
+/// Rows in any other state are left out, as `-l` leaves them out.
+pub fn ss_lnt_table(rows: &[SsRow]) -> String {
+    let listeners: Vec<SsRow> = rows.iter().filter(|r| r.state == "LISTEN").cloned().collect();
+    ss_table(&listeners)
 }
