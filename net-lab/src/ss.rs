@@ -83,3 +83,31 @@ pub fn ss_lnt_table(rows: &[SsRow]) -> String {
     let listeners: Vec<SsRow> = rows.iter().filter(|r| r.state == "LISTEN").cloned().collect();
     ss_table(&listeners)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: &str, recv_q: u32, send_q: u32) -> SsRow {
+        SsRow {
+            host: "b".into(),
+            state: state.into(),
+            recv_q,
+            send_q,
+            local: "0.0.0.0:80".into(),
+            peer: "0.0.0.0:*".into(),
+        }
+    }
+
+    #[test]
+    fn ss_lnt_prints_only_listeners_with_their_queues() {
+        let t = ss_lnt_table(&[row("LISTEN", 3, 2), row("ESTAB", 0, 0), row("LISTEN", 0, 128)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        assert!(lines[0].starts_with("State") && lines[0].contains("Recv-Q") && lines[0].contains("Send-Q"));
+        let cols: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(cols, ["LISTEN", "3", "2", "0.0.0.0:80", "0.0.0.0:*"]);
+        assert!(lines[2].contains("128"));
+        assert!(!t.contains("ESTAB"));
+    }
+}

@@ -44,7 +44,10 @@ first tcp_syn_linear_timeouts of them, then doubling); the spoofed requests
 are never answered, and reqsk_timer_handler cuts their retries because the
 queue is more than half full of old requests (its \"young\"/\"old\"
 arithmetic, from 3.10's inet_csk_reqsk_queue_prune): from 5 to 2, so they
-die at 7 s instead of 63 s, and the client's next SYN gets in.
+die at 7 s instead of 63 s, and the client's next SYN gets in. (The cut
+holds only while the queue is more than half full: once 65 have died, the
+other 64 are resent with the full budget.) The scenario sets
+tcp_syncookies itself in each run; other --sysctl values apply to both.
 
 Book: listen and the two queues → SYN cookies; request socks. Linux:
 tcp_conn_request, inet_csk_reqsk_queue_is_full, tcp_syn_flood_action,
