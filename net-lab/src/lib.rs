@@ -11,7 +11,7 @@
 //! | `main.rs` | the `netlab` command line | the lab |
 //! | `scenarios/*.rs` | one experiment each | the lab, and the chapter it illustrates |
 //! | `trace.rs` | tcpdump (an AF_PACKET tap on `ptype_all`) | the lab |
-//! | `ss.rs` | iproute2's `ss -tan` (`inet_diag`'s `tcp_diag_get_info()` queues) | the lab |
+//! | `ss.rs` | iproute2's `ss -tan` and `ss -lnt` (`inet_diag`'s `tcp_diag_get_info()` queues) | the lab |
 //! | `export.rs` | `tcpdump -w`, tcptrace's time-sequence graph, a JSON view | the lab |
 //!
 //! Scenarios so far: from net-core, the sk_buff's geometry, packet-type
@@ -21,7 +21,10 @@
 //! the handshake with `ss -tan`, the three- and four-segment closes, a bulk
 //! transfer through a bottleneck (slow start, loss, recovery, cwnd sampled
 //! for `--plot`), the zero window and its persist probes, keepalive against
-//! a vanished peer, and retransmission until `tcp_retries2` gives up.
+//! a vanished peer, and retransmission until `tcp_retries2` gives up; for
+//! the listen chapter, the accept queue overflowing (with and without
+//! `tcp_abort_on_overflow`), a SYN flood with and without cookies, and an
+//! SO_REUSEPORT group sharing a port.
 //!
 //! Besides its text, a run can be written as a pcap, as JSON or as a
 //! time-sequence graph ([`export`]); the fields of [`Report`] carry what

@@ -1,4 +1,4 @@
-//! Socket tables as `ss -tan` prints them.
+//! Socket tables as `ss -tan` prints them, and listeners as `ss -lnt` does.
 //!
 //! No Linux twin in the kernel: iproute2's `ss` asks `inet_diag` for each
 //! socket, and `tcp_diag_get_info()` (net/ipv4/tcp_diag.c) fills the two
@@ -73,4 +73,41 @@ pub fn ss_table(rows: &[SsRow]) -> String {
             writeln!(out, "{:<10} {:>6} {:>6} {:<21} {:<21}", r.state, r.recv_q, r.send_q, r.local, r.peer);
     }
     out.lines().map(|l| l.trim_end().to_string() + "\n").collect()
+}
+
+/// The listening rows as `ss -lnt` prints them: State `LISTEN`, Recv-Q
+/// (the accept queue's length, `sk_ack_backlog`), Send-Q (the backlog,
+/// `sk_max_ack_backlog`), `Local Address:Port`, `Peer Address:Port`.
+/// Rows in any other state are left out, as `-l` leaves them out.
+pub fn ss_lnt_table(rows: &[SsRow]) -> String {
+    let listeners: Vec<SsRow> = rows.iter().filter(|r| r.state == "LISTEN").cloned().collect();
+    ss_table(&listeners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: &str, recv_q: u32, send_q: u32) -> SsRow {
+        SsRow {
+            host: "b".into(),
+            state: state.into(),
+            recv_q,
+            send_q,
+            local: "0.0.0.0:80".into(),
+            peer: "0.0.0.0:*".into(),
+        }
+    }
+
+    #[test]
+    fn ss_lnt_prints_only_listeners_with_their_queues() {
+        let t = ss_lnt_table(&[row("LISTEN", 3, 2), row("ESTAB", 0, 0), row("LISTEN", 0, 128)]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        assert!(lines[0].starts_with("State") && lines[0].contains("Recv-Q") && lines[0].contains("Send-Q"));
+        let cols: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(cols, ["LISTEN", "3", "2", "0.0.0.0:80", "0.0.0.0:*"]);
+        assert!(lines[2].contains("128"));
+        assert!(!t.contains("ESTAB"));
+    }
 }

@@ -474,6 +474,7 @@ impl TcpSocket {
     }
     // ANCHOR_END: inet_listen
 
+    // ANCHOR: listen_queues
     /// `ss -lnt`'s two queue columns for this socket: for a listener,
     /// (Recv-Q, Send-Q) = (`sk_ack_backlog`, `sk_max_ack_backlog`) — the
     /// accept queue's length and its limit — as `tcp_diag_get_info()`
@@ -491,6 +492,7 @@ impl TcpSocket {
             crate::request_sock::inet_csk_reqsk_queue_len(&self.sk),
         ))
     }
+    // ANCHOR_END: listen_queues
 
     // ANCHOR: inet_csk_accept
     /// `accept(2)`: mirrors `inet_accept()` → `inet_csk_accept()`: take the

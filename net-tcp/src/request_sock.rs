@@ -505,11 +505,13 @@ pub fn inet_csk_complete_hashdance(
 }
 // ANCHOR_END: inet_csk_reqsk_queue_add
 
+// ANCHOR: reqsk_timeout
 /// `reqsk_timeout()`: `timeout << num_timeout`, at most `max`.
 pub fn reqsk_timeout(req: &RequestSock, max: u32) -> u32 {
     let n = u32::from(req.num_timeout.load(Ordering::Relaxed)).min(31);
     (u64::from(req.timeout) << n).min(u64::from(max)) as u32
 }
+// ANCHOR_END: reqsk_timeout
 
 // ANCHOR: reqsk_timer_handler
 /// Mirrors `reqsk_timer_handler()` (net/ipv4/inet_connection_sock.c): the

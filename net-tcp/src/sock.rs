@@ -45,12 +45,14 @@ use crate::tcp_states::TcpState;
 
 // -- constants (include/net/tcp.h, include/net/sock.h) --------------------------
 
+// ANCHOR: tcp_timeout_consts
 /// `TCP_TIMEOUT_INIT`: the first RTO, 1 s (RFC 6298 §2.1), in jiffies.
 pub const TCP_TIMEOUT_INIT: u32 = 1000;
 /// `TCP_RTO_MIN`: 200 ms, in jiffies.
 pub const TCP_RTO_MIN: u32 = 200;
 /// `TCP_RTO_MAX`: 120 s, in jiffies.
 pub const TCP_RTO_MAX: u32 = 120_000;
+// ANCHOR_END: tcp_timeout_consts
 /// `TCP_DELACK_MAX`: 200 ms.
 pub const TCP_DELACK_MAX: u32 = 200;
 /// `TCP_DELACK_MIN`: 40 ms.

@@ -10,10 +10,13 @@ mod fragments;
 mod handshake;
 mod keepalive;
 mod lab;
+mod listen_overflow;
 mod ping;
 mod retransmit_giveup;
+mod reuseport;
 mod route_lookup;
 mod skb_geometry;
+mod syn_flood;
 mod tcp_connection;
 mod tcplab;
 mod timers;
@@ -86,6 +89,27 @@ pub static ALL: &[Scenario] = &[
         explain: closes::EXPLAIN_FOUR,
         in_tour: false,
         run: closes::run_four,
+    },
+    Scenario {
+        name: "listen-overflow",
+        summary: "listen(fd, 2), never accept(): the accept queue holds 3, then SYNs and final ACKs are dropped (or RST)",
+        explain: listen_overflow::EXPLAIN,
+        in_tour: true,
+        run: listen_overflow::run,
+    },
+    Scenario {
+        name: "syn-flood",
+        summary: "thousands of spoofed SYNs: cookies keep the listener serving; without them the queue fills",
+        explain: syn_flood::EXPLAIN,
+        in_tour: false,
+        run: syn_flood::run,
+    },
+    Scenario {
+        name: "reuseport",
+        summary: "four SO_REUSEPORT listeners on one port share 40 clients by 4-tuple hash; one closes, the rest take over",
+        explain: reuseport::EXPLAIN,
+        in_tour: false,
+        run: reuseport::run,
     },
     Scenario {
         name: "bulk-transfer",

@@ -16,7 +16,7 @@ use net_tcp::TcpSocket;
 use net_tcp::sock::TcpSock;
 
 use super::lab::{A, B, LATENCY_NS};
-use crate::ss::{SsRow, ss_row, ss_table};
+use crate::ss::{SsRow, ss_lnt_table, ss_row, ss_table};
 use crate::trace::Trace;
 use crate::{Report, RunOpts};
 
@@ -28,6 +28,8 @@ pub struct TcpLab {
     pub sim: Sim,
     pub a: Arc<Net>,
     pub b: Arc<Net>,
+    /// a's end of the wire (frames a scenario crafts itself leave here).
+    pub da: Arc<NetDev>,
     /// b's end of the wire (close it and b vanishes).
     pub db: Arc<NetDev>,
     trace: Trace,
@@ -70,6 +72,7 @@ impl TcpLab {
             sim,
             a,
             b,
+            da,
             db,
             trace,
             before,
@@ -149,6 +152,20 @@ impl TcpLab {
             }
         }
         self.sockets.extend(rows);
+    }
+
+    /// Print an `ss -lnt` table of these listeners on b now, in the
+    /// narrative where it happens (and keep its rows for `--json`).
+    pub fn ss_lnt(&mut self, listeners: &[&Arc<TcpSock>]) {
+        let rows: Vec<SsRow> = listeners.iter().map(|s| ss_row("b", s)).collect();
+        let table: String = ss_lnt_table(&rows).lines().map(|l| format!("    {l}\n")).collect();
+        self.say(format!("b: ss -lnt\n{}", table.trim_end()));
+        self.sockets.extend(rows);
+    }
+
+    /// The trace so far as text (for scenarios that print only part of it).
+    pub fn trace_text(&self) -> String {
+        self.trace.text()
     }
 
     /// The frames traced so far (for a scenario's own checks).
