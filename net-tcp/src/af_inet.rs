@@ -450,6 +450,12 @@ impl TcpSocket {
         let q = &self.sk.icsk_accept_queue;
         q.synflood_warned.store(false, std::sync::atomic::Ordering::Relaxed);
         tp.accept_queue.clear();
+        // The listener's last SYN-queue overflow (`ts_recent_stamp` on a
+        // listener): "long ago". Linux gets that for free — its jiffies
+        // start at INITIAL_JIFFIES, far from the 0 a new listener holds —
+        // ours start at 0, which would look like an overflow moments ago
+        // and send every stray ACK through the cookie check.
+        tp.rx_opt.ts_recent_stamp = crate::tcp_input::tcp_synq_long_ago(&self.net);
         let prev = tp.state;
         self.sk.skc_state.store(TcpState::Listen as u8, std::sync::atomic::Ordering::Release);
         let rand = self.net.random.get_random_u32();

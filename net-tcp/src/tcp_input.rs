@@ -1719,20 +1719,25 @@ pub fn tcp_syn_flood_action(net: &Net, tn: &TcpNet, listener: &TcpSock) -> bool 
 /// jiffies, at most once a second), so cookie ACKs are accepted only for
 /// two minutes after (`tcp_synq_no_recent_overflow()`).
 pub fn tcp_synq_overflow(net: &Net, lp: &mut TcpSk) {
-    let now = net.jiffies();
-    let last = lp.rx_opt.ts_recent_stamp;
-    if !(last..=last + 1000).contains(&now) {
-        lp.rx_opt.ts_recent_stamp = now;
-    }
+    let last = lp.rx_opt.ts_recent_stamp as u32;
+    lp.rx_opt.ts_recent_stamp =
+        u64::from(crate::syncookies::tcp_synq_overflow_stamp(last, net.jiffies() as u32));
 }
 
-/// `TCP_SYNCOOKIE_VALID`: cookies are checked for two minutes after the
-/// last overflow.
-pub const TCP_SYNCOOKIE_VALID: u64 = 2 * 60 * 1000;
+/// A last-overflow stamp far enough in the past that no cookie can be
+/// outstanding (what a listener starts with).
+pub fn tcp_synq_long_ago(net: &Net) -> u64 {
+    let ago = (crate::syncookies::TCP_SYNCOOKIE_VALID + 2 * net_core::jiffies::HZ) as u32;
+    u64::from((net.jiffies() as u32).wrapping_sub(ago))
+}
 
-/// Mirrors `tcp_synq_no_recent_overflow()`.
+/// Mirrors `tcp_synq_no_recent_overflow()`: no cookie can be outstanding,
+/// so an ACK to the listener is not even tried as one.
 pub fn tcp_synq_no_recent_overflow(net: &Net, lp: &TcpSk) -> bool {
-    net.jiffies() > lp.rx_opt.ts_recent_stamp + TCP_SYNCOOKIE_VALID
+    crate::syncookies::tcp_synq_no_recent_overflow_stamp(
+        lp.rx_opt.ts_recent_stamp as u32,
+        net.jiffies() as u32,
+    )
 }
 
 /// What `tcp_openreq_init_rwin()` computes for a request: (`rsk_rcv_wnd`,
