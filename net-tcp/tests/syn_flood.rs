@@ -480,7 +480,8 @@ fn flood(syncookies: u8) -> (Lab, Figures) {
         mib.get(LinuxMib::TCPTimeouts)
     );
     println!(
-        "  request socks peak        {reqsk_peak} (backlog + 1 = {bound} queued, + 1 while a cookie is built); {} at the end",
+        "  request socks peak        {reqsk_peak} (backlog + 1 = {bound} queued{}); {} at the end",
+        if syncookies != 0 { ", + 1 while a cookie is built" } else { "" },
         lab.stn.reqsk_slab.active_objs()
     );
     println!(
