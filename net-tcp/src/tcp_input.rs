@@ -1914,7 +1914,7 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
         sack_ok,
         wscale_ok,
     };
-    let req = inet_reqsk_alloc(net, tn, listener, &init);
+    let req = inet_reqsk_alloc(tn, listener, &init);
     if want_cookie {
         crate::tcp_output::__tcp_make_synack(net, tn, &req, true);
         reqsk_free(net, tn, &req);
