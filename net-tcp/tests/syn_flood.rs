@@ -20,7 +20,10 @@
 //!   SYN is answered with a cookie SYN-ACK and leaves nothing behind
 //!   (`TCPReqQFullDoCookies`, `SyncookiesSent`); the client gets through.
 //! - `tcp_syncookies` = 0: the same bound; the SYNs that find the queue
-//!   full are dropped and counted (`TCPReqQFullDrop`, `ListenDrops`).
+//!   full are dropped and counted (`TCPReqQFullDrop`, `ListenDrops`). The
+//!   client's SYNs are dropped like the flood's (a request frees a slot
+//!   only when it times out, and the flood takes it at once), so it does
+//!   not get through: what cookies are for. Printed, not asserted.
 //! - Either way the process's peak memory grows by less than
 //!   [`MEM_BOUND_BYTES`] (see there for how the bound is derived).
 //!
