@@ -154,13 +154,70 @@ pub struct TcpNet {
     /// The kernel log lines TCP wrote (`dmesg`), oldest first — net-core
     /// has no log of its own yet; `net_info_ratelimited()` lines land here.
     pub dmesg: spin::Mutex<Vec<String>>,
+    /// `net_ratelimit_state` (net/core/utils.c): what
+    /// [`TcpNet::net_info_ratelimited`] lets through. Linux has one for the
+    /// whole kernel; ours is per namespace, like the log it guards.
+    pub net_ratelimit_state: spin::Mutex<RatelimitState>,
 }
+
+/// `struct ratelimit_state` (include/linux/ratelimit_types.h) with
+/// `net_ratelimit()`'s parameters: at most `burst` (`net.core.message_burst`,
+/// 10) messages per `interval` (`net.core.message_cost`, 5 s).
+#[derive(Debug, Default)]
+pub struct RatelimitState {
+    /// `begin`: the jiffy the current interval started (0: none yet).
+    pub begin: u64,
+    /// `printed`: messages let through in this interval.
+    pub printed: u32,
+    /// `missed`: messages suppressed since the last report.
+    pub missed: u32,
+}
+
+/// `net_msg_cost`: the interval of `net_ratelimit()`, 5 s.
+pub const NET_MSG_COST: u64 = 5 * net_core::jiffies::HZ;
+/// `net_msg_burst`: messages per interval.
+pub const NET_MSG_BURST: u32 = 10;
 
 impl TcpNet {
     /// `pr_info()`/`net_info_ratelimited()` for TCP: keep the line (Linux
     /// prefixes "TCP: ", `pr_fmt` of net/ipv4/tcp_input.c).
     pub fn pr_info(&self, line: String) {
         self.dmesg.lock().push(format!("TCP: {line}"));
+    }
+
+    /// Mirrors `net_ratelimit()` → `___ratelimit()` (lib/ratelimit.c): true
+    /// for the first [`NET_MSG_BURST`] calls of each [`NET_MSG_COST`]
+    /// interval. When a new interval starts after suppressed calls, logs
+    /// "net_ratelimit: N callbacks suppressed", as Linux's printk does.
+    pub fn net_ratelimit(&self, now: u64) -> bool {
+        let mut rs = self.net_ratelimit_state.lock();
+        if rs.begin == 0 {
+            rs.begin = now;
+        }
+        if now > rs.begin + NET_MSG_COST {
+            if rs.missed != 0 {
+                self.dmesg.lock().push(format!("net_ratelimit: {} callbacks suppressed", rs.missed));
+                rs.missed = 0;
+            }
+            rs.begin = now;
+            rs.printed = 0;
+        }
+        if rs.printed < NET_MSG_BURST {
+            rs.printed += 1;
+            true
+        } else {
+            rs.missed += 1;
+            false
+        }
+    }
+
+    /// `net_info_ratelimited()` for TCP: [`TcpNet::pr_info`] if
+    /// [`TcpNet::net_ratelimit`] allows it — so a flood of bad segments
+    /// cannot grow the log without bound.
+    pub fn net_info_ratelimited(&self, now: u64, line: impl FnOnce() -> String) {
+        if self.net_ratelimit(now) {
+            self.pr_info(line());
+        }
     }
 }
 
@@ -204,6 +261,7 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         tcp_congestion_control: net.sysctl.register_str(&crate::tcp_cong::TCP_CONGESTION_CONTROL),
         reqsk_slab: Default::default(),
         dmesg: spin::Mutex::new(Vec::new()),
+        net_ratelimit_state: spin::Mutex::new(RatelimitState::default()),
     });
     net.sysctl.register_str(&crate::tcp_cong::TCP_AVAILABLE_CONGESTION_CONTROL);
     net.net_assign_generic(tn.clone());

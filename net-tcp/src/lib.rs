@@ -36,7 +36,7 @@
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|
-//! | `af_inet.rs` | net/ipv4/af_inet.c, net/core/sock.c (`sk_setsockopt`), net/ipv4/tcp.c (`do_tcp_setsockopt`) | net-tcp/index | a handle instead of a file descriptor; no `SIGPIPE`; `TCP_INFO` as a struct |
+//! | `af_inet.rs` | net/ipv4/af_inet.c, net/core/sock.c (`sk_setsockopt`), net/ipv4/tcp.c (`do_tcp_setsockopt`) | net-tcp/index | a handle instead of a file descriptor; no `SIGPIPE`; `TCP_INFO` as a struct; the kernel log (`dmesg`) and `net_ratelimit()`'s state kept per namespace |
 //! | `sock.rs` | include/net/sock.h, inet_sock.h, inet_connection_sock.h, include/linux/tcp.h | net-tcp/index | one struct: lock-free `sock_common` atomics plus a locked `TcpSk`; retransmit queue in order (a ring, not an rbtree) |
 //! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; request socks on a second chain per ehash bucket, not on the one `sock_common` chain; no `bhash2`; reuseport by hash only (no BPF) |
 //! | `sock_reuseport.rs` | net/core/sock_reuseport.c, include/net/sock_reuseport.h | net-tcp/hashtables | no uids, BPF, `SO_INCOMING_CPU` or request migration; a lock per group instead of the global `reuseport_lock` |

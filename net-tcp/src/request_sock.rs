@@ -96,7 +96,9 @@ pub struct RequestSock {
     /// `rsk_listener`: the listener the SYN reached.
     pub rsk_listener: Weak<TcpSock>,
     /// `rsk_timer`: retransmits the SYN-ACK ([`reqsk_timer_handler`]).
-    pub rsk_timer: TimerId,
+    /// Set up when the request is hashed (`reqsk_queue_hash_req()`'s
+    /// `timer_setup()`); a cookie's request sock, never hashed, has none.
+    pub rsk_timer: std::sync::OnceLock<TimerId>,
     /// `timeout`: the first SYN-ACK timeout (`tcp_timeout_init()`, 1 s).
     pub timeout: u32,
     /// `num_retrans`: SYN-ACKs retransmitted.
@@ -285,6 +287,8 @@ impl Default for ReqInit {
 #[derive(Default)]
 pub struct RequestSockSlab {
     slab: spin::Mutex<slab::Slab<Arc<RequestSock>>>,
+    /// The most request socks alive at once, updated under the slab's lock.
+    peak: std::sync::atomic::AtomicUsize,
 }
 
 impl RequestSockSlab {
@@ -293,57 +297,59 @@ impl RequestSockSlab {
     pub fn active_objs(&self) -> usize {
         self.slab.lock().len()
     }
+
+    /// The most request socks that were ever alive at once: what a flood
+    /// test bounds. No Linux counter; `/proc/slabinfo`'s `num_objs` (slots
+    /// in the cache's pages, used or not) is its page-granular cousin.
+    pub fn active_objs_peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
 }
 // ANCHOR_END: request_sock_slab
 
 // ANCHOR: inet_reqsk_alloc
 /// Mirrors `inet_reqsk_alloc()` / `reqsk_alloc()`: a new request sock from
-/// the slab, its timer set up (not armed), its listener remembered. Linux
-/// fails with NULL when the slab allocation fails; ours cannot.
-pub fn inet_reqsk_alloc(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, init: &ReqInit) -> Arc<RequestSock> {
+/// the slab, its listener remembered. Its timer is set up only if it is
+/// hashed ([`inet_csk_reqsk_queue_hash_add`]), as `reqsk_queue_hash_req()`
+/// does: a cookie's SYN-ACK is built from a request sock that never is.
+/// Linux fails with NULL when the slab allocation fails; ours cannot.
+pub fn inet_reqsk_alloc(tn: &TcpNet, listener: &Arc<TcpSock>, init: &ReqInit) -> Arc<RequestSock> {
     let mut slab = tn.reqsk_slab.slab.lock();
     let entry = slab.vacant_entry();
     let key = entry.key();
-    let req = Arc::new_cyclic(|w: &Weak<RequestSock>| {
-        let w = w.clone();
-        let rsk_timer = net.timer_setup(TimerFunc::closure(move |net| {
-            if let Some(req) = w.upgrade() {
-                reqsk_timer_handler(net, &req);
-            }
-        }));
-        RequestSock {
-            skc_addrpair: (u64::from(u32::from(init.rmt_addr)) << 32) | u64::from(u32::from(init.loc_addr)),
-            skc_portpair: (u32::from(init.rmt_port) << 16) | u32::from(init.loc_port),
-            skc_bound_dev_if: init.bound_dev_if,
-            hash_link: LinkedListAtomicLink::new(),
-            rsk_listener: Arc::downgrade(listener),
-            rsk_timer,
-            timeout: TCP_TIMEOUT_INIT,
-            num_retrans: AtomicU8::new(0),
-            num_timeout: AtomicU8::new(0),
-            mss: init.mss,
-            rsk_rcv_wnd: init.rsk_rcv_wnd,
-            rsk_window_clamp: init.rsk_window_clamp,
-            ts_recent: AtomicU32::new(init.ts_recent),
-            snd_wscale: init.snd_wscale,
-            rcv_wscale: init.rcv_wscale,
-            tstamp_ok: init.tstamp_ok,
-            sack_ok: init.sack_ok,
-            wscale_ok: init.wscale_ok,
-            acked: AtomicBool::new(false),
-            rcv_isn: init.rcv_isn,
-            snt_isn: init.snt_isn,
-            ts_off: init.ts_off,
-            advmss: init.advmss,
-            pmtu: init.pmtu,
-            snt_synack: AtomicU64::new(0),
-            snt_tsval_first: AtomicU32::new(0),
-            snt_tsval_last: AtomicU32::new(0),
-            last_oow_ack_time: AtomicU64::new(0),
-            slab_key: key,
-        }
+    let req = Arc::new(RequestSock {
+        skc_addrpair: (u64::from(u32::from(init.rmt_addr)) << 32) | u64::from(u32::from(init.loc_addr)),
+        skc_portpair: (u32::from(init.rmt_port) << 16) | u32::from(init.loc_port),
+        skc_bound_dev_if: init.bound_dev_if,
+        hash_link: LinkedListAtomicLink::new(),
+        rsk_listener: Arc::downgrade(listener),
+        rsk_timer: std::sync::OnceLock::new(),
+        timeout: TCP_TIMEOUT_INIT,
+        num_retrans: AtomicU8::new(0),
+        num_timeout: AtomicU8::new(0),
+        mss: init.mss,
+        rsk_rcv_wnd: init.rsk_rcv_wnd,
+        rsk_window_clamp: init.rsk_window_clamp,
+        ts_recent: AtomicU32::new(init.ts_recent),
+        snd_wscale: init.snd_wscale,
+        rcv_wscale: init.rcv_wscale,
+        tstamp_ok: init.tstamp_ok,
+        sack_ok: init.sack_ok,
+        wscale_ok: init.wscale_ok,
+        acked: AtomicBool::new(false),
+        rcv_isn: init.rcv_isn,
+        snt_isn: init.snt_isn,
+        ts_off: init.ts_off,
+        advmss: init.advmss,
+        pmtu: init.pmtu,
+        snt_synack: AtomicU64::new(0),
+        snt_tsval_first: AtomicU32::new(0),
+        snt_tsval_last: AtomicU32::new(0),
+        last_oow_ack_time: AtomicU64::new(0),
+        slab_key: key,
     });
     entry.insert(req.clone());
+    tn.reqsk_slab.peak.fetch_max(slab.len(), Ordering::Relaxed);
     req
 }
 
@@ -351,7 +357,9 @@ pub fn inet_reqsk_alloc(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, init: &
 /// and free its timer. The slot is freed only if it still holds this very
 /// sock (a key may have been reused). Idempotent.
 pub fn reqsk_free(net: &Net, tn: &TcpNet, req: &RequestSock) {
-    net.timer_shutdown(req.rsk_timer);
+    if let Some(&t) = req.rsk_timer.get() {
+        net.timer_shutdown(t);
+    }
     let mut slab = tn.reqsk_slab.slab.lock();
     if slab.get(req.slab_key).is_some_and(|r| std::ptr::eq(&**r, req)) {
         slab.remove(req.slab_key);
@@ -433,10 +441,20 @@ pub fn inet_csk_reqsk_queue_hash_add(
     req: &Arc<RequestSock>,
     timeout: u32,
 ) -> bool {
+    // The timer exists before the request can be found in ehash, so
+    // whoever finds it (and may free it) sees its timer.
+    let timer = *req.rsk_timer.get_or_init(|| {
+        let w = Arc::downgrade(req);
+        net.timer_setup(TimerFunc::closure(move |net| {
+            if let Some(req) = w.upgrade() {
+                reqsk_timer_handler(net, &req);
+            }
+        }))
+    });
     if !tn.hashinfo.inet_ehash_insert_req(req) {
         return false;
     }
-    net.mod_timer(req.rsk_timer, net.jiffies() + u64::from(timeout));
+    net.mod_timer(timer, net.jiffies() + u64::from(timeout));
     listener.icsk_accept_queue.reqsk_queue_added();
     true
 }
@@ -567,7 +585,9 @@ pub fn reqsk_timer_handler(net: &Net, req: &Arc<RequestSock>) {
         if req.num_timeout.fetch_add(1, Ordering::Relaxed) == 0 {
             let _ = queue.young.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
         }
-        net.mod_timer(req.rsk_timer, net.jiffies() + u64::from(reqsk_timeout(req, TCP_RTO_MAX)));
+        if let Some(&t) = req.rsk_timer.get() {
+            net.mod_timer(t, net.jiffies() + u64::from(reqsk_timeout(req, TCP_RTO_MAX)));
+        }
         return;
     }
     inet_csk_reqsk_queue_drop(net, &tn, req);
@@ -600,7 +620,7 @@ mod tests {
         let net = Net::new("t", net_core::Clock::new_virtual(), 1);
         let tn = crate::inet_init(&net);
         let l = TcpSock::new(&net, 1000, 1000);
-        let req = inet_reqsk_alloc(&net, &tn, &l, &ReqInit::default());
+        let req = inet_reqsk_alloc(&tn, &l, &ReqInit::default());
         let mut got = vec![];
         for n in 0..10 {
             req.num_timeout.store(n, Ordering::Relaxed);

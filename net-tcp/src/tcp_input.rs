@@ -39,7 +39,7 @@ use std::sync::Arc;
 use intrusive_collections::RBTreeAtomicLink;
 
 use net_core::snmp::LinuxMib;
-use net_core::{Errno, Net, Skb};
+use net_core::{Errno, Net, Skb, SkbDropReason};
 
 use crate::af_inet::TcpNet;
 use crate::sock::*;
@@ -1502,19 +1502,27 @@ pub fn tcp_rcv_state_process(
 ) -> RcvAction {
     match tp.state {
         TcpState::Close => return RcvAction::SendReset,
+        // LISTEN (RFC 9293 §3.10.7.2), with Linux's drop reasons: an ACK
+        // is answered with a RST and dropped as TCP_FLAGS; a RST (with or
+        // without SYN) is dropped as TCP_RESET; SYN+FIN and a segment with
+        // none of SYN/ACK/RST as TCP_FLAGS. A SYN goes to
+        // tcp_v4_conn_request() and is consumed whatever it decides (its
+        // data, if any, is not kept: no Fast Open).
         TcpState::Listen => {
             if seg.has(TCPHDR_ACK) {
+                net.kfree_skb_reason(skb, SkbDropReason::TcpFlags);
                 return RcvAction::SendReset;
             }
             if seg.has(TCPHDR_RST) {
+                net.kfree_skb_reason(skb, SkbDropReason::TcpReset);
                 return RcvAction::Done;
             }
-            if seg.has(TCPHDR_SYN) {
-                if seg.has(TCPHDR_FIN) {
-                    return RcvAction::Done;
-                }
+            if seg.has(TCPHDR_SYN) && !seg.has(TCPHDR_FIN) {
                 crate::tcp_ipv4::tcp_v4_conn_request(net, tn, sk, tp, seg);
+                net.consume_skb(skb);
+                return RcvAction::Done;
             }
+            net.kfree_skb_reason(skb, SkbDropReason::TcpFlags);
             return RcvAction::Done;
         }
         TcpState::SynSent => {
@@ -1814,6 +1822,14 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
     // tcp_parse_options() on the SYN, gated by the sysctls.
     let mut ts = seg.opts.timestamps.filter(|_| sysctl.tcp_timestamps.get() != 0);
     let mut wscale = seg.opts.wscale.filter(|_| sysctl.tcp_window_scaling.get() != 0);
+    if let Some(bad) = seg.opts.wscale_clamped.filter(|_| wscale.is_some()) {
+        tn.net_info_ratelimited(net.jiffies(), || {
+            format!(
+                "tcp_parse_options: Illegal window scaling value {bad} > {} received",
+                crate::tcphdr::TCP_MAX_WSCALE
+            )
+        });
+    }
     let mut sack_ok = seg.opts.sack_ok && sysctl.tcp_sack.get() != 0;
     if want_cookie && ts.is_none() {
         // tcp_clear_options(): nowhere to remember them.
@@ -1903,7 +1919,7 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
         sack_ok,
         wscale_ok,
     };
-    let req = inet_reqsk_alloc(net, tn, listener, &init);
+    let req = inet_reqsk_alloc(tn, listener, &init);
     if want_cookie {
         crate::tcp_output::__tcp_make_synack(net, tn, &req, true);
         reqsk_free(net, tn, &req);

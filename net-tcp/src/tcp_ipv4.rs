@@ -102,8 +102,15 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
     let (saddr, daddr) = (iph.saddr(), iph.daddr());
     skb.reset_transport_header();
     let Some(th) = TcpHdr::new_checked(skb.data()) else {
-        net.mib.inc(TcpMib::InErrs);
-        return drop_seg(net, skb, SkbDropReason::PktTooSmall);
+        // `th->doff < 5` is a bad packet (PKT_TOO_SMALL, InErrs); a header
+        // or options running past the segment only fail `pskb_may_pull()`
+        // and go to `discard_it` (NOT_SPECIFIED, no InErrs).
+        let d = skb.data();
+        if d.len() >= TCPHDR_LEN && usize::from(d[12] >> 4) * 4 < TCPHDR_LEN {
+            net.mib.inc(TcpMib::InErrs);
+            return drop_seg(net, skb, SkbDropReason::PktTooSmall);
+        }
+        return drop_seg(net, skb, SkbDropReason::NotSpecified);
     };
     if skb.ip_summed != IpSummed::Unnecessary && !th.verify_checksum(saddr, daddr) {
         net.mib.inc(TcpMib::InCsumErrors);

@@ -131,8 +131,8 @@ pub fn tcp_check_req(
     if seg.seq == req.rcv_isn && flg == TCPHDR_SYN && !paws_reject {
         if !req_oow_rate_limited(net, tn, seg, req) {
             inet_rtx_syn_ack(net, tn, listener, req);
-            if net.timer_pending(req.rsk_timer) {
-                net.mod_timer(req.rsk_timer, net.jiffies() + u64::from(reqsk_timeout(req, TCP_RTO_MAX)));
+            if let Some(t) = req.rsk_timer.get().copied().filter(|&t| net.timer_pending(t)) {
+                net.mod_timer(t, net.jiffies() + u64::from(reqsk_timeout(req, TCP_RTO_MAX)));
             }
         }
         net.consume_skb(skb);
@@ -464,7 +464,7 @@ pub fn tcp_v4_cookie_check(
             wscale_ok,
         }
     };
-    let req = inet_reqsk_alloc(net, tn, listener, &init);
+    let req = inet_reqsk_alloc(tn, listener, &init);
     // tcp_get_cookie_sock() → tcp_v4_syn_recv_sock() with no request hashed.
     let made = if sk_acceptq_is_full(listener) {
         net.mib.inc(LinuxMib::ListenOverflows);

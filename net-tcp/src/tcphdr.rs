@@ -48,7 +48,9 @@
 //! far; options with the wrong length for their kind are skipped. A
 //! header whose `doff` is below 5 or beyond the segment never gets that
 //! far: [`TcpHdr::new_checked`] refuses it, and the caller
-//! (`tcp_v4_rcv()`) drops it and counts `TcpMib: InErrs`.
+//! (`tcp_v4_rcv()`) drops it — `doff < 5` as `PKT_TOO_SMALL` counting
+//! `TcpMib: InErrs`, a header past the segment as `NOT_SPECIFIED` without
+//! (Linux 6.18 does the same, checked with `perf record -e skb:kfree_skb`).
 //!
 //! # Where we differ
 //!
@@ -211,9 +213,10 @@ impl<T: AsRef<[u8]>> TcpHdr<T> {
     ///
     /// Mirrors the checks of `tcp_v4_rcv()` (net/ipv4/tcp_ipv4.c): "`if
     /// (unlikely(th->doff < sizeof(struct tcphdr) / 4)) goto bad_packet;`"
-    /// and `pskb_may_pull(skb, th->doff * 4)`. Linux drops such a segment
-    /// with `SKB_DROP_REASON_PKT_TOO_SMALL` / `TCP_INVALID_*` and counts
-    /// `TCP_MIB_INERRS`; that is the caller's job.
+    /// and `pskb_may_pull(skb, th->doff * 4)`. Linux drops the first with
+    /// `SKB_DROP_REASON_PKT_TOO_SMALL` and counts `TCP_MIB_INERRS`, the
+    /// second (`discard_it`) with `NOT_SPECIFIED` only; that is the
+    /// caller's job.
     pub fn new_checked(buffer: T) -> Option<TcpHdr<T>> {
         let b = buffer.as_ref();
         if b.len() < TCPHDR_LEN {
@@ -473,9 +476,9 @@ pub struct TcpOptions {
     /// The peer's window scale (`wscale_ok`, `snd_wscale`) from a 3-byte
     /// WSCALE option on a SYN, clamped to [`TCP_MAX_WSCALE`].
     pub wscale: Option<u8>,
-    /// True if the WSCALE value was above 14 and was clamped (Linux logs
-    /// "Illegal window scaling value %d > %u received").
-    pub wscale_clamped: bool,
+    /// The WSCALE value received, when it was above 14 and was clamped
+    /// (Linux logs "Illegal window scaling value %d > %u received").
+    pub wscale_clamped: Option<u8>,
     /// A 2-byte SACK_PERM option on a SYN (`sack_ok = TCP_SACK_SEEN`).
     pub sack_ok: bool,
     /// `(rcv_tsval, rcv_tsecr)` from a 10-byte TIMESTAMP option, in any
@@ -563,7 +566,7 @@ pub fn tcp_parse_options(opts: &[u8], syn: bool) -> TcpOptions {
             TCPOPT_WINDOW => {
                 if opsize == usize::from(TCPOLEN_WINDOW) && syn {
                     let snd_wscale = data[0];
-                    rx.wscale_clamped = snd_wscale > TCP_MAX_WSCALE;
+                    rx.wscale_clamped = (snd_wscale > TCP_MAX_WSCALE).then_some(snd_wscale);
                     rx.wscale = Some(snd_wscale.min(TCP_MAX_WSCALE));
                 }
             }
@@ -1084,7 +1087,7 @@ mod tests {
         assert!(rx.sack_ok);
         assert_eq!(rx.timestamps, Some((LINUX_SYN_TSVAL, 0)));
         assert_eq!(rx.wscale, Some(7));
-        assert!(!rx.wscale_clamped && !rx.saw_unknown && rx.num_sacks == 0);
+        assert!(rx.wscale_clamped.is_none() && !rx.saw_unknown && rx.num_sacks == 0);
 
         let out = TcpOutOptions::syn(1460, LINUX_SYN_TSVAL, 7);
         assert_eq!(tcp_options_size(&out), 20);
@@ -1152,7 +1155,7 @@ mod tests {
         assert_eq!((rx.mss, rx.wscale), (None, Some(7)));
         // Wscale above 14 is clamped, and flagged for the warning.
         let rx = tcp_parse_options(&[1, 3, 3, 15], true);
-        assert_eq!((rx.wscale, rx.wscale_clamped), (Some(14), true));
+        assert_eq!((rx.wscale, rx.wscale_clamped), (Some(14), Some(15)));
         let rx = tcp_parse_options(&[1, 3, 3, 255], true);
         assert_eq!(rx.wscale, Some(14));
         // Wrong lengths for known kinds: skipped, the rest still parsed.

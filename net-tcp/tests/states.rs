@@ -1611,3 +1611,175 @@ fn listen_syn_flood_memory_stays_bounded_by_the_request_queue() {
     assert_eq!(peer.port(), 1000);
     assert_eq!(h.tn.reqsk_slab.active_objs(), 128);
 }
+
+// -- malformed SYNs to a listener (the listen issue's "must hold under load") ----------------
+
+/// A frame from the peer's `port` to the listener with raw `flags`, raw
+/// option bytes (a multiple of 4) and `payload`; `doff`, if given,
+/// overrides the header length written (the checksum is then wrong, but
+/// Linux rejects a bad `doff` before it looks at the checksum).
+fn raw_frame(port: u16, flags: u8, opts: &[u8], payload: &[u8], doff: Option<u8>) -> Vec<u8> {
+    assert_eq!(opts.len() % 4, 0, "options fill whole words");
+    let thlen = 20 + opts.len();
+    let mut f = eth_ipv4_frame(LOCAL_MAC, REMOTE_MAC, REMOTE_IP, LOCAL_IP, 6, thlen + payload.len());
+    f[34 + 12] = ((thlen / 4) as u8) << 4;
+    f[34 + 20..34 + thlen].copy_from_slice(opts);
+    f[34 + thlen..].copy_from_slice(payload);
+    let mut th = TcpHdr::new_checked(&mut f[34..]).unwrap();
+    th.set_source(port);
+    th.set_dest(LOCAL_PORT);
+    th.set_seq(REMOTE_SEQ);
+    th.set_flags(flags);
+    th.set_window(65535);
+    th.fill_checksum(REMOTE_IP, LOCAL_IP);
+    if let Some(d) = doff {
+        f[34 + 12] = d << 4;
+    }
+    f
+}
+
+/// The request sock the listener keeps for the peer's `port`.
+fn request_from(h: &Host, port: u16) -> Arc<net_tcp::request_sock::RequestSock> {
+    match h.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, port, LOCAL_IP, LOCAL_PORT, 0) {
+        Some(net_tcp::inet_hashtables::EhashEntry::Req(r)) => r,
+        other => panic!("no request sock for port {port}: {other:?}"),
+    }
+}
+
+#[test]
+fn listen_malformed_flags_are_dropped_with_linux_reasons() {
+    use net_core::SkbDropReason::{TcpFlags, TcpReset};
+    let h = socket_listen_backlog(4);
+    let drops = |r| h.net.drops.get(r);
+    // SYN+FIN: tcp_rcv_state_process() "if (th->fin) { SKB_DR_SET(reason,
+    // TCP_FLAGS); goto discard; }".
+    h.send_frame(raw_frame(50000, SYN | FIN, &[], &[], None));
+    h.recv_nothing();
+    assert_eq!(drops(TcpFlags), 1);
+    // SYN+RST: the RST test comes first (TCP_RESET), the SYN is never seen.
+    h.send_frame(raw_frame(50001, SYN | RST, &[], &[], None));
+    h.recv_nothing();
+    assert_eq!(drops(TcpReset), 1);
+    // A bare RST, and a segment with no flags at all.
+    h.send_frame(raw_frame(50002, RST, &[], &[], None));
+    h.send_frame(raw_frame(50003, 0, &[], &[], None));
+    h.send_frame(raw_frame(50004, FIN, &[], &[], None));
+    h.recv_nothing();
+    assert_eq!((drops(TcpReset), drops(TcpFlags)), (2, 3));
+    // An ACK (with or without SYN) is answered with a RST — and dropped as
+    // TCP_FLAGS (tcp_v4_do_rcv(): reset, then sk_skb_reason_drop()).
+    h.send_frame(raw_frame(50005, SYN | ACK, &[], &[], None));
+    assert_eq!(h.sent().iter().map(|s| s.flags).collect::<Vec<_>>(), [RST]);
+    assert_eq!(drops(TcpFlags), 4);
+    // None of them left a request sock or counted as a listen drop.
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 0);
+    assert_eq!(h.listener.as_ref().unwrap().listen_queues(), Some((0, 4, 0)));
+    assert_eq!(h.mib(LinuxMib::ListenDrops), 0);
+    // A good SYN still works, and its skb is consumed, not dropped.
+    assert!(syn_from(&h, 50006).is_some());
+    assert_eq!(h.net.drops.nonzero().iter().map(|(_, n)| n).sum::<u64>(), 6);
+}
+
+#[test]
+fn listen_syn_with_data_is_answered_for_the_syn_only() {
+    let h = socket_listen_backlog(4);
+    h.send(&Seg {
+        sport: 50000,
+        seq: REMOTE_SEQ,
+        flags: SYN,
+        mss: Some(MSS),
+        payload: b"early data".to_vec(),
+        ..SEND_TEMPL
+    });
+    // The SYN-ACK acknowledges the SYN alone: the ten bytes are not kept
+    // (no Fast Open), and not counted as a drop either (consume_skb()).
+    let got = h.sent();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].flags, got[0].ack, got[0].payload.len()), (SYN | ACK, REMOTE_SEQ + 1, 0));
+    assert_eq!(request_from(&h, 50000).rcv_nxt(), REMOTE_SEQ + 1);
+    assert!(h.net.drops.nonzero().is_empty(), "{:?}", h.net.drops.nonzero());
+}
+
+#[test]
+fn listen_syn_mss_zero_means_the_default_536() {
+    let h = socket_listen_backlog(4);
+    h.send_frame(raw_frame(50000, SYN, &[2, 4, 0, 0], &[], None));
+    assert_eq!(h.sent().len(), 1);
+    assert_eq!(request_from(&h, 50000).mss, 536, "TCP_MSS_DEFAULT");
+    // No MSS option at all: the same.
+    h.send_frame(raw_frame(50001, SYN, &[], &[], None));
+    assert_eq!(h.sent().len(), 1);
+    assert_eq!(request_from(&h, 50001).mss, 536);
+}
+
+#[test]
+fn listen_syn_wscale_15_is_clamped_and_logged() {
+    let h = socket_listen_backlog(64);
+    let wscale = |w: u8| [1, 3, 3, w];
+    h.send_frame(raw_frame(50000, SYN, &wscale(15), &[], None));
+    assert_eq!(h.sent().len(), 1);
+    let req = request_from(&h, 50000);
+    assert_eq!((req.wscale_ok, req.snd_wscale), (true, 14));
+    assert_eq!(
+        h.tn.dmesg.lock().as_slice(),
+        ["TCP: tcp_parse_options: Illegal window scaling value 15 > 14 received"]
+    );
+    // net_info_ratelimited(): ten lines per five seconds, then silence,
+    // then a count of what was suppressed.
+    for port in 50001..50020 {
+        h.send_frame(raw_frame(port, SYN, &wscale(200), &[], None));
+    }
+    assert_eq!(h.sent().len(), 19, "every SYN is still answered");
+    assert_eq!(h.tn.dmesg.lock().len(), 10);
+    h.clock.advance_ns(5_001_000_000);
+    h.send_frame(raw_frame(50020, SYN, &wscale(15), &[], None));
+    let log = h.tn.dmesg.lock().clone();
+    assert_eq!(
+        log[10..],
+        [
+            "net_ratelimit: 10 callbacks suppressed".to_string(),
+            "TCP: tcp_parse_options: Illegal window scaling value 15 > 14 received".to_string()
+        ]
+    );
+    // With tcp_window_scaling = 0 the option is not parsed: no clamp, no line.
+    h.net.sysctl.set("net.ipv4.tcp_window_scaling", "0").unwrap();
+    h.send_frame(raw_frame(50021, SYN, &wscale(15), &[], None));
+    assert!(!request_from(&h, 50021).wscale_ok);
+    assert_eq!(h.tn.dmesg.lock().len(), 12);
+}
+
+#[test]
+fn listen_syn_bad_option_lengths_are_ignored_as_linux_ignores_them() {
+    let h = socket_listen_backlog(8);
+    // An MSS option of length 3: not TCPOLEN_MSS, so skipped by its
+    // length; the window scale after it still counts.
+    h.send_frame(raw_frame(50000, SYN, &[2, 3, 5, 1, 3, 3, 7, 0], &[], None));
+    assert_eq!(h.sent().len(), 1);
+    let r = request_from(&h, 50000);
+    assert_eq!((r.mss, r.wscale_ok, r.snd_wscale), (536, true, 7));
+    // A "silly" length (< 2) ends the walk: the MSS after it is never read.
+    h.send_frame(raw_frame(50001, SYN, &[1, 3, 1, 0, 2, 4, 5, 0xb4], &[], None));
+    assert_eq!(h.sent().len(), 1);
+    let r = request_from(&h, 50001);
+    assert_eq!((r.mss, r.wscale_ok), (536, false));
+    // An option running past the header ("don't parse partial options").
+    h.send_frame(raw_frame(50002, SYN, &[2, 4, 5, 0xb4, 3, 9, 7, 0], &[], None));
+    assert_eq!(h.sent().len(), 1);
+    let r = request_from(&h, 50002);
+    assert_eq!((r.mss, r.wscale_ok), (1460, false));
+    // Options are never a reason to drop: nothing counted so far.
+    assert!(h.net.drops.nonzero().is_empty(), "{:?}", h.net.drops.nonzero());
+    let errs = h.mib(TcpMib::InErrs);
+    // doff < 5: a bad packet (PKT_TOO_SMALL, InErrs), no answer.
+    h.send_frame(raw_frame(50003, SYN, &[], &[], Some(4)));
+    h.recv_nothing();
+    assert_eq!(h.net.drops.get(net_core::SkbDropReason::PktTooSmall), 1);
+    assert_eq!(h.mib(TcpMib::InErrs), errs + 1);
+    // doff beyond the segment: pskb_may_pull() fails, discard_it
+    // (NOT_SPECIFIED), not an InErr.
+    h.send_frame(raw_frame(50004, SYN, &[], &[], Some(15)));
+    h.recv_nothing();
+    assert_eq!(h.net.drops.get(net_core::SkbDropReason::NotSpecified), 1);
+    assert_eq!(h.mib(TcpMib::InErrs), errs + 1);
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 3);
+}
