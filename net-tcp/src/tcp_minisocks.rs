@@ -423,7 +423,13 @@ pub fn tcp_v4_cookie_check(
     };
     let ts = seg.opts.timestamps.filter(|_| tn.sysctl.tcp_timestamps.get() != 0);
     let (wscale_ok, snd_wscale, sack_ok) = match ts {
-        Some((_, tsecr)) => match crate::syncookies::cookie_timestamp_decode(tsecr) {
+        // The SYN-ACK's TSval carried our per-connection offset; the
+        // option bits sit below it (cookie_v4_check: rcv_tsecr -= tsoff).
+        Some((_, tsecr)) => match crate::syncookies::cookie_timestamp_decode(if tsecr != 0 {
+            tsecr.wrapping_sub(crate::tcp_ipv4::secure_tcp_ts_off(tn, seg.daddr, seg.saddr))
+        } else {
+            0
+        }) {
             Some(d) => d,
             None => return Some(skb),
         },

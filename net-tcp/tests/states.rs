@@ -1604,7 +1604,7 @@ fn listen_syn_flood_memory_stays_bounded_by_the_request_queue() {
     assert_eq!(h.mib(LinuxMib::SyncookiesSent), 5000 - 129);
     assert_eq!(h.tn.dmesg.lock().len(), 1, "logged once per listener");
     // A client whose request was kept completes its handshake and is
-    // accepted (a cookie client needs syncookies.rs).
+    // accepted.
     ack_from(&h, 1000, first_iss);
     h.recv_nothing();
     let (_s, peer) = h.listener.as_ref().unwrap().accept().expect("accept");
@@ -1782,4 +1782,58 @@ fn listen_syn_bad_option_lengths_are_ignored_as_linux_ignores_them() {
     assert_eq!(h.net.drops.get(net_core::SkbDropReason::NotSpecified), 1);
     assert_eq!(h.mib(TcpMib::InErrs), errs + 1);
     assert_eq!(h.tn.reqsk_slab.active_objs(), 3);
+}
+
+/// A SYN cookie with timestamps carries what a cookie alone cannot: the
+/// SYN-ACK's TSval hides the peer's window scale and SACK-permitted in its
+/// low bits (`cookie_init_timestamp()`), the final ACK echoes it, and the
+/// socket built from the cookie (`cookie_v4_check()` →
+/// `cookie_timestamp_decode()`) has both — with no request sock ever kept.
+#[test]
+fn listen_syn_cookie_with_timestamps_keeps_wscale_and_sack() {
+    let h = socket_listen_backlog(4);
+    h.net.sysctl.set("net.ipv4.tcp_syncookies", "2").unwrap();
+    let port = 51000;
+    // <mss 1460,sackOK,TS val 1000 ecr 0,nop,wscale 7>
+    let mut opts = vec![2, 4, 0x05, 0xb4, 4, 2, 8, 10];
+    opts.extend(1000u32.to_be_bytes());
+    opts.extend(0u32.to_be_bytes());
+    opts.extend([1, 3, 3, 7]);
+    h.send_frame(raw_frame(port, SYN, &opts, &[], None));
+    assert_eq!(h.mib(LinuxMib::SyncookiesSent), 1);
+    assert_eq!(h.tn.reqsk_slab.active_objs(), 0, "a cookie keeps no request sock");
+    let frames = std::mem::take(&mut h.link.lock().unwrap().tx);
+    let synack = frames
+        .iter()
+        .filter_map(|(_, f)| {
+            TcpHdr::new_checked(&f[34..]).map(|th| (th.seq(), th.flags(), th.parse_options()))
+        })
+        .find(|(_, flags, _)| *flags == SYN | ACK)
+        .expect("a SYN-ACK");
+    let (cookie, _, synack_opts) = synack;
+    let (tsval, tsecr) = synack_opts.timestamps.expect("the SYN-ACK answers the timestamp");
+    assert_eq!(tsecr, 1000);
+    assert_eq!(synack_opts.wscale, Some(10));
+    // The final ACK: <nop,nop,TS val 1001 ecr tsval>.
+    let mut ack_opts = vec![1, 1, 8, 10];
+    ack_opts.extend(1001u32.to_be_bytes());
+    ack_opts.extend(tsval.to_be_bytes());
+    let mut ack = raw_frame(port, ACK, &ack_opts, &[], None);
+    {
+        let mut th = TcpHdr::new_checked(&mut ack[34..]).unwrap();
+        th.set_seq(REMOTE_SEQ + 1);
+        th.set_ack_seq(cookie.wrapping_add(1));
+        th.fill_checksum(REMOTE_IP, LOCAL_IP);
+    }
+    h.send_frame(ack);
+    assert_eq!(h.mib(LinuxMib::SyncookiesRecv), 1);
+    assert_eq!(h.mib(LinuxMib::SyncookiesFailed), 0);
+    let (s, peer) = h.listener.as_ref().unwrap().accept().expect("the cookie made a socket");
+    assert_eq!(peer.port(), port);
+    let tp = s.sock().lock.lock();
+    assert!(tp.rx_opt.tstamp_ok, "timestamps agreed");
+    assert!(tp.rx_opt.wscale_ok && tp.rx_opt.snd_wscale == 7, "the peer's scale came back from the TSval");
+    assert_eq!(tp.rx_opt.rcv_wscale, 10);
+    assert!(tp.rx_opt.sack_ok, "SACK-permitted came back from the TSval");
+    assert_eq!(tp.rx_opt.mss_clamp, 1460);
 }
