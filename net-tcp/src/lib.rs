@@ -48,7 +48,7 @@
 //! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission, listen | slow path only (no header prediction); no ECN; `tcp_conn_request()` without Fast Open or TCP metrics (no peer is "proven") |
 //! | `tcp_input/sacktag.rs` | net/ipv4/tcp_input.c (`tcp_sacktag_write_queue()` and helpers) | net-tcp/retransmission | a ring, not an rbtree; a block tags only whole skbs; no shifting/merging |
 //! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK-TLP; no undo, no ECN |
-//! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp/data_path | no SACK compression, so nothing to flush when a late block changes |
+//! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp-options/acks | a late block change does not flush a compressed SACK early (the 1 ms timer sends it) |
 //! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |

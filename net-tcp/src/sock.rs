@@ -250,6 +250,9 @@ pub struct SkTimers {
     pub delack: TimerId,
     /// `sk->sk_timer`: keepalive, SYN-ACK (listener), FIN_WAIT2.
     pub keepalive: TimerId,
+    /// `tp->compressed_ack_timer`: sends the SACK held back by SACK
+    /// compression (Linux: an hrtimer; ours has jiffy resolution).
+    pub compressed_ack: TimerId,
 }
 
 /// A TCP socket (`struct tcp_sock`), shared as `Arc<TcpSock>` by the
@@ -648,11 +651,11 @@ pub struct TcpSk {
 static NEXT_COOKIE: AtomicU64 = AtomicU64::new(1);
 
 impl TcpSock {
-    /// A new socket in CLOSE with the namespace's buffer defaults, its three
+    /// A new socket in CLOSE with the namespace's buffer defaults, its four
     /// timers set up (not armed). Mirrors `sk_alloc()` + `tcp_init_sock()`.
     pub fn new(net: &Net, rcvbuf: usize, sndbuf: usize) -> Arc<TcpSock> {
         Arc::new_cyclic(|w: &Weak<TcpSock>| {
-            let (w1, w2, w3) = (w.clone(), w.clone(), w.clone());
+            let (w1, w2, w3, w4) = (w.clone(), w.clone(), w.clone(), w.clone());
             let timers = SkTimers {
                 retransmit: net.timer_setup(TimerFunc::closure(move |net| {
                     if let Some(sk) = w1.upgrade() {
@@ -667,6 +670,11 @@ impl TcpSock {
                 keepalive: net.timer_setup(TimerFunc::closure(move |net| {
                     if let Some(sk) = w3.upgrade() {
                         crate::tcp_timer::tcp_keepalive_timer(net, &sk);
+                    }
+                })),
+                compressed_ack: net.timer_setup(TimerFunc::closure(move |net| {
+                    if let Some(sk) = w4.upgrade() {
+                        crate::tcp_timer::tcp_compressed_ack_kick(net, &sk);
                     }
                 })),
             };

@@ -114,6 +114,8 @@ pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     net.del_timer(sk.timers.retransmit);
     net.del_timer(sk.timers.delack);
     net.del_timer(sk.timers.keepalive);
+    net.del_timer(sk.timers.compressed_ack);
+    tp.compressed_ack = 0;
 }
 
 /// `inet_csk_destroy_sock()`: free what an orphan still holds — queues and
@@ -126,6 +128,7 @@ pub fn inet_csk_destroy_sock(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     net.timer_shutdown(sk.timers.retransmit);
     net.timer_shutdown(sk.timers.delack);
     net.timer_shutdown(sk.timers.keepalive);
+    net.timer_shutdown(sk.timers.compressed_ack);
 }
 
 /// `tcp_fin_time()`: how long an orphan may sit in FIN_WAIT2: `TCP_LINGER2`

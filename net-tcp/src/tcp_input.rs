@@ -1047,10 +1047,16 @@ fn tcp_ofo_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 /// protocol asked for one immediate ACK (`ICSK_ACK_NOW`), or with data
 /// out of order; otherwise delay it ([`tcp_send_delayed_ack`]).
 ///
-/// Where we differ: Linux holds back the SACKs for out-of-order data
-/// after the first `TCP_FASTRETRANS_THRESH` per `rcv_nxt` (SACK
-/// compression, `tcp_comp_sack_*`, `TCPAckCompressed`); we send every
-/// one at once.
+/// With data out of order and SACK agreed, Linux 6.18 *compresses* the
+/// SACKs: the first `TCP_FASTRETRANS_THRESH` duplicate ACKs for one
+/// `rcv_nxt` leave at once (the sender needs three to act), later ones are
+/// held — at most `tcp_comp_sack_nr` of them — on a timer of 5 % of the
+/// RTT, at most `tcp_comp_sack_delay_ns` (1 ms), and one ACK then reports
+/// the newest blocks (`TCPAckCompressed` counts the ones saved).
+///
+/// Where we differ: Linux takes the RTT from the receiver's own estimate
+/// (`rcv_rtt_est`), which we do not keep; we use the smoothed RTT, or the
+/// 1 ms ceiling before there is one. Our timer has jiffy (1 ms) resolution.
 pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     if tp.icsk_ack.pending & ICSK_ACK_SCHED == 0 {
         return;
@@ -1060,11 +1066,40 @@ pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
         && (tp.rcv_nxt.wrapping_sub(tp.copied_seq) < 1 || __tcp_select_window(tp) >= tp.rcv_wnd);
     let quick = tp.icsk_ack.quick > 0 && tp.icsk_ack.pingpong == 0;
     let now = tp.icsk_ack.pending & ICSK_ACK_NOW != 0;
-    if more_than_one || quick || now || !tp.out_of_order_queue.is_empty() {
+    if more_than_one || quick || now {
         tcp_send_ack(net, tn, sk, tp);
-    } else {
-        tcp_send_delayed_ack(net, tn, sk, tp);
+        return;
     }
+    if tp.out_of_order_queue.is_empty() {
+        tcp_send_delayed_ack(net, tn, sk, tp);
+        return;
+    }
+    let comp_sack_nr = tn.sysctl.tcp_comp_sack_nr.get().clamp(0, 255) as u32;
+    if !tp.rx_opt.sack_ok || tp.compressed_ack >= comp_sack_nr {
+        tcp_send_ack(net, tn, sk, tp);
+        return;
+    }
+    if tp.compressed_ack_rcv_nxt != tp.rcv_nxt {
+        tp.compressed_ack_rcv_nxt = tp.rcv_nxt;
+        tp.dup_ack_counter = 0;
+    }
+    if u32::from(tp.dup_ack_counter) < TCP_FASTRETRANS_THRESH {
+        tp.dup_ack_counter += 1;
+        tcp_send_ack(net, tn, sk, tp);
+        return;
+    }
+    tp.compressed_ack += 1;
+    if net.timer_pending(sk.timers.compressed_ack) {
+        return;
+    }
+    let max_ns = tn.sysctl.tcp_comp_sack_delay_ns.get().max(0) as u64;
+    // srtt_us is 8 × the RTT in µs: 5 % of the RTT in ns is srtt_us × 125 / 20.
+    let delay_ns = match u64::from(tp.rtt.srtt_us) {
+        0 => max_ns,
+        srtt => max_ns.min(srtt * 125 / 20),
+    };
+    let jiffies = delay_ns.div_ceil(1_000_000).max(1);
+    net.mod_timer(sk.timers.compressed_ack, net.jiffies() + jiffies);
 }
 // ANCHOR_END: tcp_ack_snd_check
 

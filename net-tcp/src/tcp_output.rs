@@ -443,6 +443,12 @@ pub fn __sk_dst_check(
 /// credit is spent only if an ACK was due (`tcp_dec_quickack_mode()`:
 /// an ACK riding on data nobody waited for costs nothing).
 fn tcp_event_ack_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.compressed_ack > 0 {
+        // Every SACK held back is now answered by this one.
+        net.mib.add(LinuxMib::TCPAckCompressed, u64::from(tp.compressed_ack));
+        tp.compressed_ack = 0;
+        net.del_timer(sk.timers.compressed_ack);
+    }
     if tp.icsk_ack.quick > 0 && tp.icsk_ack.pending & ICSK_ACK_SCHED != 0 {
         tp.icsk_ack.quick -= 1;
         if tp.icsk_ack.quick == 0 {

@@ -399,6 +399,19 @@ pub fn tcp_probe_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk
 }
 // ANCHOR_END: tcp_probe_timer
 
+/// Mirrors `tcp_compressed_ack_kick()` (net/ipv4/tcp_timer.c): the SACK
+/// compression timer fired — send the one ACK that stands for the held
+/// ones. One of them is this ACK itself, so it is not counted as
+/// compressed (`TCPAckCompressed` counts the others when it leaves).
+pub fn tcp_compressed_ack_kick(net: &Net, sk: &Arc<TcpSock>) {
+    with_sock(net, sk, |tn, tp| {
+        if tp.compressed_ack > 0 && tp.state != TcpState::Close {
+            tp.compressed_ack -= 1;
+            tcp_send_ack(net, tn, sk, tp);
+        }
+    });
+}
+
 // ANCHOR: tcp_delack_timer
 /// The delayed ACK is due (`tcp_delack_timer()` →
 /// `tcp_delack_timer_handler()`): send it and count `DelayedACKs`. If we

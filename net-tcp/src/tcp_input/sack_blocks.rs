@@ -20,10 +20,10 @@
 //!
 //! # Where we differ
 //!
-//! - Linux asks for a compressed SACK to go at once
+//! - Linux sends a compressed SACK at once
 //!   (`tcp_sack_compress_send_ack()`) when a block beyond the
-//!   [`TCP_SACK_BLOCKS_EXPECTED`] first ones changes; we do not compress
-//!   SACKs (see `tcp_ack_snd_check`), so there is nothing to flush.
+//!   [`TCP_SACK_BLOCKS_EXPECTED`] first ones changes; we leave it to the
+//!   compressed-ACK timer (`tcp_ack_snd_check`), at most 1 ms later.
 
 use net_core::Net;
 use net_core::snmp::LinuxMib;
