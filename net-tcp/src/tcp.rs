@@ -584,6 +584,13 @@ pub fn tcp_poll(tp: &TcpSk) -> u32 {
 }
 // ANCHOR_END: tcp_poll
 
+/// `TCPI_OPT_TIMESTAMPS` in `tcpi_options`.
+pub const TCPI_OPT_TIMESTAMPS: u8 = 1;
+/// `TCPI_OPT_SACK`.
+pub const TCPI_OPT_SACK: u8 = 2;
+/// `TCPI_OPT_WSCALE`.
+pub const TCPI_OPT_WSCALE: u8 = 4;
+
 /// `struct tcp_info` (include/uapi/linux/tcp.h), the fields `ss -ti` shows
 /// most; times in µs as Linux reports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -598,6 +605,13 @@ pub struct TcpInfo {
     pub tcpi_probes: u8,
     /// `tcpi_backoff`.
     pub tcpi_backoff: u8,
+    /// `tcpi_options`: `TCPI_OPT_TIMESTAMPS` | `TCPI_OPT_SACK` |
+    /// `TCPI_OPT_WSCALE` as agreed on the handshake.
+    pub tcpi_options: u8,
+    /// `tcpi_snd_wscale`: the peer's shift.
+    pub tcpi_snd_wscale: u8,
+    /// `tcpi_rcv_wscale`: our shift.
+    pub tcpi_rcv_wscale: u8,
     /// `tcpi_rto` (µs).
     pub tcpi_rto: u32,
     /// `tcpi_ato` (µs).
@@ -612,12 +626,16 @@ pub struct TcpInfo {
     /// `tcpi_sacked`: segments SACKed; for a listener, the backlog
     /// (`sk_max_ack_backlog`).
     pub tcpi_sacked: u32,
+    /// `tcpi_lost`: segments deemed lost (`lost_out`).
+    pub tcpi_lost: u32,
     /// `tcpi_retrans`: retransmitted segments in flight.
     pub tcpi_retrans: u32,
     /// `tcpi_last_data_sent` (ms ago).
     pub tcpi_last_data_sent: u32,
     /// `tcpi_last_ack_recv` (ms ago).
     pub tcpi_last_ack_recv: u32,
+    /// `tcpi_rcv_ssthresh`: the ceiling of the window we offer.
+    pub tcpi_rcv_ssthresh: u32,
     /// `tcpi_rtt`: smoothed RTT (µs).
     pub tcpi_rtt: u32,
     /// `tcpi_rttvar` (µs).
@@ -628,6 +646,8 @@ pub struct TcpInfo {
     pub tcpi_snd_cwnd: u32,
     /// `tcpi_advmss`.
     pub tcpi_advmss: u32,
+    /// `tcpi_reordering`: the duplicate-ACK threshold learned so far.
+    pub tcpi_reordering: u32,
     /// `tcpi_rcv_space`: the window we offer.
     pub tcpi_rcv_space: u32,
     /// `tcpi_total_retrans`.
@@ -647,7 +667,7 @@ pub struct TcpInfo {
 impl TcpInfo {
     /// The first 144 bytes of `struct tcp_info` as Linux lays it out
     /// (through `tcpi_segs_in`), native byte order; fields linnet does not
-    /// keep (options, SACK, pacing …) are 0.
+    /// keep (pacing, `pmtu`, the receiver's RTT estimate …) are 0.
     pub fn to_bytes(&self) -> [u8; 144] {
         let mut b = [0u8; 144];
         b[0] = self.tcpi_state;
@@ -655,6 +675,8 @@ impl TcpInfo {
         b[2] = self.tcpi_retransmits;
         b[3] = self.tcpi_probes;
         b[4] = self.tcpi_backoff;
+        b[5] = self.tcpi_options;
+        b[6] = (self.tcpi_snd_wscale & 0xf) | (self.tcpi_rcv_wscale << 4);
         let mut put = |off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
         put(8, self.tcpi_rto);
         put(12, self.tcpi_ato);
@@ -662,14 +684,17 @@ impl TcpInfo {
         put(20, self.tcpi_rcv_mss);
         put(24, self.tcpi_unacked);
         put(28, self.tcpi_sacked);
+        put(32, self.tcpi_lost);
         put(36, self.tcpi_retrans);
         put(44, self.tcpi_last_data_sent);
         put(56, self.tcpi_last_ack_recv);
+        put(64, self.tcpi_rcv_ssthresh);
         put(68, self.tcpi_rtt);
         put(72, self.tcpi_rttvar);
         put(76, self.tcpi_snd_ssthresh);
         put(80, self.tcpi_snd_cwnd);
         put(84, self.tcpi_advmss);
+        put(88, self.tcpi_reordering);
         put(96, self.tcpi_rcv_space);
         put(100, self.tcpi_total_retrans);
         put(136, self.tcpi_segs_out);
@@ -700,6 +725,14 @@ fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_retransmits: tp.icsk_retransmits,
         tcpi_probes: tp.icsk_probes_out,
         tcpi_backoff: tp.icsk_backoff,
+        tcpi_options: (if tp.rx_opt.tstamp_ok { TCPI_OPT_TIMESTAMPS } else { 0 })
+            | (if tp.rx_opt.sack_ok { TCPI_OPT_SACK } else { 0 })
+            | (if tp.rx_opt.wscale_ok { TCPI_OPT_WSCALE } else { 0 }),
+        tcpi_snd_wscale: if tp.rx_opt.wscale_ok { tp.rx_opt.snd_wscale } else { 0 },
+        tcpi_rcv_wscale: if tp.rx_opt.wscale_ok { tp.rx_opt.rcv_wscale } else { 0 },
+        tcpi_lost: tp.lost_out,
+        tcpi_rcv_ssthresh: tp.rcv_ssthresh,
+        tcpi_reordering: tp.reordering,
         tcpi_rto: tp.icsk_rto * 1000,
         tcpi_ato: tp.icsk_ack.ato * 1000,
         tcpi_snd_mss: u32::from(tp.mss_cache),

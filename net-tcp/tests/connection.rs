@@ -215,6 +215,12 @@ fn getsockopt_tcp_info_has_linux_layout() {
     assert_eq!(u32_at(16), 1448, "tcpi_snd_mss (1460 less the 12-byte timestamp option)");
     assert_eq!(u32_at(80), 10, "tcpi_snd_cwnd");
     assert_eq!(u32_at(8), c.tcp_info().tcpi_rto, "tcpi_rto");
+    // tcpi_options: TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE, as
+    // `ss -ti` reads them ("ts sack wscale:10,10").
+    assert_eq!(buf[5], 1 | 2 | 4, "tcpi_options");
+    assert_eq!(buf[6], 10 | (10 << 4), "tcpi_snd_wscale:4, tcpi_rcv_wscale:4");
+    assert_eq!(u32_at(88), 3, "tcpi_reordering");
+    assert_eq!(u32_at(32), 0, "tcpi_lost");
     let mut short = [0u8; 8];
     assert_eq!(c.getsockopt(SOL_TCP, TCP_INFO, &mut short), Ok(8));
     assert_eq!(c.getsockopt(SOL_TCP, TCP_MAXSEG, &mut buf), Ok(4));
