@@ -445,9 +445,6 @@ pub struct TcpSk {
     /// `sk_data_ready()` / `sk_state_change()` / `sk_write_space()` at once;
     /// we wake after the lock is dropped).
     pub wake_pending: bool,
-    /// The socket stands in for a timewait sock (TIME_WAIT, or an orphan's
-    /// FIN_WAIT2 timeout): its keepalive timer ends it.
-    pub tw_substate: bool,
     /// `SOCK_DEAD`: orphaned by close; the user will never look again.
     pub dead: bool,
     /// `sock->state`: `SS_UNCONNECTED`, `SS_CONNECTING`, `SS_CONNECTED`
@@ -776,7 +773,6 @@ impl TcpSk {
             sk_linger: None,
             done: false,
             wake_pending: false,
-            tw_substate: false,
             dead: false,
             socket_state: SS_UNCONNECTED,
             nonblock: false,
