@@ -687,7 +687,10 @@ impl InetHashinfo {
             }
             c.move_next();
         }
-        if !found || Self::inet_ehash_lookup_by_sk(&chain, child) || Self::tw_lookup_by_sk(&b.tws.lock(), child) {
+        if !found
+            || Self::inet_ehash_lookup_by_sk(&chain, child)
+            || Self::tw_lookup_by_sk(&b.tws.lock(), child)
+        {
             return false;
         }
         chain.push_front(Arc::clone(child));
@@ -719,7 +722,12 @@ impl InetHashinfo {
     /// hashed anyway, as Linux's `__sk_nulls_del_node_init_rcu()` returns
     /// quietly).
     pub fn inet_ehash_swap_tw(&self, sk: &Arc<TcpSock>, tw: &Arc<InetTimewaitSock>) {
-        let b = self.ehash_bucket(self.inet_ehashfn(tw.tw_rcv_saddr(), tw.tw_num(), tw.tw_daddr(), tw.tw_dport()));
+        let b = self.ehash_bucket(self.inet_ehashfn(
+            tw.tw_rcv_saddr(),
+            tw.tw_num(),
+            tw.tw_daddr(),
+            tw.tw_dport(),
+        ));
         let mut chain = b.chain.lock();
         let mut tws = b.tws.lock();
         if !tw.hash_link.is_linked() {
@@ -736,7 +744,12 @@ impl InetHashinfo {
         if !tw.hash_link.is_linked() {
             return false;
         }
-        let b = self.ehash_bucket(self.inet_ehashfn(tw.tw_rcv_saddr(), tw.tw_num(), tw.tw_daddr(), tw.tw_dport()));
+        let b = self.ehash_bucket(self.inet_ehashfn(
+            tw.tw_rcv_saddr(),
+            tw.tw_num(),
+            tw.tw_daddr(),
+            tw.tw_dport(),
+        ));
         let mut tws = b.tws.lock();
         let mut c = tws.front_mut();
         while let Some(t) = c.get() {
@@ -820,7 +833,9 @@ impl InetHashinfo {
         }
         let b = self.ehash_bucket(self.sk_ehashfn(sk));
         let mut chain = b.chain.lock();
-        if check_dup && (Self::inet_ehash_lookup_by_sk(&chain, sk) || Self::tw_lookup_by_sk(&b.tws.lock(), sk)) {
+        if check_dup
+            && (Self::inet_ehash_lookup_by_sk(&chain, sk) || Self::tw_lookup_by_sk(&b.tws.lock(), sk))
+        {
             return false;
         }
         chain.push_front(Arc::clone(sk));
@@ -930,7 +945,7 @@ impl InetHashinfo {
     /// unless the socket is still in `ehash`/`lhash2`, whose key needs it
     /// (call [`InetHashinfo::inet_unhash`] first, as `tcp_set_state()`
     /// does). Nothing if the socket owns no port.
-    pub fn inet_put_port(&self, sk: &Arc<TcpSock>) {
+    pub fn inet_put_port(&self, sk: &TcpSock) {
         if !sk.bind_link.is_linked() {
             return;
         }
@@ -940,7 +955,7 @@ impl InetHashinfo {
         let tb = &mut chain[i];
         let mut c = tb.owners.front_mut();
         while let Some(s) = c.get() {
-            if std::ptr::eq(s, &**sk) {
+            if std::ptr::eq(s, sk) {
                 c.remove();
                 break;
             }
@@ -1074,7 +1089,12 @@ impl InetHashinfo {
     ///
     /// Linux 6.18 skips `ip_local_reserved_ports` and honours the per-socket
     /// `IP_LOCAL_PORT_RANGE` (step 1); we have neither.
-    pub fn inet_hash_connect(&self, sk: &Arc<TcpSock>, range: (u16, u16), port_offset: u32) -> Result<(), Errno> {
+    pub fn inet_hash_connect(
+        &self,
+        sk: &Arc<TcpSock>,
+        range: (u16, u16),
+        port_offset: u32,
+    ) -> Result<(), Errno> {
         self.__inet_hash_connect(sk, range, port_offset, &|_, _| false).map(|_| ())
     }
 

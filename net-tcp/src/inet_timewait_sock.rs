@@ -314,7 +314,13 @@ pub fn inet_twsk_alloc(net: &Net, tn: &TcpNet, sk: &TcpSock, init: &TwInit) -> O
 /// The caller then closes `sk` (`tcp_done()`), which leaves its bind
 /// bucket.
 #[doc(alias = "inet_twsk_hashdance")]
-pub fn inet_twsk_hashdance_schedule(net: &Net, tn: &TcpNet, tw: &Arc<InetTimewaitSock>, sk: &Arc<TcpSock>, timeo: u32) {
+pub fn inet_twsk_hashdance_schedule(
+    net: &Net,
+    tn: &TcpNet,
+    tw: &Arc<InetTimewaitSock>,
+    sk: &Arc<TcpSock>,
+    timeo: u32,
+) {
     tn.hashinfo.inet_twsk_bind_hash(tw);
     tn.hashinfo.inet_ehash_swap_tw(sk, tw);
     __inet_twsk_schedule(net, tw, timeo, false);
@@ -404,6 +410,55 @@ pub fn inet_sk_diag_state(net: &Net, sk: &TcpSock) -> TcpState {
 mod tests {
     use super::*;
 
+    fn init(state: TcpState) -> TwInit {
+        TwInit {
+            substate: state,
+            rcv_nxt: 1,
+            snd_nxt: 2,
+            rcv_wnd: 65535,
+            rcv_wscale: 7,
+            tstamp_ok: true,
+            ts_recent: 100,
+            ts_recent_stamp: 0,
+            ts_offset: 0,
+        }
+    }
+
+    #[test]
+    fn a_reused_slab_key_is_not_freed_by_the_old_sock() {
+        let net = Net::new("t", net_core::Clock::new_virtual(), 1);
+        let tn = crate::inet_init(&net);
+        let sk = TcpSock::new(&net, 1000, 1000);
+        sk.set_skc_addrs(Ipv4Addr::new(10, 0, 0, 1), 40000, Ipv4Addr::new(10, 0, 0, 2), 80);
+        let a = inet_twsk_alloc(&net, &tn, &sk, &init(TcpState::TimeWait)).unwrap();
+        assert_eq!(a.substate(), TcpState::TimeWait);
+        assert!(a.has_ts_recent());
+        inet_twsk_kill(&net, &a);
+        assert_eq!(tn.twsk_slab.active_objs(), 0);
+        // The slab hands the same key to the next sock...
+        let b = inet_twsk_alloc(&net, &tn, &sk, &init(TcpState::FinWait2)).unwrap();
+        assert_eq!(b.slab_key, a.slab_key);
+        assert_eq!(b.substate(), TcpState::FinWait2);
+        // ...which a late second kill of the old one must not free.
+        inet_twsk_deschedule_put(&net, &a);
+        assert_eq!(tn.twsk_slab.active_objs(), 1);
+        inet_twsk_deschedule_put(&net, &b);
+        assert_eq!(tn.twsk_slab.active_objs(), 0);
+    }
+
+    #[test]
+    fn inet_twsk_alloc_refuses_past_tcp_max_tw_buckets() {
+        let net = Net::new("t", net_core::Clock::new_virtual(), 1);
+        let tn = crate::inet_init(&net);
+        net.sysctl.set("net.ipv4.tcp_max_tw_buckets", "1").unwrap();
+        let sk = TcpSock::new(&net, 1000, 1000);
+        let a = inet_twsk_alloc(&net, &tn, &sk, &init(TcpState::TimeWait));
+        assert!(a.is_some());
+        assert!(inet_twsk_alloc(&net, &tn, &sk, &init(TcpState::TimeWait)).is_none());
+        inet_twsk_kill(&net, &a.unwrap());
+        assert!(inet_twsk_alloc(&net, &tn, &sk, &init(TcpState::TimeWait)).is_some());
+    }
+
     #[test]
     fn timewait_sock_is_far_smaller_than_a_full_socket() {
         let tw = std::mem::size_of::<InetTimewaitSock>();
@@ -413,7 +468,10 @@ mod tests {
         println!("size_of::<RequestSock>() = {req} bytes");
         println!("size_of::<TcpSock>() = {full} bytes");
         println!("a full socket is {:.1}x a timewait sock", full as f64 / tw as f64);
-        assert!(tw * 4 < full, "a timewait sock ({tw} B) should be far smaller than a full socket ({full} B)");
+        assert!(
+            tw * 4 < full,
+            "a timewait sock ({tw} B) should be far smaller than a full socket ({full} B)"
+        );
         assert!(tw <= 200, "{tw}");
     }
 }

@@ -113,9 +113,14 @@ pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     net.del_timer(sk.timers.keepalive);
 }
 
-/// `inet_csk_destroy_sock()`: free what an orphan still holds — queues and
-/// its three timers for good.
+/// `inet_csk_destroy_sock()`: free what an orphan still holds — queues,
+/// its three timers for good, and its port (`tcp_v4_destroy_sock()` →
+/// `inet_put_port()`: a socket the user bound, or a child of one, is left
+/// on its bind bucket by `tcp_set_state(CLOSE)` until now).
 pub fn inet_csk_destroy_sock(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    if let Some(tn) = net.net_generic::<TcpNet>() {
+        tn.hashinfo.inet_put_port(sk);
+    }
     tcp_write_queue_purge(tp);
     tp.sk_receive_queue.purge();
     tp.out_of_order_queue.fast_clear();

@@ -1644,7 +1644,6 @@ pub fn tcp_rcv_state_process(
 }
 // ANCHOR_END: tcp_rcv_state_process
 
-
 // -- the passive open: a SYN reaches a listener -------------------------------------
 
 // ANCHOR: tcp_syn_flood_action

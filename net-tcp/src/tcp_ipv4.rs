@@ -40,10 +40,10 @@ use net_ipv4::protocol::IcmpErr;
 
 use crate::af_inet::TcpNet;
 use crate::inet_hashtables::EhashEntry;
+use crate::inet_timewait_sock::{InetTimewaitSock, LOOPBACK_IFINDEX, inet_twsk_deschedule_put};
 use crate::sock::*;
 use crate::tcp::{tcp_set_state, wake};
 use crate::tcp_input::*;
-use crate::inet_timewait_sock::{InetTimewaitSock, LOOPBACK_IFINDEX, inet_twsk_deschedule_put};
 use crate::tcp_minisocks::{CheckReq, TcpTwStatus, tcp_timewait_state_process};
 use crate::tcp_output::*;
 use crate::tcp_states::TcpState;
@@ -154,7 +154,8 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
                 // do_time_wait:
                 match tcp_timewait_state_process(net, tn, &tw, &seg) {
                     TcpTwStatus::Syn { isn } => {
-                        let sk2 = tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif);
+                        let sk2 =
+                            tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif);
                         if let Some(sk2) = sk2 {
                             inet_twsk_deschedule_put(net, &tw);
                             net.mib.inc(LinuxMib::TWRecycled);
@@ -331,10 +332,8 @@ pub fn tcp_v4_send_ack(
     tsecr: u32,
     oif: u32,
 ) {
-    let opts = crate::tcphdr::TcpOutOptions {
-        ts: (tsecr != 0).then_some((tsval, tsecr)),
-        ..Default::default()
-    };
+    let opts =
+        crate::tcphdr::TcpOutOptions { ts: (tsecr != 0).then_some((tsval, tsecr)), ..Default::default() };
     let hlen = TCPHDR_LEN + crate::tcphdr::tcp_options_size(&opts);
     let mut skb = tcp_stream_alloc_skb(0);
     {
@@ -443,6 +442,10 @@ pub fn tcp_v4_connect(
     tcp_set_state(net, sk, tp, TcpState::SynSent);
     let [low, high] = tn.ipv4.sysctl.ip_local_port_range.get_array::<2>();
     let range = (low.clamp(1, 65535) as u16, high.clamp(1, 65535) as u16);
+    // Reset inherited state (Linux does it only when the peer changed;
+    // ours never carries TS.Recent between connect()s otherwise).
+    tp.rx_opt.ts_recent = 0;
+    tp.rx_opt.ts_recent_stamp = 0;
     let offset = tn.hashinfo.inet_sk_port_offset(sk);
     let unique = |tw: &InetTimewaitSock, twp: bool| tcp_twsk_unique(net, tn, tw, twp);
     let tw = match tn.hashinfo.__inet_hash_connect(sk, range, offset, &unique) {

@@ -287,6 +287,10 @@ pub fn tcp_create_openreq_child(
     let lp = listener.lock.lock();
     let child = TcpSock::new(net, lp.sk_rcvbuf, lp.sk_sndbuf);
     child.skc_bound_dev_if.store(req.skc_bound_dev_if, Ordering::Relaxed);
+    // sk_clone_lock() copies sk_reuse/sk_reuseport: a child's timewait
+    // sock keeps the listener's SO_REUSEADDR for bind conflicts.
+    child.skc_reuse.store(listener.skc_reuse.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.skc_reuseport.store(listener.skc_reuseport.load(Ordering::Relaxed), Ordering::Relaxed);
     child.set_skc_addrs(req.ir_loc_addr(), req.ir_num(), req.ir_rmt_addr(), req.ir_rmt_port());
     {
         let mut tp = child.lock.lock();
@@ -637,7 +641,12 @@ fn tcp_timewait_check_oow_rate_limit(
 ///   `TCPACKSkippedTimeWait`), and restarts the 60 s if it carries an ACK
 ///   or was PAWS-rejected;
 /// - other RSTs are ignored.
-pub fn tcp_timewait_state_process(net: &Net, tn: &TcpNet, tw: &InetTimewaitSock, seg: &TcpSeg) -> TcpTwStatus {
+pub fn tcp_timewait_state_process(
+    net: &Net,
+    tn: &TcpNet,
+    tw: &InetTimewaitSock,
+    seg: &TcpSeg,
+) -> TcpTwStatus {
     let rcv_nxt = tw.tw_rcv_nxt.load(Ordering::Relaxed);
     let rst = seg.flags & TCPHDR_RST != 0;
     let syn = seg.flags & TCPHDR_SYN != 0;
@@ -712,8 +721,8 @@ pub fn tcp_timewait_state_process(net: &Net, tn: &TcpNet, tw: &InetTimewaitSock,
     // Out of window segment. All the segments are ACKed immediately. The
     // only exception is new SYN. We accept it, if it is not old duplicate
     // and we are not in danger to be killed by delayed old duplicates.
-    let newer_ts =
-        saw_tstamp.is_some_and(|tsval| (tw.tw_ts_recent.load(Ordering::Relaxed).wrapping_sub(tsval) as i32) < 0);
+    let newer_ts = saw_tstamp
+        .is_some_and(|tsval| (tw.tw_ts_recent.load(Ordering::Relaxed).wrapping_sub(tsval) as i32) < 0);
     if syn && !rst && !ack && !paws_reject && (after(seg.seq, rcv_nxt) || newer_ts) {
         let mut isn = tw.tw_snd_nxt.wrapping_add(65535 + 2);
         if isn == 0 {

@@ -215,7 +215,8 @@ impl Host {
     /// its socket's, or before the final ACK of a passive open, its
     /// request sock's (`TCP_NEW_SYN_RECV`) as ehash has it.
     fn state(&self) -> TcpState {
-        let hit = self.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0);
+        let hit =
+            self.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0);
         if let Some(net_tcp::inet_hashtables::EhashEntry::Tw(tw)) = &hit {
             return tw.substate();
         }
