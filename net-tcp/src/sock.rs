@@ -24,9 +24,9 @@
 //!   `sk_backlog`): the user side takes the same spin lock as the softirq
 //!   side and holds it only for the length of one call's bookkeeping.
 //! - There are no file descriptors; a [`crate::TcpSocket`] handle is the fd.
-//! - One struct serves every state but NEW_SYN_RECV, whose minisock is
-//!   [`crate::request_sock::RequestSock`]; Linux's `inet_timewait_sock`
-//!   comes with the TIME_WAIT issue.
+//! - One struct serves every state but NEW_SYN_RECV and TIME_WAIT, whose
+//!   minisocks are [`crate::request_sock::RequestSock`] and
+//!   [`crate::inet_timewait_sock::InetTimewaitSock`].
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;

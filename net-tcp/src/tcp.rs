@@ -405,8 +405,10 @@ pub fn inet_csk_listen_stop(net: &Net, tn: &TcpNet, children: Vec<Arc<TcpSock>>)
 /// §2.17); `SO_LINGER` with a zero timeout resets too (`TCPAbortOnData`).
 /// Otherwise the FIN goes out after the queued data. The socket becomes an
 /// orphan (`SOCK_DEAD`): the hash table keeps it alive through FIN_WAIT1,
-/// FIN_WAIT2 (bounded by `tcp_fin_timeout`), CLOSING, LAST_ACK and
-/// TIME_WAIT; a listener first resets the children it never accepted.
+/// FIN_WAIT2 (bounded by `tcp_fin_timeout`; up to `TCP_TIMEWAIT_LEN` of it
+/// as a timewait sock in substate FIN_WAIT2), CLOSING and LAST_ACK; TIME_WAIT
+/// is a timewait sock ([`tcp_time_wait`]). A listener first resets the
+/// children it never accepted.
 pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
     let children: Vec<Arc<TcpSock>> = {
         let mut tp = sk.lock.lock();

@@ -260,3 +260,54 @@ fn a_port_in_time_wait_needs_so_reuseaddr_to_be_bound_again() {
     reuse.setsockopt_int(SOL_SOCKET, SO_REUSEADDR, 1).unwrap();
     assert_eq!(reuse.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)), Ok(()));
 }
+
+#[test]
+fn tcp_twsk_unique_rules() {
+    use net_tcp::inet_timewait_sock::{TwInit, inet_twsk_alloc};
+    use net_tcp::sock::TcpSock;
+    use net_tcp::tcp_ipv4::tcp_twsk_unique;
+    let net = Net::new("t", net_core::Clock::new_virtual(), 1);
+    let tn = inet_init(&net);
+    let tw = |laddr: Ipv4Addr, daddr: Ipv4Addr, substate: TcpState, tstamp_ok: bool| {
+        let sk = TcpSock::new(&net, 1000, 1000);
+        sk.set_skc_addrs(laddr, 40000, daddr, 80);
+        let init = TwInit {
+            substate,
+            rcv_nxt: 1,
+            snd_nxt: 1,
+            rcv_wnd: 1000,
+            rcv_wscale: 0,
+            tstamp_ok,
+            ts_recent: if tstamp_ok { 7 } else { 0 },
+            ts_recent_stamp: 0,
+            ts_offset: 0,
+        };
+        inet_twsk_alloc(&net, &tn, &sk, &init).unwrap()
+    };
+    let lo = Ipv4Addr::LOCALHOST;
+    let (a, b) = (TwoHosts::A, TwoHosts::B);
+    let tw_lo = tw(lo, lo, TcpState::TimeWait, true);
+    let tw_net = tw(a, b, TcpState::TimeWait, true);
+    let tw_fw2 = tw(lo, lo, TcpState::FinWait2, true);
+    let tw_nots = tw(lo, lo, TcpState::TimeWait, false);
+    // Within tcp_tw_reuse_delay (1000 ms) nothing is reused by connect().
+    net.clock().advance_ns(999_000_000);
+    assert!(!tcp_twsk_unique(&net, &tn, &tw_lo, true));
+    net.clock().advance_ns(2_000_000);
+    // tcp_tw_reuse = 2 (default): loopback only.
+    assert!(tcp_twsk_unique(&net, &tn, &tw_lo, true));
+    assert!(!tcp_twsk_unique(&net, &tn, &tw_net, true));
+    // A FIN_WAIT2 timewait sock and one without timestamps never are.
+    assert!(!tcp_twsk_unique(&net, &tn, &tw_fw2, true));
+    assert!(!tcp_twsk_unique(&net, &tn, &tw_nots, true));
+    // 1: any address.
+    net.sysctl.set("net.ipv4.tcp_tw_reuse", "1").unwrap();
+    assert!(tcp_twsk_unique(&net, &tn, &tw_net, true));
+    // 0: none.
+    net.sysctl.set("net.ipv4.tcp_tw_reuse", "0").unwrap();
+    assert!(!tcp_twsk_unique(&net, &tn, &tw_lo, true));
+    // A socket bound before connect() (Linux: twp == NULL) skips the
+    // tcp_tw_reuse test: timestamps are enough.
+    assert!(tcp_twsk_unique(&net, &tn, &tw_net, false));
+    assert!(!tcp_twsk_unique(&net, &tn, &tw_nots, false));
+}
