@@ -115,7 +115,7 @@ pub type TwskUnique<'a> = &'a dyn Fn(&InetTimewaitSock, bool) -> bool;
 /// (`TCP_NEW_SYN_RECV`), as Linux's `sk->sk_state` tells them apart.
 #[derive(Debug)]
 pub enum EhashEntry {
-    /// A full socket (SYN_SENT … TIME_WAIT).
+    /// A full socket (SYN_SENT … LAST_ACK).
     Sk(Arc<TcpSock>),
     /// A request sock.
     Req(Arc<RequestSock>),
@@ -1263,6 +1263,45 @@ mod tests {
         dup.set_skc_addrs(LOCAL, 80, PEER, 40000);
         assert!(!h.inet_ehash_nolisten(&dup));
         assert_eq!(h.established_len(), 2);
+    }
+
+    #[test]
+    fn a_timewait_sock_takes_the_full_sockets_place() {
+        use crate::inet_timewait_sock::{TwInit, inet_twsk_alloc};
+        let net = net();
+        let tn = crate::inet_init(&net);
+        let h = &tn.hashinfo;
+        let sk = sock_established(h, &net, 80, PEER, 40000);
+        let init = TwInit {
+            substate: TcpState::TimeWait,
+            rcv_nxt: 1,
+            snd_nxt: 1,
+            rcv_wnd: 1000,
+            rcv_wscale: 0,
+            tstamp_ok: false,
+            ts_recent: 0,
+            ts_recent_stamp: 0,
+            ts_offset: 0,
+        };
+        let tw = inet_twsk_alloc(&net, &tn, &sk, &init).unwrap();
+        h.inet_ehash_swap_tw(&sk, &tw);
+        assert!(!sk.hash_link.is_linked() && tw.hash_link.is_linked());
+        assert_eq!(h.established_len(), 0);
+        // The full-socket lookup misses; the any-kind lookup finds the tw.
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL, 80, 1).is_none());
+        match h.__inet_lookup_established_any(PEER, 40000, LOCAL, 80, 1) {
+            Some(EhashEntry::Tw(t)) => assert!(Arc::ptr_eq(&t, &tw)),
+            other => panic!("expected the timewait sock, got {other:?}"),
+        }
+        assert!(h.inet_lookup_timewait(PEER, 40001, LOCAL, 80, 1).is_none());
+        // Its four-tuple is taken: a passive child for it is refused.
+        let dup = sock(&net, TcpState::SynRecv);
+        dup.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert!(!h.inet_ehash_nolisten(&dup));
+        assert!(h.inet_ehash_remove_tw(&tw));
+        assert!(!h.inet_ehash_remove_tw(&tw));
+        assert!(h.__inet_lookup_established_any(PEER, 40000, LOCAL, 80, 1).is_none());
+        assert!(h.inet_ehash_nolisten(&dup));
     }
 
     #[test]

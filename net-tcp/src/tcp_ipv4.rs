@@ -157,8 +157,10 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
                         let sk2 =
                             tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif);
                         if let Some(sk2) = sk2 {
+                            // No TWRecycled here: Linux counts only
+                            // connect()'s reuse (checked on 6.18: a SYN
+                            // reopening a timewait sock left it at 0).
                             inet_twsk_deschedule_put(net, &tw);
-                            net.mib.inc(LinuxMib::TWRecycled);
                             TCP_TW_ISN.with(|c| c.set(isn));
                             break Some(sk2);
                         }

@@ -311,3 +311,47 @@ fn tcp_twsk_unique_rules() {
     assert!(tcp_twsk_unique(&net, &tn, &tw_net, false));
     assert!(!tcp_twsk_unique(&net, &tn, &tw_nots, false));
 }
+
+#[test]
+fn a_new_syn_reopens_the_servers_time_wait() {
+    // b closes first and holds (b:80, a:41000) in TIME_WAIT; a connects
+    // again from port 41000 a second later. Its ISN has moved on with
+    // the clock (secure_tcp_seq), so the SYN is after tw_rcv_nxt:
+    // TCP_TW_SYN — the timewait sock dies and the listener answers with
+    // ISN tw_snd_nxt + 65535 + 2. Linux 6.18 here did the same, leaving
+    // TWRecycled at 0.
+    let l = lab();
+    let lis = listener(&l.lab.b, PORT, true);
+    let bound = |l: &Lab| {
+        let c = TcpSocket::new(&l.lab.a).unwrap();
+        c.set_nonblocking(true);
+        c.setsockopt_int(SOL_SOCKET, SO_REUSEADDR, 1).unwrap();
+        c.bind(SocketAddrV4::new(TwoHosts::A, 41000)).unwrap();
+        c
+    };
+    let c = bound(&l);
+    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, PORT)), Err(Errno::EINPROGRESS));
+    l.lab.run_ms(5);
+    let (s, _) = lis.accept().unwrap();
+    drop(s);
+    l.lab.run_ms(5);
+    drop(c);
+    l.lab.run_ms(5);
+    let tw =
+        l.tb.hashinfo.inet_lookup_timewait(TwoHosts::A, 41000, TwoHosts::B, PORT, 0).expect("b in TIME_WAIT");
+    let isn = tw.tw_snd_nxt.wrapping_add(65535 + 2);
+    l.lab.run_ms(1_000);
+    let c = bound(&l);
+    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, PORT)), Err(Errno::EINPROGRESS));
+    l.lab.run_ms(5);
+    let (s, _) = lis.accept().expect("the SYN reached the listener");
+    assert_eq!(c.state(), TcpState::Established);
+    assert_eq!(l.tb.twsk_slab.active_objs(), 0);
+    assert!(!tw.hash_link.is_linked());
+    assert_eq!(
+        s.sock().lock.lock().snd_una,
+        isn.wrapping_add(1),
+        "the SYN-ACK took isn = tw_snd_nxt + 65537"
+    );
+    assert_eq!(l.lab.b.mib.get(LinuxMib::TWRecycled), 0);
+}
