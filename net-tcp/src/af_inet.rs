@@ -151,6 +151,9 @@ pub struct TcpNet {
     pub tcp_congestion_control: net_core::sysctl_net::StrSysctl,
     /// `tcp_request_sock_ops.slab`: every request sock of the namespace.
     pub reqsk_slab: crate::request_sock::RequestSockSlab,
+    /// `twsk_slab` with `tcp_death_row`'s count: every timewait sock of the
+    /// namespace.
+    pub twsk_slab: crate::inet_timewait_sock::TimewaitSockSlab,
     /// The kernel log lines TCP wrote (`dmesg`), oldest first — net-core
     /// has no log of its own yet; `net_info_ratelimited()` lines land here.
     pub dmesg: spin::Mutex<Vec<String>>,
@@ -260,6 +263,7 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         tcp_challenge_count: std::sync::atomic::AtomicU32::new(0),
         tcp_congestion_control: net.sysctl.register_str(&crate::tcp_cong::TCP_CONGESTION_CONTROL),
         reqsk_slab: Default::default(),
+        twsk_slab: Default::default(),
         dmesg: spin::Mutex::new(Vec::new()),
         net_ratelimit_state: spin::Mutex::new(RatelimitState::default()),
     });
@@ -791,7 +795,7 @@ impl TcpSocket {
                 // tcp_set_keepalive(): switching it on starts a full idle
                 // period from now; switching it off stops the clock.
                 let on = int_opt(optval)? != 0;
-                let live = !matches!(tp.state, TcpState::Close | TcpState::Listen) && !tp.tw_substate;
+                let live = !matches!(tp.state, TcpState::Close | TcpState::Listen);
                 if live && on && !tp.keepalive {
                     let when = crate::tcp_timer::keepalive_time_when(&self.tn, tp);
                     self.net.mod_timer(self.sk.timers.keepalive, self.net.jiffies() + u64::from(when));

@@ -101,7 +101,33 @@ pub fn inet_csk_bind_conflict(sk: &TcpSock, tb: &InetBindBucket, relax: bool, re
     tb.owners.iter().any(|sk2| {
         inet_bind_conflict(sk, sk2, relax, reuseport_ok)
             && ipv4_rcv_saddr_equal(saddr, sk2.inet_rcv_saddr(), true, true)
+    }) || tb.tw_owners.iter().any(|tw| {
+        inet_bind_conflict_tw(sk, tw, relax, reuseport_ok)
+            && ipv4_rcv_saddr_equal(saddr, tw.tw_rcv_saddr(), true, true)
     })
+}
+
+/// [`inet_bind_conflict`] against a timewait sock (`sk2->sk_state ==
+/// TCP_TIME_WAIT`, its flags from `tw_reuse`, `tw_reuseport`,
+/// `tw_bound_dev_if`): it never listens, and it matches any uid.
+fn inet_bind_conflict_tw(
+    sk: &TcpSock,
+    tw: &crate::inet_timewait_sock::InetTimewaitSock,
+    relax: bool,
+    reuseport_ok: bool,
+) -> bool {
+    let reuseport_cb_ok = crate::sock_reuseport::sk_reuseport_cb(sk).is_none();
+    let bound = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+    if bound != 0 && tw.tw_bound_dev_if != 0 && bound != tw.tw_bound_dev_if {
+        return false;
+    }
+    let reuse = sk.skc_reuse.load(Ordering::Relaxed);
+    let reuseport = sk.skc_reuseport.load(Ordering::Relaxed);
+    if reuse && tw.tw_reuse {
+        !relax || (!reuseport_ok && reuseport && tw.tw_reuseport && reuseport_cb_ok)
+    } else {
+        !reuseport_ok || !reuseport || !tw.tw_reuseport || !reuseport_cb_ok
+    }
 }
 // ANCHOR_END: inet_bind_conflict
 
@@ -128,7 +154,7 @@ pub fn sk_reuseport_match(tb: &InetBindBucket, sk: &TcpSock) -> bool {
 pub fn inet_csk_update_fastreuse(tb: &mut InetBindBucket, sk: &TcpSock) {
     let reuse = sk.skc_reuse.load(Ordering::Relaxed) && sk.sk_state() != TcpState::Listen;
     let reuseport = sk.skc_reuseport.load(Ordering::Relaxed);
-    if tb.owners.is_empty() {
+    if tb.is_empty() {
         tb.fastreuse = i8::from(reuse);
         if reuseport {
             tb.fastreuseport = FASTREUSEPORT_ANY;
@@ -279,7 +305,7 @@ pub fn inet_csk_get_port(
         }
     };
     let tb = &mut chain[t];
-    if snum != 0 && !tb.owners.is_empty() {
+    if snum != 0 && !tb.is_empty() {
         let fast = (tb.fastreuse > 0 && reuse) || sk_reuseport_match(tb, sk);
         if !fast && inet_csk_bind_conflict(sk, tb, true, true) {
             return Err(Errno::EADDRINUSE);

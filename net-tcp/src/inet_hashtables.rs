@@ -10,7 +10,7 @@
 //!
 //! | table | key | holds | chain | lock |
 //! |---|---|---|---|---|
-//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED …; and request socks (NEW_SYN_RECV) | intrusive lists through [`TcpSock::hash_link`] and `RequestSock::hash_link` | one `spin::Mutex` per chain (Linux: `inet_ehash_lockp()`) |
+//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED …; request socks (NEW_SYN_RECV); timewait socks (TIME_WAIT) | intrusive lists through [`TcpSock::hash_link`], `RequestSock::hash_link` and `InetTimewaitSock::hash_link` | one `spin::Mutex` per chain (Linux: `inet_ehash_lockp()`) |
 //! | `bhash` | the local port (`inet_bhashfn()`) | one [`InetBindBucket`] per port in use, listing its owners | intrusive list through [`TcpSock::bind_link`] | one `spin::Mutex` per bucket (Linux: `head->lock`) |
 //! | `lhash2` | (local port, local address) (`ipv4_portaddr_hash()`) | listeners | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `ilb2->lock`) |
 //!
@@ -65,8 +65,9 @@
 //! - Request socks (`TCP_NEW_SYN_RECV`) sit on a second chain of each
 //!   `ehash` bucket ([`InetEhashBucket::reqs`]); Linux has one chain of
 //!   `sock_common` for full, timewait and request socks alike.
-//! - TIME_WAIT sockets are not in `ehash` yet; the places they change are
-//!   marked "The TIME_WAIT issue extends this".
+//! - Timewait socks ([`crate::inet_timewait_sock`]) sit on a third chain
+//!   of each `ehash` bucket ([`InetEhashBucket::tws`]) and on a second
+//!   owner list of each bind bucket ([`InetBindBucket::tw_owners`]).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -76,6 +77,7 @@ use intrusive_collections::LinkedList;
 use net_core::Errno;
 use net_core::random::SipKey;
 
+use crate::inet_timewait_sock::{InetTimewaitSock, TwBindAdapter, TwHashAdapter};
 use crate::request_sock::{ReqHashAdapter, RequestSock};
 use crate::sock::{SkBindAdapter, SkHashAdapter, TcpSock, inet_addr_cookie, inet_combined_ports};
 use crate::tcp_states::TcpState;
@@ -101,14 +103,24 @@ pub type SkChain = LinkedList<SkHashAdapter>;
 /// The request-sock chain of an `ehash` bucket.
 pub type ReqChain = LinkedList<ReqHashAdapter>;
 
+/// The timewait-sock chain of an `ehash` bucket.
+pub type TwChain = LinkedList<TwHashAdapter>;
+
+/// `tcp_twsk_unique(sk, tw, twp)` as [`InetHashinfo::__inet_hash_connect`]
+/// calls it: may the connecting socket take over `tw`'s four-tuple?
+/// The `bool` is `twp != NULL`.
+pub type TwskUnique<'a> = &'a dyn Fn(&InetTimewaitSock, bool) -> bool;
+
 /// What an `ehash` lookup found: a full socket or a request sock
 /// (`TCP_NEW_SYN_RECV`), as Linux's `sk->sk_state` tells them apart.
 #[derive(Debug)]
 pub enum EhashEntry {
-    /// A full socket (SYN_SENT … TIME_WAIT).
+    /// A full socket (SYN_SENT … LAST_ACK).
     Sk(Arc<TcpSock>),
     /// A request sock.
     Req(Arc<RequestSock>),
+    /// A timewait sock (`TCP_TIME_WAIT`, [`crate::inet_timewait_sock`]).
+    Tw(Arc<InetTimewaitSock>),
 }
 
 // ANCHOR: ehash_bucket
@@ -121,17 +133,21 @@ pub enum EhashEntry {
 /// chain of `sock_common`s, telling them apart by `sk_state`. Our chains
 /// are typed, so request socks (`TCP_NEW_SYN_RECV`,
 /// [`crate::request_sock`]) have a second chain, `reqs`, in the same
-/// bucket. Lock order: `chain`, then `reqs`; a lookup that may find
-/// either holds both for its walk, so a request turning into its child
-/// ([`InetHashinfo::inet_ehash_swap_req`], done under both) is seen as
-/// one or the other, never neither. (`lhash2` reuses this type and leaves
-/// `reqs` empty.)
+/// bucket, and timewait socks a third, `tws`. Lock order: `chain`, then
+/// `reqs`, then `tws`; a lookup that may find any of them holds `chain`
+/// for its whole walk, so a request turning into its child
+/// ([`InetHashinfo::inet_ehash_swap_req`]) or a socket turning into its
+/// timewait sock ([`InetHashinfo::inet_ehash_swap_tw`]), each done with
+/// `chain` held, is seen as one or the other, never neither. (`lhash2`
+/// reuses this type and leaves `reqs` and `tws` empty.)
 pub struct InetEhashBucket {
     /// The chain (Linux: `hlist_nulls_head chain`), guarded by a spin lock
     /// held for one walk, insert or removal.
     pub chain: spin::Mutex<SkChain>,
     /// The request socks hashed here.
     pub reqs: spin::Mutex<ReqChain>,
+    /// The timewait socks hashed here.
+    pub tws: spin::Mutex<TwChain>,
 }
 // ANCHOR_END: ehash_bucket
 
@@ -165,6 +181,10 @@ pub struct InetBindBucket {
     /// `owners` (Linux 6.18 lists them on the `bhash2` buckets): the
     /// sockets bound to this port, linked through [`TcpSock::bind_link`].
     pub owners: LinkedList<SkBindAdapter>,
+    /// The timewait socks holding this port (Linux: on the same owner
+    /// lists, through `tw_bind_node`/`tw_bind2_node`). The bucket lives
+    /// while either list is non-empty.
+    pub tw_owners: LinkedList<TwBindAdapter>,
 }
 // ANCHOR_END: inet_bind_bucket
 
@@ -177,7 +197,14 @@ impl InetBindBucket {
             fastreuseport: 0,
             fast_rcv_saddr: Ipv4Addr::UNSPECIFIED,
             owners: LinkedList::new(SkBindAdapter::new()),
+            tw_owners: LinkedList::new(TwBindAdapter::new()),
         }
+    }
+
+    /// No socket and no timewait sock owns the port
+    /// (`inet_bind_bucket_destroy()`'s emptiness test).
+    pub fn is_empty(&self) -> bool {
+        self.owners.is_empty() && self.tw_owners.is_empty()
     }
 
     /// `inet_bind_hash()`: make `sk` an owner and set its `inet_num`.
@@ -199,8 +226,10 @@ pub struct InetBindHashbucket {
 /// What [`InetHashinfo::bind_bucket`] reports about one port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BindBucketInfo {
-    /// Number of owners.
+    /// Number of owners (full sockets).
     pub owners: usize,
+    /// Number of timewait socks holding the port.
+    pub tw_owners: usize,
     /// `fastreuse`.
     pub fastreuse: i8,
     /// `fastreuseport`.
@@ -246,6 +275,7 @@ fn new_chain_buckets(n: usize) -> Box<[InetEhashBucket]> {
         .map(|_| InetEhashBucket {
             chain: spin::Mutex::new(LinkedList::new(SkHashAdapter::new())),
             reqs: spin::Mutex::new(LinkedList::new(ReqHashAdapter::new())),
+            tws: spin::Mutex::new(LinkedList::new(TwHashAdapter::new())),
         })
         .collect()
 }
@@ -400,6 +430,7 @@ impl InetHashinfo {
         let chain = self.bhash_head(port).chain.lock();
         chain.iter().find(|tb| tb.port == port).map(|tb| BindBucketInfo {
             owners: tb.owners.iter().count(),
+            tw_owners: tb.tw_owners.iter().count(),
             fastreuse: tb.fastreuse,
             fastreuseport: tb.fastreuseport,
         })
@@ -568,6 +599,15 @@ impl InetHashinfo {
             }
             c.move_next();
         }
+        drop(reqs);
+        let tws = b.tws.lock();
+        let mut c = tws.front();
+        while let Some(tw) = c.get() {
+            if tw.inet_match(acookie, ports, dif) {
+                return c.clone_pointer().map(EhashEntry::Tw);
+            }
+            c.move_next();
+        }
         None
     }
 
@@ -589,6 +629,7 @@ impl InetHashinfo {
         let mut reqs = b.reqs.lock();
         if chain.iter().any(|sk| sk.inet_match(acookie, ports, dif))
             || reqs.iter().any(|r| r.inet_match(acookie, ports, dif))
+            || b.tws.lock().iter().any(|tw| tw.inet_match(acookie, ports, dif))
         {
             return false;
         }
@@ -646,7 +687,10 @@ impl InetHashinfo {
             }
             c.move_next();
         }
-        if !found || Self::inet_ehash_lookup_by_sk(&chain, child) {
+        if !found
+            || Self::inet_ehash_lookup_by_sk(&chain, child)
+            || Self::tw_lookup_by_sk(&b.tws.lock(), child)
+        {
             return false;
         }
         chain.push_front(Arc::clone(child));
@@ -663,6 +707,123 @@ impl InetHashinfo {
         chain.iter().any(|esk| esk.inet_match(acookie, ports, dif))
     }
 
+    /// Is `sk`'s four-tuple held by a timewait sock of `tws`?
+    fn tw_lookup_by_sk(tws: &TwChain, sk: &TcpSock) -> bool {
+        let acookie = inet_addr_cookie(sk.inet_daddr(), sk.inet_rcv_saddr());
+        let ports = inet_combined_ports(sk.inet_dport(), sk.inet_num());
+        let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+        tws.iter().any(|tw| tw.inet_match(acookie, ports, dif))
+    }
+
+    // ANCHOR: inet_ehash_swap_tw
+    /// The `ehash` half of `inet_twsk_hashdance_schedule()`: with the
+    /// bucket's `chain` and `tws` locked, hash `tw` and unhash `sk` (which
+    /// must be in `ehash` with the same four-tuple; if it is not, `tw` is
+    /// hashed anyway, as Linux's `__sk_nulls_del_node_init_rcu()` returns
+    /// quietly).
+    pub fn inet_ehash_swap_tw(&self, sk: &Arc<TcpSock>, tw: &Arc<InetTimewaitSock>) {
+        let b = self.ehash_bucket(self.inet_ehashfn(
+            tw.tw_rcv_saddr(),
+            tw.tw_num(),
+            tw.tw_daddr(),
+            tw.tw_dport(),
+        ));
+        let mut chain = b.chain.lock();
+        let mut tws = b.tws.lock();
+        if !tw.hash_link.is_linked() {
+            tws.push_front(Arc::clone(tw));
+        }
+        if sk.hash_link.is_linked() && chain_remove(&mut chain, sk).is_some() {
+            self.established.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The `ehash` half of `inet_twsk_kill()`: take `tw` off its chain.
+    /// True if this call removed it.
+    pub fn inet_ehash_remove_tw(&self, tw: &InetTimewaitSock) -> bool {
+        if !tw.hash_link.is_linked() {
+            return false;
+        }
+        let b = self.ehash_bucket(self.inet_ehashfn(
+            tw.tw_rcv_saddr(),
+            tw.tw_num(),
+            tw.tw_daddr(),
+            tw.tw_dport(),
+        ));
+        let mut tws = b.tws.lock();
+        let mut c = tws.front_mut();
+        while let Some(t) = c.get() {
+            if std::ptr::eq(t, tw) {
+                c.remove();
+                return true;
+            }
+            c.move_next();
+        }
+        false
+    }
+
+    /// Mirrors `inet_twsk_add_bind_node()` as `inet_twsk_hashdance_schedule()`
+    /// uses it: `tw` becomes an owner of its port's bind bucket (made if
+    /// the socket had none — a socket that never owned the port), so the
+    /// port stays in use while `tw` lives.
+    pub fn inet_twsk_bind_hash(&self, tw: &Arc<InetTimewaitSock>) {
+        if tw.bind_link.is_linked() {
+            return;
+        }
+        let port = tw.tw_num();
+        let mut chain = self.bhash_head(port).chain.lock();
+        let i = match chain.iter().position(|tb| tb.port == port) {
+            Some(i) => i,
+            None => {
+                chain.push(InetBindBucket::new(port));
+                chain.len() - 1
+            }
+        };
+        chain[i].tw_owners.push_front(Arc::clone(tw));
+    }
+
+    /// Mirrors `inet_twsk_bind_unhash()`: `tw` leaves its bind bucket,
+    /// which is freed if nobody else owns the port
+    /// (`inet_bind_bucket_destroy()`).
+    pub fn inet_twsk_bind_unhash(&self, tw: &InetTimewaitSock) {
+        if !tw.bind_link.is_linked() {
+            return;
+        }
+        let port = tw.tw_num();
+        let mut chain = self.bhash_head(port).chain.lock();
+        let Some(i) = chain.iter().position(|tb| tb.port == port) else { return };
+        let tb = &mut chain[i];
+        let mut c = tb.tw_owners.front_mut();
+        while let Some(t) = c.get() {
+            if std::ptr::eq(t, tw) {
+                c.remove();
+                break;
+            }
+            c.move_next();
+        }
+        if tb.is_empty() {
+            chain.swap_remove(i);
+        }
+    }
+
+    /// Mirrors `inet_lookup_established()` limited to timewait socks: the
+    /// one holding the reverse of a segment's four-tuple, if any (what
+    /// `ss -tan state time-wait` would list for it).
+    pub fn inet_lookup_timewait(
+        &self,
+        saddr: Ipv4Addr,
+        sport: u16,
+        daddr: Ipv4Addr,
+        dport: u16,
+        dif: u32,
+    ) -> Option<Arc<InetTimewaitSock>> {
+        match self.__inet_lookup_established_any(saddr, sport, daddr, dport, dif) {
+            Some(EhashEntry::Tw(tw)) => Some(tw),
+            _ => None,
+        }
+    }
+    // ANCHOR_END: inet_ehash_swap_tw
+
     /// Mirrors `inet_ehash_insert()`: put `sk` on its `ehash` chain; with
     /// `check_dup`, refuse (false) if its four-tuple is already there.
     fn inet_ehash_insert(&self, sk: &Arc<TcpSock>, check_dup: bool) -> bool {
@@ -670,8 +831,11 @@ impl InetHashinfo {
             debug_assert!(false, "inet_ehash_insert: {sk:?} is already hashed");
             return false;
         }
-        let mut chain = self.ehash_bucket(self.sk_ehashfn(sk)).chain.lock();
-        if check_dup && Self::inet_ehash_lookup_by_sk(&chain, sk) {
+        let b = self.ehash_bucket(self.sk_ehashfn(sk));
+        let mut chain = b.chain.lock();
+        if check_dup
+            && (Self::inet_ehash_lookup_by_sk(&chain, sk) || Self::tw_lookup_by_sk(&b.tws.lock(), sk))
+        {
             return false;
         }
         chain.push_front(Arc::clone(sk));
@@ -781,7 +945,7 @@ impl InetHashinfo {
     /// unless the socket is still in `ehash`/`lhash2`, whose key needs it
     /// (call [`InetHashinfo::inet_unhash`] first, as `tcp_set_state()`
     /// does). Nothing if the socket owns no port.
-    pub fn inet_put_port(&self, sk: &Arc<TcpSock>) {
+    pub fn inet_put_port(&self, sk: &TcpSock) {
         if !sk.bind_link.is_linked() {
             return;
         }
@@ -791,13 +955,13 @@ impl InetHashinfo {
         let tb = &mut chain[i];
         let mut c = tb.owners.front_mut();
         while let Some(s) = c.get() {
-            if std::ptr::eq(s, &**sk) {
+            if std::ptr::eq(s, sk) {
                 c.remove();
                 break;
             }
             c.move_next();
         }
-        if tb.owners.is_empty() {
+        if tb.is_empty() {
             chain.swap_remove(i);
         }
         if !sk.hash_link.is_linked() {
@@ -852,7 +1016,22 @@ impl InetHashinfo {
     /// `inet_num` ("Must record num and sport now. Otherwise we will see in
     /// hash table socket with a funny identity") and insert `sk`.
     /// `EADDRNOTAVAIL` if the tuple is taken.
-    fn __inet_check_established(&self, sk: &Arc<TcpSock>, lport: u16) -> Result<(), Errno> {
+    ///
+    /// A timewait sock holding the tuple does not make it taken if
+    /// `twsk_unique(tw, twp)` (`tcp_twsk_unique()`,
+    /// [`crate::tcp_ipv4::tcp_twsk_unique`]) says it may be reused: then
+    /// `sk` is hashed and `tw` unhashed under the same lock, and `tw` is
+    /// returned for the caller to count (`TWRecycled`) and kill
+    /// (`inet_twsk_deschedule_put()`). `twp` is false when the socket was
+    /// bound before `connect()` (Linux passes `twp = NULL`, which skips
+    /// the `tcp_tw_reuse` test).
+    fn __inet_check_established(
+        &self,
+        sk: &Arc<TcpSock>,
+        lport: u16,
+        twp: bool,
+        twsk_unique: TwskUnique<'_>,
+    ) -> Result<Option<Arc<InetTimewaitSock>>, Errno> {
         if sk.hash_link.is_linked() {
             return Err(Errno::EISCONN);
         }
@@ -860,19 +1039,31 @@ impl InetHashinfo {
         let acookie = inet_addr_cookie(faddr, laddr);
         let ports = inet_combined_ports(fport, lport);
         let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
-        let mut chain = self.ehash_bucket(self.inet_ehashfn(laddr, lport, faddr, fport)).chain.lock();
-        for sk2 in chain.iter() {
-            if sk2.inet_match(acookie, ports, dif) {
-                // The TIME_WAIT issue extends this: if sk2 is in TIME_WAIT
-                // and twsk_unique() allows reuse (tcp_tw_reuse), take its
-                // place: unhash it, bump TimeWaitRecycled, and go on.
-                return Err(Errno::EADDRNOTAVAIL);
-            }
+        let b = self.ehash_bucket(self.inet_ehashfn(laddr, lport, faddr, fport));
+        let mut chain = b.chain.lock();
+        if chain.iter().any(|sk2| sk2.inet_match(acookie, ports, dif)) {
+            return Err(Errno::EADDRNOTAVAIL); // not_unique
         }
+        let mut tws = b.tws.lock();
+        let mut tw = None;
+        let mut c = tws.front_mut();
+        while let Some(t) = c.get() {
+            if t.inet_match(acookie, ports, dif) {
+                if !twsk_unique(t, twp) {
+                    return Err(Errno::EADDRNOTAVAIL); // not_unique
+                }
+                tw = c.remove();
+                break;
+            }
+            c.move_next();
+        }
+        drop(tws);
+        // Must record num and sport now. Otherwise we will see in hash
+        // table socket with a funny identity.
         sk.set_skc_local(laddr, lport);
         chain.push_front(Arc::clone(sk));
         self.established.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(tw)
     }
     // ANCHOR_END: __inet_check_established
 
@@ -904,9 +1095,25 @@ impl InetHashinfo {
         range: (u16, u16),
         port_offset: u32,
     ) -> Result<(), Errno> {
+        self.__inet_hash_connect(sk, range, port_offset, &|_, _| false).map(|_| ())
+    }
+
+    /// [`InetHashinfo::inet_hash_connect`] with `tcp_twsk_unique()`: a
+    /// four-tuple held by a timewait sock may be taken over when
+    /// `twsk_unique` allows it; the timewait sock, unhashed from `ehash`,
+    /// is returned for the caller to count and kill (Linux's `tw` after
+    /// `__inet_hash_connect()`'s `inet_twsk_bind_unhash()` +
+    /// `inet_twsk_deschedule_put()`).
+    pub fn __inet_hash_connect(
+        &self,
+        sk: &Arc<TcpSock>,
+        range: (u16, u16),
+        port_offset: u32,
+        twsk_unique: TwskUnique<'_>,
+    ) -> Result<Option<Arc<InetTimewaitSock>>, Errno> {
         let port = sk.inet_num();
         if port != 0 {
-            return self.__inet_check_established(sk, port);
+            return self.__inet_check_established(sk, port, false, twsk_unique);
         }
         let (low, high) = (u32::from(range.0), u32::from(range.1) + 1); // [low, high[
         if high <= low {
@@ -932,11 +1139,15 @@ impl InetHashinfo {
                 let p = port as u16;
                 let mut chain = self.bhash_head(p).chain.lock();
                 let found = chain.iter().position(|tb| tb.port == p);
+                let mut tw = None;
                 let ok = match found {
                     // Does not bother with rcv_saddr checks, because the
                     // established check is already unique enough.
                     Some(t) if chain[t].fastreuse >= 0 || chain[t].fastreuseport >= 0 => None,
-                    Some(t) => self.__inet_check_established(sk, p).ok().map(|()| t),
+                    Some(t) => self.__inet_check_established(sk, p, true, twsk_unique).ok().map(|w| {
+                        tw = w;
+                        t
+                    }),
                     None => {
                         let mut tb = InetBindBucket::new(p);
                         tb.fastreuse = -1;
@@ -957,7 +1168,18 @@ impl InetHashinfo {
                     if !sk.hash_link.is_linked() {
                         self.inet_ehash_insert(sk, false);
                     }
-                    return Ok(());
+                    // inet_twsk_bind_unhash(tw), under the head lock.
+                    if let Some(tw) = &tw {
+                        let mut c = chain[t].tw_owners.front_mut();
+                        while let Some(x) = c.get() {
+                            if std::ptr::eq(x, &**tw) {
+                                c.remove();
+                                break;
+                            }
+                            c.move_next();
+                        }
+                    }
+                    return Ok(tw);
                 }
                 drop(chain);
                 i += step;
@@ -1041,6 +1263,45 @@ mod tests {
         dup.set_skc_addrs(LOCAL, 80, PEER, 40000);
         assert!(!h.inet_ehash_nolisten(&dup));
         assert_eq!(h.established_len(), 2);
+    }
+
+    #[test]
+    fn a_timewait_sock_takes_the_full_sockets_place() {
+        use crate::inet_timewait_sock::{TwInit, inet_twsk_alloc};
+        let net = net();
+        let tn = crate::inet_init(&net);
+        let h = &tn.hashinfo;
+        let sk = sock_established(h, &net, 80, PEER, 40000);
+        let init = TwInit {
+            substate: TcpState::TimeWait,
+            rcv_nxt: 1,
+            snd_nxt: 1,
+            rcv_wnd: 1000,
+            rcv_wscale: 0,
+            tstamp_ok: false,
+            ts_recent: 0,
+            ts_recent_stamp: 0,
+            ts_offset: 0,
+        };
+        let tw = inet_twsk_alloc(&net, &tn, &sk, &init).unwrap();
+        h.inet_ehash_swap_tw(&sk, &tw);
+        assert!(!sk.hash_link.is_linked() && tw.hash_link.is_linked());
+        assert_eq!(h.established_len(), 0);
+        // The full-socket lookup misses; the any-kind lookup finds the tw.
+        assert!(h.__inet_lookup_established(PEER, 40000, LOCAL, 80, 1).is_none());
+        match h.__inet_lookup_established_any(PEER, 40000, LOCAL, 80, 1) {
+            Some(EhashEntry::Tw(t)) => assert!(Arc::ptr_eq(&t, &tw)),
+            other => panic!("expected the timewait sock, got {other:?}"),
+        }
+        assert!(h.inet_lookup_timewait(PEER, 40001, LOCAL, 80, 1).is_none());
+        // Its four-tuple is taken: a passive child for it is refused.
+        let dup = sock(&net, TcpState::SynRecv);
+        dup.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert!(!h.inet_ehash_nolisten(&dup));
+        assert!(h.inet_ehash_remove_tw(&tw));
+        assert!(!h.inet_ehash_remove_tw(&tw));
+        assert!(h.__inet_lookup_established_any(PEER, 40000, LOCAL, 80, 1).is_none());
+        assert!(h.inet_ehash_nolisten(&dup));
     }
 
     #[test]

@@ -31,8 +31,10 @@
 //! NewReno and PRR ([`tcp_input::fastretrans`]) under a pluggable
 //! congestion control ([`tcp_cong`], Reno).
 //!
-//! Still to come, each with its issue: the timewait sock and its slab;
-//! CUBIC, RACK-TLP and the fast path.
+//! TIME_WAIT is a small timewait sock from its own slab
+//! ([`inet_timewait_sock`]) in the full socket's place in `ehash`.
+//!
+//! Still to come, each with its issue: CUBIC, RACK-TLP and the fast path.
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|
@@ -41,8 +43,9 @@
 //! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; request socks on a second chain per ehash bucket, not on the one `sock_common` chain; no `bhash2`; reuseport by hash only (no BPF) |
 //! | `sock_reuseport.rs` | net/core/sock_reuseport.c, include/net/sock_reuseport.h | net-tcp/hashtables | no uids, BPF, `SO_INCOMING_CPU` or request migration; a lock per group instead of the global `reuseport_lock` |
 //! | `syncookies.rs` | net/ipv4/syncookies.c, include/net/tcp.h (`tcp_cookie_time()`) | net-tcp/syncookies | secrets per namespace from its seed; plain values in, not skbs; no ECN |
+//! | `inet_timewait_sock.rs` | include/net/inet_timewait_sock.h, net/ipv4/inet_timewait_sock.c, include/linux/tcp.h (`struct tcp_timewait_sock`) | closing | the slab holds `Arc`s and its length is the death row's count; a third ehash chain and a second bind-bucket owner list; no "time wait bucket table overflow" log (6.18 has none either) |
 //! | `request_sock.rs` | include/net/request_sock.h, net/core/request_sock.c, net/ipv4/inet_connection_sock.c (`inet_reqsk_alloc()`, `inet_csk_reqsk_queue_hash_add()`, `reqsk_timer_handler()`, `inet_csk_reqsk_queue_add()`, `inet_csk_complete_hashdance()`) | listen | the slab holds `Arc`s; the accept queue is a `VecDeque` of children, not a list of request socks; no `TCP_DEFER_ACCEPT`, Fast Open or request migration |
-//! | `tcp_minisocks.rs` | net/ipv4/tcp_minisocks.c (`tcp_check_req()`, `tcp_create_openreq_child()`, `tcp_child_process()`), tcp_ipv4.c (`tcp_v4_syn_recv_sock()`), syncookies.c (`cookie_v4_check()`'s socket half) | listen | no Fast Open; the child's SYN-ACK sits on its retransmit queue so the final ACK acknowledges it through `tcp_ack()` |
+//! | `tcp_minisocks.rs` | net/ipv4/tcp_minisocks.c (`tcp_time_wait()`, `tcp_timewait_state_process()`, `tcp_check_req()`, `tcp_create_openreq_child()`, `tcp_child_process()`), tcp_ipv4.c (`tcp_v4_syn_recv_sock()`), syncookies.c (`cookie_v4_check()`'s socket half) | listen | no Fast Open; the child's SYN-ACK sits on its retransmit queue so the final ACK acknowledges it through `tcp_ack()` |
 //! | `inet_connection_sock.rs` | net/ipv4/inet_connection_sock.c | net-tcp/hashtables | no uids for `SO_REUSEPORT` |
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | no `tcp_filter()`, XFRM or MD5/AO; a request found in ehash is handed to `tcp_check_req()` with its listener |
 //! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission, listen | slow path only (no header prediction); no ECN; `tcp_conn_request()` without Fast Open or TCP metrics (no peer is "proven") |
@@ -53,7 +56,7 @@
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |
 //! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission | hooks take the locked `TcpSk`; a global registry without modules or `tcp_allowed_congestion_control`; default `reno` (Linux: `cubic`) |
-//! | `tcp.rs` | net/ipv4/tcp.c, tcp_minisocks.c (`tcp_time_wait`) | net-tcp/state_machine, data_path | TIME_WAIT keeps the full socket; no autotuning or `tcp_mem` |
+//! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path | no autotuning or `tcp_mem` |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
@@ -62,6 +65,7 @@
 pub mod af_inet;
 pub mod inet_connection_sock;
 pub mod inet_hashtables;
+pub mod inet_timewait_sock;
 pub mod packetdrill;
 pub mod request_sock;
 pub mod sock;

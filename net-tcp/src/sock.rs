@@ -24,9 +24,9 @@
 //!   `sk_backlog`): the user side takes the same spin lock as the softirq
 //!   side and holds it only for the length of one call's bookkeeping.
 //! - There are no file descriptors; a [`crate::TcpSocket`] handle is the fd.
-//! - One struct serves every state but NEW_SYN_RECV, whose minisock is
-//!   [`crate::request_sock::RequestSock`]; Linux's `inet_timewait_sock`
-//!   comes with the TIME_WAIT issue.
+//! - One struct serves every state but NEW_SYN_RECV and TIME_WAIT, whose
+//!   minisocks are [`crate::request_sock::RequestSock`] and
+//!   [`crate::inet_timewait_sock::InetTimewaitSock`].
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -448,9 +448,6 @@ pub struct TcpSk {
     /// `sk_data_ready()` / `sk_state_change()` / `sk_write_space()` at once;
     /// we wake after the lock is dropped).
     pub wake_pending: bool,
-    /// The socket stands in for a timewait sock (TIME_WAIT, or an orphan's
-    /// FIN_WAIT2 timeout): its keepalive timer ends it.
-    pub tw_substate: bool,
     /// `SOCK_DEAD`: orphaned by close; the user will never look again.
     pub dead: bool,
     /// `sock->state`: `SS_UNCONNECTED`, `SS_CONNECTING`, `SS_CONNECTED`
@@ -784,7 +781,6 @@ impl TcpSk {
             sk_linger: None,
             done: false,
             wake_pending: false,
-            tw_substate: false,
             dead: false,
             socket_state: SS_UNCONNECTED,
             nonblock: false,

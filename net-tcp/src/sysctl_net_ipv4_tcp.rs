@@ -8,8 +8,7 @@
 //!
 //! - `tcp_rmem[2]` is 33554432 on the 24 GiB machines we checked: Linux
 //!   scales it with memory at boot (`tcp_init()`); we take that figure.
-//! - Only the sysctls whose mechanism exists are registered; the
-//!   TIME_WAIT issue adds its own (`tcp_tw_reuse` …).
+//! - Only the sysctls whose mechanism exists are registered.
 
 use net_core::sysctl_net::{INT_MAX, Sysctl, SysctlDef, SysctlTable};
 
@@ -145,4 +144,24 @@ tcp_sysctls! {
     /// `tcp_comp_sack_slack_ns`: timer slack of the compressed SACK.
     TCP_COMP_SACK_SLACK_NS, tcp_comp_sack_slack_ns = "net.ipv4.tcp_comp_sack_slack_ns", &[100_000], 0, INT_MAX,
         "Slack of the compressed-SACK timer, in ns.";
+    /// `tcp_max_tw_buckets`: the most timewait socks
+    /// (`tcp_death_row.sysctl_max_tw_buckets`); past it a closing socket
+    /// skips TIME_WAIT (`TCPTimeWaitOverflow`). Linux sets it from the
+    /// ehash size at boot; 131072 is what this 6.18 machine reads.
+    TCP_MAX_TW_BUCKETS, tcp_max_tw_buckets = "net.ipv4.tcp_max_tw_buckets", &[131072], 0, INT_MAX,
+        "Maximum number of timewait sockets.";
+    /// `tcp_tw_reuse`: may `connect()` take over a TIME_WAIT four-tuple
+    /// when timestamps make it safe (`tcp_twsk_unique()`)? 0 no, 1 yes,
+    /// 2 only for loopback traffic (the default).
+    TCP_TW_REUSE, tcp_tw_reuse = "net.ipv4.tcp_tw_reuse", &[2], 0, 2,
+        "Reuse TIME_WAIT sockets for new outgoing connections (2: loopback only).";
+    /// `tcp_tw_reuse_delay`: ms a timewait sock must have existed before
+    /// `tcp_tw_reuse` may take it (Linux 6.13+; before, 1 s by
+    /// `ts_recent_stamp`).
+    TCP_TW_REUSE_DELAY, tcp_tw_reuse_delay = "net.ipv4.tcp_tw_reuse_delay", &[1000], 1, INT_MAX,
+        "Milliseconds before a TIME_WAIT socket may be reused.";
+    /// `tcp_rfc1337`: 1 = a RST does not end TIME_WAIT (RFC 1337's fix for
+    /// "TIME-WAIT assassination"); 0 (default) = it does.
+    TCP_RFC1337, tcp_rfc1337 = "net.ipv4.tcp_rfc1337", &[0], 0, 1,
+        "Ignore RSTs in TIME_WAIT (RFC 1337).";
 }

@@ -5,8 +5,8 @@
 //! `tcp_done()`, `tcp_sendmsg_locked()`, `tcp_recvmsg_locked()`,
 //! `tcp_cleanup_rbuf()`, `tcp_close()`, `tcp_close_state()`,
 //! `tcp_shutdown()`, `tcp_disconnect()`, `tcp_poll()`, `tcp_get_info()`),
-//! plus `tcp_time_wait()` from net/ipv4/tcp_minisocks.c and
-//! `inet_csk_destroy_sock()` from net/ipv4/inet_connection_sock.c.
+//! plus `inet_csk_destroy_sock()` from net/ipv4/inet_connection_sock.c.
+//! (`tcp_time_wait()` lives in [`crate::tcp_minisocks`], re-exported here.)
 //!
 //! # Blocking
 //!
@@ -21,9 +21,6 @@
 //!
 //! # Where we differ
 //!
-//! - TIME_WAIT keeps the full socket in ehash with its `sk_timer` armed
-//!   for 60 s; [`tcp_time_wait`] is the one entry point the TIME_WAIT issue
-//!   will turn into the timewait sock, its slab and the hash swap.
 //! - No receive-buffer autotuning (`tcp_rcv_space_adjust()`), no memory
 //!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`.
 
@@ -118,9 +115,14 @@ pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     tp.compressed_ack = 0;
 }
 
-/// `inet_csk_destroy_sock()`: free what an orphan still holds — queues and
-/// its three timers for good.
+/// `inet_csk_destroy_sock()`: free what an orphan still holds — queues,
+/// its three timers for good, and its port (`tcp_v4_destroy_sock()` →
+/// `inet_put_port()`: a socket the user bound, or a child of one, is left
+/// on its bind bucket by `tcp_set_state(CLOSE)` until now).
 pub fn inet_csk_destroy_sock(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    if let Some(tn) = net.net_generic::<TcpNet>() {
+        tn.hashinfo.inet_put_port(sk);
+    }
     tcp_write_queue_purge(tp);
     tp.sk_receive_queue.purge();
     tp.out_of_order_queue.fast_clear();
@@ -140,35 +142,7 @@ pub fn tcp_fin_time(tn: &TcpNet, tp: &TcpSk) -> u32 {
     fin_timeout.max((rto << 2) - (rto >> 1))
 }
 
-// ANCHOR: tcp_time_wait
-/// Enter TIME_WAIT (`state` = TIME_WAIT, for `TCP_TIMEWAIT_LEN`) or the
-/// orphan's FIN_WAIT2 timeout (`state` = FIN_WAIT2, for `timeo`).
-///
-/// Mirrors `tcp_time_wait()` (net/ipv4/tcp_minisocks.c), whose job in Linux
-/// is to swap the full socket for a small `inet_timewait_sock` in ehash.
-/// Here the full socket stays, with only its keepalive timer armed; when it
-/// fires the socket is done (`TW` counts TIME_WAIT ends, Linux's
-/// `LINUX_MIB_TIMEWAITED`).
-pub fn tcp_time_wait(
-    net: &Net,
-    _tn: &TcpNet,
-    sk: &Arc<TcpSock>,
-    tp: &mut TcpSk,
-    state: TcpState,
-    timeo: u32,
-) {
-    let timeo = if state == TcpState::TimeWait { TCP_TIMEWAIT_LEN } else { timeo.max(1) };
-    if tp.state != state {
-        tcp_set_state(net, sk, tp, state);
-    }
-    tp.icsk_pending = 0;
-    net.del_timer(sk.timers.retransmit);
-    net.del_timer(sk.timers.delack);
-    tp.tw_substate = true;
-    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(timeo));
-    tp.wake_pending = true;
-}
-// ANCHOR_END: tcp_time_wait
+pub use crate::tcp_minisocks::tcp_time_wait;
 
 // -- sending ----------------------------------------------------------------------------
 
@@ -434,8 +408,10 @@ pub fn inet_csk_listen_stop(net: &Net, tn: &TcpNet, children: Vec<Arc<TcpSock>>)
 /// §2.17); `SO_LINGER` with a zero timeout resets too (`TCPAbortOnData`).
 /// Otherwise the FIN goes out after the queued data. The socket becomes an
 /// orphan (`SOCK_DEAD`): the hash table keeps it alive through FIN_WAIT1,
-/// FIN_WAIT2 (bounded by `tcp_fin_timeout`), CLOSING, LAST_ACK and
-/// TIME_WAIT; a listener first resets the children it never accepted.
+/// FIN_WAIT2 (bounded by `tcp_fin_timeout`; up to `TCP_TIMEWAIT_LEN` of it
+/// as a timewait sock in substate FIN_WAIT2), CLOSING and LAST_ACK; TIME_WAIT
+/// is a timewait sock ([`tcp_time_wait`]). A listener first resets the
+/// children it never accepted.
 pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
     let children: Vec<Arc<TcpSock>> = {
         let mut tp = sk.lock.lock();

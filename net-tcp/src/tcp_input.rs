@@ -1679,54 +1679,6 @@ pub fn tcp_rcv_state_process(
 }
 // ANCHOR_END: tcp_rcv_state_process
 
-// ANCHOR: tcp_timewait_state_process
-/// A segment for a socket in TIME_WAIT (`tcp_timewait_state_process()`,
-/// net/ipv4/tcp_minisocks.c), until the TIME_WAIT issue brings the
-/// timewait sock:
-///
-/// - exactly at `rcv_nxt` only a RST or a bare ACK can come: a RST ends
-///   TIME_WAIT ("TIME_WAIT assassination", Linux's default with
-///   `tcp_rfc1337` = 0); a bare ACK restarts the 60 s, unanswered;
-/// - anything else but a RST — a retransmitted FIN, stray data — restarts
-///   the 60 s (if it carries an ACK) and is answered with an ACK, bare
-///   ACKs and SYNs at most once per `tcp_invalid_ratelimit`
-///   ([`tcp_oow_rate_limited`], `TCPACKSkippedTimeWait`);
-/// - a RST elsewhere is ignored.
-pub fn tcp_timewait_state_process(
-    net: &Net,
-    tn: &TcpNet,
-    sk: &Arc<TcpSock>,
-    tp: &mut TcpSk,
-    seg: &TcpSeg,
-) -> RcvAction {
-    let restart = |net: &Net| net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(TCP_TIMEWAIT_LEN));
-    if seg.seq == tp.rcv_nxt && (seg.seq == seg.end_seq || seg.has(TCPHDR_RST)) {
-        if seg.has(TCPHDR_RST) {
-            tcp_done(net, sk, tp);
-        } else {
-            restart(net);
-        }
-        return RcvAction::Done;
-    }
-    if seg.has(TCPHDR_RST) {
-        return RcvAction::Done;
-    }
-    // A new SYN may reopen the connection (RFC 1122 §4.2.2.13); the
-    // TIME_WAIT issue implements that (`TCP_TW_SYN`). Until then it is
-    // answered like any other out-of-window segment.
-    if seg.has(TCPHDR_ACK) {
-        restart(net);
-    }
-    // tcp_timewait_check_oow_rate_limit(): a bare ACK or a SYN is
-    // answered at most once per tcp_invalid_ratelimit
-    // (TCPACKSkippedTimeWait); a retransmitted FIN always is.
-    if !tcp_oow_rate_limited(net, tn, seg, LinuxMib::TCPACKSkippedTimeWait, tp) {
-        tcp_send_ack(net, tn, sk, tp);
-    }
-    RcvAction::Done
-}
-// ANCHOR_END: tcp_timewait_state_process
-
 // -- the passive open: a SYN reaches a listener -------------------------------------
 
 // ANCHOR: tcp_syn_flood_action
@@ -1841,8 +1793,11 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
     use crate::request_sock::*;
     let sysctl = &tn.sysctl;
     let syncookies = sysctl.tcp_syncookies.get();
+    // A SYN that reopened a TIME_WAIT four-tuple brings the ISN
+    // tcp_timewait_state_process() chose (Linux: the per-CPU `tcp_tw_isn`).
+    let tw_isn = crate::tcp_ipv4::tcp_tw_isn_take();
     let mut want_cookie = false;
-    if syncookies == 2 || inet_csk_reqsk_queue_is_full(listener) {
+    if (syncookies == 2 || inet_csk_reqsk_queue_is_full(listener)) && tw_isn == 0 {
         want_cookie = tcp_syn_flood_action(net, tn, listener);
         if !want_cookie {
             net.mib.inc(LinuxMib::ListenDrops);
@@ -1896,8 +1851,8 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
     let tstamp_ok = ts.is_some();
     let wscale_ok = wscale.is_some();
     let ts_off = if tstamp_ok { crate::tcp_ipv4::secure_tcp_ts_off(tn, seg.daddr, seg.saddr) } else { 0 };
-    let mut isn = 0;
-    if !want_cookie {
+    let mut isn = tw_isn;
+    if !want_cookie && isn == 0 {
         let max_syn_backlog = sysctl.tcp_max_syn_backlog.get().max(0) as u32;
         let qlen = inet_csk_reqsk_queue_len(listener);
         // "Kill the following clause, if you dislike this way."

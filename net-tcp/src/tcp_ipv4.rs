@@ -40,10 +40,11 @@ use net_ipv4::protocol::IcmpErr;
 
 use crate::af_inet::TcpNet;
 use crate::inet_hashtables::EhashEntry;
+use crate::inet_timewait_sock::{InetTimewaitSock, LOOPBACK_IFINDEX, inet_twsk_deschedule_put};
 use crate::sock::*;
 use crate::tcp::{tcp_set_state, wake};
 use crate::tcp_input::*;
-use crate::tcp_minisocks::CheckReq;
+use crate::tcp_minisocks::{CheckReq, TcpTwStatus, tcp_timewait_state_process};
 use crate::tcp_output::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, TcpHdr};
@@ -149,6 +150,32 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
         let hit = tn.hashinfo.__inet_lookup_established_any(saddr, seg.sport, daddr, seg.dport, seg.dif);
         let req = match hit {
             Some(EhashEntry::Sk(sk)) => break Some(sk),
+            Some(EhashEntry::Tw(tw)) => {
+                // do_time_wait:
+                match tcp_timewait_state_process(net, tn, &tw, &seg) {
+                    TcpTwStatus::Syn { isn } => {
+                        let sk2 =
+                            tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif);
+                        if let Some(sk2) = sk2 {
+                            // No TWRecycled here: Linux counts only
+                            // connect()'s reuse (checked on 6.18: a SYN
+                            // reopening a timewait sock left it at 0).
+                            inet_twsk_deschedule_put(net, &tw);
+                            TCP_TW_ISN.with(|c| c.set(isn));
+                            break Some(sk2);
+                        }
+                        // to ACK
+                        tcp_v4_timewait_ack(net, tn, &tw, &seg);
+                    }
+                    TcpTwStatus::Ack => tcp_v4_timewait_ack(net, tn, &tw, &seg),
+                    TcpTwStatus::Rst => {
+                        tcp_v4_send_reset(net, tn, &seg);
+                        inet_twsk_deschedule_put(net, &tw);
+                    }
+                    TcpTwStatus::Success => {}
+                }
+                return drop_seg(net, skb, SkbDropReason::NotSpecified);
+            }
             Some(EhashEntry::Req(req)) => req,
             None => break tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif),
         };
@@ -193,6 +220,8 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
         let mut tp = sk.lock.lock();
         tp.segs_in = tp.segs_in.wrapping_add(1);
         let a = tcp_v4_do_rcv(net, tn, &sk, &mut tp, &seg, skb);
+        // Whatever the listener did with a reopening SYN, its ISN is spent.
+        TCP_TW_ISN.with(|c| c.set(0));
         if std::mem::take(&mut tp.wake_pending) {
             drop(tp);
             wake(&sk);
@@ -207,8 +236,9 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
 }
 // ANCHOR_END: tcp_v4_rcv
 
-/// `tcp_v4_do_rcv()`: ESTABLISHED takes `tcp_rcv_established()`, TIME_WAIT
-/// its own processing, anything else `tcp_rcv_state_process()`.
+/// `tcp_v4_do_rcv()`: ESTABLISHED takes `tcp_rcv_established()`, anything
+/// else `tcp_rcv_state_process()` (TIME_WAIT is a timewait sock, handled in
+/// [`tcp_v4_rcv`]).
 pub fn tcp_v4_do_rcv(
     net: &Net,
     tn: &TcpNet,
@@ -222,7 +252,6 @@ pub fn tcp_v4_do_rcv(
             tcp_rcv_established(net, tn, sk, tp, seg, skb);
             RcvAction::Done
         }
-        TcpState::TimeWait => tcp_timewait_state_process(net, tn, sk, tp, seg),
         _ => {
             let pmtu = route_mtu(net, tn, sk, tp);
             tcp_rcv_state_process(net, tn, sk, tp, seg, skb, pmtu)
@@ -274,6 +303,122 @@ pub fn tcp_v4_send_reset(net: &Net, tn: &TcpNet, seg: &TcpSeg) {
 }
 // ANCHOR_END: tcp_v4_send_reset
 
+// ANCHOR: tcp_v4_timewait_ack
+thread_local! {
+    /// Linux's per-CPU `tcp_tw_isn`: the ISN a SYN that reopened a
+    /// TIME_WAIT four-tuple carries to `tcp_conn_request()` (0: none).
+    /// Set by [`tcp_v4_rcv`] just before it hands the SYN to the listener
+    /// on this thread, taken by [`tcp_tw_isn_take`].
+    static TCP_TW_ISN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Read and clear `tcp_tw_isn` (`__this_cpu_read()` +
+/// `__this_cpu_write(tcp_tw_isn, 0)`).
+pub fn tcp_tw_isn_take() -> u32 {
+    TCP_TW_ISN.with(|c| c.replace(0))
+}
+
+/// Mirrors `tcp_v4_send_ack()`: a bare ACK in reply to `seg`, built from
+/// the given numbers alone (no socket): `seq`, `ack`, `win` (already
+/// scaled), and a timestamp option (NOP, NOP, TS) when `tsecr` is not 0 —
+/// Linux's test for "timestamps were agreed". Counts `OutSegs`.
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_v4_send_ack(
+    net: &Net,
+    tn: &TcpNet,
+    seg: &TcpSeg,
+    seq: u32,
+    ack: u32,
+    win: u32,
+    tsval: u32,
+    tsecr: u32,
+    oif: u32,
+) {
+    let opts =
+        crate::tcphdr::TcpOutOptions { ts: (tsecr != 0).then_some((tsval, tsecr)), ..Default::default() };
+    let hlen = TCPHDR_LEN + crate::tcphdr::tcp_options_size(&opts);
+    let mut skb = tcp_stream_alloc_skb(0);
+    {
+        let hdr = skb.push(hlen);
+        hdr[..TCPHDR_LEN].fill(0);
+        hdr[12] = ((hlen / 4) as u8) << 4;
+        crate::tcphdr::tcp_options_write(&mut hdr[TCPHDR_LEN..], &opts);
+    }
+    skb.reset_transport_header();
+    let Some(mut th) = TcpHdr::new_checked(skb.data_mut()) else { return };
+    th.set_source(seg.dport);
+    th.set_dest(seg.sport);
+    th.set_seq(seq);
+    th.set_ack_seq(ack);
+    th.set_flags(TCPHDR_ACK);
+    th.set_window(win.min(65535) as u16);
+    th.fill_checksum(seg.daddr, seg.saddr);
+    net.mib.inc(TcpMib::OutSegs);
+    let ipopts = IpSendOpts { oif: Some(oif).filter(|&d| d != 0), ..IpSendOpts::default() };
+    let _ = ip_build_and_send_pkt(net, &tn.ipv4, skb, seg.daddr, seg.saddr, IPPROTO_TCP, ipopts);
+}
+
+/// Mirrors `tcp_v4_timewait_ack()`: repeat the last ACK from the timewait
+/// sock — `seq = tw_snd_nxt`, `ack = tw_rcv_nxt`, the window `tw_rcv_wnd
+/// >> tw_rcv_wscale`, TSval = our clock + `tw_ts_offset`
+/// (`tcp_tw_tsval()`), TSecr = `tw_ts_recent`.
+pub fn tcp_v4_timewait_ack(net: &Net, tn: &TcpNet, tw: &InetTimewaitSock, seg: &TcpSeg) {
+    use std::sync::atomic::Ordering::Relaxed;
+    tcp_v4_send_ack(
+        net,
+        tn,
+        seg,
+        tw.tw_snd_nxt,
+        tw.tw_rcv_nxt.load(Relaxed),
+        tw.tw_rcv_wnd >> tw.tw_rcv_wscale,
+        tcp_time_stamp_ts(net).wrapping_add(tw.tw_ts_offset),
+        tw.tw_ts_recent.load(Relaxed),
+        tw.tw_bound_dev_if,
+    );
+}
+// ANCHOR_END: tcp_v4_timewait_ack
+
+// ANCHOR: tcp_twsk_unique
+/// Mirrors `tcp_twsk_unique()` (net/ipv4/tcp_ipv4.c): may a `connect()`
+/// take over the four-tuple `tw` holds?
+///
+/// `tcp_tw_reuse` 0 forbids it, 1 allows it, 2 (the default) allows it
+/// only for loopback traffic (`tw` bound to `lo`, or either address in
+/// 127/8); a FIN_WAIT2 timewait sock is never reused. Reuse is safe only
+/// with PAWS, so `tw` must have a TS.Recent (`tw_ts_recent_stamp`), and it
+/// must have been in TIME_WAIT longer than `tcp_tw_reuse_delay` ms (1000;
+/// Linux 6.13+ — before, more than 1 s by `ts_recent_stamp`). A socket
+/// bound before `connect()` (`twp` false) skips the `tcp_tw_reuse` test
+/// and needs only the TS.Recent. The caller then starts the new connection
+/// at `tw_snd_nxt + 65535 + 2` with `tw`'s TS.Recent.
+///
+/// Checked on this machine's 6.18 kernel (a netns, `ip_local_port_range`
+/// one port, loopback, defaults): a `connect()` 0.3 s after the close
+/// failed with `EADDRNOTAVAIL`, one 1.2 s after it took the same port
+/// (`TWRecycled` + 1).
+pub fn tcp_twsk_unique(net: &Net, tn: &TcpNet, tw: &InetTimewaitSock, twp: bool) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut reuse = tn.sysctl.tcp_tw_reuse.get();
+    if tw.substate() == TcpState::FinWait2 {
+        reuse = 0;
+    }
+    if reuse == 2 {
+        // Still does not detect *everything* that goes through lo, since
+        // we require a loopback src or dst address or direct binding to
+        // 'lo' interface.
+        let loopback = tw.tw_bound_dev_if == LOOPBACK_IFINDEX
+            || tw.tw_daddr().is_loopback()
+            || tw.tw_rcv_saddr().is_loopback();
+        if !loopback {
+            reuse = 0;
+        }
+    }
+    let reuse_thresh = tw.tw_entry_stamp.load(Relaxed) as i64 + tn.sysctl.tcp_tw_reuse_delay.get();
+    let now_ms = (net.now_ns() / 1_000_000) as i64;
+    tw.has_ts_recent() && (!twp || (reuse != 0 && now_ms > reuse_thresh))
+}
+// ANCHOR_END: tcp_twsk_unique
+
 // ANCHOR: tcp_v4_connect
 /// The kernel half of `connect()` (`tcp_v4_connect()`): route to the peer
 /// (`ENETUNREACH`), take the route's source address if the socket has
@@ -304,14 +449,38 @@ pub fn tcp_v4_connect(
     tcp_set_state(net, sk, tp, TcpState::SynSent);
     let [low, high] = tn.ipv4.sysctl.ip_local_port_range.get_array::<2>();
     let range = (low.clamp(1, 65535) as u16, high.clamp(1, 65535) as u16);
+    // Reset inherited state (Linux does it only when the peer changed;
+    // ours never carries TS.Recent between connect()s otherwise).
+    tp.rx_opt.ts_recent = 0;
+    tp.rx_opt.ts_recent_stamp = 0;
     let offset = tn.hashinfo.inet_sk_port_offset(sk);
-    if let Err(e) = tn.hashinfo.inet_hash_connect(sk, range, offset) {
-        tcp_set_state(net, sk, tp, TcpState::Close);
-        sk.set_skc_addrs(bound, sk.inet_num(), Ipv4Addr::UNSPECIFIED, 0);
-        return Err(e);
+    let unique = |tw: &InetTimewaitSock, twp: bool| tcp_twsk_unique(net, tn, tw, twp);
+    let tw = match tn.hashinfo.__inet_hash_connect(sk, range, offset, &unique) {
+        Ok(tw) => tw,
+        Err(e) => {
+            tcp_set_state(net, sk, tp, TcpState::Close);
+            sk.set_skc_addrs(bound, sk.inet_num(), Ipv4Addr::UNSPECIFIED, 0);
+            return Err(e);
+        }
+    };
+    tp.write_seq = 0;
+    if let Some(tw) = tw {
+        // tcp_twsk_unique()'s second half: start above the old
+        // incarnation's sequence space and keep its TS.Recent, so PAWS
+        // protects the new connection from the old one's duplicates.
+        let mut seq = tw.tw_snd_nxt.wrapping_add(65535 + 2);
+        if seq == 0 {
+            seq = 1;
+        }
+        tp.write_seq = seq;
+        tp.rx_opt.ts_recent = tw.tw_ts_recent.load(std::sync::atomic::Ordering::Relaxed);
+        tp.rx_opt.ts_recent_stamp = tw.tw_ts_recent_stamp.load(std::sync::atomic::Ordering::Relaxed);
+        net.mib.inc(LinuxMib::TWRecycled);
+        inet_twsk_deschedule_put(net, &tw);
     }
-    let isn = secure_tcp_seq(&tn.isn_key, net.now_ns(), saddr, daddr, sk.inet_num(), dport);
-    tp.write_seq = isn;
+    if tp.write_seq == 0 {
+        tp.write_seq = secure_tcp_seq(&tn.isn_key, net.now_ns(), saddr, daddr, sk.inet_num(), dport);
+    }
     tp.tsoffset = secure_tcp_ts_off(tn, saddr, daddr);
     tcp_connect(net, tn, sk, tp, rt.mtu);
     Ok(())
@@ -346,6 +515,8 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     // The quoted segment went from us to the peer: look it up reversed.
     let sk = match tn.hashinfo.__inet_lookup_established_any(iph.daddr(), dport, iph.saddr(), sport, 0) {
         Some(EhashEntry::Sk(sk)) => sk,
+        // A timewait sock has nothing to learn from an ICMP error.
+        Some(EhashEntry::Tw(_)) => return,
         Some(EhashEntry::Req(req)) => {
             let abort = err.type_ == ICMP_PARAMETERPROB
                 || err.type_ == ICMP_TIME_EXCEEDED

@@ -1,13 +1,15 @@
-//! The final ACK of a passive open: a request sock meets the segment that
-//! completes its handshake, and the full socket is born.
+//! The two mini sockets at either end of a connection's life: the final
+//! ACK of a passive open, where a request sock meets the segment that
+//! completes its handshake and the full socket is born; and TIME_WAIT,
+//! where the full socket gives way to a timewait sock.
 //!
-//! Mirrors net/ipv4/tcp_minisocks.c of **Linux 6.18** (`tcp_check_req()`,
+//! Mirrors net/ipv4/tcp_minisocks.c of **Linux 6.18** (`tcp_time_wait()`,
+//! `tcp_timewait_state_process()`, `tcp_check_req()`,
 //! `tcp_create_openreq_child()`, `tcp_child_process()`), with
 //! `tcp_v4_syn_recv_sock()` from net/ipv4/tcp_ipv4.c beside them.
-//! (`tcp_time_wait()` and `tcp_timewait_state_process()` still live in
-//! [`crate::tcp`] and [`crate::tcp_input`] until the TIME_WAIT issue.)
 //!
-//! Heads up: read RFC 9293 §3.10.7.4 (SYN-RECEIVED) — and Linux's own
+//! Heads up: read RFC 9293 §3.10.7.4 (SYN-RECEIVED and TIME-WAIT), RFC 1122
+//! §4.2.2.13 (a SYN may reopen a connection in TIME-WAIT), RFC 1337 — and Linux's own
 //! verdict in `tcp_check_req()`: "RFC793 (even with RFC1122) DOES NOT
 //! describe SYN-RECV state. All the description is wrong, we cannot believe
 //! to it and should rely only on common sense and implementation
@@ -33,6 +35,7 @@ use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Net, Skb};
 
 use crate::af_inet::TcpNet;
+use crate::inet_timewait_sock::*;
 use crate::request_sock::*;
 use crate::sock::*;
 use crate::tcp::wake;
@@ -284,6 +287,10 @@ pub fn tcp_create_openreq_child(
     let lp = listener.lock.lock();
     let child = TcpSock::new(net, lp.sk_rcvbuf, lp.sk_sndbuf);
     child.skc_bound_dev_if.store(req.skc_bound_dev_if, Ordering::Relaxed);
+    // sk_clone_lock() copies sk_reuse/sk_reuseport: a child's timewait
+    // sock keeps the listener's SO_REUSEADDR for bind conflicts.
+    child.skc_reuse.store(listener.skc_reuse.load(Ordering::Relaxed), Ordering::Relaxed);
+    child.skc_reuseport.store(listener.skc_reuseport.load(Ordering::Relaxed), Ordering::Relaxed);
     child.set_skc_addrs(req.ir_loc_addr(), req.ir_num(), req.ir_rmt_addr(), req.ir_rmt_port());
     {
         let mut tp = child.lock.lock();
@@ -499,3 +506,242 @@ pub fn tcp_v4_cookie_check(
     None
 }
 // ANCHOR_END: tcp_v4_cookie_check
+
+// ANCHOR: tcp_time_wait
+/// Mirrors `tcp_time_wait()` (net/ipv4/tcp_minisocks.c): the socket enters
+/// TIME_WAIT (`state` = TIME_WAIT, for `TCP_TIMEWAIT_LEN`) or an orphan's
+/// FIN_WAIT2 timeout (`state` = FIN_WAIT2, for `timeo`, at least 3.5 RTO)
+/// as a timewait sock.
+///
+/// [`inet_twsk_alloc`] takes one from the slab with what the last ACK,
+/// PAWS and a reopen need (`rcv_nxt`, `snd_nxt`, the receive window,
+/// `ts_recent` and its stamp, `tsoffset`); [`inet_twsk_hashdance_schedule`]
+/// puts it in the socket's place in `ehash` and on its bind bucket and
+/// starts its timer. Past `tcp_max_tw_buckets` there is none: "Sorry, if
+/// we're out of memory, just CLOSE this socket up. We've got bigger
+/// problems than non-graceful socket closings." (`TCPTimeWaitOverflow`).
+/// Either way the full socket is done (`tcp_done()`): CLOSE, its timers
+/// stopped, destroyed if orphaned — a socket the user still holds (after
+/// `shutdown()`) reads CLOSE from now on, as in Linux.
+pub fn tcp_time_wait(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpState, timeo: u32) {
+    let init = TwInit {
+        substate: state,
+        rcv_nxt: tp.rcv_nxt,
+        snd_nxt: tp.snd_nxt,
+        rcv_wnd: tcp_receive_window(tp),
+        rcv_wscale: tp.rx_opt.rcv_wscale,
+        tstamp_ok: tp.rx_opt.tstamp_ok,
+        ts_recent: tp.rx_opt.ts_recent,
+        ts_recent_stamp: tp.rx_opt.ts_recent_stamp,
+        ts_offset: tp.tsoffset,
+    };
+    match inet_twsk_alloc(net, tn, sk, &init) {
+        Some(tw) => {
+            let rto = (tp.icsk_rto << 2) - (tp.icsk_rto >> 1);
+            // Get the TIME_WAIT timeout firing.
+            let mut timeo = timeo.max(rto);
+            if state == TcpState::TimeWait {
+                timeo = TCP_TIMEWAIT_LEN;
+            }
+            // Linkage updates.
+            inet_twsk_hashdance_schedule(net, tn, &tw, sk, timeo);
+        }
+        None => net.mib.inc(LinuxMib::TCPTimeWaitOverflow),
+    }
+    crate::tcp::tcp_done(net, sk, tp);
+}
+// ANCHOR_END: tcp_time_wait
+
+// ANCHOR: tcp_timewait_state_process
+/// What [`tcp_timewait_state_process`] tells `tcp_v4_rcv()` to do
+/// (`enum tcp_tw_status`).
+#[doc(alias = "tcp_tw_status")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpTwStatus {
+    /// `TCP_TW_SUCCESS`: nothing to send (the segment is dropped).
+    Success,
+    /// `TCP_TW_RST`: answer with a RST and kill the timewait sock.
+    Rst,
+    /// `TCP_TW_ACK` (and 6.13's `TCP_TW_ACK_OOW`, which only differs in
+    /// the ECN bits of the TOS, which we do not keep): repeat the last ACK
+    /// ([`crate::tcp_ipv4::tcp_v4_timewait_ack`]).
+    Ack,
+    /// `TCP_TW_SYN`: a new SYN may reopen the four-tuple; hand it to the
+    /// listener with this ISN (`tw_snd_nxt + 65535 + 2`, never 0), or
+    /// answer with an ACK if there is none.
+    Syn {
+        /// `*tw_isn`.
+        isn: u32,
+    },
+}
+
+/// `tcp_in_window()` for the timewait sock's window.
+fn tw_in_window(seq: u32, end_seq: u32, s_win: u32, e_win: u32) -> bool {
+    tcp_in_window(seq, end_seq, s_win, e_win)
+}
+
+/// `tcp_paws_reject()` against the timewait sock's `tw_ts_recent`: the
+/// TSval is older than TS.Recent, TS.Recent is younger than 24 days and
+/// not 0 — except that a RST is accepted once TS.Recent is `TCP_PAWS_MSL`
+/// (60 s) old.
+fn tw_paws_reject(net: &Net, ts_recent: u32, ts_recent_stamp: u64, rcv_tsval: u32, rst: bool) -> bool {
+    let now = net.now_ns() / 1_000_000_000;
+    // tcp_paws_check(rx_opt, 0)
+    if (ts_recent.wrapping_sub(rcv_tsval) as i32) <= 0
+        || now >= ts_recent_stamp + TCP_PAWS_WRAP
+        || ts_recent == 0
+    {
+        return false;
+    }
+    !(rst && now >= ts_recent_stamp + TCP_PAWS_MSL)
+}
+
+/// Mirrors `tcp_timewait_check_oow_rate_limit()`: answer an out-of-window
+/// segment with an ACK unless one was sent less than
+/// `tcp_invalid_ratelimit` ago (then count `mib`); a segment with data
+/// and no SYN is always answered.
+fn tcp_timewait_check_oow_rate_limit(
+    net: &Net,
+    tn: &TcpNet,
+    tw: &InetTimewaitSock,
+    seg: &TcpSeg,
+    mib: LinuxMib,
+) -> TcpTwStatus {
+    if seg.seq != seg.end_seq && seg.flags & TCPHDR_SYN == 0 {
+        return TcpTwStatus::Ack;
+    }
+    let mut last = tw.tw_last_oow_ack_time.load(Ordering::Relaxed);
+    let limited = __tcp_oow_rate_limited(net, tn, mib, &mut last);
+    tw.tw_last_oow_ack_time.store(last, Ordering::Relaxed);
+    if limited { TcpTwStatus::Success } else { TcpTwStatus::Ack }
+}
+
+/// Mirrors `tcp_timewait_state_process()` (net/ipv4/tcp_minisocks.c): a
+/// segment for a timewait sock.
+///
+/// With a timestamp and a TS.Recent, PAWS runs first (`paws_reject`).
+///
+/// In substate FIN_WAIT2 (an orphan waiting for the peer's FIN) "just
+/// repeat all the checks of `tcp_rcv_state_process()`": out of window or
+/// PAWS-rejected → ACK (rate-limited, `TCPACKSkippedFinWait2`); a RST
+/// kills the sock; a SYN at or after `rcv_nxt`, new data, or anything but
+/// the exact FIN → RST; a duplicate ACK is dropped; the FIN moves the sock
+/// to TIME_WAIT for `TCP_TIMEWAIT_LEN` and is ACKed.
+///
+/// In TIME_WAIT:
+/// - a segment exactly at `tw_rcv_nxt` with no data can only be a RST or a
+///   bare ACK: a RST kills the sock ("TIME_WAIT assassination", unless
+///   `tcp_rfc1337`), an ACK restarts the 60 s; either refreshes TS.Recent;
+/// - a SYN (no RST, no ACK, not PAWS-rejected) after `tw_rcv_nxt`, or with
+///   a TSval newer than TS.Recent, may reopen the connection (RFC 1122
+///   §4.2.2.13): [`TcpTwStatus::Syn`];
+/// - a PAWS-rejected segment counts `PAWSTimewait`;
+/// - anything else but a RST — a retransmitted FIN, stray data, an old
+///   SYN — is answered with an ACK (rate-limited,
+///   `TCPACKSkippedTimeWait`), and restarts the 60 s if it carries an ACK
+///   or was PAWS-rejected;
+/// - other RSTs are ignored.
+pub fn tcp_timewait_state_process(
+    net: &Net,
+    tn: &TcpNet,
+    tw: &InetTimewaitSock,
+    seg: &TcpSeg,
+) -> TcpTwStatus {
+    let rcv_nxt = tw.tw_rcv_nxt.load(Ordering::Relaxed);
+    let rst = seg.flags & TCPHDR_RST != 0;
+    let syn = seg.flags & TCPHDR_SYN != 0;
+    let ack = seg.flags & TCPHDR_ACK != 0;
+    let fin = seg.flags & crate::tcphdr::TCPHDR_FIN != 0;
+    let ts_recent_stamp = tw.tw_ts_recent_stamp.load(Ordering::Relaxed);
+    let mut saw_tstamp = None;
+    let mut paws_reject = false;
+    if tw.has_ts_recent() && tn.sysctl.tcp_timestamps.get() != 0 {
+        if let Some((tsval, _tsecr)) = seg.opts.timestamps {
+            saw_tstamp = Some(tsval);
+            let ts_recent = tw.tw_ts_recent.load(Ordering::Relaxed);
+            paws_reject = tw_paws_reject(net, ts_recent, ts_recent_stamp, tsval, rst);
+        }
+    }
+
+    if tw.substate() == TcpState::FinWait2 {
+        // Just repeat all the checks of tcp_rcv_state_process().
+        // Out of window, send ACK.
+        if paws_reject || !tw_in_window(seg.seq, seg.end_seq, rcv_nxt, rcv_nxt.wrapping_add(tw.tw_rcv_wnd)) {
+            return tcp_timewait_check_oow_rate_limit(net, tn, tw, seg, LinuxMib::TCPACKSkippedFinWait2);
+        }
+        if rst {
+            inet_twsk_deschedule_put(net, tw); // kill
+            return TcpTwStatus::Success;
+        }
+        if syn && !before(seg.seq, rcv_nxt) {
+            return TcpTwStatus::Rst;
+        }
+        // Dup ACK?
+        if !ack || !after(seg.end_seq, rcv_nxt) || seg.end_seq == seg.seq {
+            return TcpTwStatus::Success;
+        }
+        // New data or FIN. If new data arrive after half-duplex close,
+        // reset.
+        if !fin || seg.end_seq != rcv_nxt.wrapping_add(1) {
+            return TcpTwStatus::Rst;
+        }
+        // FIN arrived, enter true time-wait state.
+        tw.tw_substate.store(TcpState::TimeWait as u8, Ordering::Relaxed);
+        tw.tw_rcv_nxt.store(seg.end_seq, Ordering::Relaxed);
+        if let Some(tsval) = saw_tstamp {
+            let ms = net.now_ns() / 1_000_000;
+            tw.tw_entry_stamp.store(ms, Ordering::Relaxed);
+            tw.tw_ts_recent_stamp.store(ms / 1000, Ordering::Relaxed);
+            tw.tw_ts_recent.store(tsval, Ordering::Relaxed);
+        }
+        inet_twsk_reschedule(net, tw, TCP_TIMEWAIT_LEN);
+        return TcpTwStatus::Ack;
+    }
+
+    // Now real TIME-WAIT state.
+    if !paws_reject && seg.seq == rcv_nxt && (seg.seq == seg.end_seq || rst) {
+        // In window segment, it may be only reset or bare ack.
+        if rst {
+            // This is TIME_WAIT assassination, in two flavors. Oh well...
+            // nobody has a sufficient solution to this protocol bug yet.
+            if tn.sysctl.tcp_rfc1337.get() == 0 {
+                inet_twsk_deschedule_put(net, tw); // kill
+                return TcpTwStatus::Success;
+            }
+        } else {
+            inet_twsk_reschedule(net, tw, TCP_TIMEWAIT_LEN);
+        }
+        if let Some(tsval) = saw_tstamp {
+            tw.tw_ts_recent.store(tsval, Ordering::Relaxed);
+            tw.tw_ts_recent_stamp.store(net.now_ns() / 1_000_000_000, Ordering::Relaxed);
+        }
+        return TcpTwStatus::Success;
+    }
+
+    // Out of window segment. All the segments are ACKed immediately. The
+    // only exception is new SYN. We accept it, if it is not old duplicate
+    // and we are not in danger to be killed by delayed old duplicates.
+    let newer_ts = saw_tstamp
+        .is_some_and(|tsval| (tw.tw_ts_recent.load(Ordering::Relaxed).wrapping_sub(tsval) as i32) < 0);
+    if syn && !rst && !ack && !paws_reject && (after(seg.seq, rcv_nxt) || newer_ts) {
+        let mut isn = tw.tw_snd_nxt.wrapping_add(65535 + 2);
+        if isn == 0 {
+            isn += 1;
+        }
+        return TcpTwStatus::Syn { isn };
+    }
+    if paws_reject {
+        net.mib.inc(LinuxMib::PAWSTimewait);
+    }
+    if !rst {
+        // In this case we must reset the TIMEWAIT timer. If it is ACKless
+        // SYN it may be both old duplicate and new good SYN with random
+        // sequence number <rcv_nxt. Do not reschedule in the last case.
+        if paws_reject || ack {
+            inet_twsk_reschedule(net, tw, TCP_TIMEWAIT_LEN);
+        }
+        return tcp_timewait_check_oow_rate_limit(net, tn, tw, seg, LinuxMib::TCPACKSkippedTimeWait);
+    }
+    TcpTwStatus::Success
+}
+// ANCHOR_END: tcp_timewait_state_process

@@ -940,8 +940,8 @@ pub fn tcp_connect(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, pmtu: u
     tp.rcv_nxt = 0;
     let space = tcp_full_space(tp);
     tcp_select_initial_window(tn, tp, space, advmss, tn.sysctl.tcp_window_scaling.get() != 0);
-    tp.rx_opt.ts_recent = 0;
-    tp.rx_opt.ts_recent_stamp = 0;
+    // TS.Recent is reset by tcp_v4_connect(), before tcp_twsk_unique()
+    // may hand it the old incarnation's (tcp_connect_init() keeps it).
     tcp_initialize_rcv_mss(tp);
     tp.snd_una = tp.write_seq;
     tp.snd_sml = tp.write_seq;

@@ -1,7 +1,7 @@
 //! TCP's timers: retransmission (and the zero-window probe that shares its
-//! timer), the delayed ACK, and `sk_timer` (TIME_WAIT and the orphan's
-//! FIN_WAIT2, and keepalive; the listener's SYN-ACK timer comes with the
-//! listen issue).
+//! timer), the delayed ACK, and `sk_timer` (an orphan's long FIN_WAIT2,
+//! and keepalive). TIME_WAIT has the timewait sock's own timer
+//! ([`crate::inet_timewait_sock`]).
 //!
 //! Mirrors net/ipv4/tcp_timer.c of **Linux 6.18**: `tcp_write_timer()`,
 //! `tcp_retransmit_timer()`, `tcp_write_timeout()`,
@@ -480,7 +480,7 @@ pub fn keepalive_time_elapsed(net: &Net, tp: &TcpSk) -> u32 {
 /// After `TCP_KEEPIDLE` changes (`tcp_sock_set_keepidle_locked()`): re-arm
 /// the keepalive clock for what is left of the new idle period.
 pub fn tcp_reset_keepalive(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
-    if !tp.keepalive || matches!(tp.state, TcpState::Close | TcpState::Listen) || tp.tw_substate {
+    if !tp.keepalive || matches!(tp.state, TcpState::Close | TcpState::Listen) {
         return;
     }
     let left = keepalive_time_when(tn, tp).saturating_sub(keepalive_time_elapsed(net, tp));
@@ -488,9 +488,10 @@ pub fn tcp_reset_keepalive(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk)
 }
 
 // ANCHOR: tcp_keepalive_timer
-/// `sk_timer` fired (`tcp_keepalive_timer()`): the end of TIME_WAIT (`TW`)
-/// or of an orphan's FIN_WAIT2 (an orphan whose FIN_WAIT2 outlasts
-/// `TCP_TIMEWAIT_LEN` first moves to the timewait stage); otherwise
+/// `sk_timer` fired (`tcp_keepalive_timer()`): the first part of an
+/// orphan's long FIN_WAIT2 is over (it moves to a timewait sock for the
+/// rest, or is reset if `tcp_fin_time()` is no longer than
+/// `TCP_TIMEWAIT_LEN`); otherwise
 /// keepalive (RFC 1122 §4.2.3.6). With data in flight or queued the
 /// connection is alive without probes. After `keepalive_time` of silence a
 /// probe goes out every `keepalive_intvl`; after `keepalive_probes` of them
@@ -498,14 +499,6 @@ pub fn tcp_reset_keepalive(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk)
 /// probe out) the connection is reset and fails with `ETIMEDOUT`.
 pub fn tcp_keepalive_timer(net: &Net, sk: &Arc<TcpSock>) {
     with_sock(net, sk, |tn, tp| {
-        if tp.tw_substate {
-            if tp.state == TcpState::TimeWait {
-                net.mib.inc(LinuxMib::TW);
-            }
-            tp.tw_substate = false;
-            tcp_done(net, sk, tp);
-            return;
-        }
         if tp.state == TcpState::FinWait2 && tp.dead {
             if tp.linger2 >= 0 {
                 let tmo = crate::tcp::tcp_fin_time(tn, tp).saturating_sub(TCP_TIMEWAIT_LEN);

@@ -99,18 +99,25 @@ fn active_close_goes_through_time_wait() {
     // fires at the next tick: Linux 6.18 on this machine ACKed such a FIN
     // within 0.6-3.4 ms (HZ=250), not after 40 ms.
     lab.run_ms(5);
-    assert_eq!(csk.sk_state(), TcpState::FinWait2);
+    // The orphan in FIN_WAIT2 (tcp_fin_timeout 60 s, not above
+    // TCP_TIMEWAIT_LEN) is already a timewait sock in substate FIN_WAIT2,
+    // as in Linux; `ss` shows FIN-WAIT-2.
+    let ss = |sk: &net_tcp::sock::TcpSock| net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, sk);
+    assert_eq!(ss(&csk), TcpState::FinWait2);
     assert_eq!(lab.b.mib.get(LinuxMib::DelayedACKs), 1);
     assert_eq!(s.state(), TcpState::CloseWait);
     let mut b = [0u8; 4];
     assert_eq!(s.recv(&mut b), Ok(0), "end of stream in CLOSE_WAIT");
     drop(s); // LAST_ACK
     lab.run_ms(5);
-    assert_eq!(csk.sk_state(), TcpState::TimeWait);
-    lab.run_ms(59_990);
-    assert_eq!(csk.sk_state(), TcpState::TimeWait);
-    lab.run_ms(20);
+    // TIME_WAIT is a timewait sock; the full socket is CLOSE (Linux:
+    // tcp_time_wait() ends in tcp_done()).
     assert_eq!(csk.sk_state(), TcpState::Close);
+    assert_eq!(ss(&csk), TcpState::TimeWait);
+    lab.run_ms(59_990);
+    assert_eq!(ss(&csk), TcpState::TimeWait);
+    lab.run_ms(20);
+    assert_eq!(ss(&csk), TcpState::Close);
     assert_eq!(lab.a.mib.get(LinuxMib::TW), 1);
     assert_eq!(lab.a.mib.get(TcpMib::CurrEstab), 0);
     assert_eq!(lab.b.mib.get(TcpMib::CurrEstab), 0);
@@ -152,8 +159,10 @@ fn simultaneous_close_passes_through_closing() {
     drop(c);
     drop(s);
     lab.run_ms(5);
-    assert_eq!(csk.sk_state(), TcpState::TimeWait);
-    assert_eq!(ssk.sk_state(), TcpState::TimeWait);
+    // Both sides hold a timewait sock; their full sockets are CLOSE.
+    assert_eq!(net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk), TcpState::TimeWait);
+    assert_eq!(net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.b, &ssk), TcpState::TimeWait);
+    assert_eq!((csk.sk_state(), ssk.sk_state()), (TcpState::Close, TcpState::Close));
 }
 
 #[test]

@@ -209,16 +209,24 @@ impl Host {
         assert!(got.is_empty(), "expected silence, the host sent {got:?}");
     }
 
-    /// The connection's state: its socket's, or before the final ACK of a
-    /// passive open, its request sock's (`TCP_NEW_SYN_RECV`) as ehash has it.
+    /// The connection's state as `ss` would show it: a timewait sock's
+    /// substate (TIME_WAIT, or an orphan's FIN_WAIT2) if one holds the
+    /// four-tuple — the full socket is CLOSE by then, as in Linux — else
+    /// its socket's, or before the final ACK of a passive open, its
+    /// request sock's (`TCP_NEW_SYN_RECV`) as ehash has it.
     fn state(&self) -> TcpState {
+        let hit =
+            self.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0);
+        if let Some(net_tcp::inet_hashtables::EhashEntry::Tw(tw)) = &hit {
+            return tw.substate();
+        }
         if let Some(sk) = &self.sk {
             return sk.sk_state();
         }
-        match self.tn.hashinfo.__inet_lookup_established_any(REMOTE_IP, REMOTE_PORT, LOCAL_IP, LOCAL_PORT, 0)
-        {
+        match hit {
             Some(net_tcp::inet_hashtables::EhashEntry::Req(r)) => r.sk_state(),
             Some(net_tcp::inet_hashtables::EhashEntry::Sk(sk)) => sk.sk_state(),
+            Some(net_tcp::inet_hashtables::EhashEntry::Tw(tw)) => tw.substate(),
             None => TcpState::Close,
         }
     }

@@ -56,12 +56,16 @@ fn close_after(opts: &RunOpts, app_delay_ms: u64) -> Result<Report, String> {
     lab.say(format!(
         "b: recv() = {n} (end of stream); b: {}, a: {}; close()",
         server.state().name(),
-        csk.sk_state().name()
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name()
     ));
     let ssk = server.sock().clone();
     drop(server);
     lab.run_until_ms(20 + app_delay_ms + 10);
-    lab.say(format!("a: {}, b: {}", csk.sk_state().name(), ssk.sk_state().name()));
+    lab.say(format!(
+        "a: {}, b: {}",
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name(),
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.b, &ssk).name()
+    ));
     lab.run_until_ms(1000);
     let headline = if app_delay_ms < 40 {
         "b closes inside the delayed-ACK time: its FIN carries the ACK, three segments close the connection"

@@ -62,19 +62,40 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let csk = client.sock().clone();
     drop(client);
     lab.run_until_ms(35);
-    let _ = writeln!(out, "a: close(); state {}", csk.sk_state().name());
+    let _ = writeln!(
+        out,
+        "a: close(); state {}",
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name()
+    );
     lab.run_until_ms(100);
-    let _ = writeln!(out, "a: 100 ms: state {}; b: state {}", csk.sk_state().name(), server.state().name());
+    let _ = writeln!(
+        out,
+        "a: 100 ms: state {}; b: state {}",
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name(),
+        server.state().name()
+    );
     let n = server.recv(&mut buf).map_err(e("recv on b"))?;
     let _ = writeln!(out, "b: recv() = {n} (end of stream)");
     drop(server);
     lab.run_until_ms(120);
-    let _ = writeln!(out, "b: close(); a: state {}", csk.sk_state().name());
+    let _ = writeln!(
+        out,
+        "b: close(); a: state {}",
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name()
+    );
     lab.run_until_ms(60_000);
-    let _ = writeln!(out, "60.000 s: a: state {}", csk.sk_state().name());
+    let _ = writeln!(
+        out,
+        "60.000 s: a: state {}",
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name()
+    );
     lab.run_until_ms(60_200);
-    let gone = csk.sk_state() == TcpState::Close;
-    let _ = writeln!(out, "60.200 s: a: state {}", csk.sk_state().name());
+    let gone = net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk) == TcpState::Close;
+    let _ = writeln!(
+        out,
+        "60.200 s: a: state {}",
+        net_tcp::inet_timewait_sock::inet_sk_diag_state(&lab.a, &csk).name()
+    );
 
     let mut text = String::new();
     let _ = writeln!(text, "tcpdump -n -i eth0 (on a, {A})");
