@@ -22,7 +22,7 @@ use net_ipv4::ip::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IpHdr};
 use net_ipv4::udp::UdpHdr;
 use net_tcp::tcphdr::{
     TCPHDR_ACK, TCPHDR_CWR, TCPHDR_ECE, TCPHDR_FIN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TCPHDR_URG, TcpHdr,
-    tcpdump_options,
+    tcpdump_options, tcpdump_options_rel,
 };
 
 type Lines = Arc<Mutex<(Vec<(u64, String)>, TcpSeqState)>>;
@@ -188,6 +188,7 @@ fn tcp_text(
     let flags = flag_letters(f);
     let len = t.payload().len() as u32;
     let (mut seq, mut ack) = (t.seq(), t.ack_seq());
+    let mut sack_base = None;
     if let Some(st) = st {
         let fwd = (s, t.source(), d, t.dest());
         let rev = (d, t.dest(), s, t.source());
@@ -196,6 +197,7 @@ fn tcp_text(
             seq = seq.wrapping_sub(my_isn);
             if let Some(peer) = st.isn.get(&rev) {
                 ack = ack.wrapping_sub(*peer);
+                sack_base = Some(*peer);
             }
         }
     }
@@ -210,7 +212,7 @@ fn tcp_text(
     }
     out += &format!(", win {}", t.window());
     if !t.options().is_empty() {
-        out += &format!(", options {}", tcpdump_options(t.options()));
+        out += &format!(", options {}", tcpdump_options_rel(t.options(), sack_base));
     }
     out + &format!(", length {len}")
 }

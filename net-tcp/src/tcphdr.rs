@@ -818,11 +818,21 @@ fn tcpdump_fastopen(out: &mut String, cookie: &[u8], exp: bool) {
 /// prints `[bad opt]` and ends the list; a fixed-size option (mss 2 data
 /// bytes, wscale 1, TS 8) whose length disagrees prints its value then
 /// `[len N]`, and tcpdump then walks on by the size it *expected*, as we
-/// do. SACK blocks are printed absolute (as with `tcpdump -S`). Unknown
+/// do. SACK blocks are printed absolute (as with `tcpdump -S`);
+/// [`tcpdump_options_rel`] prints them relative, as tcpdump does by
+/// default. Unknown
 /// kinds print `unknown-K` and their data in hex. Differences: MPTCP
 /// contents print as hex (`mptcp 0x…`) instead of being decoded, and MD5
 /// prints the signature (as tcpdump built without libcrypto does).
 pub fn tcpdump_options(opts: &[u8]) -> String {
+    tcpdump_options_rel(opts, None)
+}
+
+/// [`tcpdump_options`] with SACK blocks made relative to `sack_base` — the
+/// initial sequence number the segment's `ack` is shown relative to — as
+/// tcpdump prints them without `-S` (print-tcp.c subtracts the same base
+/// from both edges of each block).
+pub fn tcpdump_options_rel(opts: &[u8], sack_base: Option<u32>) -> String {
     let mut out = String::new();
     if opts.is_empty() {
         return out;
@@ -892,9 +902,10 @@ pub fn tcpdump_options(opts: &[u8]) -> String {
                     out.push_str(" invalid sack");
                 } else {
                     let _ = write!(out, " {} ", datalen / 8);
+                    let base = sack_base.unwrap_or(0);
                     for blk in data[..datalen].chunks_exact(8) {
-                        let _ =
-                            write!(out, "{{{}:{}}}", get_unaligned_be32(blk, 0), get_unaligned_be32(blk, 4));
+                        let (s, e) = (get_unaligned_be32(blk, 0), get_unaligned_be32(blk, 4));
+                        let _ = write!(out, "{{{}:{}}}", s.wrapping_sub(base), e.wrapping_sub(base));
                     }
                 }
                 datalen
@@ -1367,5 +1378,20 @@ mod tests {
                 let _ = th.verify_checksum(SADDR, DADDR);
             }
         }
+    }
+
+    #[test]
+    fn tcpdump_prints_sack_blocks_relative_to_the_ack_base() {
+        // <nop,nop,sack 1 {base+1001:base+2001}>, as `tcpdump` (relative)
+        // and `tcpdump -S` (absolute) print it.
+        let base: u32 = 0xffff_ff00; // across the wrap
+        let mut o = vec![1, 1, 5, 10];
+        o.extend(base.wrapping_add(1001).to_be_bytes());
+        o.extend(base.wrapping_add(2001).to_be_bytes());
+        assert_eq!(tcpdump_options_rel(&o, Some(base)), "[nop,nop,sack 1 {1001:2001}]");
+        assert_eq!(
+            tcpdump_options(&o),
+            format!("[nop,nop,sack 1 {{{}:{}}}]", base.wrapping_add(1001), base.wrapping_add(2001))
+        );
     }
 }
