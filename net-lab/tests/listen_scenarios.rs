@@ -2,27 +2,14 @@
 //! queues"), asserted from each run's structured output — segments,
 //! counters, `ss -lnt` rows, narrative — rather than from the snapshot.
 
+use net_lab::Report;
 use net_lab::export::segments;
 use net_lab::trace::TcpSegment;
-use net_lab::{Report, RunOpts, find};
 
-const A: &str = "10.0.0.1";
-const B: &str = "10.0.0.2";
+mod common;
+use common::{A, B, counter, run};
 /// Where the scenarios put run 2's frames (`listen_overflow::RUN2_OFFSET_NS`).
 const RUN2_S: f64 = 1000.0;
-
-fn run(name: &str) -> Report {
-    let s = find(name).unwrap_or_else(|| panic!("no scenario {name}"));
-    (s.run)(&RunOpts { seed: 1, ..Default::default() }).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn counter(r: &Report, host: &str, name: &str) -> u64 {
-    r.counters
-        .iter()
-        .find(|(h, _)| h == host)
-        .and_then(|(_, c)| c.iter().find(|(k, _)| k == name))
-        .map_or(0, |(_, v)| *v)
-}
 
 /// Segments with times in seconds; run 1's and run 2's apart.
 /// Timed segments of one run.

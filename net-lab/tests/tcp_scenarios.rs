@@ -3,25 +3,12 @@
 //! byte-exact snapshot: when net-tcp's traces shift, these still say
 //! whether the story the book tells still happens.
 
+use net_lab::Report;
 use net_lab::export::segments;
 use net_lab::trace::TcpSegment;
-use net_lab::{Report, RunOpts, find};
 
-const A: &str = "10.0.0.1";
-const B: &str = "10.0.0.2";
-
-fn run(name: &str) -> Report {
-    let s = find(name).unwrap_or_else(|| panic!("no scenario {name}"));
-    (s.run)(&RunOpts { seed: 1, ..Default::default() }).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn counter(r: &Report, host: &str, name: &str) -> u64 {
-    r.counters
-        .iter()
-        .find(|(h, _)| h == host)
-        .and_then(|(_, c)| c.iter().find(|(k, _)| k == name))
-        .map_or(0, |(_, v)| *v)
-}
+mod common;
+use common::{A, B, counter, run};
 
 /// Segments with times in seconds, each tagged with who sent it.
 fn segs(r: &Report) -> Vec<(f64, TcpSegment)> {
