@@ -577,9 +577,10 @@ impl TcpSocket {
                     return Err(Errno::EINVAL);
                 }
                 let child = tp.accept_queue.pop_front();
-                self.sk
-                    .sk_ack_backlog
-                    .store(tp.accept_queue.len() as u32, std::sync::atomic::Ordering::Relaxed);
+                if child.is_some() {
+                    // sk_acceptq_removed()
+                    self.sk.sk_ack_backlog.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 (child, tp.nonblock, tp.sk_rcvtimeo)
             };
             if let Some(child) = child {

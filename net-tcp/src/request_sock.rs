@@ -489,7 +489,7 @@ pub fn inet_csk_reqsk_queue_add(net: &Net, tn: &TcpNet, listener: &TcpSock, chil
         return false;
     }
     lp.accept_queue.push_back(Arc::clone(child));
-    listener.sk_ack_backlog.store(lp.accept_queue.len() as u32, Ordering::Relaxed);
+    listener.sk_ack_backlog.fetch_add(1, Ordering::Relaxed); // sk_acceptq_added()
     drop(lp);
     crate::tcp::wake(listener);
     true

@@ -286,6 +286,9 @@ pub struct TcpSock {
     pub hash_link: LinkedListAtomicLink,
     /// `sk_bind_node`: the bind bucket's owner-list link.
     pub bind_link: LinkedListAtomicLink,
+    /// The accept-queue link (Linux links the child's request sock,
+    /// `req->dl_next`, on `rskq_accept_head`/`tail`).
+    pub accept_link: LinkedListAtomicLink,
     /// `bh_lock_sock()`: everything else.
     pub lock: spin::Mutex<TcpSk>,
     /// `sk->sk_wq`: sleepers in connect/accept/send/recv/close.
@@ -315,6 +318,11 @@ intrusive_adapter!(
 intrusive_adapter!(
     /// Chains sockets on a bind bucket through [`TcpSock::bind_link`].
     pub SkBindAdapter = Arc<TcpSock>: TcpSock { bind_link => LinkedListAtomicLink }
+);
+intrusive_adapter!(
+    /// Chains a listener's finished children through [`TcpSock::accept_link`]:
+    /// the accept queue, an intrusive FIFO like Linux's `rskq_accept_head`/`tail`.
+    pub SkAcceptAdapter = Arc<TcpSock>: TcpSock { accept_link => LinkedListAtomicLink }
 );
 
 impl std::fmt::Debug for TcpSock {
@@ -501,10 +509,12 @@ pub struct TcpSk {
     /// `icsk_ack`.
     pub icsk_ack: IcskAck,
     /// `icsk_accept_queue.rskq_accept_head/tail`: children whose handshake
-    /// completed, oldest first, until `accept()` takes them. Its length is
-    /// mirrored in [`TcpSock::sk_ack_backlog`]. (Linux links the request
-    /// socks, whose `req->sk` is the child; see [`crate::request_sock`].)
-    pub accept_queue: VecDeque<Arc<TcpSock>>,
+    /// completed, oldest first, until `accept()` takes them — an intrusive
+    /// FIFO through each child's `accept_link`, so queueing allocates
+    /// nothing. Its length is [`TcpSock::sk_ack_backlog`]. (Linux links the
+    /// request socks, whose `req->sk` is the child; we free the request
+    /// when the child is built, so the child carries the link.)
+    pub accept_queue: intrusive_collections::LinkedList<SkAcceptAdapter>,
 
     // --- tcp_sock ---
     /// `rcv_nxt`: what we want to receive next.
@@ -686,6 +696,7 @@ impl TcpSock {
                 skc_cookie: NEXT_COOKIE.fetch_add(1, Ordering::Relaxed),
                 hash_link: LinkedListAtomicLink::new(),
                 bind_link: LinkedListAtomicLink::new(),
+                accept_link: LinkedListAtomicLink::new(),
                 lock: spin::Mutex::new(TcpSk::new(rcvbuf, sndbuf)),
                 wq: WaitQueue::new(),
                 timers,
@@ -802,7 +813,7 @@ impl TcpSk {
             icsk_pending: 0,
             icsk_timeout: 0,
             icsk_ack: IcskAck::default(),
-            accept_queue: VecDeque::new(),
+            accept_queue: intrusive_collections::LinkedList::new(SkAcceptAdapter::new()),
             rcv_nxt: 0,
             copied_seq: 0,
             rcv_wup: 0,

@@ -419,7 +419,7 @@ pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
         if tp.state == TcpState::Listen {
             tcp_set_state(net, sk, &mut tp, TcpState::Close);
             sk.sk_ack_backlog.store(0, std::sync::atomic::Ordering::Relaxed);
-            tp.accept_queue.drain(..).collect()
+            std::iter::from_fn(|| tp.accept_queue.pop_front()).collect()
         } else {
             Vec::new()
         }

@@ -41,7 +41,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     lab.start_connect(&client)?;
     lab.ss("the SYN is out", &[("a", client.sock()), ("b", listener.sock())]);
     lab.run_until_ms(5);
-    let child = listener.sock().lock.lock().accept_queue.front().cloned();
+    let child = listener.sock().lock.lock().accept_queue.front().clone_pointer();
     let mut rows = vec![("a", client.sock()), ("b", listener.sock())];
     if let Some(c) = child.as_ref() {
         rows.push(("b", c));
