@@ -48,12 +48,11 @@
 //!   holds an `Arc` per request sock, so the intrusive chain never sees a
 //!   value the slab moved when it grew; the sock remembers its key, and a
 //!   free checks the key still names *this* sock (keys are reused).
-//! - The accept queue is a `VecDeque` of children under the listener's
-//!   lock, not an intrusive list of request socks (`rskq_accept_head`,
-//!   linked through `req->dl_next`): Linux keeps the request sock until
-//!   `accept()`, we free it at the hashdance, and linking the child
-//!   itself would need a link field on every [`TcpSock`] used only between
-//!   the handshake and `accept()`.
+//! - The accept queue links the children themselves (an intrusive FIFO
+//!   through `TcpSock::accept_link`, under the listener's lock), not the
+//!   request socks (`rskq_accept_head`, linked through `req->dl_next`):
+//!   Linux keeps the request sock until `accept()`, we free it at the
+//!   hashdance.
 //! - No `rskq_defer_accept` (`TCP_DEFER_ACCEPT`), no Fast Open queue, no
 //!   SO_REUSEPORT request migration.
 
