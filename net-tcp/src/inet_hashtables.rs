@@ -73,7 +73,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use intrusive_collections::LinkedList;
+use intrusive_collections::{Adapter, LinkedList, PointerOps};
 use net_core::Errno;
 use net_core::random::SipKey;
 
@@ -280,16 +280,31 @@ fn new_chain_buckets(n: usize) -> Box<[InetEhashBucket]> {
         .collect()
 }
 
-/// Unlink `sk` from `chain`, if it is there (a cursor walk; no `unsafe`).
-fn chain_remove(chain: &mut SkChain, sk: &TcpSock) -> Option<Arc<TcpSock>> {
-    let mut c = chain.front_mut();
-    while let Some(s) = c.get() {
-        if std::ptr::eq(s, sk) {
+/// Unlink `node` from the intrusive `list`, if it is there, returning the
+/// list's reference to it — `hlist_del_init()` on a known node, done as a
+/// cursor walk so no `unsafe` is needed. Every chain here (sockets,
+/// request socks, timewait socks, bind-bucket owners) unlinks through it.
+fn list_remove<A>(
+    list: &mut LinkedList<A>,
+    node: &<A::PointerOps as PointerOps>::Value,
+) -> Option<<A::PointerOps as PointerOps>::Pointer>
+where
+    A: Adapter,
+    A::LinkOps: intrusive_collections::linked_list::LinkedListOps,
+{
+    let mut c = list.front_mut();
+    while let Some(v) = c.get() {
+        if std::ptr::eq(v, node) {
             return c.remove();
         }
         c.move_next();
     }
     None
+}
+
+/// Unlink `sk` from `chain`, if it is there.
+fn chain_remove(chain: &mut SkChain, sk: &TcpSock) -> Option<Arc<TcpSock>> {
+    list_remove(chain, sk)
 }
 
 /// `inet_sk_bound_dev_eq()`: a socket bound to no device matches any.
@@ -653,15 +668,7 @@ impl InetHashinfo {
             return false;
         }
         let mut reqs = self.req_bucket(req).reqs.lock();
-        let mut c = reqs.front_mut();
-        while let Some(r) = c.get() {
-            if std::ptr::eq(r, req) {
-                c.remove();
-                return true;
-            }
-            c.move_next();
-        }
-        false
+        list_remove(&mut reqs, req).is_some()
     }
 
     /// Mirrors `inet_ehash_insert(sk, osk = req)` as `inet_ehash_nolisten()`
@@ -677,16 +684,7 @@ impl InetHashinfo {
         let b = self.req_bucket(req);
         let mut chain = b.chain.lock();
         let mut reqs = b.reqs.lock();
-        let mut c = reqs.front_mut();
-        let mut found = false;
-        while let Some(r) = c.get() {
-            if std::ptr::eq(r, req) {
-                c.remove();
-                found = true;
-                break;
-            }
-            c.move_next();
-        }
+        let found = list_remove(&mut reqs, req).is_some();
         if !found
             || Self::inet_ehash_lookup_by_sk(&chain, child)
             || Self::tw_lookup_by_sk(&b.tws.lock(), child)
@@ -751,15 +749,7 @@ impl InetHashinfo {
             tw.tw_dport(),
         ));
         let mut tws = b.tws.lock();
-        let mut c = tws.front_mut();
-        while let Some(t) = c.get() {
-            if std::ptr::eq(t, tw) {
-                c.remove();
-                return true;
-            }
-            c.move_next();
-        }
-        false
+        list_remove(&mut tws, tw).is_some()
     }
 
     /// Mirrors `inet_twsk_add_bind_node()` as `inet_twsk_hashdance_schedule()`
@@ -793,14 +783,7 @@ impl InetHashinfo {
         let mut chain = self.bhash_head(port).chain.lock();
         let Some(i) = chain.iter().position(|tb| tb.port == port) else { return };
         let tb = &mut chain[i];
-        let mut c = tb.tw_owners.front_mut();
-        while let Some(t) = c.get() {
-            if std::ptr::eq(t, tw) {
-                c.remove();
-                break;
-            }
-            c.move_next();
-        }
+        list_remove(&mut tb.tw_owners, tw);
         if tb.is_empty() {
             chain.swap_remove(i);
         }
@@ -953,14 +936,7 @@ impl InetHashinfo {
         let mut chain = self.bhash_head(port).chain.lock();
         let Some(i) = chain.iter().position(|tb| tb.port == port) else { return };
         let tb = &mut chain[i];
-        let mut c = tb.owners.front_mut();
-        while let Some(s) = c.get() {
-            if std::ptr::eq(s, sk) {
-                c.remove();
-                break;
-            }
-            c.move_next();
-        }
+        list_remove(&mut tb.owners, sk);
         if tb.is_empty() {
             chain.swap_remove(i);
         }
@@ -1170,14 +1146,7 @@ impl InetHashinfo {
                     }
                     // inet_twsk_bind_unhash(tw), under the head lock.
                     if let Some(tw) = &tw {
-                        let mut c = chain[t].tw_owners.front_mut();
-                        while let Some(x) = c.get() {
-                            if std::ptr::eq(x, &**tw) {
-                                c.remove();
-                                break;
-                            }
-                            c.move_next();
-                        }
+                        list_remove(&mut chain[t].tw_owners, &**tw);
                     }
                     return Ok(tw);
                 }
