@@ -779,12 +779,20 @@ impl InetHashinfo {
         if !tw.bind_link.is_linked() {
             return;
         }
-        let port = tw.tw_num();
+        self.inet_bind_bucket_leave(tw.tw_num(), |tb| {
+            list_remove(&mut tb.tw_owners, tw);
+        });
+    }
+
+    /// The second half of `__inet_put_port()` and `inet_twsk_bind_unhash()`:
+    /// under the bind-hash lock of `port`, `unlink` takes an owner off its
+    /// bucket, and a bucket left with no owners is freed
+    /// (`inet_bind_bucket_destroy()`).
+    fn inet_bind_bucket_leave(&self, port: u16, unlink: impl FnOnce(&mut InetBindBucket)) {
         let mut chain = self.bhash_head(port).chain.lock();
         let Some(i) = chain.iter().position(|tb| tb.port == port) else { return };
-        let tb = &mut chain[i];
-        list_remove(&mut tb.tw_owners, tw);
-        if tb.is_empty() {
+        unlink(&mut chain[i]);
+        if chain[i].is_empty() {
             chain.swap_remove(i);
         }
     }
@@ -932,14 +940,9 @@ impl InetHashinfo {
         if !sk.bind_link.is_linked() {
             return;
         }
-        let port = sk.inet_num();
-        let mut chain = self.bhash_head(port).chain.lock();
-        let Some(i) = chain.iter().position(|tb| tb.port == port) else { return };
-        let tb = &mut chain[i];
-        list_remove(&mut tb.owners, sk);
-        if tb.is_empty() {
-            chain.swap_remove(i);
-        }
+        self.inet_bind_bucket_leave(sk.inet_num(), |tb| {
+            list_remove(&mut tb.owners, sk);
+        });
         if !sk.hash_link.is_linked() {
             sk.set_skc_local(sk.inet_rcv_saddr(), 0);
         }

@@ -492,8 +492,9 @@ pub struct TcpSk {
     pub icsk_syn_retries: u8,
     /// `icsk_user_timeout` in ms (`TCP_USER_TIMEOUT`; 0 = off).
     pub icsk_user_timeout: u32,
-    /// `icsk_ca_state`: [`TCP_CA_OPEN`] or [`TCP_CA_LOSS`] (Recovery and
-    /// Disorder come with the options issue's fast retransmit).
+    /// `icsk_ca_state`: [`TCP_CA_OPEN`], [`TCP_CA_DISORDER`],
+    /// [`TCP_CA_CWR`], [`TCP_CA_RECOVERY`] or [`TCP_CA_LOSS`]; change it
+    /// with `tcp_set_ca_state()` so the congestion control hears of it.
     pub icsk_ca_state: u8,
     /// `high_seq`: `snd_nxt` when the Loss state was entered.
     pub high_seq: u32,
@@ -600,7 +601,7 @@ pub struct TcpSk {
     /// `linger2` (`TCP_LINGER2`, seconds; 0 = the sysctl).
     pub linger2: i32,
 
-    // --- options (the options issue) ---
+    // --- options, SACK, recovery, congestion control ---
     /// `tsoffset`: added to our clock in TSval, per connection
     /// (`secure_tcp_ts_off()`), so TSval does not reveal uptime.
     pub tsoffset: u32,
