@@ -260,6 +260,8 @@ pub struct PcapTee<D: NetDevice, W: Write + Send + 'static> {
     inner: D,
     writer: SharedPcapWriter<W>,
     clock: Clock,
+    /// Added to each timestamp (see [`PcapTee::with_time_offset`]).
+    offset_ns: u64,
     errors: u64,
 }
 
@@ -272,11 +274,19 @@ impl<D: NetDevice, W: Write + Send + 'static> fmt::Debug for PcapTee<D, W> {
 impl<D: NetDevice, W: Write + Send + 'static> PcapTee<D, W> {
     /// Wrap `inner`, writing its frames to `writer`.
     pub fn new(inner: D, writer: SharedPcapWriter<W>, clock: Clock) -> Self {
-        PcapTee { inner, writer, clock, errors: 0 }
+        PcapTee { inner, writer, clock, offset_ns: 0, errors: 0 }
+    }
+
+    /// Add `offset_ns` to every timestamp: a system clock counts from 0
+    /// when the host starts, so passing the wall-clock time of that moment
+    /// (ns since the Unix epoch) makes `tcpdump -r` print real times.
+    pub fn with_time_offset(mut self, offset_ns: u64) -> Self {
+        self.offset_ns = offset_ns;
+        self
     }
 
     fn record(&mut self, frame: &[u8]) {
-        let now = self.clock.now_ns();
+        let now = self.clock.now_ns().saturating_add(self.offset_ns);
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if w.write_record(now, frame).is_err() {
             self.errors += 1;

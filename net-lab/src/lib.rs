@@ -13,6 +13,9 @@
 //! | `trace.rs` | tcpdump (an AF_PACKET tap on `ptype_all`) | the lab |
 //! | `ss.rs` | iproute2's `ss -tan` and `ss -lnt` (`inet_diag`'s `tcp_diag_get_info()` queues) | the lab |
 //! | `export.rs` | `tcpdump -w`, tcptrace's time-sequence graph, a JSON view | the lab |
+//! | `tap.rs` | `netlab tap`: linnet as a host on a TAP device (no Linux twin) | the lab: tap |
+//! | `serve.rs` | inetd's echo, discard, chargen and a tiny HTTP server (user programs) | the lab: tap |
+//! | `replay.rs` | `netlab replay`: tcpreplay into a host plus tcpdump (no Linux twin) | the lab: replay |
 //!
 //! Scenarios so far: from net-core, the sk_buff's geometry, packet-type
 //! dispatch with the `pt_prev` trick and the timer wheel; from net-ipv4,
@@ -31,8 +34,11 @@
 //! those need.
 
 pub mod export;
+pub mod replay;
 pub mod scenarios;
+pub mod serve;
 pub mod ss;
+pub mod tap;
 pub mod trace;
 
 use net_core::Net;

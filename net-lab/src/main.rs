@@ -25,6 +25,22 @@ commands:
       --json                print the run as JSON instead of text
       --plot FILE.svg       draw the time-sequence graph (and cwnd, if sampled)
   explain SCENARIO          what a scenario shows and where the book explains it
+  tap [options]             linnet as a real host on a TAP device, serving the kernel
+                            (needs root; Ctrl-C stops it and prints a summary)
+      --ifname NAME         the TAP device to create, e.g. tap0 (required)
+      --addr A/PREFIX       linnet's address, e.g. 10.9.0.2/24 (required)
+      --serve KIND          echo, discard, chargen or http (required)
+      --port P              port to serve (default: 7, 9, 19 or 80 by KIND)
+      --gateway G           default route via G (inside A/PREFIX)
+      --netns NS            put the kernel's end in namespace NS (ip netns add NS)
+      --pcap FILE           record every frame on the TAP
+      --duration SECS       stop after SECS seconds
+  replay FILE.pcap [options]  feed a capture to a linnet host in virtual time and
+                            print what it answers, tcpdump style, and its counters
+      --addr A/PREFIX       the host's address (required)
+      --port P --listen     listen on port P
+      --all                 feed every frame, not only those addressed to the host
+      --pcap FILE           write the input and the answers
   help                      this text";
 
 fn main() -> ExitCode {
@@ -111,6 +127,8 @@ fn run(args: &[String]) -> Result<(), String> {
                 emit(&render(s, &r))
             }
         }
+        "tap" => net_lab::tap::run(&net_lab::tap::parse_opts(&args[1..])?),
+        "replay" => emit(&net_lab::replay::run(&net_lab::replay::parse_opts(&args[1..])?)?),
         other => Err(format!("unknown command '{other}'; try `netlab help`")),
     }
 }
