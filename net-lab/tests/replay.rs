@@ -256,3 +256,34 @@ fn bad_arguments_get_one_line_and_exit_2() {
     );
     let _ = std::fs::remove_file(ok);
 }
+
+// -- the book's example -------------------------------------------------------------
+
+/// The replay the book shows (book/src/lab/replay.md): the handshake
+/// scenario's capture replayed into a host listening on port 80, run in a
+/// scratch directory as the reader would run it. Regenerate after an
+/// intended change with `LINNET_BLESS=1 cargo test -p net-lab --test replay`.
+#[test]
+fn the_books_replay_output_is_current() {
+    let dir = tmp("book");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("run netlab");
+        assert!(out.status.success(), "netlab {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(&["run", "handshake", "--pcap", "hs.pcap"]);
+    let text = run(&["replay", "hs.pcap", "--addr", "10.0.0.2/24", "--port", "80", "--listen"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/lab/output/replay-handshake.txt");
+    if std::env::var_os("LINNET_BLESS").is_some() {
+        std::fs::write(&path, &text).unwrap();
+        return;
+    }
+    let saved = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(saved, text, "run LINNET_BLESS=1 cargo test -p net-lab --test replay");
+}
