@@ -740,6 +740,21 @@ mod tests {
     }
 
     #[test]
+    fn tee_adds_its_time_offset() {
+        let clock = Clock::new_virtual_at(5);
+        let w: SharedPcapWriter<Vec<u8>> = Arc::new(Mutex::new(PcapWriter::new(Vec::new()).unwrap()));
+        let inner = crate::loopback::Loopback::new(clock.clone());
+        let mut tee = PcapTee::new(inner, w.clone(), clock).with_time_offset(2 * NSEC_PER_SEC);
+        assert!(matches!(tee.ndo_start_xmit(skb_from_frame(0, &[0xa5; 20])), NetdevTx::Ok));
+        drop(tee);
+        let w = Arc::try_unwrap(w).unwrap().into_inner().unwrap();
+        let bytes = w.into_inner().unwrap();
+        let recs = PcapReader::new(&bytes[..]).unwrap().read_all().unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].ts_ns, 2 * NSEC_PER_SEC + 5);
+    }
+
+    #[test]
     fn replay_waits_for_open() {
         let clock = Clock::new_virtual_at(500);
         let rec = PcapRecord { ts_ns: 10, orig_len: 1, data: vec![1] };

@@ -103,6 +103,17 @@ fn ping(id: u16, seq: u16) -> Vec<u8> {
     eth(HOST_MAC, CLIENT_MAC, 0x0800, &ipv4(CLIENT, HOST, 1, &m))
 }
 
+/// A UDP datagram CLIENT:sport → HOST:dport (checksum 0: none, RFC 768).
+fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    eth(HOST_MAC, CLIENT_MAC, 0x0800, &ipv4(CLIENT, HOST, 17, &u))
+}
+
 /// ARP: CLIENT asks who has HOST (broadcast).
 fn arp_who_has() -> Vec<u8> {
     let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1];
@@ -154,6 +165,20 @@ fn syn_to_a_listening_port_gets_a_syn_ack() {
     // ACK creates the child (tcp_create_openreq_child()).
     assert!(out.lines().any(|l| l.starts_with("TcpOutSegs") && l.contains(" 1 ")), "{out}");
     assert!(!out.contains("Flags [R"), "{out}");
+    // --all feeds the original answer too.
+    let out = replay(&path, &["--port", "80", "--listen", "--all"]);
+    assert!(out.contains("2 frames, 2 fed (--all)"), "{out}");
+    assert!(out.contains("In  IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.]"), "{out}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn udp_to_a_closed_port_gets_port_unreachable() {
+    let path = capture("udp.pcap", &[(0, udp(5353, 9999, b"anyone?"))]);
+    let out = replay(&path, &[]);
+    assert!(out.contains("In  IP 10.0.0.1.5353 > 10.0.0.2.9999: UDP, length 7"), "{out}");
+    assert!(out.contains("Out IP 10.0.0.2 > 10.0.0.1: ICMP 10.0.0.2 udp port 9999 unreachable"), "{out}");
+    assert!(out.contains("UdpNoPorts"), "{out}");
     let _ = std::fs::remove_file(path);
 }
 

@@ -236,16 +236,54 @@ for i in range(n):
 print('ok', n)
 "#;
 
+/// python3: `n` echo connections at once (threads meeting at a barrier
+/// once connected), each `size` bytes. Prints `ok N`.
+const PY_ECHO_CONCURRENT: &str = r#"
+import socket, sys, threading
+host, port, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+barrier = threading.Barrier(n)
+ok, errors, lock = [0], [], threading.Lock()
+def one(i):
+    try:
+        s = socket.create_connection((host, port), timeout=10)
+        barrier.wait(20)
+        data = bytes((j * 13 + i) % 251 for j in range(size))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b''
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.close()
+        assert got == data, (i, len(got))
+        with lock:
+            ok[0] += 1
+    except Exception as e:
+        with lock:
+            errors.append(repr(e))
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join(30)
+print(*errors[:5], sep='\n')
+print('ok', ok[0])
+"#;
+
 #[test]
-fn echo_returns_every_byte() {
+fn echo_returns_every_byte_sequentially_and_concurrently() {
     if skip() {
         return;
     }
     let lab = Lab::start("echo", "echo", 7);
     let out = lab.python(PY_ECHO, &[LINNET, "7", "5", "200000"]);
     assert_eq!(out.trim(), "ok 5");
-    let stdout = lab.stop(5);
-    assert!(stdout.contains("bytes in 1000000 out 1000000"), "{stdout}");
+    let out = lab.python(PY_ECHO_CONCURRENT, &[LINNET, "7", "10", "50000"]);
+    assert_eq!(out.trim(), "ok 10", "{out}");
+    let stdout = lab.stop(15);
+    assert!(stdout.contains("bytes in 1500000 out 1500000"), "{stdout}");
 }
 
 /// python3: read 300 lines of chargen and check RFC 864's rotation.
