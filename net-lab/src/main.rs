@@ -35,8 +35,9 @@ commands:
       --netns NS            put the kernel's end in namespace NS (ip netns add NS)
       --pcap FILE           record every frame on the TAP
       --duration SECS       stop after SECS seconds
-  replay FILE.pcap [options]  feed a capture to a linnet host in virtual time and
-                            print what it answers, tcpdump style, and its counters
+  replay FILE [options]     feed a capture (classic pcap, Ethernet) to a linnet host
+                            in virtual time at its timestamps; print what the host
+                            answers, tcpdump style, and its counters
       --addr A/PREFIX       the host's address (required)
       --port P --listen     listen on port P
       --all                 feed every frame, not only those addressed to the host

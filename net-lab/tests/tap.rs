@@ -181,6 +181,17 @@ except urllib.error.HTTPError as e:
 print('ok', n)
 "#;
 
+/// python3: one `GET /` from a given source address. Prints `STATUS from
+/// SRC`.
+const PY_HTTP_FROM: &str = r#"
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10, source_address=(sys.argv[3], 0))
+c.request('GET', '/')
+r = c.getresponse()
+assert 'Hello from linnet' in r.read().decode()
+print(r.status, 'from', sys.argv[3])
+"#;
+
 #[test]
 fn http_serves_many_sequential_clients_and_404() {
     if skip() {
@@ -211,6 +222,12 @@ fn http_serves_many_sequential_clients_and_404() {
     }
     let out = lab.python(PY_HTTP, &[&base, &N.to_string()]);
     assert_eq!(out.trim(), format!("ok {N}"));
+    // A client outside linnet's subnet (an address on the namespace's
+    // loopback): the answer must go by --gateway, the kernel's end.
+    lab.ns.exec_ok(&["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"]);
+    let out = lab.python(PY_HTTP_FROM, &[LINNET, "8080", "192.0.2.1"]);
+    assert_eq!(out.trim(), "200 from 192.0.2.1");
+    conns += 1;
     let stdout = lab.stop(conns);
     assert!(stdout.contains(&format!("{conns} HTTP requests")), "{stdout}");
 }
