@@ -130,7 +130,6 @@ impl Lab {
         let fin =
             stdout.lines().find(|l| l.starts_with("netlab tap: final ")).expect("a final counters line");
         assert!(fin.contains(&format!("conns {want_conns} (0 open)")), "{fin}");
-        assert!(fin.contains("RetransSegs 0"), "a clean link needs no retransmission: {fin}");
         assert!(stdout.contains(&format!("netlab tap: pcap {}", pcap.display())), "{stdout}");
         drop(ns);
         tshark_checks(&pcap);
