@@ -30,7 +30,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 
@@ -276,7 +275,6 @@ pub fn run(o: &ReplayOpts) -> Result<String, String> {
         w.flush().map_err(|e| format!("cannot write {p}: {e}"))?;
         let _ = writeln!(out, "pcap: {p} ({} frames; tcpdump -n -r {p})", seen.len());
     }
-    let _ = std::io::stdout().flush();
     Ok(out)
 }
 

@@ -257,6 +257,12 @@ fn broken_captures_name_the_byte_offset() {
     std::fs::write(&cut, &huge).unwrap();
     fails_with(&["replay", &cut.to_string_lossy(), "--addr", "10.0.0.2/24"], "offset 24: record caplen");
 
+    // A capture of another link type (101: raw IP, `tcpdump -i any` gives 113).
+    let mut raw = bytes[..24].to_vec();
+    raw[20] = 101;
+    std::fs::write(&cut, &raw).unwrap();
+    fails_with(&["replay", &cut.to_string_lossy(), "--addr", "10.0.0.2/24"], "link type 101 is not Ethernet");
+
     for p in [garbage, short, cut] {
         let _ = std::fs::remove_file(p);
     }
