@@ -141,6 +141,30 @@ pub fn check_sysctls(opts: &RunOpts) -> Result<(), String> {
     Ok(())
 }
 
+/// `--seed N` and `--sysctl NAME=VALUE` as `tap` and `replay` take them:
+/// `Ok(true)` when `opt` is one of the two (its value taken from `next`
+/// and stored in `opts`), `Ok(false)` when it is neither.
+pub fn parse_host_opt<'a>(
+    opt: &str,
+    next: &mut impl Iterator<Item = &'a String>,
+    opts: &mut RunOpts,
+) -> Result<bool, String> {
+    match opt {
+        "--seed" => {
+            let v = next.next().ok_or("--seed needs a number")?;
+            opts.seed = v.parse().map_err(|_| format!("--seed needs a non-negative integer, got '{v}'"))?;
+        }
+        "--sysctl" => {
+            let v = next.next().ok_or("--sysctl needs NAME=VALUE")?;
+            let (k, val) =
+                v.split_once('=').ok_or_else(|| format!("--sysctl needs NAME=VALUE, got '{v}'"))?;
+            opts.sysctls.push((k.trim().to_string(), val.trim().to_string()));
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 /// Every scenario, in tour order.
 pub fn all() -> &'static [Scenario] {
     scenarios::ALL

@@ -35,6 +35,7 @@ commands:
       --netns NS            put the kernel's end in namespace NS (ip netns add NS)
       --pcap FILE           record every frame on the TAP
       --duration SECS       stop after SECS seconds
+      --seed N, --sysctl NAME=VALUE   as for run
   replay FILE [options]     feed a capture (classic pcap, Ethernet) to a linnet host
                             in virtual time at its timestamps; print what the host
                             answers, tcpdump style, and its counters
@@ -42,6 +43,7 @@ commands:
       --port P --listen     listen on port P
       --all                 feed every frame, not only those addressed to the host
       --pcap FILE           write the input and the answers
+      --seed N, --sysctl NAME=VALUE   as for run
   help                      this text";
 
 fn main() -> ExitCode {

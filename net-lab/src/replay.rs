@@ -59,7 +59,7 @@ const IFNAME: &str = "eth0";
 const DEFAULT_MAC: MacAddr = [0x02, 0, 0, 0, 0, 0x01];
 
 /// `netlab replay`'s options.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ReplayOpts {
     /// The capture.
     pub file: String,
@@ -73,14 +73,20 @@ pub struct ReplayOpts {
     pub all: bool,
     /// Write what the host saw (input and answers) here.
     pub pcap: Option<String>,
+    /// `--seed` (default 1) and `--sysctl`s for the host.
+    pub host: crate::RunOpts,
 }
 
 /// Parse `netlab replay`'s arguments (after the word `replay`).
 pub fn parse_opts(args: &[String]) -> Result<ReplayOpts, String> {
     let (mut file, mut addr, mut port, mut listen, mut all, mut pcap) =
         (None, None, None, false, false, None);
+    let mut host = crate::RunOpts { seed: 1, ..Default::default() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if crate::parse_host_opt(a, &mut it, &mut host)? {
+            continue;
+        }
         let mut val = |what: &str| it.next().cloned().ok_or_else(|| format!("{a} needs {what}"));
         match a.as_str() {
             "--addr" => addr = Some(parse_addr_prefix("--addr", &val("A/PREFIX, e.g. 10.0.0.2/24")?)?),
@@ -116,7 +122,8 @@ pub fn parse_opts(args: &[String]) -> Result<ReplayOpts, String> {
         (false, Some(p)) => return Err(format!("--port {p} does nothing without --listen")),
         (false, None) => None,
     };
-    Ok(ReplayOpts { file, addr, prefix, listen, all, pcap })
+    crate::check_sysctls(&host)?;
+    Ok(ReplayOpts { file, addr, prefix, listen, all, pcap, host })
 }
 
 /// Is this frame for the host at `addr`?
@@ -186,8 +193,7 @@ pub fn run(o: &ReplayOpts) -> Result<String, String> {
         .unwrap_or(DEFAULT_MAC);
 
     let clock = Clock::new_virtual();
-    let (net, ipv4) =
-        crate::inet_host("linnet", clock.clone(), &crate::RunOpts { seed: 1, ..Default::default() })?;
+    let (net, ipv4) = crate::inet_host("linnet", clock.clone(), &o.host)?;
     let replay = PcapReplay::new(IFNAME, mac, fed.clone(), ReplayTiming::Recorded, clock.clone());
     let dev = net.register_netdev(Box::new(replay)).map_err(|e| format!("register {IFNAME}: {e}"))?;
     // The address before the link is up: no gratuitous ARP in the output.

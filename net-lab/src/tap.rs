@@ -45,7 +45,7 @@ const GRACE: Duration = Duration::from_millis(300);
 const MAX_DURATION_SECS: f64 = 86_400.0;
 
 /// `netlab tap`'s options.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct TapOpts {
     /// The TAP device to create.
     pub ifname: String,
@@ -65,6 +65,8 @@ pub struct TapOpts {
     pub pcap: Option<String>,
     /// Stop after this long.
     pub duration: Option<Duration>,
+    /// `--seed` (default: the address as a number) and `--sysctl`s.
+    pub host: crate::RunOpts,
 }
 
 /// Parse `A/PREFIX` (`--addr`).
@@ -93,8 +95,12 @@ pub(crate) fn in_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
 pub fn parse_opts(args: &[String]) -> Result<TapOpts, String> {
     let (mut ifname, mut addr, mut gateway, mut netns) = (None, None, None, None);
     let (mut service, mut port, mut pcap, mut duration) = (None, None, None, None);
+    let mut host = crate::RunOpts { seed: u64::MAX, ..Default::default() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if crate::parse_host_opt(a, &mut it, &mut host)? {
+            continue;
+        }
         let mut val = |what: &str| it.next().cloned().ok_or_else(|| format!("{a} needs {what}"));
         match a.as_str() {
             "--ifname" => {
@@ -162,7 +168,12 @@ pub fn parse_opts(args: &[String]) -> Result<TapOpts, String> {
             ));
         }
     }
+    if host.seed == u64::MAX {
+        host.seed = u64::from(u32::from(addr));
+    }
+    crate::check_sysctls(&host)?;
     Ok(TapOpts {
+        host,
         ifname,
         addr,
         prefix,
@@ -284,8 +295,9 @@ pub fn run(o: &TapOpts) -> Result<(), String> {
     let fd = tap.raw_fd();
 
     let clock = Clock::new_system();
-    let net = Net::new("linnet", clock.clone(), u64::from(u32::from(o.addr)));
+    let net = Net::new("linnet", clock.clone(), o.host.seed);
     let tn = net_tcp::inet_init(&net);
+    o.host.apply(&net)?;
     let pcap: Option<SharedPcapWriter<BufWriter<File>>> = match &o.pcap {
         Some(p) => {
             let f = File::create(p).map_err(|e| format!("cannot write {p}: {e}"))?;

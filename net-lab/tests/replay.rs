@@ -173,6 +173,16 @@ fn syn_to_a_listening_port_gets_a_syn_ack() {
 }
 
 #[test]
+fn sysctls_apply_to_the_host() {
+    // tcp_syncookies=2: every SYN gets a cookie, and the SYN-ACK says so.
+    let path = capture("cookie.pcap", &[(0, syn(40000, 80, 1000))]);
+    let out = replay(&path, &["--port", "80", "--listen", "--sysctl", "net.ipv4.tcp_syncookies=2"]);
+    assert!(out.contains("Out IP 10.0.0.2.80 > 10.0.0.1.40000: Flags [S.]"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("TcpExtSyncookiesSent") && l.contains(" 1 ")), "{out}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
 fn udp_to_a_closed_port_gets_port_unreachable() {
     let path = capture("udp.pcap", &[(0, udp(5353, 9999, b"anyone?"))]);
     let out = replay(&path, &[]);
@@ -281,6 +291,14 @@ fn bad_arguments_get_one_line_and_exit_2() {
         "--port needs a number",
     );
     fails_with(&["replay", &f, "--addr", "10.0.0.2/24", "--bogus"], "unknown option");
+    fails_with(
+        &["replay", &f, "--addr", "10.0.0.2/24", "--sysctl", "net.ipv4.nope=1"],
+        "No such file or directory",
+    );
+    fails_with(
+        &["replay", &f, "--addr", "10.0.0.2/24", "--seed", "-1"],
+        "--seed needs a non-negative integer",
+    );
     fails_with(
         &["replay", "/nonexistent/x.pcap", "--addr", "10.0.0.2/24"],
         "cannot read /nonexistent/x.pcap",

@@ -395,6 +395,14 @@ fn bad_arguments_get_one_line_and_exit_2() {
         "--duration needs",
     );
     fails_with(&with(&["--addr", "10.79.0.2/24", "--serve", "http", "--frob"]), "unknown option");
+    fails_with(
+        &with(&["--addr", "10.79.0.2/24", "--serve", "http", "--sysctl", "oops"]),
+        "--sysctl needs NAME=VALUE",
+    );
+    fails_with(
+        &with(&["--addr", "10.79.0.2/24", "--serve", "http", "--sysctl", "net.core.somaxconn=-5"]),
+        "Invalid argument",
+    );
 }
 
 /// A namespace that does not exist: say how to create it. Needs root to
