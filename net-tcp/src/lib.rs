@@ -82,4 +82,4 @@ pub mod tcp_states;
 pub mod tcp_timer;
 pub mod tcphdr;
 
-pub use af_inet::{TcpSocket, inet_init};
+pub use af_inet::{TcpClosing, TcpSocket, inet_init};
