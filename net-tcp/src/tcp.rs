@@ -522,10 +522,13 @@ pub fn inet_csk_listen_stop(net: &Net, tn: &TcpNet, children: Vec<Arc<TcpSock>>)
 /// §2.17); `SO_LINGER` with a zero timeout resets too (`TCPAbortOnData`).
 /// Otherwise the FIN goes out after the queued data. The socket becomes an
 /// orphan (`SOCK_DEAD`, counted in [`TcpOrphanCount`]): the hash table
-/// keeps it alive through FIN_WAIT1, FIN_WAIT2 (bounded by
-/// `tcp_fin_timeout`; up to `TCP_TIMEWAIT_LEN` of it as a timewait sock in
-/// substate FIN_WAIT2), CLOSING and LAST_ACK; TIME_WAIT is a timewait sock
-/// ([`tcp_time_wait`]). A listener first resets the children it never
+/// keeps it alive through FIN_WAIT1, FIN_WAIT2, CLOSING and LAST_ACK;
+/// TIME_WAIT is a timewait sock ([`tcp_time_wait`]). FIN_WAIT2 is bounded
+/// by `tcp_fin_time()`: up to `TCP_TIMEWAIT_LEN`, as a timewait sock in
+/// substate FIN_WAIT2 at once; beyond it, the full socket waits on the
+/// keepalive timer for `tcp_fin_time() - TCP_TIMEWAIT_LEN` and a timewait
+/// sock then lasts that long again — not the 60 s "left" (Linux's
+/// arithmetic; on 6.18 `tcp_fin_timeout` = 65 gives 5 s + 5 s). A listener first resets the children it never
 /// accepted.
 pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
     __tcp_close_start(net, tn, sk);

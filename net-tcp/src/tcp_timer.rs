@@ -547,9 +547,10 @@ pub fn tcp_reset_keepalive(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk)
 
 // ANCHOR: tcp_keepalive_timer
 /// `sk_timer` fired (`tcp_keepalive_timer()`): the first part of an
-/// orphan's long FIN_WAIT2 is over (it moves to a timewait sock for the
-/// rest, or is reset if `tcp_fin_time()` is no longer than
-/// `TCP_TIMEWAIT_LEN`); otherwise
+/// orphan's long FIN_WAIT2 is over (it moves to a timewait sock for
+/// `tcp_fin_time() - TCP_TIMEWAIT_LEN` — the same span again, not the
+/// rest of `tcp_fin_timeout`, as Linux 6.18 does — or is reset if that is
+/// not positive or `TCP_LINGER2` < 0); otherwise
 /// keepalive (RFC 1122 §4.2.3.6). With data in flight or queued the
 /// connection is alive without probes. After `keepalive_time` of silence a
 /// probe goes out every `keepalive_intvl`; after `keepalive_probes` of them
