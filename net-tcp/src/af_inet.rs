@@ -601,7 +601,8 @@ impl TcpSocket {
                     cp.socket_state = SS_CONNECTED;
                 }
                 let peer = SocketAddrV4::new(child.inet_daddr(), child.inet_dport());
-                let sock = TcpSocket { net: self.net.clone(), tn: self.tn.clone(), sk: child, close_started: false };
+                let sock =
+                    TcpSocket { net: self.net.clone(), tn: self.tn.clone(), sk: child, close_started: false };
                 return Ok((sock, peer));
             }
             if nonblock {

@@ -22,7 +22,10 @@
 //! # Where we differ
 //!
 //! - No receive-buffer autotuning (`tcp_rcv_space_adjust()`), no memory
-//!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`.
+//!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`. Without
+//!   `tcp_memory_allocated`, [`tcp_check_oom`] judges orphans only.
+//! - The orphan count is per namespace ([`TcpOrphanCount`]), as is
+//!   `tcp_max_orphans`; Linux's are global.
 
 use std::sync::Arc;
 
@@ -889,5 +892,48 @@ fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_segs_out: tp.segs_out,
         tcpi_segs_in: tp.segs_in,
         tcpi_snd_wnd: tp.snd_wnd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tcp_orphan_cache` is the count at the last 100 ms boundary: a
+    /// change is seen from the next period on, whatever its phase.
+    #[test]
+    fn the_orphan_cache_lags_the_count_by_one_period() {
+        let c = TcpOrphanCount::default();
+        assert_eq!(c.tcp_orphan_cache(1_000), 0);
+        c.inc(1_050);
+        c.inc(1_099);
+        assert_eq!(c.tcp_orphan_count_sum(), 2);
+        assert_eq!(c.tcp_orphan_cache(1_099), 0, "same period: the old figure");
+        assert_eq!(c.tcp_orphan_cache(1_100), 2, "next period");
+        c.dec(1_150);
+        assert_eq!(c.tcp_orphan_cache(1_199), 2);
+        // Several idle periods later: the count as it stood, not older.
+        assert_eq!(c.tcp_orphan_cache(5_000), 1);
+        c.dec(5_001);
+        c.dec(5_002);
+        assert_eq!(c.tcp_orphan_count_sum(), 0, "tcp_orphan_count_sum() clamps at 0");
+        assert_eq!(c.tcp_orphan_cache(5_100), 0);
+    }
+
+    /// `tcp_too_many_orphans(shift)`: cache << shift > tcp_max_orphans.
+    #[test]
+    fn too_many_orphans_shifts_the_cache() {
+        let clock = net_core::Clock::new_virtual_at(1_000_000_000);
+        let net = Net::new("t", clock.clone(), 1);
+        let tn = crate::af_inet::inet_init(&net);
+        net.sysctl.set("net.ipv4.tcp_max_orphans", "4").expect("sysctl");
+        for _ in 0..3 {
+            tn.tcp_orphan_count.inc(net.jiffies());
+        }
+        clock.set_ns(clock.now_ns() + 100_000_000);
+        assert!(!tcp_too_many_orphans(&net, &tn, 0), "3 > 4: no");
+        assert!(tcp_too_many_orphans(&net, &tn, 1), "6 > 4: yes");
+        assert!(tcp_check_oom(&net, &tn, 2));
+        assert_eq!(tn.dmesg.lock().as_slice(), ["TCP: too many orphaned sockets"]);
     }
 }

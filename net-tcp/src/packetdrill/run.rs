@@ -273,14 +273,37 @@ fn encode_opts(opts: &[TcpOpt], map_sack: impl Fn(u32) -> u32) -> Vec<u8> {
 /// A system call that may have to wait: retried after every step of the
 /// host until it completes.
 enum Op {
-    Connect { fd: i64, addr: SocketAddrV4, started: bool },
-    Accept { fd: i64, want_fd: Option<i64> },
-    Read { fd: i64, len: usize, flags: i32 },
-    Write { fd: i64, len: usize, flags: i32, done: usize },
-    Poll { fds: Vec<(i64, u32, Option<i64>)>, timeout_ms: i64, started_ns: u64 },
+    Connect {
+        fd: i64,
+        addr: SocketAddrV4,
+        started: bool,
+    },
+    Accept {
+        fd: i64,
+        want_fd: Option<i64>,
+    },
+    Read {
+        fd: i64,
+        len: usize,
+        flags: i32,
+    },
+    Write {
+        fd: i64,
+        len: usize,
+        flags: i32,
+        done: usize,
+    },
+    Poll {
+        fds: Vec<(i64, u32, Option<i64>)>,
+        timeout_ms: i64,
+        started_ns: u64,
+    },
     /// A lingering `close()` (`SO_LINGER` with a positive time) waiting in
     /// `sk_stream_wait_close()` until the FIN is acked or `deadline_ns`.
-    Close { closing: Option<TcpClosing>, deadline_ns: Option<u64> },
+    Close {
+        closing: Option<TcpClosing>,
+        deadline_ns: Option<u64>,
+    },
 }
 
 struct Pending {
