@@ -28,6 +28,15 @@
 //! - Nothing leaks: at the end the server's ehash holds no socket, the
 //!   timewait and request-sock slabs are empty, the orphan count is 0,
 //!   and every server socket has been freed (its last `Arc` dropped).
+//!
+//! Also here: an orphan's life through FIN_WAIT2 to a timewait sock, the
+//! counters and log line of resets at `close()`, and `SO_LINGER`'s
+//! blocking `close()` (`sk_stream_wait_close()`) with another thread
+//! driving the hosts — it returns at the FIN's ACK, or when the linger
+//! time is over. Those two wait for the closing thread a few real
+//! milliseconds per 10 ms step of virtual time; what they assert has
+//! slack for a slow machine (a late wake-up only moves the return time a
+//! step later).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Weak};
@@ -414,4 +423,106 @@ fn orphan_storm() {
     assert_eq!(lab.stn.reqsk_slab.active_objs(), 0);
     assert_eq!(freed, STORM, "every server socket was freed");
     drop(clients);
+}
+
+/// Drop `sock` (a blocking `close()`) on another thread while this one
+/// drives the hosts in steps of 10 ms virtual time until `step` says stop;
+/// returns whether the close had returned then, and the virtual time at
+/// which it was seen to return (`None` if it had not).
+fn close_in_thread(lab: &mut Lab, sock: TcpSocket, steps: usize, uncut_after: Option<usize>) -> Option<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let returned_at = Arc::new(AtomicU64::new(0));
+    let r = returned_at.clone();
+    let clock = lab.clock.clone();
+    let weak = Arc::downgrade(sock.sock());
+    let closer = std::thread::spawn(move || {
+        drop(sock);
+        r.store(clock.now_ns(), Ordering::SeqCst);
+    });
+    // Until the FIN is out, the closer has not reached its wait: no time
+    // may pass before that (bounded by a real-time limit, not asserted on).
+    let t0 = std::time::Instant::now();
+    while weak.upgrade().is_some_and(|s| s.sk_state() == TcpState::Established)
+        && t0.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::yield_now();
+    }
+    for i in 0..steps {
+        if uncut_after == Some(i) {
+            lab.cut = false;
+        }
+        lab.run_for(10_000_000);
+        // Give the closer, woken or timed out, real time to notice.
+        let t = std::time::Instant::now();
+        while returned_at.load(Ordering::SeqCst) == 0 && t.elapsed() < std::time::Duration::from_millis(3) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if returned_at.load(Ordering::SeqCst) != 0 {
+            break;
+        }
+    }
+    let at = returned_at.load(Ordering::SeqCst);
+    if at != 0 {
+        closer.join().expect("the closer");
+        Some(at)
+    } else {
+        // Let it finish: its linger time passes in virtual time.
+        lab.cut = false;
+        lab.run_for(10_000_000_000);
+        closer.join().expect("the closer");
+        None
+    }
+}
+
+/// `SO_LINGER` 5 s, the real blocking `close()` (`Drop` →
+/// `sk_stream_wait_close()` on the wait queue, without the socket lock,
+/// while another thread drives the host): with the peer silent for 1 s it
+/// is still waiting; once the peer answers, the retransmitted FIN's ACK
+/// wakes it (the socket leaves FIN_WAIT1) and it returns — well before
+/// 5 s — leaving an orphan behind.
+#[test]
+fn so_linger_close_blocks_until_the_fin_is_acked() {
+    let mut lab = Lab::new();
+    lab.server.sysctl.set("net.ipv4.tcp_fin_timeout", "90").expect("sysctl");
+    let listener = lab.listener();
+    let (_clients, mut children) = lab.connect(&listener, 1);
+    let child = children.pop().expect("one");
+    let mut lin = Vec::new();
+    lin.extend(1i32.to_ne_bytes());
+    lin.extend(5i32.to_ne_bytes());
+    child.setsockopt(SOL_SOCKET, SO_LINGER, &lin).expect("SO_LINGER");
+    child.set_nonblocking(true); // lingers all the same, as on Linux
+    let weak = Arc::downgrade(child.sock());
+    lab.cut = true;
+    let start = lab.clock.now_ns();
+    let at = close_in_thread(&mut lab, child, 400, Some(100)).expect("close() returned");
+    let waited = at - start;
+    // The FIN retransmissions (RTO ~200 ms: 0.2, 0.6, 1.4 s) reach the
+    // peer only after 1 s: the one at 1.4 s is acked.
+    assert!((1_000_000_000..5_000_000_000).contains(&waited), "close() returned after {waited} ns");
+    assert_eq!(weak.upgrade().map(|s| s.sk_state()), Some(TcpState::FinWait2));
+    assert_eq!(lab.orphans(), 1, "orphaned once close() returned");
+}
+
+/// `SO_LINGER` 2 s with a peer that stays silent: the blocking `close()`
+/// returns when the linger time is over, and the socket goes on as an
+/// orphan in FIN_WAIT1.
+#[test]
+fn so_linger_close_returns_after_the_linger_time() {
+    let mut lab = Lab::new();
+    let listener = lab.listener();
+    let (_clients, mut children) = lab.connect(&listener, 1);
+    let child = children.pop().expect("one");
+    let mut lin = Vec::new();
+    lin.extend(1i32.to_ne_bytes());
+    lin.extend(2i32.to_ne_bytes());
+    child.setsockopt(SOL_SOCKET, SO_LINGER, &lin).expect("SO_LINGER");
+    let weak = Arc::downgrade(child.sock());
+    lab.cut = true;
+    let start = lab.clock.now_ns();
+    let at = close_in_thread(&mut lab, child, 400, None).expect("close() returned");
+    let waited = at - start;
+    assert!((2_000_000_000..2_100_000_000).contains(&waited), "close() returned after {waited} ns");
+    assert_eq!(weak.upgrade().map(|s| s.sk_state()), Some(TcpState::FinWait1));
+    assert_eq!(lab.orphans(), 1);
 }
