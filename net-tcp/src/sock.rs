@@ -564,8 +564,11 @@ pub struct TcpSk {
     pub retrans_out: u32,
     /// `total_retrans`.
     pub total_retrans: u32,
-    /// `retrans_stamp`: when the first (re)transmission of the head was
-    /// sent, in jiffies; 0 when no retransmission is outstanding.
+    /// `retrans_stamp`: when the head was first retransmitted (Linux reads
+    /// the skb's timestamp after `__tcp_retransmit_skb()` restamped it), in
+    /// jiffies — for a SYN, when it was first sent (`tcp_connect()`); 0
+    /// when no retransmission is outstanding. The give-up budgets count
+    /// from here.
     pub retrans_stamp: u64,
     /// `snd_cwnd`.
     pub snd_cwnd: u32,

@@ -91,8 +91,8 @@ pub fn tcp_model_timeout(boundary: u32, rto_base: u32) -> u64 {
 
 /// `retransmits_timed_out()`: has retransmission gone on for longer than
 /// `boundary` doubling RTOs would take (or than `timeout` ms, when set)?
-/// Measured from the first transmission of the segment now being
-/// retransmitted (`retrans_stamp`).
+/// Measured from `retrans_stamp`: the first retransmission of the segment
+/// now being retransmitted (a SYN: its first transmission).
 pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u32) -> bool {
     if tp.icsk_retransmits == 0 || tp.retrans_stamp == 0 {
         return false;

@@ -31,7 +31,8 @@ fires is reset instead of retransmitting — TcpExtTCPAbortOnMemory for
 each, and \"TCP: too many orphaned sockets\" in the kernel log (rate-
 limited). The orphans the cache let live retransmit their FIN with the RTO
 doubling until tcp_orphan_retries' time budget (2: 200 ms × (2^3 - 1) =
-1.4 s after the first FIN) is spent; they die without a RST
+1.4 s, counted from the first retransmission) is spent — with the 202 ms
+RTO of this link, after three retransmissions; they die without a RST
 (TcpExtTCPAbortOnTimeout). Linux's default tcp_orphan_retries, 0, means 8
 (102.2 s), and tcp_max_orphans is set at boot to half the established hash
 (131072 on a 24 GiB machine).
