@@ -29,6 +29,12 @@
 //!   timewait and request-sock slabs are empty, the orphan count is 0,
 //!   and every server socket has been freed (its last `Arc` dropped).
 //!
+//! It prints its figures (`--nocapture`): the peak orphan count, the
+//! resets and give-ups, the FINs and RSTs sent, and the growth of the
+//! process's peak RSS from the first close on (printed, not asserted: the
+//! 10,000 sockets exist before the closes, which only free memory). The
+//! tests of this file run one at a time for that.
+//!
 //! Also here: an orphan's life through FIN_WAIT2 to a timewait sock, the
 //! counters and log line of resets at `close()`, and `SO_LINGER`'s
 //! blocking `close()` (`sk_stream_wait_close()`) with another thread
@@ -69,6 +75,23 @@ const BATCH: usize = 100;
 const BATCH_SPACING_NS: u64 = 10_000_000;
 /// `TCP_ORPHAN_TIMER_PERIOD` in ns.
 const ORPHAN_PERIOD_NS: u64 = 100_000_000;
+
+/// The tests of this file run one at a time, so the storm can read the
+/// process's peak memory without the others' allocations in it.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if there is
+/// one (Linux only).
+fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
 
 /// What the server sent after the client went silent.
 #[derive(Default, Debug)]
@@ -217,6 +240,7 @@ impl Lab {
 /// no RST (`TCPAbortOnTimeout`). Its last `Arc` goes with it.
 #[test]
 fn a_silent_peer_leaves_an_orphan_until_orphan_retries_end() {
+    let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
     let (_clients, mut children) = lab.connect(&listener, 1);
@@ -250,6 +274,7 @@ fn a_silent_peer_leaves_an_orphan_until_orphan_retries_end() {
 /// arithmetic, checked on 6.18 with 65 s: 5 s + 5 s).
 #[test]
 fn an_orphan_in_fin_wait2_stops_counting_when_a_timewait_sock_takes_over() {
+    let _serial = serial();
     let mut lab = Lab::new();
     lab.server.sysctl.set("net.ipv4.tcp_fin_timeout", "90").expect("sysctl");
     let listener = lab.listener();
@@ -282,6 +307,7 @@ fn an_orphan_in_fin_wait2_stops_counting_when_a_timewait_sock_takes_over() {
 /// (rate-limited). Neither leaves an orphan behind.
 #[test]
 fn resets_at_close_count_and_log_as_linux() {
+    let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
     let (_clients, mut children) = lab.connect(&listener, 3);
@@ -328,6 +354,7 @@ fn resets_at_close_count_and_log_as_linux() {
 /// which does not sleep.
 #[test]
 fn negative_linger_time_waits_without_limit() {
+    let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
     let (_clients, mut children) = lab.connect(&listener, 1);
@@ -355,6 +382,7 @@ fn negative_linger_time_waits_without_limit() {
 /// The storm (see the module doc).
 #[test]
 fn orphan_storm() {
+    let _serial = serial();
     let mut lab = Lab::new();
     lab.server.sysctl.set("net.ipv4.tcp_max_orphans", &MAX_ORPHANS.to_string()).expect("sysctl");
     let listener = lab.listener();
@@ -362,6 +390,11 @@ fn orphan_storm() {
     let weaks: Vec<Weak<TcpSock>> = children.iter().map(|c| Arc::downgrade(c.sock())).collect();
     assert_eq!(lab.stn.hashinfo.established_len(), STORM);
     lab.cut = true;
+    // Peak RSS from here on: reset VmHWM to the current RSS
+    // (`echo 5 > /proc/self/clear_refs`); if that fails, the figure
+    // includes the setup.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = proc_status_bytes("VmRSS");
     let start_ns = lab.clock.now_ns();
     let mut peak = 0;
     let mut children = children.into_iter();
@@ -386,6 +419,13 @@ fn orphan_storm() {
     let on_memory = lab.mib(LinuxMib::TCPAbortOnMemory);
     let on_timeout = lab.mib(LinuxMib::TCPAbortOnTimeout);
     let freed = weaks.iter().filter(|w| w.upgrade().is_none()).count();
+    let mem = match (rss_before, proc_status_bytes("VmHWM")) {
+        (Some(b), Some(h)) => format!(
+            "peak RSS {:.1} MiB above the start of the closes",
+            h.saturating_sub(b) as f64 / 1048576.0
+        ),
+        _ => "peak RSS not available".to_string(),
+    };
     println!(
         "orphan storm: {STORM} closes in {:.2} s ({BATCH} per {} ms), tcp_max_orphans {MAX_ORPHANS}",
         closed_ns as f64 / 1e9,
@@ -393,7 +433,7 @@ fn orphan_storm() {
     );
     println!(
         "  peak orphans {peak}; TCPAbortOnMemory {on_memory} ({at_close} by the end of the closes); \
-         TCPAbortOnTimeout {on_timeout}; all dead {} s after the last close",
+         TCPAbortOnTimeout {on_timeout}; all dead {} s after the last close; {mem}",
         waited_s
     );
     println!(
@@ -482,6 +522,7 @@ fn close_in_thread(lab: &mut Lab, sock: TcpSocket, steps: usize, uncut_after: Op
 /// 5 s — leaving an orphan behind.
 #[test]
 fn so_linger_close_blocks_until_the_fin_is_acked() {
+    let _serial = serial();
     let mut lab = Lab::new();
     lab.server.sysctl.set("net.ipv4.tcp_fin_timeout", "90").expect("sysctl");
     let listener = lab.listener();
@@ -509,6 +550,7 @@ fn so_linger_close_blocks_until_the_fin_is_acked() {
 /// orphan in FIN_WAIT1.
 #[test]
 fn so_linger_close_returns_after_the_linger_time() {
+    let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
     let (_clients, mut children) = lab.connect(&listener, 1);
