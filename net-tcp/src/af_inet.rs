@@ -87,6 +87,11 @@ pub const MAX_TCP_KEEPCNT: i32 = 127;
 pub const TCP_SYNCNT: i32 = 7;
 /// `TCP_USER_TIMEOUT`.
 pub const TCP_USER_TIMEOUT: i32 = 18;
+/// `TCP_LINGER2`: seconds an orphan may stay in FIN_WAIT2 (0: the
+/// `tcp_fin_timeout` sysctl; < 0: reset at once instead).
+pub const TCP_LINGER2: i32 = 8;
+/// `TCP_FIN_TIMEOUT_MAX / HZ`: the most `TCP_LINGER2` keeps, 120 s.
+pub const TCP_FIN_TIMEOUT_MAX_SECS: i32 = 120;
 /// `TCP_CONGESTION`: the congestion control algorithm, by name.
 pub const TCP_CONGESTION: i32 = 13;
 /// `POLLIN`.
@@ -161,6 +166,10 @@ pub struct TcpNet {
     /// [`TcpNet::net_info_ratelimited`] lets through. Linux has one for the
     /// whole kernel; ours is per namespace, like the log it guards.
     pub net_ratelimit_state: spin::Mutex<RatelimitState>,
+    /// `tcp_orphan_count` and `tcp_orphan_cache` (net/ipv4/tcp.c): how many
+    /// orphans the namespace holds, and the figure `tcp_max_orphans` is
+    /// checked against ([`crate::tcp::TcpOrphanCount`]). Linux's are global.
+    pub tcp_orphan_count: crate::tcp::TcpOrphanCount,
 }
 
 /// `struct ratelimit_state` (include/linux/ratelimit_types.h) with
@@ -266,6 +275,7 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
         twsk_slab: Default::default(),
         dmesg: spin::Mutex::new(Vec::new()),
         net_ratelimit_state: spin::Mutex::new(RatelimitState::default()),
+        tcp_orphan_count: Default::default(),
     });
     net.sysctl.register_str(&crate::tcp_cong::TCP_AVAILABLE_CONGESTION_CONTROL);
     net.net_assign_generic(tn.clone());
@@ -297,6 +307,8 @@ pub struct TcpSocket {
     net: Arc<Net>,
     tn: Arc<TcpNet>,
     sk: Arc<TcpSock>,
+    /// [`TcpSocket::close_start`] ran: dropping only finishes the close.
+    close_started: bool,
 }
 
 impl std::fmt::Debug for TcpSocket {
@@ -382,7 +394,7 @@ impl TcpSocket {
             crate::tcp_cong::tcp_assign_congestion_control(&mut tp, &tn.tcp_congestion_control.get());
             tp.reordering = tn.sysctl.tcp_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
         }
-        Ok(TcpSocket { net: net.clone(), tn, sk })
+        Ok(TcpSocket { net: net.clone(), tn, sk, close_started: false })
     }
 
     /// The socket behind the handle.
@@ -589,7 +601,9 @@ impl TcpSocket {
                     cp.socket_state = SS_CONNECTED;
                 }
                 let peer = SocketAddrV4::new(child.inet_daddr(), child.inet_dport());
-                return Ok((TcpSocket { net: self.net.clone(), tn: self.tn.clone(), sk: child }, peer));
+                let sock =
+                    TcpSocket { net: self.net.clone(), tn: self.tn.clone(), sk: child, close_started: false };
+                return Ok((sock, peer));
             }
             if nonblock {
                 return Err(Errno::EAGAIN);
@@ -756,8 +770,41 @@ impl TcpSocket {
         })
     }
 
-    /// `close(2)`: same as dropping the handle.
+    // ANCHOR: inet_release
+    /// `close(2)`: same as dropping the handle (`inet_release()` →
+    /// `tcp_close(sk, timeout)`). With `SO_LINGER` on and a positive time
+    /// this blocks — on a non-blocking socket too, as on Linux (checked on
+    /// 6.18: `inet_release()` looks only at `SOCK_LINGER`) — until our FIN
+    /// is acknowledged or the time passes ([`TcpSocket::close_start`] has
+    /// the details); someone else must drive the host meanwhile.
     pub fn close(self) {}
+
+    /// Begin `close(2)` without sleeping, for a caller that drives the
+    /// host itself (the packet-script runner): `__tcp_close()` up to
+    /// `sk_stream_wait_close()` ([`__tcp_close_start`]: RST or FIN). The
+    /// returned [`TcpClosing`] says how long a blocking `close()` would
+    /// linger and whether it still would; dropping it (or
+    /// [`TcpClosing::finish`]) completes the close where `close()` would
+    /// return.
+    pub fn close_start(mut self) -> TcpClosing {
+        __tcp_close_start(&self.net, &self.tn, &self.sk);
+        self.close_started = true;
+        TcpClosing { sock: self }
+    }
+
+    /// Mirrors `sk_stream_wait_close()` (net/core/stream.c): sleep on the
+    /// wait queue, without the socket lock, until our FIN is acknowledged
+    /// ([`sk_stream_closing`] no longer holds) or the linger time passes.
+    /// Returns at once for a time of 0.
+    fn sk_stream_wait_close(&self, linger_secs: u32) {
+        let timeo = match linger_secs {
+            0 => return,
+            SK_LINGER_FOREVER => None,
+            s => Some(u64::from(s) * 1_000_000_000),
+        };
+        let _ = self.sk_wait_event(timeo, |tp| !sk_stream_closing(tp));
+    }
+    // ANCHOR_END: inet_release
 
     /// `poll(2)` readiness: `POLLIN | POLLOUT | POLLHUP | …` ([`tcp_poll`]).
     pub fn poll(&self) -> u32 {
@@ -850,9 +897,19 @@ impl TcpSocket {
                 if optval.len() < 8 {
                     return Err(Errno::EINVAL);
                 }
+                // struct linger { int l_onoff; int l_linger; }: a negative
+                // l_linger, read as unsigned, is MAX_SCHEDULE_TIMEOUT.
                 let onoff = int_opt(&optval[0..4])?;
                 let secs = int_opt(&optval[4..8])?;
-                tp.sk_linger = (onoff != 0).then_some(secs.max(0) as u32);
+                let secs = if secs < 0 { SK_LINGER_FOREVER } else { secs as u32 };
+                tp.sk_linger = (onoff != 0).then_some(secs);
+                Ok(())
+            }
+            (SOL_TCP, TCP_LINGER2) => {
+                // do_tcp_setsockopt(): < 0 is -1, above TCP_FIN_TIMEOUT_MAX
+                // is clamped to it.
+                let v = int_opt(optval)?;
+                tp.linger2 = if v < 0 { -1 } else { v.min(TCP_FIN_TIMEOUT_MAX_SECS) };
                 Ok(())
             }
             (SOL_SOCKET, SO_RCVTIMEO) => {
@@ -951,6 +1008,10 @@ impl TcpSocket {
                 }
             }
             (SOL_TCP, TCP_USER_TIMEOUT) => tp.icsk_user_timeout as i32,
+            (SOL_TCP, TCP_LINGER2) => match tp.linger2 {
+                0 => self.tn.sysctl.tcp_fin_timeout.get().clamp(0, i64::from(i32::MAX)) as i32,
+                v => v.max(-1),
+            },
             (SOL_TCP, TCP_KEEPIDLE) => (crate::tcp_timer::keepalive_time_when(&self.tn, &tp) / 1000) as i32,
             (SOL_TCP, TCP_KEEPINTVL) => (crate::tcp_timer::keepalive_intvl_when(&self.tn, &tp) / 1000) as i32,
             (SOL_TCP, TCP_KEEPCNT) => i32::from(crate::tcp_timer::keepalive_probes(&self.tn, &tp)),
@@ -1003,9 +1064,54 @@ impl TcpSocket {
 }
 
 impl Drop for TcpSocket {
+    /// `close()`: `inet_release()` passes `sk_lingertime` as the timeout
+    /// when `SOCK_LINGER` is set, and `__tcp_close()` waits in
+    /// `sk_stream_wait_close()` between sending the FIN and orphaning the
+    /// socket.
     fn drop(&mut self) {
-        tcp_close(&self.net, &self.tn, &self.sk);
+        if !self.close_started {
+            __tcp_close_start(&self.net, &self.tn, &self.sk);
+            let linger = self.sk.lock.lock().sk_linger.unwrap_or(0);
+            self.sk_stream_wait_close(linger);
+        }
+        __tcp_close_adjudge_to_death(&self.net, &self.tn, &self.sk);
     }
+}
+
+/// A `close()` begun with [`TcpSocket::close_start`], stopped where Linux's
+/// `__tcp_close()` calls `sk_stream_wait_close()`. Dropping it finishes the
+/// close (`adjudge_to_death:`): the socket becomes an orphan.
+#[derive(Debug)]
+pub struct TcpClosing {
+    sock: TcpSocket,
+}
+
+impl TcpClosing {
+    /// How long a blocking `close()` may wait, in ns: 0 without
+    /// `SO_LINGER` (or after a reset: nothing is closing), `None` for no
+    /// limit (a negative `l_linger`).
+    pub fn linger_ns(&self) -> Option<u64> {
+        let tp = self.sock.sk.lock.lock();
+        match tp.sk_linger.unwrap_or(0) {
+            _ if !sk_stream_closing(&tp) => Some(0),
+            SK_LINGER_FOREVER => None,
+            s => Some(u64::from(s) * 1_000_000_000),
+        }
+    }
+
+    /// `sk_stream_closing()`: our FIN is still unacknowledged, so a
+    /// lingering `close()` still waits.
+    pub fn closing(&self) -> bool {
+        sk_stream_closing(&self.sock.sk.lock.lock())
+    }
+
+    /// The socket being closed.
+    pub fn sock(&self) -> &Arc<TcpSock> {
+        &self.sock.sk
+    }
+
+    /// Finish the close (`adjudge_to_death:`): same as dropping.
+    pub fn finish(self) {}
 }
 
 /// `read(2)` through [`TcpSocket::recv`], for programs on a real-time host.

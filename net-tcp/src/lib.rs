@@ -54,9 +54,9 @@
 //! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp-options/acks | a late block change does not flush a compressed SACK early (the 1 ms timer sends it) |
 //! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
-//! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission | callbacks take the socket lock (no `tcp_release_cb` deferral) |
+//! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission, closing/orphans | callbacks take the socket lock (no `tcp_release_cb` deferral); `tcp_out_of_resources()` has no `check_net()` case |
 //! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission | hooks take the locked `TcpSk`; a global registry without modules or `tcp_allowed_congestion_control`; default `reno` (Linux: `cubic`) |
-//! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path | no autotuning or `tcp_mem` |
+//! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path, closing/orphans | no autotuning or `tcp_mem` (so `tcp_check_oom()` judges orphans only); the orphan count and `tcp_max_orphans` are per namespace, the 100 ms `tcp_orphan_cache` refreshed lazily |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
@@ -82,4 +82,4 @@ pub mod tcp_states;
 pub mod tcp_timer;
 pub mod tcphdr;
 
-pub use af_inet::{TcpSocket, inet_init};
+pub use af_inet::{TcpClosing, TcpSocket, inet_init};

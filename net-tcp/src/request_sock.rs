@@ -500,7 +500,9 @@ pub fn inet_csk_reqsk_queue_add(net: &Net, tn: &TcpNet, listener: &TcpSock, chil
 pub fn inet_child_forget(net: &Net, tn: &TcpNet, child: &Arc<TcpSock>) {
     let mut cp = child.lock.lock();
     crate::tcp::tcp_disconnect_abort(net, tn, child, &mut cp);
+    // sock_orphan(); this_cpu_inc(*sk->sk_prot->orphan_count)
     cp.dead = true;
+    tn.tcp_orphan_count.inc(net.jiffies());
     crate::tcp::inet_csk_destroy_sock(net, child, &mut cp);
 }
 

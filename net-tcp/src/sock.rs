@@ -77,6 +77,10 @@ pub const TCP_INIT_CWND: u32 = 10;
 pub const TCP_INFINITE_SSTHRESH: u32 = 0x7fff_ffff;
 /// `MAX_TCP_HEADER`: headroom reserved in every TCP skb (`L1_CACHE_ALIGN(128 + MAX_HEADER)`).
 pub const MAX_TCP_HEADER: usize = (128 + net_ipv4::MAX_HEADER + 63) & !63;
+/// `sk_lingertime = MAX_SCHEDULE_TIMEOUT`: an `SO_LINGER` close that waits
+/// for the ACK of its FIN without a time limit.
+pub const SK_LINGER_FOREVER: u32 = u32::MAX;
+
 /// `SOCK_MIN_SNDBUF`: `2 * TCP_SKB_MIN_TRUESIZE` (2 × (2048 + skb overhead)).
 pub const SOCK_MIN_SNDBUF: usize = 4608;
 /// `SOCK_MIN_RCVBUF`.
@@ -447,7 +451,9 @@ pub struct TcpSk {
     pub sk_rcvtimeo: Option<u64>,
     /// `sk_sndtimeo` in ns.
     pub sk_sndtimeo: Option<u64>,
-    /// `SO_LINGER`: `Some(seconds)` when `l_onoff`.
+    /// `SO_LINGER`: `Some(seconds)` when `l_onoff` (`SOCK_LINGER` with
+    /// `sk_lingertime`); [`SK_LINGER_FOREVER`] for a negative `l_linger`,
+    /// which Linux reads as unsigned and turns into `MAX_SCHEDULE_TIMEOUT`.
     pub sk_linger: Option<u32>,
     /// `SOCK_DONE`: the connection was established once and has ended
     /// its receive side (FIN or reset) — `recv()` returns 0, not `ENOTCONN`.
@@ -558,8 +564,11 @@ pub struct TcpSk {
     pub retrans_out: u32,
     /// `total_retrans`.
     pub total_retrans: u32,
-    /// `retrans_stamp`: when the first (re)transmission of the head was
-    /// sent, in jiffies; 0 when no retransmission is outstanding.
+    /// `retrans_stamp`: when the head was first retransmitted (Linux reads
+    /// the skb's timestamp after `__tcp_retransmit_skb()` restamped it), in
+    /// jiffies — for a SYN, when it was first sent (`tcp_connect()`); 0
+    /// when no retransmission is outstanding. The give-up budgets count
+    /// from here.
     pub retrans_stamp: u64,
     /// `snd_cwnd`.
     pub snd_cwnd: u32,

@@ -22,7 +22,10 @@
 //! # Where we differ
 //!
 //! - No receive-buffer autotuning (`tcp_rcv_space_adjust()`), no memory
-//!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`.
+//!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`. Without
+//!   `tcp_memory_allocated`, [`tcp_check_oom`] judges orphans only.
+//! - The orphan count is per namespace ([`TcpOrphanCount`]), as is
+//!   `tcp_max_orphans`; Linux's are global.
 
 use std::sync::Arc;
 
@@ -118,10 +121,14 @@ pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
 /// `inet_csk_destroy_sock()`: free what an orphan still holds — queues,
 /// its three timers for good, and its port (`tcp_v4_destroy_sock()` →
 /// `inet_put_port()`: a socket the user bound, or a child of one, is left
-/// on its bind bucket by `tcp_set_state(CLOSE)` until now).
+/// on its bind bucket by `tcp_set_state(CLOSE)` until now) — and it is no
+/// longer an orphan ([`TcpOrphanCount`]).
 pub fn inet_csk_destroy_sock(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
+    debug_assert!(tp.dead, "inet_csk_destroy_sock() of a socket that is not SOCK_DEAD");
     if let Some(tn) = net.net_generic::<TcpNet>() {
         tn.hashinfo.inet_put_port(sk);
+        // this_cpu_dec(*sk->sk_prot->orphan_count)
+        tn.tcp_orphan_count.dec(net.jiffies());
     }
     tcp_write_queue_purge(tp);
     tp.sk_receive_queue.purge();
@@ -143,6 +150,114 @@ pub fn tcp_fin_time(tn: &TcpNet, tp: &TcpSk) -> u32 {
 }
 
 pub use crate::tcp_minisocks::tcp_time_wait;
+
+// -- orphans -----------------------------------------------------------------------------
+
+// ANCHOR: tcp_orphan_count
+/// `TCP_ORPHAN_TIMER_PERIOD`: how often Linux refreshes `tcp_orphan_cache`,
+/// 100 ms (in jiffies).
+pub const TCP_ORPHAN_TIMER_PERIOD: u64 = 100;
+
+/// Orphans: sockets the user closed that TCP still keeps — FIN_WAIT1,
+/// FIN_WAIT2 (before it becomes a timewait sock), CLOSING, LAST_ACK —
+/// flagged `SOCK_DEAD` ([`TcpSk::dead`]). Mirrors `tcp_orphan_count` and
+/// `tcp_orphan_cache` (net/ipv4/tcp.c).
+///
+/// The count rises once per socket at `close()` (`__tcp_close()`'s
+/// `adjudge_to_death:` → `tcp_orphan_count_inc()`, whatever the state:
+/// a socket that dies at once is counted and uncounted in the same call),
+/// and when a child is dropped unaccepted (`inet_child_forget()`,
+/// `inet_csk_prepare_for_destroy_sock()`); it falls once per socket in
+/// `inet_csk_destroy_sock()` — an orphan reset, timed out, acked in
+/// LAST_ACK, or handing over to a timewait sock (`tcp_time_wait()` →
+/// `tcp_done()`). A timewait sock is not an orphan.
+///
+/// Linux keeps the count per CPU (`this_cpu_inc()`) and sums it only in
+/// `tcp_orphan_count_sum()`, which a deferrable timer calls every
+/// [`TCP_ORPHAN_TIMER_PERIOD`] to refresh `tcp_orphan_cache`;
+/// `tcp_too_many_orphans()` reads only the cache. So the limit lags: a
+/// burst of closes within one period all see the old figure. We keep one
+/// `AtomicI64` for the count and no timer (a perpetual timer would keep a
+/// virtual clock from ever running idle): the cache is brought up to date
+/// lazily, whenever the count changes or is read, to the value the count
+/// had at the last period boundary (multiples of 100 jiffies) — the same
+/// figure Linux's timer would have stored, since the count only changes
+/// through these calls.
+#[derive(Debug, Default)]
+pub struct TcpOrphanCount {
+    /// `tcp_orphan_count`, summed over CPUs (may dip below 0 transiently
+    /// in Linux; `tcp_orphan_count_sum()` clamps at 0).
+    count: std::sync::atomic::AtomicI64,
+    /// `tcp_orphan_cache`: the count at the last period boundary.
+    cache: std::sync::atomic::AtomicI64,
+    /// The period (jiffies / [`TCP_ORPHAN_TIMER_PERIOD`]) the cache was
+    /// last brought up to.
+    period: std::sync::atomic::AtomicU64,
+}
+
+impl TcpOrphanCount {
+    /// Mirrors `tcp_orphan_update()` (the 100 ms timer), run lazily: if a
+    /// period boundary has passed since the last call, the cache takes the
+    /// count — unchanged since that call, so what it was at the boundary.
+    fn tcp_orphan_update(&self, now: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let period = now / TCP_ORPHAN_TIMER_PERIOD;
+        if self.period.fetch_max(period, Relaxed) < period {
+            self.cache.store(self.count.load(Relaxed).max(0), Relaxed);
+        }
+    }
+
+    /// `tcp_orphan_count_inc()` (`this_cpu_inc(tcp_orphan_count)`) at
+    /// jiffy `now`.
+    pub fn inc(&self, now: u64) {
+        self.tcp_orphan_update(now);
+        self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `tcp_orphan_count_dec()` at jiffy `now`.
+    pub fn dec(&self, now: u64) {
+        self.tcp_orphan_update(now);
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `tcp_orphan_count_sum()`: orphans now (what `/proc/net/sockstat`
+    /// shows as `orphan`), at least 0.
+    pub fn tcp_orphan_count_sum(&self) -> i64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed).max(0)
+    }
+
+    /// `READ_ONCE(tcp_orphan_cache)` at jiffy `now`.
+    pub fn tcp_orphan_cache(&self, now: u64) -> i64 {
+        self.tcp_orphan_update(now);
+        self.cache.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Mirrors `tcp_too_many_orphans()` (net/ipv4/tcp.c): is the cached orphan
+/// count, doubled `shift` times, above `tcp_max_orphans`? The timers pass a
+/// shift to judge a stalled or ICMP-suspect orphan more harshly.
+pub fn tcp_too_many_orphans(net: &Net, tn: &TcpNet, shift: u32) -> bool {
+    let cache = tn.tcp_orphan_count.tcp_orphan_cache(net.jiffies());
+    cache.checked_shl(shift).unwrap_or(i64::MAX) > tn.sysctl.tcp_max_orphans.get()
+}
+
+/// Mirrors `tcp_check_oom()` (net/ipv4/tcp.c): too many orphans, or out of
+/// socket memory? Logs "TCP: too many orphaned sockets" through
+/// `net_info_ratelimited()`.
+///
+/// We differ: the memory half (`tcp_out_of_memory()`: the socket queues
+/// more than `SOCK_MIN_SNDBUF` while `tcp_memory_allocated` is above
+/// `tcp_mem[2]`, logging "out of memory -- consider tuning tcp_mem") is
+/// absent, because linnet keeps no `tcp_memory_allocated` and has no
+/// `tcp_mem`; only the orphan count can make this true.
+pub fn tcp_check_oom(net: &Net, tn: &TcpNet, shift: u32) -> bool {
+    let too_many_orphans = tcp_too_many_orphans(net, tn, shift);
+    if too_many_orphans {
+        tn.net_info_ratelimited(net.jiffies(), || "too many orphaned sockets".to_string());
+    }
+    too_many_orphans
+}
+// ANCHOR_END: tcp_orphan_count
 
 // -- sending ----------------------------------------------------------------------------
 
@@ -401,18 +516,37 @@ pub fn inet_csk_listen_stop(net: &Net, tn: &TcpNet, children: Vec<Arc<TcpSock>>)
 // ANCHOR_END: inet_csk_listen_stop
 
 // ANCHOR: tcp_close
-/// The last reference from the user is gone (`tcp_close()`).
+/// The last reference from the user is gone (`tcp_close()` with a timeout
+/// of 0: no `SO_LINGER` wait — see [`__tcp_close_start`] for a close that
+/// lingers).
 ///
 /// Unread data means the peer's data would be lost silently, so the
 /// connection is reset instead of closed (`TCPAbortOnClose`, RFC 2525
 /// §2.17); `SO_LINGER` with a zero timeout resets too (`TCPAbortOnData`).
 /// Otherwise the FIN goes out after the queued data. The socket becomes an
-/// orphan (`SOCK_DEAD`): the hash table keeps it alive through FIN_WAIT1,
-/// FIN_WAIT2 (bounded by `tcp_fin_timeout`; up to `TCP_TIMEWAIT_LEN` of it
-/// as a timewait sock in substate FIN_WAIT2), CLOSING and LAST_ACK; TIME_WAIT
-/// is a timewait sock ([`tcp_time_wait`]). A listener first resets the
-/// children it never accepted.
+/// orphan (`SOCK_DEAD`, counted in [`TcpOrphanCount`]): the hash table
+/// keeps it alive through FIN_WAIT1, FIN_WAIT2, CLOSING and LAST_ACK;
+/// TIME_WAIT is a timewait sock ([`tcp_time_wait`]). FIN_WAIT2 is bounded
+/// by `tcp_fin_time()`: up to `TCP_TIMEWAIT_LEN`, as a timewait sock in
+/// substate FIN_WAIT2 at once; beyond it, the full socket waits on the
+/// keepalive timer for `tcp_fin_time() - TCP_TIMEWAIT_LEN` and a timewait
+/// sock then lasts that long again — not the 60 s "left" (Linux's
+/// arithmetic; on 6.18 `tcp_fin_timeout` = 65 gives 5 s + 5 s). A listener first resets the children it never
+/// accepted.
 pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
+    __tcp_close_start(net, tn, sk);
+    // sk_stream_wait_close(sk, 0): nothing to wait for.
+    __tcp_close_adjudge_to_death(net, tn, sk);
+}
+
+/// The part of `__tcp_close()` (net/ipv4/tcp.c) before
+/// `sk_stream_wait_close()`: shut both directions; a listener stops
+/// listening and forgets its unaccepted children
+/// ([`inet_csk_listen_stop`]); the receive queue is flushed; then a RST
+/// for unread data or `SO_LINGER` 0, else the FIN ([`tcp_close_state`]).
+/// The caller may then wait while [`sk_stream_closing`] holds (a positive
+/// `SO_LINGER`), and must finish with [`__tcp_close_adjudge_to_death`].
+pub fn __tcp_close_start(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
     let children: Vec<Arc<TcpSock>> = {
         let mut tp = sk.lock.lock();
         tp.sk_shutdown = SHUTDOWN_MASK;
@@ -446,29 +580,57 @@ pub fn tcp_close(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
     } else if tcp_close_state(net, sk, &mut tp) {
         tcp_send_fin(net, tn, sk, &mut tp);
     }
-    // adjudge_to_death:
+    tp.wake_pending = false;
+    drop(tp);
+    wake(sk);
+}
+
+/// Mirrors `sk_stream_closing()` (net/core/stream.c): our FIN is not yet
+/// acknowledged — FIN_WAIT1, CLOSING or LAST_ACK. What a lingering
+/// `close()` waits to see end (`sk_stream_wait_close()`).
+pub fn sk_stream_closing(tp: &TcpSk) -> bool {
+    matches!(tp.state, TcpState::FinWait1 | TcpState::Closing | TcpState::LastAck)
+}
+
+/// `__tcp_close()` from `adjudge_to_death:` on: the socket becomes an
+/// orphan (`sock_orphan()`, [`TcpOrphanCount`] +1). In FIN_WAIT2 with
+/// `TCP_LINGER2` < 0 it is reset (`TCPAbortOnLinger`); otherwise it waits
+/// out `tcp_fin_time()` — on the keepalive timer for the part above
+/// `TCP_TIMEWAIT_LEN`, or at once as a timewait sock. A socket still
+/// alive then meets [`tcp_check_oom`]: with more orphans than
+/// `tcp_max_orphans` it is reset (`TCPAbortOnMemory`). A socket in CLOSE
+/// is destroyed ([`inet_csk_destroy_sock`], orphan count −1).
+pub fn __tcp_close_adjudge_to_death(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>) {
+    let mut tp = sk.lock.lock();
+    // sock_orphan(); tcp_orphan_count_inc()
     tp.dead = true;
-    match tp.state {
-        TcpState::Close => {
-            inet_csk_clear_xmit_timers(net, sk, &mut tp);
-            inet_csk_destroy_sock(net, sk, &mut tp);
-        }
-        TcpState::FinWait2 => {
-            if tp.linger2 < 0 {
-                tcp_set_state(net, sk, &mut tp, TcpState::Close);
-                tcp_send_active_reset(net, tn, sk, &mut tp);
-                net.mib.inc(LinuxMib::TCPAbortOnLinger);
-                inet_csk_destroy_sock(net, sk, &mut tp);
+    tn.tcp_orphan_count.inc(net.jiffies());
+    if tp.state == TcpState::FinWait2 {
+        if tp.linger2 < 0 {
+            tcp_set_state(net, sk, &mut tp, TcpState::Close);
+            tcp_send_active_reset(net, tn, sk, &mut tp);
+            net.mib.inc(LinuxMib::TCPAbortOnLinger);
+        } else {
+            let tmo = tcp_fin_time(tn, &tp);
+            if tmo > TCP_TIMEWAIT_LEN {
+                net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo - TCP_TIMEWAIT_LEN));
             } else {
-                let tmo = tcp_fin_time(tn, &tp);
-                if tmo > TCP_TIMEWAIT_LEN {
-                    net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(tmo - TCP_TIMEWAIT_LEN));
-                } else {
-                    tcp_time_wait(net, tn, sk, &mut tp, TcpState::FinWait2, tmo);
-                }
+                tcp_time_wait(net, tn, sk, &mut tp, TcpState::FinWait2, tmo);
+                tp.wake_pending = false;
+                drop(tp);
+                wake(sk);
+                return;
             }
         }
-        _ => {}
+    }
+    if tp.state != TcpState::Close && tcp_check_oom(net, tn, 0) {
+        tcp_set_state(net, sk, &mut tp, TcpState::Close);
+        tcp_send_active_reset(net, tn, sk, &mut tp);
+        net.mib.inc(LinuxMib::TCPAbortOnMemory);
+    }
+    if tp.state == TcpState::Close {
+        inet_csk_clear_xmit_timers(net, sk, &mut tp);
+        inet_csk_destroy_sock(net, sk, &mut tp);
     }
     tp.wake_pending = false;
     drop(tp);
@@ -730,5 +892,48 @@ fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_segs_out: tp.segs_out,
         tcpi_segs_in: tp.segs_in,
         tcpi_snd_wnd: tp.snd_wnd,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tcp_orphan_cache` is the count at the last 100 ms boundary: a
+    /// change is seen from the next period on, whatever its phase.
+    #[test]
+    fn the_orphan_cache_lags_the_count_by_one_period() {
+        let c = TcpOrphanCount::default();
+        assert_eq!(c.tcp_orphan_cache(1_000), 0);
+        c.inc(1_050);
+        c.inc(1_099);
+        assert_eq!(c.tcp_orphan_count_sum(), 2);
+        assert_eq!(c.tcp_orphan_cache(1_099), 0, "same period: the old figure");
+        assert_eq!(c.tcp_orphan_cache(1_100), 2, "next period");
+        c.dec(1_150);
+        assert_eq!(c.tcp_orphan_cache(1_199), 2);
+        // Several idle periods later: the count as it stood, not older.
+        assert_eq!(c.tcp_orphan_cache(5_000), 1);
+        c.dec(5_001);
+        c.dec(5_002);
+        assert_eq!(c.tcp_orphan_count_sum(), 0, "tcp_orphan_count_sum() clamps at 0");
+        assert_eq!(c.tcp_orphan_cache(5_100), 0);
+    }
+
+    /// `tcp_too_many_orphans(shift)`: cache << shift > tcp_max_orphans.
+    #[test]
+    fn too_many_orphans_shifts_the_cache() {
+        let clock = net_core::Clock::new_virtual_at(1_000_000_000);
+        let net = Net::new("t", clock.clone(), 1);
+        let tn = crate::af_inet::inet_init(&net);
+        net.sysctl.set("net.ipv4.tcp_max_orphans", "4").expect("sysctl");
+        for _ in 0..3 {
+            tn.tcp_orphan_count.inc(net.jiffies());
+        }
+        clock.set_ns(clock.now_ns() + 100_000_000);
+        assert!(!tcp_too_many_orphans(&net, &tn, 0), "3 > 4: no");
+        assert!(tcp_too_many_orphans(&net, &tn, 1), "6 > 4: yes");
+        assert!(tcp_check_oom(&net, &tn, 2));
+        assert_eq!(tn.dmesg.lock().as_slice(), ["TCP: too many orphaned sockets"]);
     }
 }

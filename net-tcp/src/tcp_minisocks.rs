@@ -262,7 +262,10 @@ fn inet_child_forget_unhashed(net: &Net, tn: &TcpNet, child: &Arc<TcpSock>) {
     tp.state = TcpState::Close;
     child.skc_state.store(TcpState::Close as u8, Ordering::Release);
     tn.hashinfo.inet_put_port(child);
+    // inet_csk_prepare_for_destroy_sock(): SOCK_DEAD, and counted as an
+    // orphan so that inet_csk_destroy_sock() may uncount it.
     tp.dead = true;
+    tn.tcp_orphan_count.inc(net.jiffies());
     crate::tcp::inet_csk_destroy_sock(net, child, &mut tp);
 }
 

@@ -1128,7 +1128,6 @@ pub fn tcp_retransmit_skb(
         TCP_SKB_CB_mut(skb).seq = snd_una;
     }
     let c = TCP_SKB_CB_mut(skb);
-    let first_sent_ns = c.when_ns;
     let already_in_flight = c.sacked & TCPCB_SACKED_RETRANS != 0;
     c.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
     c.when_ns = now_ns;
@@ -1143,10 +1142,16 @@ pub fn tcp_retransmit_skb(
         tp.retrans_out += 1;
     }
     if tp.retrans_stamp == 0 {
-        // The first transmission of what is now retransmitted
-        // (`tcp_skb_timestamp_ts()`): the give-up clock starts there.
-        let first = if first_sent_ns != 0 { first_sent_ns } else { now_ns };
-        tp.retrans_stamp = (first / (1_000_000_000 / net_core::jiffies::HZ)).max(1);
+        // "Save stamp of the first (attempted) retransmit": Linux reads
+        // tcp_skb_timestamp_ts(skb) after __tcp_retransmit_skb(), which
+        // has restamped the skb with this transmission — so the give-up
+        // clock (retransmits_timed_out()) starts at the first
+        // retransmission, not at the original send. Checked on 6.18: with
+        // tcp_orphan_retries = 2 (1.4 s) and a 208 ms RTO an orphan's FIN
+        // left at 0, 0.208, 0.628 and 1.460 s and the socket died at
+        // 3.1 s; counting from the original send would have ended it at
+        // 1.460 s instead of that third retransmission.
+        tp.retrans_stamp = (now_ns / (1_000_000_000 / net_core::jiffies::HZ)).max(1);
     }
     tcp_transmit_skb(net, tn, sk, tp, clone)
 }

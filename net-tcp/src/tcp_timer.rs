@@ -91,8 +91,8 @@ pub fn tcp_model_timeout(boundary: u32, rto_base: u32) -> u64 {
 
 /// `retransmits_timed_out()`: has retransmission gone on for longer than
 /// `boundary` doubling RTOs would take (or than `timeout` ms, when set)?
-/// Measured from the first transmission of the segment now being
-/// retransmitted (`retrans_stamp`).
+/// Measured from `retrans_stamp`: the first retransmission of the segment
+/// now being retransmitted (a SYN: its first transmission).
 pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u32) -> bool {
     if tp.icsk_retransmits == 0 || tp.retrans_stamp == 0 {
         return false;
@@ -102,13 +102,13 @@ pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u
     net.jiffies().saturating_sub(tp.retrans_stamp) >= timeout
 }
 
-/// `tcp_orphan_retries()`: retries for an orphan (0 means 8; 0 outright
-/// if the RTO is already at its maximum... and the socket is alive).
-fn tcp_orphan_retries(tn: &TcpNet, tp: &TcpSk) -> u32 {
-    tcp_orphan_retries_alive(tn, tp, tp.icsk_rto < TCP_RTO_MAX)
-}
-
-/// `tcp_orphan_retries(sk, alive)` with the caller's idea of `alive`.
+/// Mirrors `tcp_orphan_retries(sk, alive)` (net/ipv4/tcp_timer.c): how
+/// many retransmissions (a time budget, through [`retransmits_timed_out`])
+/// or zero-window probes an orphan gets: `tcp_orphan_retries`, where 0
+/// means 8 ("corresponds to >100 seconds with minimal RTO of 200msec")
+/// while the socket is `alive` — its backed-off RTO still under
+/// `TCP_RTO_MAX` — and 0 outright once an ICMP error was seen
+/// (`sk_err_soft`) and it is not alive.
 fn tcp_orphan_retries_alive(tn: &TcpNet, tp: &TcpSk, alive: bool) -> u32 {
     let retries = tn.sysctl.tcp_orphan_retries.get().clamp(0, 255) as u32;
     if tp.sk_err_soft.is_some() && !alive {
@@ -116,6 +116,56 @@ fn tcp_orphan_retries_alive(tn: &TcpNet, tp: &TcpSk, alive: bool) -> u32 {
     }
     if retries == 0 && alive { 8 } else { retries }
 }
+
+// ANCHOR: tcp_out_of_resources
+/// Mirrors `tcp_out_of_resources()` (net/ipv4/tcp_timer.c), called for an
+/// orphan when its retransmission or zero-window probe timer fires: "Do not
+/// allow orphaned sockets to eat all our resources." The orphan count is
+/// judged harshly — doubled if the socket has sent nothing for twice
+/// `TCP_RTO_MAX` or the caller would not reset (`!do_reset`), doubled again
+/// after an ICMP error (`sk_err_soft`) — by [`crate::tcp::tcp_check_oom`].
+/// Over `tcp_max_orphans`, the socket dies at once ([`tcp_done`],
+/// `TCPAbortOnMemory`), with a RST if the caller asked for one, or if it
+/// sent something within `TCP_TIMEWAIT_LEN`, or its window is closed with
+/// nothing in flight. Returns true if it killed the socket.
+///
+/// Linux also kills the socket here when its namespace is being
+/// dismantled (`!check_net()`); our namespaces are not torn down under
+/// live sockets.
+pub fn tcp_out_of_resources(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    mut do_reset: bool,
+) -> bool {
+    let since_sent = net.jiffies().saturating_sub(tp.lsndtime);
+    let mut shift = 0;
+    // If peer does not open window for long time, or did not transmit
+    // anything for long time, penalize it.
+    if since_sent > 2 * u64::from(tcp_rto_max(tp)) || !do_reset {
+        shift += 1;
+    }
+    // If some dubious ICMP arrived, penalize even more.
+    if tp.sk_err_soft.is_some() {
+        shift += 1;
+    }
+    if crate::tcp::tcp_check_oom(net, tn, shift) {
+        // Catch exceptional cases, when connection requires reset:
+        // the last segment was sent recently, or the window is closed.
+        if since_sent <= u64::from(TCP_TIMEWAIT_LEN) || (tp.snd_wnd == 0 && tp.packets_out == 0) {
+            do_reset = true;
+        }
+        if do_reset {
+            tcp_send_active_reset(net, tn, sk, tp);
+        }
+        tcp_done(net, sk, tp);
+        net.mib.inc(LinuxMib::TCPAbortOnMemory);
+        return true;
+    }
+    false
+}
+// ANCHOR_END: tcp_out_of_resources
 
 // ANCHOR: tcp_write_timeout
 /// `tcp_write_timeout()`: should retransmission stop? First, route
@@ -159,7 +209,12 @@ pub fn tcp_write_timeout(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tcp
         _ => {
             let mut retry_until = tn.sysctl.tcp_retries2.get().clamp(0, 255) as u32;
             if tp.dead {
-                retry_until = tcp_orphan_retries(tn, tp);
+                let alive = tp.icsk_rto < tcp_rto_max(tp);
+                retry_until = tcp_orphan_retries_alive(tn, tp, alive);
+                let do_reset = alive || !retransmits_timed_out(net, tp, retry_until, 0);
+                if tcp_out_of_resources(net, tn, sk, tp, do_reset) {
+                    return true;
+                }
             }
             retransmits_timed_out(net, tp, retry_until, tp.icsk_user_timeout)
         }
@@ -363,9 +418,9 @@ fn tcp_rtx_probe0_timed_out(tp: &TcpSk, rtx_delta: u64) -> bool {
 /// uses), or `tcp_orphan_retries` for an orphan (which also gives up once
 /// its backoff alone reaches that bound with the RTO at its maximum), or
 /// when `TCP_USER_TIMEOUT` has passed since the first probe
-/// (`icsk_probes_tstamp`). Otherwise [`tcp_send_probe0`] probes and
-/// re-arms. Linux also kills an orphan here when memory runs short
-/// (`tcp_out_of_resources()`); we do not account memory that way.
+/// (`icsk_probes_tstamp`). An orphan may also die of
+/// [`tcp_out_of_resources`] (too many orphans). Otherwise
+/// [`tcp_send_probe0`] probes and re-arms.
 pub fn tcp_probe_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     if tp.packets_out > 0 || tp.sk_write_queue.is_empty() {
         tp.icsk_probes_out = 0;
@@ -388,6 +443,9 @@ pub fn tcp_probe_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk
         max_probes = tcp_orphan_retries_alive(tn, tp, alive);
         if !alive && u32::from(tp.icsk_backoff) >= max_probes {
             tcp_write_err(net, sk, tp);
+            return;
+        }
+        if tcp_out_of_resources(net, tn, sk, tp, true) {
             return;
         }
     }
@@ -489,9 +547,10 @@ pub fn tcp_reset_keepalive(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk)
 
 // ANCHOR: tcp_keepalive_timer
 /// `sk_timer` fired (`tcp_keepalive_timer()`): the first part of an
-/// orphan's long FIN_WAIT2 is over (it moves to a timewait sock for the
-/// rest, or is reset if `tcp_fin_time()` is no longer than
-/// `TCP_TIMEWAIT_LEN`); otherwise
+/// orphan's long FIN_WAIT2 is over (it moves to a timewait sock for
+/// `tcp_fin_time() - TCP_TIMEWAIT_LEN` — the same span again, not the
+/// rest of `tcp_fin_timeout`, as Linux 6.18 does — or is reset if that is
+/// not positive or `TCP_LINGER2` < 0); otherwise
 /// keepalive (RFC 1122 §4.2.3.6). With data in flight or queued the
 /// connection is alive without probes. After `keepalive_time` of silence a
 /// probe goes out every `keepalive_intvl`; after `keepalive_probes` of them

@@ -11,6 +11,7 @@ mod handshake;
 mod keepalive;
 mod lab;
 mod listen_overflow;
+mod orphans;
 mod ping;
 mod retransmit_giveup;
 mod reuseport;
@@ -138,6 +139,13 @@ pub static ALL: &[Scenario] = &[
         explain: retransmit_giveup::EXPLAIN,
         in_tour: false,
         run: retransmit_giveup::run,
+    },
+    Scenario {
+        name: "orphans",
+        summary: "closes to a vanished peer over tcp_max_orphans: orphans counted, reset, given up on",
+        explain: orphans::EXPLAIN,
+        in_tour: false,
+        run: orphans::run,
     },
     Scenario {
         name: "fragments",

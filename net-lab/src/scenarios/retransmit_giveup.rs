@@ -18,7 +18,8 @@ retransmissions would take with RTOs doubling from TCP_RTO_MIN,
 tcp_retries2 times (capped at TCP_RTO_MAX, 120 s). Linux's default, 15,
 means about 924.6 s. This scenario lowers it to 5 for every host
 (net.ipv4.tcp_retries2=5 unless you pass your own --sysctl): a budget of
-200 ms × (2^6 - 1) = 12.6 s. When the budget is spent, tcp_write_timeout
+200 ms × (2^6 - 1) = 12.6 s, counted from the first retransmission
+(retrans_stamp). When the budget is spent, tcp_write_timeout
 calls tcp_write_err: the socket is closed with ETIMEDOUT, without a RST
 (TcpExtTCPAbortOnTimeout), and the application's next call reports it.
 

@@ -88,7 +88,8 @@
 //! Options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_RCVBUF`, `SO_SNDBUF`,
 //! `SO_ERROR`, `SO_KEEPALIVE`, `SO_LINGER`, `TCP_NODELAY`, `TCP_CORK`,
 //! `TCP_MAXSEG`, `TCP_SYNCNT`, `TCP_USER_TIMEOUT`, `TCP_KEEPIDLE`,
-//! `TCP_KEEPINTVL`, `TCP_KEEPCNT`; symbols are Linux's values.
+//! `TCP_KEEPINTVL`, `TCP_KEEPCNT`, `TCP_LINGER2`; symbols are Linux's
+//! values.
 //!
 //! Sysctls, as real packetdrill scripts set them, in backticks:
 //!
@@ -141,7 +142,10 @@
 //! end time and its result must match. One call may be pending at a time.
 //! A pending `connect` is retried as Linux user space would retry a
 //! non-blocking one: `EALREADY` means still waiting, `0`/`EISCONN`
-//! success, anything else the error.
+//! success, anything else the error. `close` with `SO_LINGER` on and a
+//! positive time blocks, on a non-blocking fd too (as Linux's
+//! `inet_release()` does), until the FIN is acknowledged or the linger
+//! time passes ([`crate::TcpSocket::close_start`]).
 //!
 //! The end of a script. packetdrill stops at the last event; we let the
 //! host run one tolerance longer, so an immediate answer to the last event

@@ -72,6 +72,7 @@ fn symbol(name: &str) -> Option<i64> {
         "TCP_KEEPIDLE" => TCP_KEEPIDLE.into(),
         "TCP_KEEPINTVL" => TCP_KEEPINTVL.into(),
         "TCP_KEEPCNT" => TCP_KEEPCNT.into(),
+        "TCP_LINGER2" => TCP_LINGER2.into(),
         "F_GETFL" => F_GETFL,
         "F_SETFL" => F_SETFL,
         "O_RDWR" => O_RDWR,
@@ -272,11 +273,37 @@ fn encode_opts(opts: &[TcpOpt], map_sack: impl Fn(u32) -> u32) -> Vec<u8> {
 /// A system call that may have to wait: retried after every step of the
 /// host until it completes.
 enum Op {
-    Connect { fd: i64, addr: SocketAddrV4, started: bool },
-    Accept { fd: i64, want_fd: Option<i64> },
-    Read { fd: i64, len: usize, flags: i32 },
-    Write { fd: i64, len: usize, flags: i32, done: usize },
-    Poll { fds: Vec<(i64, u32, Option<i64>)>, timeout_ms: i64, started_ns: u64 },
+    Connect {
+        fd: i64,
+        addr: SocketAddrV4,
+        started: bool,
+    },
+    Accept {
+        fd: i64,
+        want_fd: Option<i64>,
+    },
+    Read {
+        fd: i64,
+        len: usize,
+        flags: i32,
+    },
+    Write {
+        fd: i64,
+        len: usize,
+        flags: i32,
+        done: usize,
+    },
+    Poll {
+        fds: Vec<(i64, u32, Option<i64>)>,
+        timeout_ms: i64,
+        started_ns: u64,
+    },
+    /// A lingering `close()` (`SO_LINGER` with a positive time) waiting in
+    /// `sk_stream_wait_close()` until the FIN is acked or `deadline_ns`.
+    Close {
+        closing: Option<TcpClosing>,
+        deadline_ns: Option<u64>,
+    },
 }
 
 struct Pending {
@@ -543,6 +570,9 @@ impl<'a> Runner<'a> {
             {
                 let d = started_ns + (*timeout_ms as u64) * 1_000_000;
                 next = Some(next.map_or(d, |n| n.min(d)));
+            }
+            if let Some(Pending { op: Op::Close { deadline_ns: Some(d), .. }, .. }) = &self.pending {
+                next = Some(next.map_or(*d, |n| n.min(*d)));
             }
             let wake = match next {
                 Some(e) => next_wakeup_ns(now, e).min(target),
@@ -1009,10 +1039,13 @@ impl<'a> Runner<'a> {
                 Op::Poll { fds, timeout_ms, started_ns: self.now() }
             }
             "close" => {
+                // Linux's close() lingers whatever O_NONBLOCK says
+                // (inet_release() looks only at SOCK_LINGER).
                 let fd = self.fd_arg(line, s.args.first())?;
                 let e = self.fds.remove(&fd).expect("checked by fd_arg");
-                e.sock.close();
-                return self.check(line, s, Ok(0), None);
+                let closing = e.sock.close_start();
+                let deadline_ns = closing.linger_ns().map(|l| self.now().saturating_add(l));
+                Op::Close { closing: Some(closing), deadline_ns }
             }
             "shutdown" => {
                 let fd = self.fd_arg(line, s.args.first())?;
@@ -1093,6 +1126,7 @@ impl<'a> Runner<'a> {
                 blocking_fd(self, *fd)
             }
             Op::Poll { timeout_ms, .. } => *timeout_ms != 0,
+            Op::Close { .. } => true,
         };
         let mut op = op;
         match self.try_op(&mut op, blocking) {
@@ -1198,6 +1232,14 @@ impl<'a> Runner<'a> {
                         Err(e) => break Err(e),
                     }
                 }
+            }
+            Op::Close { closing, deadline_ns } => {
+                let waiting = closing.as_ref().is_some_and(|c| c.closing());
+                if waiting && blocking && deadline_ns.is_none_or(|d| self.now() < d) {
+                    return None;
+                }
+                drop(closing.take());
+                Ok(0)
             }
             Op::Poll { fds, timeout_ms, started_ns } => {
                 let mut revents = Vec::new();
