@@ -87,6 +87,10 @@ pub const MAX_TCP_KEEPCNT: i32 = 127;
 pub const TCP_SYNCNT: i32 = 7;
 /// `TCP_USER_TIMEOUT`.
 pub const TCP_USER_TIMEOUT: i32 = 18;
+/// `TCP_LINGER2`: how long an orphan may stay in FIN_WAIT2, seconds.
+pub const TCP_LINGER2: i32 = 8;
+/// `TCP_FIN_TIMEOUT_MAX`: the most `TCP_LINGER2` takes, 120 s.
+pub const TCP_FIN_TIMEOUT_MAX: i32 = 120;
 /// `TCP_CONGESTION`: the congestion control algorithm, by name.
 pub const TCP_CONGESTION: i32 = 13;
 /// `POLLIN`.
@@ -900,6 +904,14 @@ impl TcpSocket {
                 tp.icsk_user_timeout = v as u32;
                 Ok(())
             }
+            (SOL_TCP, TCP_LINGER2) => {
+                // do_tcp_setsockopt(): negative means "RST instead of
+                // FIN_WAIT2" (-1), above TCP_FIN_TIMEOUT_MAX is clamped,
+                // 0 means the sysctl. Linux keeps jiffies; we keep seconds.
+                let v = int_opt(optval)?;
+                tp.linger2 = if v < 0 { -1 } else { v.min(TCP_FIN_TIMEOUT_MAX) };
+                Ok(())
+            }
             (SOL_TCP, TCP_CONGESTION) => {
                 // strncpy_from_sockptr(name, optval, min(TCP_CA_NAME_MAX - 1, optlen))
                 let n = optval.len().min(crate::tcp_cong::TCP_CA_NAME_MAX - 1);
@@ -951,6 +963,12 @@ impl TcpSocket {
                 }
             }
             (SOL_TCP, TCP_USER_TIMEOUT) => tp.icsk_user_timeout as i32,
+            // do_tcp_getsockopt(): -1 as set, else linger2 or the sysctl.
+            (SOL_TCP, TCP_LINGER2) => match tp.linger2 {
+                v if v < 0 => -1,
+                0 => self.tn.sysctl.tcp_fin_timeout.get() as i32,
+                v => v,
+            },
             (SOL_TCP, TCP_KEEPIDLE) => (crate::tcp_timer::keepalive_time_when(&self.tn, &tp) / 1000) as i32,
             (SOL_TCP, TCP_KEEPINTVL) => (crate::tcp_timer::keepalive_intvl_when(&self.tn, &tp) / 1000) as i32,
             (SOL_TCP, TCP_KEEPCNT) => i32::from(crate::tcp_timer::keepalive_probes(&self.tn, &tp)),

@@ -50,6 +50,9 @@ use crate::tcp_states::TcpState;
 pub const TCP_TIMEOUT_INIT: u32 = 1000;
 /// `TCP_RTO_MIN`: 200 ms, in jiffies.
 pub const TCP_RTO_MIN: u32 = 200;
+/// `TCP_TIMEOUT_MIN`: the shortest timer TCP arms, 2 jiffies (2 ms here;
+/// 8 ms on a HZ=250 kernel).
+pub const TCP_TIMEOUT_MIN: u32 = 2;
 /// `TCP_RTO_MAX`: 120 s, in jiffies.
 pub const TCP_RTO_MAX: u32 = 120_000;
 // ANCHOR_END: tcp_timeout_consts

@@ -64,7 +64,10 @@
 //!   is the bound one (8080) or, for an active open, learnt from its SYN.
 //!   One connection per script unless ports are named: then the host's
 //!   sequence numbers of each connection are relative to that
-//!   connection's first SYN-ACK, found by the remote port.
+//!   connection's first SYN-ACK, found by the remote port. A SYN
+//!   without ACK injected on a connection whose host ISN is known starts
+//!   a new incarnation of the 4-tuple (packetdrill starts a new socket):
+//!   the host's next SYN or SYN-ACK there re-anchors its ISN.
 //!
 //! System calls (`= N`, `= -1 ERRNO`, `= ...` for don't care; a trailing
 //! strace note `(Connection refused)` is ignored):
@@ -87,7 +90,7 @@
 //!
 //! Options: `SO_REUSEADDR`, `SO_REUSEPORT`, `SO_RCVBUF`, `SO_SNDBUF`,
 //! `SO_ERROR`, `SO_KEEPALIVE`, `SO_LINGER`, `TCP_NODELAY`, `TCP_CORK`,
-//! `TCP_MAXSEG`, `TCP_SYNCNT`, `TCP_USER_TIMEOUT`, `TCP_KEEPIDLE`,
+//! `TCP_MAXSEG`, `TCP_SYNCNT`, `TCP_USER_TIMEOUT`, `TCP_LINGER2`, `TCP_KEEPIDLE`,
 //! `TCP_KEEPINTVL`, `TCP_KEEPCNT`; symbols are Linux's values.
 //!
 //! Sysctls, as real packetdrill scripts set them, in backticks:
