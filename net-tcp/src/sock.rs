@@ -452,8 +452,8 @@ pub struct TcpSk {
     pub sk_sndtimeo: Option<u64>,
     /// `SO_LINGER`: `Some(seconds)` when `l_onoff`.
     pub sk_linger: Option<u32>,
-    /// `SOCK_DONE`: the connection was established once and has ended
-    /// its receive side (FIN or reset) — `recv()` returns 0, not `ENOTCONN`.
+    /// `SOCK_DONE`: the peer's FIN arrived (`tcp_fin()`): `recv()` returns
+    /// 0 from then on, before it would report a pending error.
     pub done: bool,
     /// Something a sleeper may wait for changed (Linux calls
     /// `sk_data_ready()` / `sk_state_change()` / `sk_write_space()` at once;

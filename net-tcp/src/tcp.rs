@@ -96,7 +96,6 @@ pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     tcp_set_state(net, sk, tp, TcpState::Close);
     inet_csk_clear_xmit_timers(net, sk, tp);
     tp.sk_shutdown = SHUTDOWN_MASK;
-    tp.done = true;
     if tp.dead {
         inet_csk_destroy_sock(net, sk, tp);
     }
@@ -238,8 +237,9 @@ pub fn tcp_sendmsg_locked(
 // ANCHOR: tcp_recvmsg
 /// Copy queued in-order bytes to `buf` (`tcp_recvmsg_locked()`): from
 /// `copied_seq` on, skb by skb, freeing each fully read one (unless
-/// `peek`). With nothing queued: the pending error, 0 at end of stream
-/// (FIN received or `SHUT_RD`), `ENOTCONN` if never connected, otherwise
+/// `peek`). With nothing queued: 0 once the peer's FIN came
+/// (`SOCK_DONE`, even if a reset followed), else the pending error, 0
+/// after `SHUT_RD` or `tcp_done()`, `ENOTCONN` if never connected, otherwise
 /// `EAGAIN` for the caller to wait on. After reading, a window update is
 /// sent if the window grew enough (`tcp_cleanup_rbuf()`).
 pub fn tcp_recvmsg_locked(
@@ -289,6 +289,13 @@ pub fn tcp_recvmsg_locked(
     if buf.is_empty() {
         return Ok(0);
     }
+    // Linux's order: the peer's FIN (SOCK_DONE) first — a socket reset
+    // after it reads end-of-stream and keeps its error for SO_ERROR —
+    // then a pending error, then our own shutdown or tcp_done()'s, and
+    // only a socket that never connected says ENOTCONN.
+    if tp.done {
+        return Ok(0);
+    }
     if let Some(e) = tp.sk_err.take() {
         return Err(e);
     }
@@ -296,7 +303,7 @@ pub fn tcp_recvmsg_locked(
         return Ok(0);
     }
     if tp.state == TcpState::Close {
-        return if tp.done { Ok(0) } else { Err(Errno::ENOTCONN) };
+        return Err(Errno::ENOTCONN);
     }
     Err(Errno::EAGAIN)
 }
@@ -501,7 +508,6 @@ pub fn tcp_disconnect_abort(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     tp.sk_rmem_alloc = 0;
     inet_csk_clear_xmit_timers(net, sk, tp);
     tp.sk_shutdown = SHUTDOWN_MASK;
-    tp.done = true;
 }
 
 // ANCHOR: tcp_shutdown
