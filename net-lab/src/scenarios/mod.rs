@@ -5,6 +5,7 @@ mod bulk_transfer;
 /// Bytes `bulk-transfer` sends.
 pub const BULK_TOTAL: usize = bulk_transfer::TOTAL;
 mod closes;
+mod closewait_port_reuse;
 mod dispatch;
 mod fragments;
 mod handshake;
@@ -89,6 +90,13 @@ pub static ALL: &[Scenario] = &[
         explain: closes::EXPLAIN_FOUR,
         in_tour: false,
         run: closes::run_four,
+    },
+    Scenario {
+        name: "closewait-port-reuse",
+        summary: "two ephemeral ports, a server that never closes: a SYN meets CLOSE_WAIT, challenge ACK, RST, SYN again",
+        explain: closewait_port_reuse::EXPLAIN,
+        in_tour: true,
+        run: closewait_port_reuse::run,
     },
     Scenario {
         name: "listen-overflow",
