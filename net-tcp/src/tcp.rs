@@ -74,12 +74,6 @@ pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpSta
     {
         net.mib.dec(TcpMib::CurrEstab);
     }
-    if old == TcpState::SynSent && state == TcpState::Close {
-        net.mib.inc(TcpMib::AttemptFails);
-    }
-    if old == TcpState::SynRecv && state == TcpState::Close {
-        net.mib.inc(TcpMib::AttemptFails);
-    }
     tp.state = state;
     sk.skc_state.store(state as u8, std::sync::atomic::Ordering::Release);
     tp.wake_pending = true;
@@ -90,8 +84,11 @@ pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpSta
 /// directions shut; an orphan is destroyed, a socket the user still holds
 /// waits for `close()`.
 pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    // Linux counts a failed attempt here, not in tcp_set_state(): a
+    // connect() that fails before its SYN (EADDRNOTAVAIL from
+    // __inet_hash_connect) or a close() in SYN-SENT is not one.
     if tp.state == TcpState::SynSent || tp.state == TcpState::SynRecv {
-        // tcp_set_state() below counts AttemptFails.
+        net.mib.inc(TcpMib::AttemptFails);
     }
     tcp_set_state(net, sk, tp, TcpState::Close);
     inet_csk_clear_xmit_timers(net, sk, tp);
