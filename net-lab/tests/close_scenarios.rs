@@ -96,3 +96,99 @@ fn closewait_port_reuse_replays_the_first_article() {
     let last = r.narrative.iter().find(|l| l.contains("b: fd 4:")).expect("fd 4 line");
     assert!(last.contains("recv() = 0") && last.contains("SO_ERROR = EPIPE"), "{last}");
 }
+
+#[test]
+fn linger_rst_resets_instead_of_fin() {
+    let r = run("linger-rst");
+    let s = segs(&r);
+    let rsts: Vec<&TcpSegment> = s.iter().map(|(_, x)| x).filter(|x| from(x, A) && x.flags == "R.").collect();
+    assert_eq!(rsts.len(), 2, "{}", r.text);
+    assert!(!s.iter().any(|(_, x)| x.flags.contains('F')), "no FIN at all:\n{}", r.text);
+    // SO_LINGER 0: RST|ACK at snd_nxt after 64 bytes; unread data: seq 1,
+    // acknowledging the 100 bytes a never read (Linux 6.18: `R. seq 65,
+    // ack 1` and `R. seq 1, ack 101`).
+    assert_eq!((rsts[0].seq, rsts[0].ack), (65, 1));
+    assert_eq!((rsts[1].seq, rsts[1].ack), (1, 101));
+    assert_eq!(counter(&r, "a", "TcpExtTCPAbortOnData"), 1, "SO_LINGER 0");
+    assert_eq!(counter(&r, "a", "TcpExtTCPAbortOnClose"), 1, "unread data");
+    assert_eq!(counter(&r, "a", "TcpOutRsts"), 2);
+    assert_eq!(counter(&r, "a", "TcpExtTW"), 0, "no TIME_WAIT");
+    assert_eq!(counter(&r, "b", "TcpEstabResets"), 2);
+    assert_eq!(r.narrative.iter().filter(|l| l.contains("recv() = -1 ECONNRESET")).count(), 2);
+    assert!(r.sockets.iter().all(|x| x.state == "LISTEN"), "only the listener is left: {:?}", r.sockets);
+}
+
+#[test]
+fn fin_wait2_orphans_die_after_fin_timeout_or_linger2() {
+    let r = run("fin-wait2-timeout");
+    // Per table (1 s, 6 s, 59 s, 61 s): a's FIN-WAIT-2 rows.
+    let tables: Vec<&str> = r.text.split("\nss -tan (").skip(1).collect();
+    assert_eq!(tables.len(), 4);
+    let fw2: Vec<usize> = tables.iter().map(|t| t.matches("FIN-WAIT-2").count()).collect();
+    assert_eq!(fw2, [2, 1, 1, 0], "60 s by default, 5 s with TCP_LINGER2 = 5:\n{}", r.text);
+    let cw: Vec<usize> = tables.iter().map(|t| t.matches("CLOSE-WAIT").count()).collect();
+    assert_eq!(cw, [2, 2, 2, 2], "b's sockets never leave CLOSE_WAIT by themselves");
+    assert_eq!(counter(&r, "a", "TcpExtTW"), 2, "each orphan became a FIN_WAIT2 timewait sock");
+    // b writes at 61 s: a has nothing left and answers with RSTs, which
+    // reset b's CLOSE_WAIT sockets (EPIPE).
+    let s = segs(&r);
+    let late: Vec<&TcpSegment> = s.iter().filter(|(t, _)| *t > 60_000.0).map(|(_, x)| x).collect();
+    assert_eq!(late.iter().filter(|x| from(x, A) && x.flags == "R").count(), 2, "{}", r.text);
+    assert_eq!(counter(&r, "b", "TcpEstabResets"), 2);
+    assert!(r.narrative.iter().any(|l| l.contains("send() = -1 EPIPE, -1 EPIPE")));
+}
+
+#[test]
+fn last_ack_fin_backs_off_until_orphan_retries_end() {
+    let r = run("last-ack-retries");
+    let s = segs(&r);
+    let fins: Vec<f64> = s.iter().filter(|(_, x)| from(x, A) && x.flags == "F.").map(|(t, _)| *t).collect();
+    assert_eq!(fins.len(), 9, "the FIN and 8 retransmissions (tcp_orphan_retries 0 = 8):\n{}", r.text);
+    let gaps: Vec<f64> = fins.windows(2).map(|w| w[1] - w[0]).collect();
+    // RTO from a 1 ms RTT: TCP_RTO_MIN-ish 202 ms, then doubling.
+    for (i, g) in gaps.iter().enumerate() {
+        let want = 202.0 * f64::from(1u32 << i);
+        assert!((g - want).abs() <= 2.0 * f64::from(1u32 << i), "gap {i}: {g} ms, want ~{want}: {gaps:?}");
+    }
+    assert!(!s.iter().any(|(_, x)| from(x, A) && x.flags.contains('R')), "the orphan dies without a RST");
+    assert_eq!(counter(&r, "a", "TcpRetransSegs"), 8);
+    assert_eq!(counter(&r, "a", "TcpExtTCPTimeouts"), 9, "the expiry that gives up counts too (Linux 6.18)");
+    assert_eq!(counter(&r, "a", "TcpExtTCPAbortOnTimeout"), 1);
+    let gone = r.narrative.iter().find(|l| l.contains("the orphan is gone")).expect("the orphan dies");
+    assert!(gone.contains("103.2 s"), "{gone}");
+    assert!(r.sockets.iter().any(|x| x.state == "LAST-ACK"));
+    assert!(!r.text.contains("tell 10.0.0.1"), "a permanent neighbour: a never ARPs");
+}
+
+#[test]
+fn time_wait_lasts_from_the_last_fin_and_yields_to_tw_reuse() {
+    let r = run("time-wait");
+    let tables: Vec<&str> = r.text.split("\nss -tan (").skip(1).collect();
+    let tw: Vec<usize> = tables.iter().map(|t| t.matches("TIME-WAIT").count()).collect();
+    // 30 s in; 60.1 s after the first ACK (restarted by the FIN); 60 s
+    // after the second ACK; the second connection; taken over; overflow.
+    assert_eq!(tw, [1, 1, 0, 1, 0, 0], "{}", r.text);
+    // b's FIN went twice, and a ACKed it twice from TIME_WAIT.
+    let s = segs(&r);
+    let first: Vec<&(f64, TcpSegment)> = s.iter().filter(|(t, _)| *t < 1_000.0).collect();
+    let b_fins: Vec<f64> =
+        first.iter().filter(|(_, x)| from(x, B) && x.flags == "F.").map(|(t, _)| *t).collect();
+    assert_eq!(b_fins.len(), 2, "{}", r.text);
+    assert!(b_fins[1] - b_fins[0] > 190.0, "at b's RTO");
+    let acks_after_fin2 =
+        first.iter().filter(|(t, x)| *t >= b_fins[1] && from(x, A) && x.flags == ".").count();
+    assert_eq!(acks_after_fin2, 1, "TCP_TW_ACK");
+    assert!(r.narrative.iter().any(|l| l.contains("connect(10.0.0.2:80) = -1 EADDRNOTAVAIL")));
+    assert_eq!(counter(&r, "a", "TcpAttemptFails"), 0, "EADDRNOTAVAIL before the SYN is no attempt");
+    assert_eq!(counter(&r, "a", "TcpExtTWRecycled"), 1);
+    assert_eq!(counter(&r, "a", "TcpExtTW"), 2);
+    assert_eq!(counter(&r, "a", "TcpExtTCPTimeWaitOverflow"), 1);
+    // The connection that took the tuple over starts above the old
+    // sequence space, and carries timestamps (tcp_twsk_unique needs them).
+    let syns: Vec<&TcpSegment> =
+        s.iter().filter(|(_, x)| from(x, A) && x.flags == "S" && x.sport == 40000).map(|(_, x)| x).collect();
+    assert_eq!(syns.len(), 3, "{}", r.text);
+    // tw_snd_nxt is the second connection's ISN + 2 (SYN and FIN).
+    assert_eq!(syns[2].seq_abs, syns[1].seq_abs.wrapping_add(2 + 65535 + 2), "tw_snd_nxt + 65535 + 2");
+    assert!(syns[2].options.contains("TS val"));
+}

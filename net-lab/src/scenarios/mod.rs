@@ -7,10 +7,13 @@ pub const BULK_TOTAL: usize = bulk_transfer::TOTAL;
 mod closes;
 mod closewait_port_reuse;
 mod dispatch;
+mod fin_wait2_timeout;
 mod fragments;
 mod handshake;
 mod keepalive;
 mod lab;
+mod last_ack_retries;
+mod linger_rst;
 mod listen_overflow;
 mod ping;
 mod retransmit_giveup;
@@ -20,6 +23,7 @@ mod skb_geometry;
 mod syn_flood;
 mod tcp_connection;
 mod tcplab;
+mod time_wait;
 mod timers;
 mod udp_echo;
 mod zero_window;
@@ -97,6 +101,34 @@ pub static ALL: &[Scenario] = &[
         explain: closewait_port_reuse::EXPLAIN,
         in_tour: true,
         run: closewait_port_reuse::run,
+    },
+    Scenario {
+        name: "linger-rst",
+        summary: "SO_LINGER 0, then unread data: close() sends RST instead of FIN; no TIME_WAIT, ECONNRESET",
+        explain: linger_rst::EXPLAIN,
+        in_tour: false,
+        run: linger_rst::run,
+    },
+    Scenario {
+        name: "fin-wait2-timeout",
+        summary: "orphans in FIN_WAIT2 die after tcp_fin_timeout (60 s) or TCP_LINGER2; the CLOSE_WAIT peer learns when it writes",
+        explain: fin_wait2_timeout::EXPLAIN,
+        in_tour: false,
+        run: fin_wait2_timeout::run,
+    },
+    Scenario {
+        name: "last-ack-retries",
+        summary: "LAST_ACK with the peer gone: the FIN retransmitted, RTO doubling from 200 ms, until tcp_orphan_retries runs out",
+        explain: last_ack_retries::EXPLAIN,
+        in_tour: false,
+        run: last_ack_retries::run,
+    },
+    Scenario {
+        name: "time-wait",
+        summary: "TIME_WAIT's 60 s restarted by a retransmitted FIN; tcp_tw_reuse on connect(); tcp_max_tw_buckets overflow",
+        explain: time_wait::EXPLAIN,
+        in_tour: false,
+        run: time_wait::run,
     },
     Scenario {
         name: "listen-overflow",
