@@ -166,8 +166,10 @@ fn time_wait_lasts_from_the_last_fin_and_yields_to_tw_reuse() {
     let tables: Vec<&str> = r.text.split("\nss -tan (").skip(1).collect();
     let tw: Vec<usize> = tables.iter().map(|t| t.matches("TIME-WAIT").count()).collect();
     // 30 s in; 60.1 s after the first ACK (restarted by the FIN); 60 s
-    // after the second ACK; the second connection; taken over; overflow.
-    assert_eq!(tw, [1, 1, 0, 1, 0, 0], "{}", r.text);
+    // after the second ACK; the second connection; taken over; b's own
+    // TIME_WAIT; reopened by a's SYN; overflow.
+    assert_eq!(tw, [1, 1, 0, 1, 0, 1, 0, 0], "{}", r.text);
+    assert!(tables[5].contains("TIME-WAIT       0      0 10.0.0.2:80"), "b holds it: {}", tables[5]);
     // b's FIN went twice, and a ACKed it twice from TIME_WAIT.
     let s = segs(&r);
     let first: Vec<&(f64, TcpSegment)> = s.iter().filter(|(t, _)| *t < 1_000.0).collect();
@@ -191,4 +193,12 @@ fn time_wait_lasts_from_the_last_fin_and_yields_to_tw_reuse() {
     // tw_snd_nxt is the second connection's ISN + 2 (SYN and FIN).
     assert_eq!(syns[2].seq_abs, syns[1].seq_abs.wrapping_add(2 + 65535 + 2), "tw_snd_nxt + 65535 + 2");
     assert!(syns[2].options.contains("TS val"));
+    // b's TIME_WAIT reopened by a SYN from 40001: the listener's SYN-ACK
+    // starts at b's tw_snd_nxt + 65535 + 2 (TCP_TW_SYN).
+    let b_synacks: Vec<&TcpSegment> =
+        s.iter().filter(|(_, x)| from(x, B) && x.flags == "S." && x.dport == 40001).map(|(_, x)| x).collect();
+    assert_eq!(b_synacks.len(), 2, "{}", r.text);
+    assert_eq!(b_synacks[1].seq_abs, b_synacks[0].seq_abs.wrapping_add(2 + 65535 + 2));
+    assert_eq!(counter(&r, "b", "TcpExtTW"), 1);
+    assert_eq!(counter(&r, "b", "TcpAttemptFails"), 0);
 }

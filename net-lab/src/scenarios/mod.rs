@@ -125,7 +125,7 @@ pub static ALL: &[Scenario] = &[
     },
     Scenario {
         name: "time-wait",
-        summary: "TIME_WAIT's 60 s restarted by a retransmitted FIN; tcp_tw_reuse on connect(); tcp_max_tw_buckets overflow",
+        summary: "TIME_WAIT's 60 s restarted by a retransmitted FIN; tcp_tw_reuse on connect(); reopened by a SYN; tcp_max_tw_buckets",
         explain: time_wait::EXPLAIN,
         in_tour: false,
         run: time_wait::run,

@@ -1,5 +1,6 @@
 //! TIME_WAIT: its 60 s, a retransmitted FIN that restarts them,
-//! tcp_tw_reuse on connect(), and tcp_max_tw_buckets.
+//! tcp_tw_reuse on connect(), a SYN that reopens it, and
+//! tcp_max_tw_buckets.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
@@ -33,21 +34,25 @@ the same four-tuple.
    the new ISN starts above the old sequence space (tw_snd_nxt + 65535 +
    2) and timestamps (PAWS) tell the old incarnation's segments apart.
    Linux's default is 2: loopback only.
-3. tcp_max_tw_buckets = 0: no timewait sock can be made; tcp_time_wait
+3. b closes first on the next connection, so b, the server, holds the
+   TIME_WAIT. a (the passive closer, its port free again) connects from
+   the same port: the SYN reaches b's timewait sock, is after its rcv_nxt
+   and has a newer timestamp, so tcp_timewait_state_process returns
+   TCP_TW_SYN; tcp_v4_rcv kills the timewait sock and gives the SYN to the
+   listener, whose SYN-ACK starts at tw_snd_nxt + 65535 + 2.
+4. tcp_max_tw_buckets = 0: no timewait sock can be made; tcp_time_wait
    counts TcpExtTCPTimeWaitOverflow and just closes (\"Sorry, if we're out
    of memory, just CLOSE this socket up\"): no TIME-WAIT in `ss`. Here it
    is already a's FIN_WAIT2 orphan that cannot become a timewait sock, so
-   b's FIN finds no socket and is answered with a RST.
+   b's FIN finds no socket and is answered with a RST. (Its range is
+   \"40002 40003\": __inet_hash_connect scans an even number of ports, so
+   the top port of an odd-sized range is never tried.)
 
 Checked on Linux 6.18 (lo in a netns, the same port ranges and sysctls):
 connect() = -1 EADDRNOTAVAIL with tcp_tw_reuse 0 (and no TcpAttemptFails),
 success and TWRecycled 1 with tcp_tw_reuse 1 two seconds later, and
-TCPTimeWaitOverflow with tcp_max_tw_buckets 0.
-
-Not shown here (see the packet scripts close/time-wait-reopen-by-syn.pkt
-and close/time-wait-paws.pkt): a SYN from the peer that is after the old
-rcv_nxt (or has a newer timestamp) reopens a TIME_WAIT tuple at once
-(TCP_TW_SYN).
+TCPTimeWaitOverflow with tcp_max_tw_buckets 0. The reopening SYN follows
+the packet script close/time-wait-reopen-by-syn.pkt.
 
 Book: net-tcp → the state machine (closing); inet_timewait_sock. Linux:
 tcp_time_wait, inet_twsk_hashdance_schedule, tcp_timewait_state_process,
@@ -58,7 +63,7 @@ inet_hashtables.c).";
 struct Tw {
     lab: TcpLab,
     listener: TcpSocket,
-    kept: Vec<Arc<TcpSock>>,
+    kept: Vec<(&'static str, Arc<TcpSock>)>,
 }
 
 impl Tw {
@@ -86,7 +91,8 @@ impl Tw {
             }
         };
         s.set_nonblocking(true);
-        self.kept.push(c.sock().clone());
+        self.kept.push(("a", c.sock().clone()));
+        self.kept.push(("b", s.sock().clone()));
         Ok(Ok((c, s)))
     }
 
@@ -101,7 +107,7 @@ impl Tw {
     }
 
     fn ss(&mut self, title: &str) {
-        let socks: Vec<(&str, &Arc<TcpSock>)> = self.kept.iter().map(|s| ("a", s)).collect();
+        let socks: Vec<(&str, &Arc<TcpSock>)> = self.kept.iter().map(|(h, s)| (*h, s)).collect();
         self.lab.ss_diag(title, &socks);
     }
 
@@ -167,8 +173,23 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let (c3, s3) = tw.open()?.map_err(|err| format!("connect: {err}"))?;
     tw.ss("tcp_tw_reuse = 1: connect() took the TIME_WAIT tuple over");
 
-    // 3. tcp_max_tw_buckets.
+    // 3. The server in TIME_WAIT, reopened by the client's next SYN.
     tw.sysctl("net.ipv4.ip_local_port_range", "40000 40001")?;
+    let (c, s) = tw.open()?.map_err(|err| format!("connect: {err}"))?;
+    tw.lab.say("b: close()");
+    drop(s);
+    let t = tw.lab.now_ms() + 5;
+    tw.lab.run_until_ms(t);
+    tw.lab.say("a: close()");
+    drop(c);
+    let t = tw.lab.now_ms() + 1_000;
+    tw.lab.run_until_ms(t);
+    tw.ss("b closed first: b holds the TIME_WAIT");
+    let (c5, s5) = tw.open()?.map_err(|err| format!("connect: {err}"))?;
+    tw.ss("a's SYN from the same port reopened b's TIME_WAIT");
+
+    // 4. tcp_max_tw_buckets.
+    tw.sysctl("net.ipv4.ip_local_port_range", "40002 40003")?;
     tw.sysctl("net.ipv4.tcp_max_tw_buckets", "0")?;
     let (c4, s4) = tw.open()?.map_err(|err| format!("connect: {err}"))?;
     tw.close_from_a(c4, s4);
@@ -181,6 +202,6 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
         None,
         Vec::new(),
     );
-    drop((c3, s3));
+    drop((c3, s3, c5, s5));
     Ok(report)
 }
