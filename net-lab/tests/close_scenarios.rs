@@ -134,8 +134,17 @@ fn fin_wait2_orphans_die_after_fin_timeout_or_linger2() {
     let s = segs(&r);
     let late: Vec<&TcpSegment> = s.iter().filter(|(t, _)| *t > 60_000.0).map(|(_, x)| x).collect();
     assert_eq!(late.iter().filter(|x| from(x, A) && x.flags == "R").count(), 2, "{}", r.text);
-    assert_eq!(counter(&r, "b", "TcpEstabResets"), 2);
     assert!(r.narrative.iter().any(|l| l.contains("send() = -1 EPIPE, -1 EPIPE")));
+    // TCP_LINGER2 = -1: the ACK of the FIN is answered with a RST at once
+    // (seq = that ACK's ack_seq, no ACK flag), as Linux 6.18 did.
+    let early_rst: Vec<&TcpSegment> =
+        s.iter().filter(|(t, x)| *t < 1_000.0 && from(x, A) && x.flags == "R").map(|(_, x)| x).collect();
+    assert_eq!(early_rst.len(), 1, "{}", r.text);
+    let syn3 = &s.iter().find(|(_, x)| x.flags == "S" && x.sport == early_rst[0].sport).unwrap().1;
+    assert_eq!(early_rst[0].seq_abs, syn3.seq_abs.wrapping_add(2));
+    assert_eq!(counter(&r, "a", "TcpExtTCPAbortOnData"), 1);
+    assert_eq!(counter(&r, "a", "TcpOutRsts"), 3);
+    assert_eq!(counter(&r, "b", "TcpEstabResets"), 3);
 }
 
 #[test]
