@@ -27,7 +27,10 @@
 //! a vanished peer, and retransmission until `tcp_retries2` gives up; for
 //! the listen chapter, the accept queue overflowing (with and without
 //! `tcp_abort_on_overflow`), a SYN flood with and without cookies, and an
-//! SO_REUSEPORT group sharing a port.
+//! SO_REUSEPORT group sharing a port; for the closing states, the first
+//! article's SYN that meets a CLOSE_WAIT socket, TIME_WAIT (its timer,
+//! `tcp_tw_reuse`, `tcp_max_tw_buckets`), `SO_LINGER` resets, FIN_WAIT2's
+//! timeout and LAST_ACK's retransmissions.
 //!
 //! Besides its text, a run can be written as a pcap, as JSON or as a
 //! time-sequence graph ([`export`]); the fields of [`Report`] carry what

@@ -31,13 +31,57 @@ type Lines = Arc<Mutex<(Vec<(u64, String)>, TcpSeqState)>>;
 /// from the MAC header on — what `--pcap` writes and `--json` parses.
 pub type Frames = Vec<(u64, Vec<u8>)>;
 
-/// What tcpdump remembers to print relative sequence numbers: the first
-/// sequence number seen in each direction of each connection (its
-/// `tcp_seq_hash`). Without `-S`, tcpdump prints SYNs absolute and
-/// everything after relative to those.
+/// What tcpdump remembers to print relative sequence numbers: its
+/// `tcp_seq_hash`, one entry per conversation (both directions) holding
+/// the two initial sequence numbers. Without `-S`, tcpdump 4.99's
+/// `tcp_print()` only numbers segments that carry an ACK: the first one
+/// of a conversation, and any SYN-ACK (a new incarnation of the 4-tuple),
+/// records `seq` and `ack - 1` and is printed absolute; later ones are
+/// printed relative. A segment without ACK (a SYN, a RST answering an
+/// ACK) is printed absolute and changes nothing.
 #[derive(Debug, Default)]
 pub struct TcpSeqState {
-    isn: std::collections::HashMap<(std::net::Ipv4Addr, u16, std::net::Ipv4Addr, u16), u32>,
+    conv: std::collections::HashMap<(std::net::Ipv4Addr, std::net::Ipv4Addr, u32), (u32, u32)>,
+}
+
+impl TcpSeqState {
+    /// tcpdump's relative numbering for one segment: `(seq, ack, base)`,
+    /// `base` being what its SACK blocks are printed relative to.
+    fn relative(
+        &mut self,
+        (s, sport): (std::net::Ipv4Addr, u16),
+        (d, dport): (std::net::Ipv4Addr, u16),
+        flags: u8,
+        seq: u32,
+        ack: u32,
+    ) -> (u32, u32, u32) {
+        if flags & TCPHDR_ACK == 0 {
+            return (seq, ack, 0);
+        }
+        // "we pick an arbitrary collating order so there's only one entry
+        // for both directions"
+        let rev = sport > dport || (sport == dport && s > d);
+        let key = if rev {
+            (d, s, (u32::from(dport) << 16) | u32::from(sport))
+        } else {
+            (s, d, (u32::from(sport) << 16) | u32::from(dport))
+        };
+        let (out_seq, out_ack, th) = match self.conv.get(&key) {
+            Some(&th) if flags & TCPHDR_SYN == 0 => {
+                if rev {
+                    (seq.wrapping_sub(th.1), ack.wrapping_sub(th.0), th)
+                } else {
+                    (seq.wrapping_sub(th.0), ack.wrapping_sub(th.1), th)
+                }
+            }
+            _ => {
+                let th = if rev { (ack.wrapping_sub(1), seq) } else { (seq, ack.wrapping_sub(1)) };
+                self.conv.insert(key, th);
+                (seq, ack, th)
+            }
+        };
+        (out_seq, out_ack, if rev { th.0 } else { th.1 })
+    }
 }
 
 /// A capture on one host, like `tcpdump -n` on all its interfaces.
@@ -190,16 +234,9 @@ fn tcp_text(
     let (mut seq, mut ack) = (t.seq(), t.ack_seq());
     let mut sack_base = None;
     if let Some(st) = st {
-        let fwd = (s, t.source(), d, t.dest());
-        let rev = (d, t.dest(), s, t.source());
-        let my_isn = *st.isn.entry(fwd).or_insert(seq);
-        if f & TCPHDR_SYN == 0 {
-            seq = seq.wrapping_sub(my_isn);
-            if let Some(peer) = st.isn.get(&rev) {
-                ack = ack.wrapping_sub(*peer);
-                sack_base = Some(*peer);
-            }
-        }
+        let (rs, ra, base) = st.relative((s, t.source()), (d, t.dest()), f, seq, ack);
+        (seq, ack) = (rs, ra);
+        sack_base = Some(base);
     }
     let mut out = format!("Flags [{flags}]");
     if len > 0 {
@@ -219,7 +256,7 @@ fn tcp_text(
 
 /// One TCP segment's header fields, as `--json` and `--plot` use them.
 /// `seq` and `ack` are relative the way the text trace prints them
-/// (absolute on SYNs); `seq_abs`/`ack_abs` are what the wire carries.
+/// (tcpdump's rules: absolute without ACK and where a conversation starts); `seq_abs`/`ack_abs` are what the wire carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpSegment {
     /// Source address.
@@ -265,16 +302,7 @@ pub fn tcp_segment(frame: &[u8], st: &mut TcpSeqState) -> Option<TcpSegment> {
     let (s, d) = (h.saddr(), h.daddr());
     let f = t.flags();
     let (seq_abs, ack_abs) = (t.seq(), t.ack_seq());
-    let fwd = (s, t.source(), d, t.dest());
-    let rev = (d, t.dest(), s, t.source());
-    let my_isn = *st.isn.entry(fwd).or_insert(seq_abs);
-    let (mut seq, mut ack) = (seq_abs, ack_abs);
-    if f & TCPHDR_SYN == 0 {
-        seq = seq.wrapping_sub(my_isn);
-        if let Some(peer) = st.isn.get(&rev) {
-            ack = ack.wrapping_sub(*peer);
-        }
-    }
+    let (seq, ack, _) = st.relative((s, t.source()), (d, t.dest()), f, seq_abs, ack_abs);
     Some(TcpSegment {
         src: s,
         dst: d,

@@ -212,3 +212,48 @@ fn bad_output_arguments_get_one_line_and_exit_2() {
         assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
     }
 }
+
+fn tcpdump_available() -> bool {
+    Command::new("tcpdump").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// The real tcpdump, reading the pcap, prints the text trace line for
+/// line: relative numbering by its own rules (a RST without ACK absolute,
+/// a new incarnation of a 4-tuple renumbered from its SYN-ACK), times on
+/// the trace's noon clock.
+fn tcpdump_reads_back(scenario: &str) {
+    if !tcpdump_available() {
+        assert!(std::env::var_os("CI").is_none(), "tcpdump is required in CI");
+        eprintln!("tcpdump not installed; skipping the read-back of {scenario}");
+        return;
+    }
+    let pcap = tmp(&format!("{scenario}-tcpdump.pcap"));
+    let (code, text, err) = netlab(&["run", scenario, "--pcap", pcap.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let out = Command::new("tcpdump")
+        .env("TZ", "UTC")
+        .args(["-n", "-r", pcap.to_str().unwrap()])
+        .output()
+        .expect("run tcpdump");
+    assert!(out.status.success(), "tcpdump: {}", String::from_utf8_lossy(&out.stderr));
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let is_trace = |l: &&str| {
+        l.len() > 16 && l.as_bytes()[2] == b':' && (l[16..].starts_with("IP ") || l[16..].starts_with("ARP,"))
+    };
+    let ours: Vec<&str> = text.lines().filter(is_trace).collect();
+    assert!(ours.len() >= 8, "{text}");
+    assert_eq!(ours.len(), theirs.len(), "line counts differ:\n{text}\n--- tcpdump\n{}", theirs.join("\n"));
+    for (o, t) in ours.iter().zip(&theirs) {
+        assert_eq!(*o, t, "tcpdump prints the line differently");
+    }
+}
+
+#[test]
+fn pcap_of_closewait_port_reuse_reads_back_in_tcpdump_line_for_line() {
+    tcpdump_reads_back("closewait-port-reuse");
+}
+
+#[test]
+fn pcap_of_time_wait_reads_back_in_tcpdump_line_for_line() {
+    tcpdump_reads_back("time-wait");
+}

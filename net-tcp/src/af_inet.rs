@@ -826,7 +826,8 @@ impl TcpSocket {
     /// them (`SO_SNDBUF`/`SO_RCVBUF` double the value, bounded by
     /// `wmem_max`/`rmem_max` and the minimums), `SOL_TCP` ones as
     /// `do_tcp_setsockopt()` (`TCP_MAXSEG` 88..=32767 or 0, `TCP_SYNCNT`
-    /// 1..=127, `TCP_USER_TIMEOUT` ≥ 0). Unknown options: `ENOPROTOOPT`; a
+    /// 1..=127, `TCP_USER_TIMEOUT` ≥ 0, `TCP_LINGER2` clamped to -1..=120
+    /// s). Unknown options: `ENOPROTOOPT`; a
     /// short or bad value: `EINVAL`.
     pub fn setsockopt(&self, level: i32, optname: i32, optval: &[u8]) -> Result<(), Errno> {
         let core = &self.net.core;

@@ -50,6 +50,9 @@ use crate::tcp_states::TcpState;
 pub const TCP_TIMEOUT_INIT: u32 = 1000;
 /// `TCP_RTO_MIN`: 200 ms, in jiffies.
 pub const TCP_RTO_MIN: u32 = 200;
+/// `TCP_TIMEOUT_MIN`: the shortest timer TCP arms, 2 jiffies (2 ms here;
+/// 8 ms on a HZ=250 kernel).
+pub const TCP_TIMEOUT_MIN: u32 = 2;
 /// `TCP_RTO_MAX`: 120 s, in jiffies.
 pub const TCP_RTO_MAX: u32 = 120_000;
 // ANCHOR_END: tcp_timeout_consts
@@ -455,8 +458,8 @@ pub struct TcpSk {
     /// `sk_lingertime`); [`SK_LINGER_FOREVER`] for a negative `l_linger`,
     /// which Linux reads as unsigned and turns into `MAX_SCHEDULE_TIMEOUT`.
     pub sk_linger: Option<u32>,
-    /// `SOCK_DONE`: the connection was established once and has ended
-    /// its receive side (FIN or reset) — `recv()` returns 0, not `ENOTCONN`.
+    /// `SOCK_DONE`: the peer's FIN arrived (`tcp_fin()`): `recv()` returns
+    /// 0 from then on, before it would report a pending error.
     pub done: bool,
     /// Something a sleeper may wait for changed (Linux calls
     /// `sk_data_ready()` / `sk_state_change()` / `sk_write_space()` at once;

@@ -77,12 +77,6 @@ pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpSta
     {
         net.mib.dec(TcpMib::CurrEstab);
     }
-    if old == TcpState::SynSent && state == TcpState::Close {
-        net.mib.inc(TcpMib::AttemptFails);
-    }
-    if old == TcpState::SynRecv && state == TcpState::Close {
-        net.mib.inc(TcpMib::AttemptFails);
-    }
     tp.state = state;
     sk.skc_state.store(state as u8, std::sync::atomic::Ordering::Release);
     tp.wake_pending = true;
@@ -93,13 +87,15 @@ pub fn tcp_set_state(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, state: TcpSta
 /// directions shut; an orphan is destroyed, a socket the user still holds
 /// waits for `close()`.
 pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    // Linux counts a failed attempt here, not in tcp_set_state(): a
+    // connect() that fails before its SYN (EADDRNOTAVAIL from
+    // __inet_hash_connect) or a close() in SYN-SENT is not one.
     if tp.state == TcpState::SynSent || tp.state == TcpState::SynRecv {
-        // tcp_set_state() below counts AttemptFails.
+        net.mib.inc(TcpMib::AttemptFails);
     }
     tcp_set_state(net, sk, tp, TcpState::Close);
     inet_csk_clear_xmit_timers(net, sk, tp);
     tp.sk_shutdown = SHUTDOWN_MASK;
-    tp.done = true;
     if tp.dead {
         inet_csk_destroy_sock(net, sk, tp);
     }
@@ -353,8 +349,9 @@ pub fn tcp_sendmsg_locked(
 // ANCHOR: tcp_recvmsg
 /// Copy queued in-order bytes to `buf` (`tcp_recvmsg_locked()`): from
 /// `copied_seq` on, skb by skb, freeing each fully read one (unless
-/// `peek`). With nothing queued: the pending error, 0 at end of stream
-/// (FIN received or `SHUT_RD`), `ENOTCONN` if never connected, otherwise
+/// `peek`). With nothing queued: 0 once the peer's FIN came
+/// (`SOCK_DONE`, even if a reset followed), else the pending error, 0
+/// after `SHUT_RD` or `tcp_done()`, `ENOTCONN` if never connected, otherwise
 /// `EAGAIN` for the caller to wait on. After reading, a window update is
 /// sent if the window grew enough (`tcp_cleanup_rbuf()`).
 pub fn tcp_recvmsg_locked(
@@ -404,6 +401,13 @@ pub fn tcp_recvmsg_locked(
     if buf.is_empty() {
         return Ok(0);
     }
+    // Linux's order: the peer's FIN (SOCK_DONE) first — a socket reset
+    // after it reads end-of-stream and keeps its error for SO_ERROR —
+    // then a pending error, then our own shutdown or tcp_done()'s, and
+    // only a socket that never connected says ENOTCONN.
+    if tp.done {
+        return Ok(0);
+    }
     if let Some(e) = tp.sk_err.take() {
         return Err(e);
     }
@@ -411,7 +415,7 @@ pub fn tcp_recvmsg_locked(
         return Ok(0);
     }
     if tp.state == TcpState::Close {
-        return if tp.done { Ok(0) } else { Err(Errno::ENOTCONN) };
+        return Err(Errno::ENOTCONN);
     }
     Err(Errno::EAGAIN)
 }
@@ -663,7 +667,6 @@ pub fn tcp_disconnect_abort(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     tp.sk_rmem_alloc = 0;
     inet_csk_clear_xmit_timers(net, sk, tp);
     tp.sk_shutdown = SHUTDOWN_MASK;
-    tp.done = true;
 }
 
 // ANCHOR: tcp_shutdown

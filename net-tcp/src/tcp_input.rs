@@ -1393,8 +1393,15 @@ pub fn tcp_rcv_syn_mss(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
 /// RFC 9293 §3.10.7.3.
 ///
 /// - An ACK that does not acknowledge exactly our SYN (`ack_seq` outside
-///   `snd_una+1 ..= snd_nxt`) is answered with a RST (`reset_and_undo`),
-///   unless it is itself a RST.
+///   `snd_una+1 ..= snd_nxt`) is answered with a RST (`reset_and_undo`;
+///   the RST's seq is that ack), unless it is itself a RST. It may be the
+///   last word of an old connection on this 4-tuple — a FIN/ACK, or the
+///   challenge ACK of a peer still in CLOSE_WAIT (RFC 5961 §4) — which
+///   our RST clears; so while no SYN has been retransmitted yet
+///   (`icsk_retransmits == 0`) the retransmit timer is pulled in to
+///   `TCP_TIMEOUT_MIN` and the SYN goes again at once, not after the
+///   1 s RTO (Linux ≥ 5.5, "tcp: Reduce SYN resend delay if a suspicous
+///   ACK is received").
 /// - A RST with an acceptable ACK refuses the connection (`ECONNREFUSED`).
 /// - A SYN-ACK completes the handshake: `rcv_nxt = seq + 1`, the window and
 ///   MSS are taken, the state becomes ESTABLISHED, and the third segment,
@@ -1411,6 +1418,10 @@ pub fn tcp_rcv_synsent_state_process(
 ) -> RcvAction {
     if seg.has(TCPHDR_ACK) {
         if !after(seg.ack_seq, tp.snd_una) || after(seg.ack_seq, tp.snd_nxt) {
+            // "Previous FIN/ACK or RST/ACK might be ignored."
+            if tp.icsk_retransmits == 0 {
+                inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, TCP_TIMEOUT_MIN);
+            }
             return if seg.has(TCPHDR_RST) { RcvAction::Done } else { RcvAction::SendReset };
         }
         // RFC 7323 §5.3 for the SYN-ACK: it must echo a TSval we sent

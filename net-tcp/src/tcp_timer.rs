@@ -335,11 +335,13 @@ pub fn tcp_retransmit_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
         tcp_retransmit_timer_zero_window(net, tn, sk, tp);
         return;
     }
+    // Linux counts every expiry, the one that gives up included, before
+    // asking tcp_write_timeout().
+    net.mib.inc(LinuxMib::TCPTimeouts);
     if tcp_write_timeout(net, tn, sk, tp) {
         return;
     }
     crate::tcp_input::fastretrans::tcp_count_rto_failures(net, tp);
-    net.mib.inc(LinuxMib::TCPTimeouts);
     tcp_enter_loss(net, tn, tp);
     let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
     tp.icsk_retransmits = tp.icsk_retransmits.saturating_add(1);

@@ -5,11 +5,15 @@ mod bulk_transfer;
 /// Bytes `bulk-transfer` sends.
 pub const BULK_TOTAL: usize = bulk_transfer::TOTAL;
 mod closes;
+mod closewait_port_reuse;
 mod dispatch;
+mod fin_wait2_timeout;
 mod fragments;
 mod handshake;
 mod keepalive;
 mod lab;
+mod last_ack_retries;
+mod linger_rst;
 mod listen_overflow;
 mod orphans;
 mod ping;
@@ -20,6 +24,7 @@ mod skb_geometry;
 mod syn_flood;
 mod tcp_connection;
 mod tcplab;
+mod time_wait;
 mod timers;
 mod udp_echo;
 mod zero_window;
@@ -90,6 +95,41 @@ pub static ALL: &[Scenario] = &[
         explain: closes::EXPLAIN_FOUR,
         in_tour: false,
         run: closes::run_four,
+    },
+    Scenario {
+        name: "closewait-port-reuse",
+        summary: "two ephemeral ports, a server that never closes: a SYN meets CLOSE_WAIT, challenge ACK, RST, SYN again",
+        explain: closewait_port_reuse::EXPLAIN,
+        in_tour: true,
+        run: closewait_port_reuse::run,
+    },
+    Scenario {
+        name: "linger-rst",
+        summary: "SO_LINGER 0, then unread data: close() sends RST instead of FIN; no TIME_WAIT, ECONNRESET",
+        explain: linger_rst::EXPLAIN,
+        in_tour: false,
+        run: linger_rst::run,
+    },
+    Scenario {
+        name: "fin-wait2-timeout",
+        summary: "orphans in FIN_WAIT2 die after tcp_fin_timeout (60 s) or TCP_LINGER2; the CLOSE_WAIT peer learns when it writes",
+        explain: fin_wait2_timeout::EXPLAIN,
+        in_tour: false,
+        run: fin_wait2_timeout::run,
+    },
+    Scenario {
+        name: "last-ack-retries",
+        summary: "LAST_ACK with the peer gone: the FIN retransmitted, RTO doubling from 200 ms, until tcp_orphan_retries runs out",
+        explain: last_ack_retries::EXPLAIN,
+        in_tour: false,
+        run: last_ack_retries::run,
+    },
+    Scenario {
+        name: "time-wait",
+        summary: "TIME_WAIT's 60 s restarted by a retransmitted FIN; tcp_tw_reuse on connect(); reopened by a SYN; tcp_max_tw_buckets",
+        explain: time_wait::EXPLAIN,
+        in_tour: false,
+        run: time_wait::run,
     },
     Scenario {
         name: "listen-overflow",

@@ -154,6 +154,51 @@ impl TcpLab {
         self.sockets.extend(rows);
     }
 
+    /// Print an `ss -tan` table as `inet_diag` would dump these sockets
+    /// now: a connection whose four-tuple a timewait sock holds shows that
+    /// sock's state (TIME-WAIT, or an orphan's FIN-WAIT-2) with empty
+    /// queues; a socket in no hash table (CLOSE: reset, or its timewait
+    /// sock gone) is not listed at all, however long the application
+    /// holds its descriptor; a four-tuple is listed once.
+    pub fn ss_diag(&mut self, title: &str, socks: &[(&str, &Arc<TcpSock>)]) {
+        let mut rows: Vec<SsRow> = Vec::new();
+        for (host, sk) in socks {
+            let net = if *host == "a" { &self.a } else { &self.b };
+            let state = net_tcp::inet_timewait_sock::inet_sk_diag_state(net, sk);
+            if state == net_tcp::tcp_states::TcpState::Close {
+                continue;
+            }
+            let mut row = ss_row(host, sk);
+            if row.state != state.name() {
+                let lport = sk.lock.lock().inet_sport;
+                row = SsRow {
+                    state: state.name().to_string(),
+                    recv_q: 0,
+                    send_q: 0,
+                    local: format!("{}:{lport}", sk.inet_rcv_saddr()),
+                    ..row
+                };
+            }
+            if !rows.iter().any(|r| r.host == row.host && r.local == row.local && r.peer == row.peer) {
+                rows.push(row);
+            }
+        }
+        self.ss_rows(title, rows);
+    }
+
+    fn ss_rows(&mut self, title: &str, rows: Vec<SsRow>) {
+        let _ =
+            writeln!(self.tables, "\nss -tan ({title}, at {}):", crate::trace::clock_time(self.sim.now_ns()));
+        for host in ["a", "b"] {
+            let mine: Vec<SsRow> = rows.iter().filter(|r| r.host == host).cloned().collect();
+            if !mine.is_empty() {
+                let _ = writeln!(self.tables, "on {host}:");
+                self.tables.push_str(&ss_table(&mine));
+            }
+        }
+        self.sockets.extend(rows);
+    }
+
     /// Print an `ss -lnt` table of these listeners on b now, in the
     /// narrative where it happens (and keep its rows for `--json`).
     pub fn ss_lnt(&mut self, listeners: &[&Arc<TcpSock>]) {

@@ -64,7 +64,10 @@
 //!   is the bound one (8080) or, for an active open, learnt from its SYN.
 //!   One connection per script unless ports are named: then the host's
 //!   sequence numbers of each connection are relative to that
-//!   connection's first SYN-ACK, found by the remote port.
+//!   connection's first SYN-ACK, found by the remote port. A SYN
+//!   without ACK injected on a connection whose host ISN is known starts
+//!   a new incarnation of the 4-tuple (packetdrill starts a new socket):
+//!   the host's next SYN or SYN-ACK there re-anchors its ISN.
 //!
 //! System calls (`= N`, `= -1 ERRNO`, `= ...` for don't care; a trailing
 //! strace note `(Connection refused)` is ignored):

@@ -69,10 +69,10 @@ fn symbol(name: &str) -> Option<i64> {
         "TCP_MAXSEG" => TCP_MAXSEG.into(),
         "TCP_SYNCNT" => TCP_SYNCNT.into(),
         "TCP_USER_TIMEOUT" => TCP_USER_TIMEOUT.into(),
+        "TCP_LINGER2" => TCP_LINGER2.into(),
         "TCP_KEEPIDLE" => TCP_KEEPIDLE.into(),
         "TCP_KEEPINTVL" => TCP_KEEPINTVL.into(),
         "TCP_KEEPCNT" => TCP_KEEPCNT.into(),
-        "TCP_LINGER2" => TCP_LINGER2.into(),
         "F_GETFL" => F_GETFL,
         "F_SETFL" => F_SETFL,
         "O_RDWR" => O_RDWR,
@@ -333,6 +333,11 @@ struct Conn {
     /// one listener); each host ISN is learnt from that connection's
     /// first SYN-ACK.
     other_isns: Vec<(u16, (u32, u32))>,
+    /// Remote ports on which the script injected a SYN without ACK after
+    /// the host's ISN was known: the host's next SYN there (a SYN-ACK of a
+    /// new incarnation of the 4-tuple) re-anchors its ISN, as packetdrill
+    /// starts a new socket for each injected SYN.
+    resync: Vec<u16>,
 }
 
 impl Conn {
@@ -436,7 +441,13 @@ impl<'a> Runner<'a> {
             outq: VecDeque::new(),
             fds: BTreeMap::new(),
             pending: None,
-            conn: Conn { local_port: None, remote_port: REMOTE_PORT, host_isn: None, other_isns: Vec::new() },
+            conn: Conn {
+                local_port: None,
+                remote_port: REMOTE_PORT,
+                host_isn: None,
+                other_isns: Vec::new(),
+                resync: Vec::new(),
+            },
             trace: Vec::new(),
         })
     }
@@ -745,6 +756,12 @@ impl<'a> Runner<'a> {
             ev.line
         )));
         self.dev.lock().unwrap_or_else(|e| e.into_inner()).rx.push_back(frame);
+        if p.flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN
+            && self.conn.knows_isn(sport)
+            && !self.conn.resync.contains(&sport)
+        {
+            self.conn.resync.push(sport);
+        }
         Ok(())
     }
 
@@ -773,7 +790,16 @@ impl<'a> Runner<'a> {
                     .fail(ev.line, format!("expected `{want}`, but at {} the host sent {e}", Self::ts(t))));
             }
         };
-        // The host's ISN: its first SYN.
+        // The host's ISN: its first SYN (or its first after a new
+        // incarnation's SYN was injected).
+        if seg.flags & TCPHDR_SYN != 0 && self.conn.resync.contains(&seg.dport) {
+            self.conn.resync.retain(|&x| x != seg.dport);
+            if seg.dport == self.conn.remote_port {
+                self.conn.host_isn = None;
+            } else {
+                self.conn.other_isns.retain(|(x, _)| *x != seg.dport);
+            }
+        }
         if seg.flags & TCPHDR_SYN != 0 && !self.conn.knows_isn(seg.dport) {
             if seg.dport == self.conn.remote_port {
                 self.conn.host_isn = Some((p.seq, seg.seq));
@@ -1390,8 +1416,13 @@ mod tests {
 
     #[test]
     fn host_sequence_numbers_are_relative_to_its_first_syn() {
-        let mut c =
-            Conn { local_port: None, remote_port: REMOTE_PORT, host_isn: None, other_isns: Vec::new() };
+        let mut c = Conn {
+            local_port: None,
+            remote_port: REMOTE_PORT,
+            host_isn: None,
+            other_isns: Vec::new(),
+            resync: Vec::new(),
+        };
         assert_eq!((c.host_to_script(5000), c.host_to_live(5000)), (5000, 5000));
         c.host_isn = Some((0, 0xffff_fff0));
         assert_eq!(c.host_to_script(0xffff_fff1), 1);
