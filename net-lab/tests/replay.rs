@@ -197,7 +197,7 @@ fn syn_to_a_closed_port_gets_a_reset() {
     let path = capture("closed.pcap", &[(0, syn(40001, 81, 5000))]);
     let out = replay(&path, &[]);
     let rst = out.lines().find(|l| l.contains("Out IP 10.0.0.2.81 > 10.0.0.1.40001: Flags [R.]"));
-    assert!(rst.is_some_and(|l| l.contains("seq 0, ack 1,")), "{out}");
+    assert!(rst.is_some_and(|l| l.contains("seq 0, ack 5001,")), "{out}");
     assert!(out.lines().any(|l| l.starts_with("TcpOutRsts") && l.contains(" 1 ")), "{out}");
     let _ = std::fs::remove_file(path);
 }
