@@ -126,6 +126,7 @@ thread_local! {
     static FGRAPH: RefCell<Option<FgraphBuf>> = const { RefCell::new(None) };
 }
 
+// ANCHOR: fgraph_guard
 /// Is any thread tracing? One `Relaxed` load: the whole cost of an
 /// instrumented function while the tracer is off.
 #[inline(always)]
@@ -161,6 +162,7 @@ impl Drop for FgraphGuard {
         }
     }
 }
+// ANCHOR_END: fgraph_guard
 
 /// The recording half of entry (`trace_graph_entry()`): only reached when
 /// some thread traces.
@@ -186,14 +188,17 @@ fn fgraph_entry(func: &'static str) -> Option<Instant> {
 fn fgraph_return(func: &'static str, start: Instant) {
     let duration_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     let _ = FGRAPH.try_with(|b| {
-        if let Some(b) = b.borrow_mut().as_mut() {
-            b.depth = b.depth.saturating_sub(1);
+        // A return at depth 0 is of a call entered before this buffer was
+        // started (under an outer tracer): not this buffer's to record.
+        if let Some(b) = b.borrow_mut().as_mut().filter(|b| b.depth > 0) {
+            b.depth -= 1;
             let depth = b.depth;
             b.record(FgraphEvent::Return { func, depth, duration_ns });
         }
     });
 }
 
+// ANCHOR: ftrace_graph
 /// Trace the enclosing function: `ftrace_graph!("ip_rcv");` as its first
 /// line records the entry now and the return when the function's scope
 /// ends. Costs one relaxed load and a branch while no tracer runs; see
@@ -204,15 +209,24 @@ macro_rules! ftrace_graph {
         let _ftrace_graph_guard = $crate::ftrace::FgraphGuard::enter($func);
     };
 }
+// ANCHOR_END: ftrace_graph
 
 /// This thread's function_graph tracer, on while the value lives.
 ///
 /// [`start`](Self::start) is `echo function_graph > current_tracer` for the
 /// calling thread; [`finish`](Self::finish) stops it and hands over what
 /// was recorded, as reading `trace` does; dropping it unfinished stops it
-/// and throws the events away. Starting a second tracer on a thread that
-/// has one replaces its buffer.
+/// and throws the events away.
+///
+/// Tracers nest, somewhat as Linux's tracing instances (`instances/NAME/`)
+/// run side by side: a tracer started while another runs on the thread
+/// takes the events until it finishes, then the outer one records again
+/// (what happened in between is the inner one's alone). `netlab run
+/// dispatch --ftrace` needs this: the scenario traces its own segment
+/// inside the run the flag traces. Finish inner tracers first.
 pub struct GraphTracer {
+    /// The buffer of the tracer this one interrupted.
+    outer: Option<FgraphBuf>,
     finished: bool,
 }
 
@@ -225,36 +239,38 @@ impl GraphTracer {
             depth: 0,
             dropped_events: 0,
         };
-        let had = FGRAPH.with_borrow_mut(|b| b.replace(buf).is_some());
-        if !had {
+        let outer = FGRAPH.with_borrow_mut(|b| b.replace(buf));
+        if outer.is_none() {
             FGRAPH_ACTIVE.fetch_add(1, Ordering::Relaxed);
         }
-        GraphTracer { finished: false }
+        GraphTracer { outer, finished: false }
     }
 
-    /// Stop tracing this thread and return what was recorded.
+    /// Stop recording into this tracer's buffer and return what it holds.
     pub fn finish(mut self) -> FgraphTrace {
         self.finished = true;
-        fgraph_stop()
+        self.stop()
+    }
+
+    fn stop(&mut self) -> FgraphTrace {
+        let outer = self.outer.take();
+        let last = outer.is_none();
+        let buf = FGRAPH.try_with(|b| std::mem::replace(&mut *b.borrow_mut(), outer)).ok().flatten();
+        if last {
+            FGRAPH_ACTIVE.fetch_sub(1, Ordering::Relaxed);
+        }
+        buf.map_or_else(FgraphTrace::default, |b| FgraphTrace {
+            events: b.events,
+            dropped_events: b.dropped_events,
+        })
     }
 }
 
 impl Drop for GraphTracer {
     fn drop(&mut self) {
         if !self.finished {
-            fgraph_stop();
+            self.stop();
         }
-    }
-}
-
-fn fgraph_stop() -> FgraphTrace {
-    let buf = FGRAPH.try_with(|b| b.borrow_mut().take()).ok().flatten();
-    match buf {
-        Some(b) => {
-            FGRAPH_ACTIVE.fetch_sub(1, Ordering::Relaxed);
-            FgraphTrace { events: b.events, dropped_events: b.dropped_events }
-        }
-        None => FgraphTrace::default(),
     }
 }
 
@@ -475,6 +491,28 @@ mod tests {
         }
         let got = traced_around();
         assert_eq!(got.print_lines(FgraphOpts::default()), "leaf();\n");
+    }
+
+    #[test]
+    fn tracers_nest_and_the_outer_one_resumes() {
+        fn open_across_inner() -> FgraphTrace {
+            ftrace_graph!("outer");
+            let inner = GraphTracer::start(8);
+            leaf();
+            let got = inner.finish();
+            leaf();
+            got
+        }
+        let t = GraphTracer::start(16);
+        let inner = open_across_inner();
+        let got = t.finish();
+        assert_eq!(
+            inner.print_lines(FgraphOpts::default()),
+            "leaf();\n",
+            "the outer call's return is not the inner's"
+        );
+        assert_eq!(got.print_lines(FgraphOpts::default()), "outer() {\n  leaf();\n}\n");
+        assert!(GraphTracer::start(8).finish().events.is_empty(), "both stopped");
     }
 
     #[test]
