@@ -102,13 +102,19 @@ pub enum FgraphEvent {
     },
 }
 
-/// The per-thread buffer (Linux: the per-CPU ring buffer plus the task's
-/// `curr_ret_depth`).
+/// Calls deeper than this are not traced (Linux: `FTRACE_RETFUNC_DEPTH`,
+/// the size of a task's `ret_stack`, past which `ftrace_push_return_trace()`
+/// refuses).
+pub const FTRACE_RETFUNC_DEPTH: usize = 128;
+
+/// The per-thread buffer (Linux: the per-CPU ring buffer) and return stack
+/// (Linux: the task's `ret_stack`).
 struct FgraphBuf {
     events: Vec<FgraphEvent>,
     capacity: usize,
-    /// The current call depth, kept whether or not events fit.
-    depth: u32,
+    /// The traced calls still open, innermost last, with their entry times;
+    /// its length is the current depth, kept whether or not events fit.
+    ret_stack: Vec<(&'static str, Instant)>,
     dropped_events: u64,
 }
 
@@ -134,67 +140,73 @@ pub fn ftrace_graph_active() -> bool {
     FGRAPH_ACTIVE.load(Ordering::Relaxed) != 0
 }
 
-/// The guard [`ftrace_graph!`] leaves on an instrumented function's stack.
+/// The guard [`ftrace_graph!`] leaves on an instrumented function's stack:
+/// one byte, so that a function pays nothing more for it while the tracer
+/// is off than the load and branch of [`ftrace_graph_active`].
 ///
 /// Mirrors `function_graph_enter()` at entry and `ftrace_return_to_handler()`
-/// at return (kernel/trace/fgraph.c). `start` is `None` when nothing was
-/// recorded at entry, and then the return records nothing either.
+/// at return (kernel/trace/fgraph.c): the entry pushes the function and the
+/// time on the thread's return stack, the return pops them, as Linux keeps
+/// them on the task's `ret_stack`. `pushed` is false when nothing was
+/// pushed (no tracer on this thread, or the stack full), and then the
+/// return records nothing either.
 #[must_use = "the guard records the return when dropped: bind it for the whole function"]
 pub struct FgraphGuard {
-    func: &'static str,
-    start: Option<Instant>,
+    pushed: bool,
 }
 
 impl FgraphGuard {
     /// Record entry into `func` if this thread is tracing.
     #[inline(always)]
     pub fn enter(func: &'static str) -> FgraphGuard {
-        let start = if ftrace_graph_active() { fgraph_entry(func) } else { None };
-        FgraphGuard { func, start }
+        FgraphGuard { pushed: ftrace_graph_active() && fgraph_entry(func) }
     }
 }
 
 impl Drop for FgraphGuard {
     #[inline(always)]
     fn drop(&mut self) {
-        if let Some(start) = self.start {
-            fgraph_return(self.func, start);
+        if self.pushed {
+            fgraph_return();
         }
     }
 }
 // ANCHOR_END: fgraph_guard
 
 /// The recording half of entry (`trace_graph_entry()`): only reached when
-/// some thread traces.
+/// some thread traces. True if the call was pushed on the return stack.
 #[cold]
 #[inline(never)]
-fn fgraph_entry(func: &'static str) -> Option<Instant> {
+fn fgraph_entry(func: &'static str) -> bool {
     FGRAPH
         .try_with(|b| {
             let mut b = b.borrow_mut();
-            let b = b.as_mut()?;
-            let depth = b.depth;
+            let Some(b) = b.as_mut().filter(|b| b.ret_stack.len() < FTRACE_RETFUNC_DEPTH) else {
+                return false;
+            };
+            let depth = b.ret_stack.len() as u32;
             b.record(FgraphEvent::Entry { func, depth });
-            b.depth += 1;
-            Some(Instant::now())
+            b.ret_stack.push((func, Instant::now()));
+            true
         })
-        .ok()
-        .flatten()
+        .unwrap_or(false)
 }
 
 /// The recording half of return (`trace_graph_return()`).
+///
+/// An empty return stack means the call was entered under another tracer
+/// (one this thread's current tracer interrupted): not this buffer's to
+/// record.
 #[cold]
 #[inline(never)]
-fn fgraph_return(func: &'static str, start: Instant) {
-    let duration_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+fn fgraph_return() {
     let _ = FGRAPH.try_with(|b| {
-        // A return at depth 0 is of a call entered before this buffer was
-        // started (under an outer tracer): not this buffer's to record.
-        if let Some(b) = b.borrow_mut().as_mut().filter(|b| b.depth > 0) {
-            b.depth -= 1;
-            let depth = b.depth;
-            b.record(FgraphEvent::Return { func, depth, duration_ns });
-        }
+        let mut b = b.borrow_mut();
+        let Some(b) = b.as_mut() else { return };
+        let Some((func, calltime)) = b.ret_stack.pop() else { return };
+        let duration_ns = u64::try_from(calltime.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let depth = b.ret_stack.len() as u32;
+        b.record(FgraphEvent::Return { func, depth, duration_ns });
     });
 }
 
@@ -236,7 +248,7 @@ impl GraphTracer {
         let buf = FgraphBuf {
             events: Vec::with_capacity(capacity.min(1 << 16)),
             capacity,
-            depth: 0,
+            ret_stack: Vec::new(),
             dropped_events: 0,
         };
         let outer = FGRAPH.with_borrow_mut(|b| b.replace(buf));
@@ -427,7 +439,7 @@ mod tests {
         // No tracer on this thread: a guard takes no timestamp and records
         // nothing, even while another test's thread has the switch on.
         let g = FgraphGuard::enter("outer");
-        assert!(g.start.is_none());
+        assert!(!g.pushed);
         drop(g);
         outer();
         let got = GraphTracer::start(16).finish();
@@ -513,6 +525,25 @@ mod tests {
         );
         assert_eq!(got.print_lines(FgraphOpts::default()), "outer() {\n  leaf();\n}\n");
         assert!(GraphTracer::start(8).finish().events.is_empty(), "both stopped");
+    }
+
+    #[test]
+    fn calls_deeper_than_the_return_stack_are_not_traced() {
+        fn deep(n: usize) {
+            ftrace_graph!("deep");
+            if n > 0 {
+                deep(n - 1);
+            }
+        }
+        let t = GraphTracer::start(4 * FTRACE_RETFUNC_DEPTH);
+        deep(FTRACE_RETFUNC_DEPTH + 20);
+        leaf();
+        let got = t.finish();
+        let entries: Vec<_> = got.entries().collect();
+        assert_eq!(entries.len(), FTRACE_RETFUNC_DEPTH + 1);
+        assert_eq!(entries[FTRACE_RETFUNC_DEPTH - 1], ("deep", FTRACE_RETFUNC_DEPTH as u32 - 1));
+        assert_eq!(entries[FTRACE_RETFUNC_DEPTH], ("leaf", 0), "the untraced calls' returns popped nothing");
+        assert_eq!(got.events.len(), 2 * (FTRACE_RETFUNC_DEPTH + 1));
     }
 
     #[test]
