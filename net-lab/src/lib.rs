@@ -28,7 +28,9 @@
 //!
 //! Besides its text, a run can be written as a pcap, as JSON or as a
 //! time-sequence graph ([`export`]); the fields of [`Report`] carry what
-//! those need.
+//! those need. `--ftrace` adds the run's function graph, as ftrace's
+//! function_graph tracer prints it ([`ftrace_text`]); the `dispatch`
+//! scenario prints one segment's graph as part of its story.
 
 pub mod export;
 pub mod scenarios;
