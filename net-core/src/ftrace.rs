@@ -44,7 +44,7 @@
 //! tracer is set, so an idle tracer costs nothing. We cannot patch code:
 //! the guard loads one global atomic ([`FGRAPH_ACTIVE`], `Relaxed`),
 //! branches, and keeps a one-byte flag for the return; the recording path
-//! is out of line and marked cold. Counted with valgrind, that is about ten
+//! is out of line and marked cold. Counted with valgrind, that is about a dozen
 //! instructions per traced call (0.8 % of `netlab run bulk-transfer`);
 //! criterion cannot tell the difference on the `tcp/bulk` bench.
 //!
