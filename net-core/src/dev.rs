@@ -234,6 +234,7 @@ impl Net {
     /// counts as delivered.
     #[doc(alias = "__netif_receive_skb_core")]
     pub fn netif_receive_skb(&self, mut skb: Skb) -> NetRx {
+        crate::ftrace_graph!("netif_receive_skb");
         if skb.tstamp == 0 {
             skb.tstamp = self.now_ns(); // net_timestamp_check()
         }
@@ -363,6 +364,7 @@ impl Net {
     /// counted (`tx_dropped`, and the drop reason).
     #[doc(alias = "__dev_queue_xmit")]
     pub fn dev_queue_xmit(&self, skb: Skb) -> Result<(), Errno> {
+        crate::ftrace_graph!("dev_queue_xmit");
         let Some(dev) = self.dev_get_by_index(skb.dev) else {
             self.kfree_skb_reason(skb, SkbDropReason::DevReady);
             return Err(Errno::ENODEV);
@@ -493,6 +495,7 @@ impl Net {
 /// the qdisc lock held and takes the driver lock inside it (lock order:
 /// qdisc, then driver). Returns frames the driver accepted.
 fn qdisc_run(dev: &NetDev, q: &mut SkBuffHead) -> usize {
+    crate::ftrace_graph!("qdisc_run");
     let mut sent = 0;
     let mut drv = dev.driver.lock();
     while let Some(skb) = q.dequeue() {

@@ -29,6 +29,7 @@
 //! | `if_ether.rs` | include/uapi/linux/if_ether.h | — | EtherTypes in host order |
 //! | `unaligned.rs` | include/linux/unaligned.h | — | safe byte-slice reads instead of pointer casts |
 //! | `wait.rs` | include/linux/wait.h, kernel/sched/wait.c | net-tcp | a Condvar and a wake-up generation; always wakes all; timeouts on the namespace clock |
+//! | `ftrace.rs` | kernel/trace/fgraph.c, kernel/trace/trace_functions_graph.c | net-core/dev (a frame's path, traced) | an explicit guard per function instead of `__fentry__` patching; one relaxed load when off instead of a nop; per-thread buffers that keep the oldest events |
 //! | `errno.rs` | include/uapi/asm-generic/errno*.h | — | — |
 //! | `random.rs` | drivers/char/random.c, lib/siphash.c | net-core/net_namespace | every namespace draws from its own seeded generator so a run replays exactly |
 //!
@@ -43,6 +44,7 @@ pub mod checksum;
 pub mod dev;
 pub mod dropreason;
 pub mod errno;
+pub mod ftrace;
 pub mod if_ether;
 pub mod jiffies;
 pub mod net_namespace;

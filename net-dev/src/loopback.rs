@@ -99,6 +99,7 @@ impl NetDevice for Loopback {
     /// — and counted; if the backlog is full it is dropped, and as in Linux
     /// the transmit still reports `NETDEV_TX_OK`.
     fn ndo_start_xmit(&mut self, mut skb: Skb) -> NetdevTx {
+        net_core::ftrace_graph!("loopback_xmit");
         if self.backlog.len() >= self.limit {
             self.stats.dropped += 1;
             return NetdevTx::Ok;

@@ -195,6 +195,7 @@ impl Direction {
     /// down or the frame is too long for it, otherwise pass the bytes on —
     /// here to netem and the serialiser rather than straight to the peer.
     fn xmit(&mut self, skb: Skb, now: u64, hard_header_len: usize) {
+        net_core::ftrace_graph!("veth_xmit");
         self.advance(now);
         self.tx_frames += 1;
         self.tx_bytes += skb.len() as u64;

@@ -377,6 +377,7 @@ fn addr_is_unicast(ops: &dyn ArpOps, ifindex: u32, a: Ipv4Addr) -> bool {
 /// for requests and broadcast replies; a different address overrides only
 /// after `locktime` since the last update, or for a gratuitous ARP.
 pub fn arp_process(net: &Net, tbl: &NeighTable, ops: &dyn ArpOps, skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("arp_process");
     let Some(dev) = net.dev_get_by_index(skb.dev) else {
         net.kfree_skb_reason(skb, SkbDropReason::DevReady);
         return NetRx::Drop;
@@ -461,6 +462,7 @@ pub fn arp_process(net: &Net, tbl: &NeighTable, ops: &dyn ArpOps, skb: Skb) -> N
 /// whose address lengths are not 6 and 4 as `NOT_SPECIFIED`; the rest goes
 /// to [`arp_process`]. Never panics on any input.
 pub fn arp_rcv(net: &Net, tbl: &NeighTable, ops: &dyn ArpOps, skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("arp_rcv");
     let noarp = net.dev_get_by_index(skb.dev).is_none_or(|d| d.flags() & IFF_NOARP != 0);
     if noarp || skb.pkt_type == PktType::OtherHost || skb.pkt_type == PktType::Loopback {
         net.consume_skb(skb);

@@ -150,6 +150,7 @@ pub fn eth_proto_is_802_3(proto: u16) -> bool {
 /// trusts the driver's length; net-core drops and counts it as
 /// `PKT_TOO_SMALL`).
 pub fn eth_type_trans(skb: &mut SkBuff, dev: &NetDev) -> Option<u16> {
+    net_core::ftrace_graph!("eth_type_trans");
     let (dest, proto) = {
         let eth = EthHdr::new_checked(skb.data())?;
         (eth.h_dest(), eth.h_proto())

@@ -773,6 +773,7 @@ fn icmp_drop(net: &Net, skb: Skb, reason: SkbDropReason) -> NetRx {
 /// echo → `icmp_echo()`, echo reply → the ping log, errors →
 /// [`icmp_unreach`], timestamp → a timestamp reply, the rest consumed.
 pub fn icmp_rcv(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("icmp_rcv");
     net.mib.inc(IcmpMib::InMsgs);
     let Some(iph) = iph_parse(skb.network_header()) else {
         return icmp_drop(net, skb, SkbDropReason::HdrTrunc);

@@ -90,6 +90,7 @@ fn ip_exceeds_mtu(len: usize, frag_off: u16, frag_max_size: u16, mtu: u32) -> bo
 /// Returns `NetRx::Drop` for a drop here or an output error (already
 /// counted by the output path), `NetRx::Success` otherwise.
 pub fn ip_forward(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: Rtable) -> NetRx {
+    net_core::ftrace_graph!("ip_forward");
     if skb.pkt_type != PktType::Host {
         net.kfree_skb_reason(skb, SkbDropReason::Otherhost);
         return NetRx::Drop;

@@ -718,6 +718,7 @@ fn ip_expire_icmp(net: &Net, head: &SkBuff) {
 /// [`IpFrags::defrag`] for what is counted and dropped; the queueing
 /// itself mirrors `ip_frag_queue()`.
 pub fn ip_defrag(net: &Net, ipv4: &Ipv4, skb: Skb) -> Option<Skb> {
+    net_core::ftrace_graph!("ip_defrag");
     ipv4.frags.defrag(net, &FragParams::from_sysctl(&ipv4.sysctl), skb)
 }
 

@@ -54,6 +54,7 @@ pub fn ip_init(net: &Arc<Net>, ipv4: &Arc<Ipv4>) {
 /// through the `PRE_ROUTING` hook) [`ip_rcv_finish`]. Returns
 /// `NetRx::Drop` for anything dropped on the way.
 pub fn ip_rcv(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("ip_rcv");
     match ip_rcv_core(net, skb) {
         Some(skb) => ip_rcv_finish(net, ipv4, skb),
         None => NetRx::Drop,
@@ -80,6 +81,7 @@ pub fn ip_rcv(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
 ///
 /// Returns the skb, or `None` when it was dropped.
 pub fn ip_rcv_core(net: &Net, mut skb: Skb) -> Option<Skb> {
+    net_core::ftrace_graph!("ip_rcv_core");
     if skb.pkt_type == PktType::OtherHost {
         net.kfree_skb_reason(skb, SkbDropReason::Otherhost);
         return None;
@@ -152,6 +154,7 @@ fn inhdr_error(net: &Net, skb: Skb, reason: SkbDropReason) -> Option<Skb> {
 /// `IP_INNOROUTES` (Linux counts these in `ip_error()`); a blackhole route
 /// drops silently, unreachable and prohibit routes as no route.
 pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("ip_rcv_finish");
     let Some((saddr, daddr)) = IpHdr::new_checked(skb.network_header()).map(|h| (h.saddr(), h.daddr()))
     else {
         net.kfree_skb_reason(skb, SkbDropReason::IpInhdr);
@@ -203,6 +206,7 @@ pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
 /// until the datagram is complete; the whole datagram continues to
 /// [`ip_local_deliver_finish`].
 pub fn ip_local_deliver(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("ip_local_deliver");
     let is_fragment = IpHdr::new_checked(skb.network_header()).is_some_and(|h| h.is_fragment());
     if is_fragment {
         match crate::ip_fragment::ip_defrag(net, ipv4, skb) {
@@ -224,6 +228,7 @@ pub fn ip_local_deliver(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
 /// rises, ICMP protocol unreachable goes back to the sender and the
 /// datagram is dropped (`IP_NOPROTO`).
 pub fn ip_local_deliver_finish(net: &Net, ipv4: &Ipv4, mut skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("ip_local_deliver_finish");
     let Some(protocol) = IpHdr::new_checked(skb.network_header()).map(|h| h.protocol()) else {
         net.kfree_skb_reason(skb, SkbDropReason::IpInhdr);
         return NetRx::Drop;

@@ -200,6 +200,7 @@ pub fn ip_build_and_send_pkt(
     protocol: u8,
     opts: IpSendOpts,
 ) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_build_and_send_pkt");
     let want_saddr = (!saddr.is_unspecified()).then_some(saddr);
     let rt = match crate::route::ip_route_output(net, ipv4, daddr, want_saddr, opts.oif) {
         Ok(rt) => rt,
@@ -229,6 +230,7 @@ pub fn ip_queue_xmit(
     protocol: u8,
     opts: IpSendOpts,
 ) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_queue_xmit");
     if skb.headroom() < IPHDR_LEN + LL_RESERVED_SPACE {
         skb.skb_cow_head(crate::MAX_HEADER);
     }
@@ -274,6 +276,7 @@ pub fn ip_queue_xmit(
 /// only GSO could carry) or without a valid header is dropped with
 /// `EMSGSIZE` / `EINVAL` and counted `OutDiscards`.
 pub fn ip_local_out(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_local_out");
     net.mib.inc(IpstatsMib::OutRequests);
     skb.reset_network_header();
     let len = skb.len();
@@ -302,6 +305,7 @@ pub fn ip_local_out(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result
 /// after its own checks (Linux: `dst_output()`), so nothing here counts
 /// `OutRequests`.
 pub fn ip_output(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_output");
     skb.dev = rt.dev;
     skb.protocol = ETH_P_IP;
     ip_finish_output(net, ipv4, skb, rt)
@@ -319,6 +323,7 @@ pub fn ip_output(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result<()
 /// (see the module docs): it never needs fragmenting, as Linux's `lo` has
 /// a 64 KiB MTU.
 pub fn ip_finish_output(net: &Net, ipv4: &Ipv4, skb: Skb, rt: &Rtable) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_finish_output");
     if rt.rt_type == RtnType::Local {
         return ip_loopback_xmit(net, skb, rt);
     }
@@ -361,6 +366,7 @@ fn ip_loopback_xmit(net: &Net, mut skb: Skb, rt: &Rtable) -> Result<(), Errno> {
 /// `neigh_output()` for `rt_nexthop()`. A vanished device is `ENODEV`
 /// (`OutDiscards`); errors of the neighbour layer are returned.
 pub fn ip_finish_output2(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_finish_output2");
     let Some(dev) = net.dev_get_by_index(rt.dev) else {
         net.mib.inc(IpstatsMib::OutDiscards);
         net.kfree_skb_reason(skb, SkbDropReason::DevReady);
@@ -391,6 +397,7 @@ pub fn ip_finish_output2(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> R
 /// needed" with the next-hop MTU goes back to its source (RFC 1191) —
 /// ourselves, for a local datagram.
 pub fn ip_fragment(net: &Net, ipv4: &Ipv4, skb: Skb, mtu: u32, rt: &Rtable) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_fragment");
     let df = IpHdr::new_checked(skb.network_header()).is_some_and(|h| h.df());
     if !df {
         return ip_do_fragment(net, ipv4, skb, mtu, rt);
@@ -443,6 +450,7 @@ fn ip_options_fragment(opts: &mut [u8]) {
 /// `EMSGSIZE`.
 #[doc(alias = "ip_frag_next")]
 pub fn ip_do_fragment(net: &Net, ipv4: &Ipv4, skb: Skb, mtu: u32, rt: &Rtable) -> Result<(), Errno> {
+    net_core::ftrace_graph!("ip_do_fragment");
     let mut cb = *IPCB(&skb);
     let mut mtu = mtu as usize;
     // A datagram reassembled here is cut no larger than its biggest

@@ -953,6 +953,7 @@ pub fn neigh_resolve_output(
     nexthop: Ipv4Addr,
     skb: Skb,
 ) -> Result<(), Errno> {
+    net_core::ftrace_graph!("neigh_resolve_output");
     if dev.flags() & (IFF_NOARP | IFF_LOOPBACK) != 0 {
         return neigh_xmit(net, dev, skb, dev.dev_addr());
     }
@@ -994,6 +995,7 @@ pub fn neigh_output(
     nexthop: Ipv4Addr,
     skb: Skb,
 ) -> Result<(), Errno> {
+    net_core::ftrace_graph!("neigh_output");
     ipv4.arp_tbl.neigh_parms_sync(&ipv4.sysctl);
     neigh_resolve_output(net, &ipv4.arp_tbl, Some(ipv4), dev, nexthop, skb)
 }

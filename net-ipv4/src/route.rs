@@ -184,6 +184,7 @@ pub fn ip_route_output(
     saddr: Option<Ipv4Addr>,
     oif: Option<u32>,
 ) -> Result<Rtable, Errno> {
+    net_core::ftrace_graph!("ip_route_output");
     let saddr = saddr.filter(|s| !s.is_unspecified());
     if let Some(s) = saddr {
         if s.is_multicast() || ipv4_is_lbcast(s) || ipv4_is_zeronet(s) {
@@ -312,6 +313,7 @@ pub fn ip_route_input(
     saddr: Ipv4Addr,
     iif: u32,
 ) -> Result<Rtable, SkbDropReason> {
+    net_core::ftrace_graph!("ip_route_input");
     let in_dev = net.dev_get_by_index(iif);
     let on_loopback = in_dev.as_ref().is_some_and(|d| d.is_loopback()) || skb.pkt_type == PktType::Loopback;
     let local_input = |t: RtnType| Rtable {

@@ -576,6 +576,7 @@ fn udp_drop(net: &Net, skb: Skb, reason: SkbDropReason) -> NetRx {
 /// unreachable sent ([`icmp_send`], itself rate-limited). A full receive
 /// buffer drops (`RcvbufErrors` and `InErrors`).
 pub fn udp_rcv(net: &Net, ipv4: &Ipv4, mut skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("udp_rcv");
     let Some(iph) = iph_parse(skb.network_header()) else {
         return udp_drop(net, skb, SkbDropReason::HdrTrunc);
     };

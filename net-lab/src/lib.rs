@@ -34,7 +34,9 @@
 //!
 //! Besides its text, a run can be written as a pcap, as JSON or as a
 //! time-sequence graph ([`export`]); the fields of [`Report`] carry what
-//! those need.
+//! those need. `--ftrace` adds the run's function graph, as ftrace's
+//! function_graph tracer prints it ([`ftrace_text`]); the `dispatch`
+//! scenario prints one segment's graph as part of its story.
 
 pub mod export;
 pub mod replay;
@@ -166,6 +168,31 @@ pub fn parse_host_opt<'a>(
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// Events `netlab run --ftrace` keeps unless `--ftrace-entries` says
+/// otherwise: enough for a few segments' full paths.
+pub const FTRACE_ENTRIES: usize = 2000;
+
+/// What `netlab run NAME --ftrace` prints after the scenario: the function
+/// graph of everything the run did on its thread — every host, since one
+/// thread steps them all — in ftrace's format, with a note when the buffer
+/// of `entries` events filled (the ring buffer's "dropped events").
+///
+/// A scenario that traces a part of itself (`dispatch`) has those events
+/// in its own text, not here: see [`net_core::ftrace::GraphTracer`].
+pub fn ftrace_text(
+    g: &net_core::ftrace::FgraphTrace,
+    entries: usize,
+    opts: net_core::ftrace::FgraphOpts,
+) -> String {
+    let mut out = format!(
+        "function_graph of this run: {} events kept (buffer {entries}), {} dropped\n",
+        g.events.len(),
+        g.dropped_events
+    );
+    out.push_str(&g.print(opts));
+    out
 }
 
 /// Every scenario, in tour order.

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use net_core::ftrace::{FgraphOpts, GraphTracer};
 use net_lab::{RunOpts, all, check_sysctls, export, find, render};
 
 /// Where `run` sends what it produced besides the text.
@@ -10,6 +11,8 @@ struct Outputs {
     pcap: Option<String>,
     json: bool,
     plot: Option<String>,
+    /// `--ftrace`: the buffer size in events, and the output options.
+    ftrace: Option<(usize, FgraphOpts)>,
 }
 
 const USAGE: &str = "usage: netlab <command>
@@ -24,6 +27,11 @@ commands:
       --pcap FILE           write every frame the traced host saw (classic pcap, ns)
       --json                print the run as JSON instead of text
       --plot FILE.svg       draw the time-sequence graph (and cwnd, if sampled)
+      --ftrace              print the function graph of the run, as ftrace's
+                            function_graph tracer does (the first 2000 events)
+      --ftrace-entries N    …keeping the first N events instead (implies --ftrace)
+      --ftrace-opt OPTION   funcgraph-duration (host µs; differs run to run) or
+                            funcgraph-tail (implies --ftrace)
   explain SCENARIO          what a scenario shows and where the book explains it
   tap [options]             linnet as a real host on a TAP device, serving the kernel
                             (needs root; Ctrl-C stops it and prints a summary)
@@ -109,7 +117,10 @@ fn run(args: &[String]) -> Result<(), String> {
             let s = find(name).ok_or_else(|| unknown(name))?;
             let (opts, outs) = parse_opts(&args[2..])?;
             check_sysctls(&opts)?;
-            let r = (s.run)(&opts)?;
+            let tracer = outs.ftrace.map(|(entries, _)| GraphTracer::start(entries));
+            let r = (s.run)(&opts);
+            let graph = tracer.map(GraphTracer::finish);
+            let r = r?;
             if let Some(p) = &outs.pcap {
                 if r.frames.is_empty() {
                     return Err(format!(
@@ -122,12 +133,17 @@ fn run(args: &[String]) -> Result<(), String> {
             if let Some(p) = &outs.plot {
                 export::write_plot(s, &r, p)?;
             }
+            let graph =
+                graph.zip(outs.ftrace).map(|(g, (entries, fo))| net_lab::ftrace_text(&g, entries, fo));
             if outs.json {
-                let v = export::to_json(s, &r);
+                let mut v = export::to_json(s, &r);
+                if let Some(g) = graph {
+                    v["ftrace"] = serde_json::Value::String(g);
+                }
                 let text = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
                 emit(&(text + "\n"))
             } else {
-                emit(&render(s, &r))
+                emit(&(render(s, &r) + &graph.map(|g| format!("\n{g}")).unwrap_or_default()))
             }
         }
         "tap" => net_lab::tap::run(&net_lab::tap::parse_opts(&args[1..])?),
@@ -173,6 +189,31 @@ fn parse_opts(args: &[String]) -> Result<(RunOpts, Outputs), String> {
             "--pcap" => outs.pcap = Some(it.next().ok_or("--pcap needs a file name")?.clone()),
             "--plot" => outs.plot = Some(it.next().ok_or("--plot needs a file name, e.g. out.svg")?.clone()),
             "--json" => outs.json = true,
+            "--ftrace" => {
+                outs.ftrace.get_or_insert((net_lab::FTRACE_ENTRIES, FgraphOpts::default()));
+            }
+            "--ftrace-entries" => {
+                let v = it.next().ok_or("--ftrace-entries needs a number")?;
+                let n: usize = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("--ftrace-entries needs a positive integer, got '{v}'"))?;
+                outs.ftrace.get_or_insert((n, FgraphOpts::default())).0 = n;
+            }
+            "--ftrace-opt" => {
+                let v = it.next().ok_or("--ftrace-opt needs funcgraph-duration or funcgraph-tail")?;
+                let fo = &mut outs.ftrace.get_or_insert((net_lab::FTRACE_ENTRIES, FgraphOpts::default())).1;
+                match v.as_str() {
+                    "funcgraph-duration" => fo.duration = true,
+                    "funcgraph-tail" => fo.tail = true,
+                    _ => {
+                        return Err(format!(
+                            "--ftrace-opt knows funcgraph-duration and funcgraph-tail, not '{v}'"
+                        ));
+                    }
+                }
+            }
             other => return Err(format!("unknown option '{other}'; try `netlab help`")),
         }
     }

@@ -54,6 +54,8 @@ fn bad_arguments_get_one_line_and_exit_2() {
         (&["run", "skb-geometry", "--sysctl", "net.core.somaxconn=banana"], "Invalid argument"),
         (&["run", "dispatch", "--bogus"], "unknown option"),
         (&["tour", "extra"], "takes no arguments"),
+        (&["run", "ping", "--ftrace-entries", "0"], "--ftrace-entries needs a positive integer"),
+        (&["run", "ping", "--ftrace-opt", "funcgraph-cpu"], "knows funcgraph-duration and funcgraph-tail"),
     ];
     for (args, want) in cases {
         let (code, out, err) = netlab(args);
@@ -64,4 +66,33 @@ fn bad_arguments_get_one_line_and_exit_2() {
     let (code, _, err) = netlab(&[]);
     assert_eq!(code, 2);
     assert!(err.contains("usage"));
+}
+
+#[test]
+fn ftrace_prints_the_function_graph_of_a_run() {
+    let (code, out, err) = netlab(&["run", "ping", "--ftrace"]);
+    assert_eq!(code, 0, "{err}");
+    let graph = &out[out.find("function_graph of this run").expect("a graph after the run")..];
+    assert!(graph.contains("# tracer: function_graph\n"));
+    for f in ["arp_rcv() {", "icmp_rcv() {", "netif_receive_skb() {", "  ip_rcv() {", "dev_queue_xmit() {"] {
+        assert!(graph.contains(f), "no {f:?} in\n{graph}");
+    }
+    assert!(graph.contains("0 dropped"), "ping fits in the default buffer");
+
+    // A small buffer keeps the first events and says how many it dropped.
+    let (code, out, err) =
+        netlab(&["run", "ping", "--ftrace-entries", "10", "--ftrace-opt", "funcgraph-tail"]);
+    assert_eq!(code, 0, "{err}");
+    let graph = &out[out.find("function_graph of this run").unwrap()..];
+    assert!(graph.starts_with("function_graph of this run: 10 events kept (buffer 10), "));
+    let events = graph.lines().filter(|l| !l.starts_with('#') && !l.starts_with("function_graph")).count();
+    assert!((1..=10).contains(&events), "{graph}");
+    assert!(graph.contains("# dropped events: "), "{graph}");
+
+    // With durations, and in JSON.
+    let (code, out, err) = netlab(&["run", "ping", "--ftrace-opt", "funcgraph-duration", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let g = v["ftrace"].as_str().expect("an ftrace field");
+    assert!(g.contains("#  DURATION   ") && g.contains(" us "), "{g}");
 }

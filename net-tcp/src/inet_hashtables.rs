@@ -559,6 +559,7 @@ impl InetHashinfo {
         dport: u16,
         dif: u32,
     ) -> Option<Arc<TcpSock>> {
+        net_core::ftrace_graph!("__inet_lookup_listener");
         self.inet_lhash2_lookup(self.lhash2_bucket(daddr, dport), saddr, sport, daddr, dport, dif).or_else(
             || {
                 let any = Ipv4Addr::UNSPECIFIED;
@@ -595,6 +596,7 @@ impl InetHashinfo {
         dport: u16,
         dif: u32,
     ) -> Option<EhashEntry> {
+        net_core::ftrace_graph!("__inet_lookup_established");
         let acookie = inet_addr_cookie(saddr, daddr);
         let ports = inet_combined_ports(sport, dport);
         let b = self.ehash_bucket(self.inet_ehashfn(daddr, dport, saddr, sport));

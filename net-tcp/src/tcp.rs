@@ -280,6 +280,7 @@ pub fn tcp_sendmsg_locked(
     tp: &mut TcpSk,
     buf: &[u8],
 ) -> Result<usize, Errno> {
+    net_core::ftrace_graph!("tcp_sendmsg_locked");
     if let Some(e) = tp.sk_err.take() {
         return Err(e);
     }
@@ -362,6 +363,7 @@ pub fn tcp_recvmsg_locked(
     buf: &mut [u8],
     peek: bool,
 ) -> Result<usize, Errno> {
+    net_core::ftrace_graph!("tcp_recvmsg_locked");
     if tp.state == TcpState::Listen {
         return Err(Errno::ENOTCONN);
     }
@@ -456,6 +458,7 @@ pub const TCP_PINGPONG_THRESH: u8 = 1;
 /// window we could offer has at least doubled and reached a full segment
 /// beyond what the peer was told ("window update").
 pub fn tcp_cleanup_rbuf(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, copied: usize) {
+    net_core::ftrace_graph!("tcp_cleanup_rbuf");
     let mut time_to_ack = false;
     let pushed = tp.icsk_ack.pending & ICSK_ACK_PUSHED2 != 0
         || (tp.icsk_ack.pending & ICSK_ACK_PUSHED != 0 && tp.icsk_ack.pingpong == 0);

@@ -214,6 +214,7 @@ fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) -> bool {
 /// sample from the newest segment never retransmitted (Karn), trim a
 /// partly acknowledged head. Returns segments fully acknowledged.
 fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
+    net_core::ftrace_graph!("tcp_clean_rtx_queue");
     let mut acked = 0;
     let mut first_ackt: Option<u64> = None;
     let mut retrans_data_acked = false;
@@ -279,6 +280,7 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
 /// grows; in the Loss state a full ACK of `high_seq` returns to Open.
 /// Returns 1 for an acceptable ACK.
 pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg) -> i32 {
+    net_core::ftrace_graph!("tcp_ack");
     let prior_snd_una = tp.snd_una;
     let ack = seg.ack_seq;
     if before(ack, prior_snd_una) {
@@ -717,6 +719,7 @@ fn tcp_grow_window(tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32) {
 /// restarts quick-ACK mode); the window may grow (`tcp_grow_window()`:
 /// two segments' worth per segment, up to the clamp).
 fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32) {
+    net_core::ftrace_graph!("tcp_event_data_recv");
     tp.icsk_ack.pending |= ICSK_ACK_SCHED;
     tcp_measure_rcv_mss(tp, len, truesize);
     let now = net.jiffies();
@@ -744,6 +747,7 @@ fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesiz
 /// Put an in-order skb (payload at `data`) on the receive queue, charging
 /// the receive buffer (`tcp_queue_rcv()`).
 fn tcp_queue_rcv(tp: &mut TcpSk, skb: Skb) {
+    net_core::ftrace_graph!("tcp_queue_rcv");
     if skb.is_empty() {
         return;
     }
@@ -818,6 +822,7 @@ fn tcp_try_rmem_schedule(net: &Net, tp: &mut TcpSk, seq: u32, len: usize) -> boo
 /// - Starting after `rcv_nxt`: the out-of-order queue
 ///   (`tcp_data_queue_ofo()`).
 pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg, mut skb: Skb) {
+    net_core::ftrace_graph!("tcp_data_queue");
     let (mut seq, end_seq) = (seg.seq.wrapping_add(u32::from(seg.has(TCPHDR_SYN))), seg.end_seq);
     let fin = seg.has(TCPHDR_FIN);
     if seq == end_seq {
@@ -1058,6 +1063,7 @@ fn tcp_ofo_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 /// (`rcv_rtt_est`), which we do not keep; we use the smoothed RTT, or the
 /// 1 ms ceiling before there is one. Our timer has jiffy (1 ms) resolution.
 pub fn tcp_ack_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    net_core::ftrace_graph!("tcp_ack_snd_check");
     if tp.icsk_ack.pending & ICSK_ACK_SCHED == 0 {
         return;
     }
@@ -1250,6 +1256,7 @@ pub fn tcp_validate_incoming(
     tp: &mut TcpSk,
     seg: &TcpSeg,
 ) -> bool {
+    net_core::ftrace_graph!("tcp_validate_incoming");
     // RFC 7323 §5.3, "H1. Apply PAWS check first."
     if tp.rx_opt.saw_tstamp && !tcp_paws_check(net, &tp.rx_opt, TCP_PAWS_WINDOW) {
         match tcp_disordered_ack_check(tp, seg) {
@@ -1416,6 +1423,7 @@ pub fn tcp_rcv_synsent_state_process(
     seg: &TcpSeg,
     pmtu: u32,
 ) -> RcvAction {
+    net_core::ftrace_graph!("tcp_rcv_synsent_state_process");
     if seg.has(TCPHDR_ACK) {
         if !after(seg.ack_seq, tp.snd_una) || after(seg.ack_seq, tp.snd_nxt) {
             // "Previous FIN/ACK or RST/ACK might be ignored."
@@ -1504,6 +1512,7 @@ pub fn tcp_rcv_established(
     seg: &TcpSeg,
     skb: Skb,
 ) {
+    net_core::ftrace_graph!("tcp_rcv_established");
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
@@ -1546,6 +1555,7 @@ pub fn tcp_rcv_state_process(
     skb: Skb,
     pmtu: u32,
 ) -> RcvAction {
+    net_core::ftrace_graph!("tcp_rcv_state_process");
     match tp.state {
         TcpState::Close => return RcvAction::SendReset,
         // LISTEN (RFC 9293 §3.10.7.2), with Linux's drop reasons: an ACK
@@ -1801,6 +1811,7 @@ pub fn tcp_openreq_init_rwin(
 /// Where we differ: no Fast Open, ECN, MD5/AO or BPF window hooks; the
 /// route is looked up once, here, and its MTU kept in the request.
 pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mut TcpSk, seg: &TcpSeg) {
+    net_core::ftrace_graph!("tcp_conn_request");
     use crate::request_sock::*;
     let sysctl = &tn.sysctl;
     let syncookies = sysctl.tcp_syncookies.get();

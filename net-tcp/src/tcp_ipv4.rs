@@ -95,6 +95,7 @@ fn drop_seg(net: &Net, skb: Skb, reason: SkbDropReason) -> NetRx {
 /// Otherwise lock the socket and run the state machine
 /// (`tcp_v4_do_rcv()`), then do what it asked once the lock is dropped.
 pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
+    net_core::ftrace_graph!("tcp_v4_rcv");
     net.mib.inc(TcpMib::InSegs);
     let Some(iph) = IpHdr::new_checked(skb.network_header()) else {
         net.mib.inc(TcpMib::InErrs);
@@ -247,6 +248,7 @@ pub fn tcp_v4_do_rcv(
     seg: &TcpSeg,
     skb: Skb,
 ) -> RcvAction {
+    net_core::ftrace_graph!("tcp_v4_do_rcv");
     match tp.state {
         TcpState::Established => {
             tcp_rcv_established(net, tn, sk, tp, seg, skb);
@@ -277,6 +279,7 @@ fn route_mtu(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) -> u32 {
 /// `ACK = SEG.SEQ + SEG.LEN` (SYN and FIN counted). Never in reply to a
 /// RST. Counts `OutRsts` and `OutSegs`.
 pub fn tcp_v4_send_reset(net: &Net, tn: &TcpNet, seg: &TcpSeg) {
+    net_core::ftrace_graph!("tcp_v4_send_reset");
     if seg.flags & TCPHDR_RST != 0 {
         return;
     }

@@ -348,6 +348,7 @@ pub fn tcp_transmit_skb(
     tp: &mut TcpSk,
     mut skb: Skb,
 ) -> Result<(), Errno> {
+    net_core::ftrace_graph!("tcp_transmit_skb");
     let tcb = *TCP_SKB_CB(&skb);
     let syn = tcb.tcp_flags & TCPHDR_SYN != 0;
     let mut opts = if !syn { tcp_established_options(net, tp) } else { tcp_syn_options(net, tn, tp) };
@@ -484,6 +485,7 @@ fn tcp_ctl_skb(seq: u32, end_seq: u32, flags: u8) -> Skb {
 
 /// `tcp_send_ack()`: a bare ACK of `rcv_nxt` with the current window.
 pub fn tcp_send_ack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    net_core::ftrace_graph!("tcp_send_ack");
     if tp.state == TcpState::Close {
         return;
     }
@@ -500,6 +502,7 @@ pub fn tcp_send_ack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 /// fires at the next tick: Linux 6.18 on this machine ACKed such a FIN
 /// after 0.6 and 3.4 ms, not 40.
 pub fn tcp_send_delayed_ack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    net_core::ftrace_graph!("tcp_send_delayed_ack");
     let mut ato = tp.icsk_ack.ato;
     if ato > TCP_DELACK_MIN {
         let mut max_ato = (net_core::jiffies::HZ / 2) as u32;
@@ -660,6 +663,7 @@ fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
 /// nothing is in flight, so the caller arms the zero-window probe
 /// (`tcp_check_probe_timer()`).
 pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) -> bool {
+    net_core::ftrace_graph!("tcp_write_xmit");
     // TCP_MTU_REDUCED_DEFERRED (tcp_release_cb()): an ICMP that found the
     // socket locked left its MTU here.
     let mtu = sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel);
@@ -741,6 +745,7 @@ fn tcp_write_xmit_loop(
 /// `__tcp_push_pending_frames()`: send, and arm the zero-window probe timer
 /// if data is stuck with nothing in flight (`tcp_check_probe_timer()`).
 pub fn tcp_push_pending_frames(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) {
+    net_core::ftrace_graph!("tcp_push_pending_frames");
     if tp.sk_write_queue.is_empty() {
         return;
     }
@@ -921,6 +926,7 @@ pub fn tcp_send_fin(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 /// on the retransmit queue (so the RTO timer and `tcp_ack()` treat it as
 /// data), `ActiveOpens` rises and the timer is armed for `icsk_rto` (1 s).
 pub fn tcp_connect(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, pmtu: u32) {
+    net_core::ftrace_graph!("tcp_connect");
     // tcp_connect_init()
     tp.tcp_header_len = (TCPHDR_LEN + if tn.sysctl.tcp_timestamps.get() != 0 { 12 } else { 0 }) as u16;
     let mut advmss = tcp_mtu_to_mss(pmtu);
@@ -1117,6 +1123,7 @@ pub fn tcp_retransmit_skb(
     tp: &mut TcpSk,
     idx: usize,
 ) -> Result<(), Errno> {
+    net_core::ftrace_graph!("tcp_retransmit_skb");
     let snd_una = tp.snd_una;
     let now_ns = net.now_ns();
     let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return Ok(()) };
@@ -1208,6 +1215,7 @@ pub fn tcp_xmit_retransmit_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut 
 
 /// `tcp_data_snd_check()`: after an ACK, send what the new window allows.
 pub fn tcp_data_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+    net_core::ftrace_graph!("tcp_data_snd_check");
     tcp_xmit_retransmit_queue(net, tn, sk, tp);
     tcp_push_pending_frames(net, tn, sk, tp, 0);
 }

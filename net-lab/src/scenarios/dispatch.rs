@@ -1,4 +1,5 @@
-//! Packet-type dispatch: EtherType → handler, taps, and pt_prev.
+//! Packet-type dispatch: EtherType → handler, taps, and pt_prev; then one
+//! TCP segment's whole path, as ftrace's function_graph tracer shows it.
 
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
@@ -7,6 +8,10 @@ use net_core::if_ether::{ETH_P_ARP, ETH_P_IP, ETH_P_IPV6};
 use net_core::skbuff::alloc_skb;
 use net_core::{Clock, NetRx, PacketType, Skb};
 
+use net_core::ftrace::{FgraphOpts, GraphTracer};
+
+use super::lab::LATENCY_NS;
+use super::tcplab::{TcpLab, e};
 use crate::{Report, RunOpts};
 
 pub const EXPLAIN: &str = "\
@@ -22,10 +27,41 @@ as rx_dropped on the device and as drop reason UNHANDLED_PROTO.
 This scenario registers ip_rcv, arp_rcv and a tap in one namespace and
 feeds frames of type IPv4, ARP and IPv6 (for which nothing is registered).
 
+Its second part follows one frame the whole way, with linnet's
+function_graph tracer on (what `echo function_graph > current_tracer`
+shows on Linux): on two hosts with an established connection, a's
+send() goes down tcp_sendmsg_locked → tcp_push_pending_frames →
+tcp_write_xmit → tcp_transmit_skb → ip_queue_xmit → ip_local_out →
+ip_output → ip_finish_output → ip_finish_output2 → neigh_output →
+dev_queue_xmit → veth_xmit; on b the frame climbs netif_receive_skb →
+ip_rcv → ip_rcv_finish (ip_route_input) → ip_local_deliver →
+ip_local_deliver_finish → tcp_v4_rcv (inet_protos[6]) →
+__inet_lookup_established → tcp_v4_do_rcv → tcp_rcv_established →
+tcp_ack, tcp_data_queue, tcp_event_data_recv, and the ACK it asks for
+leaves from inside the same call: tcp_ack_snd_check → tcp_send_ack →
+tcp_transmit_skb → … → veth_xmit. Durations are left out (Linux's
+funcgraph-duration option) so the text replays exactly; `netlab run
+NAME --ftrace` prints the graph of any scenario.
+
 Book: net-core → dev. Linux: dev_add_pack, __netif_receive_skb_core,
-deliver_skb (net/core/dev.c).";
+deliver_skb (net/core/dev.c); ip_rcv, ip_local_deliver_finish
+(net/ipv4/ip_input.c); tcp_v4_rcv (net/ipv4/tcp_ipv4.c); the tracer is
+kernel/trace/trace_functions_graph.c.";
 
 pub fn run(opts: &RunOpts) -> Result<Report, String> {
+    let mut out = ptype_part(opts)?;
+    let _ = writeln!(out);
+    out.push_str(&graph_part(opts)?);
+    Ok(Report {
+        headline: "the EtherType picks the handler; only the last delivery gets the frame without a clone"
+            .into(),
+        text: out,
+        ..Default::default()
+    })
+}
+
+/// Part 1: handlers and a tap in one bare namespace.
+fn ptype_part(opts: &RunOpts) -> Result<String, String> {
     let net = crate::host("host", Clock::new_virtual(), opts)?;
     let log: Arc<Mutex<Vec<String>>> = Arc::default();
     let handler = |name: &'static str, ty: u16| {
@@ -74,10 +110,44 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     for (reason, n) in net.drops.nonzero() {
         let _ = writeln!(out, "  {:<16} {n}", reason.as_str());
     }
-    Ok(Report {
-        headline: "the EtherType picks the handler; only the last delivery gets the frame without a clone"
-            .into(),
-        text: out,
-        ..Default::default()
-    })
+    Ok(out)
+}
+
+/// Events the tracer may hold per phase; one phase needs about 80.
+const GRAPH_ENTRIES: usize = 1024;
+
+/// Part 2: one data segment on an established connection, traced from
+/// a's `send()` to b's socket and b's ACK on the wire.
+fn graph_part(opts: &RunOpts) -> Result<String, String> {
+    let mut lab = TcpLab::new(opts)?;
+    let (client, server, _listener) = lab.connect()?;
+    // Let the handshake's last ACK land and everything settle.
+    let t0 = lab.now_ms() + 10;
+    lab.run_until_ms(t0);
+    let before = lab.trace_text().lines().count();
+
+    let mut out = String::from("one segment's path (function_graph; funcgraph-duration off):\n");
+    let t = GraphTracer::start(GRAPH_ENTRIES);
+    let sent = client.send(b"hello").map_err(e("send"))?;
+    let tx = t.finish();
+    let _ = writeln!(out, "\non a: send(fd, \"hello\", 5) = {sent}");
+    out.push_str(&tx.print(FgraphOpts::default()));
+
+    // The segment needs LATENCY_NS to reach b; stop before b's ACK
+    // reaches a, so this buffer holds b's side alone.
+    let t = GraphTracer::start(GRAPH_ENTRIES);
+    lab.sim.run_until(t0 * 1_000_000 + LATENCY_NS + LATENCY_NS / 2);
+    let rx = t.finish();
+    let _ = writeln!(out, "\non b: the frame arrives (the ACK it triggers leaves inside the same call)");
+    out.push_str(&rx.print(FgraphOpts::default()));
+
+    lab.run_until_ms(t0 + 5);
+    let mut buf = [0u8; 16];
+    let got = server.recv(&mut buf).map_err(e("recv"))?;
+    let _ = writeln!(out, "\non b: recv() = {got} ({:?})", String::from_utf8_lossy(&buf[..got]));
+    let _ = writeln!(out, "\ntcpdump -n -i eth0 (on a):");
+    for l in lab.trace_text().lines().skip(before) {
+        let _ = writeln!(out, "{l}");
+    }
+    Ok(out)
 }
