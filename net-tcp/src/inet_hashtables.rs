@@ -1264,7 +1264,7 @@ mod tests {
                 assert!(got.is_none_or(|g| Arc::ptr_eq(&g, target)));
                 let left: Vec<_> = list.iter().map(|s| s as *const TcpSock).collect();
                 let want: Vec<_> =
-                    socks.iter().rev().filter(|s| !Arc::ptr_eq(s, target)).map(|s| Arc::as_ptr(s)).collect();
+                    socks.iter().rev().filter(|s| !Arc::ptr_eq(s, target)).map(Arc::as_ptr).collect();
                 assert_eq!(left, want, "n {n}, k {k}: the others stay, in order");
             }
         }
