@@ -41,6 +41,11 @@
 //!   host sysctl is changed). [`CHURN_ROUNDS`] rounds, interleaved, the
 //!   median printed with ratios. linnet's 60 s of virtual time that ends
 //!   the round's timewait socks is timed apart.
+//!
+//! `cargo bench -p benches --bench closing -- churn` (or `-- tcp_time_wait`,
+//! `-- __inet_lookup`) runs one part alone, plain loops and tables
+//! included (see [`wanted`]): the churn alone is what a profiler wants
+//! (`valgrind --tool=callgrind target/release/deps/closing-* --bench churn`).
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -277,6 +282,9 @@ impl Closer {
 }
 
 fn bench_tcp_time_wait(c: &mut Criterion) {
+    if !wanted("closing/tcp_time_wait") {
+        return;
+    }
     let mut g = c.benchmark_group("closing");
     g.sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for (name, max_tw) in [("tcp_time_wait", 1 << 20), ("tcp_time_wait_overflow", 0)] {
@@ -433,6 +441,9 @@ fn check(h: &InetHashinfo, t: Tuple, want: Want) {
 }
 
 fn bench_lookup(c: &mut Criterion) {
+    if !wanted("__inet_lookup_established") {
+        return;
+    }
     // The namespace's own table (16,384 buckets), empty and with
     // 1,000,000 timewait socks scheduled as tcp_time_wait() does.
     let net_empty = Net::new("empty", Clock::new_virtual_at(1_000_000_000), 1);
@@ -595,6 +606,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench_churn(_: &mut Criterion) {
+    if !wanted("churn") {
+        return;
+    }
     let (mut ln, mut reap, mut sm, mut lx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..CHURN_ROUNDS {
         let (c, r) = churn_linnet();
@@ -633,6 +647,42 @@ fn bench_churn(_: &mut Criterion) {
 
 fn bench_sizes(_: &mut Criterion) {
     print_sizes();
+}
+
+/// Whether the part of this bench named `part` should run: criterion's
+/// filter (the first argument that is neither an option nor an option's
+/// value) selects criterion's own benches, but not the plain loops and
+/// the large tables built around them, so each part checks it too.
+/// `cargo bench --bench closing -- churn` runs the churn alone (what a
+/// profiler wants), `-- __inet_lookup` the lookups.
+fn wanted(part: &str) -> bool {
+    const WITH_VALUE: &[&str] = &[
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--noise-threshold",
+        "--significance-level",
+        "--confidence-level",
+        "--nresamples",
+        "--color",
+        "--output-format",
+        "--profile-time",
+        "--plotting-backend",
+        "--format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with('-') && (*i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str())));
+    match filter {
+        None => true,
+        Some((_, f)) => part.contains(f.as_str()) || f.contains(part),
+    }
 }
 
 criterion_group!(benches, bench_sizes, bench_tcp_time_wait, bench_lookup, bench_churn);
