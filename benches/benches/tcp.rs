@@ -4,9 +4,10 @@
 //! - `tcp/conn_rr`: sequential connections, one per iteration: `connect()`,
 //!   the three-way handshake, a 64-byte request, a 64-byte reply, the client
 //!   closes, the server reads end of stream and closes, until the server's
-//!   socket is CLOSE and the client's is in TIME_WAIT (what is left of a
-//!   connection in Linux after both `close()`s). Every 1024 connections the
-//!   hosts run 61 s of virtual time so `tcp_time_wait` sockets expire and
+//!   socket is CLOSE and the client's four-tuple is held by its timewait
+//!   sock (what is left of a connection in Linux after both `close()`s).
+//!   Every 1024 connections the hosts run 61 s of virtual time so the
+//!   timewait socks expire and
 //!   release their ephemeral ports (32768–60999); that run is timed, spread
 //!   over the 1024 connections.
 //! - `tcp/bulk`: 16 MiB over one established connection, per iteration.
@@ -30,6 +31,7 @@ use net_core::Errno;
 use net_core::net_namespace::next_wakeup_ns;
 use net_ipv4::testlink::TwoHosts;
 use net_tcp::af_inet::POLLOUT;
+use net_tcp::inet_timewait_sock::inet_sk_diag_state;
 use net_tcp::tcp_states::TcpState;
 use net_tcp::{TcpSocket, inet_init};
 
@@ -104,7 +106,11 @@ fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
     drop(c); // FIN_WAIT1
     drive(lab, || s.recv(&mut buf) == Ok(0));
     drop(s); // LAST_ACK
-    drive(lab, || csk.sk_state() == TcpState::TimeWait && ssk.sk_state() == TcpState::Close);
+    // The client's full socket is CLOSE once its timewait sock holds the
+    // four-tuple (tcp_time_wait()); `ss` shows TIME-WAIT for it.
+    drive(lab, || {
+        ssk.sk_state() == TcpState::Close && inet_sk_diag_state(&lab.a, &csk) == TcpState::TimeWait
+    });
 }
 
 /// A connected pair (client on a, accepted child on b), both non-blocking.
