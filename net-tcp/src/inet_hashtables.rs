@@ -284,6 +284,17 @@ fn new_chain_buckets(n: usize) -> Box<[InetEhashBucket]> {
 /// list's reference to it — `hlist_del_init()` on a known node, done as a
 /// cursor walk so no `unsafe` is needed. Every chain here (sockets,
 /// request socks, timewait socks, bind-bucket owners) unlinks through it.
+///
+/// The walk goes in from both ends at once and stops at the nearer one, so
+/// its cost is the node's distance from that end, not from the front.
+/// Linux's `hlist_del()` is O(1) whatever the list's length; a cursor walk
+/// is not, and a bind bucket's owner lists are long on a busy server (every
+/// child of a listener owns its port; a server that closes first leaves
+/// every timewait sock on it, up to `tcp_max_tw_buckets`). Both are pushed
+/// at the front and mostly leave oldest-first — a timewait sock when its
+/// timer fires, in arming order; children closed in accept order — so the
+/// node sought is usually at the back: found at once instead of after the
+/// whole list (which made a 262,144-entry timewait storm quadratic).
 fn list_remove<A>(
     list: &mut LinkedList<A>,
     node: &<A::PointerOps as PointerOps>::Value,
@@ -292,14 +303,35 @@ where
     A: Adapter,
     A::LinkOps: intrusive_collections::linked_list::LinkedListOps,
 {
-    let mut c = list.front_mut();
-    while let Some(v) = c.get() {
-        if std::ptr::eq(v, node) {
-            return c.remove();
+    let (mut f, mut b) = (list.front(), list.back());
+    let mut steps = 0usize;
+    let from_back = loop {
+        let (Some(x), Some(y)) = (f.get(), b.get()) else { return None };
+        if std::ptr::eq(x, node) {
+            break false;
         }
-        c.move_next();
+        if std::ptr::eq(y, node) {
+            break true;
+        }
+        if std::ptr::eq(x, y) {
+            return None; // met on the middle node
+        }
+        f.move_next();
+        if f.get().is_some_and(|x| std::ptr::eq(x, y)) {
+            return None; // met between the two middle nodes
+        }
+        b.move_prev();
+        steps += 1;
+    };
+    let mut c = if from_back { list.back_mut() } else { list.front_mut() };
+    for _ in 0..steps {
+        if from_back {
+            c.move_prev();
+        } else {
+            c.move_next();
+        }
     }
-    None
+    c.remove()
 }
 
 /// Unlink `sk` from `chain`, if it is there.
@@ -1214,6 +1246,30 @@ mod tests {
         sk.skc_bound_dev_if.store(dev, Ordering::Relaxed);
         h.inet_hash(&sk);
         sk
+    }
+
+    #[test]
+    fn list_remove_finds_every_position_from_the_nearer_end() {
+        let net = net();
+        for n in 0..7 {
+            for k in 0..=n {
+                let mut list = SkChain::new(SkHashAdapter::new());
+                let socks: Vec<_> = (0..n).map(|_| sock(&net, TcpState::Established)).collect();
+                for sk in &socks {
+                    list.push_front(Arc::clone(sk));
+                }
+                // k == n: a sock that is on no list.
+                let other = sock(&net, TcpState::Established);
+                let target = socks.get(k).unwrap_or(&other);
+                let got = list_remove(&mut list, target);
+                assert_eq!(got.is_some(), k < n, "n {n}, k {k}");
+                assert!(got.is_none_or(|g| Arc::ptr_eq(&g, target)));
+                let left: Vec<_> = list.iter().map(|s| s as *const TcpSock).collect();
+                let want: Vec<_> =
+                    socks.iter().rev().filter(|s| !Arc::ptr_eq(s, target)).map(Arc::as_ptr).collect();
+                assert_eq!(left, want, "n {n}, k {k}: the others stay, in order");
+            }
+        }
     }
 
     #[test]
