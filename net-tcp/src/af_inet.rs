@@ -246,9 +246,26 @@ impl std::fmt::Debug for TcpNet {
     }
 }
 
-/// ehash buckets per namespace (Linux sizes the global table from memory;
-/// a namespace may have its own with `tcp_child_ehash_entries`).
+/// ehash buckets of a namespace that [`inet_init`] makes.
+///
+/// Linux has one table for the machine, sized from memory at boot
+/// (`alloc_large_system_hash("TCP established", …)` in `tcp_init()`:
+/// 262,144 buckets on this 24 GiB machine, `thash_entries=` on the kernel
+/// command line overrides it), and sets `tcp_max_tw_buckets` and
+/// `tcp_max_orphans` to half of it; a namespace may get a table of its own
+/// through `tcp_child_ehash_entries`. A linnet process runs many hosts,
+/// each with its own table (about 72 bytes a bucket here against Linux's
+/// 8), so the default is small; a host meant to hold hundreds of
+/// thousands of connections or timewait socks asks for Linux's size with
+/// [`inet_init_thash`]. With the default, a million timewait socks make
+/// chains of 61 and a lookup that misses costs microseconds (`cargo bench
+/// -p benches --bench closing`).
 pub const TCP_EHASH_ENTRIES: usize = 16384;
+
+/// `thash_entries` as Linux chose it on the machine this was written on
+/// (24 GiB): 262,144 ehash buckets, twice the `tcp_max_tw_buckets` and
+/// `tcp_max_orphans` defaults.
+pub const THASH_ENTRIES_LINUX_24G: usize = 262_144;
 
 // ANCHOR: inet_init
 /// Wire IPv4 and TCP into `net` (`inet_init()`): `ipv4_init()` (ARP, IP,
@@ -256,12 +273,19 @@ pub const TCP_EHASH_ENTRIES: usize = 16384;
 /// `inet_add_protocol(&tcp_protocol, IPPROTO_TCP)` with [`tcp_v4_rcv`] and
 /// [`tcp_v4_err`]. Calling it twice returns the existing state.
 pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
+    inet_init_thash(net, TCP_EHASH_ENTRIES)
+}
+
+/// [`inet_init`] with an ehash of `thash_entries` buckets (rounded up to a
+/// power of two), as Linux's `thash_entries=` boot parameter sizes its
+/// table. Only the first call for a namespace decides.
+pub fn inet_init_thash(net: &Arc<Net>, thash_entries: usize) -> Arc<TcpNet> {
     if let Some(t) = net.net_generic::<TcpNet>() {
         return t;
     }
     let ipv4 = net_ipv4::ipv4_init(net);
     let tn = Arc::new(TcpNet {
-        hashinfo: InetHashinfo::new(TCP_EHASH_ENTRIES, net.random.secret("inet_ehash_secret")),
+        hashinfo: InetHashinfo::new(thash_entries, net.random.secret("inet_ehash_secret")),
         sysctl: register_net_ipv4_tcp(&net.sysctl),
         ipv4: ipv4.clone(),
         isn_key: net.random.secret("net_secret"),

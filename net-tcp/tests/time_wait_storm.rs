@@ -82,7 +82,7 @@ use net_core::net_namespace::next_wakeup_ns;
 use net_core::snmp::LinuxMib;
 use net_ipv4::neighbour::NudState;
 use net_ipv4::testlink::{TwoHosts, run_until_idle};
-use net_tcp::af_inet::{POLLOUT, TcpNet};
+use net_tcp::af_inet::{POLLOUT, THASH_ENTRIES_LINUX_24G, TcpNet, inet_init_thash};
 use net_tcp::inet_hashtables::EhashEntry;
 use net_tcp::sock::{TCP_TIMEWAIT_LEN, TcpSock};
 use net_tcp::tcp_states::TcpState;
@@ -205,7 +205,12 @@ struct Lab {
 impl Lab {
     fn new(n: u64) -> Lab {
         let lab = TwoHosts::new(0);
-        let stn = inet_init(&lab.a);
+        // The server's ehash is Linux's size on this machine (262,144
+        // buckets, twice the tcp_max_tw_buckets default), so at the cap
+        // the chains average one timewait sock, as Linux's do; with the
+        // lab default (16,384) they would average 16 and every miss would
+        // walk them (see benches/benches/closing.rs).
+        let stn = inet_init_thash(&lab.a, THASH_ENTRIES_LINUX_24G);
         let ctn = inet_init(&lab.b);
         lab.a.sysctl.set("net.ipv4.tcp_max_tw_buckets", &CAP.to_string()).expect("sysctl");
         let eth0 = lab.b.dev_get_by_name("eth0").expect("the client's eth0");
