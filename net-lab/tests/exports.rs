@@ -236,12 +236,20 @@ fn tcpdump_reads_back(scenario: &str) {
         .output()
         .expect("run tcpdump");
     assert!(out.status.success(), "tcpdump: {}", String::from_utf8_lossy(&out.stderr));
-    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    // tcpdump decodes the payload of a port it knows (": HTTP", ": HTTP:
+    // GET / HTTP/1.1" on port 80); the stack's trace stops at the length.
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| match l.find(", length ").and_then(|i| l[i..].find(": ").map(|j| i + j)) {
+            Some(cut) => l[..cut].to_string(),
+            None => l.to_string(),
+        })
+        .collect();
     let is_trace = |l: &&str| {
         l.len() > 16 && l.as_bytes()[2] == b':' && (l[16..].starts_with("IP ") || l[16..].starts_with("ARP,"))
     };
     let ours: Vec<&str> = text.lines().filter(is_trace).collect();
-    assert!(ours.len() >= 8, "{text}");
+    assert!(ours.len() >= 5, "{scenario}: {text}");
     assert_eq!(ours.len(), theirs.len(), "line counts differ:\n{text}\n--- tcpdump\n{}", theirs.join("\n"));
     for (o, t) in ours.iter().zip(&theirs) {
         assert_eq!(*o, t, "tcpdump prints the line differently");
@@ -256,4 +264,31 @@ fn pcap_of_closewait_port_reuse_reads_back_in_tcpdump_line_for_line() {
 #[test]
 fn pcap_of_time_wait_reads_back_in_tcpdump_line_for_line() {
     tcpdump_reads_back("time-wait");
+}
+
+/// Every other scenario whose text prints the whole of one host's trace:
+/// the real tcpdump reading its pcap prints the same lines. Not here:
+/// `reuseport`, `bulk-transfer` and `syn-flood` print an excerpt of their
+/// trace; `listen-overflow` runs twice, each run's trace from noon, while
+/// its pcap holds both runs end to end; `fragments` marks each fragment
+/// (`frag ID:LEN@OFF+`), which `tcpdump -n` shows only with `-v`.
+#[test]
+fn every_traced_scenario_reads_back_in_tcpdump_line_for_line() {
+    for scenario in [
+        "ping",
+        "udp-echo",
+        "tcp-connection",
+        "handshake",
+        "three-way-close",
+        "four-way-close",
+        "linger-rst",
+        "fin-wait2-timeout",
+        "last-ack-retries",
+        "zero-window",
+        "keepalive",
+        "retransmit-giveup",
+        "orphans",
+    ] {
+        tcpdump_reads_back(scenario);
+    }
 }
