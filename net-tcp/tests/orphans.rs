@@ -58,7 +58,7 @@ use net_tcp::tcp_states::TcpState;
 use net_tcp::tcphdr::{TCPHDR_FIN, TCPHDR_RST};
 
 mod common;
-use common::{host, proc_status_bytes, serial};
+use common::{host, proc_status_bytes, serial, shuttle};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -115,38 +115,21 @@ impl Lab {
 
     /// Carry frames between the hosts; returns how many moved.
     fn shuttle(&mut self) -> usize {
-        let from_server = std::mem::take(&mut self.slink.lock().expect("server link").tx);
-        let from_client = std::mem::take(&mut self.clink.lock().expect("client link").tx);
-        let mut moved = 0;
-        {
-            let mut c = self.clink.lock().expect("client link");
-            for (_, f) in from_server {
-                if f.len() < ETH_IPV4_L4_OFFSET + 20 || f[12..14] != [0x08, 0x00] {
-                    continue; // ARP and the like
-                }
-                if self.cut {
-                    let flags = f[ETH_IPV4_L4_OFFSET + 13];
-                    if flags & TCPHDR_RST != 0 {
-                        self.wire.rsts += 1;
-                    } else if flags & TCPHDR_FIN != 0 {
-                        self.wire.fins += 1;
-                    } else {
-                        self.wire.other += 1;
-                    }
-                    continue;
-                }
-                c.rx.push_back(f);
-                moved += 1;
+        let (cut, wire) = (self.cut, &mut self.wire);
+        shuttle(&self.slink, &self.clink, |f| {
+            if !cut {
+                return true;
             }
-        }
-        let mut s = self.slink.lock().expect("server link");
-        for (_, f) in from_client {
-            if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
-                s.rx.push_back(f);
-                moved += 1;
+            let flags = f[ETH_IPV4_L4_OFFSET + 13];
+            if flags & TCPHDR_RST != 0 {
+                wire.rsts += 1;
+            } else if flags & TCPHDR_FIN != 0 {
+                wire.fins += 1;
+            } else {
+                wire.other += 1;
             }
-        }
-        moved
+            false
+        })
     }
 
     /// Run both hosts for `ns` of virtual time, carrying frames.

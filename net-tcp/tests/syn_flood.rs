@@ -212,38 +212,21 @@ impl Lab {
     /// for anyone else (the spoofed sources) are counted and dropped.
     /// Returns how many frames moved between the two hosts.
     fn shuttle(&mut self) -> usize {
-        let from_server = std::mem::take(&mut self.slink.lock().expect("server link").tx);
-        let from_client = std::mem::take(&mut self.clink.lock().expect("client link").tx);
-        let mut moved = 0;
-        {
-            let mut c = self.clink.lock().expect("client link");
-            for (_, f) in from_server {
-                if f.len() < ETH_IPV4_L4_OFFSET + 20 || f[12..14] != [0x08, 0x00] {
-                    continue; // ARP and the like
-                }
-                if f[30..34] == CLIENT_IP.octets() {
-                    c.rx.push_back(f);
-                    moved += 1;
-                    continue;
-                }
-                let flags = f[ETH_IPV4_L4_OFFSET + 13];
-                if flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN | TCPHDR_ACK {
-                    self.wire.synacks += 1;
-                } else if flags & TCPHDR_RST != 0 {
-                    self.wire.rsts += 1;
-                } else {
-                    self.wire.other += 1;
-                }
+        let wire = &mut self.wire;
+        common::shuttle(&self.slink, &self.clink, |f| {
+            if f[30..34] == CLIENT_IP.octets() {
+                return true;
             }
-        }
-        let mut s = self.slink.lock().expect("server link");
-        for (_, f) in from_client {
-            if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
-                s.rx.push_back(f);
-                moved += 1;
+            let flags = f[ETH_IPV4_L4_OFFSET + 13];
+            if flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN | TCPHDR_ACK {
+                wire.synacks += 1;
+            } else if flags & TCPHDR_RST != 0 {
+                wire.rsts += 1;
+            } else {
+                wire.other += 1;
             }
-        }
-        moved
+            false
+        })
     }
 
     /// Run both hosts for `ns` of virtual time, carrying frames between

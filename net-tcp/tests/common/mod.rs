@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use net_core::netdevice::MacAddr;
 use net_core::{Clock, Net};
 use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::{ScriptDev, ScriptLinkRef};
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptDev, ScriptLinkRef};
 use net_tcp::af_inet::TcpNet;
 use net_tcp::inet_init;
 
@@ -41,6 +41,41 @@ pub fn host(
         }
     }
     (net, tn, link, dev.ifindex)
+}
+
+/// Carry frames between a server's and a client's [`ScriptDev`] links:
+/// every IPv4 frame the client sent goes to the server; every IPv4 frame
+/// the server sent goes to the client if `deliver` says so, and is dropped
+/// otherwise (`deliver` may count it). ARP and the like are dropped.
+/// Returns how many frames moved.
+pub fn shuttle(
+    slink: &ScriptLinkRef,
+    clink: &ScriptLinkRef,
+    mut deliver: impl FnMut(&[u8]) -> bool,
+) -> usize {
+    let from_server = std::mem::take(&mut slink.lock().expect("server link").tx);
+    let from_client = std::mem::take(&mut clink.lock().expect("client link").tx);
+    let mut moved = 0;
+    {
+        let mut c = clink.lock().expect("client link");
+        for (_, f) in from_server {
+            if f.len() < ETH_IPV4_L4_OFFSET + 20 || f[12..14] != [0x08, 0x00] {
+                continue; // ARP and the like
+            }
+            if deliver(&f) {
+                c.rx.push_back(f);
+                moved += 1;
+            }
+        }
+    }
+    let mut s = slink.lock().expect("server link");
+    for (_, f) in from_client {
+        if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
+            s.rx.push_back(f);
+            moved += 1;
+        }
+    }
+    moved
 }
 
 /// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if there is
