@@ -49,16 +49,15 @@
 
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use net_core::net_namespace::next_wakeup_ns;
 use net_core::snmp::LinuxMib;
-use net_core::{Clock, Errno, Net};
+use net_core::{Clock, Net};
 use net_ipv4::testlink::TwoHosts;
-use net_tcp::af_inet::{POLLOUT, SO_LINGER, SOL_SOCKET, TcpNet};
+use net_tcp::af_inet::{SO_LINGER, SOL_SOCKET, TcpNet};
 use net_tcp::inet_hashtables::{EhashEntry, InetHashinfo};
 use net_tcp::inet_timewait_sock::{InetTimewaitSock, TwInit, inet_twsk_alloc, inet_twsk_hashdance_schedule};
 use net_tcp::sock::{TCP_TIMEWAIT_LEN, TcpSock};
@@ -69,10 +68,12 @@ use net_tcp::{TcpSocket, inet_init};
 #[path = "common/rng.rs"]
 mod rng;
 use rng::Rng;
+#[path = "common/linnet.rs"]
+mod linnet;
 #[path = "common/smol.rs"]
 mod smol;
+use linnet::{PORT, drive, linnet_connect, linnet_lab, linnet_listener};
 
-const PORT: u16 = 80;
 const RR: usize = 64;
 /// Timewait socks in the lookup tables.
 const TW_SOCKS: usize = 1_000_000;
@@ -136,60 +137,6 @@ fn print_sizes() {
 }
 
 // -- linnet: two hosts ----------------------------------------------------------------------
-
-fn linnet_lab() -> (TwoHosts, Arc<TcpNet>) {
-    let lab = TwoHosts::new(0);
-    let ta = inet_init(&lab.a);
-    inet_init(&lab.b);
-    (lab, ta)
-}
-
-/// Poll both hosts until `done` holds, jumping the clock to the next event
-/// whenever both are idle.
-fn drive(lab: &TwoHosts, mut done: impl FnMut() -> bool) {
-    for _ in 0..10_000_000u32 {
-        while lab.a.poll() + lab.b.poll() > 0 {}
-        if done() {
-            return;
-        }
-        let next = [lab.a.next_event_ns(), lab.b.next_event_ns()]
-            .into_iter()
-            .flatten()
-            .min()
-            .expect("waiting with nothing pending: linnet is stuck");
-        lab.clock.set_ns(next_wakeup_ns(lab.clock.now_ns(), next));
-    }
-    panic!("linnet never got there");
-}
-
-fn linnet_listener(lab: &TwoHosts) -> TcpSocket {
-    let l = TcpSocket::new(&lab.b).expect("socket");
-    l.set_nonblocking(true);
-    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).expect("bind");
-    l.listen(128).expect("listen");
-    l
-}
-
-/// A connected pair (client on a, the child `accept()`ed on b); the
-/// client bound to `lport` first if one is given.
-fn linnet_connect(lab: &TwoHosts, l: &TcpSocket, lport: Option<u16>) -> (TcpSocket, TcpSocket) {
-    let c = TcpSocket::new(&lab.a).expect("socket");
-    c.set_nonblocking(true);
-    if let Some(p) = lport {
-        c.bind(SocketAddrV4::new(TwoHosts::A, p)).expect("bind the client");
-    }
-    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, PORT)), Err(Errno::EINPROGRESS));
-    let mut child = None;
-    drive(lab, || {
-        if child.is_none() {
-            child = l.accept().ok();
-        }
-        child.is_some() && c.poll() & POLLOUT != 0
-    });
-    let (s, _) = child.expect("accepted");
-    s.set_nonblocking(true);
-    (c, s)
-}
 
 /// Receive until `buf` is full.
 fn recv_all(s: &TcpSocket, buf: &mut [u8], got: &mut usize) -> bool {

@@ -23,19 +23,15 @@
 //! processing; a delayed ACK or TIME_WAIT costs a clock jump, not a sleep.
 
 use std::hint::black_box;
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use net_core::Errno;
-use net_core::net_namespace::next_wakeup_ns;
 use net_ipv4::testlink::TwoHosts;
-use net_tcp::af_inet::POLLOUT;
+use net_tcp::TcpSocket;
 use net_tcp::inet_timewait_sock::inet_sk_diag_state;
 use net_tcp::tcp_states::TcpState;
-use net_tcp::{TcpSocket, inet_init};
 
-const PORT: u16 = 80;
 const RR: usize = 64;
 const BULK: usize = 16 << 20;
 /// Connections between two 61 s runs that expire TIME_WAIT.
@@ -43,31 +39,9 @@ const REAP_EVERY: u64 = 1024;
 
 // -- linnet ------------------------------------------------------------------
 
-/// Two linnet hosts with TCP on a zero-latency hub.
-fn linnet_lab() -> TwoHosts {
-    let lab = TwoHosts::new(0);
-    inet_init(&lab.a);
-    inet_init(&lab.b);
-    lab
-}
-
-/// Poll both hosts until `done` holds, jumping the clock to the next event
-/// whenever both are idle.
-fn drive(lab: &TwoHosts, mut done: impl FnMut() -> bool) {
-    for _ in 0..10_000_000u32 {
-        while lab.a.poll() + lab.b.poll() > 0 {}
-        if done() {
-            return;
-        }
-        let next = [lab.a.next_event_ns(), lab.b.next_event_ns()]
-            .into_iter()
-            .flatten()
-            .min()
-            .expect("waiting with nothing pending: linnet is stuck");
-        lab.clock.set_ns(next_wakeup_ns(lab.clock.now_ns(), next));
-    }
-    panic!("linnet never got there");
-}
+#[path = "common/linnet.rs"]
+mod linnet;
+use linnet::{drive, jump_to_next_event, linnet_connect, linnet_lab, linnet_listener};
 
 /// Receive into `got` until it holds `want` bytes.
 fn recv_into(s: &TcpSocket, buf: &mut [u8], got: &mut usize) -> Result<(), Errno> {
@@ -83,17 +57,9 @@ fn recv_into(s: &TcpSocket, buf: &mut [u8], got: &mut usize) -> Result<(), Errno
     }
 }
 
-fn linnet_listener(lab: &TwoHosts) -> TcpSocket {
-    let l = TcpSocket::new(&lab.b).expect("socket");
-    l.set_nonblocking(true);
-    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).expect("bind");
-    l.listen(128).expect("listen");
-    l
-}
-
 /// One connection: connect, 64 B request, 64 B reply, close both.
 fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
-    let (c, s) = linnet_connect(lab, l);
+    let (c, s) = linnet_connect(lab, l, None);
     assert_eq!(c.send(&[0x5a; RR]), Ok(RR));
     let (mut buf, mut got) = ([0u8; RR], 0);
     drive(lab, || recv_into(&s, &mut buf, &mut got).is_ok());
@@ -111,23 +77,6 @@ fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
     drive(lab, || {
         ssk.sk_state() == TcpState::Close && inet_sk_diag_state(&lab.a, &csk) == TcpState::TimeWait
     });
-}
-
-/// A connected pair (client on a, accepted child on b), both non-blocking.
-fn linnet_connect(lab: &TwoHosts, l: &TcpSocket) -> (TcpSocket, TcpSocket) {
-    let c = TcpSocket::new(&lab.a).expect("socket");
-    c.set_nonblocking(true);
-    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, PORT)), Err(Errno::EINPROGRESS));
-    let mut child = None;
-    drive(lab, || {
-        if child.is_none() {
-            child = l.accept().ok();
-        }
-        child.is_some() && c.poll() & POLLOUT != 0
-    });
-    let (s, _) = child.expect("accepted");
-    s.set_nonblocking(true);
-    (c, s)
 }
 
 /// Move `data` from `c` to `s`, reading into `buf`.
@@ -152,12 +101,7 @@ fn linnet_bulk(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, data: &[u8], buf: &
             return;
         }
         if progress == 0 {
-            let next = [lab.a.next_event_ns(), lab.b.next_event_ns()]
-                .into_iter()
-                .flatten()
-                .min()
-                .expect("bulk stalled with nothing pending");
-            lab.clock.set_ns(next_wakeup_ns(lab.clock.now_ns(), next));
+            jump_to_next_event(lab, "bulk stalled with nothing pending");
         }
     }
     panic!("linnet bulk never finished: sent {sent}, got {got}");
@@ -175,7 +119,7 @@ fn conn_rr(c: &mut Criterion) {
     g.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(1));
 
-    let lab = linnet_lab();
+    let (lab, _) = linnet_lab();
     let l = linnet_listener(&lab);
     let mut n = 0u64;
     g.bench_function("conn_rr", |b| {
@@ -209,9 +153,9 @@ fn bulk(c: &mut Criterion) {
     let data: Vec<u8> = (0..BULK as u32).map(|i| (i ^ (i >> 8)) as u8).collect();
     let mut buf = vec![0u8; 65536];
 
-    let lab = linnet_lab();
+    let (lab, _) = linnet_lab();
     let l = linnet_listener(&lab);
-    let (cs, ss) = linnet_connect(&lab, &l);
+    let (cs, ss) = linnet_connect(&lab, &l, None);
     g.bench_function("bulk", |b| b.iter(|| linnet_bulk(&lab, &cs, &ss, &data, &mut buf)));
     let info = cs.tcp_info();
     println!("tcp/bulk: linnet sender {info:?}");

@@ -1,16 +1,8 @@
 //! The `netlab` command line as a user meets it: good commands work, bad
 //! ones get one line saying what to do and a non-zero exit.
 
-use std::process::Command;
-
-fn netlab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).args(args).output().expect("run netlab");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::netlab;
 
 #[test]
 fn tour_runs_every_headline_scenario() {

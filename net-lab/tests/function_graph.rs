@@ -1,12 +1,8 @@
 //! The `dispatch` scenario's function graphs: a segment's path through the
 //! stack, read back from the text as ftrace prints it.
 
-use net_lab::{Report, RunOpts, find};
-
-fn dispatch() -> Report {
-    let s = find("dispatch").expect("the dispatch scenario");
-    (s.run)(&RunOpts { seed: 1, ..Default::default() }).expect("dispatch runs")
-}
+mod common;
+use common::run;
 
 /// The graph lines of the section that starts with `title`: (depth, name),
 /// a depth being two spaces of indent, `name() {` or `name();` a call.
@@ -47,7 +43,7 @@ fn assert_chain(g: &[(usize, String)], names: &[&str]) {
 
 #[test]
 fn a_segment_climbs_from_the_device_to_the_socket_and_its_ack_goes_down() {
-    let r = dispatch();
+    let r = run("dispatch");
     let rx = graph(&r.text, "on b: the frame arrives");
     assert_eq!(rx.first().map(|(d, n)| (*d, n.as_str())), Some((0, "eth_type_trans")));
     assert_chain(
@@ -95,7 +91,7 @@ fn a_segment_climbs_from_the_device_to_the_socket_and_its_ack_goes_down() {
 
 #[test]
 fn send_goes_down_from_tcp_sendmsg_to_the_device() {
-    let r = dispatch();
+    let r = run("dispatch");
     let tx = graph(&r.text, "on a: send(");
     assert_eq!(tx.first().map(|(d, n)| (*d, n.as_str())), Some((0, "tcp_sendmsg_locked")));
     assert_chain(

@@ -9,21 +9,15 @@ use std::process::Command;
 
 use net_dev::pcap::{PcapReader, PcapWriter};
 
+mod common;
+use common::netlab;
+
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
 const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0b];
 /// 2023-11-14 22:13:20 UTC: captures carry real epoch times.
 const T0: u64 = 1_700_000_000_000_000_000;
-
-fn netlab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).args(args).output().expect("run netlab");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tmp(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("replay-{}-{name}", std::process::id()))
@@ -233,11 +227,7 @@ fn ping_and_arp_are_answered_at_the_capture_times() {
 /// One line on stderr, exit 2, no panic.
 #[track_caller]
 fn fails_with(args: &[&str], want: &str) {
-    let (code, out, err) = netlab(args);
-    assert_eq!(code, 2, "{args:?} should fail: {out}{err}");
-    assert!(err.starts_with("netlab: "), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
-    assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
+    let err = common::fails_with(args, want);
     assert!(!err.contains("panicked"), "{err}");
 }
 

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use net_dev::netns::{self, NetnsGuard};
 
+mod common;
+use common::{fails_with, netlab};
+
 const TOOLS: &[(&str, &str)] = &[("ip", "-V"), ("python3", "--version"), ("tshark", "--version")];
 const LINNET: &str = "10.79.0.2";
 
@@ -355,24 +358,6 @@ fn discard_reads_and_answers_nothing() {
 }
 
 // -- argument and environment errors ------------------------------------------------
-
-fn netlab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_netlab")).args(args).output().expect("run netlab");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-#[track_caller]
-fn fails_with(args: &[&str], want: &str) {
-    let (code, out, err) = netlab(args);
-    assert_eq!(code, 2, "{args:?} should fail: {out}{err}");
-    assert!(err.starts_with("netlab: "), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
-    assert!(err.contains(want), "{args:?}: expected '{want}' in: {err}");
-}
 
 /// These fail before any TAP is opened: they run anywhere.
 #[test]

@@ -50,13 +50,15 @@ use std::sync::{Arc, Weak};
 use net_core::netdevice::MacAddr;
 use net_core::snmp::LinuxMib;
 use net_core::{Clock, Errno, Net};
-use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptDev, ScriptLinkRef, run_until_idle};
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptLinkRef, run_until_idle};
+use net_tcp::TcpSocket;
 use net_tcp::af_inet::{SO_LINGER, SOL_SOCKET, SOL_TCP, TCP_LINGER2, TcpNet};
 use net_tcp::sock::TcpSock;
 use net_tcp::tcp_states::TcpState;
 use net_tcp::tcphdr::{TCPHDR_FIN, TCPHDR_RST};
-use net_tcp::{TcpSocket, inet_init};
+
+mod common;
+use common::{host, proc_status_bytes, serial, shuttle};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -75,23 +77,6 @@ const BATCH: usize = 100;
 const BATCH_SPACING_NS: u64 = 10_000_000;
 /// `TCP_ORPHAN_TIMER_PERIOD` in ns.
 const ORPHAN_PERIOD_NS: u64 = 100_000_000;
-
-/// The tests of this file run one at a time, so the storm can read the
-/// process's peak memory without the others' allocations in it.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if there is
-/// one (Linux only).
-fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
 
 /// What the server sent after the client went silent.
 #[derive(Default, Debug)]
@@ -117,31 +102,12 @@ struct Lab {
     wire: Wire,
 }
 
-fn host(
-    clock: &Clock,
-    name: &str,
-    seed: u64,
-    mac: MacAddr,
-    ip: Ipv4Addr,
-) -> (Arc<Net>, Arc<TcpNet>, ScriptLinkRef) {
-    let net = Net::new(name, clock.clone(), seed);
-    let tn = inet_init(&net);
-    let (dev, link) = ScriptDev::new(clock, mac);
-    let dev = net.register_netdev(Box::new(dev)).expect("eth0");
-    dev.open().expect("up");
-    net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, ip, 24).expect("address");
-    let (peer, peer_mac) = if ip == SERVER_IP { (CLIENT_IP, CLIENT_MAC) } else { (SERVER_IP, SERVER_MAC) };
-    // The /24 route comes with the address; the neighbour is permanent so
-    // ARP stays out of the way.
-    tn.ipv4.arp_tbl.neigh_add(&net, dev.ifindex, peer, peer_mac, NudState::Permanent).expect("neighbour");
-    (net, tn, link)
-}
-
 impl Lab {
     fn new() -> Lab {
         let clock = Clock::new_virtual_at(1_000_000_000);
-        let (server, stn, slink) = host(&clock, "server", 1, SERVER_MAC, SERVER_IP);
-        let (client, _ctn, clink) = host(&clock, "client", 2, CLIENT_MAC, CLIENT_IP);
+        let hosts = [(SERVER_IP, SERVER_MAC), (CLIENT_IP, CLIENT_MAC)];
+        let (server, stn, slink, _) = host(&clock, "server", 1, SERVER_MAC, SERVER_IP, &hosts);
+        let (client, _ctn, clink, _) = host(&clock, "client", 2, CLIENT_MAC, CLIENT_IP, &hosts);
         let mut lab = Lab { clock, server, stn, slink, client, clink, cut: false, wire: Wire::default() };
         lab.run_for(1_000_000);
         lab
@@ -149,38 +115,21 @@ impl Lab {
 
     /// Carry frames between the hosts; returns how many moved.
     fn shuttle(&mut self) -> usize {
-        let from_server = std::mem::take(&mut self.slink.lock().expect("server link").tx);
-        let from_client = std::mem::take(&mut self.clink.lock().expect("client link").tx);
-        let mut moved = 0;
-        {
-            let mut c = self.clink.lock().expect("client link");
-            for (_, f) in from_server {
-                if f.len() < ETH_IPV4_L4_OFFSET + 20 || f[12..14] != [0x08, 0x00] {
-                    continue; // ARP and the like
-                }
-                if self.cut {
-                    let flags = f[ETH_IPV4_L4_OFFSET + 13];
-                    if flags & TCPHDR_RST != 0 {
-                        self.wire.rsts += 1;
-                    } else if flags & TCPHDR_FIN != 0 {
-                        self.wire.fins += 1;
-                    } else {
-                        self.wire.other += 1;
-                    }
-                    continue;
-                }
-                c.rx.push_back(f);
-                moved += 1;
+        let (cut, wire) = (self.cut, &mut self.wire);
+        shuttle(&self.slink, &self.clink, |f| {
+            if !cut {
+                return true;
             }
-        }
-        let mut s = self.slink.lock().expect("server link");
-        for (_, f) in from_client {
-            if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
-                s.rx.push_back(f);
-                moved += 1;
+            let flags = f[ETH_IPV4_L4_OFFSET + 13];
+            if flags & TCPHDR_RST != 0 {
+                wire.rsts += 1;
+            } else if flags & TCPHDR_FIN != 0 {
+                wire.fins += 1;
+            } else {
+                wire.other += 1;
             }
-        }
-        moved
+            false
+        })
     }
 
     /// Run both hosts for `ns` of virtual time, carrying frames.
@@ -232,6 +181,20 @@ impl Lab {
         assert_eq!(children.len(), n, "every connection accepted");
         (clients, children)
     }
+
+    /// One connection client → server; (client sockets, server child).
+    fn connect_one(&mut self, listener: &TcpSocket) -> (Vec<TcpSocket>, TcpSocket) {
+        let (clients, mut children) = self.connect(listener, 1);
+        (clients, children.pop().expect("one"))
+    }
+}
+
+/// `setsockopt(SO_LINGER)` on `sock` with `l_onoff` = 1 and `l_linger`.
+fn set_linger(sock: &TcpSocket, l_linger: i32) {
+    let mut lin = Vec::new();
+    lin.extend(1i32.to_ne_bytes());
+    lin.extend(l_linger.to_ne_bytes());
+    sock.setsockopt(SOL_SOCKET, SO_LINGER, &lin).expect("SO_LINGER");
 }
 
 /// One connection's server side closed while the client stays silent:
@@ -243,8 +206,7 @@ fn a_silent_peer_leaves_an_orphan_until_orphan_retries_end() {
     let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
-    let (_clients, mut children) = lab.connect(&listener, 1);
-    let child = children.pop().expect("one");
+    let (_clients, child) = lab.connect_one(&listener);
     let weak: Weak<TcpSock> = Arc::downgrade(child.sock());
     lab.cut = true;
     assert_eq!(lab.orphans(), 0);
@@ -278,8 +240,7 @@ fn an_orphan_in_fin_wait2_stops_counting_when_a_timewait_sock_takes_over() {
     let mut lab = Lab::new();
     lab.server.sysctl.set("net.ipv4.tcp_fin_timeout", "90").expect("sysctl");
     let listener = lab.listener();
-    let (_clients, mut children) = lab.connect(&listener, 1);
-    let child = children.pop().expect("one");
+    let (_clients, child) = lab.connect_one(&listener);
     let weak = Arc::downgrade(child.sock());
     drop(child);
     assert_eq!(lab.orphans(), 1);
@@ -357,12 +318,8 @@ fn negative_linger_time_waits_without_limit() {
     let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
-    let (_clients, mut children) = lab.connect(&listener, 1);
-    let child = children.pop().expect("one");
-    let mut lin = Vec::new();
-    lin.extend(1i32.to_ne_bytes());
-    lin.extend((-1i32).to_ne_bytes());
-    child.setsockopt(SOL_SOCKET, SO_LINGER, &lin).expect("SO_LINGER");
+    let (_clients, child) = lab.connect_one(&listener);
+    set_linger(&child, -1);
     lab.cut = true;
     let closing = child.close_start();
     assert_eq!(closing.linger_ns(), None, "no limit");
@@ -526,12 +483,8 @@ fn so_linger_close_blocks_until_the_fin_is_acked() {
     let mut lab = Lab::new();
     lab.server.sysctl.set("net.ipv4.tcp_fin_timeout", "90").expect("sysctl");
     let listener = lab.listener();
-    let (_clients, mut children) = lab.connect(&listener, 1);
-    let child = children.pop().expect("one");
-    let mut lin = Vec::new();
-    lin.extend(1i32.to_ne_bytes());
-    lin.extend(5i32.to_ne_bytes());
-    child.setsockopt(SOL_SOCKET, SO_LINGER, &lin).expect("SO_LINGER");
+    let (_clients, child) = lab.connect_one(&listener);
+    set_linger(&child, 5);
     child.set_nonblocking(true); // lingers all the same, as on Linux
     let weak = Arc::downgrade(child.sock());
     lab.cut = true;
@@ -553,12 +506,8 @@ fn so_linger_close_returns_after_the_linger_time() {
     let _serial = serial();
     let mut lab = Lab::new();
     let listener = lab.listener();
-    let (_clients, mut children) = lab.connect(&listener, 1);
-    let child = children.pop().expect("one");
-    let mut lin = Vec::new();
-    lin.extend(1i32.to_ne_bytes());
-    lin.extend(2i32.to_ne_bytes());
-    child.setsockopt(SOL_SOCKET, SO_LINGER, &lin).expect("SO_LINGER");
+    let (_clients, child) = lab.connect_one(&listener);
+    set_linger(&child, 2);
     let weak = Arc::downgrade(child.sock());
     lab.cut = true;
     let start = lab.clock.now_ns();

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use net_core::netdevice::MacAddr;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Clock, Errno, Net};
-use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::{ScriptDev, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
+use net_ipv4::testlink::{ScriptLinkRef, eth_ipv4_frame, run_until_idle};
+use net_tcp::TcpSocket;
 use net_tcp::af_inet::{SO_REUSEADDR, SOL_SOCKET, Shutdown, TcpNet};
 use net_tcp::sock::TcpSock;
 use net_tcp::tcp_states::TcpState;
@@ -26,7 +26,8 @@ use net_tcp::tcphdr::{
     TCPHDR_ACK, TCPHDR_FIN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions, tcp_options_size,
     tcp_options_write, tcp_parse_options,
 };
-use net_tcp::{TcpSocket, inet_init};
+
+mod common;
 
 const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -140,13 +141,8 @@ struct Host {
 impl Host {
     fn new() -> Host {
         let clock = Clock::new_virtual_at(1_000_000_000);
-        let net = Net::new("states", clock.clone(), 0x5eed);
-        let tn = inet_init(&net);
-        let (script_dev, link) = ScriptDev::new(&clock, LOCAL_MAC);
-        let dev = net.register_netdev(Box::new(script_dev)).unwrap();
-        dev.open().unwrap();
-        net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, LOCAL_IP, 24).unwrap();
-        tn.ipv4.arp_tbl.neigh_add(&net, dev.ifindex, REMOTE_IP, REMOTE_MAC, NudState::Permanent).unwrap();
+        let (net, tn, link, _) =
+            common::host(&clock, "states", 0x5eed, LOCAL_MAC, LOCAL_IP, &[(REMOTE_IP, REMOTE_MAC)]);
         let h = Host { clock, net, tn, link, iss: 0, listener: None, sock: None, sk: None };
         h.settle();
         h.link.lock().unwrap().tx.clear();

@@ -33,21 +33,23 @@
 //! figures (`--nocapture`).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use net_core::netdevice::MacAddr;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Clock, Errno, Net};
 use net_ipv4::fib::FibRoute;
-use net_ipv4::neighbour::NudState;
-use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptDev, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
+use net_tcp::TcpSocket;
 use net_tcp::af_inet::TcpNet;
 use net_tcp::tcp_states::TcpState;
 use net_tcp::tcphdr::{
     TCPHDR_ACK, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write,
 };
-use net_tcp::{TcpSocket, inet_init};
+
+mod common;
+use common::{proc_status_bytes, reset_peak_rss, serial};
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -96,27 +98,6 @@ fn flood_count() -> u64 {
         Ok(v) => v.trim().parse::<u64>().expect("LINNET_SYN_FLOOD: a number of SYNs").max(2 * BATCH as u64),
         Err(_) => DEFAULT_COUNT,
     }
-}
-
-/// Floods measure the process's memory: one at a time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-// -- memory -------------------------------------------------------------------------------
-
-/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if there is
-/// one (Linux only).
-fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Reset `VmHWM` to the current RSS (`echo 5 > /proc/self/clear_refs`,
-/// Linux ≥ 4.0). Returns whether it worked; if not, the sampled peak is
-/// what the test relies on.
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 // -- the lab ------------------------------------------------------------------------------
@@ -193,6 +174,7 @@ struct Lab {
     wire: Wire,
 }
 
+/// [`common::host()`] with a default route through [`GATEWAY_IP`].
 fn host(
     clock: &Clock,
     name: &str,
@@ -200,20 +182,11 @@ fn host(
     mac: MacAddr,
     ip: Ipv4Addr,
 ) -> (Arc<Net>, Arc<TcpNet>, ScriptLinkRef) {
-    let net = Net::new(name, clock.clone(), seed);
-    let tn = inet_init(&net);
-    let (dev, link) = ScriptDev::new(clock, mac);
-    let dev = net.register_netdev(Box::new(dev)).expect("eth0");
-    dev.open().expect("up");
-    net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, ip, 24).expect("address");
-    for (addr, hw) in [(SERVER_IP, SERVER_MAC), (CLIENT_IP, CLIENT_MAC), (GATEWAY_IP, GATEWAY_MAC)] {
-        if addr != ip {
-            tn.ipv4.arp_tbl.neigh_add(&net, dev.ifindex, addr, hw, NudState::Permanent).expect("neighbour");
-        }
-    }
+    let neighbours = [(SERVER_IP, SERVER_MAC), (CLIENT_IP, CLIENT_MAC), (GATEWAY_IP, GATEWAY_MAC)];
+    let (net, tn, link, ifindex) = common::host(clock, name, seed, mac, ip, &neighbours);
     tn.ipv4
         .fib
-        .fib_table_insert(FibRoute::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), dev.ifindex))
+        .fib_table_insert(FibRoute::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), ifindex))
         .expect("default route");
     (net, tn, link)
 }
@@ -239,38 +212,21 @@ impl Lab {
     /// for anyone else (the spoofed sources) are counted and dropped.
     /// Returns how many frames moved between the two hosts.
     fn shuttle(&mut self) -> usize {
-        let from_server = std::mem::take(&mut self.slink.lock().expect("server link").tx);
-        let from_client = std::mem::take(&mut self.clink.lock().expect("client link").tx);
-        let mut moved = 0;
-        {
-            let mut c = self.clink.lock().expect("client link");
-            for (_, f) in from_server {
-                if f.len() < ETH_IPV4_L4_OFFSET + 20 || f[12..14] != [0x08, 0x00] {
-                    continue; // ARP and the like
-                }
-                if f[30..34] == CLIENT_IP.octets() {
-                    c.rx.push_back(f);
-                    moved += 1;
-                    continue;
-                }
-                let flags = f[ETH_IPV4_L4_OFFSET + 13];
-                if flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN | TCPHDR_ACK {
-                    self.wire.synacks += 1;
-                } else if flags & TCPHDR_RST != 0 {
-                    self.wire.rsts += 1;
-                } else {
-                    self.wire.other += 1;
-                }
+        let wire = &mut self.wire;
+        common::shuttle(&self.slink, &self.clink, |f| {
+            if f[30..34] == CLIENT_IP.octets() {
+                return true;
             }
-        }
-        let mut s = self.slink.lock().expect("server link");
-        for (_, f) in from_client {
-            if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
-                s.rx.push_back(f);
-                moved += 1;
+            let flags = f[ETH_IPV4_L4_OFFSET + 13];
+            if flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN | TCPHDR_ACK {
+                wire.synacks += 1;
+            } else if flags & TCPHDR_RST != 0 {
+                wire.rsts += 1;
+            } else {
+                wire.other += 1;
             }
-        }
-        moved
+            false
+        })
     }
 
     /// Run both hosts for `ns` of virtual time, carrying frames between
@@ -384,7 +340,7 @@ struct Figures {
 }
 
 fn flood(syncookies: u8) -> (Lab, Figures) {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial(); // floods measure the process's memory: one at a time
     let count = flood_count();
     let mut lab = Lab::new(syncookies);
     let in_segs_before = lab.server.mib.get(TcpMib::InSegs);

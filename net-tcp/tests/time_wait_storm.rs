@@ -88,6 +88,9 @@ use net_tcp::sock::{TCP_TIMEWAIT_LEN, TcpSock};
 use net_tcp::tcp_states::TcpState;
 use net_tcp::{TcpSocket, inet_init};
 
+mod common;
+use common::{proc_status_bytes, reset_peak_rss};
+
 const SERVER_IP: Ipv4Addr = TwoHosts::A;
 /// The client's own address (the long-lived connection's); the storm's
 /// addresses follow from 10.0.0.[`FIRST_STORM_HOST`].
@@ -165,20 +168,6 @@ fn mem_bound_bytes(n: u64) -> u64 {
 const FLAT_SLACK_BYTES: u64 = 16 << 20;
 
 // -- memory ---------------------------------------------------------------------------------
-
-/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if there is
-/// one (Linux only).
-fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Reset `VmHWM` to the current RSS (`echo 5 > /proc/self/clear_refs`).
-fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
 
 fn mib(b: u64) -> f64 {
     b as f64 / (1u64 << 20) as f64

@@ -64,16 +64,7 @@ fn open(
         lab.say(format!("a: setsockopt(TCP_LINGER2, {v})"));
     }
     lab.start_connect(&client)?;
-    let deadline = lab.now_ms() + 1_000;
-    let server = loop {
-        let t = lab.now_ms() + 5;
-        lab.run_until_ms(t);
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(Errno::EAGAIN) if t < deadline => {}
-            Err(err) => return Err(format!("accept: {err}")),
-        }
-    };
+    let (server, _) = lab.accept_within(listener, 1_000)?;
     server.set_nonblocking(true);
     lab.say(format!("a: close() port {}; b: never closes", client.local_addr().port()));
     let sk = client.sock().clone();

@@ -61,16 +61,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let client = net_tcp::TcpSocket::new(&lab.a).map_err(e("socket"))?;
     client.set_nonblocking(true);
     lab.start_connect(&client)?;
-    let deadline = lab.now_ms() + 1_000;
-    let server = loop {
-        let t = lab.now_ms() + 5;
-        lab.run_until_ms(t);
-        match listener.accept() {
-            Ok((s, _)) => break s,
-            Err(Errno::EAGAIN) if t < deadline => {}
-            Err(err) => return Err(format!("accept: {err}")),
-        }
-    };
+    let (server, _) = lab.accept_within(&listener, 1_000)?;
     server.set_nonblocking(true);
     server.send(&[b'r'; 100]).map_err(e("send on b"))?;
     let t = lab.now_ms() + 10;

@@ -113,20 +113,30 @@ impl TcpLab {
         let client = TcpSocket::new(&self.a).map_err(e("socket"))?;
         client.set_nonblocking(true);
         self.start_connect(&client)?;
-        // Poll accept() every 5 ms, as a non-blocking server would.
-        let deadline = self.now_ms() + 5_000;
-        let (server, peer) = loop {
-            let t = self.now_ms() + 5;
-            self.run_until_ms(t);
-            match listener.accept() {
-                Ok(x) => break x,
-                Err(Errno::EAGAIN) if t < deadline => {}
-                Err(err) => return Err(format!("accept: {err}")),
-            }
-        };
+        let (server, peer) = self.accept_within(&listener, 5_000)?;
         server.set_nonblocking(true);
         self.say(format!("b: accept() = {peer}; a: {}", client.state().name()));
         Ok((client, server, listener))
+    }
+
+    /// b's server: poll `accept()` on `listener` every 5 ms of virtual
+    /// time, as a non-blocking server would, running the lab in between;
+    /// an error if nothing is accepted within `ms`.
+    pub fn accept_within(
+        &mut self,
+        listener: &TcpSocket,
+        ms: u64,
+    ) -> Result<(TcpSocket, SocketAddrV4), String> {
+        let deadline = self.now_ms() + ms;
+        loop {
+            let t = self.now_ms() + 5;
+            self.run_until_ms(t);
+            match listener.accept() {
+                Ok(x) => return Ok(x),
+                Err(Errno::EAGAIN) if t < deadline => {}
+                Err(err) => return Err(format!("accept: {err}")),
+            }
+        }
     }
 
     /// a: `connect(10.0.0.2:80)` on a non-blocking socket.

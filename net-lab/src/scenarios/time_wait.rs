@@ -80,16 +80,7 @@ impl Tw {
             Ok(()) => {}
         }
         self.lab.say(format!("a: connect({B}:{PORT}) from port {}", c.local_addr().port()));
-        let deadline = self.lab.now_ms() + 1_000;
-        let s = loop {
-            let t = self.lab.now_ms() + 5;
-            self.lab.run_until_ms(t);
-            match self.listener.accept() {
-                Ok((s, _)) => break s,
-                Err(Errno::EAGAIN) if t < deadline => {}
-                Err(err) => return Err(format!("accept: {err}")),
-            }
-        };
+        let (s, _) = self.lab.accept_within(&self.listener, 1_000)?;
         s.set_nonblocking(true);
         self.kept.push(("a", c.sock().clone()));
         self.kept.push(("b", s.sock().clone()));

@@ -1,0 +1,105 @@
+//! What the integration tests on linnet hosts share: a host on a
+//! [`ScriptDev`] the test drives itself, the process's memory figures
+//! from /proc, and a lock that runs a file's tests one at a time.
+//!
+//! Each test binary that says `mod common;` compiles its own copy, so
+//! what one of them does not use is not dead code there.
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use net_core::netdevice::MacAddr;
+use net_core::{Clock, Net};
+use net_ipv4::neighbour::NudState;
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptDev, ScriptLinkRef};
+use net_tcp::af_inet::TcpNet;
+use net_tcp::inet_init;
+
+/// One linnet host `name` on `clock`: IPv4 and TCP (`inet_init()`), a
+/// [`ScriptDev`] with `mac`, `ip`/24 on it (the /24 route comes with the
+/// address), and every other entry of `neighbours` as a permanent
+/// neighbour, so ARP stays out of the way. Returns the host, its TCP
+/// state, its link and the device's ifindex.
+pub fn host(
+    clock: &Clock,
+    name: &str,
+    seed: u64,
+    mac: MacAddr,
+    ip: Ipv4Addr,
+    neighbours: &[(Ipv4Addr, MacAddr)],
+) -> (Arc<Net>, Arc<TcpNet>, ScriptLinkRef, u32) {
+    let net = Net::new(name, clock.clone(), seed);
+    let tn = inet_init(&net);
+    let (dev, link) = ScriptDev::new(clock, mac);
+    let dev = net.register_netdev(Box::new(dev)).expect("eth0");
+    dev.open().expect("up");
+    net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, ip, 24).expect("address");
+    for &(addr, hw) in neighbours {
+        if addr != ip {
+            tn.ipv4.arp_tbl.neigh_add(&net, dev.ifindex, addr, hw, NudState::Permanent).expect("neighbour");
+        }
+    }
+    (net, tn, link, dev.ifindex)
+}
+
+/// Carry frames between a server's and a client's [`ScriptDev`] links:
+/// every IPv4 frame the client sent goes to the server; every IPv4 frame
+/// the server sent goes to the client if `deliver` says so, and is dropped
+/// otherwise (`deliver` may count it). ARP and the like are dropped.
+/// Returns how many frames moved.
+pub fn shuttle(
+    slink: &ScriptLinkRef,
+    clink: &ScriptLinkRef,
+    mut deliver: impl FnMut(&[u8]) -> bool,
+) -> usize {
+    let from_server = std::mem::take(&mut slink.lock().expect("server link").tx);
+    let from_client = std::mem::take(&mut clink.lock().expect("client link").tx);
+    let mut moved = 0;
+    {
+        let mut c = clink.lock().expect("client link");
+        for (_, f) in from_server {
+            if f.len() < ETH_IPV4_L4_OFFSET + 20 || f[12..14] != [0x08, 0x00] {
+                continue; // ARP and the like
+            }
+            if deliver(&f) {
+                c.rx.push_back(f);
+                moved += 1;
+            }
+        }
+    }
+    let mut s = slink.lock().expect("server link");
+    for (_, f) in from_client {
+        if f.len() >= 34 && f[12..14] == [0x08, 0x00] {
+            s.rx.push_back(f);
+            moved += 1;
+        }
+    }
+    moved
+}
+
+/// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), if there is
+/// one (Linux only).
+pub fn proc_status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Reset `VmHWM` to the current RSS (`echo 5 > /proc/self/clear_refs`,
+/// Linux ≥ 4.0). Returns whether it worked; if not, the sampled peak is
+/// what the test relies on.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// The tests of a binary that take this run one at a time, so one that
+/// reads the process's peak memory does not see the others' allocations
+/// in it. A test that panicked while holding it does not poison it for
+/// the rest.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
