@@ -594,6 +594,10 @@ pub struct TcpSk {
     pub lsndtime: u64,
     /// `rcv_tstamp`: last time an ACK arrived, in jiffies.
     pub rcv_tstamp: u64,
+    /// `tcp_mstamp`: the clock in µs, refreshed (`tcp_mstamp_refresh()`)
+    /// when a segment arrives, before transmitting and when a timer fires.
+    /// Congestion control reads time from here ([`TcpSk::tcp_jiffies32`]).
+    pub tcp_mstamp: u64,
     /// `segs_in`.
     pub segs_in: u32,
     /// `segs_out`.
@@ -786,6 +790,19 @@ pub fn inet_combined_ports(sport: u16, dport: u16) -> u32 {
 }
 
 impl TcpSk {
+    /// Mirrors `tcp_mstamp_refresh()` (include/net/tcp.h): read the clock
+    /// into `tcp_mstamp` (µs).
+    pub fn tcp_mstamp_refresh(&mut self, net: &net_core::Net) {
+        self.tcp_mstamp = net.now_ns() / 1000;
+    }
+
+    /// `tcp_jiffies32`: jiffies, 32 bits. Linux reads the global `jiffies`;
+    /// the congestion hooks here have no `Net`, so we take it from
+    /// `tcp_mstamp` — the same clock at HZ = 1000, read at the last refresh.
+    pub fn tcp_jiffies32(&self) -> u32 {
+        (self.tcp_mstamp / (1_000_000 / net_core::jiffies::HZ)) as u32
+    }
+
     fn new(rcvbuf: usize, sndbuf: usize) -> TcpSk {
         TcpSk {
             state: TcpState::Close,
@@ -858,6 +875,7 @@ impl TcpSk {
             nonagle: 0,
             lsndtime: 0,
             rcv_tstamp: 0,
+            tcp_mstamp: 0,
             segs_in: 0,
             segs_out: 0,
             bytes_acked: 0,

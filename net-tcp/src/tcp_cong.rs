@@ -169,8 +169,9 @@ pub trait TcpCongestionOps: Send + Sync {
     fn name(&self) -> &'static str;
     /// `init()`: set up `icsk_ca_priv` for a new connection.
     fn init(&self, _tp: &mut TcpSk) {}
-    /// `ssthresh()` (required): the slow-start threshold after a loss.
-    fn ssthresh(&self, tp: &TcpSk) -> u32;
+    /// `ssthresh()` (required): the slow-start threshold after a loss. It
+    /// may update the private state (CUBIC records W_max here).
+    fn ssthresh(&self, tp: &mut TcpSk) -> u32;
     /// `cong_avoid()`: grow the window for `acked` newly acknowledged segments.
     fn cong_avoid(&self, tp: &mut TcpSk, ack: u32, acked: u32);
     /// `undo_cwnd()` (required): the window to restore when a reduction was spurious.
@@ -179,8 +180,10 @@ pub trait TcpCongestionOps: Send + Sync {
     fn set_state(&self, _tp: &mut TcpSk, _new_state: u8) {}
     /// `cwnd_event()`.
     fn cwnd_event(&self, _tp: &mut TcpSk, _ev: CaEvent) {}
-    /// `pkts_acked()`: per-ACK samples (CUBIC's HyStart and delay min).
-    fn pkts_acked(&self, _tp: &mut TcpSk, _sample: &AckSample) {}
+    /// `pkts_acked()`: per-ACK samples (CUBIC's HyStart and delay min),
+    /// from `tcp_clean_rtx_queue()`. Linux reaches the namespace through
+    /// `sock_net(sk)` (HyStart counts in it); here it is passed.
+    fn pkts_acked(&self, _net: &net_core::Net, _tp: &mut TcpSk, _sample: &AckSample) {}
 }
 
 impl std::fmt::Debug for dyn TcpCongestionOps {
@@ -237,7 +240,7 @@ impl TcpCongestionOps for Reno {
     }
 
     /// `tcp_reno_ssthresh()`: half the window, at least two segments.
-    fn ssthresh(&self, tp: &TcpSk) -> u32 {
+    fn ssthresh(&self, tp: &mut TcpSk) -> u32 {
         (tp.snd_cwnd >> 1).max(2)
     }
 

@@ -216,6 +216,8 @@ fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) -> bool {
 fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
     let mut acked = 0;
     let mut first_ackt: Option<u64> = None;
+    let mut last_ackt: Option<u64> = None;
+    let prior_in_flight = crate::tcp_output::tcp_packets_in_flight(tp);
     let mut retrans_data_acked = false;
     let now = net.now_ns();
     while let Some(head) = tp.tcp_rtx_queue.front() {
@@ -235,8 +237,9 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         }
         if cb.sacked & TCPCB_EVER_RETRANS != 0 {
             retrans_data_acked = true; // FLAG_RETRANS_DATA_ACKED
-        } else if first_ackt.is_none() && cb.when_ns != 0 {
-            first_ackt = Some(cb.when_ns);
+        } else if cb.when_ns != 0 {
+            last_ackt = Some(cb.when_ns);
+            first_ackt.get_or_insert(cb.when_ns);
         }
         tp.packets_out = tp.packets_out.saturating_sub(1);
         tp.sk_wmem_queued = tp.sk_wmem_queued.saturating_sub(skb.truesize as usize);
@@ -250,6 +253,12 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         (Some(sent), false) => (now.saturating_sub(sent) / 1000).max(1) as i64,
         _ => -1,
     };
+    // `ca_rtt_us`: the same, from the newest segment acknowledged — what
+    // the congestion control's delay tracking gets (`rs->rtt_us`).
+    let mut ca_rtt_us = match (last_ackt, retrans_data_acked) {
+        (Some(sent), false) => (now.saturating_sub(sent) / 1000).max(1) as i64,
+        _ => -1,
+    };
     // tcp_ack_update_rtt(): without a sequence sample, the echoed timestamp
     // gives one (RFC 7323 §4.1) — it names the transmission that was
     // acknowledged, so it is safe even for retransmitted data.
@@ -257,12 +266,18 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         let delta = tcp_time_stamp_ts(net).wrapping_sub(tp.rx_opt.rcv_tsecr);
         if delta < (i32::MAX as u32) / 1000 {
             seq_rtt_us = i64::from(delta.max(1)) * 1000;
+            ca_rtt_us = seq_rtt_us;
         }
     }
     if seq_rtt_us >= 0 {
         tcp_rtt_estimator(tn, tp, seq_rtt_us);
         tcp_set_rto(tp);
     }
+    // icsk_ca_ops->pkts_acked(): Linux also takes `ca_rtt_us` from the
+    // newest SACKed segment (`last_sackt`); we sample cumulative ACKs only.
+    let sample = crate::tcp_cong::AckSample { pkts_acked: acked, rtt_us: ca_rtt_us, in_flight: prior_in_flight };
+    let ops = tp.icsk_ca_ops;
+    ops.pkts_acked(net, tp, &sample);
     acked
 }
 
@@ -1504,6 +1519,7 @@ pub fn tcp_rcv_established(
     seg: &TcpSeg,
     skb: Skb,
 ) {
+    tp.tcp_mstamp_refresh(net);
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
@@ -1546,6 +1562,7 @@ pub fn tcp_rcv_state_process(
     skb: Skb,
     pmtu: u32,
 ) -> RcvAction {
+    tp.tcp_mstamp_refresh(net);
     match tp.state {
         TcpState::Close => return RcvAction::SendReset,
         // LISTEN (RFC 9293 §3.10.7.2), with Linux's drop reasons: an ACK

@@ -54,6 +54,7 @@ pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
         if tp.state == TcpState::Close || tp.icsk_pending == 0 {
             return;
         }
+        tp.tcp_mstamp_refresh(net);
         if tp.icsk_timeout > net.jiffies() {
             net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
             return;

@@ -35,7 +35,7 @@ impl TcpCongestionOps for Counted {
     fn init(&self, _tp: &mut TcpSk) {
         INITS.fetch_add(1, Ordering::Relaxed);
     }
-    fn ssthresh(&self, tp: &TcpSk) -> u32 {
+    fn ssthresh(&self, tp: &mut TcpSk) -> u32 {
         TCP_RENO.ssthresh(tp)
     }
     fn cong_avoid(&self, tp: &mut TcpSk, ack: u32, acked: u32) {
