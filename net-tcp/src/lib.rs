@@ -74,6 +74,7 @@ pub mod syncookies;
 pub mod sysctl_net_ipv4_tcp;
 pub mod tcp;
 pub mod tcp_cong;
+pub mod tcp_cubic;
 pub mod tcp_input;
 pub mod tcp_ipv4;
 pub mod tcp_minisocks;

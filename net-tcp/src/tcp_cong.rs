@@ -28,8 +28,17 @@ use crate::sock::*;
 pub const TCP_CA_NAME_MAX: usize = 16;
 
 // ANCHOR: tcp_cong_list
-/// `tcp_cong_list`: the algorithms besides Reno, in registration order.
-/// Global, as Linux's list is (modules register once for every namespace).
+/// The algorithms built in, in the order Linux registers them at boot:
+/// Reno (`tcp_reno`, net/ipv4/tcp_cong.c) and CUBIC (`cubictcp`, built in
+/// as `CONFIG_TCP_CONG_CUBIC=y` is in 6.18's defconfig). They cannot be
+/// unregistered.
+fn tcp_ca_builtin() -> [&'static dyn TcpCongestionOps; 2] {
+    [&TCP_RENO, &crate::tcp_cubic::TCP_CUBIC]
+}
+
+/// `tcp_cong_list`: the algorithms registered after the built-in ones, in
+/// registration order. Global, as Linux's list is (modules register once
+/// for every namespace).
 static TCP_CONG_LIST: spin::RwLock<Vec<&'static dyn TcpCongestionOps>> = spin::RwLock::new(Vec::new());
 
 /// Mirrors `tcp_register_congestion_control()` (net/ipv4/tcp_cong.c): add
@@ -41,7 +50,7 @@ pub fn tcp_register_congestion_control(ca: &'static dyn TcpCongestionOps) -> Res
         return Err(Errno::EINVAL);
     }
     let mut list = TCP_CONG_LIST.write();
-    if name == TCP_RENO.name() || list.iter().any(|c| c.name() == name) {
+    if tcp_ca_builtin().iter().any(|c| c.name() == name) || list.iter().any(|c| c.name() == name) {
         return Err(Errno::EEXIST);
     }
     list.push(ca);
@@ -50,25 +59,26 @@ pub fn tcp_register_congestion_control(ca: &'static dyn TcpCongestionOps) -> Res
 
 /// Mirrors `tcp_unregister_congestion_control()`. Sockets already using it
 /// keep their `&'static` reference (Linux waits for them with the module
-/// refcount). Reno cannot be removed.
+/// refcount). Reno and CUBIC cannot be removed.
 pub fn tcp_unregister_congestion_control(name: &str) {
     TCP_CONG_LIST.write().retain(|c| c.name() != name);
 }
 
-/// Mirrors `tcp_ca_find()`: the algorithm called `name`, Reno built in.
-/// Linux would also try `request_module("tcp_<name>")`; we have no modules.
+/// Mirrors `tcp_ca_find()`: the algorithm called `name`, Reno and CUBIC
+/// built in. Linux would also try `request_module("tcp_<name>")`; we have
+/// no modules.
 pub fn tcp_ca_find(name: &str) -> Option<&'static dyn TcpCongestionOps> {
-    if name == TCP_RENO.name() {
-        return Some(&TCP_RENO);
+    if let Some(ca) = tcp_ca_builtin().into_iter().find(|c| c.name() == name) {
+        return Some(ca);
     }
     TCP_CONG_LIST.read().iter().copied().find(|c| c.name() == name)
 }
 
 /// Mirrors `tcp_get_available_congestion_control()`: the names,
-/// space-separated. Linux lists in registration order, Reno first since it
-/// registers at boot.
+/// space-separated. Linux lists in registration order: "reno cubic" first,
+/// since both register at boot.
 pub fn tcp_get_available_congestion_control() -> String {
-    let mut names = vec![TCP_RENO.name()];
+    let mut names: Vec<&str> = tcp_ca_builtin().iter().map(|c| c.name()).collect();
     names.extend(TCP_CONG_LIST.read().iter().map(|c| c.name()));
     names.join(" ")
 }
