@@ -91,12 +91,12 @@ fn tcp_ca_known(name: &str) -> Result<(), Errno> {
 /// `net.ipv4.tcp_congestion_control`: the algorithm new sockets take
 /// (`proc_tcp_congestion_control()`: an unknown name fails with `ENOENT`).
 /// Linux 6.18's built-in default is `cubic` (`CONFIG_DEFAULT_TCP_CONG`),
-/// and a new namespace starts from the initial namespace's choice (`bbr`
-/// on the machine these notes were checked on); ours is `reno` until
-/// CUBIC comes (#10).
+/// and so is ours. A new namespace in Linux starts from the initial
+/// namespace's choice (`bbr` on the machine these notes were checked on);
+/// ours from the built-in default.
 pub static TCP_CONGESTION_CONTROL: StrSysctlDef = StrSysctlDef {
     name: "net.ipv4.tcp_congestion_control",
-    default: "reno",
+    default: "cubic",
     validate: Some(tcp_ca_known),
     read: None,
     doc: "Congestion control algorithm for new connections.",
