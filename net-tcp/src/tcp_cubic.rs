@@ -40,7 +40,9 @@ use net_core::jiffies::HZ;
 use net_core::snmp::LinuxMib;
 
 use crate::sock::*;
-use crate::tcp_cong::{AckSample, CaEvent, TCP_RENO, TcpCongestionOps, tcp_cong_avoid_ai, tcp_in_slow_start, tcp_slow_start};
+use crate::tcp_cong::{
+    AckSample, CaEvent, TCP_RENO, TcpCongestionOps, tcp_cong_avoid_ai, tcp_in_slow_start, tcp_slow_start,
+};
 
 // ANCHOR: bictcp_params
 /// `BICTCP_BETA_SCALE`: β is `beta` / 1024.
@@ -307,7 +309,7 @@ pub fn bictcp_update(ca: &mut Bictcp, cwnd: u32, acked: u32, now: u32) {
         t /= HZ;
 
         let k = u64::from(ca.bic_k);
-        let offs = if t < k { k - t } else { t - k };
+        let offs = t.abs_diff(k); // t - K
         // c/rtt * (t-K)^3
         let delta = (u64::from(CUBE_RTT_SCALE).wrapping_mul(offs).wrapping_mul(offs).wrapping_mul(offs)
             >> (10 + 3 * BICTCP_HZ)) as u32;

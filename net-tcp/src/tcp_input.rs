@@ -275,7 +275,8 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
     }
     // icsk_ca_ops->pkts_acked(): Linux also takes `ca_rtt_us` from the
     // newest SACKed segment (`last_sackt`); we sample cumulative ACKs only.
-    let sample = crate::tcp_cong::AckSample { pkts_acked: acked, rtt_us: ca_rtt_us, in_flight: prior_in_flight };
+    let sample =
+        crate::tcp_cong::AckSample { pkts_acked: acked, rtt_us: ca_rtt_us, in_flight: prior_in_flight };
     let ops = tp.icsk_ca_ops;
     ops.pkts_acked(net, tp, &sample);
     acked
