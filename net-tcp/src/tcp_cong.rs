@@ -6,7 +6,9 @@
 //! what to restore when a loss proves spurious (`undo_cwnd`), and
 //! notifications (`set_state`, `cwnd_event`, `pkts_acked`). Reno
 //! (`tcp_reno_ssthresh()`, `tcp_reno_cong_avoid()`, `tcp_reno_undo_cwnd()`)
-//! is built in and is the fallback every other algorithm can call.
+//! is built in and is the fallback every other algorithm can call; CUBIC
+//! ([`crate::tcp_cubic`]) is built in beside it and, as in Linux 6.18, is
+//! the default.
 //!
 //! Heads up: RFC 5681 §3.1 (slow start and congestion avoidance) and
 //! RFC 3465 (appropriate byte counting, which Linux's `tcp_slow_start()`
@@ -15,7 +17,9 @@
 //! # Where we differ
 //!
 //! - Linux passes `struct sock *`; the hooks here get the locked
-//!   [`TcpSk`], since that is where every field they read lives.
+//!   [`TcpSk`], since that is where every field they read lives
+//!   (`pkts_acked()` also gets the `Net`, for HyStart's counters), and
+//!   read time from its `tcp_mstamp` rather than the global `jiffies`.
 //! - Private state is [`TcpSk::icsk_ca_priv`], 13 words like Linux's
 //!   `ICSK_CA_PRIV_SIZE`; an algorithm views it through its own struct.
 

@@ -98,6 +98,7 @@ pub const CUBE_FACTOR: u64 = (1u64 << (10 + 3 * BICTCP_HZ)) / (BIC_SCALE as u64 
 // ANCHOR_END: bictcp_params
 
 /// `struct bictcp`: CUBIC's per-connection state (`inet_csk_ca(sk)`).
+#[doc(alias = "bictcp")]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bictcp {
     /// `cnt`: increase cwnd by 1 after this many ACKed segments.
@@ -111,6 +112,7 @@ pub struct Bictcp {
     /// `bic_origin_point`: origin of the cubic function (W_max or cwnd).
     pub bic_origin_point: u32,
     /// `bic_K`: time from the epoch's start to the origin, in 2^-10 s.
+    #[doc(alias = "bic_K")]
     pub bic_k: u32,
     /// `delay_min`: minimum RTT seen (µs).
     pub delay_min: u32,
@@ -410,6 +412,7 @@ fn hystart_update(net: &Net, tp: &mut TcpSk, ca: &mut Bictcp, delay: u32) {
 }
 
 /// CUBIC, Linux's `cubictcp` (net/ipv4/tcp_cubic.c).
+#[doc(alias = "cubictcp")]
 #[derive(Debug)]
 pub struct Cubic;
 
