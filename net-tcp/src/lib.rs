@@ -57,7 +57,7 @@
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission, closing/orphans | callbacks take the socket lock (no `tcp_release_cb` deferral); `tcp_out_of_resources()` has no `check_net()` case |
 //! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission, net-tcp-options/sending | hooks take the locked `TcpSk` (`pkts_acked()` also the `Net`); a global registry without modules or `tcp_allowed_congestion_control`; Reno and CUBIC built in, default `cubic` as in Linux |
-//! | `tcp_cubic.rs` | net/ipv4/tcp_cubic.c | net-tcp-options/sending | module parameters are constants; no pacing (`hystart_ack_delay()` = 0); time from `tcp_mstamp`; no SACK RTT samples |
+//! | `tcp_cubic.rs` | net/ipv4/tcp_cubic.c | net-tcp-options/sending | module parameters are constants; no pacing (`SK_PACING_NONE`; `sk_gso_max_size` taken as 64 KiB); time from `tcp_mstamp`; no SACK RTT samples |
 //! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path, closing/orphans | no autotuning or `tcp_mem` (so `tcp_check_oom()` judges orphans only); the orphan count and `tcp_max_orphans` are per namespace, the 100 ms `tcp_orphan_cache` refreshed lazily |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |

@@ -598,6 +598,11 @@ pub struct TcpSk {
     /// when a segment arrives, before transmitting and when a timer fires.
     /// Congestion control reads time from here ([`TcpSk::tcp_jiffies32`]).
     pub tcp_mstamp: u64,
+    /// `sk_pacing_rate`: bytes per second, 200 % of cwnd·mss/srtt in slow
+    /// start, 120 % after ([`crate::tcp_input::tcp_update_pacing_rate`]).
+    /// Nothing paces with it here (no fq, no internal pacing); CUBIC's
+    /// HyStart reads it (`hystart_ack_delay()`), as in Linux.
+    pub sk_pacing_rate: u64,
     /// `segs_in`.
     pub segs_in: u32,
     /// `segs_out`.
@@ -876,6 +881,7 @@ impl TcpSk {
             lsndtime: 0,
             rcv_tstamp: 0,
             tcp_mstamp: 0,
+            sk_pacing_rate: 0,
             segs_in: 0,
             segs_out: 0,
             bytes_acked: 0,

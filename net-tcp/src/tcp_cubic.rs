@@ -30,8 +30,10 @@
 //! - Linux's module parameters (`beta`, `fast_convergence`, `hystart`,
 //!   `hystart_detect`, `hystart_low_window`, `hystart_ack_delta_us`, …) are
 //!   constants here, at their defaults; `initial_ssthresh` is 0 (unused).
-//! - No pacing, so `hystart_ack_delay()` is 0 and the ACK-train threshold
-//!   is always halved (`SK_PACING_NONE`).
+//! - No pacing (`SK_PACING_NONE`, as for CUBIC without fq in Linux): the
+//!   ACK-train threshold is always halved. `hystart_ack_delay()` reads
+//!   `sk_pacing_rate` as Linux's does, with `sk_gso_max_size` fixed at
+//!   `GSO_LEGACY_MAX_SIZE` (what a device with software GSO gives).
 //! - The clock is the socket's `tcp_mstamp` (see [`TcpSk::tcp_jiffies32`]).
 //! - Delay samples come from cumulative ACKs only (no SACK RTT).
 
@@ -358,16 +360,33 @@ pub fn bictcp_update(ca: &mut Bictcp, cwnd: u32, acked: u32, now: u32) {
 }
 // ANCHOR_END: bictcp_update
 
+/// `GSO_LEGACY_MAX_SIZE`: Linux's `sk_gso_max_size` on a device without
+/// BIG TCP (software GSO is on for every device).
+pub const GSO_LEGACY_MAX_SIZE: u64 = 65536;
+
+/// Mirrors `hystart_ack_delay()`: a cushion for TSO/GRO aggregation added
+/// to the ACK-train threshold — the time to send four GSO packets at the
+/// pacing rate, at most 1 ms; 0 before there is a rate. Below 262 MB/s it
+/// is the full 1 ms.
+pub fn hystart_ack_delay(tp: &TcpSk) -> u32 {
+    let rate = tp.sk_pacing_rate;
+    if rate == 0 {
+        return 0;
+    }
+    (GSO_LEGACY_MAX_SIZE * 4 * 1_000_000 / rate).min(1000) as u32
+}
+
 /// Mirrors `hystart_update()`: one RTT sample (`delay`, µs) in slow start.
 /// A round ends when `snd_una` passes `end_seq`; below
 /// `hystart_low_window` nothing is judged. **ACK train**: while ACKs keep
 /// coming within `hystart_ack_delta_us` of each other, a train that has
-/// lasted more than `delay_min / 2` since the round began means the pipe
-/// is full. **Delay**: once 8 samples are in, a round whose minimum RTT
-/// exceeds `delay_min` by `clamp(delay_min / 8, 4 ms, 16 ms)` means a
-/// queue is building. Either sets `found` and ends slow start
-/// (`snd_ssthresh` = cwnd), counting TCPHystartTrainDetect /
-/// TCPHystartTrainCwnd or TCPHystartDelayDetect / TCPHystartDelayCwnd.
+/// lasted more than (`delay_min` + [`hystart_ack_delay`]) / 2 since the
+/// round began means the pipe is full. **Delay**: once 8 samples are in,
+/// a round whose minimum RTT exceeds `delay_min` by
+/// `clamp(delay_min / 8, 4 ms, 16 ms)` means a queue is building. Either
+/// sets `found` and ends slow start (`snd_ssthresh` = cwnd), counting
+/// TCPHystartTrainDetect / TCPHystartTrainCwnd or TCPHystartDelayDetect /
+/// TCPHystartDelayCwnd.
 fn hystart_update(net: &Net, tp: &mut TcpSk, ca: &mut Bictcp, delay: u32) {
     if after(tp.snd_una, ca.end_seq) {
         bictcp_hystart_reset(tp, ca);
@@ -383,9 +402,11 @@ fn hystart_update(net: &Net, tp: &mut TcpSk, ca: &mut Bictcp, delay: u32) {
         // first detection parameter - ack-train detection
         if (now.wrapping_sub(ca.last_ack) as i32) <= HYSTART_ACK_DELTA_US as i32 {
             ca.last_ack = now;
-            // hystart_ack_delay() is 0 without pacing, and without pacing
-            // (SK_PACING_NONE) the train must pass delay_min / 2.
-            let threshold = ca.delay_min >> 1;
+            let mut threshold = ca.delay_min.wrapping_add(hystart_ack_delay(tp));
+            // Hystart ack train triggers if we get ack past ca->delay_min/2.
+            // Pacing might have delayed packets up to RTT/2 during slow
+            // start — not here: sk_pacing_status is SK_PACING_NONE.
+            threshold >>= 1;
             if (now.wrapping_sub(ca.round_start) as i32) > threshold as i32 {
                 ca.found = 1;
                 net.mib.inc(LinuxMib::TCPHystartTrainDetect);
@@ -720,6 +741,39 @@ mod tests {
             assert_eq!(net.mib.get(LinuxMib::TCPHystartTrainDetect), 1);
             assert_eq!(net.mib.get(LinuxMib::TCPHystartTrainCwnd), 16);
             assert_eq!(net.mib.get(LinuxMib::TCPHystartDelayDetect), 0);
+        });
+    }
+
+    #[test]
+    fn hystart_ack_train_threshold_has_linuxs_gso_cushion() {
+        with_cubic(16, TCP_INFINITE_SSTHRESH, |net, tp| {
+            // tcp_update_pacing_rate() in slow start: 1000-byte MSS, cwnd
+            // 16, srtt 10 ms: 1000·80000·200·16/80000 = 3.2 MB/s. Four GSO
+            // packets at that rate take 82 ms: the cushion is its 1 ms cap.
+            tp.mss_cache = 1000;
+            tp.snd_ssthresh = TCP_INFINITE_SSTHRESH;
+            tp.rtt.srtt_us = 10_000 << 3;
+            crate::tcp_input::tcp_update_pacing_rate(tp);
+            assert_eq!(tp.sk_pacing_rate, 3_200_000);
+            assert_eq!(hystart_ack_delay(tp), 1000);
+            // At 300 MB/s: 65536·4/300 = 873 µs.
+            tp.sk_pacing_rate = 300_000_000;
+            assert_eq!(hystart_ack_delay(tp), 873);
+            tp.sk_pacing_rate = 3_200_000;
+
+            tp.snd_nxt = 16_001;
+            TCP_CUBIC.init(tp);
+            tp.snd_una = 16_002;
+            tp.snd_nxt = 48_001;
+            sample(tp, net, 10_020_000, 10_000); // the round starts here
+            // Threshold (10 ms + 1 ms) / 2 = 5.5 ms: 5.3 ms is not past it.
+            for us in [1000, 2000, 3000, 4000, 5000, 5300] {
+                sample(tp, net, 10_020_000 + us, 10_000);
+            }
+            assert_eq!(tp.snd_ssthresh, TCP_INFINITE_SSTHRESH);
+            sample(tp, net, 10_025_600, 10_000);
+            assert_eq!(tp.snd_ssthresh, 16);
+            assert_eq!(net.mib.get(LinuxMib::TCPHystartTrainDetect), 1);
         });
     }
 

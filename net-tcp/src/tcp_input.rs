@@ -172,6 +172,28 @@ pub fn tcp_is_cwnd_limited(tp: &TcpSk) -> bool {
     tp.snd_cwnd < tp.snd_ssthresh && tp.snd_cwnd < 2 * tp.max_packets_out
 }
 
+/// `sysctl_tcp_pacing_ss_ratio` (200) and `sysctl_tcp_pacing_ca_ratio`
+/// (120), Linux's defaults; not sysctls here.
+pub const TCP_PACING_SS_RATIO: u64 = 200;
+/// See [`TCP_PACING_SS_RATIO`].
+pub const TCP_PACING_CA_RATIO: u64 = 120;
+
+/// Mirrors `tcp_update_pacing_rate()` (net/ipv4/tcp_input.c), run after
+/// every ACK's window update: `sk_pacing_rate` = mss · max(cwnd,
+/// packets_out) / srtt, times 200 % in slow start (below half of
+/// `ssthresh`) or 120 % after. Without an RTT yet the division is skipped,
+/// as in Linux. No `SO_MAX_PACING_RATE` cap here.
+pub fn tcp_update_pacing_rate(tp: &mut TcpSk) {
+    // (USEC_PER_SEC / 100) << 3: srtt_us is 8 × the RTT, the ratio in percent.
+    let mut rate = u64::from(tp.mss_cache) * ((1_000_000 / 100) << 3);
+    rate *= if tp.snd_cwnd < tp.snd_ssthresh / 2 { TCP_PACING_SS_RATIO } else { TCP_PACING_CA_RATIO };
+    rate *= u64::from(tp.snd_cwnd.max(tp.packets_out));
+    if tp.rtt.srtt_us != 0 {
+        rate /= u64::from(tp.rtt.srtt_us);
+    }
+    tp.sk_pacing_rate = rate;
+}
+
 /// Mirrors `tcp_cong_avoid()`: let the socket's algorithm grow the window
 /// (`icsk_ca_ops->cong_avoid`, Reno's by default) for `acked` segments.
 pub fn tcp_cong_avoid(tp: &mut TcpSk, ack: u32, acked: u32) {

@@ -19,8 +19,9 @@ doubling it every round trip from the initial 10 (TCP_INIT_CWND). The
 congestion control is CUBIC, Linux's default: its HyStart watches the ACKs
 of each round and, once cwnd is 16 or more, ends slow start early
 (ssthresh = cwnd, TcpExtTCPHystartTrainDetect) when a train of closely
-spaced ACKs lasts longer than half the minimum RTT — the pipe is full
-before the queue overflows. From there cwnd follows the cubic curve
+spaced ACKs lasts longer than half the minimum RTT (plus half a
+millisecond, hystart_ack_delay) — the pipe is full before the queue
+overflows. From there cwnd follows the cubic curve
 (bictcp_update, at least as fast as Reno would) until the queue does
 overflow and segments are dropped. The duplicate ACKs that follow (each
 carrying SACK blocks) drive loss recovery: fast retransmit
