@@ -569,8 +569,8 @@ mod tests {
     //! The expected numbers below come from the formulas of
     //! net/ipv4/tcp_cubic.c (6.18), worked through independently of this
     //! file (a transliteration of `bictcp_update()`, `cubic_root()` and
-    //! `tcp_cong_avoid_ai()` run outside the crate), with RFC 9438's real
-    //! arithmetic alongside as a sanity check.
+    //! `tcp_cong_avoid_ai()`: net-tcp/tests/kernel_peers/tcp_cubic_ref.py),
+    //! with RFC 9438's real arithmetic alongside as a sanity check.
     use super::*;
     use net_core::{Clock, Net};
 
