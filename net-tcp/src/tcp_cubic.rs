@@ -698,6 +698,28 @@ mod tests {
     }
 
     #[test]
+    fn short_rtt_waits_for_linuxs_hz_32_recompute() {
+        // Linux's early return in bictcp_update() — nothing but ack_cnt
+        // while cwnd is unchanged and less than HZ/32 (31 jiffies) has
+        // passed — holds a 1 ms-RTT flow at 15 for 33 rounds; then the
+        // recompute finds the Reno estimate (fed all along by ack_cnt)
+        // 16 segments ahead, cnt drops to its floor of 2, and the window
+        // grows by half a segment per ACK: 23, 35, where the cubic target
+        // (W_max 20) and the Reno estimate are both left behind.
+        with_cubic(20, 20, |net, tp| {
+            sample(tp, net, 9_000_000, 1000);
+            assert_eq!(TCP_CUBIC.ssthresh(tp), 14);
+            tp.snd_ssthresh = 14;
+            tp.snd_cwnd = 14;
+            let got = run_rounds(tp, 10_000_000, 1000, 40);
+            let mut want = vec![14];
+            want.extend([15; 33]);
+            want.extend([23, 35, 35, 35, 35, 35, 35]);
+            assert_eq!(got, want);
+        });
+    }
+
+    #[test]
     fn fast_convergence_lowers_w_max_when_losses_come_earlier() {
         with_cubic(80, 80, |_, tp| {
             let mut ca = Bictcp::load(tp);
