@@ -171,8 +171,10 @@ fn plot_writes_a_time_sequence_svg_with_a_cwnd_panel() {
     for label in ["time-sequence graph", "retransmission", "receive window", "tcpi_snd_cwnd"] {
         assert!(svg.contains(label), "the plot lacks '{label}'");
     }
-    // Each retransmission gets a red dot at its top (the legend has none).
-    assert!(svg.matches("<circle").count() > 5, "retransmissions marked");
+    // Each retransmission gets a red dot at its top (the legend has none):
+    // four under CUBIC, whose HyStart leaves slow start before the queue
+    // overflows (Reno's slow start ran into it and resent 27).
+    assert!(svg.matches("<circle").count() >= 4, "retransmissions marked");
     let svg_path = tmp("handshake.svg");
     let (code, _, err) = netlab(&["run", "handshake", "--plot", svg_path.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");

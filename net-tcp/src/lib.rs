@@ -29,12 +29,13 @@
 //! and D-SACK blocks ([`tcp_input::sack_blocks`]), the sender keeps a
 //! scoreboard ([`tcp_input::sacktag`]) and recovers with fast retransmit,
 //! NewReno and PRR ([`tcp_input::fastretrans`]) under a pluggable
-//! congestion control ([`tcp_cong`], Reno).
+//! congestion control ([`tcp_cong`]: Reno, and [`tcp_cubic`], CUBIC with
+//! HyStart, the default as in Linux).
 //!
 //! TIME_WAIT is a small timewait sock from its own slab
 //! ([`inet_timewait_sock`]) in the full socket's place in `ehash`.
 //!
-//! Still to come, each with its issue: CUBIC, RACK-TLP and the fast path.
+//! Still to come, each with its issue: RACK-TLP and the fast path.
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|
@@ -55,7 +56,8 @@
 //! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission, closing/orphans | callbacks take the socket lock (no `tcp_release_cb` deferral); `tcp_out_of_resources()` has no `check_net()` case |
-//! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission | hooks take the locked `TcpSk`; a global registry without modules or `tcp_allowed_congestion_control`; default `reno` (Linux: `cubic`) |
+//! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission, net-tcp-options/sending | hooks take the locked `TcpSk` (`pkts_acked()` also the `Net`); a global registry without modules or `tcp_allowed_congestion_control`; Reno and CUBIC built in, default `cubic` as in Linux |
+//! | `tcp_cubic.rs` | net/ipv4/tcp_cubic.c | net-tcp-options/sending | module parameters are constants; no pacing (`SK_PACING_NONE`; `sk_gso_max_size` taken as 64 KiB); time from `tcp_mstamp`; no SACK RTT samples |
 //! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path, closing/orphans | no autotuning or `tcp_mem` (so `tcp_check_oom()` judges orphans only); the orphan count and `tcp_max_orphans` are per namespace, the 100 ms `tcp_orphan_cache` refreshed lazily |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |
@@ -74,6 +76,7 @@ pub mod syncookies;
 pub mod sysctl_net_ipv4_tcp;
 pub mod tcp;
 pub mod tcp_cong;
+pub mod tcp_cubic;
 pub mod tcp_input;
 pub mod tcp_ipv4;
 pub mod tcp_minisocks;

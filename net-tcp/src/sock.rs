@@ -594,6 +594,15 @@ pub struct TcpSk {
     pub lsndtime: u64,
     /// `rcv_tstamp`: last time an ACK arrived, in jiffies.
     pub rcv_tstamp: u64,
+    /// `tcp_mstamp`: the clock in µs, refreshed (`tcp_mstamp_refresh()`)
+    /// when a segment arrives, before transmitting and when a timer fires.
+    /// Congestion control reads time from here ([`TcpSk::tcp_jiffies32`]).
+    pub tcp_mstamp: u64,
+    /// `sk_pacing_rate`: bytes per second, 200 % of cwnd·mss/srtt in slow
+    /// start, 120 % after ([`crate::tcp_input::tcp_update_pacing_rate`]).
+    /// Nothing paces with it here (no fq, no internal pacing); CUBIC's
+    /// HyStart reads it (`hystart_ack_delay()`), as in Linux.
+    pub sk_pacing_rate: u64,
     /// `segs_in`.
     pub segs_in: u32,
     /// `segs_out`.
@@ -786,6 +795,19 @@ pub fn inet_combined_ports(sport: u16, dport: u16) -> u32 {
 }
 
 impl TcpSk {
+    /// Mirrors `tcp_mstamp_refresh()` (include/net/tcp.h): read the clock
+    /// into `tcp_mstamp` (µs).
+    pub fn tcp_mstamp_refresh(&mut self, net: &net_core::Net) {
+        self.tcp_mstamp = net.now_ns() / 1000;
+    }
+
+    /// `tcp_jiffies32`: jiffies, 32 bits. Linux reads the global `jiffies`;
+    /// the congestion hooks here have no `Net`, so we take it from
+    /// `tcp_mstamp` — the same clock at HZ = 1000, read at the last refresh.
+    pub fn tcp_jiffies32(&self) -> u32 {
+        (self.tcp_mstamp / (1_000_000 / net_core::jiffies::HZ)) as u32
+    }
+
     fn new(rcvbuf: usize, sndbuf: usize) -> TcpSk {
         TcpSk {
             state: TcpState::Close,
@@ -858,6 +880,8 @@ impl TcpSk {
             nonagle: 0,
             lsndtime: 0,
             rcv_tstamp: 0,
+            tcp_mstamp: 0,
+            sk_pacing_rate: 0,
             segs_in: 0,
             segs_out: 0,
             bytes_acked: 0,

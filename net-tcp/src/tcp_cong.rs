@@ -6,7 +6,9 @@
 //! what to restore when a loss proves spurious (`undo_cwnd`), and
 //! notifications (`set_state`, `cwnd_event`, `pkts_acked`). Reno
 //! (`tcp_reno_ssthresh()`, `tcp_reno_cong_avoid()`, `tcp_reno_undo_cwnd()`)
-//! is built in and is the fallback every other algorithm can call.
+//! is built in and is the fallback every other algorithm can call; CUBIC
+//! ([`crate::tcp_cubic`]) is built in beside it and, as in Linux 6.18, is
+//! the default.
 //!
 //! Heads up: RFC 5681 §3.1 (slow start and congestion avoidance) and
 //! RFC 3465 (appropriate byte counting, which Linux's `tcp_slow_start()`
@@ -15,7 +17,9 @@
 //! # Where we differ
 //!
 //! - Linux passes `struct sock *`; the hooks here get the locked
-//!   [`TcpSk`], since that is where every field they read lives.
+//!   [`TcpSk`], since that is where every field they read lives
+//!   (`pkts_acked()` also gets the `Net`, for HyStart's counters), and
+//!   read time from its `tcp_mstamp` rather than the global `jiffies`.
 //! - Private state is [`TcpSk::icsk_ca_priv`], 13 words like Linux's
 //!   `ICSK_CA_PRIV_SIZE`; an algorithm views it through its own struct.
 
@@ -28,8 +32,17 @@ use crate::sock::*;
 pub const TCP_CA_NAME_MAX: usize = 16;
 
 // ANCHOR: tcp_cong_list
-/// `tcp_cong_list`: the algorithms besides Reno, in registration order.
-/// Global, as Linux's list is (modules register once for every namespace).
+/// The algorithms built in, in the order Linux registers them at boot:
+/// Reno (`tcp_reno`, net/ipv4/tcp_cong.c) and CUBIC (`cubictcp`, built in
+/// as `CONFIG_TCP_CONG_CUBIC=y` is in 6.18's defconfig). They cannot be
+/// unregistered.
+fn tcp_ca_builtin() -> [&'static dyn TcpCongestionOps; 2] {
+    [&TCP_RENO, &crate::tcp_cubic::TCP_CUBIC]
+}
+
+/// `tcp_cong_list`: the algorithms registered after the built-in ones, in
+/// registration order. Global, as Linux's list is (modules register once
+/// for every namespace).
 static TCP_CONG_LIST: spin::RwLock<Vec<&'static dyn TcpCongestionOps>> = spin::RwLock::new(Vec::new());
 
 /// Mirrors `tcp_register_congestion_control()` (net/ipv4/tcp_cong.c): add
@@ -41,7 +54,7 @@ pub fn tcp_register_congestion_control(ca: &'static dyn TcpCongestionOps) -> Res
         return Err(Errno::EINVAL);
     }
     let mut list = TCP_CONG_LIST.write();
-    if name == TCP_RENO.name() || list.iter().any(|c| c.name() == name) {
+    if tcp_ca_builtin().iter().any(|c| c.name() == name) || list.iter().any(|c| c.name() == name) {
         return Err(Errno::EEXIST);
     }
     list.push(ca);
@@ -50,25 +63,26 @@ pub fn tcp_register_congestion_control(ca: &'static dyn TcpCongestionOps) -> Res
 
 /// Mirrors `tcp_unregister_congestion_control()`. Sockets already using it
 /// keep their `&'static` reference (Linux waits for them with the module
-/// refcount). Reno cannot be removed.
+/// refcount). Reno and CUBIC cannot be removed.
 pub fn tcp_unregister_congestion_control(name: &str) {
     TCP_CONG_LIST.write().retain(|c| c.name() != name);
 }
 
-/// Mirrors `tcp_ca_find()`: the algorithm called `name`, Reno built in.
-/// Linux would also try `request_module("tcp_<name>")`; we have no modules.
+/// Mirrors `tcp_ca_find()`: the algorithm called `name`, Reno and CUBIC
+/// built in. Linux would also try `request_module("tcp_<name>")`; we have
+/// no modules.
 pub fn tcp_ca_find(name: &str) -> Option<&'static dyn TcpCongestionOps> {
-    if name == TCP_RENO.name() {
-        return Some(&TCP_RENO);
+    if let Some(ca) = tcp_ca_builtin().into_iter().find(|c| c.name() == name) {
+        return Some(ca);
     }
     TCP_CONG_LIST.read().iter().copied().find(|c| c.name() == name)
 }
 
 /// Mirrors `tcp_get_available_congestion_control()`: the names,
-/// space-separated. Linux lists in registration order, Reno first since it
-/// registers at boot.
+/// space-separated. Linux lists in registration order: "reno cubic" first,
+/// since both register at boot.
 pub fn tcp_get_available_congestion_control() -> String {
-    let mut names = vec![TCP_RENO.name()];
+    let mut names: Vec<&str> = tcp_ca_builtin().iter().map(|c| c.name()).collect();
     names.extend(TCP_CONG_LIST.read().iter().map(|c| c.name()));
     names.join(" ")
 }
@@ -81,12 +95,12 @@ fn tcp_ca_known(name: &str) -> Result<(), Errno> {
 /// `net.ipv4.tcp_congestion_control`: the algorithm new sockets take
 /// (`proc_tcp_congestion_control()`: an unknown name fails with `ENOENT`).
 /// Linux 6.18's built-in default is `cubic` (`CONFIG_DEFAULT_TCP_CONG`),
-/// and a new namespace starts from the initial namespace's choice (`bbr`
-/// on the machine these notes were checked on); ours is `reno` until
-/// CUBIC comes (#10).
+/// and so is ours. A new namespace in Linux starts from the initial
+/// namespace's choice (`bbr` on the machine these notes were checked on);
+/// ours from the built-in default.
 pub static TCP_CONGESTION_CONTROL: StrSysctlDef = StrSysctlDef {
     name: "net.ipv4.tcp_congestion_control",
-    default: "reno",
+    default: "cubic",
     validate: Some(tcp_ca_known),
     read: None,
     doc: "Congestion control algorithm for new connections.",
@@ -169,8 +183,9 @@ pub trait TcpCongestionOps: Send + Sync {
     fn name(&self) -> &'static str;
     /// `init()`: set up `icsk_ca_priv` for a new connection.
     fn init(&self, _tp: &mut TcpSk) {}
-    /// `ssthresh()` (required): the slow-start threshold after a loss.
-    fn ssthresh(&self, tp: &TcpSk) -> u32;
+    /// `ssthresh()` (required): the slow-start threshold after a loss. It
+    /// may update the private state (CUBIC records W_max here).
+    fn ssthresh(&self, tp: &mut TcpSk) -> u32;
     /// `cong_avoid()`: grow the window for `acked` newly acknowledged segments.
     fn cong_avoid(&self, tp: &mut TcpSk, ack: u32, acked: u32);
     /// `undo_cwnd()` (required): the window to restore when a reduction was spurious.
@@ -179,8 +194,10 @@ pub trait TcpCongestionOps: Send + Sync {
     fn set_state(&self, _tp: &mut TcpSk, _new_state: u8) {}
     /// `cwnd_event()`.
     fn cwnd_event(&self, _tp: &mut TcpSk, _ev: CaEvent) {}
-    /// `pkts_acked()`: per-ACK samples (CUBIC's HyStart and delay min).
-    fn pkts_acked(&self, _tp: &mut TcpSk, _sample: &AckSample) {}
+    /// `pkts_acked()`: per-ACK samples (CUBIC's HyStart and delay min),
+    /// from `tcp_clean_rtx_queue()`. Linux reaches the namespace through
+    /// `sock_net(sk)` (HyStart counts in it); here it is passed.
+    fn pkts_acked(&self, _net: &net_core::Net, _tp: &mut TcpSk, _sample: &AckSample) {}
 }
 
 impl std::fmt::Debug for dyn TcpCongestionOps {
@@ -237,7 +254,7 @@ impl TcpCongestionOps for Reno {
     }
 
     /// `tcp_reno_ssthresh()`: half the window, at least two segments.
-    fn ssthresh(&self, tp: &TcpSk) -> u32 {
+    fn ssthresh(&self, tp: &mut TcpSk) -> u32 {
         (tp.snd_cwnd >> 1).max(2)
     }
 

@@ -172,6 +172,28 @@ pub fn tcp_is_cwnd_limited(tp: &TcpSk) -> bool {
     tp.snd_cwnd < tp.snd_ssthresh && tp.snd_cwnd < 2 * tp.max_packets_out
 }
 
+/// `sysctl_tcp_pacing_ss_ratio` (200) and `sysctl_tcp_pacing_ca_ratio`
+/// (120), Linux's defaults; not sysctls here.
+pub const TCP_PACING_SS_RATIO: u64 = 200;
+/// See [`TCP_PACING_SS_RATIO`].
+pub const TCP_PACING_CA_RATIO: u64 = 120;
+
+/// Mirrors `tcp_update_pacing_rate()` (net/ipv4/tcp_input.c), run after
+/// every ACK's window update: `sk_pacing_rate` = mss · max(cwnd,
+/// packets_out) / srtt, times 200 % in slow start (below half of
+/// `ssthresh`) or 120 % after. Without an RTT yet the division is skipped,
+/// as in Linux. No `SO_MAX_PACING_RATE` cap here.
+pub fn tcp_update_pacing_rate(tp: &mut TcpSk) {
+    // (USEC_PER_SEC / 100) << 3: srtt_us is 8 × the RTT, the ratio in percent.
+    let mut rate = u64::from(tp.mss_cache) * ((1_000_000 / 100) << 3);
+    rate *= if tp.snd_cwnd < tp.snd_ssthresh / 2 { TCP_PACING_SS_RATIO } else { TCP_PACING_CA_RATIO };
+    rate *= u64::from(tp.snd_cwnd.max(tp.packets_out));
+    if tp.rtt.srtt_us != 0 {
+        rate /= u64::from(tp.rtt.srtt_us);
+    }
+    tp.sk_pacing_rate = rate;
+}
+
 /// Mirrors `tcp_cong_avoid()`: let the socket's algorithm grow the window
 /// (`icsk_ca_ops->cong_avoid`, Reno's by default) for `acked` segments.
 pub fn tcp_cong_avoid(tp: &mut TcpSk, ack: u32, acked: u32) {
@@ -217,6 +239,8 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
     net_core::ftrace_graph!("tcp_clean_rtx_queue");
     let mut acked = 0;
     let mut first_ackt: Option<u64> = None;
+    let mut last_ackt: Option<u64> = None;
+    let prior_in_flight = crate::tcp_output::tcp_packets_in_flight(tp);
     let mut retrans_data_acked = false;
     let now = net.now_ns();
     while let Some(head) = tp.tcp_rtx_queue.front() {
@@ -236,8 +260,9 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         }
         if cb.sacked & TCPCB_EVER_RETRANS != 0 {
             retrans_data_acked = true; // FLAG_RETRANS_DATA_ACKED
-        } else if first_ackt.is_none() && cb.when_ns != 0 {
-            first_ackt = Some(cb.when_ns);
+        } else if cb.when_ns != 0 {
+            last_ackt = Some(cb.when_ns);
+            first_ackt.get_or_insert(cb.when_ns);
         }
         tp.packets_out = tp.packets_out.saturating_sub(1);
         tp.sk_wmem_queued = tp.sk_wmem_queued.saturating_sub(skb.truesize as usize);
@@ -251,6 +276,12 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         (Some(sent), false) => (now.saturating_sub(sent) / 1000).max(1) as i64,
         _ => -1,
     };
+    // `ca_rtt_us`: the same, from the newest segment acknowledged — what
+    // the congestion control's delay tracking gets (`rs->rtt_us`).
+    let mut ca_rtt_us = match (last_ackt, retrans_data_acked) {
+        (Some(sent), false) => (now.saturating_sub(sent) / 1000).max(1) as i64,
+        _ => -1,
+    };
     // tcp_ack_update_rtt(): without a sequence sample, the echoed timestamp
     // gives one (RFC 7323 §4.1) — it names the transmission that was
     // acknowledged, so it is safe even for retransmitted data.
@@ -258,12 +289,19 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         let delta = tcp_time_stamp_ts(net).wrapping_sub(tp.rx_opt.rcv_tsecr);
         if delta < (i32::MAX as u32) / 1000 {
             seq_rtt_us = i64::from(delta.max(1)) * 1000;
+            ca_rtt_us = seq_rtt_us;
         }
     }
     if seq_rtt_us >= 0 {
         tcp_rtt_estimator(tn, tp, seq_rtt_us);
         tcp_set_rto(tp);
     }
+    // icsk_ca_ops->pkts_acked(): Linux also takes `ca_rtt_us` from the
+    // newest SACKed segment (`last_sackt`); we sample cumulative ACKs only.
+    let sample =
+        crate::tcp_cong::AckSample { pkts_acked: acked, rtt_us: ca_rtt_us, in_flight: prior_in_flight };
+    let ops = tp.icsk_ca_ops;
+    ops.pkts_acked(net, tp, &sample);
     acked
 }
 
@@ -1513,6 +1551,7 @@ pub fn tcp_rcv_established(
     skb: Skb,
 ) {
     net_core::ftrace_graph!("tcp_rcv_established");
+    tp.tcp_mstamp_refresh(net);
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
@@ -1556,6 +1595,7 @@ pub fn tcp_rcv_state_process(
     pmtu: u32,
 ) -> RcvAction {
     net_core::ftrace_graph!("tcp_rcv_state_process");
+    tp.tcp_mstamp_refresh(net);
     match tp.state {
         TcpState::Close => return RcvAction::SendReset,
         // LISTEN (RFC 9293 §3.10.7.2), with Linux's drop reasons: an ACK

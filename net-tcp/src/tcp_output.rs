@@ -465,8 +465,15 @@ fn tcp_event_ack_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
 /// `tcp_event_data_sent()`: remember when data last left; a reply sent
 /// within `ato` of the last arrival makes the connection interactive
 /// (`inet_csk_inc_pingpong_cnt()`), so ACKs will wait to ride on data.
+/// Nothing in flight before this segment: the algorithm hears
+/// `CA_EVENT_TX_START` (CUBIC shifts its epoch past the idle time).
 fn tcp_event_data_sent(net: &Net, tp: &mut TcpSk) {
     let now = net.jiffies();
+    if tcp_packets_in_flight(tp) == 0 {
+        tp.tcp_mstamp_refresh(net);
+        let ops = tp.icsk_ca_ops;
+        ops.cwnd_event(tp, crate::tcp_cong::CaEvent::TxStart); // tcp_ca_event()
+    }
     tp.lsndtime = now;
     if now.wrapping_sub(tp.icsk_ack.lrcvtime) < u64::from(tp.icsk_ack.ato) {
         tp.icsk_ack.pingpong = tp.icsk_ack.pingpong.saturating_add(1);
@@ -664,6 +671,7 @@ fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
 /// (`tcp_check_probe_timer()`).
 pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) -> bool {
     net_core::ftrace_graph!("tcp_write_xmit");
+    tp.tcp_mstamp_refresh(net);
     // TCP_MTU_REDUCED_DEFERRED (tcp_release_cb()): an ICMP that found the
     // socket locked left its MTU here.
     let mtu = sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel);

@@ -54,6 +54,7 @@ pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
         if tp.state == TcpState::Close || tp.icsk_pending == 0 {
             return;
         }
+        tp.tcp_mstamp_refresh(net);
         if tp.icsk_timeout > net.jiffies() {
             net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
             return;
@@ -248,7 +249,7 @@ pub fn __dst_negative_advice(tp: &mut TcpSk) {
 /// the head is SACKed (the receiver reneged, TCPSACKReneging). Unless the
 /// window was already cut in this episode (Recovery or Loss with
 /// `high_seq` still ahead), `ssthresh` comes from the algorithm
-/// (`icsk_ca_ops.ssthresh`, Reno: half the window, at least 2) and it
+/// (`icsk_ca_ops.ssthresh`: CUBIC 0.7 of the window, Reno half, at least 2) and it
 /// hears `CA_EVENT_LOSS`. The window drops to what is in flight plus one,
 /// and the Loss state retransmits from `snd_una` up to `high_seq`
 /// (= `snd_nxt`) as ACKs open the window. We differ: no F-RTO, no undo.

@@ -35,7 +35,7 @@ impl TcpCongestionOps for Counted {
     fn init(&self, _tp: &mut TcpSk) {
         INITS.fetch_add(1, Ordering::Relaxed);
     }
-    fn ssthresh(&self, tp: &TcpSk) -> u32 {
+    fn ssthresh(&self, tp: &mut TcpSk) -> u32 {
         TCP_RENO.ssthresh(tp)
     }
     fn cong_avoid(&self, tp: &mut TcpSk, ack: u32, acked: u32) {
@@ -67,7 +67,7 @@ fn tcp_congestion_sets_and_gets_by_name() {
     let lab = TwoHosts::new(50_000);
     inet_init(&lab.a);
     let s = TcpSocket::new(&lab.a).unwrap();
-    assert_eq!(ca_name(&s), "reno");
+    assert_eq!(ca_name(&s), "cubic", "Linux 6.18's default");
     assert_eq!(s.setsockopt(SOL_TCP, TCP_CONGESTION, b"h1counted"), Ok(()));
     assert_eq!(ca_name(&s), "h1counted");
     assert_eq!(s.setsockopt(SOL_TCP, TCP_CONGESTION, b"nosuch"), Err(Errno::ENOENT));
@@ -87,12 +87,12 @@ fn sysctl_picks_the_default_and_refuses_unknown_names() {
     inet_init(&lab.a);
     inet_init(&lab.b);
     let t = &lab.a.sysctl;
-    assert_eq!(t.read("net.ipv4.tcp_congestion_control").unwrap(), "reno");
+    assert_eq!(t.read("net.ipv4.tcp_congestion_control").unwrap(), "cubic");
     let avail = t.read("net.ipv4.tcp_available_congestion_control").unwrap();
-    assert!(avail.split(' ').next() == Some("reno") && avail.contains("h1counted"), "{avail}");
+    assert!(avail.starts_with("reno cubic") && avail.contains("h1counted"), "{avail}");
     let err = t.set("net.ipv4.tcp_congestion_control", "nosuch").unwrap_err();
     assert_eq!(err.errno(), Errno::ENOENT);
-    assert_eq!(t.read("net.ipv4.tcp_congestion_control").unwrap(), "reno");
+    assert_eq!(t.read("net.ipv4.tcp_congestion_control").unwrap(), "cubic");
     assert_eq!(
         t.set("net.ipv4.tcp_available_congestion_control", "reno").unwrap_err().errno(),
         Errno::EACCES
@@ -112,6 +112,6 @@ fn sysctl_picks_the_default_and_refuses_unknown_names() {
     lab.run_ms(5);
     assert_eq!(c.state(), TcpState::Established);
     let (s, _) = l.accept().unwrap();
-    assert_eq!(ca_name(&s), "reno", "the other namespace keeps its own default");
+    assert_eq!(ca_name(&s), "cubic", "the other namespace keeps its own default");
     assert!(INITS.load(Ordering::Relaxed) > before, "init() ran at ESTABLISHED");
 }

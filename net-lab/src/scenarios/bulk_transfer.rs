@@ -15,13 +15,22 @@ wire is net-dev's veth with a rate). The bandwidth-delay product is about 17
 full segments, so the queue absorbs one window of overshoot and no more.
 
 Slow start (tcp_slow_start) grows cwnd by one segment per segment ACKed,
-doubling it every round trip from the initial 10 (TCP_INIT_CWND), until the
-queue overflows and segments are dropped. The duplicate ACKs that follow
-(each carrying SACK blocks where the stack sends them) drive loss recovery:
-fast retransmit (tcp_fastretrans_alert → tcp_enter_recovery, with cwnd and
-ssthresh cut by the congestion control's ssthresh()) or, failing that, the
-retransmission timer (tcp_retransmit_timer → tcp_enter_loss: cwnd back to 1).
-After recovery cwnd grows linearly (congestion avoidance, tcp_cong_avoid_ai).
+doubling it every round trip from the initial 10 (TCP_INIT_CWND). The
+congestion control is CUBIC, Linux's default: its HyStart watches the ACKs
+of each round and, once cwnd is 16 or more, ends slow start early
+(ssthresh = cwnd, TcpExtTCPHystartTrainDetect) when a train of closely
+spaced ACKs lasts longer than half the minimum RTT (plus half a
+millisecond, hystart_ack_delay) — the pipe is full before the queue
+overflows. From there cwnd follows the cubic curve
+(bictcp_update, at least as fast as Reno would) until the queue does
+overflow and segments are dropped. The duplicate ACKs that follow (each
+carrying SACK blocks) drive loss recovery: fast retransmit
+(tcp_fastretrans_alert → tcp_enter_recovery, ssthresh = 717/1024 of cwnd
+from cubictcp_recalc_ssthresh, PRR bringing cwnd down to it) or, failing
+that, the retransmission timer (tcp_retransmit_timer → tcp_enter_loss: cwnd
+back to 1). After recovery cwnd climbs back along the cubic curve towards
+the window where the loss happened. With net.ipv4.tcp_congestion_control
+set to reno, slow start runs on into the overflow and the cut is to half.
 The scenario samples tcp_info's tcpi_snd_cwnd every 5 ms: `--plot` draws it
 under the time-sequence graph, where retransmissions show in red.
 
@@ -30,9 +39,10 @@ retransmission with what surrounds it, and the end; `--pcap` and `--json`
 carry every segment.
 
 Book: net-tcp → retransmission; data in and out. Linux: tcp_sendmsg,
-tcp_write_xmit, tcp_ack, tcp_cong_avoid, tcp_slow_start, tcp_reno_ssthresh /
-cubictcp_recalc_ssthresh, tcp_fastretrans_alert, tcp_retransmit_timer
-(net/ipv4/tcp.c, tcp_output.c, tcp_input.c, tcp_cong.c, tcp_timer.c).";
+tcp_write_xmit, tcp_ack, tcp_cong_avoid, tcp_slow_start, hystart_update,
+bictcp_update, cubictcp_recalc_ssthresh, tcp_fastretrans_alert,
+tcp_retransmit_timer (net/ipv4/tcp.c, tcp_output.c, tcp_input.c,
+tcp_cong.c, tcp_cubic.c, tcp_timer.c).";
 
 /// Bytes sent.
 pub const TOTAL: usize = 2 << 20;
@@ -101,7 +111,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     drop(client);
     drop(server);
     let headline = format!(
-        "cwnd doubles per RTT up to {max} segments, the queue overflows, the losses are repaired and cwnd restarts lower"
+        "cwnd doubles per RTT until HyStart ends slow start, CUBIC grows it to {max} segments, the queue overflows, the losses are repaired and cwnd restarts lower"
     );
     let mut r = lab.finish(headline, Some(trace), cwnd);
     if let Some(pos) = r.text.find("\nnstat (on a)") {

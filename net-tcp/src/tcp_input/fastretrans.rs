@@ -561,7 +561,8 @@ fn tcp_may_raise_cwnd(tn: &TcpNet, tp: &TcpSk, flag: i32) -> bool {
 /// Mirrors `tcp_cong_control()` (without `cong_control` algorithms such as
 /// BBR): in Recovery or CWR PRR sets the window
 /// ([`tcp_cwnd_reduction`]); otherwise, if the ACK may raise it, the
-/// algorithm's `cong_avoid()` grows it (Linux's `tcp_cong_avoid()`).
+/// algorithm's `cong_avoid()` grows it (Linux's `tcp_cong_avoid()`); then
+/// the pacing rate follows the window (`tcp_update_pacing_rate()`).
 pub fn tcp_cong_control(
     tn: &TcpNet,
     tp: &mut TcpSk,
@@ -576,6 +577,7 @@ pub fn tcp_cong_control(
         let ops = tp.icsk_ca_ops;
         ops.cong_avoid(tp, ack, acked_sacked);
     }
+    crate::tcp_input::tcp_update_pacing_rate(tp);
 }
 // ANCHOR_END: tcp_cong_control
 
