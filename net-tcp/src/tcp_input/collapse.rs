@@ -44,9 +44,10 @@ pub const TCP_COLLAPSE_CHUNK: usize = 4096 - 320;
 /// Mirrors `tcp_collapse()` (net/ipv4/tcp_input.c) on the receive queue:
 /// if some queued skb holds less payload than its `truesize` is worth
 /// (`tcp_win_from_space(truesize) > len`) or data already read, copy the
-/// unread bytes (`copied_seq..rcv_nxt`) into skbs of
-/// [`TCP_COLLAPSE_CHUNK`] bytes, in order, and charge those instead.
-/// Returns the bytes of `sk_rmem_alloc` given back.
+/// unread bytes (`copied_seq..rcv_nxt`) into skbs of at most
+/// [`TCP_COLLAPSE_CHUNK`] bytes — each sized to what is left to copy, as
+/// `tcp_collapse()` sizes its `alloc_skb(copy)` — in order, and charge
+/// those instead. Returns the bytes of `sk_rmem_alloc` given back.
 pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
     let bloated = tp.sk_receive_queue.iter().any(|skb| {
         tcp_win_from_space(tp, i64::from(skb.truesize)) > skb.len() as i64
@@ -56,8 +57,21 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
         return 0;
     }
     let before_alloc = tp.sk_rmem_alloc;
+    // The unread bytes, so the last skb is no bigger than its share.
+    let mut left: usize = tp
+        .sk_receive_queue
+        .iter()
+        .map(|skb| {
+            let start = TCP_SKB_CB(skb).seq;
+            if before(start, tp.copied_seq) {
+                skb.len().saturating_sub(tp.copied_seq.wrapping_sub(start) as usize)
+            } else {
+                skb.len()
+            }
+        })
+        .sum();
     let mut out = SkBuffHead::new();
-    let mut cur: Option<Skb> = None;
+    let mut cur: Option<(Skb, usize)> = None;
     let mut seq = tp.copied_seq;
     while let Some(skb) = tp.sk_receive_queue.dequeue() {
         tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
@@ -68,27 +82,28 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
         }
         let mut data = if before(start, seq) { &skb.data()[skip..] } else { skb.data() };
         while !data.is_empty() {
-            let full = cur.as_ref().is_some_and(|c| c.len() == TCP_COLLAPSE_CHUNK);
-            if full || cur.is_none() {
-                if let Some(done) = cur.take() {
+            if cur.as_ref().is_none_or(|(c, size)| c.len() == *size) {
+                if let Some((done, _)) = cur.take() {
                     tp.sk_rmem_alloc += done.truesize as usize;
                     out.queue_tail(done);
                 }
-                let mut n = alloc_skb(TCP_COLLAPSE_CHUNK);
+                let size = left.clamp(1, TCP_COLLAPSE_CHUNK);
+                let mut n = alloc_skb(size);
                 let cb = TCP_SKB_CB_mut(&mut n);
                 cb.seq = seq;
                 cb.end_seq = seq;
-                cur = Some(n);
+                cur = Some((n, size));
             }
-            let Some(c) = cur.as_mut() else { break };
-            let n = data.len().min(TCP_COLLAPSE_CHUNK - c.len());
+            let Some((c, size)) = cur.as_mut() else { break };
+            let n = data.len().min(*size - c.len());
+            left = left.saturating_sub(n);
             c.put_data(&data[..n]);
             TCP_SKB_CB_mut(c).end_seq = TCP_SKB_CB(c).end_seq.wrapping_add(n as u32);
             seq = seq.wrapping_add(n as u32);
             data = &data[n..];
         }
     }
-    if let Some(done) = cur.take() {
+    if let Some((done, _)) = cur.take() {
         tp.sk_rmem_alloc += done.truesize as usize;
         out.queue_tail(done);
     }
@@ -99,10 +114,20 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
 
 // ANCHOR: tcp_collapse_ofo_queue
 /// Mirrors `tcp_collapse_ofo_queue()` (net/ipv4/tcp_input.c): repack each
-/// run of touching or overlapping out-of-order segments into skbs of
-/// [`TCP_COLLAPSE_CHUNK`] bytes (overlaps copied once), if some segment is
-/// bloated. The sequence ranges — and so the SACK blocks — do not change.
-/// Returns the bytes of `sk_rmem_alloc` given back.
+/// run of touching or overlapping out-of-order segments into skbs of at
+/// most [`TCP_COLLAPSE_CHUNK`] bytes (overlaps copied once), if some
+/// segment is bloated. The sequence ranges — and so the SACK blocks — do
+/// not change. Returns the bytes of `sk_rmem_alloc` given back.
+///
+/// Two rules keep a collapse from *costing* memory, as in Linux: a run
+/// that is one skb holding less than a page is left alone ("Do not
+/// attempt collapsing tiny skbs": `range_truesize != head->truesize ||
+/// end - start >= SKB_WITH_OVERHEAD(PAGE_SIZE)`), and each new skb is
+/// sized to what is left of its run, `min(SKB_MAX_ORDER(0, 0), end -
+/// start)` (`tcp_collapse()`'s `alloc_skb(copy)`). Without them every
+/// lone tiny segment of an out-of-order flood became a page-sized skb,
+/// and the collapse that was to make room pushed `sk_rmem_alloc` past
+/// `sk_rcvbuf` instead.
 pub fn tcp_collapse_ofo_queue(tp: &mut TcpSk) -> usize {
     let bloated = tp
         .out_of_order_queue
@@ -112,59 +137,69 @@ pub fn tcp_collapse_ofo_queue(tp: &mut TcpSk) -> usize {
         return 0;
     }
     let before_alloc = tp.sk_rmem_alloc;
-    let mut nodes = Vec::new();
+    // Split the queue into runs: touching or overlapping segments; a
+    // segment carrying FIN is a run of its own and ends the one before.
+    let mut runs: Vec<(Vec<Box<OfoNode>>, u32)> = Vec::new();
+    let mut open = false;
     while let Some(n) = tp.out_of_order_queue.front_mut().remove() {
         tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(n.skb.truesize as usize);
-        nodes.push(n);
+        let fin = TCP_SKB_CB(&n.skb).tcp_flags & TCPHDR_FIN != 0;
+        match runs.last_mut() {
+            Some((run, end)) if open && !fin && !after(n.seq, *end) => {
+                if after(n.end_seq, *end) {
+                    *end = n.end_seq;
+                }
+                run.push(n);
+            }
+            _ => {
+                let end = n.end_seq;
+                runs.push((vec![n], end));
+                open = !fin;
+            }
+        }
     }
     let mut out: Vec<Box<OfoNode>> = Vec::new();
-    // The chunk being filled, and where the run it belongs to ends.
-    let mut cur: Option<Box<OfoNode>> = None;
-    for n in nodes {
-        let fin = TCP_SKB_CB(&n.skb).tcp_flags & TCPHDR_FIN != 0;
-        let touches = cur.as_ref().is_some_and(|c| !after(n.seq, c.end_seq));
-        if fin || !touches {
-            if let Some(c) = cur.take() {
-                out.push(c);
-            }
-        }
-        if fin {
-            out.push(n);
+    for (run, end) in runs {
+        let start = run[0].seq;
+        let fin = TCP_SKB_CB(&run[0].skb).tcp_flags & TCPHDR_FIN != 0;
+        if fin || (run.len() == 1 && (end.wrapping_sub(start) as usize) < TCP_COLLAPSE_CHUNK) {
+            out.extend(run);
             continue;
         }
-        let run_end = cur.as_ref().map_or(n.seq, |c| c.end_seq);
-        if !after(n.end_seq, run_end) {
-            continue; // nothing new in it
-        }
-        let skip = run_end.wrapping_sub(n.seq) as usize;
-        let mut data = &n.skb.data()[skip.min(n.skb.len())..];
-        while !data.is_empty() {
-            if cur.as_ref().is_none_or(|c| c.skb.len() == TCP_COLLAPSE_CHUNK) {
-                let start = cur.as_ref().map_or(run_end, |c| c.end_seq);
-                if let Some(c) = cur.take() {
-                    out.push(c);
-                }
-                let mut skb = alloc_skb(TCP_COLLAPSE_CHUNK);
-                let cb = TCP_SKB_CB_mut(&mut skb);
-                cb.seq = start;
-                cb.end_seq = start;
-                cur = Some(Box::new(OfoNode {
-                    link: RBTreeAtomicLink::new(),
-                    seq: start,
-                    end_seq: start,
-                    skb,
-                }));
+        // The chunk being filled and its size.
+        let mut cur: Option<(Box<OfoNode>, usize)> = None;
+        let mut seq = start; // the next byte to copy
+        for n in run {
+            if !after(n.end_seq, seq) {
+                continue; // nothing new in it
             }
-            let Some(c) = cur.as_mut() else { break };
-            let k = data.len().min(TCP_COLLAPSE_CHUNK - c.skb.len());
-            c.skb.put_data(&data[..k]);
-            c.end_seq = c.end_seq.wrapping_add(k as u32);
-            TCP_SKB_CB_mut(&mut c.skb).end_seq = c.end_seq;
-            data = &data[k..];
+            let skip = seq.wrapping_sub(n.seq) as usize;
+            let mut data = &n.skb.data()[skip.min(n.skb.len())..];
+            while !data.is_empty() {
+                if cur.as_ref().is_none_or(|(c, size)| c.skb.len() == *size) {
+                    if let Some((c, _)) = cur.take() {
+                        out.push(c);
+                    }
+                    let size = (end.wrapping_sub(seq) as usize).min(TCP_COLLAPSE_CHUNK);
+                    let mut skb = alloc_skb(size);
+                    let cb = TCP_SKB_CB_mut(&mut skb);
+                    cb.seq = seq;
+                    cb.end_seq = seq;
+                    let node = OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq: seq, skb };
+                    cur = Some((Box::new(node), size));
+                }
+                let Some((c, size)) = cur.as_mut() else { break };
+                let k = data.len().min(*size - c.skb.len());
+                c.skb.put_data(&data[..k]);
+                c.end_seq = c.end_seq.wrapping_add(k as u32);
+                TCP_SKB_CB_mut(&mut c.skb).end_seq = c.end_seq;
+                seq = seq.wrapping_add(k as u32);
+                data = &data[k..];
+            }
         }
-    }
-    if let Some(c) = cur.take() {
-        out.push(c);
+        if let Some((c, _)) = cur.take() {
+            out.push(c);
+        }
     }
     let mut cursor = tp.out_of_order_queue.back_mut();
     for n in out {
@@ -247,5 +282,45 @@ mod tests {
         let first = tp.out_of_order_queue.front().get().expect("a run");
         let want: Vec<u8> = (0..300usize).map(|j| (1000 + j) as u8).collect();
         assert_eq!(first.skb.data(), &want[..]);
+    }
+
+    /// Regression: scattered tiny out-of-order segments (an out-of-order
+    /// flood's) each make a run of their own. Collapsing used to copy each
+    /// into a page-sized skb, so the collapse meant to make room raised
+    /// `sk_rmem_alloc` (past `sk_rcvbuf`, in net-tcp/tests/floods.rs).
+    /// Linux leaves a lone tiny skb alone and sizes each copy to its run.
+    #[test]
+    fn collapse_never_costs_memory_with_tiny_scattered_segments() {
+        let net = Net::new("collapse", Clock::new_virtual(), 1);
+        let sk = TcpSock::new(&net, 1 << 20, 1 << 20);
+        let mut tp = sk.lock.lock();
+        // 20 lone 10-byte segments 100 apart, then one run of three.
+        let mut segs: Vec<(u32, usize)> = (0..20).map(|i| (1000 + 100 * i, 10)).collect();
+        segs.extend([(5000, 40), (5040, 40), (5080, 40)]);
+        for (seq, len) in segs {
+            let mut skb = alloc_skb(512); // bloated: 10 bytes in 512
+            let bytes: Vec<u8> = (0..len).map(|j| (seq as usize + j) as u8).collect();
+            skb.put_data(&bytes);
+            tp.sk_rmem_alloc += skb.truesize as usize;
+            let end_seq = seq + len as u32;
+            let mut c = tp.out_of_order_queue.back_mut();
+            c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
+        }
+        let was = tp.sk_rmem_alloc;
+        let freed = tcp_collapse_ofo_queue(&mut tp);
+        assert!(
+            tp.sk_rmem_alloc <= was,
+            "collapsing raised sk_rmem_alloc from {was} to {}",
+            tp.sk_rmem_alloc
+        );
+        assert_eq!(tp.sk_rmem_alloc + freed, was);
+        let ranges: Vec<(u32, u32)> = tp.out_of_order_queue.iter().map(|n| (n.seq, n.end_seq)).collect();
+        let mut want: Vec<(u32, u32)> = (0..20).map(|i| (1000 + 100 * i, 1010 + 100 * i)).collect();
+        want.push((5000, 5120));
+        assert_eq!(ranges, want, "the lone segments kept, the run of three made one");
+        let run = tp.out_of_order_queue.back().get().expect("the run");
+        assert!(run.skb.truesize < 512, "sized to its 120 bytes, not a page: {}", run.skb.truesize);
+        let want: Vec<u8> = (0..120usize).map(|j| (5000 + j) as u8).collect();
+        assert_eq!(run.skb.data(), &want[..]);
     }
 }
