@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use intrusive_collections::RBTreeAtomicLink;
 
-use net_core::snmp::LinuxMib;
+use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, Skb, SkbDropReason};
 
 use crate::af_inet::TcpNet;
@@ -1284,7 +1284,11 @@ fn tcp_rst_at_max_sack(tp: &TcpSk, seg: &TcpSeg) -> bool {
 ///    the SYN-ACK that completes a simultaneous open.
 ///
 /// Every challenge ACK goes through [`tcp_send_challenge_ack`]'s two
-/// limits (RFC 5961 §7). We differ in the dupack itself: Linux's
+/// limits (RFC 5961 §7). `syn_inerr` is Linux's argument of the same
+/// name: true from `tcp_rcv_established()`, false from
+/// `tcp_rcv_state_process()`; when true, a challenged SYN also counts
+/// `Tcp: InErrs` (`syn_challenge:` in Linux), as it does for an
+/// ESTABLISHED socket in Linux 6.18. We differ in the dupack itself: Linux's
 /// `tcp_send_dupack()` also enters quick-ACK mode and records a D-SACK
 /// for old data; ours is a plain ACK.
 pub fn tcp_validate_incoming(
@@ -1293,8 +1297,17 @@ pub fn tcp_validate_incoming(
     sk: &Arc<TcpSock>,
     tp: &mut TcpSk,
     seg: &TcpSeg,
+    syn_inerr: bool,
 ) -> bool {
     net_core::ftrace_graph!("tcp_validate_incoming");
+    // Linux's `syn_challenge:` label: every SYN refused below goes here.
+    let syn_challenge = |tp: &mut TcpSk| {
+        if syn_inerr {
+            net.mib.inc(TcpMib::InErrs);
+        }
+        net.mib.inc(LinuxMib::TCPSYNChallenge);
+        tcp_send_challenge_ack(net, tn, sk, tp);
+    };
     // RFC 7323 §5.3, "H1. Apply PAWS check first."
     if tp.rx_opt.saw_tstamp && !tcp_paws_check(net, &tp.rx_opt, TCP_PAWS_WINDOW) {
         match tcp_disordered_ack_check(tp, seg) {
@@ -1302,8 +1315,7 @@ pub fn tcp_validate_incoming(
             // A RST is accepted even if it did not pass PAWS.
             _ if seg.has(TCPHDR_RST) => {}
             _ if seg.has(TCPHDR_SYN) => {
-                net.mib.inc(LinuxMib::TCPSYNChallenge);
-                tcp_send_challenge_ack(net, tn, sk, tp);
+                syn_challenge(tp);
                 return false;
             }
             PawsVerdict::OldAck => {
@@ -1322,8 +1334,7 @@ pub fn tcp_validate_incoming(
     if !tcp_sequence(tp, seg.seq, seg.end_seq) {
         if !seg.has(TCPHDR_RST) {
             if seg.has(TCPHDR_SYN) {
-                net.mib.inc(LinuxMib::TCPSYNChallenge);
-                tcp_send_challenge_ack(net, tn, sk, tp);
+                syn_challenge(tp);
             } else {
                 if after(seg.seq, tp.rcv_nxt.wrapping_add(tcp_receive_window(tp))) {
                     net.mib.inc(LinuxMib::BeyondWindow);
@@ -1358,8 +1369,7 @@ pub fn tcp_validate_incoming(
             && seg.seq.wrapping_add(1) == tp.rcv_nxt
             && seg.ack_seq == tp.snd_nxt;
         if !completes_simopen {
-            net.mib.inc(LinuxMib::TCPSYNChallenge);
-            tcp_send_challenge_ack(net, tn, sk, tp);
+            syn_challenge(tp);
             return false;
         }
     }
@@ -1556,7 +1566,7 @@ pub fn tcp_rcv_established(
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
     tcp_fast_parse_options(tp, seg);
-    if !tcp_validate_incoming(net, tn, sk, tp, seg) {
+    if !tcp_validate_incoming(net, tn, sk, tp, seg, true) {
         return;
     }
     if !seg.has(TCPHDR_ACK) {
@@ -1634,7 +1644,7 @@ pub fn tcp_rcv_state_process(
         return RcvAction::Done;
     }
     tcp_fast_parse_options(tp, seg);
-    if !tcp_validate_incoming(net, tn, sk, tp, seg) {
+    if !tcp_validate_incoming(net, tn, sk, tp, seg, false) {
         return RcvAction::Done;
     }
     if !seg.has(TCPHDR_ACK) {

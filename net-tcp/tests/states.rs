@@ -819,6 +819,27 @@ fn established_syn_gets_challenge_ack() {
     assert_eq!(h.mib(LinuxMib::TCPChallengeACK), 1);
 }
 
+/// Regression: Linux 6.18's `tcp_rcv_established()` calls
+/// `tcp_validate_incoming(sk, skb, th, 1)`, so a challenged SYN on an
+/// ESTABLISHED socket counts `Tcp: InErrs` too (`syn_inerr`);
+/// `tcp_rcv_state_process()` passes 0, so in CLOSE_WAIT it does not.
+#[test]
+fn syn_challenge_counts_inerrs_only_when_established() {
+    let h = socket_established();
+    let before = h.mib(TcpMib::InErrs);
+    h.send(&Seg { seq: REMOTE_SEQ + 500, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    h.recv(Seg { seq: h.iss + 1, ..RECV_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPSYNChallenge), 1);
+    assert_eq!(h.mib(TcpMib::InErrs) - before, 1);
+
+    let h = socket_close_wait();
+    let before = h.mib(TcpMib::InErrs);
+    h.send(&Seg { seq: REMOTE_SEQ + 500, ack: 0, flags: SYN, mss: Some(MSS), ..SEND_TEMPL });
+    assert_eq!(h.mib(LinuxMib::TCPSYNChallenge), 1);
+    assert_eq!(h.mib(TcpMib::InErrs), before);
+    assert_eq!(h.state(), TcpState::CloseWait);
+}
+
 #[test]
 fn established_fin_moves_to_close_wait() {
     let h = socket_close_wait();
