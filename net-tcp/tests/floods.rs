@@ -25,7 +25,7 @@
 //!    a real client still connects through a cookie.
 //! 2. [`rst_and_syn_at_guessed_sequence_numbers_do_not_kill`]: an RST in
 //!    the window but not at `rcv_nxt`, and any SYN, earn a challenge ACK
-//!    (`TCPSYNChallenge` for SYNs), limited to one per
+//!    (`TCPSYNChallenge` and `Tcp: InErrs` for SYNs), limited to one per
 //!    `tcp_invalid_ratelimit` per socket (`TCPACKSkippedChallenge`); an RST
 //!    out of the window is dropped without an answer; the connection
 //!    survives and carries identical bytes both ways; then one RST at
@@ -557,6 +557,7 @@ fn rst_and_syn_at_guessed_sequence_numbers_do_not_kill() {
         LinuxMib::TCPACKSkippedSeq,
         LinuxMib::BeyondWindow,
     ];
+    let in_errs0 = lab.mib(TcpMib::InErrs);
     let mut mem = MemWatch::start();
     let started = Instant::now();
 
@@ -608,6 +609,7 @@ fn rst_and_syn_at_guessed_sequence_numbers_do_not_kill() {
     }
     let elapsed = started.elapsed();
     let growth = mem.growth();
+    let in_errs = lab.mib(TcpMib::InErrs) - in_errs0;
     let state_after_flood = (client.state(), child.state());
     let expected: Vec<u8> = (0..sent_bytes).map(pattern).collect();
 
@@ -621,6 +623,7 @@ fn rst_and_syn_at_guessed_sequence_numbers_do_not_kill() {
         let line: Vec<String> = counters.iter().zip(d.iter()).map(|(m, v)| format!("{m:?} +{v}")).collect();
         println!("    {}", line.join(", "));
     }
+    println!("  Tcp: InErrs               +{in_errs} (a challenged SYN on an ESTABLISHED socket)");
     println!("  wall                      {:.1} s", elapsed.as_secs_f64());
     println!(
         "  bytes                     client sent {sent_bytes}, server read {}, client read back {}",
@@ -648,6 +651,10 @@ fn rst_and_syn_at_guessed_sequence_numbers_do_not_kill() {
         // challenges go through tcp_send_challenge_ack() only.
         assert_eq!(d[3], 0);
     }
+    // tcp_rcv_established() → tcp_validate_incoming(.., syn_inerr = 1):
+    // every challenged SYN is a Tcp: InErrs too, and nothing else was.
+    let syns = p1.syn_in_window + p1.syn_out_of_window + p2.syn_in_window + p2.syn_out_of_window;
+    assert_eq!(in_errs, syns);
     // Phase 1: the per-socket limit alone, one answer per 500 ms.
     assert_eq!(d1[0] + d1[2], p1.rst_in_window + d1[1]);
     assert!(d1[0] <= p1_ns / 500_000_000 + 1, "{} challenge ACKs in {p1_ns} ns", d1[0]);
