@@ -32,8 +32,12 @@
 //!    `rcv_nxt` kills it.
 //! 3. [`ofo_flood_is_bounded_by_the_receive_buffer`]: tiny segments at
 //!    random places in the window never let `sk_rmem_alloc` pass
-//!    `sk_rcvbuf`; the pruning counters rise; the stream the client then
-//!    sends arrives whole.
+//!    `sk_rcvbuf` by more than one skb's overhead (`tcp_can_ingest()`
+//!    admits on payload, not truesize); the pruning counters rise
+//!    (`PruneCalled`, `OfoPruned`, `TCPOFODrop`, `RcvPruned`); the stream
+//!    the client then sends arrives whole. (This flood found that our
+//!    `tcp_collapse_ofo_queue()` copied lone tiny segments into page-sized
+//!    skbs, raising `sk_rmem_alloc` instead of lowering it.)
 //!
 //! Each asserts that the process's peak RSS grows by less than a bound
 //! derived next to its constant. The tests of this file run one at a time
@@ -339,6 +343,11 @@ fn ack_flood_with_forged_cookies_creates_nothing() {
     let count = flood_count("LINNET_ACK_FLOOD", 1_000_000);
     let mut lab = Lab::new(ACK_BACKLOG);
     let mut rng = Rng(0xac4f_100d);
+    // Before any overflow, tcp_synq_no_recent_overflow(): a bare ACK is
+    // not even tried as a cookie — no SyncookiesFailed — and is reset.
+    lab.inject((0..BATCH).map(|_| forged_ack(&mut rng)).collect());
+    assert_eq!(lab.mib(LinuxMib::SyncookiesFailed), 0, "no cookie check without a recent overflow");
+    assert_eq!(lab.wire.rsts, BATCH as u64, "each answered with a RST");
     // Overflow the SYN queue first: from then on (for two minutes) the
     // listener tries bare ACKs as cookies (tcp_synq_overflow()).
     let fill: Vec<Vec<u8>> = (0..2 * ACK_BACKLOG)
