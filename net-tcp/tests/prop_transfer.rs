@@ -53,6 +53,7 @@ use net_tcp::tcp_states::TcpState;
 use net_tcp::{TcpSocket, inet_init};
 use proptest::prelude::*;
 
+mod common;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -555,3 +556,81 @@ fn any_fault_schedule_delivers_exact_bytes_or_fails_cleanly() {
     assert!(completed > 0, "no transfer completed");
 }
 
+/// Regression, found by the property: a case that ended in ECONNRESET
+/// half a second into the handshake. The client connected at virtual time
+/// 0; the server's SYN-ACK was lost; the client's SYN retransmission
+/// restamped `retrans_stamp` to 1 s, so the server's retransmitted SYN-ACK,
+/// echoing the first SYN's TSval (0), failed the PAWSActive test and was
+/// answered with a RST. Fixed in `tcp_retransmit_skb()`.
+#[test]
+fn regression_synack_echoing_the_first_syn_after_a_retransmitted_syn() {
+    let case = Case {
+        a_to_b: Faults {
+            loss: 14.353772782563505,
+            duplicate: 0.0,
+            reorder: 0.0,
+            gap: 6,
+            latency_us: 1125,
+            jitter_us: 5394,
+            corrupt: 0.3601598603752487,
+        },
+        b_to_a: Faults {
+            loss: 17.626297037075627,
+            duplicate: 2.5731787361824794,
+            reorder: 22.470594120049004,
+            gap: 3,
+            latency_us: 7461,
+            jitter_us: 4132,
+            corrupt: 0.2261963813133347,
+        },
+        up: 144141,
+        down: 0,
+        seed: 1067722559814404075,
+    };
+    let (outcome, _) = transfer(&case).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome, Outcome::Completed);
+}
+
+/// The same bug on a script link, step by step: the client's SYN leaves
+/// at time 0, the server's first SYN-ACK is dropped, and after both
+/// retransmit at 1 s the server's SYN-ACKs — whichever TSval they echo,
+/// the first SYN's or the retransmission's — must complete the handshake
+/// without a RST (RFC 7323 §5.3: any TSval sent since the first SYN is
+/// acceptable).
+#[test]
+fn a_synack_echoing_a_syn_sent_at_time_zero_completes_the_handshake() {
+    use net_core::Clock;
+    use net_core::netdevice::MacAddr;
+    use net_core::snmp::{LinuxMib, TcpMib};
+    use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, run_until_idle};
+
+    const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
+    const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
+    let clock = Clock::new_virtual();
+    let hosts = [(B, SERVER_MAC), (A, CLIENT_MAC)];
+    let (server, _, slink, _) = common::host(&clock, "server", 1, SERVER_MAC, B, &hosts);
+    let (client, _, clink, _) = common::host(&clock, "client", 2, CLIENT_MAC, A, &hosts);
+    let l = TcpSocket::new(&server).unwrap();
+    l.set_nonblocking(true);
+    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).unwrap();
+    l.listen(4).unwrap();
+    let c = TcpSocket::new(&client).unwrap();
+    c.set_nonblocking(true);
+    assert_eq!(clock.now_ns(), 0);
+    assert_eq!(c.connect(SocketAddrV4::new(B, PORT)), Err(Errno::EINPROGRESS));
+    let mut synacks = 0;
+    for _ in 0..3000 {
+        run_until_idle(&clock, &[&server, &client], clock.now_ns() + 1_000_000);
+        common::shuttle(&slink, &clink, |f| {
+            let flags = f[ETH_IPV4_L4_OFFSET + 13];
+            let synack = flags & 0x12 == 0x12;
+            synacks += usize::from(synack);
+            !(synack && synacks == 1)
+        });
+    }
+    assert!(synacks >= 2, "the server retransmitted its SYN-ACK");
+    assert_eq!(client.mib.get(LinuxMib::PAWSActive), 0);
+    assert_eq!(client.mib.get(TcpMib::OutRsts), 0);
+    assert_eq!(c.state(), TcpState::Established);
+    assert!(l.accept().is_ok(), "the server has the connection");
+}
