@@ -739,6 +739,14 @@ impl InetHashinfo {
         chain.iter().any(|esk| esk.inet_match(acookie, ports, dif))
     }
 
+    /// Is `sk`'s four-tuple held by a request sock of `reqs`?
+    fn req_lookup_by_sk(reqs: &ReqChain, sk: &TcpSock) -> bool {
+        let acookie = inet_addr_cookie(sk.inet_daddr(), sk.inet_rcv_saddr());
+        let ports = inet_combined_ports(sk.inet_dport(), sk.inet_num());
+        let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+        reqs.iter().any(|req| req.inet_match(acookie, ports, dif))
+    }
+
     /// Is `sk`'s four-tuple held by a timewait sock of `tws`?
     fn tw_lookup_by_sk(tws: &TwChain, sk: &TcpSock) -> bool {
         let acookie = inet_addr_cookie(sk.inet_daddr(), sk.inet_rcv_saddr());
@@ -850,7 +858,12 @@ impl InetHashinfo {
     // ANCHOR_END: inet_ehash_swap_tw
 
     /// Mirrors `inet_ehash_insert()`: put `sk` on its `ehash` chain; with
-    /// `check_dup`, refuse (false) if its four-tuple is already there.
+    /// `check_dup`, refuse (false) if its four-tuple is already there —
+    /// held by a full socket, a request sock or a timewait sock, all of
+    /// which Linux's `inet_ehash_lookup_by_sk()` finds on its one chain.
+    /// (Our request socks have a chain of their own, which this used to
+    /// skip: a cookie's child could be hashed beside a request sock with
+    /// its four-tuple, and a lookup would then never find the request.)
     fn inet_ehash_insert(&self, sk: &Arc<TcpSock>, check_dup: bool) -> bool {
         if sk.hash_link.is_linked() {
             debug_assert!(false, "inet_ehash_insert: {sk:?} is already hashed");
@@ -858,8 +871,11 @@ impl InetHashinfo {
         }
         let b = self.ehash_bucket(self.sk_ehashfn(sk));
         let mut chain = b.chain.lock();
+        // Lock order: chain, reqs, tws (see InetEhashBucket).
         if check_dup
-            && (Self::inet_ehash_lookup_by_sk(&chain, sk) || Self::tw_lookup_by_sk(&b.tws.lock(), sk))
+            && (Self::inet_ehash_lookup_by_sk(&chain, sk)
+                || Self::req_lookup_by_sk(&b.reqs.lock(), sk)
+                || Self::tw_lookup_by_sk(&b.tws.lock(), sk))
         {
             return false;
         }
@@ -1028,7 +1044,9 @@ impl InetHashinfo {
     /// sure no socket has that four-tuple; if none, record `lport` as
     /// `inet_num` ("Must record num and sport now. Otherwise we will see in
     /// hash table socket with a funny identity") and insert `sk`.
-    /// `EADDRNOTAVAIL` if the tuple is taken.
+    /// `EADDRNOTAVAIL` if the tuple is taken — by a full socket or a
+    /// request sock, both of which Linux finds on its one chain (ours keeps
+    /// request socks on a chain of their own, which this used to skip).
     ///
     /// A timewait sock holding the tuple does not make it taken if
     /// `twsk_unique(tw, twp)` (`tcp_twsk_unique()`,
@@ -1054,7 +1072,9 @@ impl InetHashinfo {
         let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
         let b = self.ehash_bucket(self.inet_ehashfn(laddr, lport, faddr, fport));
         let mut chain = b.chain.lock();
-        if chain.iter().any(|sk2| sk2.inet_match(acookie, ports, dif)) {
+        if chain.iter().any(|sk2| sk2.inet_match(acookie, ports, dif))
+            || b.reqs.lock().iter().any(|req| req.inet_match(acookie, ports, dif))
+        {
             return Err(Errno::EADDRNOTAVAIL); // not_unique
         }
         let mut tws = b.tws.lock();
@@ -1605,5 +1625,39 @@ mod tests {
             }
         });
         assert_eq!(h.established_len(), 200);
+    }
+
+    /// Regression, found by the model property below (shrunk to
+    /// `[Req(k), Est(k)]` and `[Req(k), Connect(k)]`): a request sock
+    /// holds its four-tuple against full sockets, as Linux's one `ehash`
+    /// chain does — a cookie's child (`inet_ehash_nolisten()`) and a
+    /// bound socket's `connect()` (`__inet_check_established()`) used to
+    /// be hashed beside it.
+    #[test]
+    fn a_request_sock_holds_its_four_tuple_against_full_sockets() {
+        use crate::request_sock::{ReqInit, inet_reqsk_alloc};
+        let net = net();
+        let tn = crate::inet_init(&net);
+        let h = InetHashinfo::new(8, SipKey([5, 6]));
+        let l = sock(&net, TcpState::Listen);
+        let init =
+            ReqInit { loc_addr: LOCAL, loc_port: 80, rmt_addr: PEER, rmt_port: 40000, ..ReqInit::default() };
+        let req = inet_reqsk_alloc(&tn, &l, &init);
+        assert!(h.inet_ehash_insert_req(&req));
+        let child = sock(&net, TcpState::SynRecv);
+        child.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert!(!h.inet_ehash_nolisten(&child), "found_dup_sk");
+        let active = sock(&net, TcpState::SynSent);
+        active.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert_eq!(h.inet_hash_connect(&active, (1, 1), 0), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(h.established_len(), 0);
+        match h.__inet_lookup_established_any(PEER, 40000, LOCAL, 80, 1) {
+            Some(EhashEntry::Req(r)) => assert!(Arc::ptr_eq(&r, &req)),
+            other => panic!("expected the request sock, got {other:?}"),
+        }
+        // Once the request is gone the four-tuple is free again.
+        assert!(h.inet_ehash_remove_req(&req));
+        assert_eq!(h.inet_hash_connect(&active, (1, 1), 0), Ok(()));
+        assert!(!h.inet_ehash_nolisten(&child), "now the connected socket holds it");
     }
 }
