@@ -739,6 +739,14 @@ impl InetHashinfo {
         chain.iter().any(|esk| esk.inet_match(acookie, ports, dif))
     }
 
+    /// Is `sk`'s four-tuple held by a request sock of `reqs`?
+    fn req_lookup_by_sk(reqs: &ReqChain, sk: &TcpSock) -> bool {
+        let acookie = inet_addr_cookie(sk.inet_daddr(), sk.inet_rcv_saddr());
+        let ports = inet_combined_ports(sk.inet_dport(), sk.inet_num());
+        let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
+        reqs.iter().any(|req| req.inet_match(acookie, ports, dif))
+    }
+
     /// Is `sk`'s four-tuple held by a timewait sock of `tws`?
     fn tw_lookup_by_sk(tws: &TwChain, sk: &TcpSock) -> bool {
         let acookie = inet_addr_cookie(sk.inet_daddr(), sk.inet_rcv_saddr());
@@ -850,7 +858,12 @@ impl InetHashinfo {
     // ANCHOR_END: inet_ehash_swap_tw
 
     /// Mirrors `inet_ehash_insert()`: put `sk` on its `ehash` chain; with
-    /// `check_dup`, refuse (false) if its four-tuple is already there.
+    /// `check_dup`, refuse (false) if its four-tuple is already there —
+    /// held by a full socket, a request sock or a timewait sock, all of
+    /// which Linux's `inet_ehash_lookup_by_sk()` finds on its one chain.
+    /// (Our request socks have a chain of their own, which this used to
+    /// skip: a cookie's child could be hashed beside a request sock with
+    /// its four-tuple, and a lookup would then never find the request.)
     fn inet_ehash_insert(&self, sk: &Arc<TcpSock>, check_dup: bool) -> bool {
         if sk.hash_link.is_linked() {
             debug_assert!(false, "inet_ehash_insert: {sk:?} is already hashed");
@@ -858,8 +871,11 @@ impl InetHashinfo {
         }
         let b = self.ehash_bucket(self.sk_ehashfn(sk));
         let mut chain = b.chain.lock();
+        // Lock order: chain, reqs, tws (see InetEhashBucket).
         if check_dup
-            && (Self::inet_ehash_lookup_by_sk(&chain, sk) || Self::tw_lookup_by_sk(&b.tws.lock(), sk))
+            && (Self::inet_ehash_lookup_by_sk(&chain, sk)
+                || Self::req_lookup_by_sk(&b.reqs.lock(), sk)
+                || Self::tw_lookup_by_sk(&b.tws.lock(), sk))
         {
             return false;
         }
@@ -1028,7 +1044,9 @@ impl InetHashinfo {
     /// sure no socket has that four-tuple; if none, record `lport` as
     /// `inet_num` ("Must record num and sport now. Otherwise we will see in
     /// hash table socket with a funny identity") and insert `sk`.
-    /// `EADDRNOTAVAIL` if the tuple is taken.
+    /// `EADDRNOTAVAIL` if the tuple is taken — by a full socket or a
+    /// request sock, both of which Linux finds on its one chain (ours keeps
+    /// request socks on a chain of their own, which this used to skip).
     ///
     /// A timewait sock holding the tuple does not make it taken if
     /// `twsk_unique(tw, twp)` (`tcp_twsk_unique()`,
@@ -1054,7 +1072,9 @@ impl InetHashinfo {
         let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
         let b = self.ehash_bucket(self.inet_ehashfn(laddr, lport, faddr, fport));
         let mut chain = b.chain.lock();
-        if chain.iter().any(|sk2| sk2.inet_match(acookie, ports, dif)) {
+        if chain.iter().any(|sk2| sk2.inet_match(acookie, ports, dif))
+            || b.reqs.lock().iter().any(|req| req.inet_match(acookie, ports, dif))
+        {
             return Err(Errno::EADDRNOTAVAIL); // not_unique
         }
         let mut tws = b.tws.lock();
@@ -1605,5 +1625,340 @@ mod tests {
             }
         });
         assert_eq!(h.established_len(), 200);
+    }
+
+    /// Regression, found by the model property below (shrunk to
+    /// `[Req(k), Est(k)]` and `[Req(k), Connect(k)]`): a request sock
+    /// holds its four-tuple against full sockets, as Linux's one `ehash`
+    /// chain does — a cookie's child (`inet_ehash_nolisten()`) and a
+    /// bound socket's `connect()` (`__inet_check_established()`) used to
+    /// be hashed beside it.
+    #[test]
+    fn a_request_sock_holds_its_four_tuple_against_full_sockets() {
+        use crate::request_sock::{ReqInit, inet_reqsk_alloc};
+        let net = net();
+        let tn = crate::inet_init(&net);
+        let h = InetHashinfo::new(8, SipKey([5, 6]));
+        let l = sock(&net, TcpState::Listen);
+        let init =
+            ReqInit { loc_addr: LOCAL, loc_port: 80, rmt_addr: PEER, rmt_port: 40000, ..ReqInit::default() };
+        let req = inet_reqsk_alloc(&tn, &l, &init);
+        assert!(h.inet_ehash_insert_req(&req));
+        let child = sock(&net, TcpState::SynRecv);
+        child.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert!(!h.inet_ehash_nolisten(&child), "found_dup_sk");
+        let active = sock(&net, TcpState::SynSent);
+        active.set_skc_addrs(LOCAL, 80, PEER, 40000);
+        assert_eq!(h.inet_hash_connect(&active, (1, 1), 0), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(h.established_len(), 0);
+        match h.__inet_lookup_established_any(PEER, 40000, LOCAL, 80, 1) {
+            Some(EhashEntry::Req(r)) => assert!(Arc::ptr_eq(&r, &req)),
+            other => panic!("expected the request sock, got {other:?}"),
+        }
+        // Once the request is gone the four-tuple is free again.
+        assert!(h.inet_ehash_remove_req(&req));
+        assert_eq!(h.inet_hash_connect(&active, (1, 1), 0), Ok(()));
+        assert!(!h.inet_ehash_nolisten(&child), "now the connected socket holds it");
+    }
+
+    mod model {
+        //! The tables against a naive model: random sequences of inserts,
+        //! state changes and removals of established, request and
+        //! timewait socks, of their bind-bucket ownership and of
+        //! listeners, in a table of 8 `ehash` and 8 `bhash` buckets (so
+        //! every chain is long and holds all three kinds, and both local
+        //! ports, 80 and 88, share a `bhash` chain), checked after every
+        //! step by looking up every four-tuple of the key space, present
+        //! or absent, every listening address and both ports' buckets.
+        use super::*;
+        use crate::inet_timewait_sock::{TwInit, inet_twsk_alloc};
+        use crate::request_sock::{ReqInit, inet_reqsk_alloc};
+        use proptest::prelude::*;
+        use std::collections::HashMap;
+
+        /// Four-tuples in the key space: 2 local addresses × 2 local
+        /// ports × 2 peers × 4 peer ports.
+        const PORTS: [u16; 2] = [80, 88];
+        const KEYS: usize = 32;
+
+        /// The four-tuple `k`, from the socket's side: (laddr, lport,
+        /// faddr, fport).
+        fn tuple(k: usize) -> (Ipv4Addr, u16, Ipv4Addr, u16) {
+            ([LOCAL, LOCAL2][k & 1], PORTS[(k >> 1) & 1], [PEER, PEER2][(k >> 2) & 1], 1000 + (k >> 3) as u16)
+        }
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            /// A full socket on key k (`inet_ehash_nolisten()`).
+            Est(usize),
+            /// A socket bound to key k's local port connects to its peer
+            /// (`inet_hash_connect()` → `__inet_check_established()`).
+            Connect(usize),
+            /// A request sock on key k (`inet_ehash_insert_req()`).
+            Req(usize),
+            /// The request sock on k (or a fresh unhashed one) gives way
+            /// to its child (`inet_ehash_swap_req()`).
+            ReqToChild(usize),
+            /// The full socket on k becomes a timewait sock
+            /// (`inet_ehash_swap_tw()`).
+            ToTw(usize),
+            /// Whatever is on k leaves (`inet_unhash()`,
+            /// `inet_ehash_remove_req()`, `inet_ehash_remove_tw()`), twice,
+            /// and gives up its port (`inet_put_port()`,
+            /// `inet_twsk_bind_unhash()`).
+            Remove(usize),
+            /// The full socket on k takes its port's bind bucket
+            /// (`__inet_inherit_port()`).
+            Bind(usize),
+            /// A listener on local port 80 or 88, bound to LOCAL or the
+            /// wildcard address (`inet_hash()`).
+            Listen(u16, bool),
+            /// Listener i (mod how many there are) stops (`inet_unhash()`).
+            Unlisten(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let k = 0..KEYS;
+            prop_oneof![
+                4 => k.clone().prop_map(Op::Est),
+                2 => k.clone().prop_map(Op::Connect),
+                3 => k.clone().prop_map(Op::Req),
+                2 => k.clone().prop_map(Op::ReqToChild),
+                2 => k.clone().prop_map(Op::ToTw),
+                2 => k.clone().prop_map(Op::Bind),
+                4 => k.prop_map(Op::Remove),
+                1 => (prop::sample::select(&PORTS[..]), any::<bool>()).prop_map(|(p, exact)| Op::Listen(p, exact)),
+                1 => any::<usize>().prop_map(Op::Unlisten),
+            ]
+        }
+
+        /// What the model holds for a four-tuple.
+        #[derive(Clone)]
+        enum Entry {
+            Sk(Arc<TcpSock>),
+            Req(Arc<RequestSock>),
+            Tw(Arc<InetTimewaitSock>),
+        }
+
+        struct Model {
+            ehash: HashMap<usize, Entry>,
+            /// Keys whose full socket owns its port.
+            bound: Vec<usize>,
+            /// Timewait socks owning each port.
+            tw_owners: HashMap<u16, usize>,
+            /// Listeners, oldest first.
+            listeners: Vec<Arc<TcpSock>>,
+        }
+
+        impl Model {
+            /// The listener a segment to `daddr:dport` reaches: the newest
+            /// bound to `daddr` itself, else the newest bound to the
+            /// wildcard (no devices, no SO_REUSEPORT here).
+            fn listener(&self, daddr: Ipv4Addr, dport: u16) -> Option<&Arc<TcpSock>> {
+                let newest = |a: Ipv4Addr| {
+                    self.listeners.iter().rev().find(|l| l.inet_num() == dport && l.inet_rcv_saddr() == a)
+                };
+                newest(daddr).or_else(|| newest(Ipv4Addr::UNSPECIFIED))
+            }
+        }
+
+        fn tw_init() -> TwInit {
+            TwInit {
+                substate: TcpState::TimeWait,
+                rcv_nxt: 1,
+                snd_nxt: 1,
+                rcv_wnd: 1000,
+                rcv_wscale: 0,
+                tstamp_ok: false,
+                ts_recent: 0,
+                ts_recent_stamp: 0,
+                ts_offset: 0,
+            }
+        }
+
+        fn same<T>(a: Option<&Arc<T>>, b: Option<&Arc<T>>) -> bool {
+            match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+        }
+
+        /// Every four-tuple and every listening address agrees with the
+        /// model.
+        fn check(h: &InetHashinfo, m: &Model) -> Result<(), TestCaseError> {
+            for k in 0..KEYS {
+                let (laddr, lport, faddr, fport) = tuple(k);
+                let want = m.ehash.get(&k);
+                let est = h.__inet_lookup_established(faddr, fport, laddr, lport, 1);
+                let want_sk = match want {
+                    Some(Entry::Sk(sk)) => Some(sk),
+                    _ => None,
+                };
+                prop_assert!(same(est.as_ref(), want_sk), "__inet_lookup_established, key {}", k);
+                let any = h.__inet_lookup_established_any(faddr, fport, laddr, lport, 1);
+                let ok = match (&any, want) {
+                    (None, None) => true,
+                    (Some(EhashEntry::Sk(a)), Some(Entry::Sk(b))) => Arc::ptr_eq(a, b),
+                    (Some(EhashEntry::Req(a)), Some(Entry::Req(b))) => Arc::ptr_eq(a, b),
+                    (Some(EhashEntry::Tw(a)), Some(Entry::Tw(b))) => Arc::ptr_eq(a, b),
+                    _ => false,
+                };
+                prop_assert!(ok, "__inet_lookup_established_any, key {}: {:?}", k, any);
+                // __inet_lookup(): established first, then the listener.
+                let got = h.__inet_lookup(faddr, fport, laddr, lport, 1);
+                prop_assert!(
+                    same(got.as_ref(), want_sk.or(m.listener(laddr, lport))),
+                    "__inet_lookup, key {}",
+                    k
+                );
+            }
+            for (daddr, dport) in [(LOCAL, 80), (LOCAL, 88), (LOCAL2, 80), (LOCAL2, 88)] {
+                let got = h.__inet_lookup_listener(PEER, 999, daddr, dport, 1);
+                prop_assert!(
+                    same(got.as_ref(), m.listener(daddr, dport)),
+                    "listener for {}:{}",
+                    daddr,
+                    dport
+                );
+            }
+            let sks = m.ehash.values().filter(|e| matches!(e, Entry::Sk(_))).count();
+            prop_assert_eq!(h.established_len(), sks);
+            for port in PORTS {
+                let owners = m.bound.iter().filter(|&&k| tuple(k).1 == port).count();
+                let tw_owners = m.tw_owners.get(&port).copied().unwrap_or(0);
+                let got = h.bind_bucket(port).map(|b| (b.owners, b.tw_owners));
+                let want = (owners + tw_owners > 0).then_some((owners, tw_owners));
+                prop_assert_eq!(got, want, "bind bucket of port {}", port);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn ehash_and_lhash2_agree_with_a_model(ops in prop::collection::vec(op(), 1..120)) {
+                let net = net();
+                let tn = crate::inet_init(&net);
+                let h = InetHashinfo::new(8, SipKey([5, 6]));
+                let mut m = Model {
+                    ehash: HashMap::new(),
+                    bound: Vec::new(),
+                    tw_owners: HashMap::new(),
+                    listeners: Vec::new(),
+                };
+                let full = |k: usize, state: TcpState| {
+                    let (laddr, lport, faddr, fport) = tuple(k);
+                    let sk = sock(&net, state);
+                    sk.set_skc_addrs(laddr, lport, faddr, fport);
+                    sk
+                };
+                let request = |k: usize| {
+                    let (loc_addr, loc_port, rmt_addr, rmt_port) = tuple(k);
+                    let l = sock(&net, TcpState::Listen);
+                    let init = ReqInit { loc_addr, loc_port, rmt_addr, rmt_port, ..ReqInit::default() };
+                    inet_reqsk_alloc(&tn, &l, &init)
+                };
+                for op in ops {
+                    match op {
+                        Op::Est(k) => {
+                            let sk = full(k, TcpState::Established);
+                            prop_assert_eq!(h.inet_ehash_nolisten(&sk), !m.ehash.contains_key(&k), "insert on {}", k);
+                            m.ehash.entry(k).or_insert(Entry::Sk(sk));
+                        }
+                        Op::Connect(k) => {
+                            let sk = full(k, TcpState::SynSent);
+                            let got = h.inet_hash_connect(&sk, (1, 1), 0);
+                            let want = if m.ehash.contains_key(&k) { Err(Errno::EADDRNOTAVAIL) } else { Ok(()) };
+                            prop_assert_eq!(got, want, "connect on {}", k);
+                            m.ehash.entry(k).or_insert(Entry::Sk(sk));
+                        }
+                        Op::Req(k) => {
+                            let req = request(k);
+                            prop_assert_eq!(h.inet_ehash_insert_req(&req), !m.ehash.contains_key(&k), "request on {}", k);
+                            m.ehash.entry(k).or_insert(Entry::Req(req));
+                        }
+                        Op::ReqToChild(k) => {
+                            let child = full(k, TcpState::SynRecv);
+                            match m.ehash.get(&k).cloned() {
+                                Some(Entry::Req(req)) => {
+                                    prop_assert!(h.inet_ehash_swap_req(&req, &child));
+                                    prop_assert!(!req.hash_link.is_linked());
+                                    m.ehash.insert(k, Entry::Sk(child));
+                                }
+                                _ => {
+                                    // A request that is no longer hashed: own_req
+                                    // is false and the child is not hashed.
+                                    prop_assert!(!h.inet_ehash_swap_req(&request(k), &child));
+                                    prop_assert!(!child.hash_link.is_linked());
+                                }
+                            }
+                        }
+                        Op::ToTw(k) => {
+                            if let Some(Entry::Sk(sk)) = m.ehash.get(&k).cloned() {
+                                // inet_twsk_hashdance_schedule(), then
+                                // tcp_done()'s inet_put_port().
+                                let tw = inet_twsk_alloc(&net, &tn, &sk, &tw_init()).expect("a timewait sock");
+                                h.inet_twsk_bind_hash(&tw);
+                                h.inet_ehash_swap_tw(&sk, &tw);
+                                prop_assert!(!sk.hash_link.is_linked() && tw.hash_link.is_linked());
+                                h.inet_put_port(&sk);
+                                m.bound.retain(|&b| b != k);
+                                *m.tw_owners.entry(tuple(k).1).or_default() += 1;
+                                m.ehash.insert(k, Entry::Tw(tw));
+                            }
+                        }
+                        Op::Remove(k) => match m.ehash.remove(&k) {
+                            Some(Entry::Sk(sk)) => {
+                                // tcp_set_state(TCP_CLOSE): unhash, then
+                                // leave the bind bucket.
+                                h.inet_unhash(&sk);
+                                prop_assert!(!sk.hash_link.is_linked());
+                                h.inet_unhash(&sk);
+                                h.inet_put_port(&sk);
+                                prop_assert!(!sk.bind_link.is_linked());
+                                h.inet_put_port(&sk);
+                                m.bound.retain(|&b| b != k);
+                            }
+                            Some(Entry::Req(req)) => {
+                                prop_assert!(h.inet_ehash_remove_req(&req));
+                                prop_assert!(!h.inet_ehash_remove_req(&req));
+                            }
+                            Some(Entry::Tw(tw)) => {
+                                // inet_twsk_kill().
+                                prop_assert!(h.inet_ehash_remove_tw(&tw));
+                                prop_assert!(!h.inet_ehash_remove_tw(&tw));
+                                h.inet_twsk_bind_unhash(&tw);
+                                prop_assert!(!tw.bind_link.is_linked());
+                                h.inet_twsk_bind_unhash(&tw);
+                                *m.tw_owners.entry(tuple(k).1).or_default() -= 1;
+                            }
+                            None => {}
+                        },
+                        Op::Bind(k) => {
+                            if let Some(Entry::Sk(sk)) = m.ehash.get(&k) {
+                                // The child joins the bucket of its own port
+                                // (it is its own "listener" here), once.
+                                h.__inet_inherit_port(sk, sk);
+                                if !m.bound.contains(&k) {
+                                    m.bound.push(k);
+                                }
+                            }
+                        }
+                        Op::Listen(port, exact) => {
+                            let addr = if exact { LOCAL } else { Ipv4Addr::UNSPECIFIED };
+                            m.listeners.push(sock_listen(&h, &net, addr, port, 0));
+                        }
+                        Op::Unlisten(i) => {
+                            if !m.listeners.is_empty() {
+                                let l = m.listeners.remove(i % m.listeners.len());
+                                h.inet_unhash(&l);
+                                prop_assert!(!l.hash_link.is_linked());
+                            }
+                        }
+                    }
+                    check(&h, &m)?;
+                }
+            }
+        }
     }
 }

@@ -927,3 +927,101 @@ impl TcpSk {
         self.snd_una.wrapping_add(self.snd_wnd)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `before`/`after`/`between` against a model: sequence numbers as the
+    //! low 32 bits of unbounded (`i64`) stream offsets. Any two numbers
+    //! less than 2^31 apart in the stream compare as their offsets do,
+    //! wherever the stream sits relative to the 2^32 wrap.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A stream offset near the interesting places: 0, 2^31, 2^32 (where
+    /// a u32 wraps) and a few wraps on, or anywhere.
+    fn base() -> impl Strategy<Value = i64> {
+        let near = |c: i64| (c - 70_000)..(c + 70_000);
+        prop_oneof![
+            near(0),
+            near(1 << 31),
+            near(1 << 32),
+            near(5 << 32),
+            near((5 << 32) + (1 << 31)),
+            0i64..(1 << 40),
+        ]
+    }
+
+    /// A distance within a half-space: its ends and 0 exactly, near them,
+    /// or anywhere.
+    fn delta() -> impl Strategy<Value = i64> {
+        const H: i64 = (1 << 31) - 1;
+        prop_oneof![
+            prop::sample::select(vec![0, 1, -1, H, -H, H - 1, -H + 1]),
+            -70_000i64..70_000,
+            (H - 70_000)..=H,
+            -H..=(-H + 70_000),
+            -H..=H,
+        ]
+    }
+
+    /// The low 32 bits of a stream offset, as a sender numbers its bytes.
+    fn seq(x: i64) -> u32 {
+        x as u32
+    }
+
+    proptest! {
+        #[test]
+        fn before_and_after_order_offsets_less_than_2_31_apart(b in base(), d in delta()) {
+            let (x, y) = (b, b + d);
+            prop_assert_eq!(before(seq(x), seq(y)), x < y);
+            prop_assert_eq!(after(seq(x), seq(y)), x > y);
+            prop_assert_eq!(after(seq(y), seq(x)), before(seq(x), seq(y)));
+            // Exactly one of <, ==, > holds (antisymmetry and totality).
+            let n = [before(seq(x), seq(y)), seq(x) == seq(y), after(seq(x), seq(y))];
+            prop_assert_eq!(n.iter().filter(|&&t| t).count(), 1);
+        }
+
+        /// At exactly 2^31 apart Linux's `before()` holds both ways (the
+        /// difference is `i32::MIN`): the one place the order breaks.
+        #[test]
+        fn before_holds_both_ways_at_exactly_2_31(b in base()) {
+            let (x, y) = (seq(b), seq(b + (1 << 31)));
+            prop_assert!(before(x, y) && before(y, x));
+            prop_assert!(after(x, y) && after(y, x));
+        }
+
+        #[test]
+        fn before_is_transitive_within_a_half_space(
+            b in base(), d1 in 0i64..(1 << 30), d2 in 0i64..(1 << 30)
+        ) {
+            let (x, y, z) = (seq(b), seq(b + d1), seq(b + d1 + d2));
+            if before(x, y) && before(y, z) {
+                prop_assert!(before(x, z));
+            }
+            prop_assert!(!before(z, x));
+        }
+
+        /// `between(s1, s2, s3)`: s1 lies in the circular range that runs
+        /// up from s2 to s3, both ends included, however wide (up to the
+        /// whole space less one).
+        #[test]
+        fn between_is_membership_of_the_range_from_s2_up_to_s3(
+            lo in base(),
+            w in prop_oneof![Just(0i64), Just((1 << 32) - 1), 0i64..(1 << 32)],
+            d in prop_oneof![0i64..3, -3i64..0, 0i64..(1 << 32), -70_000i64..0],
+        ) {
+            let x = lo + d;
+            prop_assert_eq!(between(seq(x), seq(lo), seq(lo + w)), d.rem_euclid(1 << 32) <= w);
+        }
+
+        /// Within a half-space `between` is `!before(s1, s2) && !after(s1, s3)`,
+        /// the form `tcp_sequence()` and the ACK checks use.
+        #[test]
+        fn between_agrees_with_before_and_after_in_a_half_space(
+            lo in base(), w in 0i64..(1 << 31), d in delta()
+        ) {
+            let (x, s2, s3) = (seq(lo + d), seq(lo), seq(lo + w));
+            prop_assert_eq!(between(x, s2, s3), !before(x, s2) && !after(x, s3));
+        }
+    }
+}

@@ -2053,4 +2053,126 @@ mod tests {
         assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
         assert_eq!(last, net.jiffies());
     }
+
+    mod seq_window {
+        //! The window helpers against models in plain integers: every
+        //! sequence number is `base + offset` with the offsets far below
+        //! 2^31, and `base` near 0, near the 2^32 wrap, or anywhere, so the
+        //! same answers must come out wherever the wrap falls.
+        use super::*;
+        use crate::tcp_input::sack_blocks::tcp_sack_extend;
+        use crate::tcphdr::TcpSackBlock;
+        use proptest::prelude::*;
+
+        /// Where the numbers start: near 0, near 2^31, near the 2^32 wrap,
+        /// or anywhere.
+        fn base() -> impl Strategy<Value = u32> {
+            prop_oneof![
+                0u32..70_000,
+                (u32::MAX - 70_000)..=u32::MAX,
+                (1u32 << 31) - 70_000..(1 << 31) + 70_000,
+                any::<u32>()
+            ]
+        }
+
+        /// An offset within ±2^30: within 2 of 0, or anywhere.
+        fn off() -> impl Strategy<Value = i64> {
+            prop_oneof![-2i64..=2, -70_000i64..70_000, -(1i64 << 30)..(1 << 30)]
+        }
+
+        /// An offset chosen for the edges: `(pick, small, far)` gives
+        /// `anchors[i] + small` for one of the anchors, or `far`.
+        fn near(anchors: &[i64], (pick, small, far): (u8, i64, i64)) -> i64 {
+            match anchors.get(usize::from(pick) % (anchors.len() + 1)) {
+                Some(a) => a + small,
+                None => far,
+            }
+        }
+
+        /// The draw [`near`] turns into an offset.
+        fn pick() -> impl Strategy<Value = (u8, i64, i64)> {
+            (any::<u8>(), -2i64..=2, -(1i64 << 29)..(1 << 29))
+        }
+
+        fn at(base: u32, off: i64) -> u32 {
+            base.wrapping_add(off as u32)
+        }
+
+        /// Run `f` on a fresh socket's TCB.
+        fn with_tp<R>(f: impl FnOnce(&mut TcpSk) -> R) -> R {
+            let net = Net::new("t", Clock::new_virtual(), 1);
+            let sk = TcpSock::new(&net, 4096, 4096);
+            let mut tp = sk.lock.lock();
+            f(&mut tp)
+        }
+
+        proptest! {
+            /// `tcp_receive_window()`: what is left of the window last
+            /// advertised (`rcv_wup + rcv_wnd - rcv_nxt`), never negative
+            /// — also when `rcv_nxt` has run past the advertised edge.
+            #[test]
+            fn tcp_receive_window_is_the_unused_advertised_window(
+                b in base(), wnd in 0i64..(1 << 29), k in pick()
+            ) {
+                let k = near(&[wnd, 0], k).max(0);
+                let got = with_tp(|tp| {
+                    (tp.rcv_wup, tp.rcv_wnd, tp.rcv_nxt) = (b, wnd as u32, at(b, k));
+                    tcp_receive_window(tp)
+                });
+                prop_assert_eq!(i64::from(got), (wnd - k).max(0));
+            }
+
+            /// `tcp_sequence()`: acceptable unless it ends before `rcv_wup`
+            /// or starts beyond the right edge of the receive window.
+            #[test]
+            fn tcp_sequence_matches_a_model_across_the_wrap(
+                b in base(), wnd in 0i64..(1 << 29), k in pick(), s in pick(), end in pick()
+            ) {
+                // rcv_nxt near rcv_wup or the advertised edge; the segment
+                // starting and ending near rcv_wup or the window's right edge.
+                let k = near(&[wnd, 0], k).max(0);
+                let right = k + (wnd - k).max(0);
+                let s = near(&[right, 0], s);
+                let len = (near(&[0, right], end) - s).clamp(0, 1 << 16);
+                let got = with_tp(|tp| {
+                    (tp.rcv_wup, tp.rcv_wnd, tp.rcv_nxt) = (b, wnd as u32, at(b, k));
+                    tcp_sequence(tp, at(b, s), at(b, s + len))
+                });
+                prop_assert_eq!(got, s + len >= 0 && s <= right);
+            }
+
+            /// `tcp_may_update_window()` (RFC 9293's SND.WL1/SND.WL2 test,
+            /// with Linux's zero-window rule): a newer ACK, a newer
+            /// segment, or the same segment with a bigger or zero window.
+            #[test]
+            fn tcp_may_update_window_matches_a_model_across_the_wrap(
+                una in base(), wl1 in base(), da in off(), dw in off(),
+                snd_wnd in 0u32..(1 << 20), nwin in pick()
+            ) {
+                // The new window: 0, near the old one, or anything.
+                let nwin = near(&[0, i64::from(snd_wnd)], nwin).clamp(0, 1 << 20) as u32;
+                let got = with_tp(|tp| {
+                    (tp.snd_una, tp.snd_wl1, tp.snd_wnd) = (una, wl1, snd_wnd);
+                    tcp_may_update_window(tp, at(una, da), at(wl1, dw), nwin)
+                });
+                prop_assert_eq!(got, da > 0 || dw > 0 || (dw == 0 && (nwin > snd_wnd || nwin == 0)));
+            }
+
+            /// `tcp_sack_extend()`: a range that overlaps or touches the
+            /// block widens it to their union; any other leaves it alone.
+            #[test]
+            fn tcp_sack_extend_is_interval_union_across_the_wrap(
+                b in base(), blen in prop_oneof![0i64..3, 0i64..(1 << 20)], q in pick(), qe in pick()
+            ) {
+                // The range starts near the block's end and ends near its start.
+                let q = near(&[blen, 0], q);
+                let qlen = (near(&[0, blen], qe) - q).clamp(0, 1 << 20);
+                let mut sp = TcpSackBlock { start_seq: b, end_seq: at(b, blen) };
+                let touches = q <= blen && q + qlen >= 0;
+                prop_assert_eq!(tcp_sack_extend(&mut sp, at(b, q), at(b, q + qlen)), touches);
+                let (lo, hi) = if touches { (q.min(0), (q + qlen).max(blen)) } else { (0, blen) };
+                prop_assert_eq!((sp.start_seq, sp.end_seq), (at(b, lo), at(b, hi)));
+            }
+        }
+    }
 }

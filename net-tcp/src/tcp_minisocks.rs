@@ -748,3 +748,57 @@ pub fn tcp_timewait_state_process(
     TcpTwStatus::Success
 }
 // ANCHOR_END: tcp_timewait_state_process
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Where the window's left edge sits: near 0, near the 2^32 wrap, or
+    /// anywhere.
+    fn edge() -> impl Strategy<Value = u32> {
+        prop_oneof![
+            0u32..70_000,
+            (u32::MAX - 70_000)..=u32::MAX,
+            (1u32 << 31) - 70_000..(1 << 31) + 70_000,
+            any::<u32>()
+        ]
+    }
+
+    /// An offset from the edges that matter: within 2 of `0` or of `anchor`
+    /// (where off-by-one mistakes live), or anywhere within ±2^30.
+    fn near(anchor: i64, pick: u8, small: i64, far: i64) -> i64 {
+        match pick % 3 {
+            0 => small,
+            1 => anchor + small,
+            _ => far,
+        }
+    }
+
+    proptest! {
+        /// Mirrors the test Linux's `tcp_in_window()` makes, against a model
+        /// in plain integers relative to the window's left edge (offsets of
+        /// less than 2^31 either way): the segment starts at the left edge,
+        /// or it ends after the left edge and starts before the right edge,
+        /// or it is empty and sits on the right edge. The same answer
+        /// whether or not the window or the segment crosses the wrap.
+        #[test]
+        fn tcp_in_window_matches_a_model_across_the_wrap(
+            s_win in edge(),
+            wnd in prop_oneof![0i64..3, 0i64..(1 << 16), 0i64..(1 << 30)],
+            (p1, s1, f1) in (any::<u8>(), -2i64..=2, -(1i64 << 30)..(1 << 30)),
+            (p2, s2, f2) in (any::<u8>(), -2i64..=2, 0i64..(1 << 30)),
+        ) {
+            let at = |off: i64| s_win.wrapping_add(off as u32);
+            let seq_off = near(wnd, p1, s1, f1);
+            // The end: near the left edge, near the right edge, or a length on.
+            let end_off = match p2 % 3 {
+                0 => s2.max(seq_off),
+                1 => (wnd + s2).max(seq_off),
+                _ => seq_off + f2,
+            };
+            let model = seq_off == 0 || (end_off > 0 && seq_off < wnd) || (seq_off == wnd && end_off == wnd);
+            prop_assert_eq!(tcp_in_window(at(seq_off), at(end_off), s_win, at(wnd)), model);
+        }
+    }
+}

@@ -1156,7 +1156,16 @@ pub fn tcp_retransmit_skb(
     if !already_in_flight {
         tp.retrans_out += 1;
     }
-    if tp.retrans_stamp == 0 {
+    // A SYN (or our SYN-ACK of a simultaneous open) keeps the stamp
+    // `tcp_send_syn()` gave it, as in Linux, where `tcp_connect()` sets
+    // `retrans_stamp` to the SYN's own timestamp and this test then never
+    // fires for it: `tcp_rcv_synsent_state_process()` accepts a SYN-ACK
+    // echoing any TSval sent since that first SYN (PAWSActive). Linux's
+    // clock is never 0 by then; ours starts at 0, so a SYN sent in the
+    // first millisecond has stamp 0, and restamping it here moved the
+    // window past the first SYN's TSval: the peer's retransmitted SYN-ACK,
+    // which echoes that TSval, was answered with a RST.
+    if tp.retrans_stamp == 0 && !syn {
         // "Save stamp of the first (attempted) retransmit": Linux reads
         // tcp_skb_timestamp_ts(skb) after __tcp_retransmit_skb(), which
         // has restamped the skb with this transmission — so the give-up
