@@ -94,8 +94,12 @@ pub fn tcp_model_timeout(boundary: u32, rto_base: u32) -> u64 {
 /// `boundary` doubling RTOs would take (or than `timeout` ms, when set)?
 /// Measured from `retrans_stamp`: the first retransmission of the segment
 /// now being retransmitted (a SYN: its first transmission).
+///
+/// As in Linux, only `icsk_retransmits` says whether retransmission has
+/// begun: a `retrans_stamp` of 0 is a real time here (our clock starts at
+/// 0, so a SYN sent in the first millisecond has it), not "unset".
 pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u32) -> bool {
-    if tp.icsk_retransmits == 0 || tp.retrans_stamp == 0 {
+    if tp.icsk_retransmits == 0 {
         return false;
     }
     let timeout =
@@ -314,7 +318,7 @@ pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
 
 /// `tcp_clamp_rto_to_user_timeout()`: never wait past `TCP_USER_TIMEOUT`.
 fn tcp_clamp_rto_to_user_timeout(net: &Net, tp: &TcpSk) -> u32 {
-    if tp.icsk_user_timeout == 0 || tp.retrans_stamp == 0 {
+    if tp.icsk_user_timeout == 0 {
         return tp.icsk_rto;
     }
     let elapsed = net.jiffies().saturating_sub(tp.retrans_stamp);

@@ -634,3 +634,46 @@ fn a_synack_echoing_a_syn_sent_at_time_zero_completes_the_handshake() {
     assert_eq!(c.state(), TcpState::Established);
     assert!(l.accept().is_ok(), "the server has the connection");
 }
+
+/// The give-up clock of a SYN sent at time 0: `retrans_stamp` is then 0,
+/// a real time, which `retransmits_timed_out()` used to read as "not
+/// retransmitting", so `TCP_USER_TIMEOUT` never ended the `connect()`.
+/// With 2500 ms against a silent peer: SYNs at 0, 1 and 2 s (the linear
+/// 1 s timeouts), the last RTO clamped to the 0.5 s left, ETIMEDOUT at
+/// 2.5 s and no fourth SYN — what `handshake/syn-user-timeout.pkt` shows
+/// from a clock that does not start at 0.
+#[test]
+fn tcp_user_timeout_ends_a_connect_whose_syn_left_at_time_zero() {
+    use net_core::Clock;
+    use net_core::netdevice::MacAddr;
+    use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, run_until_idle};
+    use net_tcp::af_inet::{SOL_TCP, TCP_USER_TIMEOUT};
+
+    const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
+    const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
+    let clock = Clock::new_virtual();
+    let hosts = [(B, SERVER_MAC), (A, CLIENT_MAC)];
+    let (server, _, slink, _) = common::host(&clock, "server", 1, SERVER_MAC, B, &hosts);
+    let (client, _, clink, _) = common::host(&clock, "client", 2, CLIENT_MAC, A, &hosts);
+    let c = TcpSocket::new(&client).unwrap();
+    c.set_nonblocking(true);
+    c.setsockopt_int(SOL_TCP, TCP_USER_TIMEOUT, 2500).unwrap();
+    assert_eq!(clock.now_ns(), 0);
+    assert_eq!(c.connect(SocketAddrV4::new(B, PORT)), Err(Errno::EINPROGRESS));
+    let mut syns = Vec::new();
+    for _ in 0..4000 {
+        run_until_idle(&clock, &[&server, &client], clock.now_ns() + 1_000_000);
+        // The server never hears anything: every client frame is noted
+        // (its SYNs with their time) and dropped.
+        slink.lock().expect("server link").tx.clear();
+        for (at_ns, f) in clink.lock().expect("client link").tx.drain(..) {
+            let is_ip = f.len() > ETH_IPV4_L4_OFFSET + 13 && f[12..14] == [0x08, 0x00];
+            if is_ip && f[ETH_IPV4_L4_OFFSET + 13] & 0x02 != 0 {
+                syns.push(at_ns / 1_000_000);
+            }
+        }
+    }
+    assert_eq!(c.state(), TcpState::Close, "the connect() gave up");
+    assert_eq!(c.getsockopt_int(SOL_SOCKET, SO_ERROR), Ok(Errno::ETIMEDOUT.errno()));
+    assert_eq!(syns, [0, 1000, 2000], "SYNs at 0, 1 and 2 s, none after the budget");
+}
