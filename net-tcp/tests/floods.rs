@@ -44,33 +44,23 @@
 //! ([`serial`]) for that.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use net_core::netdevice::MacAddr;
+use net_core::Errno;
 use net_core::snmp::{LinuxMib, MibItem, TcpMib};
-use net_core::{Clock, Errno, Net};
-use net_ipv4::fib::FibRoute;
-use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, eth_ipv4_frame};
 use net_tcp::TcpSocket;
-use net_tcp::af_inet::TcpNet;
 use net_tcp::tcp_states::TcpState;
 use net_tcp::tcphdr::{
     TCPHDR_ACK, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write,
 };
 
 mod common;
+use common::flood::{
+    BATCH, CLIENT_IP, CLIENT_MAC, GATEWAY_MAC, Lab, PORT, Rng, SERVER_IP, SERVER_MAC, flood_count,
+};
 use common::{proc_status_bytes, reset_peak_rss, serial};
 
-const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const GATEWAY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 254);
-const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
-const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
-const GATEWAY_MAC: MacAddr = [2, 0, 0, 0, 0, 0xfe];
-const PORT: u16 = 80;
-/// Packets injected per step of the link.
-const BATCH: usize = 1024;
 /// Virtual time between two flood packets: 100,000 per second.
 const SPACING_NS: u64 = 10_000;
 /// Wall-clock limit on one flood, so a regression fails instead of hanging.
@@ -97,51 +87,7 @@ const WALL_LIMIT: Duration = Duration::from_secs(300);
 /// left so much as one skb behind.
 const MEM_BOUND_BYTES: u64 = 16 << 20;
 
-/// A flood's size: the environment variable `var`, else `default`; at
-/// least two batches.
-fn flood_count(var: &str, default: u64) -> u64 {
-    match std::env::var(var) {
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .unwrap_or_else(|_| panic!("{var}: a number of packets"))
-            .max(2 * BATCH as u64),
-        Err(_) => default,
-    }
-}
-
 // -- the lab ------------------------------------------------------------------------------
-
-/// A seeded xorshift64* generator: the same flood every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
-    }
-
-    /// A unicast address outside 10/8 and 127/8: 1.0.0.0 – 223.255.255.255.
-    fn spoofed_addr(&mut self) -> Ipv4Addr {
-        loop {
-            let a = self.u32();
-            let first = a >> 24;
-            if (1..=223).contains(&first) && first != 10 && first != 127 {
-                return Ipv4Addr::from(a);
-            }
-        }
-    }
-
-    fn port(&mut self) -> u16 {
-        1024 + (self.u32() % (65535 - 1024)) as u16
-    }
-}
 
 /// A segment to the server's port [`PORT`] from `saddr:sport` (through
 /// the gateway's MAC, or the client's when `saddr` is the client),
@@ -174,91 +120,7 @@ fn segment(
     f
 }
 
-/// What the server sent towards anyone but the client.
-#[derive(Default, Debug)]
-struct Wire {
-    synacks: u64,
-    rsts: u64,
-    other: u64,
-}
-
-struct Lab {
-    clock: Clock,
-    server: Arc<Net>,
-    stn: Arc<TcpNet>,
-    slink: ScriptLinkRef,
-    client: Arc<Net>,
-    clink: ScriptLinkRef,
-    listener: TcpSocket,
-    wire: Wire,
-}
-
-/// [`common::host()`] with a default route through [`GATEWAY_IP`].
-fn host(
-    clock: &Clock,
-    name: &str,
-    seed: u64,
-    mac: MacAddr,
-    ip: Ipv4Addr,
-) -> (Arc<Net>, Arc<TcpNet>, ScriptLinkRef) {
-    let neighbours = [(SERVER_IP, SERVER_MAC), (CLIENT_IP, CLIENT_MAC), (GATEWAY_IP, GATEWAY_MAC)];
-    let (net, tn, link, ifindex) = common::host(clock, name, seed, mac, ip, &neighbours);
-    tn.ipv4
-        .fib
-        .fib_table_insert(FibRoute::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), ifindex))
-        .expect("default route");
-    (net, tn, link)
-}
-
 impl Lab {
-    /// The two hosts, `tcp_syncookies` = 1 (the default), a listener with
-    /// `backlog`.
-    fn new(backlog: i32) -> Lab {
-        let clock = Clock::new_virtual_at(1_000_000_000);
-        let (server, stn, slink) = host(&clock, "server", 1, SERVER_MAC, SERVER_IP);
-        let (client, _ctn, clink) = host(&clock, "client", 2, CLIENT_MAC, CLIENT_IP);
-        server.sysctl.set("net.ipv4.tcp_syncookies", "1").expect("sysctl");
-        let listener = TcpSocket::new(&server).expect("socket");
-        listener.set_nonblocking(true);
-        listener.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).expect("bind");
-        listener.listen(backlog).expect("listen");
-        let mut lab = Lab { clock, server, stn, slink, client, clink, listener, wire: Wire::default() };
-        lab.run_for(1_000_000);
-        lab
-    }
-
-    /// Carry the client's frames to the server and the server's frames
-    /// for the client to it; count and drop the rest.
-    fn shuttle(&mut self) -> usize {
-        let wire = &mut self.wire;
-        common::shuttle(&self.slink, &self.clink, |f| {
-            if f[30..34] == CLIENT_IP.octets() {
-                return true;
-            }
-            let flags = f[ETH_IPV4_L4_OFFSET + 13];
-            if flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN | TCPHDR_ACK {
-                wire.synacks += 1;
-            } else if flags & TCPHDR_RST != 0 {
-                wire.rsts += 1;
-            } else {
-                wire.other += 1;
-            }
-            false
-        })
-    }
-
-    /// Run both hosts for `ns` of virtual time, carrying frames between them.
-    fn run_for(&mut self, ns: u64) {
-        let deadline = self.clock.now_ns() + ns;
-        for _ in 0..10_000 {
-            run_until_idle(&self.clock, &[&self.server, &self.client], deadline);
-            if self.shuttle() == 0 {
-                return;
-            }
-        }
-        panic!("the two hosts kept talking for 10,000 steps");
-    }
-
     /// Hand `frames` to the server's link, then run for their spacing.
     fn inject(&mut self, frames: Vec<Vec<u8>>) {
         let n = frames.len() as u64;
@@ -340,8 +202,8 @@ fn forged_ack(rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn ack_flood_with_forged_cookies_creates_nothing() {
     let _serial = serial();
-    let count = flood_count("LINNET_ACK_FLOOD", 1_000_000);
-    let mut lab = Lab::new(ACK_BACKLOG);
+    let count = flood_count("LINNET_ACK_FLOOD", 1_000_000, "packets");
+    let mut lab = Lab::new(1, ACK_BACKLOG);
     let mut rng = Rng(0xac4f_100d);
     // Before any overflow, tcp_synq_no_recent_overflow(): a bare ACK is
     // not even tried as a cookie — no SyncookiesFailed — and is reset.
@@ -554,8 +416,8 @@ fn guessed_seq_phase(
 #[test]
 fn rst_and_syn_at_guessed_sequence_numbers_do_not_kill() {
     let _serial = serial();
-    let count = flood_count("LINNET_RST_FLOOD", 1_000_000);
-    let mut lab = Lab::new(128);
+    let count = flood_count("LINNET_RST_FLOOD", 1_000_000, "packets");
+    let mut lab = Lab::new(1, 128);
     let (client, child) = lab.connect();
     let mut rng = Rng(0x5e9_f100d);
     let (mut sent_bytes, mut server_got, mut client_got) = (0u64, Vec::new(), Vec::new());
@@ -722,8 +584,8 @@ thread_local! {
 #[test]
 fn ofo_flood_is_bounded_by_the_receive_buffer() {
     let _serial = serial();
-    let count = flood_count("LINNET_OFO_FLOOD", 1_000_000);
-    let mut lab = Lab::new(128);
+    let count = flood_count("LINNET_OFO_FLOOD", 1_000_000, "packets");
+    let mut lab = Lab::new(1, 128);
     let (client, child) = lab.connect();
     let sport = client.local_addr().port();
     let mut rng = Rng(0x0f0_f100d);

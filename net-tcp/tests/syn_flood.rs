@@ -32,38 +32,26 @@
 //! --release`; `LINNET_SYN_FLOOD=N` floods N instead. Each run prints its
 //! figures (`--nocapture`).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Arc;
+use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
 
-use net_core::netdevice::MacAddr;
 use net_core::snmp::{LinuxMib, TcpMib};
-use net_core::{Clock, Errno, Net};
-use net_ipv4::fib::FibRoute;
-use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptLinkRef, eth_ipv4_frame, run_until_idle};
+use net_core::{Errno, Net};
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, eth_ipv4_frame};
 use net_tcp::TcpSocket;
-use net_tcp::af_inet::TcpNet;
 use net_tcp::tcp_states::TcpState;
-use net_tcp::tcphdr::{
-    TCPHDR_ACK, TCPHDR_RST, TCPHDR_SYN, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write,
-};
+use net_tcp::tcphdr::{TCPHDR_SYN, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write};
 
 mod common;
+use common::flood::{
+    BATCH, CLIENT_IP, GATEWAY_MAC, Lab, PORT, Rng, SERVER_IP, SERVER_MAC, Wire, flood_count,
+};
 use common::{proc_status_bytes, reset_peak_rss, serial};
 
-const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-const GATEWAY_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 254);
-const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
-const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
-const GATEWAY_MAC: MacAddr = [2, 0, 0, 0, 0, 0xfe];
-const PORT: u16 = 80;
 /// `listen(fd, 1024)`: below `tcp_max_syn_backlog` (2048) × 3/4, so with
 /// cookies off it is the full request queue, not the "last quarter" rule
 /// of `tcp_conn_request()`, that drops.
 const BACKLOG: u32 = 1024;
-/// SYNs injected per step of the link.
-const BATCH: usize = 1024;
 /// Virtual time between two flood SYNs: 100,000 SYNs per second.
 const SYN_SPACING_NS: u64 = 10_000;
 /// The flood unless `LINNET_SYN_FLOOD` says otherwise: the figure.
@@ -91,39 +79,7 @@ const WALL_LIMIT: Duration = Duration::from_secs(600);
 /// SYN-ACK skbs. (Measured: about 0.6 MiB.)
 const MEM_BOUND_BYTES: u64 = 16 << 20;
 
-/// The flood's size: `LINNET_SYN_FLOOD`, else [`DEFAULT_COUNT`]. At
-/// least two batches, so the client starts mid-flood.
-fn flood_count() -> u64 {
-    match std::env::var("LINNET_SYN_FLOOD") {
-        Ok(v) => v.trim().parse::<u64>().expect("LINNET_SYN_FLOOD: a number of SYNs").max(2 * BATCH as u64),
-        Err(_) => DEFAULT_COUNT,
-    }
-}
-
-// -- the lab ------------------------------------------------------------------------------
-
-/// A seeded xorshift64* generator: the flood's sources, the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// A unicast address outside 10/8 and 127/8: 1.0.0.0 – 223.255.255.255.
-    fn spoofed_addr(&mut self) -> Ipv4Addr {
-        loop {
-            let a = (self.next() >> 32) as u32;
-            let first = a >> 24;
-            if (1..=223).contains(&first) && first != 10 && first != 127 {
-                return Ipv4Addr::from(a);
-            }
-        }
-    }
-}
+// -- the flood ----------------------------------------------------------------------------
 
 /// A spoofed SYN: random source, port, ISN; every other one carries the
 /// options a Linux client sends (so cookies encode them in TSval), the
@@ -150,98 +106,6 @@ fn spoofed_syn(rng: &mut Rng, n: u64) -> Vec<u8> {
     tcp_options_write(th.options_mut(), &opts);
     th.fill_checksum(saddr, SERVER_IP);
     f
-}
-
-/// What the server sent towards the spoofed sources.
-#[derive(Default, Debug)]
-struct Wire {
-    /// SYN-ACKs (first transmissions and retransmissions).
-    synacks: u64,
-    /// RSTs.
-    rsts: u64,
-    /// Anything else (there should be nothing).
-    other: u64,
-}
-
-struct Lab {
-    clock: Clock,
-    server: Arc<Net>,
-    stn: Arc<TcpNet>,
-    slink: ScriptLinkRef,
-    client: Arc<Net>,
-    clink: ScriptLinkRef,
-    listener: TcpSocket,
-    wire: Wire,
-}
-
-/// [`common::host()`] with a default route through [`GATEWAY_IP`].
-fn host(
-    clock: &Clock,
-    name: &str,
-    seed: u64,
-    mac: MacAddr,
-    ip: Ipv4Addr,
-) -> (Arc<Net>, Arc<TcpNet>, ScriptLinkRef) {
-    let neighbours = [(SERVER_IP, SERVER_MAC), (CLIENT_IP, CLIENT_MAC), (GATEWAY_IP, GATEWAY_MAC)];
-    let (net, tn, link, ifindex) = common::host(clock, name, seed, mac, ip, &neighbours);
-    tn.ipv4
-        .fib
-        .fib_table_insert(FibRoute::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(GATEWAY_IP), ifindex))
-        .expect("default route");
-    (net, tn, link)
-}
-
-impl Lab {
-    fn new(syncookies: u8) -> Lab {
-        let clock = Clock::new_virtual_at(1_000_000_000);
-        let (server, stn, slink) = host(&clock, "server", 1, SERVER_MAC, SERVER_IP);
-        let (client, _ctn, clink) = host(&clock, "client", 2, CLIENT_MAC, CLIENT_IP);
-        server.sysctl.set("net.ipv4.tcp_syncookies", &syncookies.to_string()).expect("sysctl");
-        let listener = TcpSocket::new(&server).expect("socket");
-        listener.set_nonblocking(true);
-        listener.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).expect("bind");
-        listener.listen(BACKLOG as i32).expect("listen");
-        let mut lab = Lab { clock, server, stn, slink, client, clink, listener, wire: Wire::default() };
-        lab.run_for(1_000_000);
-        lab.wire = Wire::default();
-        lab
-    }
-
-    /// Move what each host sent: the client's frames to the server, the
-    /// server's frames for the client to the client; the server's frames
-    /// for anyone else (the spoofed sources) are counted and dropped.
-    /// Returns how many frames moved between the two hosts.
-    fn shuttle(&mut self) -> usize {
-        let wire = &mut self.wire;
-        common::shuttle(&self.slink, &self.clink, |f| {
-            if f[30..34] == CLIENT_IP.octets() {
-                return true;
-            }
-            let flags = f[ETH_IPV4_L4_OFFSET + 13];
-            if flags & (TCPHDR_SYN | TCPHDR_ACK) == TCPHDR_SYN | TCPHDR_ACK {
-                wire.synacks += 1;
-            } else if flags & TCPHDR_RST != 0 {
-                wire.rsts += 1;
-            } else {
-                wire.other += 1;
-            }
-            false
-        })
-    }
-
-    /// Run both hosts for `ns` of virtual time, carrying frames between
-    /// them (each hop takes effect at the next step: the link's latency is
-    /// at most one step).
-    fn run_for(&mut self, ns: u64) {
-        let deadline = self.clock.now_ns() + ns;
-        for _ in 0..10_000 {
-            run_until_idle(&self.clock, &[&self.server, &self.client], deadline);
-            if self.shuttle() == 0 {
-                return;
-            }
-        }
-        panic!("the two hosts kept talking for 10,000 steps");
-    }
 }
 
 // -- the legitimate client ----------------------------------------------------------------
@@ -341,8 +205,9 @@ struct Figures {
 
 fn flood(syncookies: u8) -> (Lab, Figures) {
     let _serial = serial(); // floods measure the process's memory: one at a time
-    let count = flood_count();
-    let mut lab = Lab::new(syncookies);
+    let count = flood_count("LINNET_SYN_FLOOD", DEFAULT_COUNT, "SYNs");
+    let mut lab = Lab::new(syncookies, BACKLOG as i32);
+    lab.wire = Wire::default();
     let in_segs_before = lab.server.mib.get(TcpMib::InSegs);
     let mut rng = Rng(0x5eed_f100d_u64 ^ u64::from(syncookies));
     let bound = BACKLOG as usize + 1;

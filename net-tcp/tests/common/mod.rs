@@ -6,6 +6,8 @@
 //! what one of them does not use is not dead code there.
 #![allow(dead_code)]
 
+pub mod flood;
+
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
