@@ -1246,6 +1246,22 @@ mod tests {
         InetHashinfo::new(1024, SipKey([1, 2]))
     }
 
+    /// What a TIME_WAIT sock is made from, for the tests that need one:
+    /// nothing of any connection in particular.
+    fn tw_init() -> crate::inet_timewait_sock::TwInit {
+        crate::inet_timewait_sock::TwInit {
+            substate: TcpState::TimeWait,
+            rcv_nxt: 1,
+            snd_nxt: 1,
+            rcv_wnd: 1000,
+            rcv_wscale: 0,
+            tstamp_ok: false,
+            ts_recent: 0,
+            ts_recent_stamp: 0,
+            ts_offset: 0,
+        }
+    }
+
     fn sock(net: &Net, state: TcpState) -> Arc<TcpSock> {
         let sk = TcpSock::new(net, 87380, 16384);
         sk.skc_state.store(state as u8, Ordering::Release);
@@ -1317,22 +1333,12 @@ mod tests {
 
     #[test]
     fn a_timewait_sock_takes_the_full_sockets_place() {
-        use crate::inet_timewait_sock::{TwInit, inet_twsk_alloc};
+        use crate::inet_timewait_sock::inet_twsk_alloc;
         let net = net();
         let tn = crate::inet_init(&net);
         let h = &tn.hashinfo;
         let sk = sock_established(h, &net, 80, PEER, 40000);
-        let init = TwInit {
-            substate: TcpState::TimeWait,
-            rcv_nxt: 1,
-            snd_nxt: 1,
-            rcv_wnd: 1000,
-            rcv_wscale: 0,
-            tstamp_ok: false,
-            ts_recent: 0,
-            ts_recent_stamp: 0,
-            ts_offset: 0,
-        };
+        let init = tw_init();
         let tw = inet_twsk_alloc(&net, &tn, &sk, &init).unwrap();
         h.inet_ehash_swap_tw(&sk, &tw);
         assert!(!sk.hash_link.is_linked() && tw.hash_link.is_linked());
@@ -1671,7 +1677,7 @@ mod tests {
         //! step by looking up every four-tuple of the key space, present
         //! or absent, every listening address and both ports' buckets.
         use super::*;
-        use crate::inet_timewait_sock::{TwInit, inet_twsk_alloc};
+        use crate::inet_timewait_sock::inet_twsk_alloc;
         use crate::request_sock::{ReqInit, inet_reqsk_alloc};
         use proptest::prelude::*;
         use std::collections::HashMap;
@@ -1759,20 +1765,6 @@ mod tests {
                     self.listeners.iter().rev().find(|l| l.inet_num() == dport && l.inet_rcv_saddr() == a)
                 };
                 newest(daddr).or_else(|| newest(Ipv4Addr::UNSPECIFIED))
-            }
-        }
-
-        fn tw_init() -> TwInit {
-            TwInit {
-                substate: TcpState::TimeWait,
-                rcv_nxt: 1,
-                snd_nxt: 1,
-                rcv_wnd: 1000,
-                rcv_wscale: 0,
-                tstamp_ok: false,
-                ts_recent: 0,
-                ts_recent_stamp: 0,
-                ts_offset: 0,
             }
         }
 
