@@ -227,6 +227,19 @@ mod tests {
     use super::*;
     use net_core::{Clock, Net};
 
+    /// Append `len` bytes at `seq` (byte `j` is `seq + j`, truncated) to
+    /// the out-of-order queue, in an skb of `alloc` bytes, and charge its
+    /// truesize to `sk_rmem_alloc`.
+    fn ofo_insert(tp: &mut TcpSk, seq: u32, len: usize, alloc: usize) {
+        let mut skb = alloc_skb(alloc);
+        let bytes: Vec<u8> = (0..len).map(|j| (seq as usize + j) as u8).collect();
+        skb.put_data(&bytes);
+        tp.sk_rmem_alloc += skb.truesize as usize;
+        let end_seq = seq + len as u32;
+        let mut c = tp.out_of_order_queue.back_mut();
+        c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
+    }
+
     #[test]
     fn repacking_keeps_the_unread_bytes_in_order_and_gives_memory_back() {
         let net = Net::new("collapse", Clock::new_virtual(), 1);
@@ -266,13 +279,7 @@ mod tests {
         let mut tp = sk.lock.lock();
         // Two runs: 1000..1300 (with an overlap) and 2000..2100.
         for (seq, len) in [(1000u32, 100usize), (1100, 100), (1150, 150), (2000, 100)] {
-            let mut skb = alloc_skb(2048);
-            let bytes: Vec<u8> = (0..len).map(|j| (seq as usize + j) as u8).collect();
-            skb.put_data(&bytes);
-            tp.sk_rmem_alloc += skb.truesize as usize;
-            let end_seq = seq + len as u32;
-            let mut c = tp.out_of_order_queue.back_mut();
-            c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
+            ofo_insert(&mut tp, seq, len, 2048);
         }
         let was = tp.sk_rmem_alloc;
         let freed = tcp_collapse_ofo_queue(&mut tp);
@@ -298,13 +305,7 @@ mod tests {
         let mut segs: Vec<(u32, usize)> = (0..20).map(|i| (1000 + 100 * i, 10)).collect();
         segs.extend([(5000, 40), (5040, 40), (5080, 40)]);
         for (seq, len) in segs {
-            let mut skb = alloc_skb(512); // bloated: 10 bytes in 512
-            let bytes: Vec<u8> = (0..len).map(|j| (seq as usize + j) as u8).collect();
-            skb.put_data(&bytes);
-            tp.sk_rmem_alloc += skb.truesize as usize;
-            let end_seq = seq + len as u32;
-            let mut c = tp.out_of_order_queue.back_mut();
-            c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
+            ofo_insert(&mut tp, seq, len, 512); // bloated: 10 bytes in 512
         }
         let was = tp.sk_rmem_alloc;
         let freed = tcp_collapse_ofo_queue(&mut tp);
