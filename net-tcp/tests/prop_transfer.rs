@@ -591,6 +591,24 @@ fn regression_synack_echoing_the_first_syn_after_a_retransmitted_syn() {
     assert_eq!(outcome, Outcome::Completed);
 }
 
+/// The script-link lab of the time-zero tests below: a virtual clock at
+/// 0, the server on `B` and the client on `A`, each on its own
+/// [`ScriptDev`](net_ipv4::testlink::ScriptDev) the test drives. Returns
+/// (clock, server, server's link, client, client's link).
+fn time_zero_hosts()
+-> (net_core::Clock, Arc<Net>, net_ipv4::testlink::ScriptLinkRef, Arc<Net>, net_ipv4::testlink::ScriptLinkRef)
+{
+    use net_core::netdevice::MacAddr;
+
+    const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
+    const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
+    let clock = net_core::Clock::new_virtual();
+    let hosts = [(B, SERVER_MAC), (A, CLIENT_MAC)];
+    let (server, _, slink, _) = common::host(&clock, "server", 1, SERVER_MAC, B, &hosts);
+    let (client, _, clink, _) = common::host(&clock, "client", 2, CLIENT_MAC, A, &hosts);
+    (clock, server, slink, client, clink)
+}
+
 /// The same bug on a script link, step by step: the client's SYN leaves
 /// at time 0, the server's first SYN-ACK is dropped, and after both
 /// retransmit at 1 s the server's SYN-ACKs — whichever TSval they echo,
@@ -599,17 +617,10 @@ fn regression_synack_echoing_the_first_syn_after_a_retransmitted_syn() {
 /// acceptable).
 #[test]
 fn a_synack_echoing_a_syn_sent_at_time_zero_completes_the_handshake() {
-    use net_core::Clock;
-    use net_core::netdevice::MacAddr;
     use net_core::snmp::{LinuxMib, TcpMib};
     use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, run_until_idle};
 
-    const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
-    const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
-    let clock = Clock::new_virtual();
-    let hosts = [(B, SERVER_MAC), (A, CLIENT_MAC)];
-    let (server, _, slink, _) = common::host(&clock, "server", 1, SERVER_MAC, B, &hosts);
-    let (client, _, clink, _) = common::host(&clock, "client", 2, CLIENT_MAC, A, &hosts);
+    let (clock, server, slink, client, clink) = time_zero_hosts();
     let l = TcpSocket::new(&server).unwrap();
     l.set_nonblocking(true);
     l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).unwrap();
@@ -644,17 +655,10 @@ fn a_synack_echoing_a_syn_sent_at_time_zero_completes_the_handshake() {
 /// from a clock that does not start at 0.
 #[test]
 fn tcp_user_timeout_ends_a_connect_whose_syn_left_at_time_zero() {
-    use net_core::Clock;
-    use net_core::netdevice::MacAddr;
     use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, run_until_idle};
     use net_tcp::af_inet::{SOL_TCP, TCP_USER_TIMEOUT};
 
-    const SERVER_MAC: MacAddr = [2, 0, 0, 0, 0, 1];
-    const CLIENT_MAC: MacAddr = [2, 0, 0, 0, 0, 2];
-    let clock = Clock::new_virtual();
-    let hosts = [(B, SERVER_MAC), (A, CLIENT_MAC)];
-    let (server, _, slink, _) = common::host(&clock, "server", 1, SERVER_MAC, B, &hosts);
-    let (client, _, clink, _) = common::host(&clock, "client", 2, CLIENT_MAC, A, &hosts);
+    let (clock, server, slink, client, clink) = time_zero_hosts();
     let c = TcpSocket::new(&client).unwrap();
     c.set_nonblocking(true);
     c.setsockopt_int(SOL_TCP, TCP_USER_TIMEOUT, 2500).unwrap();
