@@ -5,11 +5,12 @@
 //! TIME_WAIT storm in time_wait_storm.rs, orphans in orphans.rs; the
 //! fragment and ARP floods need no TCP and live in net-ipv4/tests/floods.rs.)
 //!
-//! The lab is syn_flood.rs's: one linnet server (10.0.0.1, a listener on
-//! port 80) and one linnet client (10.0.0.2) on a zero-latency link the
-//! test drives itself, a default route through 10.0.0.254 taking the
-//! server's answers to spoofed sources nowhere (they are counted). Each
-//! flood comes from a seeded xorshift, so every run is the same, injected
+//! The lab is syn_flood.rs's (tests/common/flood.rs): one linnet server
+//! (10.0.0.1, a listener on port 80) and one linnet client (10.0.0.2) on
+//! a zero-latency link the test drives itself, a default route through
+//! 10.0.0.254 taking the server's answers to spoofed sources nowhere
+//! (they are counted). Each flood comes from a seeded xorshift, so every
+//! run is the same, injected
 //! as Ethernet frames in batches of [`BATCH`], [`SPACING_NS`] of virtual
 //! time apart (100,000 packets per second); it is bounded in count
 //! (1,000,000 packets each; `LINNET_ACK_FLOOD`, `LINNET_RST_FLOOD`,
