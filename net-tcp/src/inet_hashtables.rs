@@ -280,6 +280,29 @@ fn new_chain_buckets(n: usize) -> Box<[InetEhashBucket]> {
         .collect()
 }
 
+/// The first entry of `list` that `matches`, as a new reference: the walk
+/// of `sk_nulls_for_each_rcu()` with its match test, and the
+/// `refcount_inc_not_zero()` that takes the socket. Every lookup of a
+/// chain here (sockets, request socks, timewait socks) goes through it.
+fn list_find<A>(
+    list: &LinkedList<A>,
+    mut matches: impl FnMut(&<A::PointerOps as PointerOps>::Value) -> bool,
+) -> Option<<A::PointerOps as PointerOps>::Pointer>
+where
+    A: Adapter,
+    A::LinkOps: intrusive_collections::linked_list::LinkedListOps,
+    <A::PointerOps as PointerOps>::Pointer: Clone,
+{
+    let mut c = list.front();
+    while let Some(v) = c.get() {
+        if matches(v) {
+            return c.clone_pointer();
+        }
+        c.move_next();
+    }
+    None
+}
+
 /// Unlink `node` from the intrusive `list`, if it is there, returning the
 /// list's reference to it — `hlist_del_init()` on a known node, done as a
 /// cursor walk so no `unsafe` is needed. Every chain here (sockets,
@@ -509,14 +532,7 @@ impl InetHashinfo {
         let ports = inet_combined_ports(sport, dport);
         let hash = self.inet_ehashfn(daddr, dport, saddr, sport);
         let chain = self.ehash_bucket(hash).chain.lock();
-        let mut c = chain.front();
-        while let Some(sk) = c.get() {
-            if sk.inet_match(acookie, ports, dif) {
-                return c.clone_pointer();
-            }
-            c.move_next();
-        }
-        None
+        list_find(&chain, |sk| sk.inet_match(acookie, ports, dif))
     }
     // ANCHOR_END: __inet_lookup_established
 
@@ -633,31 +649,13 @@ impl InetHashinfo {
         let ports = inet_combined_ports(sport, dport);
         let b = self.ehash_bucket(self.inet_ehashfn(daddr, dport, saddr, sport));
         let chain = b.chain.lock();
-        let mut c = chain.front();
-        while let Some(sk) = c.get() {
-            if sk.inet_match(acookie, ports, dif) {
-                return c.clone_pointer().map(EhashEntry::Sk);
-            }
-            c.move_next();
+        if let Some(sk) = list_find(&chain, |sk| sk.inet_match(acookie, ports, dif)) {
+            return Some(EhashEntry::Sk(sk));
         }
-        let reqs = b.reqs.lock();
-        let mut c = reqs.front();
-        while let Some(req) = c.get() {
-            if req.inet_match(acookie, ports, dif) {
-                return c.clone_pointer().map(EhashEntry::Req);
-            }
-            c.move_next();
+        if let Some(req) = list_find(&b.reqs.lock(), |req| req.inet_match(acookie, ports, dif)) {
+            return Some(EhashEntry::Req(req));
         }
-        drop(reqs);
-        let tws = b.tws.lock();
-        let mut c = tws.front();
-        while let Some(tw) = c.get() {
-            if tw.inet_match(acookie, ports, dif) {
-                return c.clone_pointer().map(EhashEntry::Tw);
-            }
-            c.move_next();
-        }
-        None
+        list_find(&b.tws.lock(), |tw| tw.inet_match(acookie, ports, dif)).map(EhashEntry::Tw)
     }
 
     /// Mirrors `inet_ehash_insert(req_to_sk(req), NULL, &found_dup_sk)` from
