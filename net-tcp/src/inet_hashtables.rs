@@ -753,6 +753,11 @@ impl InetHashinfo {
         tws.iter().any(|tw| tw.inet_match(acookie, ports, dif))
     }
 
+    /// The `ehash` bucket of `tw`'s four-tuple (`tw->tw_hash`).
+    fn tw_bucket(&self, tw: &InetTimewaitSock) -> &InetEhashBucket {
+        self.ehash_bucket(self.inet_ehashfn(tw.tw_rcv_saddr(), tw.tw_num(), tw.tw_daddr(), tw.tw_dport()))
+    }
+
     // ANCHOR: inet_ehash_swap_tw
     /// The `ehash` half of `inet_twsk_hashdance_schedule()`: with the
     /// bucket's `chain` and `tws` locked, hash `tw` and unhash `sk` (which
@@ -760,12 +765,7 @@ impl InetHashinfo {
     /// hashed anyway, as Linux's `__sk_nulls_del_node_init_rcu()` returns
     /// quietly).
     pub fn inet_ehash_swap_tw(&self, sk: &Arc<TcpSock>, tw: &Arc<InetTimewaitSock>) {
-        let b = self.ehash_bucket(self.inet_ehashfn(
-            tw.tw_rcv_saddr(),
-            tw.tw_num(),
-            tw.tw_daddr(),
-            tw.tw_dport(),
-        ));
+        let b = self.tw_bucket(tw);
         let mut chain = b.chain.lock();
         let mut tws = b.tws.lock();
         if !tw.hash_link.is_linked() {
@@ -782,12 +782,7 @@ impl InetHashinfo {
         if !tw.hash_link.is_linked() {
             return false;
         }
-        let b = self.ehash_bucket(self.inet_ehashfn(
-            tw.tw_rcv_saddr(),
-            tw.tw_num(),
-            tw.tw_daddr(),
-            tw.tw_dport(),
-        ));
+        let b = self.tw_bucket(tw);
         let mut tws = b.tws.lock();
         list_remove(&mut tws, tw).is_some()
     }

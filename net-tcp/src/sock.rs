@@ -928,6 +928,20 @@ impl TcpSk {
     }
 }
 
+/// For property tests of the window helpers: a sequence number where the
+/// arithmetic can go wrong — near 0, near 2^31, just below the 2^32 wrap —
+/// or anywhere.
+#[cfg(test)]
+pub(crate) fn seq_near_wraps() -> impl proptest::strategy::Strategy<Value = u32> {
+    use proptest::prelude::*;
+    prop_oneof![
+        0u32..70_000,
+        (u32::MAX - 70_000)..=u32::MAX,
+        (1u32 << 31) - 70_000..(1 << 31) + 70_000,
+        any::<u32>()
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     //! `before`/`after`/`between` against a model: sequence numbers as the

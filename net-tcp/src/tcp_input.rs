@@ -2064,16 +2064,8 @@ mod tests {
         use crate::tcphdr::TcpSackBlock;
         use proptest::prelude::*;
 
-        /// Where the numbers start: near 0, near 2^31, near the 2^32 wrap,
-        /// or anywhere.
-        fn base() -> impl Strategy<Value = u32> {
-            prop_oneof![
-                0u32..70_000,
-                (u32::MAX - 70_000)..=u32::MAX,
-                (1u32 << 31) - 70_000..(1 << 31) + 70_000,
-                any::<u32>()
-            ]
-        }
+        /// Where the numbers start.
+        use crate::sock::seq_near_wraps as base;
 
         /// An offset within ±2^30: within 2 of 0, or anywhere.
         fn off() -> impl Strategy<Value = i64> {

@@ -754,16 +754,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Where the window's left edge sits: near 0, near the 2^32 wrap, or
-    /// anywhere.
-    fn edge() -> impl Strategy<Value = u32> {
-        prop_oneof![
-            0u32..70_000,
-            (u32::MAX - 70_000)..=u32::MAX,
-            (1u32 << 31) - 70_000..(1 << 31) + 70_000,
-            any::<u32>()
-        ]
-    }
+    /// Where the window's left edge sits.
+    use crate::sock::seq_near_wraps as edge;
 
     /// An offset from the edges that matter: within 2 of `0` or of `anchor`
     /// (where off-by-one mistakes live), or anywhere within ±2^30.
