@@ -36,12 +36,13 @@
 //!   device filter.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::dropreason::SkbDropReason;
 use crate::errno::Errno;
 use crate::if_ether::ETH_P_ALL;
 use crate::net_namespace::Net;
-use crate::netdevice::{HeaderOps, NetDev, NetDevice, NetdevTx, bump};
+use crate::netdevice::{HeaderOps, NetDev, NetDevStats, NetDevice, NetdevTx};
 use crate::skbuff::{PktType, SkBuffHead, Skb};
 
 /// Number of `ptype_base` buckets (`PTYPE_HASH_SIZE`).
@@ -168,6 +169,7 @@ impl Net {
         let mut t = self.ptype.write();
         if pt.type_ == ETH_P_ALL {
             t.all.insert(0, pt);
+            self.ptype_all_count.store(t.all.len(), std::sync::atomic::Ordering::Relaxed);
         } else {
             t.base[(pt.type_ & PTYPE_HASH_MASK) as usize].insert(0, pt);
         }
@@ -184,13 +186,15 @@ impl Net {
         } else {
             &mut t.base[(pt.type_ & PTYPE_HASH_MASK) as usize]
         };
-        match list.iter().position(|p| Arc::ptr_eq(p, pt)) {
+        let found = match list.iter().position(|p| Arc::ptr_eq(p, pt)) {
             Some(i) => {
                 list.remove(i);
                 true
             }
             None => false,
-        }
+        };
+        self.ptype_all_count.store(t.all.len(), std::sync::atomic::Ordering::Relaxed);
+        found
     }
 
     /// The registered handlers as `(type, name, on ptype_all?)`, in walk order:
@@ -271,7 +275,7 @@ impl Net {
             None => {
                 drop(t);
                 if let Some(dev) = self.dev_get_by_index(ifindex) {
-                    bump(&dev.stats.rx_dropped, 1);
+                    dev.stats.add(NetDevStats::RX_DROPPED, 1);
                 }
                 self.kfree_skb_reason(skb, SkbDropReason::UnhandledProto);
                 NetRx::Drop
@@ -324,22 +328,22 @@ impl Net {
 
     fn deliver_batch(&self, mut b: RxBatch) {
         while let Some(mut skb) = b.frames.dequeue() {
-            bump(&b.dev.stats.rx_packets, 1);
-            bump(&b.dev.stats.rx_bytes, skb.len() as u64);
+            b.dev.stats.add(NetDevStats::RX_PACKETS, 1);
+            b.dev.stats.add(NetDevStats::RX_BYTES, skb.len() as u64);
             skb.dev = b.dev.ifindex;
             if skb.protocol == 0 {
                 let proto = b.ops.as_ref().and_then(|ops| ops.type_trans(&mut skb, &b.dev));
                 match proto {
                     Some(p) => skb.protocol = p,
                     None => {
-                        bump(&b.dev.stats.rx_dropped, 1);
+                        b.dev.stats.add(NetDevStats::RX_DROPPED, 1);
                         self.kfree_skb_reason(skb, SkbDropReason::PktTooSmall);
                         continue;
                     }
                 }
             }
             if skb.pkt_type == PktType::Multicast {
-                bump(&b.dev.stats.multicast, 1);
+                b.dev.stats.add(NetDevStats::MULTICAST, 1);
             }
             self.netif_receive_skb(skb);
         }
@@ -370,7 +374,7 @@ impl Net {
             return Err(Errno::ENODEV);
         };
         if !dev.is_up() {
-            bump(&dev.stats.tx_dropped, 1);
+            dev.stats.add(NetDevStats::TX_DROPPED, 1);
             self.kfree_skb_reason(skb, SkbDropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
@@ -378,18 +382,25 @@ impl Net {
         let mut q = dev.qdisc.lock();
         if q.len() >= dev.tx_queue_len().max(1) as usize {
             drop(q);
-            bump(&dev.stats.tx_dropped, 1);
+            dev.stats.add(NetDevStats::TX_DROPPED, 1);
             self.kfree_skb_reason(skb, SkbDropReason::QdiscDrop);
             return Err(Errno::ENOBUFS);
         }
         q.queue_tail(skb);
         qdisc_run(&dev, &mut q);
+        if !q.is_empty() {
+            self.tx_scheduled.store(true, Ordering::Relaxed); // __netif_schedule()
+        }
         Ok(())
     }
     // ANCHOR_END: dev_queue_xmit
 
-    /// Show an outgoing frame to the taps (`dev_queue_xmit_nit()`).
+    /// Show an outgoing frame to the taps (`dev_queue_xmit_nit()`), if there
+    /// are any (`dev_nit_active()`: one plain load when there are none).
     fn dev_queue_xmit_nit(&self, skb: &Skb) {
+        if self.ptype_all_count.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return;
+        }
         let t = self.ptype.read();
         for pt in t.all.iter().filter(|p| !p.ignore_outgoing && p.matches_dev(skb.dev)) {
             let mut c = skb.clone();
@@ -404,12 +415,22 @@ impl Net {
 
     /// Retry every device whose queue holds frames the driver refused
     /// (`net_tx_action()` running `qdisc_run()`). Returns frames sent.
+    ///
+    /// Runs only when a queue was left holding frames (Linux raises
+    /// `NET_TX_SOFTIRQ` only then): otherwise one plain load.
     pub fn net_tx_action(&self) -> usize {
+        if !self.tx_scheduled.load(Ordering::Relaxed) {
+            return 0;
+        }
+        self.tx_scheduled.store(false, Ordering::Relaxed);
         let mut sent = 0;
         for dev in self.devices_rcu().iter() {
             let mut q = dev.qdisc.lock();
             if !q.is_empty() && dev.is_up() {
                 sent += qdisc_run(dev, &mut q);
+            }
+            if !q.is_empty() {
+                self.tx_scheduled.store(true, Ordering::Relaxed);
             }
         }
         sent
@@ -502,8 +523,8 @@ fn qdisc_run(dev: &NetDev, q: &mut SkBuffHead) -> usize {
         let len = skb.len() as u64;
         match drv.ndo_start_xmit(skb) {
             NetdevTx::Ok => {
-                bump(&dev.stats.tx_packets, 1);
-                bump(&dev.stats.tx_bytes, len);
+                dev.stats.add(NetDevStats::TX_PACKETS, 1);
+                dev.stats.add(NetDevStats::TX_BYTES, len);
                 sent += 1;
             }
             NetdevTx::Busy(skb) => {

@@ -23,7 +23,8 @@
 //! | `jiffies.rs` | include/linux/jiffies.h, kernel/time/ | net-core/timer | HZ fixed at 1000; a virtual clock for tests and the lab |
 //! | `timer.rs` | kernel/time/timer.c | net-core/timer | a cascading wheel with exact expiry (Linux ≥ 4.8 fires coarse timers up to 12.5 % late); pull-style expiry |
 //! | `checksum.rs` | include/net/checksum.h, lib/checksum.c | net-core/checksum | portable Rust instead of per-arch assembly |
-//! | `snmp.rs` | include/net/snmp.h, include/uapi/linux/snmp.h, net/ipv4/proc.c | net-core/snmp | one atomic per counter per namespace, not per-cpu |
+//! | `snmp.rs` | include/net/snmp.h, include/uapi/linux/snmp.h, net/ipv4/proc.c | net-core/snmp | per-CPU copies as in Linux, with threads as CPUs (`percpu.rs`) |
+//! | `percpu.rs` | include/linux/percpu-defs.h, `this_cpu_add()` | net-core/snmp | a thread takes one of `NR_CPUS` slots; threads past that share one atomic copy |
 //! | `sysctl_net.rs`, `sysctl_net_core.rs` | net/sysctl_net.c, net/core/sysctl_net_core.c | net-core/sysctl | a name-keyed table per namespace instead of /proc/sys |
 //! | `dropreason.rs` | include/net/dropreason-core.h | net-core/skbuff | drops are counted per reason per namespace (Linux traces them) |
 //! | `if_ether.rs` | include/uapi/linux/if_ether.h | — | EtherTypes in host order |
@@ -49,6 +50,7 @@ pub mod if_ether;
 pub mod jiffies;
 pub mod net_namespace;
 pub mod netdevice;
+pub mod percpu;
 pub mod random;
 pub mod skbuff;
 pub mod snmp;

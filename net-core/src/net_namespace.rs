@@ -94,6 +94,12 @@ pub struct Net {
     // -- read-mostly tables: spin::RwLock (Linux: RCU + RTNL) ----------------
     pub(crate) devices: spin::RwLock<DevTable>,
     pub(crate) ptype: spin::RwLock<PtypeTables>,
+    /// Taps on `ptype_all`, kept beside the table so the transmit path can
+    /// skip the table when there are none (`dev_nit_active()`).
+    pub(crate) ptype_all_count: std::sync::atomic::AtomicUsize,
+    /// Some device's queue holds frames its driver refused: Linux's
+    /// `NET_TX_SOFTIRQ` raised by `__netif_schedule()`.
+    pub(crate) tx_scheduled: std::sync::atomic::AtomicBool,
     pub(crate) header_ops: spin::RwLock<Vec<(u16, Arc<dyn HeaderOps>)>>,
     generic: spin::RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
 
@@ -128,6 +134,8 @@ impl Net {
             core,
             devices: spin::RwLock::new(DevTable::new()),
             ptype: spin::RwLock::new(PtypeTables::new()),
+            ptype_all_count: std::sync::atomic::AtomicUsize::new(0),
+            tx_scheduled: std::sync::atomic::AtomicBool::new(false),
             header_ops: spin::RwLock::new(Vec::new()),
             generic: spin::RwLock::new(Vec::new()),
             timers: spin::Mutex::new(TimerBase::new(now)),

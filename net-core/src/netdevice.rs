@@ -26,7 +26,9 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::percpu::PerCpuU64s;
 
 use crate::skbuff::{SkBuff, SkBuffHead, Skb};
 
@@ -215,28 +217,48 @@ pub trait HeaderOps: Send + Sync {
 
 /// Per-device statistics, as `ip -s link` prints them
 /// (`struct rtnl_link_stats64`).
-#[derive(Default)]
-pub struct NetDevStats {
+///
+/// Per-CPU, as Linux's software devices keep them (`dev->tstats`,
+/// `dev_sw_netstats_rx_add()`), with threads for CPUs: see
+/// [`crate::percpu`]. Update with [`NetDevStats::add`] and an index
+/// below; read with [`NetDevStats::snapshot`].
+pub struct NetDevStats(PerCpuU64s);
+
+impl Default for NetDevStats {
+    fn default() -> Self {
+        NetDevStats(PerCpuU64s::new(NetDevStats::COUNT))
+    }
+}
+
+#[allow(missing_docs)]
+impl NetDevStats {
     /// Frames received.
-    pub rx_packets: AtomicU64,
+    pub const RX_PACKETS: usize = 0;
     /// Bytes received.
-    pub rx_bytes: AtomicU64,
+    pub const RX_BYTES: usize = 1;
     /// Receive errors.
-    pub rx_errors: AtomicU64,
+    pub const RX_ERRORS: usize = 2;
     /// Received frames dropped (no buffer, backlog full, bad header).
-    pub rx_dropped: AtomicU64,
+    pub const RX_DROPPED: usize = 3;
     /// Received frames no protocol wanted (`rx_nohandler`).
-    pub rx_nohandler: AtomicU64,
+    pub const RX_NOHANDLER: usize = 4;
     /// Multicast frames received.
-    pub multicast: AtomicU64,
+    pub const MULTICAST: usize = 5;
     /// Frames transmitted.
-    pub tx_packets: AtomicU64,
+    pub const TX_PACKETS: usize = 6;
     /// Bytes transmitted.
-    pub tx_bytes: AtomicU64,
+    pub const TX_BYTES: usize = 7;
     /// Transmit errors.
-    pub tx_errors: AtomicU64,
+    pub const TX_ERRORS: usize = 8;
     /// Frames dropped on transmit (queue full, device down).
-    pub tx_dropped: AtomicU64,
+    pub const TX_DROPPED: usize = 9;
+    const COUNT: usize = 10;
+
+    /// Add `n` to the counter at `index` (one of the constants above).
+    #[inline]
+    pub fn add(&self, index: usize, n: u64) {
+        self.0.add(index, n);
+    }
 }
 
 /// A copy of [`NetDevStats`] at one moment.
@@ -258,24 +280,20 @@ pub struct NetDevStatsSnapshot {
 impl NetDevStats {
     /// Read every counter.
     pub fn snapshot(&self) -> NetDevStatsSnapshot {
-        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let r = |i: usize| self.0.sum(i);
         NetDevStatsSnapshot {
-            rx_packets: r(&self.rx_packets),
-            rx_bytes: r(&self.rx_bytes),
-            rx_errors: r(&self.rx_errors),
-            rx_dropped: r(&self.rx_dropped),
-            rx_nohandler: r(&self.rx_nohandler),
-            multicast: r(&self.multicast),
-            tx_packets: r(&self.tx_packets),
-            tx_bytes: r(&self.tx_bytes),
-            tx_errors: r(&self.tx_errors),
-            tx_dropped: r(&self.tx_dropped),
+            rx_packets: r(Self::RX_PACKETS),
+            rx_bytes: r(Self::RX_BYTES),
+            rx_errors: r(Self::RX_ERRORS),
+            rx_dropped: r(Self::RX_DROPPED),
+            rx_nohandler: r(Self::RX_NOHANDLER),
+            multicast: r(Self::MULTICAST),
+            tx_packets: r(Self::TX_PACKETS),
+            tx_bytes: r(Self::TX_BYTES),
+            tx_errors: r(Self::TX_ERRORS),
+            tx_dropped: r(Self::TX_DROPPED),
         }
     }
-}
-
-pub(crate) fn bump(a: &AtomicU64, n: u64) {
-    a.fetch_add(n, Ordering::Relaxed);
 }
 
 /// A registered device: Linux's `struct net_device`.
@@ -428,7 +446,7 @@ impl NetDev {
         self.flags.fetch_and(!(IFF_UP | IFF_RUNNING | IFF_LOWER_UP), Ordering::Relaxed);
         self.driver.lock().ndo_stop();
         let dropped = self.qdisc.lock().purge();
-        bump(&self.stats.tx_dropped, dropped as u64);
+        self.stats.add(NetDevStats::TX_DROPPED, dropped as u64);
     }
 
     /// When the driver will next have a frame for us (see

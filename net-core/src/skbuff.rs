@@ -186,6 +186,16 @@ pub struct SkBuff {
     /// atomic check. A `Cell` because `skb_clone` takes `&self`, as Linux's
     /// does; `SkBuff` is not `Sync` anyway (its list link is a `Cell`).
     cloned: Cell<bool>,
+    /// Bytes `0 .. hdr_room` of the buffer are this head's own header area,
+    /// writable while the rest of the buffer is shared: the clone that
+    /// [`Skb::skb_clone_xmit`] returns. 0 for every other head. Linux
+    /// gets the same effect from `skb_header_cloned()`, which splits
+    /// `dataref` into all references and payload-only ones.
+    hdr_room: Cell<u32>,
+    /// This head gave bytes `0 .. nohdr` away to a clone and touches none
+    /// of them while the buffer is shared (Linux's `skb->nohdr`, set by
+    /// `__skb_header_release()`). 0 for a head that made no such promise.
+    nohdr: u32,
 }
 // ANCHOR_END: sk_buff
 
@@ -362,9 +372,46 @@ impl Clone for Skb {
         n.buf = self.buf.clone();
         self.cloned.set(true);
         n.cloned.set(true);
+        // A private header area cannot be shared: with two heads able to
+        // read it, neither may write it in place any more.
+        self.hdr_room.set(0);
+        n.hdr_room.set(0); // a pooled head may remember an old one
+        n.nohdr = self.nohdr;
         Skb::from_box(n)
     }
     // ANCHOR_END: skb_clone
+}
+
+impl Skb {
+    // ANCHOR: skb_clone_xmit
+    /// The clone a transmit path sends while this skb stays queued for
+    /// retransmission, with the header area in front of `data` given to
+    /// the clone: it pushes and writes its headers there in place, sharing
+    /// the payload, and this skb promises not to touch that area while the
+    /// clone lives (`nohdr`).
+    ///
+    /// Mirrors what `__tcp_transmit_skb()` does (net/ipv4/tcp_output.c):
+    /// `skb_clone()` of an skb whose header was released
+    /// (`__skb_header_release()`), or `pskb_copy()` when an earlier clone
+    /// still holds the data (`skb_cloned()`), because two clones must not
+    /// write the same header area. Our copy in that case is of the whole
+    /// linear packet; Linux's `pskb_copy()` copies only the linear header
+    /// part and shares the page fragments.
+    pub fn skb_clone_xmit(&mut self) -> Skb {
+        if self.shared() {
+            let mut c = Skb::clone(self);
+            c.make_unique(0);
+            c.nohdr = 0;
+            return c;
+        }
+        self.nohdr = self.data;
+        let c = Skb::clone(self);
+        c.hdr_room.set(self.data);
+        let mut c = c;
+        c.nohdr = 0;
+        c
+    }
+    // ANCHOR_END: skb_clone_xmit
 }
 
 impl fmt::Debug for Skb {
@@ -424,6 +471,41 @@ pub fn skb_from_frame(dev_ifindex: u32, frame: &[u8]) -> Skb {
 }
 
 impl SkBuff {
+    // ANCHOR: skb_scrub_packet
+    /// Make a sent frame a received one, for the host on the other end of
+    /// an in-memory link: the bytes stay where they are (no copy), every
+    /// piece of the sender's metadata goes.
+    ///
+    /// Mirrors `skb_scrub_packet(skb, xnet = true)` (net/core/skbuff.c) as
+    /// `__dev_forward_skb()` calls it for a veth crossing namespaces: the
+    /// timestamp, mark, hash, priority and checksum state are cleared (we
+    /// also clear the header offsets, the device, `protocol` and the control
+    /// block, which `eth_type_trans()` and each layer set again on the way
+    /// up). `data` stays at the Ethernet header, as a driver hands a frame
+    /// up. A buffer still shared with the sender (a TCP segment whose
+    /// original waits in the retransmit queue) stays shared: the receiver
+    /// only reads it, and a receiver that writes unshares it first, as
+    /// every `&mut` access here does.
+    pub fn skb_scrub_packet(&mut self) {
+        self.mac_header = UNSET;
+        self.network_header = UNSET;
+        self.transport_header = UNSET;
+        self.protocol = 0;
+        self.dev = 0;
+        self.skb_iif = 0;
+        self.pkt_type = PktType::Host;
+        self.ip_summed = IpSummed::None;
+        self.csum = 0;
+        self.csum_start = 0;
+        self.csum_offset = 0;
+        self.tstamp = 0;
+        self.hash = 0;
+        self.mark = 0;
+        self.priority = 0;
+        self.cb = SkbCb([0; SKB_CB_SIZE]);
+    }
+    // ANCHOR_END: skb_scrub_packet
+
     fn empty_head() -> SkBuff {
         SkBuff {
             list: LinkedListLink::new(),
@@ -449,6 +531,8 @@ impl SkBuff {
             truesize: 0,
             cb: SkbCb([0; SKB_CB_SIZE]),
             cloned: Cell::new(false),
+            hdr_room: Cell::new(0),
+            nohdr: 0,
         }
     }
 
@@ -487,11 +571,68 @@ impl SkBuff {
         self.cb = o.cb;
     }
 
-    fn buf(&self) -> &[u8] {
-        match &self.buf {
-            Some(b) => b,
-            None => &[],
+    /// Capacity of the data buffer (`head .. end` and beyond).
+    fn buf_len(&self) -> usize {
+        // The length from the pointer's metadata: `b.len()` would make a
+        // reference to the whole buffer, which must not exist while a clone
+        // writes its header area (see `bytes()`).
+        self.buf.as_ref().map_or(0, |b| Arc::as_ptr(b).len())
+    }
+
+    /// True when another head holds the data buffer right now.
+    fn shared(&self) -> bool {
+        self.cloned.get() && self.buf.as_ref().is_some_and(|b| Arc::strong_count(b) > 1)
+    }
+
+    /// Bytes `a .. b` of the buffer, read-only.
+    ///
+    /// Never a slice of the whole buffer: while the buffer is shared, a
+    /// clone may be writing its private header area
+    /// ([`Skb::skb_clone_xmit`]), and a reference must not cover bytes
+    /// another thread writes. So a head that gave its header area away
+    /// (`nohdr`) may not read below it while the buffer is shared; that is
+    /// a bug in the caller, and panics.
+    fn bytes(&self, a: usize, b: usize) -> &[u8] {
+        let Some(buf) = &self.buf else {
+            assert!(a == 0 && b == 0, "bytes {a}..{b} of an skb without a buffer");
+            return &[];
+        };
+        let len = Arc::as_ptr(buf).len();
+        assert!(a <= b && b <= len, "bytes {a}..{b} past the buffer ({len})");
+        assert!(
+            a >= self.nohdr as usize || !self.shared(),
+            "read below nohdr ({a} < {}) of a buffer a clone writes headers into",
+            self.nohdr
+        );
+        let base = Arc::as_ptr(buf) as *const u8;
+        // SAFETY: `a..b` lies inside the allocation (checked above). No
+        // head writes these bytes while the returned reference lives: a
+        // head writes a shared buffer only inside its private header area
+        // `0 .. hdr_room`, which exists on at most one head per buffer
+        // (`skb_clone_xmit` grants it only on a buffer no other head holds,
+        // and `Skb::clone` revokes it); the only other head that can hold
+        // that buffer is the one that granted it, whose `nohdr` covers the
+        // same area and keeps it from reading there (asserted above), and
+        // its clones, which inherit `nohdr`. An unshared buffer is written
+        // only through `&mut self`, which this `&self` excludes.
+        unsafe { std::slice::from_raw_parts(base.add(a), b - a) }
+    }
+
+    /// Bytes `a .. b`, writable in place when they lie in this head's
+    /// private header area; otherwise through [`Self::buf_mut`], which
+    /// unshares the buffer first.
+    fn range_mut(&mut self, a: usize, b: usize) -> &mut [u8] {
+        if b <= self.hdr_room.get() as usize && a <= b && self.shared() {
+            let buf = self.buf.as_ref().expect("a header area implies a buffer");
+            let base = Arc::as_ptr(buf) as *mut u8;
+            // SAFETY: `a..b` lies inside `0 .. hdr_room`, which is inside the
+            // buffer (it was `data` when granted). Only this head may write
+            // there, and no other head reads there: see `bytes()` for why.
+            // `&mut self` keeps every other reference into this head's bytes
+            // dead for the returned lifetime.
+            return unsafe { std::slice::from_raw_parts_mut(base.add(a), b - a) };
         }
+        &mut self.buf_mut()[a..b]
     }
 
     /// Mutable access to the whole buffer, unsharing it first if a clone
@@ -501,6 +642,7 @@ impl SkBuff {
             // Slow path: a clone may still hold the bytes. Copy if it does.
             self.make_unique(0);
             self.cloned.set(false);
+            self.hdr_room.set(0);
         }
         match &mut self.buf {
             Some(b) => {
@@ -534,11 +676,15 @@ impl SkBuff {
         let new_cap = old_end + extra_head;
         let mut nb = buf_alloc(new_cap);
         let nbm = Arc::get_mut(&mut nb).expect("fresh buffer is unique");
-        nbm[extra_head..extra_head + self.tail as usize].copy_from_slice(&self.buf()[..self.tail as usize]);
+        // A head that gave its header area away copies only what is its own.
+        let from = if shared { (self.nohdr as usize).min(self.tail as usize) } else { 0 };
+        let tail = self.tail as usize;
+        nbm[extra_head + from..extra_head + tail].copy_from_slice(self.bytes(from, tail));
         if let Some(old) = self.buf.replace(nb) {
             buf_free(old);
         }
         self.cloned.set(false);
+        self.hdr_room.set(0);
         let shift = |off: &mut u32| {
             if *off != UNSET {
                 *off += extra_head as u32;
@@ -552,7 +698,7 @@ impl SkBuff {
         if self.ip_summed == IpSummed::Partial {
             self.csum_start += extra_head as u16;
         }
-        let cap = self.buf().len();
+        let cap = self.buf_len();
         // Keep the same tailroom as before (plus whatever the class rounds up).
         self.end = cap as u32;
         self.truesize = skb_truesize(cap);
@@ -595,13 +741,24 @@ impl SkBuff {
 
     /// The packet bytes, `data .. tail`.
     pub fn data(&self) -> &[u8] {
-        &self.buf()[self.data as usize..self.tail as usize]
+        self.bytes(self.data as usize, self.tail as usize)
     }
 
     /// The packet bytes, writable (unshares a cloned buffer first).
     pub fn data_mut(&mut self) -> &mut [u8] {
         let (d, t) = (self.data as usize, self.tail as usize);
         &mut self.buf_mut()[d..t]
+    }
+
+    /// The first `len` packet bytes (headers just pushed), writable. In
+    /// place when they lie in this head's private header area (a clone
+    /// from [`Skb::skb_clone_xmit`]), so the shared payload is not
+    /// copied; otherwise as [`SkBuff::data_mut`]. Panics if the packet is
+    /// shorter than `len`.
+    pub fn data_mut_head(&mut self, len: usize) -> &mut [u8] {
+        assert!(len <= self.len(), "data_mut_head({len}) of a {}-byte packet", self.len());
+        let d = self.data as usize;
+        self.range_mut(d, d + len)
     }
 
     // ANCHOR: skb_reserve
@@ -662,7 +819,7 @@ impl SkBuff {
         }
         self.data -= len as u32;
         let d = self.data as usize;
-        &mut self.buf_mut()[d..d + len]
+        self.range_mut(d, d + len)
     }
     // ANCHOR_END: skb_push
 
@@ -672,7 +829,7 @@ impl SkBuff {
     pub fn push_unchecked(&mut self, len: usize) -> &mut [u8] {
         self.data -= len as u32;
         let d = self.data as usize;
-        &mut self.buf_mut()[d..d + len]
+        self.range_mut(d, d + len)
     }
 
     // ANCHOR: skb_pull
@@ -833,7 +990,7 @@ impl SkBuff {
         if mark == UNSET || mark > self.tail {
             return &[];
         }
-        &self.buf()[mark as usize..self.tail as usize]
+        self.bytes(mark as usize, self.tail as usize)
     }
 
     fn bytes_from_mark_mut(&mut self, mark: u32) -> &mut [u8] {
@@ -887,7 +1044,18 @@ impl SkBuff {
     #[doc(alias = "skb_cow")]
     pub fn skb_cow_head(&mut self, headroom: usize) {
         let extra = headroom.saturating_sub(self.headroom());
+        if extra == 0 && !self.skb_header_cloned() {
+            return;
+        }
         self.make_unique(extra);
+    }
+
+    /// True when the bytes in front of `data` are shared with another head,
+    /// so pushing a header there would need a private copy first. A clone
+    /// from [`Skb::skb_clone_xmit`] owns its header area and answers false.
+    /// Mirrors `skb_header_cloned()` (include/linux/skbuff.h).
+    pub fn skb_header_cloned(&self) -> bool {
+        self.shared() && self.hdr_room.get() < self.data
     }
 
     /// Make the data private (`skb_unshare()`).
@@ -910,7 +1078,8 @@ impl SkBuff {
         n.end = cap;
         n.truesize = skb_truesize(cap as usize);
         let t = self.tail as usize;
-        n.buf_mut()[..t].copy_from_slice(&self.buf()[..t]);
+        let from = if self.shared() { (self.nohdr as usize).min(t) } else { 0 };
+        n.buf_mut()[from..t].copy_from_slice(self.bytes(from, t));
         n
     }
 
@@ -1310,5 +1479,126 @@ mod tests {
             });
         });
         assert!(q.lock().is_empty());
+    }
+
+    /// A queued segment and the clone that goes out: 40 bytes of headroom,
+    /// 100 bytes of payload.
+    fn queued_segment() -> Skb {
+        let mut skb = alloc_skb(140);
+        skb.reserve(40);
+        let payload: Vec<u8> = (0..100u8).collect();
+        skb.put_data(&payload);
+        skb
+    }
+
+    #[test]
+    fn clone_xmit_writes_headers_in_place_and_shares_the_payload() {
+        let mut orig = queued_segment();
+        let mut c = orig.skb_clone_xmit();
+        assert!(c.cloned() && orig.cloned());
+        assert!(!c.skb_header_cloned(), "the clone owns the area in front of data");
+        assert!(orig.skb_header_cloned() || orig.headroom() == 40);
+        c.push(20).fill(0xaa);
+        c.data_mut_head(4).copy_from_slice(&[1, 2, 3, 4]);
+        c.skb_cow_head(20); // no copy: the header area is private
+        c.push(14).fill(0xee);
+        // Still one buffer: the payload was never copied.
+        assert!(c.cloned() && orig.cloned(), "headers pushed in place");
+        assert_eq!(&c.data()[..14], &[0xee; 14]);
+        assert_eq!(&c.data()[14..18], &[1, 2, 3, 4]);
+        assert_eq!(&c.data()[18..34], &[0xaa; 16]);
+        assert_eq!(&c.data()[34..], orig.data());
+        assert_eq!(orig.data(), &(0..100u8).collect::<Vec<_>>()[..]);
+        // Writing the payload unshares (a copy), leaving the original intact.
+        c.data_mut()[34] = 0xff;
+        assert!(!c.cloned());
+        assert_eq!(orig.data()[0], 0);
+        assert_eq!(c.data()[34], 0xff);
+    }
+
+    #[test]
+    fn a_second_clone_while_the_first_lives_gets_a_private_copy() {
+        let mut orig = queued_segment();
+        let mut first = orig.skb_clone_xmit();
+        first.push(20).fill(1);
+        // The first is still "in the driver's queue": a retransmission must
+        // not share its header area (Linux: pskb_copy when skb_cloned).
+        let mut second = orig.skb_clone_xmit();
+        assert!(!second.cloned(), "a private copy");
+        second.push(20).fill(2);
+        assert_eq!(&first.data()[..20], &[1; 20]);
+        assert_eq!(&second.data()[..20], &[2; 20]);
+        assert_eq!(&second.data()[20..], orig.data());
+        drop(first);
+        // Once the first clone is gone the original grants its area again.
+        let third = orig.skb_clone_xmit();
+        assert!(third.cloned() && !third.skb_header_cloned());
+    }
+
+    #[test]
+    fn cloning_a_clone_revokes_its_header_area() {
+        let mut orig = queued_segment();
+        let mut c = orig.skb_clone_xmit();
+        let tap = c.clone(); // a tap or a second hub port
+        assert!(c.skb_header_cloned(), "two heads may read the area now");
+        c.push(20).fill(7); // so this push copies
+        assert!(!c.cloned());
+        assert_eq!(tap.data(), orig.data());
+        assert_eq!(&c.data()[20..], orig.data());
+    }
+
+    #[test]
+    #[should_panic(expected = "read below nohdr")]
+    fn the_original_may_not_read_the_area_it_gave_away() {
+        let mut orig = queued_segment();
+        let _c = orig.skb_clone_xmit();
+        orig.push_header_for_test_read();
+    }
+
+    impl SkBuff {
+        /// Read one byte in front of `data` (only the nohdr test does this).
+        fn push_header_for_test_read(&self) {
+            let d = self.data as usize;
+            let _ = self.bytes(d - 1, d);
+        }
+    }
+
+    /// The clone writes its headers on one thread while the original's
+    /// payload is read on another: the two touch disjoint bytes of one
+    /// buffer (Miri checks there is no data race).
+    #[test]
+    fn clone_xmit_header_writes_race_no_payload_reads() {
+        let mut orig = queued_segment();
+        let mut c = orig.skb_clone_xmit();
+        let want: Vec<u8> = (0..100u8).collect();
+        std::thread::scope(|sc| {
+            sc.spawn(move || {
+                for i in 0..4u8 {
+                    c.push(5).fill(i);
+                }
+                c.data_mut_head(2).copy_from_slice(&[9, 9]);
+                assert_eq!(&c.data()[20..], &(0..100u8).collect::<Vec<_>>()[..]);
+                drop(c);
+            });
+            for _ in 0..4 {
+                assert_eq!(orig.data(), &want[..]);
+            }
+        });
+        assert!(!orig.cloned(), "the clone is gone: the buffer is the original's alone");
+    }
+
+    #[test]
+    fn scrub_keeps_the_bytes_and_drops_the_metadata() {
+        let mut skb = queued_segment();
+        skb.mark = 5;
+        skb.tstamp = 9;
+        skb.protocol = 0x0800;
+        skb.reset_network_header();
+        skb.ip_summed = IpSummed::Partial;
+        skb.skb_scrub_packet();
+        assert_eq!((skb.mark, skb.tstamp, skb.protocol), (0, 0, 0));
+        assert_eq!(skb.ip_summed, IpSummed::None);
+        assert!(!skb.mac_header_was_set());
+        assert_eq!(skb.data().len(), 100);
     }
 }

@@ -39,10 +39,11 @@
 //!
 //! # Where we differ
 //!
-//! - One `AtomicU64` per counter per namespace, not one per CPU summed on
-//!   read (`snmp_fold_field`). Relaxed adds on a shared cache line cost more
-//!   under contention than Linux's per-cpu adds, but a namespace here serves
-//!   a handful of threads.
+//! - Per-CPU copies summed on read (`snmp_fold_field`), as in Linux, but
+//!   with threads for CPUs: a thread holding one of
+//!   [`NR_CPUS`](crate::percpu::NR_CPUS) slots updates its own copy with a
+//!   plain load and store (`this_cpu_add()`); threads past that share one
+//!   copy and add atomically (see [`crate::percpu`]).
 //! - `Ip: Forwarding DefaultTTL` are not counters in Linux either (they are
 //!   `IPV4_DEVCONF_ALL(net, FORWARDING)` and `sysctl_ip_default_ttl`): the
 //!   ipv4 layer fills [`MibSnapshot::ip_forwarding`] and
@@ -51,9 +52,9 @@
 //!   names with zeros, and there is no `MPTcpExt:` section.
 //! - No IPv6 (`/proc/net/snmp6`, `Ip6*` in nstat).
 
+use crate::percpu::PerCpuU64s;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A counter that lives in [`NetMibs`]: a variant of one of the MIB enums,
 /// or an [`IcmpMsg`].
@@ -489,13 +490,14 @@ const TCP_RTO_MAX_MS: u64 = 120_000;
 // ANCHOR: netns_mib
 /// A namespace's counters: Linux's `struct netns_mib` (`net->mib`).
 ///
-/// All counters sit in one flat array of `AtomicU64`, a group after
-/// another; every update is a relaxed atomic add, safe from any thread
-/// without a lock. Readers see each counter exactly but the set of them
-/// only approximately (a snapshot taken while packets flow is not atomic
-/// across counters, as in Linux).
+/// All counters sit in one flat per-CPU array, a group after another
+/// (Linux has one `alloc_percpu` block per group); an update touches only
+/// the calling thread's copy, without an atomic read-modify-write, and is
+/// safe from any thread without a lock. Readers sum the copies: each
+/// counter exactly, the set of them only approximately (a snapshot taken
+/// while packets flow is not atomic across counters, as in Linux).
 pub struct NetMibs {
-    counters: Box<[AtomicU64]>,
+    counters: PerCpuU64s,
 }
 // ANCHOR_END: netns_mib
 
@@ -506,7 +508,7 @@ impl NetMibs {
     #[doc(alias = "ipv4_mib_init_net")]
     #[doc(alias = "tcp_mib_init")]
     pub fn new() -> Self {
-        let mibs = NetMibs { counters: (0..NR_MIBS).map(|_| AtomicU64::new(0)).collect() };
+        let mibs = NetMibs { counters: PerCpuU64s::new(NR_MIBS) };
         mibs.add(TcpMib::RtoAlgorithm, 1);
         mibs.add(TcpMib::RtoMin, TCP_RTO_MIN_MS);
         mibs.add(TcpMib::RtoMax, TCP_RTO_MAX_MS);
@@ -542,7 +544,7 @@ impl NetMibs {
     #[doc(alias = "SNMP_ADD_STATS")]
     #[inline]
     pub fn add<M: MibItem>(&self, item: M, n: u64) {
-        self.counters[item.mib_index()].fetch_add(n, Ordering::Relaxed);
+        self.counters.add(item.mib_index(), n);
     }
 
     /// Subtracts one from a counter: only gauges such as
@@ -551,14 +553,14 @@ impl NetMibs {
     #[doc(alias = "SNMP_DEC_STATS")]
     #[inline]
     pub fn dec<M: MibItem>(&self, item: M) {
-        self.counters[item.mib_index()].fetch_sub(1, Ordering::Relaxed);
+        self.counters.add(item.mib_index(), u64::MAX); // -1, wrapping
     }
 
     /// Reads one counter.
     #[doc(alias = "snmp_fold_field")]
     #[inline]
     pub fn get<M: MibItem>(&self, item: M) -> u64 {
-        self.counters[item.mib_index()].load(Ordering::Relaxed)
+        self.counters.sum(item.mib_index())
     }
 
     /// Counts a received ICMP message of type `icmp_type`
@@ -583,7 +585,7 @@ impl NetMibs {
     /// forwarding, 64); the ipv4 layer overwrites them from its sysctls.
     pub fn snapshot(&self) -> MibSnapshot {
         MibSnapshot {
-            values: self.counters.iter().map(|c| c.load(Ordering::Relaxed)).collect(),
+            values: (0..NR_MIBS).map(|i| self.counters.sum(i)).collect(),
             ip_forwarding: false,
             ip_default_ttl: 64,
         }

@@ -16,9 +16,9 @@
 //!
 //! Left out: XDP, GRO, the NAPI ring and multiple queues, carrier events
 //! (a peer that is down makes the sender drop, as `veth_xmit()` does when
-//! `rcv` is gone). The frame crosses as bytes: the receiver gets a fresh skb
-//! with none of the sender's metadata (Linux's `skb_scrub_packet()` keeps a
-//! bit more).
+//! `rcv` is gone). The skb itself crosses, as in Linux: no copy, and
+//! `skb_scrub_packet()` clears the sender's metadata (ours clears a bit
+//! more than Linux's, down to the control block).
 //!
 //! Locking: each direction is a `spin::Mutex` taken inside a driver lock
 //! (the sender's in `ndo_start_xmit`, the receiver's in `poll`); no path
@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use net_core::jiffies::NSEC_PER_SEC;
 use net_core::netdevice::{IFF_BROADCAST, IFF_MULTICAST, MacAddr, NetDevice, NetDeviceSetup, NetdevTx};
-use net_core::skbuff::{SkBuffHead, skb_from_frame};
+use net_core::skbuff::SkBuffHead;
 use net_core::{Clock, Errno, Skb};
 
 use crate::netem::{Netem, NetemParams, NetemStats};
@@ -207,9 +207,9 @@ impl Direction {
             self.drops.oversize += 1;
             return;
         }
-        // The bytes cross; the sender's metadata does not.
-        let frame = skb_from_frame(0, skb.data());
-        drop(skb);
+        // The skb crosses (no copy); the sender's metadata does not.
+        let mut frame = skb;
+        frame.skb_scrub_packet();
         match self.netem.as_mut() {
             Some(n) if !n.is_noop() || !n.is_empty() => {
                 if !n.enqueue(frame, now) {
@@ -435,6 +435,7 @@ impl NetDevice for WireEnd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use net_core::skbuff::skb_from_frame;
 
     fn drain(b: &mut WireEnd, clock: &Clock) -> Vec<(u64, u8)> {
         let mut out = Vec::new();

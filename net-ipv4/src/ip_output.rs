@@ -280,7 +280,10 @@ pub fn ip_local_out(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result
     net.mib.inc(IpstatsMib::OutRequests);
     skb.reset_network_header();
     let len = skb.len();
-    let Some(mut h) = IpHdr::new_checked(skb.data_mut()) else {
+    // Only the header is written: the payload may be shared with a
+    // retransmit queue (a clone's private header area, Skb::skb_clone_xmit).
+    let ihl = skb.data().first().map_or(0, |b| usize::from(b & 0x0f) * 4).min(len);
+    let Some(mut h) = IpHdr::new_checked(skb.data_mut_head(ihl)) else {
         net.mib.inc(IpstatsMib::OutDiscards);
         net.kfree_skb_reason(skb, SkbDropReason::IpInhdr);
         return Err(Errno::EINVAL);

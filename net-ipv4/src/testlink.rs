@@ -19,7 +19,7 @@ use net_core::netdevice::{MacAddr, NetDeviceSetup};
 use net_core::skbuff::{alloc_skb, skb_from_frame};
 use net_core::{Clock, Net, NetDev, NetDevice, NetdevTx, SkBuffHead, Skb};
 
-type Queue = Arc<spin::Mutex<VecDeque<(u64, Vec<u8>)>>>;
+type Queue = Arc<spin::Mutex<VecDeque<(u64, Skb)>>>;
 
 /// A broadcast segment with a fixed one-way latency.
 #[derive(Clone)]
@@ -82,12 +82,21 @@ impl NetDevice for HubPort {
 
     fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
         let at = self.hub.clock.now_ns() + self.hub.latency_ns;
-        let frame = skb.data().to_vec();
         self.hub.frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        for (i, q) in self.hub.ports.lock().iter().enumerate() {
-            if i != self.index {
-                q.lock().push_back((at, frame.clone()));
+        // The skb itself crosses, as veth_xmit() hands it to the peer: each
+        // other port gets a clone sharing the bytes (skb_clone()), the last
+        // one the original. No copy unless a receiver writes.
+        let mut skb = Some(skb);
+        let ports = self.hub.ports.lock();
+        let last = (0..ports.len()).rev().find(|&i| i != self.index);
+        for (i, q) in ports.iter().enumerate() {
+            if i == self.index {
+                continue;
             }
+            let Some(orig) = skb.as_ref() else { break };
+            let mut frame = if Some(i) == last { skb.take().expect("checked") } else { orig.clone() };
+            frame.skb_scrub_packet();
+            q.lock().push_back((at, frame));
         }
         NetdevTx::Ok
     }
@@ -98,7 +107,7 @@ impl NetDevice for HubPort {
         let mut n = 0;
         while n < budget && q.front().is_some_and(|(at, _)| *at <= now) {
             let (_, frame) = q.pop_front().expect("front checked");
-            rx.queue_tail(skb_from_frame(0, &frame));
+            rx.queue_tail(frame);
             n += 1;
         }
         n

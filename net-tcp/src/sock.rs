@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use intrusive_collections::{LinkedListAtomicLink, RBTreeAtomicLink, intrusive_adapter};
+use net_core::checksum::Wsum;
 use net_core::net_namespace::TimerFunc;
 use net_core::skbuff::SkBuffHead;
 use net_core::timer::TimerId;
@@ -178,9 +179,26 @@ pub struct TcpSkbCb {
     pub tcp_flags: u8,
     /// `sacked`: [`TCPCB_SACKED_RETRANS`], [`TCPCB_LOST`], [`TCPCB_EVER_RETRANS`].
     pub sacked: u8,
-    _pad: [u8; 2],
+    /// How many payload bytes, from `csum_seq`, `csum` sums: see
+    /// [`TcpSkbCb::payload_csum`].
+    pub csum_len: u16,
     /// Received: the acknowledgment number it carried (`ack_seq`).
     pub ack_seq: u32,
+    /// To send: the sum of the payload, taken while `tcp_sendmsg()` copied
+    /// it in (Linux without checksum offload: `skb->csum`, accumulated by
+    /// `csum_and_copy_from_iter()` and `csum_block_add()`).
+    pub csum: u32,
+    /// The sequence number the payload `csum` covers started at.
+    pub csum_seq: u32,
+}
+
+impl TcpSkbCb {
+    /// The payload's sum kept from the copy, if it still covers exactly
+    /// the `len` payload bytes from `seq` (nothing trimmed, split or
+    /// merged since); `None` means sum the bytes again.
+    pub fn payload_csum(&self, len: usize) -> Option<Wsum> {
+        (usize::from(self.csum_len) == len && self.csum_seq == self.seq).then_some(Wsum(self.csum))
+    }
 }
 
 /// `TCPCB_SACKED_RETRANS` in [`TcpSkbCb::sacked`]: a retransmission of it

@@ -29,6 +29,7 @@
 
 use std::sync::Arc;
 
+use net_core::checksum::{Wsum, csum_block_add, csum_partial};
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net};
 
@@ -306,8 +307,16 @@ pub fn tcp_sendmsg_locked(
             let room = mss.saturating_sub(tail.len()).min(tail.tailroom());
             if room > 0 && cb.tcp_flags & crate::tcphdr::TCPHDR_FIN == 0 {
                 let n = room.min(buf.len() - copied);
+                let old_len = tail.len();
                 tail.put_data(&buf[copied..copied + n]);
                 TCP_SKB_CB_mut(&mut tail).end_seq = cb.end_seq.wrapping_add(n as u32);
+                if let (Some(sum), Ok(len)) = (cb.payload_csum(old_len), u16::try_from(old_len + n)) {
+                    // csum_block_add(): the new bytes' sum, shifted to their offset.
+                    let add = csum_partial(&buf[copied..copied + n], Wsum::ZERO);
+                    let c = TCP_SKB_CB_mut(&mut tail);
+                    c.csum = csum_block_add(sum, add, old_len).0;
+                    c.csum_len = len;
+                }
                 // The PSH of an earlier write moves to the end of this one
                 // (Linux grows the skb past one MSS and `tcp_fragment()`
                 // keeps PSH on the last piece; checked on 6.18 with a cork).
@@ -328,6 +337,13 @@ pub fn tcp_sendmsg_locked(
             cb.seq = seq;
             cb.end_seq = seq.wrapping_add(n as u32);
             cb.tcp_flags = TCPHDR_ACK;
+            // Summed while the bytes are hot from the copy, as Linux's
+            // csum_and_copy_from_iter() does without checksum offload.
+            if let Ok(len) = u16::try_from(n) {
+                cb.csum = csum_partial(&buf[copied..copied + n], Wsum::ZERO).0;
+                cb.csum_seq = seq;
+                cb.csum_len = len;
+            }
         }
         tp.sk_wmem_queued += skb.truesize as usize;
         tp.write_seq = tp.write_seq.wrapping_add(n as u32);

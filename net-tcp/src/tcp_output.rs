@@ -35,6 +35,7 @@
 
 use std::sync::Arc;
 
+use net_core::checksum::{Wsum, csum_partial};
 use net_core::skbuff::alloc_skb;
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, Skb};
@@ -378,7 +379,22 @@ pub fn tcp_transmit_skb(
         tcp_options_write(&mut hdr[TCPHDR_LEN..], &opts);
     }
     skb.reset_transport_header();
-    let mut th = TcpHdr::new_checked(skb.data_mut()).expect("a header we just wrote");
+    // The payload is summed where it lies, shared with the retransmit
+    // queue; the header is written in this clone's own header area
+    // (Skb::skb_clone_xmit), so the payload is never copied.
+    let payload_len = skb.len() - hlen;
+    let payload_sum = match tcb.payload_csum(payload_len) {
+        Some(sum) => {
+            debug_assert_eq!(
+                net_core::checksum::csum_fold(sum),
+                net_core::checksum::csum_fold(csum_partial(&skb.data()[hlen..], Wsum::ZERO)),
+                "the sum kept from tcp_sendmsg() no longer matches the payload"
+            );
+            sum
+        }
+        None => csum_partial(&skb.data()[hlen..], Wsum::ZERO),
+    };
+    let mut th = TcpHdr::new_checked(skb.data_mut_head(hlen)).expect("a header we just wrote");
     th.set_source(match sk.inet_num() {
         0 => tp.inet_sport,
         port => port,
@@ -389,7 +405,7 @@ pub fn tcp_transmit_skb(
     th.set_doff((hlen / 4) as u8);
     th.set_flags(tcb.tcp_flags);
     th.set_window(window);
-    th.fill_checksum(saddr, daddr);
+    th.fill_checksum_split(saddr, daddr, payload_len, payload_sum);
     if tcb.tcp_flags & TCPHDR_ACK != 0 {
         tcp_event_ack_sent(net, sk, tp);
     }
@@ -733,7 +749,7 @@ fn tcp_write_xmit_loop(
         }
         let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
         TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
-        let clone = skb.clone();
+        let clone = skb.skb_clone_xmit();
         if tcp_transmit_skb(net, tn, sk, tp, clone).is_err() {
             // Linux leaves it queued and retries from the RTO or the next
             // ACK; a locally failed send is treated as a loss.
@@ -835,7 +851,7 @@ pub fn tcp_write_wakeup(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mi
             TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
             let len = skb.len();
             let end_seq = TCP_SKB_CB(&skb).end_seq;
-            let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
+            let _ = tcp_transmit_skb(net, tn, sk, tp, skb.skb_clone_xmit());
             if len < mss {
                 tp.snd_sml = end_seq;
             }
@@ -977,7 +993,7 @@ fn tcp_send_syn(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, flags: u8)
     let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
     TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
     tp.retrans_stamp = net.jiffies();
-    let _ = tcp_transmit_skb(net, tn, sk, tp, skb.clone());
+    let _ = tcp_transmit_skb(net, tn, sk, tp, skb.skb_clone_xmit());
     tp.snd_nxt = tp.write_seq;
     tp.pushed_seq = tp.write_seq;
     tp.tcp_rtx_queue.push_back(skb);
@@ -1005,7 +1021,7 @@ pub fn tcp_send_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     }
     cb.tcp_flags |= TCPHDR_ACK;
     cb.when_ns = net.now_ns();
-    let clone = head.clone();
+    let clone = head.skb_clone_xmit();
     let _ = tcp_transmit_skb(net, tn, sk, tp, clone);
 }
 
@@ -1147,7 +1163,7 @@ pub fn tcp_retransmit_skb(
     c.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
     c.when_ns = now_ns;
     let syn = c.tcp_flags & TCPHDR_SYN != 0;
-    let clone = skb.clone();
+    let clone = skb.skb_clone_xmit();
     net.mib.inc(TcpMib::RetransSegs);
     if syn {
         net.mib.inc(LinuxMib::TCPSynRetrans);

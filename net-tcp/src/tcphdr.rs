@@ -439,6 +439,31 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpHdr<T> {
         let c = tcp_v4_check(len, saddr, daddr, csum_partial(seg, Wsum::ZERO));
         self.set_check(c);
     }
+
+    /// [`fill_checksum`](Self::fill_checksum) for a view of the header
+    /// alone, the payload (`payload_len` bytes) summed apart into
+    /// `payload_sum`: the header is in the sender's private header area and
+    /// the payload in a buffer shared with the retransmit queue, which is
+    /// only read.
+    ///
+    /// Mirrors `__tcp_v4_send_check()` with `skb->csum` holding the
+    /// payload's sum: `csum_partial(th, th->doff << 2, skb->csum)`. Panics
+    /// if the segment is longer than 65535 bytes.
+    pub fn fill_checksum_split(
+        &mut self,
+        saddr: Ipv4Addr,
+        daddr: Ipv4Addr,
+        payload_len: usize,
+        payload_sum: Wsum,
+    ) {
+        self.set_check(Sum16::ZERO);
+        let hdr = &self.b()[..self.hdrlen()];
+        let len = u16::try_from(hdr.len() + payload_len).expect("TCP segment longer than 65535 bytes");
+        // The header is a whole number of 32-bit words, so the payload's
+        // sum adds on without a byte rotation.
+        let sum = net_core::checksum::csum_add(csum_partial(hdr, Wsum::ZERO), payload_sum);
+        self.set_check(tcp_v4_check(len, saddr, daddr, sum));
+    }
 }
 
 /// The TCP checksum: the pseudo-header of `saddr`, `daddr`, `IPPROTO_TCP`
