@@ -149,8 +149,8 @@ impl DevTable {
 }
 
 /// What `net_rx_action` found on one device before delivering it.
-struct RxBatch {
-    dev: Arc<NetDev>,
+struct RxBatch<'a> {
+    dev: &'a NetDev,
     ops: Option<Arc<dyn HeaderOps>>,
     frames: SkBuffHead,
 }
@@ -300,7 +300,11 @@ impl Net {
     #[doc(alias = "napi_poll")]
     pub fn net_rx_action(&self, budget: usize) -> usize {
         let weight = self.core.dev_weight.get().max(1) as usize;
-        let devs = self.devices_rcu();
+        // rcu_read_lock(): the table stays read-locked while frames are
+        // delivered (one lock, no reference counts taken per device or per
+        // batch); only registering or removing a device writes it.
+        let table = self.devices.read();
+        let devs = &table.all;
         let mut done = 0;
         loop {
             let mut progress = false;
@@ -316,7 +320,7 @@ impl Net {
                 }
                 progress = true;
                 done += n;
-                let batch = RxBatch { dev: dev.clone(), ops: self.header_ops(dev.type_), frames };
+                let batch = RxBatch { dev, ops: self.header_ops(dev.type_), frames };
                 self.deliver_batch(batch);
             }
             if !progress || done >= budget {
@@ -326,13 +330,13 @@ impl Net {
     }
     // ANCHOR_END: net_rx_action
 
-    fn deliver_batch(&self, mut b: RxBatch) {
+    fn deliver_batch(&self, mut b: RxBatch<'_>) {
         while let Some(mut skb) = b.frames.dequeue() {
             b.dev.stats.add(NetDevStats::RX_PACKETS, 1);
             b.dev.stats.add(NetDevStats::RX_BYTES, skb.len() as u64);
             skb.dev = b.dev.ifindex;
             if skb.protocol == 0 {
-                let proto = b.ops.as_ref().and_then(|ops| ops.type_trans(&mut skb, &b.dev));
+                let proto = b.ops.as_ref().and_then(|ops| ops.type_trans(&mut skb, b.dev));
                 match proto {
                     Some(p) => skb.protocol = p,
                     None => {

@@ -16,7 +16,7 @@
 //!
 //! | our file | Linux file(s) | book section | where we differ |
 //! |---|---|---|---|
-//! | `skbuff.rs` | include/linux/skbuff.h, net/core/skbuff.c | net-core/skbuff | one linear buffer (no frags/frag_list); `cb[48]` is typed through zerocopy; clones share data through an `Arc` and writers unshare on demand instead of requiring `skb_cow` first; heads and buffers come from a per-thread pool instead of `skbuff_head_cache` + kmalloc |
+//! | `skbuff.rs` | include/linux/skbuff.h, net/core/skbuff.c | net-core/skbuff | one linear buffer (no frags/frag_list); `cb[48]` is typed through zerocopy; clones share data through an `Arc` and writers unshare on demand instead of requiring `skb_cow` first, except in the header area a transmit clone owns (`skb_clone_xmit`, Linux's `nohdr`); heads and buffers come from a per-thread pool instead of `skbuff_head_cache` + kmalloc |
 //! | `netdevice.rs` | include/linux/netdevice.h | net-core/netdevice | a driver is a trait object (`ndo_start_xmit`, NAPI-style `poll`); the registry counts rx/tx stats for the driver |
 //! | `dev.rs` | net/core/dev.c | net-core/dev | `rcu_read_lock` becomes a `spin::RwLock` read guard; `deliver_skb` clones instead of bumping `skb->users` |
 //! | `net_namespace.rs` | include/net/net_namespace.h, net/core/net_namespace.c | net-core/net_namespace | `net_generic()` is a small type map |

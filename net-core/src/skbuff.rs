@@ -41,6 +41,13 @@
 //! explicit [`SkBuff::skb_cow_head`] and [`SkBuff::skb_unshare`] remain for
 //! code that wants to pay that cost at a known place.
 //!
+//! One exception, as in Linux: the clone TCP transmits
+//! ([`Skb::skb_clone_xmit`]) owns the header area in front of the payload
+//! and writes its headers there in place, while the original on the
+//! retransmit queue keeps out of it (`skb->nohdr`). The payload is shared,
+//! never copied. Reads therefore build slices of exactly the bytes they
+//! need, never of the whole buffer.
+//!
 //! # Memory
 //!
 //! Linux takes heads from the `skbuff_head_cache` slab and data from kmalloc.

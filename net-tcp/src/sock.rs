@@ -647,6 +647,11 @@ pub struct TcpSk {
     /// `tcp_header_len`: the TCP header of a data segment, with the
     /// timestamp option if negotiated (20 or 32).
     pub tcp_header_len: u16,
+    /// `pred_flags`: the header-prediction word a segment must match to
+    /// take the fast path of `tcp_rcv_established()` (doff, ACK alone, and
+    /// the window field we expect), or 0 when the fast path is off. See
+    /// `tcp_fast_path_on()` in tcp_input.rs.
+    pub pred_flags: u32,
     /// `scaling_ratio`: payload bytes per 256 bytes of `truesize` seen
     /// lately (`tcp_measure_rcv_mss()`); `tcp_win_from_space()` uses it.
     pub scaling_ratio: u8,
@@ -911,6 +916,7 @@ impl TcpSk {
             linger2: 0,
             tsoffset: 0,
             tcp_header_len: crate::tcphdr::TCPHDR_LEN as u16,
+            pred_flags: 0,
             scaling_ratio: TCP_DEFAULT_SCALING_RATIO,
             selective_acks: Default::default(),
             duplicate_sack: Default::default(),

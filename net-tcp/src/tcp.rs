@@ -385,15 +385,16 @@ pub fn tcp_recvmsg_locked(
     }
     let mut copied = 0;
     let mut seq = tp.copied_seq;
-    let mut consumed = Vec::new();
-    for (i, skb) in tp.sk_receive_queue.iter().enumerate() {
+    // Fully read skbs: always a prefix of the queue, so a count will do.
+    let mut consumed = 0usize;
+    for skb in tp.sk_receive_queue.iter() {
         if copied == buf.len() {
             break;
         }
         let cb = TCP_SKB_CB(skb);
         let offset = seq.wrapping_sub(cb.seq) as usize;
         if offset >= skb.len() {
-            consumed.push(i);
+            consumed += 1;
             continue;
         }
         let n = (skb.len() - offset).min(buf.len() - copied);
@@ -401,13 +402,13 @@ pub fn tcp_recvmsg_locked(
         copied += n;
         seq = seq.wrapping_add(n as u32);
         if offset + n == skb.len() {
-            consumed.push(i);
+            consumed += 1;
         }
     }
     if copied > 0 {
         if !peek {
             tp.copied_seq = seq;
-            for _ in 0..consumed.len() {
+            for _ in 0..consumed {
                 if let Some(skb) = tp.sk_receive_queue.dequeue() {
                     tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
                 }

@@ -46,7 +46,9 @@ use crate::sock::*;
 use crate::tcp::{tcp_done, tcp_set_state, tcp_time_wait};
 use crate::tcp_output::*;
 use crate::tcp_states::TcpState;
-use crate::tcphdr::{TCPHDR_ACK, TCPHDR_FIN, TCPHDR_RST, TCPHDR_SYN, TcpOptions};
+use crate::tcphdr::{
+    TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, TCPOLEN_TSTAMP_ALIGNED, TcpOptions,
+};
 
 pub mod collapse;
 pub mod sack_blocks;
@@ -81,13 +83,58 @@ pub struct TcpSeg {
     pub opts: TcpOptions,
     /// The receiving device.
     pub dif: u32,
+    /// Header length in 32-bit words (`doff`).
+    pub doff: u8,
 }
 
 impl TcpSeg {
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
+
+    /// The fourth 32-bit word of the header in host order — `doff`, the
+    /// reserved bits (always 0 here), the flags and the window — which is
+    /// what `tcp_flag_word(th)` reads for header prediction.
+    pub fn tcp_flag_word(&self) -> u32 {
+        (u32::from(self.doff) << 28) | (u32::from(self.flags) << 16) | u32::from(self.window)
+    }
 }
+
+// -- header prediction --------------------------------------------------------
+
+// ANCHOR: tcp_fast_path
+/// `TCP_FLAG_ACK` in [`TcpSeg::tcp_flag_word`].
+pub const TCP_FLAG_ACK: u32 = 0x0010_0000;
+/// `TCP_FLAG_PSH`: ignored by the prediction.
+pub const TCP_FLAG_PSH: u32 = 0x0008_0000;
+/// `TCP_RESERVED_BITS`: the reserved nibble of the header.
+pub const TCP_RESERVED_BITS: u32 = 0x0F00_0000;
+/// `TCP_HP_BITS`: the bits of the flag word header prediction compares.
+pub const TCP_HP_BITS: u32 = !(TCP_RESERVED_BITS | TCP_FLAG_PSH);
+
+/// `__tcp_fast_path_on()` (include/net/tcp.h): predict segments with our
+/// usual header length, ACK alone (PSH ignored) and the window field
+/// `snd_wnd` (unscaled). "pred_flags is 0xS?10 << 16 + snd_wnd".
+pub fn __tcp_fast_path_on(tp: &mut TcpSk, snd_wnd: u32) {
+    tp.pred_flags = (u32::from(tp.tcp_header_len) << 26) | TCP_FLAG_ACK | snd_wnd;
+}
+
+/// `tcp_fast_path_on()`: predict the current send window.
+pub fn tcp_fast_path_on(tp: &mut TcpSk) {
+    let wnd = tp.snd_wnd >> tp.rx_opt.snd_wscale;
+    __tcp_fast_path_on(tp, wnd);
+}
+
+/// `tcp_fast_path_check()`: turn the fast path back on unless it must stay
+/// off — data waits out of order, we advertise a zero window, or the
+/// receive buffer is full (Linux also waits for urgent data, which we do
+/// not implement).
+pub fn tcp_fast_path_check(tp: &mut TcpSk) {
+    if tp.out_of_order_queue.is_empty() && tp.rcv_wnd != 0 && tp.sk_rmem_alloc < tp.sk_rcvbuf {
+        tcp_fast_path_on(tp);
+    }
+}
+// ANCHOR_END: tcp_fast_path
 
 /// What the receive path asks its caller, `tcp_v4_rcv()`, to do once the
 /// socket lock is released (Linux does these under the lock, or returns 1
@@ -224,6 +271,10 @@ fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) -> bool {
         tp.snd_wl1 = seg.seq;
         if tp.snd_wnd != nwin {
             tp.snd_wnd = nwin;
+            // "Note, it is the only place, where fast path is recovered
+            // for sending TCP."
+            tp.pred_flags = 0;
+            tcp_fast_path_check(tp);
             if nwin > tp.max_window {
                 tp.max_window = nwin;
             }
@@ -317,7 +368,7 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
 /// resets, the RTO timer is re-armed or stopped, the congestion window
 /// grows; in the Loss state a full ACK of `high_seq` returns to Open.
 /// Returns 1 for an acceptable ACK.
-pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg) -> i32 {
+pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &TcpSeg, flag_in: i32) -> i32 {
     net_core::ftrace_graph!("tcp_ack");
     let prior_snd_una = tp.snd_una;
     let ack = seg.ack_seq;
@@ -342,12 +393,28 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     tp.sk_err_soft = None;
     tp.icsk_probes_out = 0;
     tp.rcv_tstamp = net.jiffies();
-    let mut flag = if seg.len > 0 { fastretrans::FLAG_DATA } else { 0 };
-    if tcp_ack_update_window(tp, seg) {
-        flag |= fastretrans::FLAG_WIN_UPDATE;
+    let mut flag = flag_in & fastretrans::FLAG_DATA;
+    // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent (the
+    // fast path stored it already).
+    if flag_in & fastretrans::FLAG_UPDATE_TS_RECENT != 0 {
+        tcp_replace_ts_recent(net, tp, seg.seq);
     }
-    // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent.
-    tcp_replace_ts_recent(net, tp, seg.seq);
+    if flag_in & fastretrans::FLAG_SLOWPATH == 0 && after(ack, prior_snd_una) {
+        // "Window is constant, pure forward advance. No more checks are
+        // required": header prediction matched the window field.
+        tp.snd_wl1 = seg.seq; // tcp_update_wl()
+        flag |= fastretrans::FLAG_WIN_UPDATE;
+        net.mib.inc(LinuxMib::TCPHPAcks);
+    } else {
+        if seg.end_seq != seg.seq {
+            flag |= fastretrans::FLAG_DATA;
+        } else {
+            net.mib.inc(LinuxMib::TCPPureAcks);
+        }
+        if tcp_ack_update_window(tp, seg) {
+            flag |= fastretrans::FLAG_WIN_UPDATE;
+        }
+    }
     if tp.packets_out == 0 {
         // Linux's `no_queue:` path: nothing was in flight.
         tcp_ack_probe(net, sk, tp);
@@ -885,14 +952,16 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
-        let len = skb.len() as u32;
-        if len > 0 {
-            tcp_event_data_recv(net, tn, tp, len, skb.truesize);
-        }
+        let (len, truesize) = (skb.len() as u32, skb.truesize);
         tp.bytes_received += u64::from(end_seq.wrapping_sub(seq));
         tp.rcv_nxt = end_seq;
         TCP_SKB_CB_mut(&mut skb).seq = seq;
+        // Linux's order: queue, then tcp_event_data_recv(), whose
+        // tcp_grow_window() sees the buffer with this segment in it.
         tcp_queue_rcv(tp, skb);
+        if len > 0 {
+            tcp_event_data_recv(net, tn, tp, len, truesize);
+        }
         if fin {
             tcp_fin(net, tn, sk, tp);
         }
@@ -906,6 +975,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
         if tp.rx_opt.num_sacks > 0 {
             tcp_sack_remove(tp);
         }
+        tcp_fast_path_check(tp);
         tp.wake_pending = true;
         return;
     }
@@ -954,6 +1024,7 @@ fn tcp_data_queue_ofo(
     mut skb: Skb,
     fin: bool,
 ) {
+    tp.pred_flags = 0; // "Disable header prediction."
     if !tcp_try_rmem_schedule(net, tp, seq, skb.len()) {
         net.mib.inc(LinuxMib::TCPOFODrop);
         tp.icsk_ack.pending |= ICSK_ACK_SCHED;
@@ -1504,9 +1575,17 @@ pub fn tcp_rcv_synsent_state_process(
             return RcvAction::Done;
         }
         tp.snd_wl1 = seg.seq;
-        tcp_ack(net, tn, sk, tp, seg);
+        tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT);
         tcp_rcv_peer_syn(net, tn, tp, seg, pmtu);
         tcp_finish_connect(net, sk, tp);
+        // The end of Linux's tcp_finish_connect(): predict only an
+        // unscaled window; a scaled one waits for tcp_fast_path_check().
+        if tp.rx_opt.snd_wscale == 0 {
+            let wnd = tp.snd_wnd;
+            __tcp_fast_path_on(tp, wnd);
+        } else {
+            tp.pred_flags = 0;
+        }
         tcp_send_ack(net, tn, sk, tp);
         tp.wake_pending = true;
         // Data or FIN riding on the SYN-ACK is rare; Linux queues it.
@@ -1549,9 +1628,22 @@ pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 }
 
 // ANCHOR: tcp_rcv_established
-/// A segment for an ESTABLISHED socket (`tcp_rcv_established()`, slow
-/// path only): validate, ACK, data, then send what the ACK allowed and
-/// the ACK the data asked for.
+/// A segment for an ESTABLISHED socket (`tcp_rcv_established()`).
+///
+/// First header prediction, Van Jacobson's fast path: a segment whose
+/// header is the one we expect (`pred_flags`: our header length, ACK
+/// alone, an unchanged window), that starts at `rcv_nxt` and acknowledges
+/// nothing unsent, skips validation. A pure ACK goes straight to
+/// `tcp_ack()` (`TCPHPAcks`); data is queued at once (`TCPHPHits`). The
+/// fast path is off while data waits out of order, while we advertise a
+/// zero window, and while the receive buffer is full.
+///
+/// Everything else takes the slow path: validate (RFC 5961, PAWS), ACK,
+/// data, then send what the ACK allowed and the ACK the data asked for.
+///
+/// Where we differ: the checksum was verified in `tcp_v4_rcv()` already,
+/// and the timestamp is taken from the parsed options (Linux insists on
+/// the aligned NOP, NOP, TS layout, which is what every stack sends).
 pub fn tcp_rcv_established(
     net: &Net,
     tn: &TcpNet,
@@ -1562,6 +1654,18 @@ pub fn tcp_rcv_established(
 ) {
     net_core::ftrace_graph!("tcp_rcv_established");
     tp.tcp_mstamp_refresh(net);
+    tp.rx_opt.saw_tstamp = false;
+    let skb = if seg.tcp_flag_word() & TCP_HP_BITS == tp.pred_flags
+        && seg.seq == tp.rcv_nxt
+        && !after(seg.ack_seq, tp.snd_nxt)
+    {
+        match tcp_rcv_established_fast(net, tn, sk, tp, seg, skb) {
+            Some(skb) => skb, // slow_path:
+            None => return,
+        }
+    } else {
+        skb
+    };
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
@@ -1572,7 +1676,8 @@ pub fn tcp_rcv_established(
     if !seg.has(TCPHDR_ACK) {
         return;
     }
-    if tcp_ack(net, tn, sk, tp, seg) < 0 {
+    // step5:
+    if tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT) < 0 {
         return;
     }
     tcp_data_queue(net, tn, sk, tp, seg, skb);
@@ -1580,6 +1685,68 @@ pub fn tcp_rcv_established(
         tcp_data_snd_check(net, tn, sk, tp);
         tcp_ack_snd_check(net, tn, sk, tp);
     }
+}
+
+/// The header-prediction fast path of `tcp_rcv_established()`, for a
+/// segment that matched `pred_flags`. Returns the skb when the segment
+/// must take the slow path after all (`goto slow_path` / `goto step5`).
+fn tcp_rcv_established_fast(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &Arc<TcpSock>,
+    tp: &mut TcpSk,
+    seg: &TcpSeg,
+    skb: Skb,
+) -> Option<Skb> {
+    let ts_hdr = usize::from(tp.tcp_header_len) == TCPHDR_LEN + TCPOLEN_TSTAMP_ALIGNED;
+    if ts_hdr {
+        // tcp_parse_aligned_timestamp(): no timestamp, slow path.
+        if seg.opts.timestamps.is_none() {
+            return Some(skb);
+        }
+        tcp_fast_parse_options(tp, seg);
+        // "If PAWS failed, check it more carefully in slow path."
+        if (tp.rx_opt.rcv_tsval.wrapping_sub(tp.rx_opt.ts_recent) as i32) < 0 {
+            return Some(skb);
+        }
+    }
+    if seg.len == 0 {
+        // Bulk data transfer: sender. "Predicted packet is in window by
+        // definition", so TS.Recent may be stored when at the left edge.
+        if ts_hdr && tp.rcv_nxt == tp.rcv_wup {
+            tcp_store_ts_recent(net, tp);
+        }
+        tcp_ack(net, tn, sk, tp, seg, 0);
+        drop(skb);
+        tcp_data_snd_check(net, tn, sk, tp);
+        return None;
+    }
+    // Bulk data transfer: receiver. Without room for it, step5 (the slow
+    // path, whose tcp_try_rmem_schedule() may prune).
+    if tp.sk_rmem_alloc + skb.truesize as usize > tp.sk_rcvbuf {
+        return Some(skb);
+    }
+    if ts_hdr && tp.rcv_nxt == tp.rcv_wup {
+        tcp_store_ts_recent(net, tp);
+    }
+    net.mib.inc(LinuxMib::TCPHPHits);
+    let (len, truesize) = (skb.len() as u32, skb.truesize);
+    let mut skb = skb;
+    TCP_SKB_CB_mut(&mut skb).seq = seg.seq;
+    tp.bytes_received += u64::from(len);
+    tp.rcv_nxt = seg.end_seq;
+    tcp_queue_rcv(tp, skb);
+    tcp_event_data_recv(net, tn, tp, len, truesize);
+    if seg.ack_seq != tp.snd_una {
+        // "Well, only one small jumplet in fast path..."
+        tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_DATA);
+        tcp_data_snd_check(net, tn, sk, tp);
+    } else {
+        tp.snd_wl1 = seg.seq; // tcp_update_wl()
+    }
+    tcp_ack_snd_check(net, tn, sk, tp);
+    tp.wake_pending = true; // tcp_data_ready()
+    None
 }
 // ANCHOR_END: tcp_rcv_established
 
@@ -1657,7 +1824,8 @@ pub fn tcp_rcv_state_process(
     if tp.state == TcpState::SynRecv && (!after(seg.ack_seq, tp.snd_una) || after(seg.ack_seq, tp.snd_nxt)) {
         return RcvAction::SendReset;
     }
-    let reason = tcp_ack(net, tn, sk, tp, seg);
+    let reason =
+        tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT);
     let action = RcvAction::Done;
     if reason <= 0 {
         if tp.state == TcpState::SynRecv {
@@ -1679,6 +1847,7 @@ pub fn tcp_rcv_state_process(
             tp.snd_wl1 = seg.seq;
             tp.max_window = tp.max_window.max(tp.snd_wnd);
             tcp_finish_connect(net, sk, tp);
+            tcp_fast_path_on(tp);
             tp.wake_pending = true;
         }
         TcpState::FinWait1 if tp.snd_una == tp.write_seq => {

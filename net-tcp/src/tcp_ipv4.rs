@@ -139,6 +139,7 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
         len,
         opts: crate::tcphdr::tcp_parse_options(th.options(), syn),
         dif: skb.dev,
+        doff: (th.hdrlen() / 4) as u8,
     };
     let hlen = th.hdrlen();
     skb.pull(hlen);
