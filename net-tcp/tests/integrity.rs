@@ -503,7 +503,7 @@ fn add_host(sim: &mut Sim, name: &str) -> (Arc<Net>, Arc<TcpNet>) {
 
 #[test]
 fn many_connections_over_a_faulty_wire_deliver_every_byte() {
-    let seed = env_u64("LINNET_INTEGRITY_SEED").unwrap_or(0x11_1e6_2024);
+    let seed = env_u64("LINNET_INTEGRITY_SEED").unwrap_or(0x0001_11e6_2024);
     let secs = env_u64("LINNET_INTEGRITY_SECS").unwrap_or(10);
     let max_conns = env_u64("LINNET_INTEGRITY_CONNS");
     eprintln!("integrity: seed {seed} (LINNET_INTEGRITY_SEED={seed} replays this run)");
