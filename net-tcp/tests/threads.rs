@@ -297,7 +297,7 @@ const TIMER_THREADS: usize = 4;
 /// Timers each thread owns.
 const TIMERS_PER_THREAD: usize = 16;
 /// Operations each thread makes.
-const TIMER_OPS: usize = 20_000;
+const TIMER_OPS: usize = 50_000;
 
 #[test]
 fn timers_armed_and_deleted_on_threads_while_the_wheel_runs() {
@@ -353,8 +353,15 @@ fn timers_armed_and_deleted_on_threads_while_the_wheel_runs() {
                             armed[k] += u64::from(!net.mod_timer(id, expires));
                         }
                     }
-                    if r % 64 == 0 {
-                        std::thread::yield_now();
+                    if r % 128 == 0 {
+                        // Now and then wait for the runner to move time on,
+                        // so timers fire between (and during) the ops
+                        // rather than all at the end.
+                        let j = net.jiffies();
+                        let t0 = Instant::now();
+                        while net.jiffies() == j && t0.elapsed() < Duration::from_millis(100) {
+                            std::thread::yield_now();
+                        }
                     }
                 }
                 (armed, cancelled)
