@@ -94,9 +94,16 @@ pub struct InetTimewaitSock {
     /// Allows this sock on its ehash timewait chain; Linux: `tw_node`
     /// (the `sk_nulls_node` of its `sock_common`).
     pub hash_link: LinkedListAtomicLink,
+    /// The id of the chain `hash_link` is on (0: none), written under that
+    /// chain's lock ([`crate::inet_hashtables::HList`]); Linux needs none
+    /// (`hlist_nulls_node::pprev`).
+    pub hash_list_id: crate::inet_hashtables::HListId,
     /// Allows this sock on its bind bucket's `tw_owners`; Linux:
     /// `tw_bind_node`.
     pub bind_link: LinkedListAtomicLink,
+    /// The id of the owner list `bind_link` is on (0: none), as
+    /// `hash_list_id`.
+    pub bind_list_id: crate::inet_hashtables::HListId,
 
     // --- written by tcp_timewait_state_process() (READ_ONCE/WRITE_ONCE) ---
     /// `tw_substate`: `TCP_TIME_WAIT` or `TCP_FIN_WAIT2` (as `u8`).
@@ -282,7 +289,9 @@ pub fn inet_twsk_alloc(net: &Net, tn: &TcpNet, sk: &TcpSock, init: &TwInit) -> O
             tw_rcv_wscale: init.rcv_wscale,
             tw_tstamp_ok: init.tstamp_ok,
             hash_link: LinkedListAtomicLink::new(),
+            hash_list_id: crate::inet_hashtables::HListId::new(),
             bind_link: LinkedListAtomicLink::new(),
+            bind_list_id: crate::inet_hashtables::HListId::new(),
             tw_substate: AtomicU8::new(init.substate as u8),
             tw_rcv_nxt: AtomicU32::new(init.rcv_nxt),
             tw_ts_recent: AtomicU32::new(init.ts_recent),

@@ -41,7 +41,7 @@
 //! |---|---|---|---|
 //! | `af_inet.rs` | net/ipv4/af_inet.c, net/core/sock.c (`sk_setsockopt`), net/ipv4/tcp.c (`do_tcp_setsockopt`) | net-tcp/index | a handle instead of a file descriptor; no `SIGPIPE`; `TCP_INFO` as a struct; the kernel log (`dmesg`) and `net_ratelimit()`'s state kept per namespace |
 //! | `sock.rs` | include/net/sock.h, inet_sock.h, inet_connection_sock.h, include/linux/tcp.h | net-tcp/index | one struct: lock-free `sock_common` atomics plus a locked `TcpSk`; retransmit queue in order (a ring, not an rbtree) |
-//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; request socks on a second chain per ehash bucket, not on the one `sock_common` chain; no `bhash2`; reuseport by hash only (no BPF) |
+//! | `inet_hashtables.rs` | net/ipv4/inet_hashtables.c | net-tcp/hashtables | spin-locked intrusive chains, not RCU `hlist_nulls`; request socks on a second chain per ehash bucket, not on the one `sock_common` chain; no `bhash2`; reuseport by hash only (no BPF); chains unlink in O(1) through a list id in each member (`HList`) where Linux uses `pprev` |
 //! | `sock_reuseport.rs` | net/core/sock_reuseport.c, include/net/sock_reuseport.h | net-tcp/hashtables | no uids, BPF, `SO_INCOMING_CPU` or request migration; a lock per group instead of the global `reuseport_lock` |
 //! | `syncookies.rs` | net/ipv4/syncookies.c, include/net/tcp.h (`tcp_cookie_time()`) | net-tcp/syncookies | secrets per namespace from its seed; plain values in, not skbs; no ECN |
 //! | `inet_timewait_sock.rs` | include/net/inet_timewait_sock.h, net/ipv4/inet_timewait_sock.c, include/linux/tcp.h (`struct tcp_timewait_sock`) | closing | the slab holds `Arc`s and its length is the death row's count; a third ehash chain and a second bind-bucket owner list; no "time wait bucket table overflow" log (6.18 has none either) |
@@ -63,6 +63,10 @@
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
 //! | `tcp_states.rs` | include/net/tcp_states.h | net-tcp/tcp_states | a `#[repr(u8)]` enum; `name()` gives `ss(8)`'s names, which Linux does not have |
+
+// The one `unsafe` block of this crate is `HList::remove`
+// (inet_hashtables.rs), allowed there with its proof; Miri checks it.
+#![deny(unsafe_code)]
 
 pub mod af_inet;
 pub mod inet_connection_sock;

@@ -90,6 +90,10 @@ pub struct RequestSock {
     /// Allows this sock on its ehash request chain; Linux: `sk_nulls_node`
     /// of `req->__req_common`.
     pub hash_link: LinkedListAtomicLink,
+    /// The id of the chain `hash_link` is on (0: none), written under that
+    /// chain's lock ([`crate::inet_hashtables::HList`]); Linux needs none
+    /// (`hlist_nulls_node::pprev`).
+    pub hash_list_id: crate::inet_hashtables::HListId,
 
     // --- request_sock ---
     /// `rsk_listener`: the listener the SYN reached.
@@ -321,6 +325,7 @@ pub fn inet_reqsk_alloc(tn: &TcpNet, listener: &Arc<TcpSock>, init: &ReqInit) ->
         skc_portpair: (u32::from(init.rmt_port) << 16) | u32::from(init.loc_port),
         skc_bound_dev_if: init.bound_dev_if,
         hash_link: LinkedListAtomicLink::new(),
+        hash_list_id: crate::inet_hashtables::HListId::new(),
         rsk_listener: Arc::downgrade(listener),
         rsk_timer: std::sync::OnceLock::new(),
         timeout: TCP_TIMEOUT_INIT,

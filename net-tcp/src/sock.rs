@@ -309,8 +309,16 @@ pub struct TcpSock {
     /// `sk_node` / `sk_nulls_node`: the ehash chain link, or the listening
     /// chain link (`lhash2`) for a listener. Owned by [`crate::inet_hashtables`].
     pub hash_link: LinkedListAtomicLink,
+    /// The id of the chain `hash_link` is on (0: none), written under
+    /// that chain's lock ([`crate::inet_hashtables::HList`]): what lets a
+    /// chain unlink this socket in O(1) and prove it is its own. Linux
+    /// needs none: `hlist_node::pprev` points into the chain.
+    pub hash_list_id: crate::inet_hashtables::HListId,
     /// `sk_bind_node`: the bind bucket's owner-list link.
     pub bind_link: LinkedListAtomicLink,
+    /// The id of the owner list `bind_link` is on (0: none), as
+    /// `hash_list_id`.
+    pub bind_list_id: crate::inet_hashtables::HListId,
     /// The accept-queue link (Linux links the child's request sock,
     /// `req->dl_next`, on `rskq_accept_head`/`tail`).
     pub accept_link: LinkedListAtomicLink,
@@ -740,7 +748,9 @@ impl TcpSock {
                 skc_bound_dev_if: AtomicU32::new(0),
                 skc_cookie: NEXT_COOKIE.fetch_add(1, Ordering::Relaxed),
                 hash_link: LinkedListAtomicLink::new(),
+                hash_list_id: crate::inet_hashtables::HListId::new(),
                 bind_link: LinkedListAtomicLink::new(),
+                bind_list_id: crate::inet_hashtables::HListId::new(),
                 accept_link: LinkedListAtomicLink::new(),
                 lock: spin::Mutex::new(TcpSk::new(rcvbuf, sndbuf)),
                 wq: WaitQueue::new(),

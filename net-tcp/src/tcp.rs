@@ -268,7 +268,12 @@ pub fn sk_stream_memory_free(tp: &TcpSk) -> bool {
 /// push (`tcp_sendmsg_locked()`). Returns bytes taken, or:
 /// `EPIPE` after our side shut down (Linux also raises SIGPIPE), the
 /// pending `sk_err`, `ENOTCONN` before the connection exists, `EAGAIN`
-/// when the buffer is full (the caller may wait and retry).
+/// when the buffer is full (the caller may wait and retry). An empty
+/// `buf` on a connected socket takes 0 bytes and succeeds, as Linux's
+/// `while (msg_data_left(msg))` loop is then never entered: `send(fd, buf,
+/// 0, 0)` returns 0. (It used to be `EAGAIN`, on which a blocking
+/// `send()` waited for buffer space it already had and retried forever;
+/// found by net-tcp/tests/threads.rs.)
 ///
 /// Each skb holds at most one MSS; a write first fills the unsent tail skb
 /// (so small writes coalesce while Nagle holds them), then allocates new
@@ -294,6 +299,9 @@ pub fn tcp_sendmsg_locked(
         } else {
             Errno::ENOTCONN
         });
+    }
+    if buf.is_empty() {
+        return Ok(0);
     }
     let mss = usize::from(crate::tcp_output::tcp_current_mss(net, tp).max(1));
     let mut copied = 0;
