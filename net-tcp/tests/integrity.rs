@@ -39,11 +39,14 @@
 //! seed, and `LINNET_INTEGRITY_CONNS` (printed at the end) replays a
 //! whole run.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use common::Rng;
 use net_core::snmp::{IpExtMib, IpstatsMib, TcpMib};
 use net_core::{Errno, Net};
 use net_dev::netem::{DelayDist, LossModel, NetemParams};
@@ -74,32 +77,6 @@ const VIRT_DRAIN_NS: u64 = 3600 * 1_000_000_000;
 const WALL_DRAIN: Duration = Duration::from_secs(120);
 /// Simulator steps the whole run may take.
 const STEP_LIMIT: u64 = 50_000_000;
-
-/// A seeded xorshift64* generator: the run's draws.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-
-    fn percent(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64)
-    }
-}
 
 /// The byte stream of one direction of one connection: a generator the
 /// sender draws from and the receiver checks against.

@@ -39,21 +39,10 @@ pub fn flood_count(var: &str, default: u64, what: &str) -> u64 {
     }
 }
 
-/// A seeded xorshift64* generator: the same flood every run.
-pub struct Rng(pub u64);
+pub use super::Rng;
 
+/// The flood's draws, on the shared generator: the same flood every run.
 impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn u32(&mut self) -> u32 {
-        (self.next() >> 32) as u32
-    }
-
     /// A unicast address outside 10/8 and 127/8: 1.0.0.0 – 223.255.255.255.
     pub fn spoofed_addr(&mut self) -> Ipv4Addr {
         loop {
