@@ -200,7 +200,7 @@ fn out_options(rx: &TcpOptions) -> TcpOutOptions {
 
 fn check_written(out: &TcpOutOptions) {
     let size = tcp_options_size(out);
-    assert!(size <= MAX_TCP_OPTION_SPACE && size % 4 == 0, "option space {size}");
+    assert!(size <= MAX_TCP_OPTION_SPACE && size.is_multiple_of(4), "option space {size}");
     let mut buf = [0u8; MAX_TCP_OPTION_SPACE];
     assert_eq!(tcp_options_write(&mut buf, out), size);
     let back = tcp_parse_options(&buf[..size], true);
