@@ -75,6 +75,11 @@ struct End {
     sent: u64,
     received: u64,
     eof: bool,
+    /// `shutdown(SHUT_RD)` was called: `recv()` returns 0 while nothing
+    /// is queued, yet data arriving later is still read (Linux's
+    /// `tcp_recvmsg()` looks at the queue before `RCV_SHUTDOWN`), so a 0
+    /// is no end of stream.
+    shut_rd: bool,
     stopped: bool,
 }
 
@@ -134,7 +139,7 @@ impl Run {
         let Some(s) = &end.sock else { return };
         let mut buf = vec![0u8; max.clamp(1, 65536)];
         match s.recv(&mut buf) {
-            Ok(0) => end.eof = true,
+            Ok(0) => end.eof |= !end.shut_rd,
             Ok(n) => {
                 assert!(!end.eof, "data after EOF");
                 let from = stream(i, !server);
@@ -200,6 +205,7 @@ impl Run {
                 {
                     let how = [Shutdown::Read, Shutdown::Write, Shutdown::Both][usize::from(how % 3)];
                     let _ = s.shutdown(how);
+                    end.shut_rd |= how != Shutdown::Write;
                     end.stopped = true;
                 }
             }
