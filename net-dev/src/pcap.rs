@@ -531,7 +531,10 @@ impl<R: Read> PcapReader<R> {
         if caplen > limit {
             return fail(self, PcapErrorKind::CaplenTooLarge { caplen, limit });
         }
-        let mut data = Vec::with_capacity(caplen as usize);
+        // Reserve no more than a sane record (`PCAP_SNAPLEN`) up front: the
+        // file's snaplen is input too, and a record claiming 4 GiB of a
+        // 40-byte file must cost what the file holds, not 4 GiB.
+        let mut data = Vec::with_capacity(caplen.min(PCAP_SNAPLEN) as usize);
         let got = match (&mut self.r).take(caplen as u64).read_to_end(&mut data) {
             Ok(g) => g,
             Err(e) => return fail(self, PcapErrorKind::Io(e.kind())),

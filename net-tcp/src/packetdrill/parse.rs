@@ -339,7 +339,10 @@ fn lex(src: &str) -> Result<Lexed, ScriptError> {
             '-' if b.get(i + 1) == Some(&b'-') => {
                 let start = i + 2;
                 let mut j = start;
-                while j < b.len() && !(b[j] as char).is_whitespace() {
+                // ASCII whitespace only: a byte of a multi-byte character
+                // (0xA0 of U+00A0, say) is no whitespace as a `char` of its
+                // own, and slicing `src` there would split the character.
+                while j < b.len() && !b[j].is_ascii_whitespace() {
                     j += 1;
                 }
                 let text = &src[start..j];
