@@ -77,3 +77,92 @@ pub fn linnet_connect(lab: &TwoHosts, l: &TcpSocket, lport: Option<u16>) -> (Tcp
     s.set_nonblocking(true);
     (c, s)
 }
+
+/// Two linnet hosts with TCP, as [`linnet_lab`] builds them, but on a hub
+/// whose ports have MTU `mtu` (1500 is [`linnet_lab`]'s; 65536 is Linux's
+/// `lo`), with `latency_ns` one-way latency.
+pub fn linnet_lab_mtu(mtu: u32, latency_ns: u64) -> (TwoHosts, Arc<TcpNet>) {
+    let clock = net_core::Clock::new_virtual_at(1_000_000_000);
+    let hub = net_ipv4::testlink::Hub::new(&clock, latency_ns);
+    let host = |name: &str, mac: u8, addr: Ipv4Addr, seed: u64| {
+        let net = net_core::Net::new(name, clock.clone(), seed);
+        let ipv4 = net_ipv4::ipv4_init(&net);
+        let port = hub.port("eth0", [0x02, 0, 0, 0, 0, mac]).with_mtu(mtu);
+        let dev = net.register_netdev(Box::new(port)).expect("register the hub port");
+        dev.open().expect("open the hub port");
+        assert_eq!(dev.mtu(), mtu, "the device took the MTU asked for");
+        net_ipv4::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, addr, 24).expect("address");
+        (net, ipv4)
+    };
+    let (a, a4) = host("a", 1, TwoHosts::A, 1);
+    let (b, b4) = host("b", 2, TwoHosts::B, 2);
+    let lab = TwoHosts { clock, a, b, a4, b4 };
+    lab.run_ms(10);
+    let ta = inet_init(&lab.a);
+    inet_init(&lab.b);
+    (lab, ta)
+}
+
+/// Two linnet hosts with TCP on a net-dev [`Wire`](net_dev::veth::Wire)
+/// (a veth pair) whose directions both behave as `params` (delay, netem
+/// loss…), netem drawing from `seed`.
+pub fn linnet_lab_wire(params: &net_dev::veth::LinkParams, seed: u64) -> (TwoHosts, Arc<TcpNet>) {
+    let clock = net_core::Clock::new_virtual_at(1_000_000_000);
+    let (ea, eb) = net_dev::veth::Wire::pair_with(
+        clock.clone(),
+        ("eth0", [0x02, 0, 0, 0, 0, 1]),
+        ("eth0", [0x02, 0, 0, 0, 0, 2]),
+        params,
+        seed,
+    );
+    let host = |name: &str, end: net_dev::veth::WireEnd, addr: Ipv4Addr, seed: u64| {
+        let net = net_core::Net::new(name, clock.clone(), seed);
+        let ipv4 = net_ipv4::ipv4_init(&net);
+        let dev = net.register_netdev(Box::new(end)).expect("register the wire end");
+        dev.open().expect("open the wire end");
+        net_ipv4::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, addr, 24).expect("address");
+        (net, ipv4)
+    };
+    let (a, a4) = host("a", ea, TwoHosts::A, 1);
+    let (b, b4) = host("b", eb, TwoHosts::B, 2);
+    let lab = TwoHosts { clock, a, b, a4, b4 };
+    lab.run_ms(1000);
+    let ta = inet_init(&lab.a);
+    inet_init(&lab.b);
+    (lab, ta)
+}
+
+/// Move `total` bytes from `c` to `s`: the application sends from `data`
+/// over and over and reads into `buf`, as a program copying in and out of
+/// its own buffers does.
+pub fn linnet_stream(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, total: u64, data: &[u8], buf: &mut [u8]) {
+    let (mut sent, mut got) = (0u64, 0u64);
+    for _ in 0..1_000_000_000u64 {
+        let mut progress = 0;
+        while sent < total {
+            let off = (sent % data.len() as u64) as usize;
+            let want = ((total - sent) as usize).min(data.len() - off);
+            match c.send(&data[off..off + want]) {
+                Ok(n) if n > 0 => {
+                    sent += n as u64;
+                    progress += n;
+                }
+                _ => break,
+            }
+        }
+        progress += lab.a.poll() + lab.b.poll();
+        while let Ok(n) = s.recv(buf) {
+            assert!(n > 0, "end of stream in the middle of a transfer");
+            got += n as u64;
+            progress += n;
+        }
+        if got == total {
+            assert_eq!(sent, got);
+            return;
+        }
+        if progress == 0 {
+            jump_to_next_event(lab, "transfer stalled with nothing pending");
+        }
+    }
+    panic!("linnet transfer never finished: sent {sent}, got {got}");
+}
