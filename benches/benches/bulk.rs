@@ -42,14 +42,12 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use net_tcp::TcpSocket;
-use net_tcp::af_inet::{SO_RCVBUF, SO_SNDBUF, SOL_SOCKET};
 
 #[path = "common/linnet.rs"]
 mod linnet;
 #[path = "common/smol.rs"]
 mod smol;
-use linnet::{linnet_connect, linnet_lab_mtu, linnet_listener, linnet_stream};
+use linnet::{effective, linnet_connect, linnet_lab_mtu, linnet_listener, linnet_stream};
 
 /// The application's send buffer.
 const APP_SEND: usize = 1 << 20;
@@ -60,33 +58,6 @@ const APP_RECV: usize = 64 << 10;
 fn total() -> u64 {
     let mib = std::env::var("LINNET_BULK_MIB").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(1024);
     mib << 20
-}
-
-/// What a linnet connection effectively used, to give smoltcp the same.
-struct Effective {
-    /// The largest window the receiver advertised, in bytes.
-    window: usize,
-    /// The sender's `sk_sndbuf`.
-    sndbuf: usize,
-}
-
-fn effective(c: &TcpSocket, s: &TcpSocket) -> Effective {
-    let ci = c.tcp_info();
-    let si = s.tcp_info();
-    let sndbuf = c.getsockopt_int(SOL_SOCKET, SO_SNDBUF).expect("SO_SNDBUF") as usize;
-    let rcvbuf = s.getsockopt_int(SOL_SOCKET, SO_RCVBUF).expect("SO_RCVBUF") as usize;
-    println!(
-        "  linnet: snd_mss {} rcv_mss {} wscale {}/{} cwnd {} | receiver SO_RCVBUF {rcvbuf} rcv_ssthresh {} \
-         rcv_space {} | sender SO_SNDBUF {sndbuf}",
-        ci.tcpi_snd_mss,
-        si.tcpi_rcv_mss,
-        ci.tcpi_snd_wscale,
-        si.tcpi_rcv_wscale,
-        ci.tcpi_snd_cwnd,
-        si.tcpi_rcv_ssthresh,
-        si.tcpi_rcv_space,
-    );
-    Effective { window: si.tcpi_rcv_ssthresh as usize, sndbuf }
 }
 
 /// Linux over 127.0.0.1: `total` bytes from a sender thread to this one.
@@ -137,8 +108,8 @@ fn bulk(c: &mut Criterion) {
         let l = linnet_listener(&lab);
         let (cs, ss) = linnet_connect(&lab, &l, None);
         g.bench_function(&id, |b| b.iter(|| linnet_stream(&lab, &cs, &ss, total, &data, &mut buf)));
-        println!("bulk/{id}:");
         let eff = effective(&cs, &ss);
+        println!("bulk/{id}:\n  linnet: {}", eff.info);
 
         // smoltcp: the same IP MTU (65535 at most: tot_len), linnet's buffers.
         let link = smol::LinkModel { mtu: (mtu as usize).min(65535), ..smol::LinkModel::default() };

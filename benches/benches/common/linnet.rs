@@ -166,3 +166,33 @@ pub fn linnet_stream(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, total: u64, d
     }
     panic!("linnet transfer never finished: sent {sent}, got {got}");
 }
+
+/// What a linnet connection effectively used, to give smoltcp the same.
+pub struct Effective {
+    /// The receive window the receiver grew to (`rcv_ssthresh`), bytes.
+    pub window: usize,
+    /// The sender's `sk_sndbuf` (after `tcp_sndbuf_expand()`).
+    pub sndbuf: usize,
+    /// Both ends' `TCP_INFO` figures that matter here, printable.
+    pub info: String,
+}
+
+/// Read [`Effective`] from a sender `c` and a receiver `s`.
+pub fn effective(c: &TcpSocket, s: &TcpSocket) -> Effective {
+    use net_tcp::af_inet::{SO_RCVBUF, SO_SNDBUF, SOL_SOCKET};
+    let (ci, si) = (c.tcp_info(), s.tcp_info());
+    let sndbuf = c.getsockopt_int(SOL_SOCKET, SO_SNDBUF).expect("SO_SNDBUF") as usize;
+    let rcvbuf = s.getsockopt_int(SOL_SOCKET, SO_RCVBUF).expect("SO_RCVBUF") as usize;
+    let info = format!(
+        "snd_mss {} advmss {} wscale {}/{} cwnd {} retrans {} | receiver SO_RCVBUF {rcvbuf} rcv_ssthresh {} \
+         | sender SO_SNDBUF {sndbuf}",
+        ci.tcpi_snd_mss,
+        si.tcpi_advmss,
+        ci.tcpi_snd_wscale,
+        si.tcpi_rcv_wscale,
+        ci.tcpi_snd_cwnd,
+        ci.tcpi_total_retrans,
+        si.tcpi_rcv_ssthresh,
+    );
+    Effective { window: si.tcpi_rcv_ssthresh as usize, sndbuf, info }
+}
