@@ -8,6 +8,7 @@
 // Not every bench uses every helper.
 #![allow(dead_code)]
 
+use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ use net_core::Errno;
 use net_core::net_namespace::next_wakeup_ns;
 use net_ipv4::testlink::TwoHosts;
 use net_tcp::af_inet::{POLLOUT, TcpNet};
+use net_tcp::inet_timewait_sock::inet_sk_diag_state;
+use net_tcp::tcp_states::TcpState;
 use net_tcp::{TcpSocket, inet_init};
 
 /// The server's port.
@@ -195,4 +198,41 @@ pub fn effective(c: &TcpSocket, s: &TcpSocket) -> Effective {
         si.tcpi_rcv_ssthresh,
     );
     Effective { window: si.tcpi_rcv_ssthresh as usize, sndbuf, info }
+}
+
+/// Receive into `got` until it holds `want` bytes.
+fn recv_into(s: &TcpSocket, buf: &mut [u8], got: &mut usize) -> Result<(), Errno> {
+    loop {
+        match s.recv(&mut buf[*got..]) {
+            Ok(0) => return Err(Errno::ECONNRESET),
+            Ok(n) => *got += n,
+            Err(e) => return Err(e),
+        }
+        if *got == buf.len() {
+            return Ok(());
+        }
+    }
+}
+
+/// One connection of `tcp/conn_rr`: connect, 64 B request, 64 B reply, close both.
+pub fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
+    const RR: usize = 64;
+    let (c, s) = linnet_connect(lab, l, None);
+    assert_eq!(c.send(&[0x5a; RR]), Ok(RR));
+    let (mut buf, mut got) = ([0u8; RR], 0);
+    drive(lab, || recv_into(&s, &mut buf, &mut got).is_ok());
+    assert_eq!(s.send(&buf), Ok(RR));
+    got = 0;
+    drive(lab, || recv_into(&c, &mut buf, &mut got).is_ok());
+    black_box(&buf);
+
+    let (csk, ssk) = (c.sock().clone(), s.sock().clone());
+    drop(c); // FIN_WAIT1
+    drive(lab, || s.recv(&mut buf) == Ok(0));
+    drop(s); // LAST_ACK
+    // The client's full socket is CLOSE once its timewait sock holds the
+    // four-tuple (tcp_time_wait()); `ss` shows TIME-WAIT for it.
+    drive(lab, || {
+        ssk.sk_state() == TcpState::Close && inet_sk_diag_state(&lab.a, &csk) == TcpState::TimeWait
+    });
 }
