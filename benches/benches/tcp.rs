@@ -22,7 +22,6 @@
 //! clock to the earliest pending timer. Wall-clock time is spent only on
 //! processing; a delayed ACK or TIME_WAIT costs a clock jump, not a sleep.
 
-use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
