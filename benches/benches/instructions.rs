@@ -197,7 +197,7 @@ fn main() {
                     op.name.strip_prefix("peer:").map(|p| p.split_once('/').map_or(p, |(_, rest)| rest));
                 let ratio = peer
                     .and_then(|rest| results.iter().find(|(name, _)| *name == rest))
-                    .map(|(_, linnet)| format!("  linnet / this = {:.2}", linnet / per))
+                    .map(|(_, linnet)| format!("  linnet needs {:.2}× these", linnet / per))
                     .unwrap_or_default();
                 println!("  {:<42} {per:>12.0} Ir  (n = {}){ratio}", op.name, op.n);
                 results.push((op.name, per));

@@ -214,6 +214,7 @@ fn recv_into(s: &TcpSocket, buf: &mut [u8], got: &mut usize) -> Result<(), Errno
     }
 }
 
+// ANCHOR: linnet_conn_rr
 /// One connection of `tcp/conn_rr`: connect, 64 B request, 64 B reply, close both.
 pub fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
     const RR: usize = 64;
@@ -236,3 +237,4 @@ pub fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
         ssk.sk_state() == TcpState::Close && inet_sk_diag_state(&lab.a, &csk) == TcpState::TimeWait
     });
 }
+// ANCHOR_END: linnet_conn_rr
