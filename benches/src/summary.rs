@@ -178,7 +178,7 @@ pub fn table(benches: &[Bench], baseline: Option<&str>) -> String {
             let _ = writeln!(s, "  {:<50} {:>14}", format!("{}/{}", p.group, p.function), p.figure());
         }
     }
-    s
+    s.lines().map(|l| format!("{}\n", l.trim_end())).collect()
 }
 
 #[cfg(test)]
@@ -250,12 +250,12 @@ mod tests {
         let got = table(&benches, Some("main"));
         let want = "\
 bench                                                        figure    linnet/peer      vs main
-bulk/1GiB/mtu1500                                       1.00 GiB/s                 -20.0% time
-  peer:linux/1GiB/mtu1500                               512.0 MiB/s          2.00×             
-  peer:smoltcp/1GiB/mtu1500                             2.00 GiB/s          0.50×             
+bulk/1GiB/mtu1500                                        1.00 GiB/s                 -20.0% time
+  peer:linux/1GiB/mtu1500                               512.0 MiB/s          2.00×
+  peer:smoltcp/1GiB/mtu1500                              2.00 GiB/s          0.50×
 skbuff/alloc_skb                                            42.0 ns                 no baseline
-tcp/conn_rr                                                100.0 k/s                 no baseline
-  peer:smoltcp/conn_rr                                      400.0 k/s          0.25×             
+tcp/conn_rr                                               100.0 k/s                 no baseline
+  peer:smoltcp/conn_rr                                    400.0 k/s          0.25×
 peers with no linnet bench of that name:
   dev/peer:handler_alone                                    12.5 ns
 ";
