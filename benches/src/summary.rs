@@ -8,7 +8,8 @@
 //! It reads what criterion writes under `target/criterion` (or
 //! `$CARGO_TARGET_DIR/criterion`): for each bench a directory holding
 //! `new/benchmark.json` (the ids and the throughput) and
-//! `new/estimates.json` (the mean time per iteration, ns), and
+//! `new/estimates.json` (the time per iteration, ns: the slope where
+//! criterion fitted one, else the mean), and
 //! `NAME/estimates.json` for a saved baseline. No Linux twin.
 
 use std::fmt::Write as _;
@@ -21,7 +22,7 @@ pub struct Bench {
     pub group: String,
     /// `function_id` (`peer:...` for a peer).
     pub function: String,
-    /// Mean time per iteration, ns.
+    /// Time per iteration, ns (criterion's slope, else its mean).
     pub mean_ns: f64,
     /// What one iteration moves: `("B", bytes)` or `("elem", n)`.
     pub throughput: Option<(&'static str, f64)>,
@@ -83,9 +84,11 @@ pub fn criterion_dir() -> PathBuf {
     target.join("criterion")
 }
 
+/// The time per iteration criterion reports ("typical"): the slope of
+/// the linear sampling mode when there is one, else the mean.
 fn mean_ns(estimates: &Path) -> Option<f64> {
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(estimates).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
+    v["slope"]["point_estimate"].as_f64().or_else(|| v["mean"]["point_estimate"].as_f64())
 }
 
 /// Every bench under `dir` (walked recursively), sorted by group then
