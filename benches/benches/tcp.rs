@@ -22,17 +22,12 @@
 //! clock to the earliest pending timer. Wall-clock time is spent only on
 //! processing; a delayed ACK or TIME_WAIT costs a clock jump, not a sleep.
 
-use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use net_core::Errno;
 use net_ipv4::testlink::TwoHosts;
 use net_tcp::TcpSocket;
-use net_tcp::inet_timewait_sock::inet_sk_diag_state;
-use net_tcp::tcp_states::TcpState;
 
-const RR: usize = 64;
 const BULK: usize = 16 << 20;
 /// Connections between two 61 s runs that expire TIME_WAIT.
 const REAP_EVERY: u64 = 1024;
@@ -41,43 +36,7 @@ const REAP_EVERY: u64 = 1024;
 
 #[path = "common/linnet.rs"]
 mod linnet;
-use linnet::{drive, jump_to_next_event, linnet_connect, linnet_lab, linnet_listener};
-
-/// Receive into `got` until it holds `want` bytes.
-fn recv_into(s: &TcpSocket, buf: &mut [u8], got: &mut usize) -> Result<(), Errno> {
-    loop {
-        match s.recv(&mut buf[*got..]) {
-            Ok(0) => return Err(Errno::ECONNRESET),
-            Ok(n) => *got += n,
-            Err(e) => return Err(e),
-        }
-        if *got == buf.len() {
-            return Ok(());
-        }
-    }
-}
-
-/// One connection: connect, 64 B request, 64 B reply, close both.
-fn linnet_conn_rr(lab: &TwoHosts, l: &TcpSocket) {
-    let (c, s) = linnet_connect(lab, l, None);
-    assert_eq!(c.send(&[0x5a; RR]), Ok(RR));
-    let (mut buf, mut got) = ([0u8; RR], 0);
-    drive(lab, || recv_into(&s, &mut buf, &mut got).is_ok());
-    assert_eq!(s.send(&buf), Ok(RR));
-    got = 0;
-    drive(lab, || recv_into(&c, &mut buf, &mut got).is_ok());
-    black_box(&buf);
-
-    let (csk, ssk) = (c.sock().clone(), s.sock().clone());
-    drop(c); // FIN_WAIT1
-    drive(lab, || s.recv(&mut buf) == Ok(0));
-    drop(s); // LAST_ACK
-    // The client's full socket is CLOSE once its timewait sock holds the
-    // four-tuple (tcp_time_wait()); `ss` shows TIME-WAIT for it.
-    drive(lab, || {
-        ssk.sk_state() == TcpState::Close && inet_sk_diag_state(&lab.a, &csk) == TcpState::TimeWait
-    });
-}
+use linnet::{jump_to_next_event, linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener};
 
 /// Move `data` from `c` to `s`, reading into `buf`.
 fn linnet_bulk(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, data: &[u8], buf: &mut [u8]) {

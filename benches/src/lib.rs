@@ -10,3 +10,5 @@
 //! This library is empty on purpose: it only exists so the benches have a
 //! crate to live in (`[lib] bench = false` keeps criterion's flags away
 //! from it).
+
+pub mod summary;

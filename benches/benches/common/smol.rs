@@ -25,17 +25,47 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
-type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
+/// Frames on their way, each with the time it arrives.
+type Queue = Rc<RefCell<VecDeque<(Instant, Vec<u8>)>>>;
+
+/// How a cable behaves, both directions alike. The default is what every
+/// bench but the loss bench uses: IP MTU 1500, zero latency, no loss.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkModel {
+    /// IP MTU (smoltcp's `max_transmission_unit` is this plus the 14-byte
+    /// Ethernet header).
+    pub mtu: usize,
+    /// One-way latency.
+    pub latency: smoltcp::time::Duration,
+    /// Probability that a frame is lost, 0.0 to 1.0 (independent, as
+    /// netem's `loss random`).
+    pub loss: f64,
+}
+
+impl Default for LinkModel {
+    fn default() -> Self {
+        LinkModel { mtu: 1500, latency: smoltcp::time::Duration::ZERO, loss: 0.0 }
+    }
+}
 
 /// One end of an in-memory Ethernet cable: frames sent go to the
-/// other end's receive queue, with zero latency.
+/// other end's receive queue after the link's latency, unless lost.
 pub struct Port {
     rx: Queue,
     tx: Queue,
+    link: LinkModel,
+    /// The loss draw's state (xorshift64*), seeded per port.
+    rng: Rc<RefCell<u64>>,
+    /// Frames this port's sender lost.
+    pub lost: Rc<RefCell<u64>>,
 }
 
 pub struct Rx(Vec<u8>);
-pub struct Tx<'a>(&'a Queue);
+pub struct Tx<'a> {
+    q: &'a Queue,
+    at: Instant,
+    drop: bool,
+}
 
 impl phy::RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -47,8 +77,32 @@ impl phy::TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = vec![0u8; len];
         let r = f(&mut frame);
-        self.0.borrow_mut().push_back(frame);
+        if !self.drop {
+            self.q.borrow_mut().push_back((self.at, frame));
+        }
         r
+    }
+}
+
+impl Port {
+    fn tx_token(&self, now: Instant) -> Tx<'_> {
+        let drop = self.link.loss > 0.0 && {
+            let mut x = self.rng.borrow_mut();
+            *x ^= *x >> 12;
+            *x ^= *x << 25;
+            *x ^= *x >> 27;
+            let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
+            (r as f64 / (1u64 << 53) as f64) < self.link.loss
+        };
+        if drop {
+            *self.lost.borrow_mut() += 1;
+        }
+        Tx { q: &self.tx, at: now + self.link.latency, drop }
+    }
+
+    /// When the first frame waiting for this port arrives.
+    fn next_rx(&self) -> Option<Instant> {
+        self.rx.borrow().front().map(|(at, _)| *at)
     }
 }
 
@@ -56,19 +110,24 @@ impl Device for Port {
     type RxToken<'a> = Rx;
     type TxToken<'a> = Tx<'a>;
 
-    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx<'_>)> {
-        let frame = self.rx.borrow_mut().pop_front()?;
-        Some((Rx(frame), Tx(&self.tx)))
+    fn receive(&mut self, now: Instant) -> Option<(Rx, Tx<'_>)> {
+        let mut q = self.rx.borrow_mut();
+        if q.front().is_none_or(|(at, _)| *at > now) {
+            return None;
+        }
+        let (_, frame) = q.pop_front().expect("front checked");
+        drop(q);
+        Some((Rx(frame), self.tx_token(now)))
     }
 
-    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-        Some(Tx(&self.tx))
+    fn transmit(&mut self, now: Instant) -> Option<Tx<'_>> {
+        Some(self.tx_token(now))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = 1514;
+        caps.max_transmission_unit = self.link.mtu + 14;
         caps
     }
 }
@@ -82,16 +141,27 @@ pub struct Host {
 /// Two smoltcp hosts, 10.0.0.1 and 10.0.0.2, and a virtual clock.
 pub struct Lab {
     pub now: Instant,
+    /// The congestion control new sockets get. `None` (smoltcp's default
+    /// when built without `socket-tcp-reno`/`socket-tcp-cubic`) unless a
+    /// bench says otherwise: what the TCP benches measured before the
+    /// loss bench enabled those features.
+    pub cc: tcp::CongestionControl,
     pub a: Host,
     pub b: Host,
 }
 
 impl Lab {
     pub fn new() -> Lab {
+        Lab::with_link(LinkModel::default(), 0)
+    }
+
+    /// Two hosts on a cable that behaves as `link`, loss drawn from `seed`.
+    pub fn with_link(link: LinkModel, seed: u64) -> Lab {
         let (q1, q2): (Queue, Queue) = (Rc::default(), Rc::default());
         let now = Instant::from_secs(1);
         let host = |mac: u8, addr: Ipv4Addr, rx: &Queue, tx: &Queue| {
-            let mut dev = Port { rx: rx.clone(), tx: tx.clone() };
+            let rng = Rc::new(RefCell::new((seed ^ u64::from(mac)).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1));
+            let mut dev = Port { rx: rx.clone(), tx: tx.clone(), link, rng, lost: Rc::default() };
             let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([2, 0, 0, 0, 0, mac])));
             cfg.random_seed = mac as u64;
             let mut iface = Interface::new(cfg, &mut dev, now);
@@ -100,17 +170,19 @@ impl Lab {
         };
         let a = host(1, TwoHosts::A, &q1, &q2);
         let b = host(2, TwoHosts::B, &q2, &q1);
-        Lab { now, a, b }
+        Lab { now, cc: tcp::CongestionControl::None, a, b }
     }
 
-    /// Poll both until no frame is in flight.
+    /// Poll both until no frame is due (with zero latency: until no frame
+    /// is in flight).
     pub fn settle(&mut self) -> bool {
         let mut changed = false;
         loop {
             let ra = self.a.iface.poll(self.now, &mut self.a.dev, &mut self.a.sockets);
             let rb = self.b.iface.poll(self.now, &mut self.b.dev, &mut self.b.sockets);
             changed |= ra == PollResult::SocketStateChanged || rb == PollResult::SocketStateChanged;
-            if self.a.dev.rx.borrow().is_empty() && self.b.dev.rx.borrow().is_empty() {
+            let due = |d: &Port| d.next_rx().is_some_and(|at| at <= self.now);
+            if !due(&self.a.dev) && !due(&self.b.dev) {
                 return changed;
             }
         }
@@ -122,6 +194,8 @@ impl Lab {
         let next = [
             self.a.iface.poll_at(self.now, &self.a.sockets),
             self.b.iface.poll_at(self.now, &self.b.sockets),
+            self.a.dev.next_rx(),
+            self.b.dev.next_rx(),
         ]
         .into_iter()
         .flatten()
@@ -144,6 +218,7 @@ impl Lab {
     pub fn listener(&mut self, rx: usize, tx: usize) -> SocketHandle {
         let mut s =
             tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; tx]));
+        s.set_congestion_control(self.cc);
         s.listen(PORT).expect("listen");
         self.b.sockets.add(s)
     }
@@ -151,6 +226,7 @@ impl Lab {
     pub fn connect(&mut self, lport: u16, rx: usize, tx: usize) -> SocketHandle {
         let mut s =
             tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; tx]));
+        s.set_congestion_control(self.cc);
         s.connect(self.a.iface.context(), (IpAddress::Ipv4(TwoHosts::B), PORT), lport).expect("connect");
         let h = self.a.sockets.add(s);
         self.drive(|l| {
@@ -222,4 +298,39 @@ pub fn bulk(lab: &mut Lab, c: SocketHandle, s: SocketHandle, data: &[u8], buf: &
         }
     }
     panic!("smoltcp bulk never finished: sent {sent}, got {got}");
+}
+
+/// Move `total` bytes from `c` (on a) to `s` (on b), as
+/// `linnet_stream`: the application sends from `data` over and over and
+/// reads into `buf`.
+pub fn stream(lab: &mut Lab, c: SocketHandle, s: SocketHandle, total: u64, data: &[u8], buf: &mut [u8]) {
+    let (mut sent, mut got) = (0u64, 0u64);
+    for _ in 0..1_000_000_000u64 {
+        let mut progress = 0;
+        let cs = lab.a.sockets.get_mut::<tcp::Socket<'_>>(c);
+        while sent < total {
+            let off = (sent % data.len() as u64) as usize;
+            let want = ((total - sent) as usize).min(data.len() - off);
+            match cs.send_slice(&data[off..off + want]) {
+                Ok(n @ 1..) => {
+                    sent += n as u64;
+                    progress += n;
+                }
+                _ => break,
+            }
+        }
+        let changed = lab.settle();
+        let sk = lab.b.sockets.get_mut::<tcp::Socket<'_>>(s);
+        while let Ok(n @ 1..) = sk.recv_slice(buf) {
+            got += n as u64;
+            progress += n;
+        }
+        if got == total {
+            return;
+        }
+        if progress == 0 && !changed {
+            lab.advance();
+        }
+    }
+    panic!("smoltcp transfer never finished: sent {sent}, got {got}");
 }
