@@ -1,0 +1,73 @@
+//! A fixed workload to profile, without criterion's timing loop around it:
+//!
+//! ```sh
+//! cargo build --release -p benches --example profile
+//! P=target/release/examples/profile
+//! perf record -e cpu-clock -g $P bulk 16        # 16 × 16 MiB over one connection
+//! valgrind --tool=callgrind $P rr 2000           # 2,000 conn_rr connections
+//! perf stat -r 5 -e task-clock $P smolbulk 16    # the same on smoltcp
+//! ```
+//!
+//! Modes: `bulk N` and `smolbulk N` move N × 16 MiB one way between two
+//! hosts on a zero-latency hub (linnet, then smoltcp on the bench's
+//! in-memory link); `rr N` and `smolrr N` run N sequential connections
+//! (connect, 64 B each way, close; TIME_WAIT expired every 1024). Time is
+//! virtual, as in the benches: only processing costs wall-clock time.
+#[path = "../benches/common/linnet.rs"]
+mod linnet;
+#[path = "../benches/common/smol.rs"]
+mod smol;
+
+use linnet::{linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener, linnet_stream};
+
+const CHUNK: usize = 16 << 20;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (mode, n) = match (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
+        (Some(m), Some(n)) => (m.as_str(), n),
+        _ => {
+            eprintln!("usage: profile bulk|smolbulk|rr|smolrr N");
+            std::process::exit(2);
+        }
+    };
+    let data: Vec<u8> = (0..CHUNK as u32).map(|i| (i ^ (i >> 8)) as u8).collect();
+    let mut buf = vec![0u8; 65536];
+    match mode {
+        "bulk" => {
+            let (lab, _) = linnet_lab();
+            let l = linnet_listener(&lab);
+            let (c, s) = linnet_connect(&lab, &l, None);
+            linnet_stream(&lab, &c, &s, (n * CHUNK) as u64, &data, &mut buf);
+        }
+        "smolbulk" => {
+            let mut lab = smol::Lab::new();
+            let srv = lab.listener(65535, 16384);
+            let cl = lab.connect(49152, 65535, 16384);
+            for _ in 0..n {
+                smol::bulk(&mut lab, cl, srv, &data, &mut buf);
+            }
+        }
+        "rr" => {
+            let (lab, _) = linnet_lab();
+            let l = linnet_listener(&lab);
+            for i in 0..n {
+                linnet_conn_rr(&lab, &l);
+                if i % 1024 == 1023 {
+                    lab.run_ms(61_000); // TIME_WAIT expires: ports come back
+                }
+            }
+        }
+        "smolrr" => {
+            let mut lab = smol::Lab::new();
+            let srv = lab.listener(4096, 4096);
+            for i in 0..n {
+                smol::conn_rr(&mut lab, srv, 49152 + (i % 16384) as u16);
+            }
+        }
+        _ => {
+            eprintln!("profile: unknown mode {mode}: bulk, smolbulk, rr or smolrr");
+            std::process::exit(2);
+        }
+    }
+}
