@@ -97,6 +97,7 @@ impl PerCpuU64s {
         self.n == 0
     }
 
+    // ANCHOR: percpu_add
     /// Adds `v` (wrapping) to counter `i` in this thread's copy:
     /// `this_cpu_add()`.
     #[inline]
@@ -113,6 +114,7 @@ impl PerCpuU64s {
             }
         }
     }
+    // ANCHOR_END: percpu_add
 
     /// The sum of every copy of counter `i` (`snmp_fold_field()`).
     pub fn sum(&self, i: usize) -> u64 {
