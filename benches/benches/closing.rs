@@ -59,7 +59,7 @@ use net_core::{Clock, Net};
 use net_ipv4::testlink::TwoHosts;
 use net_tcp::af_inet::{SO_LINGER, SOL_SOCKET, TcpNet};
 use net_tcp::inet_hashtables::{EhashEntry, InetHashinfo};
-use net_tcp::inet_timewait_sock::{InetTimewaitSock, TwInit, inet_twsk_alloc, inet_twsk_hashdance_schedule};
+use net_tcp::inet_timewait_sock::{InetTimewaitSock, inet_twsk_alloc, inet_twsk_hashdance_schedule};
 use net_tcp::sock::{TCP_TIMEWAIT_LEN, TcpSock};
 use net_tcp::tcp_minisocks::tcp_time_wait;
 use net_tcp::tcp_states::TcpState;
@@ -299,17 +299,7 @@ fn fill(net: &Net, tn: &TcpNet, h: &InetHashinfo, n_tw: usize, seed: u64, schedu
         }
     }
     let proto = TcpSock::new(net, 1000, 1000);
-    let init = TwInit {
-        substate: TcpState::TimeWait,
-        rcv_nxt: 1,
-        snd_nxt: 1,
-        rcv_wnd: 65535,
-        rcv_wscale: 7,
-        tstamp_ok: true,
-        ts_recent: 1,
-        ts_recent_stamp: 0,
-        ts_offset: 0,
-    };
+    let init = benches::fixtures::tw_init();
     let mut tws = Vec::with_capacity(n_tw);
     let mut tw_tuples = Vec::with_capacity(n_tw);
     for _ in 0..n_tw {

@@ -32,8 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use net_core::netdevice::NetDeviceSetup;
-use net_core::{Clock, Net, NetDevice, NetdevTx, SkBuffHead, Skb};
+use net_core::{Clock, Net, Skb};
 use net_ipv4::fib::FibRoute;
 use net_ipv4::neighbour::NudState;
 use net_ipv4::testlink::rx_datagram;
@@ -53,24 +52,7 @@ const PORT: u16 = 80;
 /// SYNs (or handshakes) per fresh host.
 const CHUNK: u64 = 1024;
 
-/// `eth0` that drops whatever it is asked to send: the cost ends at the
-/// driver.
-struct SinkDev;
-
-impl NetDevice for SinkDev {
-    fn setup(&self) -> NetDeviceSetup {
-        NetDeviceSetup::ether("eth0", [2, 0, 0, 0, 0, 1])
-    }
-
-    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-        drop(skb);
-        NetdevTx::Ok
-    }
-
-    fn poll(&mut self, _budget: usize, _rx: &mut SkBuffHead) -> usize {
-        0
-    }
-}
+use benches::fixtures::SinkDev;
 
 /// A server with a listener on port 80 (backlog `backlog`), its SYN-ACKs
 /// routed through a gateway into [`SinkDev`].

@@ -39,13 +39,12 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use net_core::netdevice::NetDeviceSetup;
-use net_core::{Clock, Net, NetDevice, NetdevTx, SkBuffHead, Skb};
+use net_core::{Clock, Net, Skb};
 use net_ipv4::fib::FibRoute;
 use net_ipv4::neighbour::NudState;
 use net_ipv4::testlink::rx_datagram;
 use net_tcp::af_inet::TcpNet;
-use net_tcp::inet_timewait_sock::{InetTimewaitSock, TwInit, inet_twsk_alloc, inet_twsk_hashdance_schedule};
+use net_tcp::inet_timewait_sock::{InetTimewaitSock, inet_twsk_alloc, inet_twsk_hashdance_schedule};
 use net_tcp::request_sock::RequestSock;
 use net_tcp::sock::{TCP_TIMEWAIT_LEN, TcpSock};
 use net_tcp::tcp_ipv4::tcp_v4_rcv;
@@ -195,21 +194,7 @@ fn linnet_connect_to(lab: &net_ipv4::testlink::TwoHosts, l: &TcpSocket, port: u1
 
 // -- request socks: SYNs into a listener whose SYN-ACKs go nowhere ------------------------------
 
-/// `eth0` that drops whatever it is asked to send.
-struct SinkDev;
-
-impl NetDevice for SinkDev {
-    fn setup(&self) -> NetDeviceSetup {
-        NetDeviceSetup::ether("eth0", [2, 0, 0, 0, 0, 1])
-    }
-    fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-        drop(skb);
-        NetdevTx::Ok
-    }
-    fn poll(&mut self, _budget: usize, _rx: &mut SkBuffHead) -> usize {
-        0
-    }
-}
+use benches::fixtures::SinkDev;
 
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
@@ -273,17 +258,7 @@ fn timewait_socks(n: usize) -> f64 {
     let tn: Arc<TcpNet> = inet_init(&net);
     net.sysctl.set("net.ipv4.tcp_max_tw_buckets", &(2 * n + 200).to_string()).expect("sysctl");
     let proto = TcpSock::new(&net, 1000, 1000);
-    let init = TwInit {
-        substate: TcpState::TimeWait,
-        rcv_nxt: 1,
-        snd_nxt: 1,
-        rcv_wnd: 65535,
-        rcv_wscale: 7,
-        tstamp_ok: true,
-        ts_recent: 1,
-        ts_recent_stamp: 0,
-        ts_offset: 0,
-    };
+    let init = benches::fixtures::tw_init();
     let mut tws = Vec::with_capacity(n + 100);
     let mut one = |k: u32| {
         proto.set_skc_addrs(

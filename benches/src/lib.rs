@@ -7,8 +7,9 @@
 //! cargo bench -p benches --bench skbuff -- --baseline main
 //! ```
 //!
-//! This library is empty on purpose: it only exists so the benches have a
-//! crate to live in (`[lib] bench = false` keeps criterion's flags away
-//! from it).
+//! The library holds what the benches share (`fixtures`) and the
+//! `bench-summary` command's table (`summary`); `[lib] bench = false`
+//! keeps criterion's flags away from it.
 
+pub mod fixtures;
 pub mod summary;
