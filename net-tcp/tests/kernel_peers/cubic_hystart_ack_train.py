@@ -9,34 +9,17 @@
 #   ip netns add cc && ip netns exec cc python3 cubic_hystart_ack_train.py cubic; ip netns del cc
 #
 # Not run by cargo.
-import fcntl, os, socket, struct, subprocess, time, select, sys, re
-TUNSETIFF=0x400454ca; IFF_TUN=1; IFF_NO_PI=0x1000
+import os, select, socket, struct, sys, time, re
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tunpeer import setup, sh, send as send_fd, tcp_of
 CC = sys.argv[1] if len(sys.argv) > 1 else "cubic"
-fd=os.open("/dev/net/tun", os.O_RDWR)
-fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"tun0", IFF_TUN|IFF_NO_PI))
-def sh(c): return subprocess.run(c, shell=True, check=True, capture_output=True, text=True).stdout
-sh("ip link set lo up; ip addr add 10.0.0.1/24 dev tun0; ip link set tun0 up; sysctl -q net.ipv4.tcp_no_metrics_save=1")
-L=socket.socket(); L.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-L.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, CC.encode())
-L.bind(("10.0.0.1", 8080)); L.listen(1)
-ME, HIM = socket.inet_aton("10.0.0.2"), socket.inet_aton("10.0.0.1")
-def csum(b):
-    if len(b)%2: b+=b"\0"
-    s=sum(struct.unpack("!%dH"%(len(b)//2), b)); s=(s>>16)+(s&0xffff); s+=s>>16
-    return (~s)&0xffff
-def send(flags, seq, ack, opts=b""):
-    doff=(20+len(opts))//4
-    tcp=struct.pack("!HHIIBBHHH", 40000, 8080, seq, ack, doff<<4, flags, 65535, 0, 0)+opts
-    c=csum(ME+HIM+struct.pack("!BBH", 0, 6, len(tcp))+tcp); tcp=tcp[:16]+struct.pack("!H", c)+tcp[18:]
-    ip=struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20+len(tcp), 1, 0, 64, 6, 0, ME, HIM)
-    os.write(fd, ip[:10]+struct.pack("!H", csum(ip))+ip[12:]+tcp)
+fd, L = setup(CC)
+def send(flags, seq, ack, opts=b""): send_fd(fd, flags, seq, ack, opts)
 def drain():
     out=[]
     while select.select([fd],[],[],0)[0]:
-        p=os.read(fd, 65536)
-        if p[0]>>4!=4 or p[9]!=6: continue
-        t=p[(p[0]&15)*4:]; seq=struct.unpack("!I", t[4:8])[0]; n=len(t)-(t[12]>>4)*4
-        if n>0: out.append(seq)
+        s = tcp_of(os.read(fd, 65536))
+        if s and s[1] > 0: out.append(s[0])
     return out
 def until(t):
     d=t-time.perf_counter()-0.0004
