@@ -8,6 +8,8 @@
 //! byte against the pattern as it reads, and the total length at the end.
 //! Each run prints its virtual time, wall time and retransmission counters.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,15 +32,7 @@ const PATTERN_LEN: usize = 1_000_003;
 
 /// A deterministic pseudo-random block (xorshift64*), one per direction.
 fn pattern(seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..PATTERN_LEN)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-        })
-        .collect()
+    common::Rng::bytes(seed, PATTERN_LEN)
 }
 
 /// One direction: the sender's progress and the receiver's check.

@@ -81,7 +81,7 @@ const STEP_LIMIT: u64 = 50_000_000;
 /// The byte stream of one direction of one connection: a generator the
 /// sender draws from and the receiver checks against.
 #[derive(Clone)]
-struct Gen(u64);
+struct Gen(Rng);
 
 impl Gen {
     fn new(seed: u64, slot: usize, conn: u64, dir: u64) -> Gen {
@@ -90,14 +90,11 @@ impl Gen {
         // SplitMix64 finaliser, so nearby seeds give unrelated streams.
         x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Gen(x ^ (x >> 31) | 1)
+        Gen(Rng(x ^ (x >> 31) | 1))
     }
 
     fn byte(&mut self) -> u8 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
+        self.0.byte()
     }
 }
 

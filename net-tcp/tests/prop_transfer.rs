@@ -151,15 +151,7 @@ fn case() -> impl Strategy<Value = Case> {
 
 /// `len` pseudo-random bytes from `seed` (xorshift64*).
 fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8
-        })
-        .collect()
+    common::Rng::bytes(seed, len)
 }
 
 /// One direction of the transfer: what the sender has handed over and

@@ -108,6 +108,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 
 /// A seeded xorshift64* generator: a test's draws, the same every run
 /// with the same seed.
+#[derive(Clone, Debug)]
 pub struct Rng(pub u64);
 
 impl Rng {
@@ -120,6 +121,18 @@ impl Rng {
 
     pub fn u32(&mut self) -> u32 {
         (self.next() >> 32) as u32
+    }
+
+    /// One byte of a test's data stream: the top byte of the next draw.
+    pub fn byte(&mut self) -> u8 {
+        (self.next() >> 56) as u8
+    }
+
+    /// `len` bytes from a generator seeded with `seed` (made odd, as a
+    /// xorshift state must not be zero).
+    pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut r = Rng(seed | 1);
+        (0..len).map(|_| r.byte()).collect()
     }
 
     /// Uniform in `lo..=hi`.
