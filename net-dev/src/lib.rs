@@ -10,7 +10,7 @@
 //! | our file | Linux file(s) | book section | where we differ |
 //! |---|---|---|---|
 //! | `loopback.rs` | drivers/net/loopback.c | net-dev/loopback | a bounded queue drained by `poll` stands in for `netif_rx()` and the per-cpu backlog; `eth_type_trans()` runs on receive through the namespace's header ops |
-//! | `veth.rs` | drivers/net/veth.c | net-dev/veth | a direction has a propagation delay, a serialisation rate with a tail-drop queue and an optional netem; the frame crosses as bytes (a fresh skb); no XDP/GRO/NAPI ring |
+//! | `veth.rs` | drivers/net/veth.c | net-dev/veth | a direction has a propagation delay, a serialisation rate with a tail-drop queue and an optional netem; the skb itself crosses to the peer, its metadata cleared (`skb_scrub_packet()`), as `veth_xmit()` does; no XDP/GRO/NAPI ring |
 //! | `netem.rs` | net/sched/sch_netem.c | net-dev/netem | no correlation, no distribution tables (uniform or a normal approximation), 4-state loss with the 2026 contiguous-range fix, rate in bits/s without overhead/cells; also usable as a wrapper around any device, on transmit (`NetemDevice`) or receive (`NetemIngress`, Linux's ifb + netem) |
 //! | `pcap.rs` | none: tcpdump's `AF_PACKET` tap (net/packet/af_packet.c) and libpcap's savefile format | net-dev/pcap | classic pcap only (nanosecond magic when writing), no pcapng, no BPF filters; the reader treats files as untrusted; besides the `ptype_all` recorder, a tee around any driver and a replay device |
 //! | `sim.rs` | none: a discrete-event loop over several namespaces | net-dev/sim | — |
