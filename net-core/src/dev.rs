@@ -331,7 +331,30 @@ impl Net {
     // ANCHOR_END: net_rx_action
 
     fn deliver_batch(&self, mut b: RxBatch<'_>) {
-        while let Some(mut skb) = b.frames.dequeue() {
+        if b.dev.gro_enabled() {
+            let mut ready = SkBuffHead::new();
+            while let Some(skb) = b.frames.dequeue() {
+                if let Some(skb) = self.rx_classify(&b, skb) {
+                    ready.queue_tail(skb);
+                }
+            }
+            self.napi_gro_receive_batch(b.dev, &mut ready, |net, skb| {
+                net.netif_receive_skb(skb);
+            });
+            return;
+        }
+        while let Some(skb) = b.frames.dequeue() {
+            if let Some(skb) = self.rx_classify(&b, skb) {
+                self.netif_receive_skb(skb);
+            }
+        }
+    }
+
+    /// What a driver does to a frame before it goes up: count it, set
+    /// `skb.dev`, classify it (`eth_type_trans()`); `None` when it could not
+    /// be classified (dropped and counted).
+    fn rx_classify(&self, b: &RxBatch<'_>, mut skb: Skb) -> Option<Skb> {
+        {
             b.dev.stats.add(NetDevStats::RX_PACKETS, 1);
             b.dev.stats.add(NetDevStats::RX_BYTES, skb.len() as u64);
             skb.dev = b.dev.ifindex;
@@ -342,14 +365,14 @@ impl Net {
                     None => {
                         b.dev.stats.add(NetDevStats::RX_DROPPED, 1);
                         self.kfree_skb_reason(skb, SkbDropReason::PktTooSmall);
-                        continue;
+                        return None;
                     }
                 }
             }
             if skb.pkt_type == PktType::Multicast {
                 b.dev.stats.add(NetDevStats::MULTICAST, 1);
             }
-            self.netif_receive_skb(skb);
+            Some(skb)
         }
     }
 

@@ -46,6 +46,7 @@ pub mod dev;
 pub mod dropreason;
 pub mod errno;
 pub mod ftrace;
+pub mod gro;
 pub mod if_ether;
 pub mod jiffies;
 pub mod net_namespace;

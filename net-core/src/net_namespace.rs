@@ -101,6 +101,8 @@ pub struct Net {
     /// `NET_TX_SOFTIRQ` raised by `__netif_schedule()`.
     pub(crate) tx_scheduled: std::sync::atomic::AtomicBool,
     pub(crate) header_ops: spin::RwLock<Vec<(u16, Arc<dyn HeaderOps>)>>,
+    /// Packet offloads for GRO (`offload_base`), newest first.
+    pub(crate) offload_base: spin::RwLock<Vec<Arc<crate::gro::PacketOffload>>>,
     generic: spin::RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
 
     // -- the timer wheel: its own lock (Linux: timer_base.lock) --------------
@@ -137,6 +139,7 @@ impl Net {
             ptype_all_count: std::sync::atomic::AtomicUsize::new(0),
             tx_scheduled: std::sync::atomic::AtomicBool::new(false),
             header_ops: spin::RwLock::new(Vec::new()),
+            offload_base: spin::RwLock::new(Vec::new()),
             generic: spin::RwLock::new(Vec::new()),
             timers: spin::Mutex::new(TimerBase::new(now)),
             clock,

@@ -81,6 +81,10 @@ impl NetdevFeatures {
     pub const RXCSUM: NetdevFeatures = NetdevFeatures(1 << 32);
     /// Loopback device, which needs no checksums at all (`NETIF_F_LOOPBACK`).
     pub const LOOPBACK: NetdevFeatures = NetdevFeatures(1 << 31);
+    /// Generic receive offload in software (`NETIF_F_GRO`): merge a polled
+    /// batch's segments of one flow before the stack sees them. See
+    /// [`crate::gro`].
+    pub const GRO: NetdevFeatures = NetdevFeatures(1 << 14);
 
     /// True when every bit of `other` is set.
     pub fn contains(self, other: NetdevFeatures) -> bool {
@@ -334,6 +338,11 @@ pub struct NetDev {
 
     // -- the driver: guarded by its lock (Linux: `netif_tx_lock`, NAPI) ------
     pub(crate) driver: spin::Mutex<Box<dyn NetDevice>>,
+
+    // -- GRO: `NETIF_F_GRO` as ethtool toggles it, and the held packets ------
+    gro: std::sync::atomic::AtomicBool,
+    /// The packets GRO holds between frames of a poll (`napi->gro`).
+    pub(crate) napi_gro: spin::Mutex<crate::gro::GroList>,
 }
 
 impl fmt::Debug for NetDev {
@@ -366,7 +375,22 @@ impl NetDev {
             stats: NetDevStats::default(),
             qdisc: spin::Mutex::new(SkBuffHead::new()),
             driver: spin::Mutex::new(driver),
+            gro: std::sync::atomic::AtomicBool::new(s.features.contains(NetdevFeatures::GRO)),
+            napi_gro: spin::Mutex::new(crate::gro::GroList::default()),
         }
+    }
+
+    /// True when received frames go through GRO (`NETIF_F_GRO` set, Linux's
+    /// `!netif_elide_gro(dev)`).
+    pub fn gro_enabled(&self) -> bool {
+        self.gro.load(Ordering::Relaxed)
+    }
+
+    /// Turn GRO on or off (`ethtool -K dev gro on|off`, which ends in
+    /// `netdev_update_features()`). Takes effect at the next poll; nothing
+    /// is held between polls.
+    pub fn set_gro(&self, on: bool) {
+        self.gro.store(on, Ordering::Relaxed);
     }
 
     /// Current MTU.

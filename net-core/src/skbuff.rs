@@ -185,6 +185,15 @@ pub struct SkBuff {
     pub priority: u32,
     /// Memory charged for this skb: buffer plus head (`SKB_TRUESIZE`).
     pub truesize: u32,
+    /// Payload bytes per segment of a packet GRO built from several
+    /// (`skb_shinfo(skb)->gso_size`); 0 for a packet that is one segment.
+    /// Linux keeps it in `skb_shared_info`, shared by clones; ours is per
+    /// head and copied by clones, which comes to the same while only GRO
+    /// sets it.
+    pub gso_size: u16,
+    /// How many segments GRO merged into this packet
+    /// (`skb_shinfo(skb)->gso_segs`); 0 when `gso_size` is 0.
+    pub gso_segs: u16,
     /// The control block (`skb->cb`).
     cb: SkbCb,
     /// A clone may share the data (`skb->cloned`). Set on both heads by
@@ -509,6 +518,8 @@ impl SkBuff {
         self.hash = 0;
         self.mark = 0;
         self.priority = 0;
+        self.gso_size = 0;
+        self.gso_segs = 0;
         self.cb = SkbCb([0; SKB_CB_SIZE]);
     }
     // ANCHOR_END: skb_scrub_packet
@@ -536,6 +547,8 @@ impl SkBuff {
             mark: 0,
             priority: 0,
             truesize: 0,
+            gso_size: 0,
+            gso_segs: 0,
             cb: SkbCb([0; SKB_CB_SIZE]),
             cloned: Cell::new(false),
             hdr_room: Cell::new(0),
@@ -575,6 +588,8 @@ impl SkBuff {
         self.mark = o.mark;
         self.priority = o.priority;
         self.truesize = o.truesize;
+        self.gso_size = o.gso_size;
+        self.gso_segs = o.gso_segs;
         self.cb = o.cb;
     }
 

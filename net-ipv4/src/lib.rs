@@ -38,6 +38,7 @@ pub mod devinet;
 pub mod eth;
 pub mod fib;
 pub mod icmp;
+pub mod inet_offload;
 pub mod ip;
 pub mod ip_forward;
 pub mod ip_fragment;
@@ -80,6 +81,8 @@ pub struct Ipv4 {
     pub arp_tbl: neighbour::NeighTable,
     /// `inet_protos[256]`.
     pub protos: protocol::InetProtos,
+    /// `inet_offloads[256]`: the transports' GRO callbacks.
+    pub offloads: Arc<inet_offload::InetOffloads>,
     /// Reassembly queues (`net->ipv4.fqdir`).
     pub frags: ip_fragment::IpFrags,
     /// IP ID generation state (`ip_idents`).
@@ -122,6 +125,7 @@ pub fn ipv4_init(net: &Arc<Net>) -> Arc<Ipv4> {
         fib: fib::Fib::new(),
         arp_tbl: neighbour::NeighTable::new(),
         protos: protocol::InetProtos::new(),
+        offloads: Arc::new(inet_offload::InetOffloads::new()),
         frags: ip_fragment::IpFrags::new(),
         ident: ip_output::IpIdents::new(net),
         icmp: icmp::IcmpState::new(),
@@ -131,6 +135,7 @@ pub fn ipv4_init(net: &Arc<Net>) -> Arc<Ipv4> {
     eth::eth_init(net);
     arp::arp_init(net, &ipv4);
     ip_input::ip_init(net, &ipv4);
+    inet_offload::ipv4_offload_init(net, &ipv4.offloads);
     icmp::icmp_init(net, &ipv4);
     udp::udp_init(net, &ipv4);
     ipv4

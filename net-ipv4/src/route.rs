@@ -429,6 +429,7 @@ pub(crate) mod tests {
             fib: crate::fib::Fib::new(),
             arp_tbl: crate::neighbour::NeighTable::new(),
             protos: crate::protocol::InetProtos::new(),
+            offloads: Default::default(),
             frags: crate::ip_fragment::IpFrags::new(),
             ident: crate::ip_output::IpIdents::new(net),
             icmp: crate::icmp::IcmpState::new(),

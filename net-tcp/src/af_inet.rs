@@ -320,6 +320,7 @@ pub fn inet_init_thash(net: &Arc<Net>, thash_entries: usize) -> Arc<TcpNet> {
         })),
     };
     let _ = ipv4.protos.inet_add_protocol(Arc::new(prot), IPPROTO_TCP);
+    crate::tcp_offload::tcpv4_offload_init(&ipv4);
     tn
 }
 // ANCHOR_END: inet_init

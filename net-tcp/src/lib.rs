@@ -84,6 +84,7 @@ pub mod tcp_cubic;
 pub mod tcp_input;
 pub mod tcp_ipv4;
 pub mod tcp_minisocks;
+pub mod tcp_offload;
 pub mod tcp_output;
 pub mod tcp_states;
 pub mod tcp_timer;

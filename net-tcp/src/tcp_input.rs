@@ -738,10 +738,13 @@ pub fn tcp_enter_quickack_mode(tp: &mut TcpSk, max_quickacks: u8) {
 /// of what the segment costs the receive buffer (`len / truesize`, in
 /// 256ths). The window clamp follows the ratio (`tcp_set_window_clamp()`),
 /// so a buffer that holds payload efficiently offers more window.
-fn tcp_measure_rcv_mss(tp: &mut TcpSk, len: u32, truesize: u32) {
+fn tcp_measure_rcv_mss(tp: &mut TcpSk, skb_len: u32, truesize: u32, gso_size: u16) {
     let rcv_mss = u32::from(tp.icsk_ack.rcv_mss);
+    // A packet GRO merged tells the wire's segment size in gso_size.
+    let len = if gso_size != 0 { u32::from(gso_size) } else { skb_len };
     if len >= rcv_mss {
         if len != rcv_mss && truesize > 0 {
+            let len = skb_len;
             let val = (u64::from(len) << TCP_RMEM_TO_WIN_SCALE) / u64::from(truesize);
             let old_ratio = tp.scaling_ratio;
             tp.scaling_ratio = val.clamp(1, 255) as u8;
@@ -823,10 +826,10 @@ fn tcp_grow_window(tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32) {
 /// timeout `ato` follows the arrival rhythm (a gap longer than the RTO
 /// restarts quick-ACK mode); the window may grow (`tcp_grow_window()`:
 /// two segments' worth per segment, up to the clamp).
-fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32) {
+fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesize: u32, gso_size: u16) {
     net_core::ftrace_graph!("tcp_event_data_recv");
     tp.icsk_ack.pending |= ICSK_ACK_SCHED;
-    tcp_measure_rcv_mss(tp, len, truesize);
+    tcp_measure_rcv_mss(tp, len, truesize, gso_size);
     let now = net.jiffies();
     if tp.icsk_ack.ato == 0 {
         tcp_incr_quickack(tp, TCP_MAX_QUICKACKS);
@@ -952,7 +955,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
-        let (len, truesize) = (skb.len() as u32, skb.truesize);
+        let (len, truesize, gso_size) = (skb.len() as u32, skb.truesize, skb.gso_size);
         tp.bytes_received += u64::from(end_seq.wrapping_sub(seq));
         tp.rcv_nxt = end_seq;
         TCP_SKB_CB_mut(&mut skb).seq = seq;
@@ -960,7 +963,7 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
         // tcp_grow_window() sees the buffer with this segment in it.
         tcp_queue_rcv(tp, skb);
         if len > 0 {
-            tcp_event_data_recv(net, tn, tp, len, truesize);
+            tcp_event_data_recv(net, tn, tp, len, truesize, gso_size);
         }
         if fin {
             tcp_fin(net, tn, sk, tp);
@@ -1730,13 +1733,13 @@ fn tcp_rcv_established_fast(
         tcp_store_ts_recent(net, tp);
     }
     net.mib.inc(LinuxMib::TCPHPHits);
-    let (len, truesize) = (skb.len() as u32, skb.truesize);
+    let (len, truesize, gso_size) = (skb.len() as u32, skb.truesize, skb.gso_size);
     let mut skb = skb;
     TCP_SKB_CB_mut(&mut skb).seq = seg.seq;
     tp.bytes_received += u64::from(len);
     tp.rcv_nxt = seg.end_seq;
     tcp_queue_rcv(tp, skb);
-    tcp_event_data_recv(net, tn, tp, len, truesize);
+    tcp_event_data_recv(net, tn, tp, len, truesize, gso_size);
     if seg.ack_seq != tp.snd_una {
         // "Well, only one small jumplet in fast path..."
         tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_DATA);

@@ -106,6 +106,14 @@ pub fn linnet_lab_mtu(mtu: u32, latency_ns: u64) -> (TwoHosts, Arc<TcpNet>) {
     (lab, ta)
 }
 
+/// Turn GRO on or off on both hosts' `eth0` (`ethtool -K eth0 gro on`):
+/// see `net_core::gro`.
+pub fn set_gro(lab: &TwoHosts, on: bool) {
+    for net in [&lab.a, &lab.b] {
+        net.dev_get_by_name("eth0").expect("eth0").set_gro(on);
+    }
+}
+
 /// Two linnet hosts with TCP on a net-dev [`Wire`](net_dev::veth::Wire)
 /// (a veth pair) whose directions both behave as `params` (delay, netem
 /// loss…), netem drawing from `seed`.

@@ -1,0 +1,374 @@
+//! Generic receive offload: many segments of one flow up the stack as one.
+//!
+//! Mirrors net/core/gro.c, Linux 6.18: `dev_gro_receive()`,
+//! `gro_list_prepare()`, `skb_gro_receive()`, `napi_gro_complete()`,
+//! `gro_flush_oldest()` and `__napi_gro_flush()`, with the packet-offload
+//! table of `dev_add_offload()` (`offload_base`).
+//!
+//! # What it is for
+//!
+//! A driver polled NAPI-style hands up a batch of frames. Most of a bulk
+//! transfer's frames are full-sized segments of the same TCP connection,
+//! in order, with identical headers but for the sequence number (and the
+//! IP ID and checksums). Instead of running `ip_rcv()`, the route lookup,
+//! `tcp_v4_rcv()` and `tcp_rcv_established()` once per frame, GRO checks
+//! each frame against the few flows it holds (at most [`MAX_GRO_SKBS`])
+//! and appends its payload to the held packet of its flow; at the end of
+//! the poll the held packets go up the stack, each as one big segment
+//! whose `gso_size` says how large the wire's segments were (TCP reads it
+//! in `tcp_measure_rcv_mss()`). One ACK then covers the whole packet.
+//!
+//! The decisions are the protocols': the core compares link-layer headers
+//! and asks the offload registered for the EtherType (`ip_packet_offload`'s
+//! `inet_gro_receive()`, which asks TCP's `tcp4_gro_receive()`) whether the
+//! frame belongs to a held flow, can be merged, and whether a held packet
+//! must go now. Anything unusual (a flag, a short segment, a bad checksum,
+//! an IP option) goes up at once, after whatever its flow held.
+//!
+//! # Where we differ
+//!
+//! - Our skbs are linear. Linux chains the merged payloads as page frags
+//!   and never copies; we keep the merged frames on a list while they are
+//!   held and copy them into one buffer when the packet goes up
+//!   ([`napi_gro_complete`]). That is one copy of each payload, in cache.
+//! - Held packets go up at the end of every poll of the device. Linux keeps
+//!   a busy device's packets for up to a jiffy across polls
+//!   (`napi_gro_flush(napi, HZ >= 1000)`); we never hold one past the
+//!   `net_rx_action()` that received it, so a simulator's clock never has
+//!   to know about GRO.
+//! - The merged packet carries a correct TCP checksum, summed from the
+//!   payload sums taken while validating each segment (no extra pass), and
+//!   `CHECKSUM_UNNECESSARY`. Linux leaves `CHECKSUM_PARTIAL` with only the
+//!   pseudo-header in the field, which tcpdump on a GRO receiver shows as
+//!   "incorrect".
+//! - GRO is off unless the device has [`NetdevFeatures::GRO`] or `ethtool
+//!   -K dev gro on` ([`NetDev::set_gro`]) turned it on: like Linux's veth,
+//!   whose GRO is off by default, so that every scenario's capture shows
+//!   the frames as they crossed the wire unless it asks for GRO.
+//!
+//! [`NetdevFeatures::GRO`]: crate::netdevice::NetdevFeatures::GRO
+//! [`NetDev::set_gro`]: crate::netdevice::NetDev::set_gro
+
+use std::sync::Arc;
+
+use crate::checksum::Wsum;
+use crate::errno::Errno;
+use crate::net_namespace::Net;
+use crate::netdevice::NetDev;
+use crate::skbuff::{IpSummed, SkBuffHead, Skb, alloc_skb};
+
+/// Flows held at once per device (`MAX_GRO_SKBS`).
+pub const MAX_GRO_SKBS: usize = 8;
+
+/// Largest packet GRO builds, from the network header on
+/// (`GRO_LEGACY_MAX_SIZE`, the default `gro_max_size`).
+pub const GRO_LEGACY_MAX_SIZE: usize = 65536;
+
+// ANCHOR: napi_gro_cb
+/// What GRO knows about the frame being received: Linux's
+/// `NAPI_GRO_CB(skb)` for the arriving skb.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GroCb {
+    /// How far the layers have parsed, from `skb.data()` (the network
+    /// header): `skb_gro_offset()`.
+    pub offset: usize,
+    /// Send this frame up on its own, now (`flush`).
+    pub flush: bool,
+    /// The frame was merged into a held packet (`same_flow`).
+    pub same_flow: bool,
+    /// The payload's checksum, once the transport validated the frame's
+    /// (Linux's `csum` with `csum_valid`).
+    pub payload_csum: Wsum,
+    /// The transport validated the checksum (`csum_valid`).
+    pub csum_valid: bool,
+}
+// ANCHOR_END: napi_gro_cb
+
+/// A packet GRO holds: the first frame of a flow and the payloads merged
+/// behind it. Linux keeps the same facts in the held skb's
+/// `NAPI_GRO_CB(p)` and `skb_shinfo(p)`.
+pub struct GroHeld {
+    /// The first frame; `data()` at its network header, `mac_header` set.
+    pub skb: Skb,
+    /// The frames merged behind it, each pulled to its payload (Linux's
+    /// frags, or `frag_list` and `NAPI_GRO_CB(p)->last`).
+    frags: SkBuffHead,
+    /// Segments in the packet (`count`).
+    pub count: u16,
+    /// Still a candidate for the frame being received (`same_flow`, reset
+    /// by `gro_list_prepare()` for every frame).
+    pub same_flow: bool,
+    /// The flow's IP IDs stay fixed, as a DF sender may keep them
+    /// (`ip_fixedid`).
+    pub ip_fixedid: bool,
+    /// Payload bytes per segment: the first frame's (`gso_size`).
+    pub gso_size: u16,
+    /// Where the first frame's payload starts, from its network header.
+    pub payload_off: usize,
+    /// Payload bytes held, first frame included (`skb_gro_len(p)`).
+    pub gro_len: usize,
+    /// Checksum of the held payload, in order (`csum_block_add()` of the
+    /// validated segments' sums).
+    pub payload_csum: Wsum,
+    /// Flags of merged segments the transport must carry into the merged
+    /// header (TCP's FIN and PSH: `tcp_flag_word(th2) |= ...`).
+    pub flags_or: u32,
+    /// The offload that held it, which completes it.
+    offload: Arc<dyn GroOffload>,
+}
+
+impl GroHeld {
+    /// The packet's length from the network header, merged payloads
+    /// included (`p->len`).
+    pub fn len(&self) -> usize {
+        self.payload_off + self.gro_len
+    }
+
+    /// Never empty: it holds at least its first frame's headers.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// A device's held packets (`napi_struct.gro`'s list), oldest first.
+#[derive(Default)]
+pub struct GroList {
+    held: Vec<GroHeld>,
+}
+
+impl GroList {
+    /// Packets held right now.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+// ANCHOR: offload_callbacks
+/// One layer's GRO callbacks (`struct offload_callbacks`): the packet
+/// offload for an EtherType (`ip_packet_offload`) and the transport's
+/// (`tcpv4_offload`, in `inet_offloads[]`) implement the same two hooks.
+pub trait GroOffload: Send + Sync {
+    /// Decide what to do with the frame in `skb` (`gro_receive`): read its
+    /// header at `cb.offset`, clear `same_flow` on held packets of other
+    /// flows, merge it into its flow's packet with [`skb_gro_receive`]
+    /// (which takes it out of `skb` and sets `cb.same_flow`), or set
+    /// `cb.flush` to send it up alone. Returns the index in `held` of a
+    /// packet that must go up now (`pp`).
+    fn gro_receive(
+        &self,
+        net: &Net,
+        held: &mut [GroHeld],
+        skb: &mut Option<Skb>,
+        cb: &mut GroCb,
+    ) -> Option<usize>;
+
+    /// Fix up the merged packet's header at `off` (from `skb.data()`) for
+    /// its new length (`gro_complete`); `p` is what was held.
+    fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld);
+}
+// ANCHOR_END: offload_callbacks
+
+/// A registered packet offload (`struct packet_offload`).
+pub struct PacketOffload {
+    /// EtherType in host order (`type`).
+    pub type_: u16,
+    /// For listings: `"inet_gro_receive"`.
+    pub name: &'static str,
+    /// The callbacks.
+    pub callbacks: Arc<dyn GroOffload>,
+}
+
+impl std::fmt::Debug for PacketOffload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketOffload").field("type", &format_args!("{:#06x}", self.type_)).finish()
+    }
+}
+
+impl Net {
+    /// Register a packet offload (`dev_add_offload()`): the newest first.
+    pub fn dev_add_offload(&self, po: Arc<PacketOffload>) {
+        self.offload_base.write().insert(0, po);
+    }
+
+    /// Remove one (`dev_remove_offload()`); true if it was registered.
+    pub fn dev_remove_offload(&self, po: &Arc<PacketOffload>) -> bool {
+        let mut t = self.offload_base.write();
+        let before = t.len();
+        t.retain(|p| !Arc::ptr_eq(p, po));
+        t.len() != before
+    }
+
+    /// The offload for an EtherType, if any (`gro_find_receive_by_type()`).
+    pub fn gro_find_receive_by_type(&self, type_: u16) -> Option<Arc<dyn GroOffload>> {
+        self.offload_base.read().iter().find(|p| p.type_ == type_).map(|p| p.callbacks.clone())
+    }
+
+    // ANCHOR: gro_receive_batch
+    /// Run a polled batch through GRO and up the stack: what
+    /// `napi_gro_receive()` does for each frame and `napi_complete_done()`'s
+    /// flush does at the end. Frames GRO will not touch go up at once, in
+    /// order behind anything their flow held.
+    pub(crate) fn napi_gro_receive_batch(
+        &self,
+        dev: &NetDev,
+        frames: &mut SkBuffHead,
+        deliver: impl Fn(&Net, Skb),
+    ) {
+        // The list lives in the device so its capacity is reused; take it
+        // out so no lock is held while packets go up.
+        let mut gro = std::mem::take(&mut *dev.napi_gro.lock());
+        // The offload of the last EtherType seen: a batch is nearly always
+        // all IPv4, so the table is read once per batch.
+        let mut cached: Option<(u16, Option<Arc<dyn GroOffload>>)> = None;
+        while let Some(skb) = frames.dequeue() {
+            if cached.as_ref().is_none_or(|(t, _)| *t != skb.protocol) {
+                cached = Some((skb.protocol, self.gro_find_receive_by_type(skb.protocol)));
+            }
+            match cached.as_ref().and_then(|(_, o)| o.as_ref()) {
+                Some(o) => self.dev_gro_receive(o, &mut gro, skb, &deliver),
+                None => deliver(self, skb),
+            }
+        }
+        self.napi_gro_flush(&mut gro, &deliver);
+        *dev.napi_gro.lock() = gro;
+    }
+    // ANCHOR_END: gro_receive_batch
+
+    // ANCHOR: dev_gro_receive
+    /// One frame through GRO (`dev_gro_receive()`).
+    ///
+    /// `gro_list_prepare()` marks the held packets whose device and
+    /// link-layer header match as candidates; the offload decides; a packet
+    /// it names (`pp`) goes up first. Then the frame is merged (done),
+    /// goes up alone (`flush`), or is held as a new flow, pushing the
+    /// oldest out when [`MAX_GRO_SKBS`] are held (`gro_flush_oldest()`).
+    /// A held frame's `gso_size` is its payload length.
+    fn dev_gro_receive(
+        &self,
+        offload: &Arc<dyn GroOffload>,
+        gro: &mut GroList,
+        skb: Skb,
+        deliver: &impl Fn(&Net, Skb),
+    ) {
+        crate::ftrace_graph!("dev_gro_receive");
+        for p in gro.held.iter_mut() {
+            p.same_flow = p.skb.dev == skb.dev && mac_bytes(&p.skb) == mac_bytes(&skb);
+        }
+        let mut cb = GroCb::default();
+        let mut slot = Some(skb);
+        let pp = offload.gro_receive(self, &mut gro.held, &mut slot, &mut cb);
+        if let Some(i) = pp {
+            let p = gro.held.remove(i);
+            self.napi_gro_complete(p, deliver);
+        }
+        let Some(mut skb) = slot else {
+            debug_assert!(cb.same_flow);
+            return; // GRO_MERGED
+        };
+        if cb.flush {
+            deliver(self, skb); // GRO_NORMAL
+            return;
+        }
+        if gro.held.len() >= MAX_GRO_SKBS {
+            let oldest = gro.held.remove(0);
+            self.napi_gro_complete(oldest, deliver);
+        }
+        let gro_len = skb.len() - cb.offset;
+        if cb.csum_valid {
+            skb.ip_summed = IpSummed::Unnecessary;
+        }
+        gro.held.push(GroHeld {
+            skb,
+            frags: SkBuffHead::new(),
+            count: 1,
+            same_flow: false,
+            ip_fixedid: false,
+            gso_size: gro_len as u16,
+            payload_off: cb.offset,
+            gro_len,
+            payload_csum: cb.payload_csum,
+            flags_or: 0,
+            offload: offload.clone(),
+        }); // GRO_HELD
+    }
+    // ANCHOR_END: dev_gro_receive
+
+    /// Send every held packet up, oldest first (`__napi_gro_flush()`).
+    fn napi_gro_flush(&self, gro: &mut GroList, deliver: &impl Fn(&Net, Skb)) {
+        for p in gro.held.drain(..) {
+            self.napi_gro_complete(p, deliver);
+        }
+    }
+
+    // ANCHOR: napi_gro_complete
+    /// Send a held packet up (`napi_gro_complete()`). A lone frame goes as
+    /// it came. Merged frames are copied behind the first one's headers
+    /// into one buffer (where Linux would hand up the frags), the
+    /// offloads fix the headers (`inet_gro_complete()`, then
+    /// `tcp4_gro_complete()`), and `gso_size`/`gso_segs` say what it was.
+    fn napi_gro_complete(&self, mut p: GroHeld, deliver: &impl Fn(&Net, Skb)) {
+        if p.count == 1 {
+            return deliver(self, p.skb);
+        }
+        crate::ftrace_graph!("napi_gro_complete");
+        let mac = mac_bytes(&p.skb);
+        let mac_len = mac.len();
+        // No headroom beyond the link-layer header: the buffer then fits
+        // the 64 KiB class (a packet that forwards gets room from
+        // `skb_cow_head()`, as any headroom-short skb does).
+        let mut skb = alloc_skb(mac_len + p.len());
+        skb.put_data(mac);
+        skb.put_data(p.skb.data());
+        while let Some(f) = p.frags.dequeue() {
+            skb.put_data(f.data());
+        }
+        skb.pull(mac_len);
+        skb.set_mac_header(-(mac_len as isize));
+        skb.reset_network_header();
+        skb.protocol = p.skb.protocol;
+        skb.dev = p.skb.dev;
+        skb.skb_iif = p.skb.skb_iif;
+        skb.pkt_type = p.skb.pkt_type;
+        skb.tstamp = p.skb.tstamp;
+        skb.gso_size = p.gso_size;
+        skb.gso_segs = p.count;
+        skb.ip_summed = IpSummed::Unnecessary;
+        p.offload.clone().gro_complete(self, &mut skb, 0, &p);
+        deliver(self, skb);
+    }
+    // ANCHOR_END: napi_gro_complete
+}
+
+/// The link-layer header: from the MAC header mark to `data`.
+fn mac_bytes(skb: &Skb) -> &[u8] {
+    let m = skb.mac_header();
+    &m[..m.len().saturating_sub(skb.len())]
+}
+
+// ANCHOR: skb_gro_receive
+/// Merge the frame in `skb` into the held packet `p` (`skb_gro_receive()`):
+/// its payload (from `cb.offset`) goes behind what `p` holds and its
+/// checksum is added to `p`'s. `E2BIG`, as in Linux, when the result
+/// would reach [`GRO_LEGACY_MAX_SIZE`] or the frame must go up alone: the
+/// caller then sends `p` up and holds the frame as a new flow.
+pub fn skb_gro_receive(p: &mut GroHeld, skb: &mut Option<Skb>, cb: &mut GroCb) -> Result<(), Errno> {
+    let Some(s) = skb.as_ref() else { return Err(Errno::E2BIG) };
+    let len = s.len() - cb.offset;
+    if p.len() + len >= GRO_LEGACY_MAX_SIZE || cb.flush {
+        return Err(Errno::E2BIG);
+    }
+    let mut s = skb.take().expect("checked above");
+    s.pull(cb.offset);
+    p.payload_csum = crate::checksum::csum_block_add(p.payload_csum, cb.payload_csum, p.gro_len);
+    p.gro_len += len;
+    p.count += 1;
+    p.frags.queue_tail(s);
+    cb.same_flow = true;
+    Ok(())
+}
+// ANCHOR_END: skb_gro_receive

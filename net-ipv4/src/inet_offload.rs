@@ -1,0 +1,149 @@
+//! IPv4's part of GRO: `ip_packet_offload` and `inet_offloads[]`.
+//!
+//! Mirrors the offload half of net/ipv4/af_inet.c, Linux 6.18:
+//! `inet_gro_receive()`, `inet_gro_complete()`, the `ip_packet_offload`
+//! that `ipv4_offload_init()` registers with `dev_add_offload()`, and
+//! `inet_add_offload()` filling `inet_offloads[]` (net/ipv4/protocol.c),
+//! the table a transport's callbacks live in (TCP's `tcpv4_offload`, from
+//! net-tcp). The generic half is [`net_core::gro`].
+//!
+//! `inet_gro_receive()` takes only plain datagrams: a 20-byte header
+//! (`0x45`), a good header checksum, a `tot_len` that covers the frame
+//! exactly, no fragment bits but DF. It clears `same_flow` on held packets
+//! of another address pair or protocol and hands the rest to the
+//! transport. The checks that need the flow's held packet (TTL, TOS, DF and
+//! the IP ID sequence, [`inet_gro_flush`]) run from the transport, as in
+//! Linux since 6.11.
+
+use std::sync::{Arc, OnceLock};
+
+use net_core::checksum::csum_replace2;
+use net_core::gro::{GroCb, GroHeld, GroOffload, PacketOffload};
+use net_core::if_ether::ETH_P_IP;
+use net_core::{Net, Skb};
+
+use crate::ip::IpHdr;
+
+/// `inet_offloads[MAX_INET_PROTOS]`: each transport's GRO callbacks.
+#[doc(alias = "inet_offloads")]
+///
+/// Each slot is set once and never cleared (Linux's `inet_del_offload()`
+/// has no user here), so a reader needs one acquire load, where Linux
+/// needs `rcu_dereference()`: no lock and no reference count per frame.
+pub struct InetOffloads {
+    slots: [OnceLock<Arc<dyn GroOffload>>; 256],
+}
+
+impl InetOffloads {
+    /// All slots empty.
+    pub fn new() -> Self {
+        InetOffloads { slots: [const { OnceLock::new() }; 256] }
+    }
+
+    /// Register a transport's callbacks for IP protocol `num`
+    /// (`inet_add_offload()`, a `cmpxchg` on the slot); false if the slot
+    /// was taken.
+    pub fn inet_add_offload(&self, prot: Arc<dyn GroOffload>, num: u8) -> bool {
+        self.slots[usize::from(num)].set(prot).is_ok()
+    }
+
+    fn get(&self, num: u8) -> Option<&dyn GroOffload> {
+        self.slots[usize::from(num)].get().map(|a| a.as_ref())
+    }
+}
+
+impl Default for InetOffloads {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `ip_packet_offload`'s callbacks, for this namespace's transports.
+struct InetGro {
+    offloads: Arc<InetOffloads>,
+}
+
+/// Register `ip_packet_offload` (`ipv4_offload_init()`'s
+/// `dev_add_offload()`) on `net`, reading transports from `offloads`.
+pub fn ipv4_offload_init(net: &Net, offloads: &Arc<InetOffloads>) {
+    net.dev_add_offload(Arc::new(PacketOffload {
+        type_: ETH_P_IP,
+        name: "inet_gro_receive",
+        callbacks: Arc::new(InetGro { offloads: offloads.clone() }),
+    }));
+}
+
+// ANCHOR: inet_gro_receive
+impl GroOffload for InetGro {
+    /// `inet_gro_receive()`.
+    fn gro_receive(
+        &self,
+        net: &Net,
+        held: &mut [GroHeld],
+        skb: &mut Option<Skb>,
+        cb: &mut GroCb,
+    ) -> Option<usize> {
+        net_core::ftrace_graph!("inet_gro_receive");
+        let s = skb.as_ref()?;
+        let d = s.data();
+        cb.flush = true;
+        if d.len() < 20 || d[0] != 0x45 {
+            return None;
+        }
+        let iph = IpHdr::new_checked(d)?;
+        let ops = self.offloads.get(iph.protocol())?;
+        if !iph.verify_checksum() {
+            return None;
+        }
+        // tot_len must cover the frame exactly, and no fragment bits but DF.
+        cb.flush = usize::from(iph.tot_len()) != d.len() || iph.frag_off() & !crate::ip::IP_DF != 0;
+        let (proto, saddr, daddr) = (iph.protocol(), iph.saddr(), iph.daddr());
+        for p in held.iter_mut().filter(|p| p.same_flow) {
+            let h2 = &p.skb.data()[..20];
+            p.same_flow = h2[9] == proto && h2[12..16] == saddr.octets() && h2[16..20] == daddr.octets();
+        }
+        cb.offset = 20;
+        ops.gro_receive(net, held, skb, cb)
+    }
+
+    /// `inet_gro_complete()`: the merged datagram's `tot_len` and header
+    /// checksum, then the transport's completion.
+    fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld) {
+        let len = skb.len() - off;
+        let proto = {
+            let h = &mut skb.data_mut()[off..off + 20];
+            let old = [h[2], h[3]];
+            let new = (len as u16).to_be_bytes();
+            h[2..4].copy_from_slice(&new);
+            let mut check = [h[10], h[11]];
+            csum_replace2(&mut check, old, new);
+            h[10..12].copy_from_slice(&check);
+            h[9]
+        };
+        if let Some(ops) = self.offloads.get(proto) {
+            ops.gro_complete(net, skb, off + 20, p);
+        }
+    }
+}
+// ANCHOR_END: inet_gro_receive
+
+// ANCHOR: inet_gro_flush
+/// Must the held packet `p` go up instead of taking the frame whose
+/// header is `iph` (`inet_gro_flush()`, include/net/gro.h)? `iph2` is
+/// `p`'s first header. TTL, TOS and DF must match; the IP ID must be the
+/// first one's plus the segments held, unless the flow's DF segments keep
+/// one fixed ID, which the second segment decides (`ip_fixedid`).
+pub fn inet_gro_flush(iph: &[u8], iph2: &[u8], p: &mut GroHeld) -> bool {
+    let (h, h2) = (IpHdr::new_checked(iph), IpHdr::new_checked(iph2));
+    let (Some(h), Some(h2)) = (h, h2) else { return true };
+    if h.ttl() != h2.ttl() || h.tos() != h2.tos() || h.df() != h2.df() {
+        return true;
+    }
+    let ipid_offset = h.id().wrapping_sub(h2.id());
+    if p.count == 1 && h.df() && ipid_offset == 0 {
+        p.ip_fixedid = true;
+    }
+    let want = if p.ip_fixedid { 0 } else { p.count };
+    ipid_offset != want
+}
+// ANCHOR_END: inet_gro_flush

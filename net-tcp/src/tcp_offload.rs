@@ -1,0 +1,168 @@
+//! TCP's part of GRO: which segments may become one.
+//!
+//! Mirrors the GRO half of net/ipv4/tcp_offload.c, Linux 6.18:
+//! `tcp4_gro_receive()` (validate the checksum), `tcp_gro_lookup()` (the
+//! held packet with the same ports), `tcp_gro_receive()` (merge or not,
+//! flush or not) and `tcp4_gro_complete()`, registered as
+//! `tcpv4_offload` in `inet_offloads[IPPROTO_TCP]`
+//! (`tcpv4_offload_init()`). The generic half is `net_core::gro`, IPv4's
+//! is `net_ipv4::inet_offload`.
+//!
+//! A segment joins its flow's held packet only when it is exactly what
+//! the sender's next segment would be: the next sequence number, the same
+//! ACK number, window, flags (but CWR, FIN and PSH) and option bytes (so
+//! the same timestamp), the same TTL, TOS and DF, the next IP ID, and no
+//! more payload than the first segment had (its `gso_size`). A segment
+//! shorter than that, or carrying PSH, FIN, URG, RST or SYN, is merged if
+//! it can be and then sends the packet up; a pure ACK never waits.
+//!
+//! Where we differ: the segment's checksum is validated here in software
+//! (Linux mostly finds `CHECKSUM_COMPLETE` from the NIC); the payload's
+//! sum is kept, so the merged packet gets a correct checksum for free
+//! ([`net_core::gro`] says more).
+
+use std::sync::Arc;
+
+use net_core::checksum::{Sum16, Wsum, csum_add, csum_partial};
+use net_core::gro::{GroCb, GroHeld, GroOffload, skb_gro_receive};
+use net_core::{Net, Skb};
+use net_ipv4::inet_offload::inet_gro_flush;
+
+use crate::tcp_input::TCP_FLAG_PSH;
+use crate::tcphdr::tcp_v4_check;
+
+/// `TCP_FLAG_CWR` in the flag word.
+pub const TCP_FLAG_CWR: u32 = 0x0080_0000;
+/// `TCP_FLAG_URG`.
+pub const TCP_FLAG_URG: u32 = 0x0020_0000;
+/// `TCP_FLAG_RST`.
+pub const TCP_FLAG_RST: u32 = 0x0004_0000;
+/// `TCP_FLAG_SYN`.
+pub const TCP_FLAG_SYN: u32 = 0x0002_0000;
+/// `TCP_FLAG_FIN`.
+pub const TCP_FLAG_FIN: u32 = 0x0001_0000;
+
+/// The IPv4 header GRO accepts: 20 bytes, no options.
+const IPHDR: usize = 20;
+
+/// `tcpv4_offload`.
+pub struct Tcpv4Offload;
+
+/// Register `tcpv4_offload` in `inet_offloads[IPPROTO_TCP]`
+/// (`tcpv4_offload_init()`).
+pub fn tcpv4_offload_init(ipv4: &net_ipv4::Ipv4) {
+    ipv4.offloads.inet_add_offload(Arc::new(Tcpv4Offload), net_ipv4::ip::IPPROTO_TCP);
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The TCP header at `off` if the frame holds all of it: its length.
+fn tcp_gro_pull_header(d: &[u8], off: usize) -> Option<usize> {
+    let th = d.get(off..)?;
+    if th.len() < 20 {
+        return None;
+    }
+    let thlen = usize::from(th[12] >> 4) * 4;
+    (thlen >= 20 && th.len() >= thlen).then_some(thlen)
+}
+
+// ANCHOR: tcp_gro_receive
+impl GroOffload for Tcpv4Offload {
+    /// `tcp4_gro_receive()` → `tcp_gro_receive()`.
+    fn gro_receive(
+        &self,
+        _net: &Net,
+        held: &mut [GroHeld],
+        skb: &mut Option<Skb>,
+        cb: &mut GroCb,
+    ) -> Option<usize> {
+        net_core::ftrace_graph!("tcp4_gro_receive");
+        let s = skb.as_ref()?;
+        let d = s.data();
+        let Some(thlen) = tcp_gro_pull_header(d, cb.offset) else {
+            cb.flush = true;
+            return None;
+        };
+        let th = &d[cb.offset..];
+        // Don't bother verifying the checksum if it goes up alone anyway.
+        if !cb.flush {
+            let payload = csum_partial(&th[thlen..], Wsum::ZERO);
+            let hdr = csum_partial(&th[..thlen], Wsum::ZERO);
+            let saddr = std::net::Ipv4Addr::from(be32(d, 12));
+            let daddr = std::net::Ipv4Addr::from(be32(d, 16));
+            if tcp_v4_check(th.len() as u16, saddr, daddr, csum_add(hdr, payload)) != Sum16::ZERO {
+                cb.flush = true; // tcp_v4_rcv() counts it and drops it
+                return None;
+            }
+            cb.payload_csum = payload;
+            cb.csum_valid = true;
+        }
+        let len = th.len() - thlen; // skb_gro_len() once the header is pulled
+        cb.offset += thlen; // skb_gro_pull()
+        let flags = be32(th, 12);
+        let (th_seq, th_ack) = (be32(th, 4), be32(th, 8));
+        let ports = be32(th, 0);
+
+        // tcp_gro_lookup(): the held packet with the same ports.
+        let mut found = None;
+        for (i, p) in held.iter_mut().enumerate().filter(|(_, p)| p.same_flow) {
+            if be32(p.skb.data(), IPHDR) != ports {
+                p.same_flow = false;
+                continue;
+            }
+            found = Some(i);
+            break;
+        }
+        let mut mss = 1usize;
+        if let Some(i) = found {
+            let p = &mut held[i];
+            // The held packet's first headers, copied so `p` can change.
+            let mut h2 = [0u8; IPHDR + 60];
+            let n2 = (IPHDR + thlen).min(p.skb.len());
+            h2[..n2].copy_from_slice(&p.skb.data()[..n2]);
+            let (iph2, th2) = h2.split_at(IPHDR);
+            let flags2 = be32(th2, 12);
+            let mut flush = flags & TCP_FLAG_CWR != 0;
+            flush |= (flags ^ flags2) & !(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) != 0;
+            flush |= th_ack != be32(th2, 8);
+            // The same doff (it is in the flag word), so the same option
+            // length: every option byte must match.
+            flush |= th[20..thlen] != th2[20..thlen];
+            flush |= inet_gro_flush(&d[..IPHDR], iph2, p);
+            mss = usize::from(p.gso_size);
+            flush |= len.wrapping_sub(1) >= mss;
+            flush |= be32(th2, 4).wrapping_add(p.gro_len as u32) != th_seq;
+            if flush || skb_gro_receive(p, skb, cb).is_err() {
+                mss = 1;
+            } else {
+                p.flags_or |= flags & (TCP_FLAG_FIN | TCP_FLAG_PSH);
+            }
+        }
+        // out_check_final: a short segment or one of these flags ends it.
+        let mut flush = len < mss;
+        flush |= flags & (TCP_FLAG_URG | TCP_FLAG_PSH | TCP_FLAG_RST | TCP_FLAG_SYN | TCP_FLAG_FIN) != 0;
+        cb.flush |= flush;
+        found.filter(|_| !cb.same_flow || flush)
+    }
+
+    /// `tcp4_gro_complete()`: the merged header carries the merged FIN and
+    /// PSH, and a checksum over the whole segment, added up from the
+    /// header's sum and the payload sums GRO kept.
+    fn gro_complete(&self, _net: &Net, skb: &mut Skb, off: usize, p: &GroHeld) {
+        let d = skb.data_mut();
+        let (saddr, daddr) = (std::net::Ipv4Addr::from(be32(d, 12)), std::net::Ipv4Addr::from(be32(d, 16)));
+        let seg_len = d.len() - off;
+        let th = &mut d[off..];
+        let thlen = usize::from(th[12] >> 4) * 4;
+        let fl = (p.flags_or >> 16) as u8;
+        th[13] |= fl;
+        th[16] = 0;
+        th[17] = 0;
+        let hdr = csum_partial(&th[..thlen], Wsum::ZERO);
+        let check = tcp_v4_check(seg_len as u16, saddr, daddr, csum_add(hdr, p.payload_csum));
+        th[16..18].copy_from_slice(&check.to_ne_bytes());
+    }
+}
+// ANCHOR_END: tcp_gro_receive
