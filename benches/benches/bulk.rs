@@ -14,13 +14,15 @@
 //!   clamped to 65535 as Linux's `ipv4_mtu()` clamps it to `IP_MAX_MTU`
 //!   (an IPv4 datagram's `tot_len` is 16 bits), so the MSS is 65495.
 //!
-//! Both hosts receive through GRO (`ethtool -K eth0 gro on`, Linux's
-//! default on a NIC; `net_core::gro`): the receiver's stack sees one
-//! packet per ~22 wire segments and ACKs it once. The wire still carries
-//! 1500-byte frames, each checksummed by the sender and validated by the
-//! receiver. `bulk/gro-off/1GiB/mtu1500` is the same transfer with GRO
-//! off, every frame up the whole stack. (At MTU 65536 GRO has nothing to
-//! merge: two segments would pass 64 KiB.)
+//! Both hosts run GSO and GRO (`ethtool -K eth0 gso on gro on`, Linux's
+//! defaults on a NIC; `net_core::gso`, `net_core::gro`): the sender's
+//! bursts go through IP, the neighbour and the qdisc as one packet each,
+//! the receiver's stack sees one packet per ~22 wire segments and ACKs it
+//! once. The wire still carries 1500-byte frames, each checksummed by the
+//! sender and validated by the receiver. `bulk/no-offloads/1GiB/mtu1500`
+//! is the same transfer with both off, every frame through the whole
+//! stack. (At MTU 65536 they have nothing to merge: two segments would
+//! pass 64 KiB.)
 //!
 //! Peers in the same run, on the same kind of link where they can be:
 //!
@@ -55,7 +57,7 @@ use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_
 mod linnet;
 #[path = "common/smol.rs"]
 mod smol;
-use linnet::{effective, linnet_connect, linnet_lab_mtu, linnet_listener, linnet_stream, set_gro};
+use linnet::{effective, linnet_connect, linnet_lab_mtu, linnet_listener, linnet_stream, set_offloads};
 
 /// The application's send buffer.
 const APP_SEND: usize = 1 << 20;
@@ -113,15 +115,15 @@ fn bulk(c: &mut Criterion) {
         let id = format!("{name}/mtu{mtu}");
 
         let (lab, _) = linnet_lab_mtu(mtu, 0);
-        set_gro(&lab, true);
+        set_offloads(&lab, true);
         let l = linnet_listener(&lab);
         let (cs, ss) = linnet_connect(&lab, &l, None);
         g.bench_function(&id, |b| b.iter(|| linnet_stream(&lab, &cs, &ss, total, &data, &mut buf)));
         let eff = effective(&cs, &ss);
         println!("bulk/{id}:\n  linnet: {}", eff.info);
         if mtu == 1500 {
-            set_gro(&lab, false);
-            g.bench_function(format!("gro-off/{id}"), |b| {
+            set_offloads(&lab, false);
+            g.bench_function(format!("no-offloads/{id}"), |b| {
                 b.iter(|| linnet_stream(&lab, &cs, &ss, total, &data, &mut buf))
             });
         }

@@ -15,9 +15,10 @@
 //!   `tcp_sendmsg()` → `tcp_write_xmit()` → IP → the hub → `ip_rcv()` →
 //!   `tcp_v4_rcv()` → `tcp_rcv_established()` → `tcp_recvmsg()`, and the
 //!   ACKs that come back (one per two segments). Peer: smoltcp moving the
-//!   same bytes. `gro/tcp_rcv_established/1448B` is the same with GRO on
-//!   both hosts (`net_core::gro`), as the bulk bench runs: per wire
-//!   segment, the receiver's share of one merged packet and its ACK.
+//!   same bytes. `offloads/tcp_rcv_established/1448B` is the same with
+//!   GSO and GRO on both hosts (`net_core::gso`, `net_core::gro`), as the
+//!   bulk bench runs: per wire segment, its share of one GSO packet's way
+//!   down, one merged packet's way up and its ACK.
 //! - `conn_rr`: one connection of `tcp/conn_rr` (handshake, 64 B each way,
 //!   both closes, the client's timewait sock). Peer: smoltcp's sequence of
 //!   `tcp/peer:smoltcp/conn_rr`.
@@ -45,7 +46,7 @@ use net_tcp::tcp_states::TcpState;
 mod linnet;
 #[path = "common/smol.rs"]
 mod smol;
-use linnet::{linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener, linnet_stream, set_gro};
+use linnet::{linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener, linnet_stream, set_offloads};
 
 /// Operations per measured run.
 const N: u64 = 1000;
@@ -62,7 +63,7 @@ struct Op {
 
 const OPS: &[Op] = &[
     Op { name: "tcp_rcv_established/1448B", n: N, run: linnet_segments },
-    Op { name: "gro/tcp_rcv_established/1448B", n: N, run: linnet_segments_gro },
+    Op { name: "offloads/tcp_rcv_established/1448B", n: N, run: linnet_segments_offloads },
     Op { name: "peer:smoltcp/tcp_rcv_established/1448B", n: N, run: smoltcp_segments },
     Op { name: "conn_rr", n: N / 5, run: linnet_conn_rrs },
     Op { name: "peer:smoltcp/conn_rr", n: N / 5, run: smoltcp_conn_rrs },
@@ -76,7 +77,7 @@ fn linnet_segments(n: u64) {
     segments(n, false);
 }
 
-fn linnet_segments_gro(n: u64) {
+fn linnet_segments_offloads(n: u64) {
     segments(n, true);
 }
 
@@ -84,7 +85,7 @@ fn segments(n: u64, gro: bool) {
     let data: Vec<u8> = (0..1u32 << 20).map(|i| i as u8).collect();
     let mut buf = vec![0u8; 64 << 10];
     let (lab, _) = linnet_lab();
-    set_gro(&lab, gro);
+    set_offloads(&lab, gro);
     let l = linnet_listener(&lab);
     let (c, s) = linnet_connect(&lab, &l, None);
     linnet_stream(&lab, &c, &s, 1 << 20, &data, &mut buf);

@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Modes: `bulk N` and `smolbulk N` move N × 16 MiB one way between two
-//! hosts on a zero-latency hub (linnet with GRO on, as the bulk bench
-//! runs it, then smoltcp on the bench's in-memory link); `bulk-nogro N`
-//! is linnet with GRO off; `rr N` and `smolrr N` run N sequential connections
+//! hosts on a zero-latency hub (linnet with GRO and GSO on, as the
+//! bulk bench runs it, then smoltcp on the bench's in-memory link); `bulk-nooffload N`
+//! is linnet with GRO and GSO off; `rr N` and `smolrr N` run N sequential connections
 //! (connect, 64 B each way, close; TIME_WAIT expired every 1024). Time is
 //! virtual, as in the benches: only processing costs wall-clock time.
 #[path = "../benches/common/linnet.rs"]
@@ -19,7 +19,7 @@ mod linnet;
 #[path = "../benches/common/smol.rs"]
 mod smol;
 
-use linnet::{linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener, linnet_stream, set_gro};
+use linnet::{linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener, linnet_stream, set_offloads};
 
 const CHUNK: usize = 16 << 20;
 
@@ -28,16 +28,16 @@ fn main() {
     let (mode, n) = match (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
         (Some(m), Some(n)) => (m.as_str(), n),
         _ => {
-            eprintln!("usage: profile bulk|bulk-nogro|smolbulk|rr|smolrr N");
+            eprintln!("usage: profile bulk|bulk-nooffload|smolbulk|rr|smolrr N");
             std::process::exit(2);
         }
     };
     let data: Vec<u8> = (0..CHUNK as u32).map(|i| (i ^ (i >> 8)) as u8).collect();
     let mut buf = vec![0u8; 65536];
     match mode {
-        "bulk" | "bulk-nogro" => {
+        "bulk" | "bulk-nooffload" => {
             let (lab, _) = linnet_lab();
-            set_gro(&lab, mode == "bulk");
+            set_offloads(&lab, mode == "bulk");
             let l = linnet_listener(&lab);
             let (c, s) = linnet_connect(&lab, &l, None);
             linnet_stream(&lab, &c, &s, (n * CHUNK) as u64, &data, &mut buf);
@@ -68,7 +68,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("profile: unknown mode {mode}: bulk, bulk-nogro, smolbulk, rr or smolrr");
+            eprintln!("profile: unknown mode {mode}: bulk, bulk-nooffload, smolbulk, rr or smolrr");
             std::process::exit(2);
         }
     }

@@ -47,7 +47,7 @@ pub fn pattern(stream: u64, i: u64) -> u8 {
 }
 
 /// One host: IPv4 and TCP, `eth0` on a [`ScriptDev`] (GRO on for the
-/// server), `ip`/24, the other host as a permanent neighbour.
+/// server, GSO for the client), `ip`/24, the other host as a permanent neighbour.
 fn host(
     clock: &Clock,
     name: &str,
@@ -60,9 +60,11 @@ fn host(
     let (dev, link) = ScriptDev::new(clock, mac);
     let dev = net.register_netdev(Box::new(dev)).expect("eth0");
     dev.open().expect("up");
-    // The server receives through GRO (net_core::gro), the client frame
-    // by frame: the fuzzers reach both receive paths.
+    // The server receives through GRO (net_core::gro), the client sends
+    // through GSO (net_core::gso); the other way round neither: the
+    // fuzzers reach every path.
     dev.set_gro(ip == SERVER_IP);
+    dev.set_gso(ip == CLIENT_IP);
     net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, ip, 24).expect("address");
     for (addr, hw) in [(SERVER_IP, SERVER_MAC), (CLIENT_IP, CLIENT_MAC)] {
         if addr != ip {

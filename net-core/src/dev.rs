@@ -405,6 +405,9 @@ impl Net {
             self.kfree_skb_reason(skb, SkbDropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
+        if skb.has_frag_list() {
+            return self.dev_queue_xmit_list(&dev, skb);
+        }
         self.dev_queue_xmit_nit(&skb);
         let mut q = dev.qdisc.lock();
         if q.len() >= dev.tx_queue_len().max(1) as usize {
@@ -421,6 +424,44 @@ impl Net {
         Ok(())
     }
     // ANCHOR_END: dev_queue_xmit
+
+    // ANCHOR: dev_queue_xmit_list
+    /// The GSO half of [`dev_queue_xmit`](Self::dev_queue_xmit): a packet
+    /// carrying a burst on its frag list is split
+    /// ([`skb_gso_segment`](Self::skb_gso_segment), Linux's
+    /// `validate_xmit_skb()`), the taps see each segment, and the segments
+    /// join the pfifo in order under one qdisc lock and go to the driver in
+    /// one `qdisc_run()`. As in Linux, where the qdisc holds the GSO skb
+    /// whole, the packet takes the queue's room as one: it is dropped (each
+    /// segment counted) only if the queue is full when it comes, and may
+    /// leave the queue longer than `txqueuelen` when it is not.
+    fn dev_queue_xmit_list(&self, dev: &NetDev, skb: Skb) -> Result<(), Errno> {
+        let mut segs = self.skb_gso_segment(skb);
+        if self.ptype_all_count.load(Ordering::Relaxed) != 0 {
+            let mut shown = SkBuffHead::new();
+            while let Some(seg) = segs.dequeue() {
+                self.dev_queue_xmit_nit(&seg);
+                shown.queue_tail(seg);
+            }
+            segs = shown;
+        }
+        let mut q = dev.qdisc.lock();
+        if q.len() >= dev.tx_queue_len().max(1) as usize {
+            drop(q);
+            while let Some(seg) = segs.dequeue() {
+                dev.stats.add(NetDevStats::TX_DROPPED, 1);
+                self.kfree_skb_reason(seg, SkbDropReason::QdiscDrop);
+            }
+            return Err(Errno::ENOBUFS);
+        }
+        q.splice_tail_init(&mut segs);
+        qdisc_run(dev, &mut q);
+        if !q.is_empty() {
+            self.tx_scheduled.store(true, Ordering::Relaxed); // __netif_schedule()
+        }
+        Ok(())
+    }
+    // ANCHOR_END: dev_queue_xmit_list
 
     /// Show an outgoing frame to the taps (`dev_queue_xmit_nit()`), if there
     /// are any (`dev_nit_active()`: one plain load when there are none).
@@ -740,6 +781,58 @@ mod tests {
         }
         assert_eq!(net.net_tx_action(), 2);
         assert_eq!(sent.lock().unwrap().as_slice(), &[vec![2u8], vec![3u8]]);
+    }
+
+    /// A GSO packet: a head frame (14 bytes of link header, 4 of a
+    /// stand-in network header, payload `h`) carrying `n` segments on its
+    /// frag list, each only a payload byte at its transport header.
+    fn gso_packet(dev: u32, n: u8) -> Skb {
+        let mut head = alloc_skb(128);
+        head.reserve(64);
+        head.put_data(&[0xee; 14]);
+        head.put_data(b"IPHD");
+        head.put_data(b"h");
+        head.reset_mac_header();
+        head.set_network_header(14);
+        head.set_transport_header(18);
+        head.dev = dev;
+        head.protocol = ETH_P_IP;
+        for i in 0..n {
+            let mut seg = alloc_skb(128);
+            seg.reserve(64);
+            seg.put_data(&[i]);
+            seg.reset_transport_header();
+            head.frag_list_mut().queue_tail(seg);
+        }
+        head
+    }
+
+    #[test]
+    fn a_gso_packet_is_split_before_the_taps_and_the_queue() {
+        let net = net();
+        let (dev, sent, _) = scripted(&net, "eth0", Some(3));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        net.dev_add_pack(PacketType::tap("tap", move |_, skb| {
+            s.lock().unwrap().push(skb.data().to_vec());
+            NetRx::Success
+        }));
+        dev.set_tx_queue_len(2);
+        // Six segments: the driver takes 3, the pfifo keeps 3 (the packet
+        // took the room of one).
+        assert_eq!(net.dev_queue_xmit(gso_packet(dev.ifindex, 5)), Ok(()));
+        let mut want = vec![[&[0xee; 14][..], b"IPHDh"].concat()];
+        want.extend((0..5u8).map(|i| [&[0xee; 14][..], b"IPHD", &[i]].concat()));
+        assert_eq!(*seen.lock().unwrap(), want, "taps see each wire frame, headers copied from the first");
+        assert_eq!(*sent.lock().unwrap(), want[..3]);
+        assert_eq!(dev.qdisc_len(), 3);
+        // The queue is full now: the next packet is dropped whole, each of
+        // its 3 segments counted.
+        assert_eq!(net.dev_queue_xmit(gso_packet(dev.ifindex, 2)), Err(Errno::ENOBUFS));
+        let st = dev.stats.snapshot();
+        assert_eq!((st.tx_packets, st.tx_dropped), (3, 3));
+        assert_eq!(net.drops.get(SkbDropReason::QdiscDrop), 3);
+        assert_eq!(seen.lock().unwrap().len(), 9, "taps saw the dropped ones too, as for a frame alone");
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub struct GroHeld {
     /// header (TCP's FIN and PSH: `tcp_flag_word(th2) |= ...`).
     pub flags_or: u32,
     /// The offload that held it, which completes it.
-    offload: Arc<dyn GroOffload>,
+    offload: Arc<dyn OffloadCallbacks>,
 }
 
 impl GroHeld {
@@ -149,10 +149,11 @@ impl GroList {
 }
 
 // ANCHOR: offload_callbacks
-/// One layer's GRO callbacks (`struct offload_callbacks`): the packet
+/// One layer's offload callbacks (`struct offload_callbacks`): the packet
 /// offload for an EtherType (`ip_packet_offload`) and the transport's
-/// (`tcpv4_offload`, in `inet_offloads[]`) implement the same two hooks.
-pub trait GroOffload: Send + Sync {
+/// (`tcpv4_offload`, in `inet_offloads[]`) implement the same hooks: GRO's
+/// two, and GSO's fix-up.
+pub trait OffloadCallbacks: Send + Sync {
     /// Decide what to do with the frame in `skb` (`gro_receive`): read its
     /// header at `cb.offset`, clear `same_flow` on held packets of other
     /// flows, merge it into its flow's packet with [`skb_gro_receive`]
@@ -170,6 +171,13 @@ pub trait GroOffload: Send + Sync {
     /// Fix up the merged packet's header at `off` (from `skb.data()`) for
     /// its new length (`gro_complete`); `p` is what was held.
     fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld);
+
+    /// Fix this layer's header in segment `index` of a GSO packet, which
+    /// [`crate::gso::skb_gso_segment`] gave a copy of the first segment's
+    /// headers (`gso_segment`; for a frag-list packet, the header fix-ups
+    /// of `inet_gso_segment()` / `__tcp4_gso_segment_list()`). The network
+    /// header mark is set. The default leaves the header as copied.
+    fn gso_segment(&self, _net: &Net, _seg: &mut Skb, _index: u16) {}
 }
 // ANCHOR_END: offload_callbacks
 
@@ -180,7 +188,7 @@ pub struct PacketOffload {
     /// For listings: `"inet_gro_receive"`.
     pub name: &'static str,
     /// The callbacks.
-    pub callbacks: Arc<dyn GroOffload>,
+    pub callbacks: Arc<dyn OffloadCallbacks>,
 }
 
 impl std::fmt::Debug for PacketOffload {
@@ -204,7 +212,7 @@ impl Net {
     }
 
     /// The offload for an EtherType, if any (`gro_find_receive_by_type()`).
-    pub fn gro_find_receive_by_type(&self, type_: u16) -> Option<Arc<dyn GroOffload>> {
+    pub fn gro_find_receive_by_type(&self, type_: u16) -> Option<Arc<dyn OffloadCallbacks>> {
         self.offload_base.read().iter().find(|p| p.type_ == type_).map(|p| p.callbacks.clone())
     }
 
@@ -224,7 +232,7 @@ impl Net {
         let mut gro = std::mem::take(&mut *dev.napi_gro.lock());
         // The offload of the last EtherType seen: a batch is nearly always
         // all IPv4, so the table is read once per batch.
-        let mut cached: Option<(u16, Option<Arc<dyn GroOffload>>)> = None;
+        let mut cached: Option<(u16, Option<Arc<dyn OffloadCallbacks>>)> = None;
         while let Some(skb) = frames.dequeue() {
             if cached.as_ref().is_none_or(|(t, _)| *t != skb.protocol) {
                 cached = Some((skb.protocol, self.gro_find_receive_by_type(skb.protocol)));
@@ -250,7 +258,7 @@ impl Net {
     /// A held frame's `gso_size` is its payload length.
     fn dev_gro_receive(
         &self,
-        offload: &Arc<dyn GroOffload>,
+        offload: &Arc<dyn OffloadCallbacks>,
         gro: &mut GroList,
         skb: Skb,
         deliver: &impl Fn(&Net, Skb),

@@ -47,6 +47,7 @@ pub mod dropreason;
 pub mod errno;
 pub mod ftrace;
 pub mod gro;
+pub mod gso;
 pub mod if_ether;
 pub mod jiffies;
 pub mod net_namespace;

@@ -85,6 +85,10 @@ impl NetdevFeatures {
     /// batch's segments of one flow before the stack sees them. See
     /// [`crate::gro`].
     pub const GRO: NetdevFeatures = NetdevFeatures(1 << 14);
+    /// Generic segmentation offload in software (`NETIF_F_GSO`): TCP may
+    /// hand down a burst of segments as one packet, split just before the
+    /// driver. See [`crate::gso`].
+    pub const GSO: NetdevFeatures = NetdevFeatures(1 << 11);
 
     /// True when every bit of `other` is set.
     pub fn contains(self, other: NetdevFeatures) -> bool {
@@ -341,6 +345,7 @@ pub struct NetDev {
 
     // -- GRO: `NETIF_F_GRO` as ethtool toggles it, and the held packets ------
     gro: std::sync::atomic::AtomicBool,
+    gso: std::sync::atomic::AtomicBool,
     /// The packets GRO holds between frames of a poll (`napi->gro`).
     pub(crate) napi_gro: spin::Mutex<crate::gro::GroList>,
 }
@@ -376,6 +381,7 @@ impl NetDev {
             qdisc: spin::Mutex::new(SkBuffHead::new()),
             driver: spin::Mutex::new(driver),
             gro: std::sync::atomic::AtomicBool::new(s.features.contains(NetdevFeatures::GRO)),
+            gso: std::sync::atomic::AtomicBool::new(s.features.contains(NetdevFeatures::GSO)),
             napi_gro: spin::Mutex::new(crate::gro::GroList::default()),
         }
     }
@@ -391,6 +397,20 @@ impl NetDev {
     /// is held between polls.
     pub fn set_gro(&self, on: bool) {
         self.gro.store(on, Ordering::Relaxed);
+    }
+
+    /// True when TCP may send bursts through this device as one GSO packet
+    /// (`NETIF_F_GSO`, which `sk_setup_caps()` reads into
+    /// `sk->sk_route_caps`).
+    pub fn gso_enabled(&self) -> bool {
+        self.gso.load(Ordering::Relaxed)
+    }
+
+    /// Turn GSO on or off (`ethtool -K dev gso on|off`). A socket reads it
+    /// when it looks its route up again, as Linux's does at
+    /// `sk_setup_caps()`.
+    pub fn set_gso(&self, on: bool) {
+        self.gso.store(on, Ordering::Relaxed);
     }
 
     /// Current MTU.

@@ -194,6 +194,11 @@ pub struct SkBuff {
     /// How many segments GRO merged into this packet
     /// (`skb_shinfo(skb)->gso_segs`); 0 when `gso_size` is 0.
     pub gso_segs: u16,
+    /// Further segments that travel with this one down to the device, each
+    /// with its own transport header (`skb_shinfo(skb)->frag_list` of an
+    /// `SKB_GSO_FRAGLIST` packet): see `net_core::gso`. Empty for every
+    /// other skb; never copied by a clone.
+    frag_list: SkBuffHead,
     /// The control block (`skb->cb`).
     cb: SkbCb,
     /// A clone may share the data (`skb->cloned`). Set on both heads by
@@ -312,6 +317,7 @@ fn head_alloc() -> Box<SkBuff> {
 
 fn head_free(mut head: Box<SkBuff>) {
     debug_assert!(!head.list.is_linked());
+    head.frag_list.purge();
     if let Some(buf) = head.buf.take() {
         buf_free(buf);
     }
@@ -549,6 +555,7 @@ impl SkBuff {
             truesize: 0,
             gso_size: 0,
             gso_segs: 0,
+            frag_list: SkBuffHead::new(),
             cb: SkbCb([0; SKB_CB_SIZE]),
             cloned: Cell::new(false),
             hdr_room: Cell::new(0),
@@ -724,6 +731,24 @@ impl SkBuff {
         // Keep the same tailroom as before (plus whatever the class rounds up).
         self.end = cap as u32;
         self.truesize = skb_truesize(cap);
+    }
+
+    // -- the frag list of a GSO packet -----------------------------------------
+
+    /// True when segments travel with this one (`skb_has_frag_list()`).
+    pub fn has_frag_list(&self) -> bool {
+        !self.frag_list.is_empty()
+    }
+
+    /// The segments that travel with this one, to add to or take.
+    pub fn frag_list_mut(&mut self) -> &mut SkBuffHead {
+        &mut self.frag_list
+    }
+
+    /// Bytes in the frag list: with [`len`](Self::len), what Linux's
+    /// `skb->len` counts for such a packet.
+    pub fn frag_list_len(&self) -> usize {
+        self.frag_list.bytes()
     }
 
     // -- geometry ------------------------------------------------------------

@@ -18,7 +18,7 @@
 use std::sync::{Arc, OnceLock};
 
 use net_core::checksum::csum_replace2;
-use net_core::gro::{GroCb, GroHeld, GroOffload, PacketOffload};
+use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, PacketOffload};
 use net_core::if_ether::ETH_P_IP;
 use net_core::{Net, Skb};
 
@@ -31,7 +31,7 @@ use crate::ip::IpHdr;
 /// has no user here), so a reader needs one acquire load, where Linux
 /// needs `rcu_dereference()`: no lock and no reference count per frame.
 pub struct InetOffloads {
-    slots: [OnceLock<Arc<dyn GroOffload>>; 256],
+    slots: [OnceLock<Arc<dyn OffloadCallbacks>>; 256],
 }
 
 impl InetOffloads {
@@ -43,11 +43,11 @@ impl InetOffloads {
     /// Register a transport's callbacks for IP protocol `num`
     /// (`inet_add_offload()`, a `cmpxchg` on the slot); false if the slot
     /// was taken.
-    pub fn inet_add_offload(&self, prot: Arc<dyn GroOffload>, num: u8) -> bool {
+    pub fn inet_add_offload(&self, prot: Arc<dyn OffloadCallbacks>, num: u8) -> bool {
         self.slots[usize::from(num)].set(prot).is_ok()
     }
 
-    fn get(&self, num: u8) -> Option<&dyn GroOffload> {
+    fn get(&self, num: u8) -> Option<&dyn OffloadCallbacks> {
         self.slots[usize::from(num)].get().map(|a| a.as_ref())
     }
 }
@@ -74,7 +74,7 @@ pub fn ipv4_offload_init(net: &Net, offloads: &Arc<InetOffloads>) {
 }
 
 // ANCHOR: inet_gro_receive
-impl GroOffload for InetGro {
+impl OffloadCallbacks for InetGro {
     /// `inet_gro_receive()`.
     fn gro_receive(
         &self,
@@ -123,6 +123,29 @@ impl GroOffload for InetGro {
         if let Some(ops) = self.offloads.get(proto) {
             ops.gro_complete(net, skb, off + 20, p);
         }
+    }
+
+    /// The IPv4 half of segmenting a frag-list packet (`inet_gso_segment()`
+    /// after `skb_segment_list()`): segment `index` got the first one's
+    /// header; give it its own `tot_len`, its own IP ID (the first's plus
+    /// `index`, unless DF lets every segment keep one fixed ID, as
+    /// `SKB_GSO_TCP_FIXEDID` does) and header checksum.
+    fn gso_segment(&self, _net: &Net, seg: &mut Skb, index: u16) {
+        let Ok(off) = usize::try_from(seg.network_offset()) else { return };
+        let tot_len = (seg.len() - off).min(0xffff) as u16;
+        if seg.len() < off + 20 {
+            return;
+        }
+        let h = &mut seg.data_mut_head(off + 20)[off..];
+        h[2..4].copy_from_slice(&tot_len.to_be_bytes());
+        if u16::from_be_bytes([h[6], h[7]]) & crate::ip::IP_DF == 0 {
+            let id = u16::from_be_bytes([h[4], h[5]]).wrapping_add(index);
+            h[4..6].copy_from_slice(&id.to_be_bytes());
+        }
+        h[10] = 0;
+        h[11] = 0;
+        let c = net_core::checksum::ip_fast_csum(h);
+        h[10..12].copy_from_slice(&c.to_ne_bytes());
     }
 }
 // ANCHOR_END: inet_gro_receive

@@ -385,7 +385,7 @@ pub fn ip_finish_output2(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> R
         net.mib.add(IpExtMib::OutBcastOctets, skb.len() as u64);
     }
     net.mib.inc(IpstatsMib::OutTransmits);
-    net.mib.add(IpExtMib::OutOctets, skb.len() as u64);
+    net.mib.add(IpExtMib::OutOctets, (skb.len() + skb.frag_list_len()) as u64);
     if skb.headroom() < LL_RESERVED_SPACE {
         skb.skb_cow_head(LL_RESERVED_SPACE);
     }

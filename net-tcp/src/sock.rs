@@ -460,6 +460,10 @@ pub struct TcpSk {
     /// it was taken in and when to look again (jiffies) — see
     /// [`crate::tcp_output::__sk_dst_check`].
     pub sk_dst_cache: Option<(net_ipv4::route::Rtable, u64, u64)>,
+    /// The route's device takes GSO packets (`sk_can_gso()`, from the
+    /// `sk_route_caps` that `sk_setup_caps()` copies from the device): set
+    /// with `sk_dst_cache`, only for a unicast route out of the host.
+    pub sk_gso: bool,
     /// `sk_userlocks`: `SOCK_*_LOCK` bits.
     pub sk_userlocks: u8,
     /// `sk_err`: a hard error for the next call (reported once).
@@ -847,6 +851,7 @@ impl TcpSk {
             inet_saddr: Ipv4Addr::UNSPECIFIED,
             inet_sport: 0,
             sk_dst_cache: None,
+            sk_gso: false,
             sk_userlocks: 0,
             sk_err: None,
             sk_err_soft: None,

@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use net_core::checksum::{Sum16, Wsum, csum_add, csum_partial};
-use net_core::gro::{GroCb, GroHeld, GroOffload, skb_gro_receive};
+use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, skb_gro_receive};
 use net_core::{Net, Skb};
 use net_ipv4::inet_offload::inet_gro_flush;
 
@@ -69,7 +69,7 @@ fn tcp_gro_pull_header(d: &[u8], off: usize) -> Option<usize> {
 }
 
 // ANCHOR: tcp_gro_receive
-impl GroOffload for Tcpv4Offload {
+impl OffloadCallbacks for Tcpv4Offload {
     /// `tcp4_gro_receive()` → `tcp_gro_receive()`.
     fn gro_receive(
         &self,

@@ -36,10 +36,10 @@
 use std::sync::Arc;
 
 use net_core::checksum::{Wsum, csum_partial};
-use net_core::skbuff::alloc_skb;
+use net_core::skbuff::{SkBuffHead, alloc_skb};
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, Skb};
-use net_ipv4::ip::IPPROTO_TCP;
+use net_ipv4::ip::{IPHDR_LEN, IPPROTO_TCP};
 use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt, ip_queue_xmit};
 
 use crate::af_inet::TcpNet;
@@ -342,12 +342,19 @@ pub fn tcp_stream_alloc_skb(payload: usize) -> Skb {
 /// (`tcp_event_data_sent()`). `OutSegs` counts segments that are not
 /// retransmissions.
 // ANCHOR: tcp_transmit_skb
-pub fn tcp_transmit_skb(
+pub fn tcp_transmit_skb(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) -> Result<(), Errno> {
+    __tcp_transmit_skb(net, tn, sk, tp, skb, None)
+}
+
+/// [`tcp_transmit_skb`], with a data segment joining `gso`'s burst instead
+/// of going down alone when a burst is being gathered.
+fn __tcp_transmit_skb(
     net: &Net,
     tn: &TcpNet,
     sk: &TcpSock,
     tp: &mut TcpSk,
     mut skb: Skb,
+    gso: Option<&mut GsoBatch>,
 ) -> Result<(), Errno> {
     net_core::ftrace_graph!("tcp_transmit_skb");
     let tcb = *TCP_SKB_CB(&skb);
@@ -416,6 +423,24 @@ pub fn tcp_transmit_skb(
         net.mib.inc(TcpMib::OutSegs);
     }
     tp.segs_out = tp.segs_out.wrapping_add(1);
+    match gso {
+        Some(b) if has_data && !syn => {
+            if !b.segs.is_empty() && b.bytes + skb.len() + IPHDR_LEN > net_core::gso::GSO_LEGACY_MAX_SIZE {
+                tcp_gso_flush(net, tn, sk, tp, b)?;
+            }
+            b.bytes += skb.len();
+            b.segs.queue_tail(skb);
+            Ok(())
+        }
+        _ => tcp_ip_queue_xmit(net, tn, sk, tp, skb),
+    }
+}
+// ANCHOR_END: tcp_transmit_skb
+
+/// Hand a segment (or a GSO packet) with its TCP header to IP along the
+/// socket's route: `icsk->icsk_af_ops->queue_xmit`, `ip_queue_xmit()`.
+fn tcp_ip_queue_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) -> Result<(), Errno> {
+    let (saddr, daddr) = (tp.inet_saddr, sk.inet_daddr());
     let opts = IpSendOpts {
         oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0),
         ..IpSendOpts::default()
@@ -425,7 +450,33 @@ pub fn tcp_transmit_skb(
         None => ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts),
     }
 }
-// ANCHOR_END: tcp_transmit_skb
+
+// ANCHOR: tcp_gso_flush
+/// The data segments of one [`tcp_write_xmit`] burst, gathered to go down
+/// as one GSO packet (see `net_core::gso`): at most 64 KiB, as Linux's
+/// `tcp_tso_autosize()` caps a TSO skb at `gso_max_size`.
+#[derive(Default)]
+struct GsoBatch {
+    segs: SkBuffHead,
+    bytes: usize,
+}
+
+/// Send what `b` gathered: the first segment carries the rest on its frag
+/// list through `ip_queue_xmit()`, the neighbour and `dev_queue_xmit()`,
+/// which splits them again before the qdisc. A lone segment goes as it is.
+fn tcp_gso_flush(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    b: &mut GsoBatch,
+) -> Result<(), Errno> {
+    let Some(mut head) = b.segs.dequeue() else { return Ok(()) };
+    b.bytes = 0;
+    head.frag_list_mut().splice_tail_init(&mut b.segs);
+    tcp_ip_queue_xmit(net, tn, sk, tp, head)
+}
+// ANCHOR_END: tcp_gso_flush
 
 /// How long a cached route is trusted without a new lookup, in jiffies:
 /// path-MTU exceptions expire on their own clock, which only a lookup
@@ -452,6 +503,9 @@ pub fn __sk_dst_check(
     }
     let src = (!tp.inet_saddr.is_unspecified()).then_some(tp.inet_saddr);
     let rt = net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, oif).ok()?;
+    // sk_setup_caps(): may bursts go down as one GSO packet?
+    tp.sk_gso = rt.rt_type == net_ipv4::fib::RtnType::Unicast
+        && net.dev_get_by_index(rt.dev).is_some_and(|d| d.gso_enabled());
     tp.sk_dst_cache = Some((rt.clone(), genid, now + SK_DST_RECHECK));
     Some(rt)
 }
@@ -695,7 +749,13 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
         crate::tcp_ipv4::tcp_v4_mtu_reduced(net, tn, sk, tp, mtu);
     }
     let mut cwnd_limited = false;
-    let r = tcp_write_xmit_loop(net, tn, sk, tp, nonagle, &mut cwnd_limited);
+    // sk_can_gso(): gather the burst into GSO packets.
+    let mut gso = tp.sk_gso.then(GsoBatch::default);
+    let r = tcp_write_xmit_loop(net, tn, sk, tp, nonagle, &mut cwnd_limited, gso.as_mut());
+    if let Some(b) = gso.as_mut() {
+        // A local failure is a loss, as for a segment sent alone.
+        let _ = tcp_gso_flush(net, tn, sk, tp, b);
+    }
     tcp_cwnd_validate(tp, cwnd_limited);
     r
 }
@@ -718,6 +778,7 @@ fn tcp_write_xmit_loop(
     tp: &mut TcpSk,
     nonagle: u8,
     cwnd_limited: &mut bool,
+    mut gso: Option<&mut GsoBatch>,
 ) -> bool {
     let mss = tcp_current_mss(net, tp).max(1);
     let mut sent_pkts = 0u32;
@@ -750,7 +811,7 @@ fn tcp_write_xmit_loop(
         let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
         TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
         let clone = skb.skb_clone_xmit();
-        if tcp_transmit_skb(net, tn, sk, tp, clone).is_err() {
+        if __tcp_transmit_skb(net, tn, sk, tp, clone, gso.as_deref_mut()).is_err() {
             // Linux leaves it queued and retries from the RTO or the next
             // ACK; a locally failed send is treated as a loss.
         }

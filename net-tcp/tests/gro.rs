@@ -372,6 +372,7 @@ fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
     inet_init(&lab.a);
     inet_init(&lab.b);
     lab.b.dev_get_by_name("eth0").unwrap().set_gro(true);
+    lab.a.dev_get_by_name("eth0").unwrap().set_gso(true);
     let (c, s) = connect(&lab);
     let data = common::Rng::bytes(7, 8 << 20);
     let (a0, b0) = (lab.a.mib.snapshot(), lab.b.mib.snapshot());
@@ -382,6 +383,9 @@ fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
     let ip_in = lab.b.mib.get(IpstatsMib::InReceives) - b0.get(IpstatsMib::InReceives);
     let acks = lab.a.mib.get(IpstatsMib::InReceives) - a0.get(IpstatsMib::InReceives);
     let segs_in = lab.b.mib.get(TcpMib::InSegs) - b0.get(TcpMib::InSegs);
+    let gso_out = lab.a.mib.get(IpstatsMib::OutRequests) - a0.get(IpstatsMib::OutRequests);
+    let segs_out = lab.a.mib.get(TcpMib::OutSegs) - a0.get(TcpMib::OutSegs);
+    println!("sender: TCP OutSegs {segs_out} in {gso_out} IP datagrams (GSO)");
     println!("frames {frames}, packets after GRO {ip_in} (TCP InSegs {segs_in}), ACKs back {acks}");
     assert!(ip_in * 10 < frames, "GRO merged about 20 frames per packet: {frames} frames, {ip_in} packets");
     assert_eq!(ip_in, segs_in);

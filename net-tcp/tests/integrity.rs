@@ -4,7 +4,8 @@
 //!
 //! Two linnet hosts, `a` (10.0.0.1) and `b` (10.0.0.2), each listening on
 //! [`PORT`], joined by one simulated wire ([`net_dev::Sim`], netem on both
-//! directions); `b` receives through GRO, `a` without. [`SLOTS`] connection slots run at once; each slot's
+//! directions); `b` receives through GRO, `a` sends through GSO, the
+//! other way round neither. [`SLOTS`] connection slots run at once; each slot's
 //! connection is opened by `a` or `b` (drawn), moves a drawn number of
 //! bytes each way (0 – 1 MiB) in drawn send and receive sizes with drawn
 //! socket options (`TCP_NODELAY`, `SO_SNDBUF`, `SO_RCVBUF`, `TCP_MAXSEG`,
@@ -499,9 +500,11 @@ fn many_connections_over_a_faulty_wire_deliver_every_byte() {
             .neigh_add(net, dev.ifindex, peer, peer_dev.dev_addr(), NudState::Permanent)
             .expect("neighbour");
     }
-    // b receives through GRO (`ethtool -K eth0 gro on`), a frame by frame:
-    // both receive paths under the same faults.
+    // b receives through GRO and a sends through GSO (`ethtool -K eth0 gro
+    // on` / `gso on`); the other direction goes frame by frame: both
+    // paths of each under the same faults.
     eb.set_gro(true);
+    ea.set_gso(true);
     let listener = |net: &Arc<Net>| {
         let l = TcpSocket::new(net).expect("socket");
         l.set_nonblocking(true);

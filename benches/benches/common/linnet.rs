@@ -106,11 +106,14 @@ pub fn linnet_lab_mtu(mtu: u32, latency_ns: u64) -> (TwoHosts, Arc<TcpNet>) {
     (lab, ta)
 }
 
-/// Turn GRO on or off on both hosts' `eth0` (`ethtool -K eth0 gro on`):
-/// see `net_core::gro`.
-pub fn set_gro(lab: &TwoHosts, on: bool) {
+/// Turn GRO and GSO on or off on both hosts' `eth0` (`ethtool -K eth0
+/// gro on gso on`): see `net_core::gro` and `net_core::gso`. A socket
+/// notices GSO when it next looks its route up (within a second).
+pub fn set_offloads(lab: &TwoHosts, on: bool) {
     for net in [&lab.a, &lab.b] {
-        net.dev_get_by_name("eth0").expect("eth0").set_gro(on);
+        let dev = net.dev_get_by_name("eth0").expect("eth0");
+        dev.set_gro(on);
+        dev.set_gso(on);
     }
 }
 

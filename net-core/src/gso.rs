@@ -1,0 +1,94 @@
+//! Generic segmentation offload, frag-list form: a burst of segments down
+//! the stack as one packet.
+//!
+//! Mirrors the software GSO path of net/core/dev.c and net/core/gso.c,
+//! Linux 6.18: `validate_xmit_skb()` finding a GSO packet the device cannot
+//! take whole (`netif_needs_gso()`), `skb_gso_segment()` asking the
+//! offload for its EtherType, and `skb_segment_list()` (net/core/skbuff.c)
+//! splitting an `SKB_GSO_FRAGLIST` packet back into its segments, each
+//! given the first one's link and network headers, which
+//! `inet_gso_segment()` then fixes per segment (`tot_len`, the IP ID, the
+//! header checksum).
+//!
+//! # What it is for
+//!
+//! At MTU 1500 a bulk sender's every 1448 bytes would run `ip_queue_xmit()`,
+//! `ip_local_out()`, `ip_finish_output2()`, the neighbour lookup and
+//! `dev_queue_xmit()` with its locks. With GSO the segments of one
+//! `tcp_write_xmit()` burst (up to 64 KiB) travel that way once, as one
+//! packet, and are split just before the qdisc; the wire still carries
+//! 1500-byte frames, each with its own checksums.
+//!
+//! # Where we differ
+//!
+//! Linux's TCP builds one skb of up to 64 KiB (`tcp_skb_pcount()`
+//! segments, `gso_size` the MSS), and `tcp_gso_segment()` cuts it, copying
+//! headers and summing payloads. linnet's TCP keeps one skb per segment in
+//! its queues (so SACK, loss marking and retransmission stay per segment),
+//! so `tcp_write_xmit()` builds each segment's TCP header as usual and
+//! chains the burst's transmit clones on the first one's frag list — the
+//! shape of Linux's `SKB_GSO_FRAGLIST` packets, which GRO builds for
+//! forwarding. Splitting one copies only the 34 bytes of Ethernet and IPv4
+//! header per segment. The split happens before the taps and the pfifo
+//! (Linux splits after the qdisc, in `sch_direct_xmit()`), so a capture and
+//! the queue length count wire frames, as they do on a device without TSO.
+//! GSO is off unless the device has [`NetdevFeatures::GSO`] or
+//! [`NetDev::set_gso`] turned it on (Linux turns it on for every device).
+//!
+//! [`NetdevFeatures::GSO`]: crate::netdevice::NetdevFeatures::GSO
+//! [`NetDev::set_gso`]: crate::netdevice::NetDev::set_gso
+
+use crate::net_namespace::Net;
+use crate::skbuff::{SkBuffHead, Skb};
+
+/// Largest GSO packet, from the network header on (`GSO_LEGACY_MAX_SIZE`,
+/// the default `gso_max_size`).
+pub const GSO_LEGACY_MAX_SIZE: usize = 65536;
+
+impl Net {
+    // ANCHOR: skb_gso_segment
+    /// Split a frag-list GSO packet into its segments, in order
+    /// (`skb_gso_segment()` → `skb_segment_list()`). `skb.data()` is at the
+    /// link-layer header and the network and transport header marks are
+    /// set; each later segment's data is at its transport header. Each gets
+    /// the first one's headers up to its transport header and the packet's
+    /// metadata, then the EtherType's offload fixes its network header
+    /// (`inet_gso_segment()`).
+    pub fn skb_gso_segment(&self, mut skb: Skb) -> SkBuffHead {
+        crate::ftrace_graph!("skb_gso_segment");
+        let mut segs = SkBuffHead::new();
+        let mut rest = std::mem::take(skb.frag_list_mut());
+        let offload = self.gro_find_receive_by_type(skb.protocol);
+        // The first segment's headers: link layer to transport header.
+        let mac_len = usize::try_from(skb.network_offset()).unwrap_or(0);
+        let hdr_len = mac_len + skb.network_header_len();
+        let mut hdr = [0u8; 128];
+        let hdr_len = hdr_len.min(hdr.len()).min(skb.len());
+        hdr[..hdr_len].copy_from_slice(&skb.data()[..hdr_len]);
+        let (dev, protocol, priority, mark, tstamp) =
+            (skb.dev, skb.protocol, skb.priority, skb.mark, skb.tstamp);
+        segs.queue_tail(skb);
+        let mut index = 1u16;
+        while let Some(mut seg) = rest.dequeue() {
+            if seg.headroom() < hdr_len {
+                seg.skb_cow_head(hdr_len);
+            }
+            seg.push(hdr_len).copy_from_slice(&hdr[..hdr_len]);
+            seg.reset_mac_header();
+            seg.set_network_header(mac_len as isize);
+            seg.set_transport_header(hdr_len as isize);
+            seg.dev = dev;
+            seg.protocol = protocol;
+            seg.priority = priority;
+            seg.mark = mark;
+            seg.tstamp = tstamp;
+            if let Some(o) = &offload {
+                o.gso_segment(self, &mut seg, index);
+            }
+            index = index.wrapping_add(1);
+            segs.queue_tail(seg);
+        }
+        segs
+    }
+    // ANCHOR_END: skb_gso_segment
+}

@@ -1,0 +1,94 @@
+//! GSO (net/core/gso.c, `skb_segment_list()`, `inet_gso_segment()`): a
+//! sender's bursts go down through IP, the neighbour and the qdisc as one
+//! packet each, and leave as the very frames they would have been without
+//! it.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, Mutex};
+
+use net_core::skbuff::PktType;
+use net_core::snmp::{IpstatsMib, TcpMib};
+use net_core::{Errno, NetRx, PacketType};
+use net_ipv4::testlink::TwoHosts;
+use net_tcp::af_inet::POLLOUT;
+use net_tcp::{TcpSocket, inet_init};
+
+/// Move `data` from a to b on a fresh lab, GSO on a's `eth0` or not; the
+/// frames a sent (as its tap saw them, outgoing), and a's IP datagram and
+/// TCP segment counts for the transfer.
+fn transfer(data: &[u8], gso: bool) -> (Vec<Vec<u8>>, u64, u64) {
+    let lab = TwoHosts::new(0);
+    inet_init(&lab.a);
+    inet_init(&lab.b);
+    lab.a.dev_get_by_name("eth0").unwrap().set_gso(gso);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s2 = sent.clone();
+    lab.a.dev_add_pack(PacketType::tap("gso_tap", move |_, skb| {
+        if skb.pkt_type == PktType::Outgoing {
+            s2.lock().unwrap().push(skb.data().to_vec());
+        }
+        NetRx::Success
+    }));
+    let l = TcpSocket::new(&lab.b).unwrap();
+    l.set_nonblocking(true);
+    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
+    l.listen(8).unwrap();
+    let c = TcpSocket::new(&lab.a).unwrap();
+    c.set_nonblocking(true);
+    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, 80)), Err(Errno::EINPROGRESS));
+    let mut srv = None;
+    for _ in 0..100 {
+        lab.run_ms(1);
+        if srv.is_none() {
+            srv = l.accept().ok().map(|(s, _)| s);
+        }
+        if srv.is_some() && c.poll() & POLLOUT != 0 {
+            break;
+        }
+    }
+    let s = srv.expect("accepted");
+    s.set_nonblocking(true);
+    let (ip0, tcp0) = (lab.a.mib.get(IpstatsMib::OutRequests), lab.a.mib.get(TcpMib::OutSegs));
+    let (mut off, mut got) = (0, Vec::new());
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..100_000 {
+        while off < data.len() {
+            match c.send(&data[off..]) {
+                Ok(n) if n > 0 => off += n,
+                _ => break,
+            }
+        }
+        let work = lab.a.poll() + lab.b.poll();
+        while let Ok(n) = s.recv(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        if got.len() == data.len() {
+            break;
+        }
+        if work == 0 {
+            lab.run_ms(1);
+        }
+    }
+    assert!(got == data, "every byte arrives, in order");
+    let ip = lab.a.mib.get(IpstatsMib::OutRequests) - ip0;
+    let tcp = lab.a.mib.get(TcpMib::OutSegs) - tcp0;
+    let frames = std::mem::take(&mut *sent.lock().unwrap());
+    (frames, ip, tcp)
+}
+
+#[test]
+fn a_gso_burst_leaves_as_the_frames_it_would_have_been() {
+    let data = common::Rng::bytes(11, 4 << 20);
+    let (plain, ip_plain, tcp_plain) = transfer(&data, false);
+    let (gso, ip_gso, tcp_gso) = transfer(&data, true);
+    println!("without GSO: {tcp_plain} segments in {ip_plain} IP datagrams; with: {tcp_gso} in {ip_gso}");
+    assert_eq!(tcp_gso, tcp_plain, "TCP sent the same segments");
+    assert!(ip_gso * 5 < ip_plain, "IP saw bursts, not segments: {ip_gso} vs {ip_plain}");
+    assert_eq!(gso.len(), plain.len(), "the same number of frames on the wire");
+    assert!(gso.iter().all(|f| f.len() <= 1514), "no frame over the MTU");
+    for (i, (a, b)) in gso.iter().zip(&plain).enumerate() {
+        assert!(a == b, "frame {i} differs: {} vs {} bytes", a.len(), b.len());
+    }
+}
