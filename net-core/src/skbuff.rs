@@ -183,6 +183,15 @@ pub struct SkBuff {
     pub mark: u32,
     /// Queueing priority (`skb->priority`).
     pub priority: u32,
+    /// The socket an early demux found for this received packet
+    /// (`skb->sk` with the `sock_edemux` destructor), for the transport's
+    /// receive handler to take (`skb_steal_sock()`) instead of looking it
+    /// up again. net-core cannot name a transport's socket type, so it is
+    /// an `Any` the transport downcasts. Never copied by a clone and
+    /// dropped when the head is freed or scrubbed (`skb_orphan()`), so a
+    /// queued skb never keeps a socket alive. `None` on the transmit path:
+    /// we do no socket memory accounting through skbs.
+    pub sk: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// Memory charged for this skb: buffer plus head (`SKB_TRUESIZE`).
     pub truesize: u32,
     /// The control block (`skb->cb`).
@@ -303,6 +312,7 @@ fn head_alloc() -> Box<SkBuff> {
 
 fn head_free(mut head: Box<SkBuff>) {
     debug_assert!(!head.list.is_linked());
+    head.sk = None; // skb_release_head_state() → skb_orphan()
     if let Some(buf) = head.buf.take() {
         buf_free(buf);
     }
@@ -509,6 +519,7 @@ impl SkBuff {
         self.hash = 0;
         self.mark = 0;
         self.priority = 0;
+        self.sk = None; // skb_orphan()
         self.cb = SkbCb([0; SKB_CB_SIZE]);
     }
     // ANCHOR_END: skb_scrub_packet
@@ -535,6 +546,7 @@ impl SkBuff {
             hash: 0,
             mark: 0,
             priority: 0,
+            sk: None,
             truesize: 0,
             cb: SkbCb([0; SKB_CB_SIZE]),
             cloned: Cell::new(false),
