@@ -46,6 +46,7 @@ fn host() -> (Arc<Net>, u32, Arc<AtomicUsize>) {
                     NetRx::Success
                 }),
                 err_handler: None,
+                early_demux: None,
             }),
             PROTO,
         )

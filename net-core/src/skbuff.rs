@@ -183,6 +183,15 @@ pub struct SkBuff {
     pub mark: u32,
     /// Queueing priority (`skb->priority`).
     pub priority: u32,
+    /// The socket an early demux found for this received packet
+    /// (`skb->sk` with the `sock_edemux` destructor), for the transport's
+    /// receive handler to take (`skb_steal_sock()`) instead of looking it
+    /// up again. net-core cannot name a transport's socket type, so it is
+    /// an `Any` the transport downcasts. Never copied by a clone and
+    /// dropped when the head is freed or scrubbed (`skb_orphan()`), so a
+    /// queued skb never keeps a socket alive. `None` on the transmit path:
+    /// we do no socket memory accounting through skbs.
+    pub sk: Option<Arc<dyn std::any::Any + Send + Sync>>,
     /// Memory charged for this skb: buffer plus head (`SKB_TRUESIZE`).
     pub truesize: u32,
     /// Payload bytes per segment of a packet GRO built from several
@@ -318,6 +327,7 @@ fn head_alloc() -> Box<SkBuff> {
 fn head_free(mut head: Box<SkBuff>) {
     debug_assert!(!head.list.is_linked());
     head.frag_list.purge();
+    head.sk = None; // skb_release_head_state() → skb_orphan()
     if let Some(buf) = head.buf.take() {
         buf_free(buf);
     }
@@ -526,6 +536,7 @@ impl SkBuff {
         self.priority = 0;
         self.gso_size = 0;
         self.gso_segs = 0;
+        self.sk = None; // skb_orphan()
         self.cb = SkbCb([0; SKB_CB_SIZE]);
     }
     // ANCHOR_END: skb_scrub_packet
@@ -552,6 +563,7 @@ impl SkBuff {
             hash: 0,
             mark: 0,
             priority: 0,
+            sk: None,
             truesize: 0,
             gso_size: 0,
             gso_segs: 0,

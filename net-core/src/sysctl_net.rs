@@ -265,6 +265,9 @@ struct SysctlEntry {
     /// Serialises writers. A write is a handful of stores and never waits,
     /// so spinning is cheaper than parking; readers never take it.
     write_lock: spin::Mutex<()>,
+    /// The table's generation ([`SysctlTable::generation`]), bumped by
+    /// every write of this or any other sysctl of the table.
+    table_generation: Arc<AtomicU64>,
 }
 
 /// A handle on one sysctl's value, returned by [`SysctlTable::register`].
@@ -276,13 +279,24 @@ struct SysctlEntry {
 pub struct Sysctl(Arc<SysctlEntry>);
 
 impl Sysctl {
-    fn new(def: &'static SysctlDef) -> Sysctl {
+    fn new(def: &'static SysctlDef, table_generation: Arc<AtomicU64>) -> Sysctl {
         Sysctl(Arc::new(SysctlEntry {
             def,
             seq: AtomicU64::new(0),
             values: def.default.iter().map(|&v| AtomicI64::new(v)).collect(),
             write_lock: spin::Mutex::new(()),
+            table_generation,
         }))
+    }
+
+    /// The generation of the table this sysctl belongs to: it changes
+    /// whenever any sysctl of the table is written. A layer that copies
+    /// several sysctls into its own structure (the neighbour table's
+    /// `neigh_parms`) compares it with the generation of its last copy
+    /// and skips the copy when nothing changed. One atomic load. Linux
+    /// needs none: its sysctls point straight at the fields they set.
+    pub fn table_generation(&self) -> u64 {
+        self.0.table_generation.load(Ordering::Acquire)
     }
 
     /// The dotted name.
@@ -409,6 +423,7 @@ impl Sysctl {
             slot.store(v, Ordering::Relaxed);
         }
         e.seq.store(seq.wrapping_add(2), Ordering::Release);
+        e.table_generation.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -502,6 +517,9 @@ pub struct SysctlTable {
     entries: spin::RwLock<BTreeMap<&'static str, Sysctl>>,
     /// Registered string sysctls by dotted name.
     strings: spin::RwLock<BTreeMap<&'static str, StrSysctl>>,
+    /// Bumped by every successful write of an integer sysctl
+    /// ([`Sysctl::table_generation`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl SysctlTable {
@@ -510,7 +528,14 @@ impl SysctlTable {
         SysctlTable {
             entries: spin::RwLock::new(BTreeMap::new()),
             strings: spin::RwLock::new(BTreeMap::new()),
+            generation: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The table's generation: changes with every write of an integer
+    /// sysctl (see [`Sysctl::table_generation`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Adds a sysctl with its default value and returns its handle.
@@ -541,7 +566,11 @@ impl SysctlTable {
         if let Some(check) = def.validate {
             assert!(check(def.default).is_ok(), "{}: default refused by its validator", def.name);
         }
-        self.entries.write().entry(def.name).or_insert_with(|| Sysctl::new(def)).clone()
+        self.entries
+            .write()
+            .entry(def.name)
+            .or_insert_with(|| Sysctl::new(def, self.generation.clone()))
+            .clone()
     }
 
     /// Adds a string sysctl with its default value and returns its handle

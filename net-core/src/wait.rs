@@ -21,7 +21,7 @@
 //!   the host would never return: the socket layer refuses to sleep there
 //!   (see net-tcp's `sk_wait_event`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -34,8 +34,11 @@ pub struct WaitQueue {
     cv: Condvar,
     /// Threads inside [`WaitQueue::wait_event_timeout`] (Linux:
     /// `wq_has_sleeper()`), so a wake-up with nobody waiting costs one
-    /// atomic load instead of a mutex and a futex call.
-    sleepers: AtomicUsize,
+    /// atomic load instead of a mutex and a futex call. A `u32` packs
+    /// beside the condvar's futex word: every socket embeds a wait queue,
+    /// and 8 bytes more would take `Arc<TcpSock>` past glibc's largest
+    /// tcache size (1,032 bytes), making each socket allocation slower.
+    sleepers: AtomicU32,
 }
 
 /// How a [`WaitQueue::wait_event_timeout`] ended.

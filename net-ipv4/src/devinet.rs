@@ -360,6 +360,10 @@ pub fn inet_addr_del(
     for (removed, still_local) in removed.iter().zip(still_local) {
         fib_del_ifaddr(ipv4, removed, still_local);
     }
+    // fib_inetaddr_event(NETDEV_DOWN) → rt_cache_flush(): every cached
+    // route (a socket's `sk_dst_cache`, its input route `sk_rx_dst`) is
+    // stale now.
+    ipv4.fib.rt_genid_bump();
     Ok(())
 }
 

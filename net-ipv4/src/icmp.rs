@@ -747,6 +747,7 @@ pub fn icmp_init(_net: &Arc<Net>, ipv4: &Arc<Ipv4>) {
             }
         }),
         err_handler: None,
+        early_demux: None,
     };
     // Linux: pr_crit("cannot add ICMP protocol") and carry on.
     let _ = ipv4.protos.inet_add_protocol(Arc::new(prot), IPPROTO_ICMP);
@@ -1445,6 +1446,7 @@ mod tests {
             err_handler: Some(Box::new(move |_: &Net, e: &IcmpErr<'_>| {
                 s2.lock().push((e.type_, e.code, e.info, e.inner.len()))
             })),
+            early_demux: None,
         };
         ipv4.protos.inet_add_protocol(Arc::new(prot), 253).unwrap();
         let mut quoted = vec![0x45, 0, 0, 48, 0, 0, 0x40, 0, 64, 253, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];

@@ -402,6 +402,13 @@ pub struct InetSkbParm {
     /// Largest fragment received, for a reassembled datagram
     /// (`frag_max_size`); 0 otherwise.
     pub frag_max_size: u16,
+    /// The routing generation ([`crate::fib::Fib::rt_genid`]) of the local
+    /// input route `ip_rcv_finish()` found for this datagram, 0 for any
+    /// other route. Linux's skb carries the route itself (`skb_dst()`, with
+    /// its `rt_genid`), which `inet_sk_rx_dst_set()` caches in the
+    /// socket; we carry the one word that cache needs
+    /// ([`crate::route::SkRxDst`]).
+    pub rt_genid: u64,
 }
 // ANCHOR_END: inet_skb_parm
 

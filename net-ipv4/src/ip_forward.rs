@@ -78,6 +78,8 @@ fn ip_exceeds_mtu(len: usize, frag_off: u16, frag_max_size: u16, mtu: u32) -> bo
 ///
 /// 1. a frame not addressed to our MAC (`pkt_type != PACKET_HOST`) is
 ///    dropped (`OTHERHOST`): a router forwards only what was sent to it;
+///    so is one early demux gave a local socket (`skb->sk`,
+///    `NOT_SPECIFIED`);
 /// 2. TTL ≤ 1: ICMP time exceeded (type 11, code 0) to the source,
 ///    `InHdrErrors`, drop (`IP_INHDR`);
 /// 3. longer than the path MTU with DF set: ICMP fragmentation needed
@@ -93,6 +95,12 @@ pub fn ip_forward(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: Rtable) -> NetRx {
     net_core::ftrace_graph!("ip_forward");
     if skb.pkt_type != PktType::Host {
         net.kfree_skb_reason(skb, SkbDropReason::Otherhost);
+        return NetRx::Drop;
+    }
+    // `if (unlikely(skb->sk)) goto drop;`: early demux found a local
+    // socket for it, yet the route says forward (its address went away).
+    if skb.sk.is_some() {
+        net.kfree_skb_reason(skb, SkbDropReason::NotSpecified);
         return NetRx::Drop;
     }
     let Some((ttl, frag_off)) = IpHdr::new_checked(skb.network_header()).map(|h| (h.ttl(), h.frag_off()))

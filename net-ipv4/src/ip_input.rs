@@ -14,7 +14,7 @@
 //! `InNoRoutes`, `InUnknownProtos`).
 //!
 //! Where we differ: no netfilter hooks (`NF_INET_PRE_ROUTING`,
-//! `NF_INET_LOCAL_IN`), no early demux, no raw sockets
+//! `NF_INET_LOCAL_IN`), early demux only for TCP ([`ip_early_demux`]), no raw sockets
 //! (`raw_local_deliver()`), no IP options processing beyond the length
 //! checks (`ip_rcv_options()`), no `skb_share_check()` (our writers unshare
 //! on demand), no per-device `rx_otherhost_dropped` counter (net-core's
@@ -153,14 +153,20 @@ fn inhdr_error(net: &Net, skb: Skb, reason: SkbDropReason) -> Option<Skb> {
 /// `InAddrErrors` for `IP_INADDRERRORS` and `InNoRoutes` for
 /// `IP_INNOROUTES` (Linux counts these in `ip_error()`); a blackhole route
 /// drops silently, unreachable and prohibit routes as no route.
-pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
+pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, mut skb: Skb) -> NetRx {
     net_core::ftrace_graph!("ip_rcv_finish");
-    let Some((saddr, daddr)) = IpHdr::new_checked(skb.network_header()).map(|h| (h.saddr(), h.daddr()))
+    let Some((saddr, daddr, protocol, is_fragment)) = IpHdr::new_checked(skb.network_header())
+        .map(|h| (h.saddr(), h.daddr(), h.protocol(), h.is_fragment()))
     else {
         net.kfree_skb_reason(skb, SkbDropReason::IpInhdr);
         return NetRx::Drop;
     };
+    if ip_early_demux(net, ipv4, &mut skb, protocol, is_fragment) {
+        // The socket's cached input route: local delivery, no lookup.
+        return ip_local_deliver(net, ipv4, skb);
+    }
     let iif = skb.dev;
+    let rt_genid = ipv4.fib.rt_genid();
     let rt = match crate::route::ip_route_input(net, ipv4, &skb, daddr, saddr, iif) {
         Ok(rt) => rt,
         Err(reason) => {
@@ -174,7 +180,14 @@ pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
         }
     };
     match rt.rt_type {
-        RtnType::Local => ip_local_deliver(net, ipv4, skb),
+        RtnType::Local => {
+            // skb_dst_set(): what inet_sk_rx_dst_set() may cache. Only an
+            // input route looked up here; looped-back output is not one.
+            if skb.pkt_type != PktType::Loopback {
+                IPCB_mut(&mut skb).rt_genid = rt_genid;
+            }
+            ip_local_deliver(net, ipv4, skb)
+        }
         RtnType::Broadcast => {
             net.mib.inc(IpExtMib::InBcastPkts);
             net.mib.add(IpExtMib::InBcastOctets, skb.len() as u64);
@@ -198,6 +211,40 @@ pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, skb: Skb) -> NetRx {
     }
 }
 // ANCHOR_END: ip_rcv_finish
+
+// ANCHOR: ip_early_demux
+/// Ask the transport for the established socket and its cached input
+/// route before routing; true when the skb may skip [`ip_route_input`]
+/// (`skb_valid_dst()` after the early demux).
+///
+/// Mirrors the early-demux block of `ip_rcv_finish_core()`
+/// (net/ipv4/ip_input.c): only with `net.ipv4.ip_early_demux` set, for a
+/// datagram that is not a fragment and carries no socket yet, and, for
+/// TCP, with `net.ipv4.tcp_early_demux` set. The transport's hook
+/// (`tcp_v4_early_demux()`) attaches the socket it found (`skb->sk`) even
+/// when the route must still be looked up. A packet whose socket has no
+/// valid cached route is routed as before, so every counter
+/// `ip_route_input` and its callers bump still rises; a cached route is
+/// always a local one, which `ip_rcv_finish()` counts nothing for.
+///
+/// Where we differ: Linux 6.18 calls `tcp_v4_early_demux()` and
+/// `udp_v4_early_demux()` directly; we go through the
+/// [`crate::protocol::NetProtocol::early_demux`] hook (only TCP has one).
+///
+/// [`ip_route_input`]: crate::route::ip_route_input
+#[doc(alias = "ip_rcv_finish_core")]
+fn ip_early_demux(net: &Net, ipv4: &Ipv4, skb: &mut Skb, protocol: u8, is_fragment: bool) -> bool {
+    if ipv4.sysctl.ip_early_demux.get() == 0 || is_fragment || skb.sk.is_some() {
+        return false;
+    }
+    if protocol == crate::ip::IPPROTO_TCP && ipv4.sysctl.tcp_early_demux.get() == 0 {
+        return false;
+    }
+    let Some(ipprot) = ipv4.protos.get(protocol) else { return false };
+    let Some(early_demux) = ipprot.early_demux.as_ref() else { return false };
+    early_demux(net, skb)
+}
+// ANCHOR_END: ip_early_demux
 
 /// Deliver a datagram addressed to this host, reassembling first.
 ///

@@ -39,12 +39,14 @@
 //! # Where we differ
 //!
 //! - Entries are keyed by `(ifindex, address)` in a `HashMap` behind one
-//!   spin lock; Linux's resizable RCU hash and `gc_list` are replaced by a
+//!   spin lock, hashed by a keyed multiplicative hash as `arp_hashfn()`
+//!   does; Linux's resizable RCU hash and `gc_list` are replaced by a
 //!   sort on `updated` when forced GC runs.
 //! - `neigh_periodic_work` runs lazily when an entry is created and at least
 //!   `base_reachable_time / 2` passed since its last run, not from a
 //!   workqueue, so an idle namespace keeps no timer armed.
-//! - No hardware header cache (`hh_cache`), proxy queue, netlink
+//! - The hardware header cache (`hh_cache`) holds the resolved address,
+//!   not a prebuilt header ([`neigh_output`]); no proxy queue, netlink
 //!   notifications or `NTF_*` flags; no entries for loopback, `IFF_NOARP`,
 //!   broadcast or multicast next hops (Linux creates `NUD_NOARP` ones):
 //!   their address is known without asking, so we send directly.
@@ -330,8 +332,6 @@ struct NeighInner {
     confirmed: u64,
     /// Last state or address change, jiffies (`updated`).
     updated: u64,
-    /// Last use for output, jiffies (`used`).
-    used: u64,
     /// Probes sent in this round (`probes`).
     probes: u32,
     /// Packets waiting for resolution (`arp_queue`).
@@ -354,7 +354,39 @@ pub struct Neighbour {
     tbl: Weak<TblShared>,
     /// The entry's timer on the namespace wheel (`timer`).
     timer: TimerId,
+    /// Last use for output, jiffies (`used`). Linux reads and writes it
+    /// with `READ_ONCE`/`WRITE_ONCE`, outside the entry lock; so do we,
+    /// because the [`neigh_hh_output`] fast path notes every use.
+    used: AtomicU64,
+    /// The cached hardware header (`struct hh_cache hh`): the resolved
+    /// address with [`HH_VALID`] set while the entry is `NUD_CONNECTED`,
+    /// 0 otherwise. Written with the entry lock held whenever the state or
+    /// the address changes ([`neigh_hh_update`]); read without it by
+    /// [`neigh_output`], as Linux reads `hh->hh_len` and `nud_state` with
+    /// `READ_ONCE` ("could be changed under us").
+    hh: AtomicU64,
     inner: spin::Mutex<NeighInner>,
+}
+
+/// Set in [`Neighbour::hh`] when it holds an address.
+const HH_VALID: u64 = 1 << 48;
+
+/// Publish the entry's header cache after its state or address changed,
+/// the entry lock held: the address while `NUD_CONNECTED` (and alive),
+/// nothing otherwise. Linux fills `hh` once (`neigh_hh_init()`) and keys
+/// the fast path on `nud_state & NUD_CONNECTED`; folding both into one
+/// word gives the lockless reader a consistent pair.
+fn neigh_hh_update(n: &Neighbour, i: &NeighInner) {
+    let v = if i.nud_state.bits() & NUD_CONNECTED != 0 && !i.dead {
+        let mut w = [0u8; 8];
+        w[..6].copy_from_slice(&i.ha);
+        HH_VALID | u64::from_le_bytes(w)
+    } else {
+        0
+    };
+    if n.hh.load(Ordering::Relaxed) != v {
+        n.hh.store(v, Ordering::Release);
+    }
 }
 
 impl std::fmt::Debug for Neighbour {
@@ -393,7 +425,7 @@ impl Neighbour {
     /// `confirmed`, `updated`, `used` (jiffies).
     pub fn times(&self) -> (u64, u64, u64) {
         let i = self.inner.lock();
-        (i.confirmed, i.updated, i.used)
+        (i.confirmed, i.updated, self.used.load(Ordering::Relaxed))
     }
     /// The entry's timer.
     pub fn timer(&self) -> TimerId {
@@ -406,6 +438,81 @@ impl Neighbour {
     }
 }
 
+// ANCHOR: arp_hashfn
+/// The hash key of an entry: its device and next hop (Linux hashes
+/// `primary_key` and the device pointer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NeighKey {
+    dev: u32,
+    key: Ipv4Addr,
+}
+
+impl std::hash::Hash for NeighKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64((u64::from(self.dev) << 32) | u64::from(u32::from(self.key)));
+    }
+}
+
+/// The table's hash function, keyed per table (`tbl->nht->hash_rnd`).
+///
+/// Mirrors `arp_hashfn()` (include/net/arp.h): `(key ^ hash32_ptr(dev)) *
+/// hash_rnd[0]`, a multiplicative hash whose random multiplier, drawn
+/// when the table is made, keeps an outsider from choosing addresses that
+/// collide (RFC 1122 §2.3.2.2 asks for flooding limits; `gc_thresh3`
+/// bounds the table, the random key the chains). Ours multiplies the
+/// 64-bit (ifindex, address) word, salted, by an odd random 64-bit key and
+/// folds the 128-bit product, so every bit of the key reaches the bits
+/// `HashMap` uses for its buckets and tags; SipHash, the `HashMap`
+/// default, cost more than the rest of the lookup.
+#[derive(Clone, Debug)]
+struct ArpHashRnd {
+    salt: u64,
+    mul: u64,
+}
+
+impl ArpHashRnd {
+    /// Two random words from the standard library's per-process keys, so
+    /// no draw is taken from the namespace's seeded generator (which would
+    /// shift every later random choice of a simulation).
+    fn new() -> Self {
+        use std::hash::BuildHasher;
+        let s = std::collections::hash_map::RandomState::new();
+        ArpHashRnd { salt: s.hash_one(0x6172_705f_6861_7368_u64), mul: s.hash_one(1u64) | 1 }
+    }
+}
+
+impl std::hash::BuildHasher for ArpHashRnd {
+    type Hasher = ArpHasher;
+    fn build_hasher(&self) -> ArpHasher {
+        ArpHasher { rnd: self.clone(), h: self.salt }
+    }
+}
+
+/// One [`ArpHashRnd`] hash in progress.
+#[derive(Debug)]
+struct ArpHasher {
+    rnd: ArpHashRnd,
+    h: u64,
+}
+
+impl std::hash::Hasher for ArpHasher {
+    fn write_u64(&mut self, v: u64) {
+        let m = u128::from(self.h ^ v) * u128::from(self.rnd.mul);
+        self.h = (m as u64) ^ ((m >> 64) as u64);
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.h
+    }
+}
+// ANCHOR_END: arp_hashfn
+
 /// The part of the table its entries and timers share.
 struct TblShared {
     parms: NeighParms,
@@ -417,8 +524,11 @@ struct TblShared {
     last_flush: AtomicU64,
     /// The last `neigh_periodic_work`, jiffies.
     last_periodic: AtomicU64,
+    /// The sysctl table generation `neigh_parms_sync` last copied
+    /// (`u64::MAX`: never).
+    parms_generation: AtomicU64,
     /// The hash (`nht`), guarded by `tbl->lock`.
-    hash: spin::Mutex<HashMap<(u32, Ipv4Addr), Arc<Neighbour>>>,
+    hash: spin::Mutex<HashMap<NeighKey, Arc<Neighbour>, ArpHashRnd>>,
     /// What ARP needs from IPv4, for timer-driven probes and failures.
     ops: spin::RwLock<Option<Weak<dyn ArpOps>>>,
 }
@@ -446,7 +556,8 @@ impl NeighTable {
                 gc_thresh3: AtomicUsize::new(NEIGH_GC_THRESH3),
                 last_flush: AtomicU64::new(0),
                 last_periodic: AtomicU64::new(0),
-                hash: spin::Mutex::new(HashMap::new()),
+                parms_generation: AtomicU64::new(u64::MAX),
+                hash: spin::Mutex::new(HashMap::with_hasher(ArpHashRnd::new())),
                 ops: spin::RwLock::new(None),
             }),
         }
@@ -485,7 +596,17 @@ impl NeighTable {
     /// enters the table through [`neigh_output`] or `arp_rcv`). Changing
     /// `base_reachable_time_ms` redraws `reachable_time`, as
     /// `neigh_proc_base_reachable_time()` does. Negative values count as 0.
+    ///
+    /// Costs one load when no sysctl was written since the last copy: the
+    /// copy is keyed on the sysctl table's generation
+    /// ([`net_core::sysctl_net::Sysctl::table_generation`]), read before
+    /// the values so a write racing with the copy makes the next call copy
+    /// again.
     pub fn neigh_parms_sync(&self, s: &crate::sysctl_net_ipv4::Ipv4Sysctls) {
+        let generation = s.neigh_base_reachable_time_ms.table_generation();
+        if self.shared.parms_generation.load(Ordering::Acquire) == generation {
+            return;
+        }
         // Store only what changed, so the data path reads shared cache lines.
         fn set64(a: &AtomicU64, v: u64) -> bool {
             a.load(Ordering::Relaxed) != v && {
@@ -520,6 +641,7 @@ impl NeighTable {
         setz(&self.shared.gc_thresh1, s.neigh_gc_thresh1.get());
         setz(&self.shared.gc_thresh2, s.neigh_gc_thresh2.get());
         setz(&self.shared.gc_thresh3, s.neigh_gc_thresh3.get());
+        self.shared.parms_generation.store(generation, Ordering::Release);
     }
 
     /// Give the table what ARP needs from IPv4 for its timers (`arp_init`
@@ -541,7 +663,7 @@ impl NeighTable {
     /// Find an entry (`neigh_lookup()`).
     pub fn neigh_lookup(&self, dev: u32, key: Ipv4Addr) -> Option<Arc<Neighbour>> {
         inc(&self.shared.stats.lookups);
-        let n = self.shared.hash.lock().get(&(dev, key)).cloned();
+        let n = self.shared.hash.lock().get(&NeighKey { dev, key }).cloned();
         if n.is_some() {
             inc(&self.shared.stats.hits);
         }
@@ -601,6 +723,8 @@ impl NeighTable {
                 primary_key: key,
                 tbl,
                 timer,
+                used: AtomicU64::new(now),
+                hh: AtomicU64::new(0),
                 inner: spin::Mutex::new(NeighInner {
                     nud_state: NudState::None,
                     ha: [0; 6],
@@ -608,7 +732,6 @@ impl NeighTable {
                     // is not taken for reachable.
                     confirmed: now.wrapping_sub(ld64(&s.parms.base_reachable_time) << 1),
                     updated: now,
-                    used: now,
                     probes: 0,
                     arp_queue: SkBuffHead::new(),
                     arp_queue_len_bytes: 0,
@@ -617,14 +740,14 @@ impl NeighTable {
             }
         });
         let mut h = s.hash.lock();
-        if let Some(existing) = h.get(&(dev, key)) {
+        if let Some(existing) = h.get(&NeighKey { dev, key }) {
             // Lost a race with another creator: use theirs.
             let e = existing.clone();
             drop(h);
             net.timer_shutdown(n.timer);
             return Some(e);
         }
-        h.insert((dev, key), n.clone());
+        h.insert(NeighKey { dev, key }, n.clone());
         inc(&s.stats.allocs);
         Some(n)
     }
@@ -633,7 +756,7 @@ impl NeighTable {
     /// `neigh_cleanup_and_release()`): its timer is shut down, its queue
     /// purged (`QUEUE_PURGE`).
     fn neigh_remove(&self, net: &Net, n: &Arc<Neighbour>) {
-        self.shared.hash.lock().remove(&(n.dev, n.primary_key));
+        self.shared.hash.lock().remove(&NeighKey { dev: n.dev, key: n.primary_key });
         neigh_destroy(net, &self.shared, n);
     }
 
@@ -694,15 +817,17 @@ impl NeighTable {
             h.values()
                 .filter(|n| Arc::strong_count(n) == 1)
                 .filter(|n| {
-                    let mut i = n.inner.lock();
+                    let i = n.inner.lock();
                     let st = i.nud_state.bits();
                     if st & (NUD_PERMANENT | NUD_IN_TIMER) != 0 {
                         return false;
                     }
-                    if time_before(i.used, i.confirmed) && time_before_eq(i.confirmed, now) {
-                        i.used = i.confirmed;
+                    let mut used = n.used.load(Ordering::Relaxed);
+                    if time_before(used, i.confirmed) && time_before_eq(i.confirmed, now) {
+                        used = i.confirmed;
+                        n.used.store(used, Ordering::Relaxed);
                     }
-                    st == NUD_FAILED || !(i.used <= now && now < i.used + stale)
+                    st == NUD_FAILED || !(used <= now && now < used + stale)
                 })
                 .cloned()
                 .collect()
@@ -793,6 +918,7 @@ fn neigh_destroy(net: &Net, s: &TblShared, n: &Neighbour) {
     let purged = {
         let mut i = n.inner.lock();
         i.dead = true;
+        neigh_hh_update(n, &i);
         i.arp_queue_len_bytes = 0;
         let mut q = SkBuffHead::new();
         q.splice_tail_init(&mut i.arp_queue);
@@ -857,8 +983,10 @@ fn __neigh_event_send(net: &Net, ops: Option<&dyn ArpOps>, n: &Neighbour, mut sk
     };
     let p = &tbl.parms;
     let now = net.jiffies();
+    if n.used.load(Ordering::Relaxed) != now {
+        n.used.store(now, Ordering::Relaxed);
+    }
     let mut i = n.inner.lock();
-    i.used = now;
     let st = i.nud_state.bits();
     if st & (NUD_CONNECTED | NUD_DELAY | NUD_PROBE) != 0 {
         let ha = i.ha;
@@ -876,11 +1004,13 @@ fn __neigh_event_send(net: &Net, ops: Option<&dyn ArpOps>, n: &Neighbour, mut sk
             net.del_timer(n.timer);
             i.nud_state = NudState::Incomplete;
             i.updated = now;
+            neigh_hh_update(n, &i);
             immediate_probe = true;
             net.mod_timer(n.timer, now + ld64(&p.retrans_time).max(HZ / 100));
         } else {
             i.nud_state = NudState::Failed;
             i.updated = now;
+            neigh_hh_update(n, &i);
             drop(i);
             net.kfree_skb_reason(skb, SkbDropReason::NeighFailed);
             return EventSend::Held;
@@ -889,6 +1019,7 @@ fn __neigh_event_send(net: &Net, ops: Option<&dyn ArpOps>, n: &Neighbour, mut sk
         net.del_timer(n.timer);
         i.nud_state = NudState::Delay;
         i.updated = now;
+        neigh_hh_update(n, &i);
         net.mod_timer(n.timer, now + ld64(&p.delay_probe_time));
         let ha = i.ha;
         return EventSend::Send(skb, ha);
@@ -953,41 +1084,91 @@ pub fn neigh_resolve_output(
     nexthop: Ipv4Addr,
     skb: Skb,
 ) -> Result<(), Errno> {
-    net_core::ftrace_graph!("neigh_resolve_output");
+    match neigh_output_lookup(net, tbl, ops, dev, nexthop, skb) {
+        Lookup::Done(r) => r,
+        Lookup::Entry(n, skb) => __neigh_resolve_output(net, ops, dev, &n, skb),
+    }
+}
+
+/// What [`neigh_output_lookup`] found.
+enum Lookup {
+    /// Sent (or dropped) without an entry.
+    Done(Result<(), Errno>),
+    /// The entry to send through, found or created.
+    Entry(Arc<Neighbour>, Skb),
+}
+
+/// The part of `arp_constructor()` that needs no table, then
+/// `__ipv4_neigh_lookup_noref()` or `__neigh_create()`.
+fn neigh_output_lookup(
+    net: &Net,
+    tbl: &NeighTable,
+    ops: Option<&dyn ArpOps>,
+    dev: &Arc<NetDev>,
+    nexthop: Ipv4Addr,
+    skb: Skb,
+) -> Lookup {
     if dev.flags() & (IFF_NOARP | IFF_LOOPBACK) != 0 {
-        return neigh_xmit(net, dev, skb, dev.dev_addr());
+        return Lookup::Done(neigh_xmit(net, dev, skb, dev.dev_addr()));
     }
     if nexthop.is_broadcast() {
-        return neigh_xmit(net, dev, skb, dev.broadcast);
+        return Lookup::Done(neigh_xmit(net, dev, skb, dev.broadcast));
     }
     if nexthop.is_multicast() {
-        return neigh_xmit(net, dev, skb, ip_eth_mc_map(nexthop));
+        return Lookup::Done(neigh_xmit(net, dev, skb, ip_eth_mc_map(nexthop)));
     }
-    let n = match tbl.neigh_lookup(dev.ifindex, nexthop) {
-        Some(n) => n,
+    match tbl.neigh_lookup(dev.ifindex, nexthop) {
+        Some(n) => Lookup::Entry(n, skb),
         // A subnet broadcast never gets an entry, so ask only on a miss.
         None if ops.is_some_and(|o| o.is_broadcast(dev.ifindex, nexthop)) => {
-            return neigh_xmit(net, dev, skb, dev.broadcast);
+            Lookup::Done(neigh_xmit(net, dev, skb, dev.broadcast))
         }
         None => match tbl.neigh_create(net, dev.ifindex, nexthop) {
-            Some(n) => n,
+            Some(n) => Lookup::Entry(n, skb),
             None => {
                 net.kfree_skb_reason(skb, SkbDropReason::NeighCreatefail);
-                return Err(Errno::EINVAL);
+                Lookup::Done(Err(Errno::EINVAL))
             }
         },
-    };
-    match __neigh_event_send(net, ops, &n, skb) {
+    }
+}
+
+/// `n->output` = `neigh_resolve_output()` for an entry in hand:
+/// `neigh_event_send()`, then the header and `dev_queue_xmit`.
+fn __neigh_resolve_output(
+    net: &Net,
+    ops: Option<&dyn ArpOps>,
+    dev: &Arc<NetDev>,
+    n: &Neighbour,
+    skb: Skb,
+) -> Result<(), Errno> {
+    net_core::ftrace_graph!("neigh_resolve_output");
+    match __neigh_event_send(net, ops, n, skb) {
         EventSend::Send(skb, ha) => neigh_xmit(net, dev, skb, ha),
         EventSend::Held => Ok(()),
     }
 }
 // ANCHOR_END: neigh_resolve_output
 
+// ANCHOR: neigh_output
 /// Send `skb` (data at the IPv4 header) to `nexthop` on `dev`: push the
-/// Ethernet header and `dev_queue_xmit`, or queue while ARP resolves
-/// (`neigh_output()` / `neigh_resolve_output()`). See
-/// [`neigh_resolve_output`].
+/// Ethernet header and `dev_queue_xmit`, or queue while ARP resolves.
+///
+/// Mirrors `neigh_output()` (include/net/neighbour.h) as
+/// `ip_finish_output2()` calls it: an entry that is `NUD_CONNECTED` with
+/// a cached header takes [`neigh_hh_output`], without the entry lock;
+/// anything else goes through `n->output`, [`neigh_resolve_output`]'s
+/// `neigh_event_send()`, which moves `STALE` to `DELAY`, queues while
+/// `INCOMPLETE`, and so on. The entry still ages as Linux's does: its
+/// timer moves `REACHABLE` on to `DELAY` or `STALE` whatever the fast path
+/// does, and the fast path stops the moment the state leaves
+/// `NUD_CONNECTED`.
+///
+/// Where we differ: the fast path notes the use in `used` (Linux's
+/// `neigh_hh_output()` leaves it to `neigh_event_send()`), because our TCP
+/// does not confirm its neighbours (`dst_confirm_neigh()`): without that,
+/// an entry a connection keeps busy would go `STALE` rather than `DELAY`
+/// when `reachable_time` runs out, as it did before this path existed.
 pub fn neigh_output(
     net: &Net,
     ipv4: &Ipv4,
@@ -997,8 +1178,30 @@ pub fn neigh_output(
 ) -> Result<(), Errno> {
     net_core::ftrace_graph!("neigh_output");
     ipv4.arp_tbl.neigh_parms_sync(&ipv4.sysctl);
-    neigh_resolve_output(net, &ipv4.arp_tbl, Some(ipv4), dev, nexthop, skb)
+    let (n, skb) = match neigh_output_lookup(net, &ipv4.arp_tbl, Some(ipv4), dev, nexthop, skb) {
+        Lookup::Done(r) => return r,
+        Lookup::Entry(n, skb) => (n, skb),
+    };
+    let hh = n.hh.load(Ordering::Acquire);
+    if hh & HH_VALID != 0 {
+        let now = net.jiffies();
+        if n.used.load(Ordering::Relaxed) != now {
+            n.used.store(now, Ordering::Relaxed);
+        }
+        let mut ha = [0u8; 6];
+        ha.copy_from_slice(&hh.to_le_bytes()[..6]);
+        return neigh_hh_output(net, dev, skb, ha);
+    }
+    __neigh_resolve_output(net, Some(ipv4), dev, &n, skb)
 }
+
+/// Mirrors `neigh_hh_output()` (include/net/neighbour.h): copy the cached
+/// Ethernet header in front of the packet and `dev_queue_xmit()` it.
+fn neigh_hh_output(net: &Net, dev: &NetDev, skb: Skb, ha: MacAddr) -> Result<(), Errno> {
+    net_core::ftrace_graph!("neigh_hh_output");
+    neigh_xmit(net, dev, skb, ha)
+}
+// ANCHOR_END: neigh_output
 
 /// The Ethernet group address of an IPv4 multicast group (`ip_eth_mc_map()`):
 /// `01:00:5e` and the group's low 23 bits.
@@ -1042,6 +1245,7 @@ pub fn neigh_update(
     if new.bits() & NUD_VALID == 0 {
         net.del_timer(n.timer);
         i.nud_state = new;
+        neigh_hh_update(n, &i);
         if old.bits() & (NUD_INCOMPLETE | NUD_PROBE) != 0 && new == NudState::Failed {
             neigh_invalidate(net, ops, &tbl, i);
         }
@@ -1105,6 +1309,7 @@ fn finish_update(
             i.confirmed = now.wrapping_sub(ld64(&p.base_reachable_time) << 1);
         }
     }
+    neigh_hh_update(n, &i);
     if new == old || old.bits() & NUD_VALID != 0 {
         return;
     }
@@ -1180,7 +1385,10 @@ pub fn neigh_timer_handler(net: &Net, n: &Neighbour) {
             let rt = p.reachable_time(net);
             if time_before_eq(now, i.confirmed.wrapping_add(rt)) {
                 next = i.confirmed.wrapping_add(rt);
-            } else if time_before_eq(now, i.used.wrapping_add(ld64(&p.delay_probe_time))) {
+            } else if time_before_eq(
+                now,
+                n.used.load(Ordering::Relaxed).wrapping_add(ld64(&p.delay_probe_time)),
+            ) {
                 i.nud_state = NudState::Delay;
                 i.updated = now;
                 next = now + ld64(&p.delay_probe_time);
@@ -1206,10 +1414,12 @@ pub fn neigh_timer_handler(net: &Net, n: &Neighbour) {
             next = now + ld64(&p.retrans_time).max(HZ / 100);
         }
     }
+    neigh_hh_update(n, &i);
     let st = i.nud_state;
     if matches!(st, NudState::Incomplete | NudState::Probe) && i.probes >= neigh_max_probes(p, st) {
         i.nud_state = NudState::Failed;
         i.updated = now;
+        neigh_hh_update(n, &i);
         neigh_invalidate(net, ops, &tbl, i);
         return;
     }

@@ -11,7 +11,7 @@
 //! namespace setup, so spinning is cheap and no guard is held while a
 //! handler runs.
 
-use net_core::{Errno, Net, NetRx, Skb};
+use net_core::{Errno, Net, NetRx, SkBuff, Skb};
 use std::sync::Arc;
 
 /// A transport's receive handler: `skb.data` is at the transport header;
@@ -35,6 +35,14 @@ pub struct IcmpErr<'a> {
 /// A transport's error handler (`err_handler`).
 pub type ProtoErrHandler = dyn Fn(&Net, &IcmpErr<'_>) + Send + Sync;
 
+/// A transport's early demux (`early_demux`): called by `ip_rcv_finish()`
+/// before routing, with `skb.data` at the IPv4 header and the transport
+/// header mark set. It may attach the socket it finds (`skb.sk`) and
+/// returns true when that socket's cached input route
+/// ([`crate::route::SkRxDst`]) is valid for this skb, so no route lookup
+/// is needed (Linux: `skb_dst_set_noref(skb, sk->sk_rx_dst)`).
+pub type ProtoEarlyDemux = dyn Fn(&Net, &mut SkBuff) -> bool + Send + Sync;
+
 /// A registered transport (`struct net_protocol`).
 #[doc(alias = "net_protocol")]
 pub struct NetProtocol {
@@ -44,6 +52,14 @@ pub struct NetProtocol {
     pub handler: Box<ProtoHandler>,
     /// `err_handler`.
     pub err_handler: Option<Box<ProtoErrHandler>>,
+    /// `early_demux`: find the established socket and its cached input
+    /// route before routing (`tcp_v4_early_demux()`); `None` for a
+    /// transport without one. Linux 6.18 has dropped the pointer from
+    /// `struct net_protocol` and calls `tcp_v4_early_demux()` directly (an
+    /// `INDIRECT_CALL`)
+    /// from `ip_rcv_finish_core()` under `tcp_early_demux`; net-ipv4 cannot
+    /// name net-tcp, so we keep the older kernels' hook.
+    pub early_demux: Option<Box<ProtoEarlyDemux>>,
 }
 
 impl std::fmt::Debug for NetProtocol {
@@ -130,6 +146,7 @@ mod tests {
                 NetRx::Success
             }),
             err_handler: None,
+            early_demux: None,
         })
     }
 

@@ -16,7 +16,9 @@
 //! # Where we differ
 //!
 //! - No route cache and no `dst_entry`: every call looks the FIB up and
-//!   returns a small [`Rtable`] by value. The only remembered state is the
+//!   returns a small [`Rtable`] by value, except that an established TCP
+//!   socket caches its input route ([`SkRxDst`], `sk_rx_dst`), which the
+//!   early demux checks against the routing generation. The only remembered state is the
 //!   PMTU exceptions, kept per destination in the [`crate::fib::Fib`].
 //! - No policy routing, TOS, marks, multipath, VRF, `rp_filter` or
 //!   `accept_local`; `route_localnet` is off.
@@ -77,6 +79,84 @@ impl Rtable {
         self.gateway.unwrap_or(daddr)
     }
 }
+
+// ANCHOR: sk_rx_dst
+/// The input route an established socket caches for the packets it
+/// receives: `sk->sk_rx_dst` and `sk->sk_rx_dst_ifindex`.
+///
+/// Mirrors `inet_sk_rx_dst_set()` (net/ipv4/tcp_ipv4.c), which stores the
+/// received skb's route and `skb->skb_iif` in the socket, and the checks
+/// of `tcp_v4_early_demux()` and `tcp_v4_do_rcv()`: the cached route is
+/// used only while `dst_check()` passes (`ipv4_dst_check()` →
+/// `rt_is_expired()`: its `rt_genid` is still the namespace's, so no route,
+/// address or path MTU changed since) and the packet arrived on the same
+/// ifindex. [`ip_rcv_finish`](crate::ip_input::ip_rcv_finish) then skips
+/// [`ip_route_input`].
+///
+/// Where we differ: a local input route is fully described by "local
+/// delivery on this device", so we cache only its generation and the
+/// ifindex, packed in one word (the generation's low 32 bits high, the
+/// ifindex low; 0 = no route) so the early demux reads both with one
+/// load and without the socket lock, as Linux reads `sk_rx_dst` under RCU.
+/// A generation that wrapped exactly 2^32 changes would pass the check;
+/// nothing here changes routes that often.
+#[doc(alias = "sk_rx_dst")]
+#[doc(alias = "sk_rx_dst_ifindex")]
+#[derive(Debug, Default)]
+pub struct SkRxDst(std::sync::atomic::AtomicU64);
+
+impl SkRxDst {
+    /// No cached route.
+    pub const fn new() -> Self {
+        SkRxDst(std::sync::atomic::AtomicU64::new(0))
+    }
+
+    fn pack(rt_genid: u64, ifindex: u32) -> u64 {
+        (rt_genid << 32) | u64::from(ifindex)
+    }
+
+    /// Cache the input route `skb` was delivered by (`inet_sk_rx_dst_set()`).
+    /// A datagram that did not come by a local input route
+    /// (`IPCB(skb)->rt_genid` is 0: a looped-back or broadcast one) leaves
+    /// the cache as it is.
+    pub fn inet_sk_rx_dst_set(&self, skb: &SkBuff) {
+        let g = crate::ip::IPCB(skb).rt_genid;
+        if g != 0 {
+            self.0.store(Self::pack(g, skb.skb_iif), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// True when the cached route is still good for a packet that arrived
+    /// on `skb_iif` (`dst_check(dst, 0) && sk->sk_rx_dst_ifindex ==
+    /// skb->skb_iif`).
+    #[doc(alias = "dst_check")]
+    #[doc(alias = "ipv4_dst_check")]
+    pub fn check(&self, ipv4: &Ipv4, skb_iif: u32) -> bool {
+        let v = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        v != 0 && v == Self::pack(ipv4.fib.rt_genid(), skb_iif)
+    }
+
+    /// What `tcp_v4_do_rcv()` does on ESTABLISHED: drop the cached route
+    /// when the packet came on another ifindex or the route is obsolete,
+    /// so `tcp_rcv_established()` caches this packet's route instead.
+    pub fn validate(&self, ipv4: &Ipv4, skb_iif: u32) {
+        if self.is_set() && !self.check(ipv4, skb_iif) {
+            self.reset();
+        }
+    }
+
+    /// True when a route is cached (`rcu_access_pointer(sk->sk_rx_dst)`).
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
+
+    /// Forget the cached route (`RCU_INIT_POINTER(sk->sk_rx_dst, NULL)`,
+    /// as `tcp_disconnect()` and `inet_sock_destruct()` do).
+    pub fn reset(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+// ANCHOR_END: sk_rx_dst
 
 /// `ipv4_is_zeronet()`: 0.0.0.0/8.
 #[inline]
@@ -592,5 +672,35 @@ pub(crate) mod tests {
         assert_eq!((r.rt_type, r.dev, r.gateway, r.saddr), (RtnType::Unicast, e1, None, ip("10.0.2.1")));
         let r = inp("8.8.8.8", "10.0.1.5").unwrap();
         assert_eq!((r.dev, r.gateway), (e0, Some(ip("10.0.1.254"))));
+    }
+
+    /// `sk_rx_dst`: good for the ifindex it was cached on while the
+    /// routing generation stands; `tcp_v4_do_rcv()`'s check drops it for
+    /// another ifindex or a newer generation.
+    #[test]
+    fn sk_rx_dst_is_checked_against_ifindex_and_rt_genid() {
+        let (_net, v4, e0, e1) = host();
+        let mut skb = alloc_skb(64);
+        skb.skb_iif = e0;
+        let rx = SkRxDst::new();
+        // Not a local input route (looped back, broadcast): nothing cached.
+        rx.inet_sk_rx_dst_set(&skb);
+        assert!(!rx.is_set() && !rx.check(&v4, e0));
+        crate::ip::IPCB_mut(&mut skb).rt_genid = v4.fib.rt_genid();
+        rx.inet_sk_rx_dst_set(&skb);
+        assert!(rx.check(&v4, e0));
+        // Another device: not used, and dropped by the established path.
+        assert!(!rx.check(&v4, e1));
+        rx.validate(&v4, e0);
+        assert!(rx.is_set());
+        rx.validate(&v4, e1);
+        assert!(!rx.is_set());
+        // A route change makes it obsolete (dst_check() fails).
+        rx.inet_sk_rx_dst_set(&skb);
+        assert!(rx.check(&v4, e0));
+        v4.fib.fib_table_insert(FibRoute::unicast(ip("192.168.0.0"), 16, None, e1)).unwrap();
+        assert!(!rx.check(&v4, e0));
+        rx.validate(&v4, e0);
+        assert!(!rx.is_set());
     }
 }

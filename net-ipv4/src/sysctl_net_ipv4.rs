@@ -52,6 +52,33 @@ pub static IP_FORWARD: SysctlDef = SysctlDef {
     doc: "Forward packets between interfaces (act as a router).",
 };
 
+/// `net.ipv4.ip_early_demux`: let `ip_rcv_finish()` ask the transport
+/// for an established socket and its cached input route before routing
+/// (`ipprot->early_demux`, [`crate::protocol::NetProtocol::early_demux`]).
+/// Linux: `proc_dou8vec_minmax`, `0..=1`, default 1.
+pub static IP_EARLY_DEMUX: SysctlDef = SysctlDef {
+    name: "net.ipv4.ip_early_demux",
+    default: &[1],
+    min: 0,
+    max: 1,
+    validate: None,
+    doc: "Look up the established socket (and its cached route) before routing.",
+};
+
+/// `net.ipv4.tcp_early_demux`: early demux for TCP (`tcp_v4_early_demux()`),
+/// consulted only while `ip_early_demux` is on. Linux keeps it in the same
+/// `ipv4_net_table` as `ip_early_demux` (net/ipv4/sysctl_net_ipv4.c), so
+/// it is registered here rather than with net-tcp's `tcp_*` sysctls.
+/// `0..=1`, default 1.
+pub static TCP_EARLY_DEMUX: SysctlDef = SysctlDef {
+    name: "net.ipv4.tcp_early_demux",
+    default: &[1],
+    min: 0,
+    max: 1,
+    validate: None,
+    doc: "Early demux for TCP (needs ip_early_demux).",
+};
+
 /// `net.ipv4.ip_default_ttl`: the TTL of locally generated datagrams
 /// (`IPDEFTTL` = 64). `u8`, `1..=255`.
 pub static IP_DEFAULT_TTL: SysctlDef = SysctlDef {
@@ -398,7 +425,7 @@ pub static ARP_ANNOUNCE: SysctlDef = SysctlDef {
 };
 
 /// Every sysctl this file declares, in `sysctl -a` (name) order.
-pub static NET_IPV4_SYSCTLS: [&SysctlDef; 31] = [
+pub static NET_IPV4_SYSCTLS: [&SysctlDef; 33] = [
     &ARP_ANNOUNCE,
     &ARP_IGNORE,
     &ICMP_ECHO_IGNORE_ALL,
@@ -409,6 +436,7 @@ pub static NET_IPV4_SYSCTLS: [&SysctlDef; 31] = [
     &ICMP_RATELIMIT,
     &ICMP_RATEMASK,
     &IP_DEFAULT_TTL,
+    &IP_EARLY_DEMUX,
     &IP_FORWARD,
     &IP_LOCAL_PORT_RANGE,
     &IP_NO_PMTU_DISC,
@@ -428,6 +456,7 @@ pub static NET_IPV4_SYSCTLS: [&SysctlDef; 31] = [
     &NEIGH_RETRANS_TIME_MS,
     &NEIGH_UCAST_SOLICIT,
     &NEIGH_UNRES_QLEN_BYTES,
+    &TCP_EARLY_DEMUX,
     &UDP_RMEM_MIN,
     &UDP_WMEM_MIN,
 ];
@@ -443,6 +472,10 @@ pub struct Ipv4Sysctls {
     pub ip_default_ttl: Sysctl,
     /// `net.ipv4.ip_no_pmtu_disc`.
     pub ip_no_pmtu_disc: Sysctl,
+    /// `net.ipv4.ip_early_demux`.
+    pub ip_early_demux: Sysctl,
+    /// `net.ipv4.tcp_early_demux`.
+    pub tcp_early_demux: Sysctl,
     /// `net.ipv4.ipfrag_high_thresh`.
     pub ipfrag_high_thresh: Sysctl,
     /// `net.ipv4.ipfrag_low_thresh`.
@@ -515,6 +548,8 @@ pub fn register_net_ipv4(table: &SysctlTable) -> Ipv4Sysctls {
         ip_forward: table.register(&IP_FORWARD),
         ip_default_ttl: table.register(&IP_DEFAULT_TTL),
         ip_no_pmtu_disc: table.register(&IP_NO_PMTU_DISC),
+        ip_early_demux: table.register(&IP_EARLY_DEMUX),
+        tcp_early_demux: table.register(&TCP_EARLY_DEMUX),
         ipfrag_high_thresh: table.register(&IPFRAG_HIGH_THRESH),
         ipfrag_low_thresh: table.register(&IPFRAG_LOW_THRESH),
         ipfrag_time: table.register(&IPFRAG_TIME),
@@ -573,6 +608,7 @@ mod tests {
                 "net.ipv4.icmp_ratelimit = 1000",
                 "net.ipv4.icmp_ratemask = 6168",
                 "net.ipv4.ip_default_ttl = 64",
+                "net.ipv4.ip_early_demux = 1",
                 "net.ipv4.ip_forward = 0",
                 "net.ipv4.ip_local_port_range = 32768\t60999",
                 "net.ipv4.ip_no_pmtu_disc = 0",
@@ -592,6 +628,7 @@ mod tests {
                 "net.ipv4.neigh.default.retrans_time_ms = 1000",
                 "net.ipv4.neigh.default.ucast_solicit = 3",
                 "net.ipv4.neigh.default.unres_qlen_bytes = 212992",
+                "net.ipv4.tcp_early_demux = 1",
                 "net.ipv4.udp_rmem_min = 4096",
                 "net.ipv4.udp_wmem_min = 4096",
             ]

@@ -552,6 +552,7 @@ pub fn udp_init(_net: &Arc<Net>, ipv4: &Arc<Ipv4>) {
                 udp_err(net, &ipv4, err);
             }
         })),
+        early_demux: None,
     };
     // Linux: pr_crit("cannot add UDP protocol") and carry on.
     let _ = ipv4.protos.inet_add_protocol(Arc::new(prot), IPPROTO_UDP);

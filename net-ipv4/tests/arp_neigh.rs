@@ -89,6 +89,7 @@ fn raw_protocol(ipv4: &Ipv4) -> Received {
             NetRx::Success
         }),
         err_handler: None,
+        early_demux: None,
     };
     ipv4.protos.inet_add_protocol(Arc::new(prot), RAW_PROTO).expect("free slot");
     got
@@ -193,4 +194,66 @@ fn neigh_sysctls_shape_resolution() {
     lab.run_ms(1);
     assert_eq!(n.nud_state(), NudState::Failed, "one request, one retrans_time");
     assert_eq!(lab.hub.frames.load(std::sync::atomic::Ordering::Relaxed) - before, 1);
+}
+
+/// `neigh_output()`'s fast path: a `NUD_CONNECTED` entry sends through its
+/// header cache (`neigh_hh_output`) without `neigh_resolve_output`; the
+/// entry still ages (`REACHABLE` → `STALE` unused), a `STALE` entry goes
+/// back through `neigh_resolve_output` (→ `DELAY`, sent at once), and the
+/// probe that follows brings it back to `REACHABLE` and the fast path.
+#[test]
+fn connected_entry_uses_the_header_cache_and_still_ages() {
+    use net_core::ftrace::GraphTracer;
+    let lab = Lab::new();
+    let got = raw_protocol(&lab.b4);
+    let send = |payload: &[u8]| -> Vec<&'static str> {
+        let t = GraphTracer::start(1024);
+        neigh_output(&lab.a, &lab.a4, &lab.a_dev, B, Lab::datagram(B, payload)).unwrap();
+        let trace = t.finish();
+        lab.run_ms(5);
+        trace.entries().map(|(f, _)| f).filter(|f| f.starts_with("neigh_")).collect()
+    };
+    let state = || lab.a4.arp_tbl.neigh_lookup(lab.a_dev.ifindex, B).unwrap().nud_state();
+
+    // Unresolved: the slow path queues and ARP resolves.
+    assert_eq!(send(b"one"), ["neigh_output", "neigh_resolve_output"]);
+    assert_eq!(state(), NudState::Reachable);
+    // REACHABLE: the cached header.
+    assert_eq!(send(b"two"), ["neigh_output", "neigh_hh_output"]);
+    assert_eq!(got.lock().unwrap().len(), 2);
+    // Unused past reachable_time (at most 1.5 × 30 s): STALE, no fast path.
+    lab.run_ms(46_000);
+    assert_eq!(state(), NudState::Stale);
+    assert_eq!(send(b"three"), ["neigh_output", "neigh_resolve_output"]);
+    assert_eq!(state(), NudState::Delay, "a STALE entry used goes DELAY");
+    assert_eq!(got.lock().unwrap().len(), 3, "and sends at once");
+    // DELAY → PROBE after 5 s; b answers the unicast probe: REACHABLE again.
+    lab.run_ms(6_000);
+    assert_eq!(state(), NudState::Reachable);
+    assert_eq!(send(b"four"), ["neigh_output", "neigh_hh_output"]);
+    assert_eq!(got.lock().unwrap().len(), 4);
+}
+
+/// An entry kept busy through the fast path still notes its use, so when
+/// `reachable_time` runs out it goes `DELAY` (recently used), not `STALE`,
+/// as before the fast path existed.
+#[test]
+fn busy_connected_entry_goes_delay() {
+    let lab = Lab::new();
+    let _got = raw_protocol(&lab.b4);
+    neigh_output(&lab.a, &lab.a4, &lab.a_dev, B, Lab::datagram(B, b"x")).unwrap();
+    lab.run_ms(5);
+    let n = lab.a4.arp_tbl.neigh_lookup(lab.a_dev.ifindex, B).unwrap();
+    assert_eq!(n.nud_state(), NudState::Reachable);
+    let mut seen_delay = false;
+    for _ in 0..50 {
+        neigh_output(&lab.a, &lab.a4, &lab.a_dev, B, Lab::datagram(B, b"x")).unwrap();
+        lab.run_ms(1_000);
+        match n.nud_state() {
+            NudState::Delay => seen_delay = true,
+            NudState::Stale => panic!("a busy entry went STALE"),
+            _ => {}
+        }
+    }
+    assert!(seen_delay, "REACHABLE → DELAY once reachable_time ran out");
 }

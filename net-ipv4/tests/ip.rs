@@ -46,6 +46,7 @@ fn raw_protocol(ipv4: &Ipv4, num: u8) -> Received {
             NetRx::Success
         }),
         err_handler: None,
+        early_demux: None,
     };
     ipv4.protos.inet_add_protocol(Arc::new(prot), num).expect("free slot");
     got

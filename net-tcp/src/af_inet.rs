@@ -303,7 +303,7 @@ pub fn inet_init_thash(net: &Arc<Net>, thash_entries: usize) -> Arc<TcpNet> {
     });
     net.sysctl.register_str(&crate::tcp_cong::TCP_AVAILABLE_CONGESTION_CONTROL);
     net.net_assign_generic(tn.clone());
-    let (w, w2) = (Arc::downgrade(&tn), Arc::downgrade(&tn));
+    let (w, w2, w3) = (Arc::downgrade(&tn), Arc::downgrade(&tn), Arc::downgrade(&tn));
     let prot = NetProtocol {
         name: "tcp_v4_rcv",
         handler: Box::new(move |net: &Net, skb: Skb| match w.upgrade() {
@@ -317,6 +317,9 @@ pub fn inet_init_thash(net: &Arc<Net>, thash_entries: usize) -> Arc<TcpNet> {
             if let Some(tn) = w2.upgrade() {
                 tcp_v4_err(net, &tn, err);
             }
+        })),
+        early_demux: Some(Box::new(move |net: &Net, skb: &mut net_core::SkBuff| {
+            w3.upgrade().is_some_and(|tn| crate::tcp_ipv4::tcp_v4_early_demux(net, &tn, skb))
         })),
     };
     let _ = ipv4.protos.inet_add_protocol(Arc::new(prot), IPPROTO_TCP);

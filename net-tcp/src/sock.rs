@@ -332,6 +332,11 @@ pub struct TcpSock {
     /// needed" MTU that arrived while the socket lock was held (0: none),
     /// applied by the next transmit (Linux: `tcp_release_cb()`).
     pub mtu_info: AtomicU32,
+    /// `sk_rx_dst` + `sk_rx_dst_ifindex`: the input route cached by the
+    /// first segment `tcp_rcv_established()` sees, read without the lock
+    /// by [`crate::tcp_ipv4::tcp_v4_early_demux`] (Linux: an RCU pointer).
+    /// Written under `lock`.
+    pub sk_rx_dst: net_ipv4::route::SkRxDst,
 
     // --- a listener's queues, read without the lock (Linux: READ_ONCE) ---
     /// `icsk_accept_queue`'s counters: request socks (`qlen`, `young`).
@@ -760,6 +765,7 @@ impl TcpSock {
                 wq: WaitQueue::new(),
                 timers,
                 mtu_info: AtomicU32::new(0),
+                sk_rx_dst: net_ipv4::route::SkRxDst::new(),
                 icsk_accept_queue: Default::default(),
                 sk_ack_backlog: AtomicU32::new(0),
                 sk_max_ack_backlog: AtomicU32::new(0),

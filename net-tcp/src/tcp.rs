@@ -694,6 +694,7 @@ pub fn tcp_disconnect_abort(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     tp.out_of_order_queue.fast_clear();
     tp.sk_rmem_alloc = 0;
     inet_csk_clear_xmit_timers(net, sk, tp);
+    sk.sk_rx_dst.reset(); // dst_release(xchg(&sk->sk_rx_dst, NULL))
     tp.sk_shutdown = SHUTDOWN_MASK;
 }
 

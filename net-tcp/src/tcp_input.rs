@@ -1656,6 +1656,13 @@ pub fn tcp_rcv_established(
     skb: Skb,
 ) {
     net_core::ftrace_graph!("tcp_rcv_established");
+    // if (unlikely(!rcu_access_pointer(sk->sk_rx_dst)))
+    //     inet_csk(sk)->icsk_af_ops->sk_rx_dst_set(sk, skb);
+    // Linux also caches it in tcp_finish_connect() from the SYN-ACK; here
+    // the first segment after the handshake does it, on either side.
+    if !sk.sk_rx_dst.is_set() {
+        sk.sk_rx_dst.inet_sk_rx_dst_set(&skb);
+    }
     tp.tcp_mstamp_refresh(net);
     tp.rx_opt.saw_tstamp = false;
     let skb = if seg.tcp_flag_word() & TCP_HP_BITS == tp.pred_flags

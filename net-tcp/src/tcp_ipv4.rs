@@ -88,7 +88,8 @@ fn drop_seg(net: &Net, skb: Skb, reason: SkbDropReason) -> NetRx {
 /// Every TCP segment for this host enters here (`inet_protos[IPPROTO_TCP]`).
 ///
 /// Mirrors `tcp_v4_rcv()`: count `InSegs`; check the header length and the
-/// checksum (`InErrs`, `InCsumErrors`); find the socket —
+/// checksum (`InErrs`, `InCsumErrors`); find the socket — the one
+/// [`tcp_v4_early_demux`] attached (`skb_steal_sock()`), else
 /// `__inet_lookup_established()` on the full four-tuple, then
 /// `__inet_lookup_listener()` on the local address and port; with none,
 /// answer with a RST (`tcp_v4_send_reset()`) unless the segment is one.
@@ -147,9 +148,15 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
     // because its listener is gone, or another path turned it into its
     // child (`req_stolen`), which the next lookup finds.
     let mut tries = 0;
+    // skb_steal_sock(): the sock the early demux found spares the first
+    // lookup.
+    let mut stolen = skb_steal_sock(&mut skb);
     let sk = loop {
         tries += 1;
-        let hit = tn.hashinfo.__inet_lookup_established_any(saddr, seg.sport, daddr, seg.dport, seg.dif);
+        let hit = match stolen.take() {
+            Some(e) => Some(e),
+            None => tn.hashinfo.__inet_lookup_established_any(saddr, seg.sport, daddr, seg.dport, seg.dif),
+        };
         let req = match hit {
             Some(EhashEntry::Sk(sk)) => break Some(sk),
             Some(EhashEntry::Tw(tw)) => {
@@ -238,6 +245,73 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
 }
 // ANCHOR_END: tcp_v4_rcv
 
+// ANCHOR: tcp_v4_early_demux
+/// Find the established socket of a received segment before it is routed,
+/// and say whether its cached input route is good for it.
+///
+/// Mirrors `tcp_v4_early_demux()` (net/ipv4/tcp_ipv4.c): only for a
+/// packet to this host (`PACKET_HOST`) whose TCP header is all there with
+/// `doff >= 5`; `__inet_lookup_established()` on the four-tuple (the
+/// established hash only, never a listener); a hit is attached to the skb
+/// (`skb->sk`, taken back by `skb_steal_sock()` in [`tcp_v4_rcv`]), and its
+/// `sk_rx_dst` becomes the skb's route when `dst_check()` passes and it
+/// was cached for the ifindex the packet came in on.
+///
+/// A timewait or request sock is attached too (it has no route to offer);
+/// only a miss leaves [`tcp_v4_rcv`] to look up a listener.
+pub fn tcp_v4_early_demux(_net: &Net, tn: &TcpNet, skb: &mut net_core::SkBuff) -> bool {
+    net_core::ftrace_graph!("tcp_v4_early_demux");
+    if skb.pkt_type != net_core::skbuff::PktType::Host {
+        return false;
+    }
+    // ip_rcv_core() validated the IP header; read the four-tuple straight
+    // from it and the TCP header after it (`pskb_may_pull()` of a whole
+    // tcphdr, `th->doff >= 5`).
+    let d = skb.network_header();
+    let ihl = usize::from(d.first().map_or(0, |b| b & 0x0f)) * 4;
+    if ihl < 20 || d.len() < ihl + TCPHDR_LEN || d[ihl + 12] >> 4 < 5 {
+        return false;
+    }
+    let saddr = Ipv4Addr::new(d[12], d[13], d[14], d[15]);
+    let daddr = Ipv4Addr::new(d[16], d[17], d[18], d[19]);
+    let sport = u16::from_be_bytes([d[ihl], d[ihl + 1]]);
+    let dport = u16::from_be_bytes([d[ihl + 2], d[ihl + 3]]);
+    match tn.hashinfo.__inet_lookup_established_any(saddr, sport, daddr, dport, skb.skb_iif) {
+        Some(EhashEntry::Sk(sk)) => {
+            // if (sk_fullsock(sk)): only a full socket has an rx dst.
+            let valid = sk.sk_rx_dst.check(&tn.ipv4, skb.skb_iif);
+            skb.sk = Some(sk);
+            valid
+        }
+        Some(EhashEntry::Req(req)) => {
+            skb.sk = Some(req);
+            false
+        }
+        Some(EhashEntry::Tw(tw)) => {
+            skb.sk = Some(tw);
+            false
+        }
+        None => false,
+    }
+}
+
+/// `skb_steal_sock()`: take the sock the early demux attached, as the
+/// ehash entry it is. A full socket that closed since is dropped, so the
+/// caller looks the four-tuple up again.
+fn skb_steal_sock(skb: &mut Skb) -> Option<EhashEntry> {
+    let a = skb.sk.take()?;
+    let a = match a.downcast::<TcpSock>() {
+        Ok(sk) => return (sk.sk_state() != TcpState::Close).then_some(EhashEntry::Sk(sk)),
+        Err(a) => a,
+    };
+    let a = match a.downcast::<crate::request_sock::RequestSock>() {
+        Ok(req) => return Some(EhashEntry::Req(req)),
+        Err(a) => a,
+    };
+    a.downcast::<InetTimewaitSock>().ok().map(EhashEntry::Tw)
+}
+// ANCHOR_END: tcp_v4_early_demux
+
 /// `tcp_v4_do_rcv()`: ESTABLISHED takes `tcp_rcv_established()`, anything
 /// else `tcp_rcv_state_process()` (TIME_WAIT is a timewait sock, handled in
 /// [`tcp_v4_rcv`]).
@@ -252,6 +326,9 @@ pub fn tcp_v4_do_rcv(
     net_core::ftrace_graph!("tcp_v4_do_rcv");
     match tp.state {
         TcpState::Established => {
+            // The cached input route is dropped when this segment came on
+            // another device or the route is obsolete (dst->ops->check).
+            sk.sk_rx_dst.validate(&tn.ipv4, skb.skb_iif);
             tcp_rcv_established(net, tn, sk, tp, seg, skb);
             RcvAction::Done
         }

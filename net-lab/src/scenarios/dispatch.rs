@@ -34,9 +34,10 @@ send() goes down tcp_sendmsg_locked → tcp_push_pending_frames →
 tcp_write_xmit → tcp_transmit_skb → ip_queue_xmit → ip_local_out →
 ip_output → ip_finish_output → ip_finish_output2 → neigh_output →
 dev_queue_xmit → veth_xmit; on b the frame climbs netif_receive_skb →
-ip_rcv → ip_rcv_finish (ip_route_input) → ip_local_deliver →
-ip_local_deliver_finish → tcp_v4_rcv (inet_protos[6]) →
-__inet_lookup_established → tcp_v4_do_rcv → tcp_rcv_established →
+ip_rcv → ip_rcv_finish (tcp_v4_early_demux → __inet_lookup_established,
+then ip_route_input: the new socket has no cached input route yet) →
+ip_local_deliver → ip_local_deliver_finish → tcp_v4_rcv (inet_protos[6],
+taking the socket early demux found) → tcp_v4_do_rcv → tcp_rcv_established →
 tcp_ack, tcp_data_queue, tcp_event_data_recv, and the ACK it asks for
 leaves from inside the same call: tcp_ack_snd_check → tcp_send_ack →
 tcp_transmit_skb → … → veth_xmit. Durations are left out (Linux's
