@@ -326,7 +326,9 @@ fn head_alloc() -> Box<SkBuff> {
 
 fn head_free(mut head: Box<SkBuff>) {
     debug_assert!(!head.list.is_linked());
-    head.frag_list.purge();
+    if head.has_frag_list() {
+        head.frag_list.purge();
+    }
     head.sk = None; // skb_release_head_state() → skb_orphan()
     if let Some(buf) = head.buf.take() {
         buf_free(buf);
