@@ -12,14 +12,13 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use net_core::checksum::{Wsum, csum_partial};
 use net_core::snmp::{IpstatsMib, TcpMib};
-use net_core::{Clock, Errno, Net, NetRx, PacketType};
+use net_core::{Clock, Net, NetRx, PacketType};
 use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptDev, ScriptLinkRef, TwoHosts, eth_ipv4_frame};
-use net_tcp::af_inet::POLLOUT;
 use net_tcp::tcphdr::tcp_v4_check;
 use net_tcp::{TcpSocket, inet_init};
 
@@ -346,26 +345,6 @@ fn pump(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, data: &[u8]) -> Vec<u8> {
     panic!("transfer never finished: sent {sent}, got {}", got.len());
 }
 
-fn connect(lab: &TwoHosts) -> (TcpSocket, TcpSocket) {
-    let l = TcpSocket::new(&lab.b).unwrap();
-    l.set_nonblocking(true);
-    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
-    l.listen(8).unwrap();
-    let c = TcpSocket::new(&lab.a).unwrap();
-    c.set_nonblocking(true);
-    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, 80)), Err(Errno::EINPROGRESS));
-    for _ in 0..100 {
-        lab.run_ms(1);
-        if let Ok((s, _)) = l.accept() {
-            if c.poll() & POLLOUT != 0 {
-                s.set_nonblocking(true);
-                return (c, s);
-            }
-        }
-    }
-    panic!("no connection");
-}
-
 #[test]
 fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
     let lab = TwoHosts::new(0);
@@ -373,7 +352,7 @@ fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
     inet_init(&lab.b);
     lab.b.dev_get_by_name("eth0").unwrap().set_gro(true);
     lab.a.dev_get_by_name("eth0").unwrap().set_gso(true);
-    let (c, s) = connect(&lab);
+    let (c, s) = common::connected_pair(&lab, 80);
     let data = common::Rng::bytes(7, 8 << 20);
     let (a0, b0) = (lab.a.mib.snapshot(), lab.b.mib.snapshot());
     let dev0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;

@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, Mutex};
 
 use net_core::skbuff::PktType;
 use net_core::snmp::{IpstatsMib, TcpMib};
-use net_core::{Errno, NetRx, PacketType};
+use net_core::{NetRx, PacketType};
 use net_ipv4::testlink::TwoHosts;
-use net_tcp::af_inet::POLLOUT;
-use net_tcp::{TcpSocket, inet_init};
+use net_tcp::inet_init;
 
 /// Move `data` from a to b on a fresh lab, GSO on a's `eth0` or not; the
 /// frames a sent (as its tap saw them, outgoing), and a's IP datagram and
@@ -31,25 +29,7 @@ fn transfer(data: &[u8], gso: bool) -> (Vec<Vec<u8>>, u64, u64) {
         }
         NetRx::Success
     }));
-    let l = TcpSocket::new(&lab.b).unwrap();
-    l.set_nonblocking(true);
-    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
-    l.listen(8).unwrap();
-    let c = TcpSocket::new(&lab.a).unwrap();
-    c.set_nonblocking(true);
-    assert_eq!(c.connect(SocketAddrV4::new(TwoHosts::B, 80)), Err(Errno::EINPROGRESS));
-    let mut srv = None;
-    for _ in 0..100 {
-        lab.run_ms(1);
-        if srv.is_none() {
-            srv = l.accept().ok().map(|(s, _)| s);
-        }
-        if srv.is_some() && c.poll() & POLLOUT != 0 {
-            break;
-        }
-    }
-    let s = srv.expect("accepted");
-    s.set_nonblocking(true);
+    let (c, s) = common::connected_pair(&lab, 80);
     let (ip0, tcp0) = (lab.a.mib.get(IpstatsMib::OutRequests), lab.a.mib.get(TcpMib::OutSegs));
     let (mut off, mut got) = (0, Vec::new());
     let mut buf = vec![0u8; 65536];

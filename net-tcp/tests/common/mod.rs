@@ -155,3 +155,37 @@ impl Rng {
         lo + (hi - lo) * self.unit()
     }
 }
+
+/// A connected pair on a [`TwoHosts`](net_ipv4::testlink::TwoHosts) lab
+/// whose hosts have TCP: b listens on `port`, a connects; both ends
+/// non-blocking. The clock moves in 1 ms steps until the handshake is done.
+pub fn connected_pair(
+    lab: &net_ipv4::testlink::TwoHosts,
+    port: u16,
+) -> (net_tcp::TcpSocket, net_tcp::TcpSocket) {
+    use net_tcp::TcpSocket;
+    use net_tcp::af_inet::POLLOUT;
+    use std::net::SocketAddrV4;
+    let l = TcpSocket::new(&lab.b).expect("socket");
+    l.set_nonblocking(true);
+    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).expect("bind");
+    l.listen(8).expect("listen");
+    let c = TcpSocket::new(&lab.a).expect("socket");
+    c.set_nonblocking(true);
+    assert_eq!(
+        c.connect(SocketAddrV4::new(net_ipv4::testlink::TwoHosts::B, port)),
+        Err(net_core::Errno::EINPROGRESS)
+    );
+    let mut srv = None;
+    for _ in 0..100 {
+        lab.run_ms(1);
+        if srv.is_none() {
+            srv = l.accept().ok().map(|(s, _)| s);
+        }
+        if let Some(s) = srv.as_ref().filter(|_| c.poll() & POLLOUT != 0) {
+            s.set_nonblocking(true);
+            return (c, srv.expect("accepted"));
+        }
+    }
+    panic!("no connection within 100 ms");
+}
