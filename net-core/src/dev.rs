@@ -31,7 +31,10 @@
 //!   guard. Handlers may transmit (and so re-enter the read side) but must not
 //!   register or remove packet types.
 //! - There is no per-cpu backlog (`netif_rx`, `process_backlog`): drivers are
-//!   polled NAPI-style and frames go straight to `netif_receive_skb`.
+//!   polled NAPI-style and frames go straight to `netif_receive_skb` (or
+//!   through GRO first, `crate::gro`). A driver that keeps a
+//!   [`NapiSched`](crate::netdevice::NapiSched) flag is polled only while
+//!   it is set; one that does not is polled every time.
 //! - Per-device `ptype_specific` lists are folded into the global ones with a
 //!   device filter.
 
@@ -285,8 +288,9 @@ impl Net {
     // ANCHOR_END: netif_receive_skb
 
     // ANCHOR: net_rx_action
-    /// Poll every device that is up and deliver what it received, up to
-    /// `budget` frames in all.
+    /// Poll every device that is up and on the poll list (see
+    /// [`NapiSched`](crate::netdevice::NapiSched)) and deliver what it
+    /// received, up to `budget` frames in all.
     ///
     /// Mirrors `net_rx_action()` running each device's NAPI poll with
     /// `dev_weight` (64) per turn, round-robin until the budget
@@ -311,6 +315,11 @@ impl Net {
             for dev in devs.iter().filter(|d| d.is_up()) {
                 if done >= budget {
                     return done;
+                }
+                // Only devices on the poll list (napi_schedule()); a
+                // driver without the flag is always asked.
+                if dev.napi.as_ref().is_some_and(|n| !n.is_scheduled()) {
+                    continue;
                 }
                 let quota = weight.min(budget - done);
                 let mut frames = SkBuffHead::new();
@@ -869,6 +878,62 @@ mod tests {
         assert_eq!(net.net_rx_action(1000), 0);
         assert_eq!(d1.stats.snapshot().rx_packets, 100);
         assert_eq!(d1.stats.snapshot().rx_bytes, 100);
+    }
+
+    /// A driver with a poll-list flag: counts its polls.
+    struct Napi {
+        napi: crate::netdevice::NapiSched,
+        rx: Shared<Vec<u8>>,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl NetDevice for Napi {
+        fn setup(&self) -> NetDeviceSetup {
+            NetDeviceSetup {
+                napi: Some(self.napi.clone()),
+                ..NetDeviceSetup::ether("eth0", [2, 0, 0, 0, 0, 9])
+            }
+        }
+        fn ndo_start_xmit(&mut self, _skb: Skb) -> NetdevTx {
+            NetdevTx::Ok
+        }
+        fn poll(&mut self, budget: usize, rx: &mut SkBuffHead) -> usize {
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            let mut q = self.rx.lock().unwrap();
+            let n = budget.min(q.len());
+            for bytes in q.drain(..n) {
+                let mut skb = alloc_skb(bytes.len());
+                skb.put_data(&bytes);
+                skb.protocol = ETH_P_IP;
+                rx.queue_tail(skb);
+            }
+            self.napi.napi_complete(!q.is_empty());
+            n
+        }
+    }
+
+    #[test]
+    fn only_scheduled_devices_are_polled() {
+        let net = net();
+        let napi = crate::netdevice::NapiSched::new();
+        let (rx, polls) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
+        let dev = net
+            .register_netdev(Box::new(Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() }))
+            .unwrap();
+        dev.open().unwrap();
+        net.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+        assert_eq!(net.net_rx_action(300), 0);
+        assert_eq!(polls.load(Ordering::Relaxed), 0, "not on the poll list: not even locked");
+        for _ in 0..70 {
+            rx.lock().unwrap().push(vec![1]);
+        }
+        napi.napi_schedule();
+        // 64 (dev_weight) and then 6: still scheduled after the first poll.
+        assert_eq!(net.net_rx_action(300), 70);
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
+        assert!(!napi.is_scheduled(), "the poll that emptied the queue took it off the list");
+        assert_eq!(net.net_rx_action(300), 0);
+        assert_eq!(polls.load(Ordering::Relaxed), 2);
     }
 
     #[test]

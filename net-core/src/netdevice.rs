@@ -103,6 +103,45 @@ impl std::ops::BitOr for NetdevFeatures {
     }
 }
 
+// ANCHOR: napi_sched
+/// A driver's "I have frames" flag: the `NAPI_STATE_SCHED` bit of its
+/// `napi_struct`, which the driver's interrupt handler sets
+/// (`napi_schedule()`) and its poll clears when it has delivered
+/// everything (`napi_complete_done()`). `net_rx_action()` polls only the
+/// devices on its poll list; a driver that hands the stack this flag in
+/// [`NetDeviceSetup::napi`] is skipped — its lock not even taken — while
+/// the flag is clear. A driver that does not is polled every time, as
+/// before NAPI. Set and clear it under the lock that guards the driver's
+/// receive queue, so a frame queued while the poll finishes is never
+/// missed.
+#[derive(Clone, Debug, Default)]
+pub struct NapiSched(Arc<std::sync::atomic::AtomicBool>);
+
+impl NapiSched {
+    /// A flag, clear.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Frames are waiting: put the device on the poll list (`napi_schedule()`).
+    pub fn napi_schedule(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// The poll is done; `more` when frames are still queued (a later
+    /// arrival time, or the budget ran out): the device stays on the list
+    /// (`napi_complete_done()` returning false).
+    pub fn napi_complete(&self, more: bool) {
+        self.0.store(more, Ordering::Release);
+    }
+
+    /// True while the device is on the poll list.
+    pub fn is_scheduled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+// ANCHOR_END: napi_sched
+
 /// What a driver's transmit hook says (`netdev_tx_t`).
 #[derive(Debug)]
 pub enum NetdevTx {
@@ -140,6 +179,9 @@ pub struct NetDeviceSetup {
     pub features: NetdevFeatures,
     /// Transmit queue length in packets (`txqueuelen`).
     pub tx_queue_len: u32,
+    /// The driver's poll-list flag, if it keeps one: see [`NapiSched`].
+    /// `None` (the default): polled every time.
+    pub napi: Option<NapiSched>,
 }
 
 impl NetDeviceSetup {
@@ -159,6 +201,7 @@ impl NetDeviceSetup {
             flags: IFF_BROADCAST | IFF_MULTICAST,
             features: NetdevFeatures::default(),
             tx_queue_len: DEFAULT_TX_QUEUE_LEN,
+            napi: None,
         }
     }
 }
@@ -343,6 +386,9 @@ pub struct NetDev {
     // -- the driver: guarded by its lock (Linux: `netif_tx_lock`, NAPI) ------
     pub(crate) driver: spin::Mutex<Box<dyn NetDevice>>,
 
+    /// The driver's poll-list flag (see [`NapiSched`]), if it keeps one.
+    pub(crate) napi: Option<NapiSched>,
+
     // -- GRO: `NETIF_F_GRO` as ethtool toggles it, and the held packets ------
     gro: std::sync::atomic::AtomicBool,
     gso: std::sync::atomic::AtomicBool,
@@ -379,6 +425,7 @@ impl NetDev {
             dev_addr: spin::RwLock::new(s.dev_addr),
             stats: NetDevStats::default(),
             qdisc: spin::Mutex::new(SkBuffHead::new()),
+            napi: s.napi,
             driver: spin::Mutex::new(driver),
             gro: std::sync::atomic::AtomicBool::new(s.features.contains(NetdevFeatures::GRO)),
             gso: std::sync::atomic::AtomicBool::new(s.features.contains(NetdevFeatures::GSO)),

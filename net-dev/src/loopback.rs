@@ -89,6 +89,9 @@ impl NetDevice for Loopback {
                 | NetdevFeatures::RXCSUM
                 | NetdevFeatures::LOOPBACK,
             tx_queue_len: 0,
+            // Polled every time: Linux's lo has no NAPI of its own either
+            // (loopback_xmit() → netif_rx() → the backlog).
+            napi: None,
         }
     }
 

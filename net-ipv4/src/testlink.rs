@@ -15,18 +15,22 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use net_core::net_namespace::next_wakeup_ns;
-use net_core::netdevice::{MacAddr, NetDeviceSetup};
+use net_core::netdevice::{MacAddr, NapiSched, NetDeviceSetup};
 use net_core::skbuff::{alloc_skb, skb_from_frame};
 use net_core::{Clock, Net, NetDev, NetDevice, NetdevTx, SkBuffHead, Skb};
 
 type Queue = Arc<spin::Mutex<VecDeque<(u64, Skb)>>>;
+
+/// A port's receive queue and its poll-list flag, which the sender sets
+/// under the queue's lock (an interrupt's `napi_schedule()`).
+type Port = (Queue, NapiSched);
 
 /// A broadcast segment with a fixed one-way latency.
 #[derive(Clone)]
 pub struct Hub {
     clock: Clock,
     latency_ns: u64,
-    ports: Arc<spin::Mutex<Vec<Queue>>>,
+    ports: Arc<spin::Mutex<Vec<Port>>>,
     /// Frames carried so far (every copy counts once per sender).
     pub frames: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -39,11 +43,11 @@ impl Hub {
 
     /// A new port, to register as a device named `name` with `mac`.
     pub fn port(&self, name: &str, mac: MacAddr) -> HubPort {
-        let q: Queue = Arc::default();
+        let (q, napi): Port = (Arc::default(), NapiSched::new());
         let mut ports = self.ports.lock();
         let index = ports.len();
-        ports.push(q.clone());
-        HubPort { hub: self.clone(), index, rx: q, name: name.to_string(), mac, mtu: 1500 }
+        ports.push((q.clone(), napi.clone()));
+        HubPort { hub: self.clone(), index, rx: q, napi, name: name.to_string(), mac, mtu: 1500 }
     }
 
     /// Plug a new port into `net` as an Ethernet device, bring it up and
@@ -60,6 +64,7 @@ pub struct HubPort {
     hub: Hub,
     index: usize,
     rx: Queue,
+    napi: NapiSched,
     name: String,
     mac: MacAddr,
     mtu: u32,
@@ -77,6 +82,7 @@ impl NetDevice for HubPort {
     fn setup(&self) -> NetDeviceSetup {
         let mut s = NetDeviceSetup::ether(&self.name, self.mac);
         s.mtu = self.mtu;
+        s.napi = Some(self.napi.clone());
         s
     }
 
@@ -89,14 +95,16 @@ impl NetDevice for HubPort {
         let mut skb = Some(skb);
         let ports = self.hub.ports.lock();
         let last = (0..ports.len()).rev().find(|&i| i != self.index);
-        for (i, q) in ports.iter().enumerate() {
+        for (i, (q, napi)) in ports.iter().enumerate() {
             if i == self.index {
                 continue;
             }
             let Some(orig) = skb.as_ref() else { break };
             let mut frame = if Some(i) == last { skb.take().expect("checked") } else { orig.clone() };
             frame.skb_scrub_packet();
-            q.lock().push_back((at, frame));
+            let mut q = q.lock();
+            q.push_back((at, frame));
+            napi.napi_schedule();
         }
         NetdevTx::Ok
     }
@@ -110,6 +118,8 @@ impl NetDevice for HubPort {
             rx.queue_tail(frame);
             n += 1;
         }
+        // Frames still in flight keep the port on the poll list.
+        self.napi.napi_complete(!q.is_empty());
         n
     }
 
