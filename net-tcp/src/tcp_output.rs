@@ -426,7 +426,9 @@ fn __tcp_transmit_skb(
     match gso {
         Some(b) if has_data && !syn => {
             if !b.segs.is_empty() && b.bytes + skb.len() + IPHDR_LEN > net_core::gso::GSO_LEGACY_MAX_SIZE {
-                tcp_gso_flush(net, tn, sk, tp, b)?;
+                // The full burst goes; a local failure there is its
+                // segments' loss, not this one's.
+                let _ = tcp_gso_flush(net, tn, sk, tp, b);
             }
             b.bytes += skb.len();
             b.segs.queue_tail(skb);
