@@ -13,16 +13,16 @@
 //! of another address pair or protocol and hands the rest to the
 //! transport. The checks that need the flow's held packet (TTL, TOS, DF and
 //! the IP ID sequence, [`inet_gro_flush`]) run from the transport, as in
-//! Linux since 6.11.
+//! Linux 6.18 (`tcp_gro_receive()` calls `gro_receive_network_flush()`).
 
 use std::sync::{Arc, OnceLock};
 
-use net_core::checksum::csum_replace2;
+use net_core::checksum::{Sum16, csum_replace2};
 use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, PacketOffload};
 use net_core::if_ether::ETH_P_IP;
 use net_core::{Net, Skb};
 
-use crate::ip::IpHdr;
+use crate::ip::{IPHDR_LEN, IpHdr};
 
 /// `inet_offloads[MAX_INET_PROTOS]`: each transport's GRO callbacks.
 #[doc(alias = "inet_offloads")]
@@ -87,7 +87,7 @@ impl OffloadCallbacks for InetGro {
         let s = skb.as_ref()?;
         let d = s.data();
         cb.flush = true;
-        if d.len() < 20 || d[0] != 0x45 {
+        if d.len() < IPHDR_LEN || d[0] != 0x45 {
             return None;
         }
         let iph = IpHdr::new_checked(d)?;
@@ -97,31 +97,28 @@ impl OffloadCallbacks for InetGro {
         }
         // tot_len must cover the frame exactly, and no fragment bits but DF.
         cb.flush = usize::from(iph.tot_len()) != d.len() || iph.frag_off() & !crate::ip::IP_DF != 0;
-        let (proto, saddr, daddr) = (iph.protocol(), iph.saddr(), iph.daddr());
+        let flow = (iph.protocol(), iph.saddr(), iph.daddr());
         for p in held.iter_mut().filter(|p| p.same_flow) {
-            let h2 = &p.skb.data()[..20];
-            p.same_flow = h2[9] == proto && h2[12..16] == saddr.octets() && h2[16..20] == daddr.octets();
+            p.same_flow = IpHdr::new_checked(p.skb.data())
+                .is_some_and(|h2| (h2.protocol(), h2.saddr(), h2.daddr()) == flow);
         }
-        cb.offset = 20;
+        cb.offset = IPHDR_LEN;
         ops.gro_receive(net, held, skb, cb)
     }
 
     /// `inet_gro_complete()`: the merged datagram's `tot_len` and header
     /// checksum, then the transport's completion.
     fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld) {
-        let len = skb.len() - off;
-        let proto = {
-            let h = &mut skb.data_mut()[off..off + 20];
-            let old = [h[2], h[3]];
-            let new = (len as u16).to_be_bytes();
-            h[2..4].copy_from_slice(&new);
-            let mut check = [h[10], h[11]];
-            csum_replace2(&mut check, old, new);
-            h[10..12].copy_from_slice(&check);
-            h[9]
-        };
+        let len = (skb.len() - off).min(0xffff) as u16;
+        let Some(mut iph) = IpHdr::new_checked(&mut skb.data_mut()[off..]) else { return };
+        // csum_replace2(&iph->check, iph->tot_len, newlen)
+        let mut check = iph.check().to_ne_bytes();
+        csum_replace2(&mut check, iph.tot_len().to_be_bytes(), len.to_be_bytes());
+        iph.set_tot_len(len);
+        iph.set_check(Sum16::from_ne_bytes(check));
+        let (proto, hdrlen) = (iph.protocol(), iph.hdrlen());
         if let Some(ops) = self.offloads.get(proto) {
-            ops.gro_complete(net, skb, off + 20, p);
+            ops.gro_complete(net, skb, off + hdrlen, p);
         }
     }
 
@@ -132,20 +129,19 @@ impl OffloadCallbacks for InetGro {
     /// `SKB_GSO_TCP_FIXEDID` does) and header checksum.
     fn gso_segment(&self, _net: &Net, seg: &mut Skb, index: u16) {
         let Ok(off) = usize::try_from(seg.network_offset()) else { return };
-        let tot_len = (seg.len() - off).min(0xffff) as u16;
-        if seg.len() < off + 20 {
+        let tot_len = (seg.len().saturating_sub(off)).min(0xffff) as u16;
+        if seg.len() < off + IPHDR_LEN {
             return;
         }
-        let h = &mut seg.data_mut_head(off + 20)[off..];
-        h[2..4].copy_from_slice(&tot_len.to_be_bytes());
-        if u16::from_be_bytes([h[6], h[7]]) & crate::ip::IP_DF == 0 {
-            let id = u16::from_be_bytes([h[4], h[5]]).wrapping_add(index);
-            h[4..6].copy_from_slice(&id.to_be_bytes());
+        // Only the header is written: the payload may be shared.
+        let Some(mut iph) = IpHdr::new_checked(&mut seg.data_mut_head(off + IPHDR_LEN)[off..]) else {
+            return;
+        };
+        iph.set_tot_len(tot_len);
+        if !iph.df() {
+            iph.set_id(iph.id().wrapping_add(index));
         }
-        h[10] = 0;
-        h[11] = 0;
-        let c = net_core::checksum::ip_fast_csum(h);
-        h[10..12].copy_from_slice(&c.to_ne_bytes());
+        iph.fill_checksum(); // ip_send_check()
     }
 }
 // ANCHOR_END: inet_gro_receive

@@ -107,6 +107,16 @@ impl TcpSeg {
 pub const TCP_FLAG_ACK: u32 = 0x0010_0000;
 /// `TCP_FLAG_PSH`: ignored by the prediction.
 pub const TCP_FLAG_PSH: u32 = 0x0008_0000;
+/// `TCP_FLAG_CWR` in the flag word.
+pub const TCP_FLAG_CWR: u32 = 0x0080_0000;
+/// `TCP_FLAG_URG`.
+pub const TCP_FLAG_URG: u32 = 0x0020_0000;
+/// `TCP_FLAG_RST`.
+pub const TCP_FLAG_RST: u32 = 0x0004_0000;
+/// `TCP_FLAG_SYN`.
+pub const TCP_FLAG_SYN: u32 = 0x0002_0000;
+/// `TCP_FLAG_FIN`.
+pub const TCP_FLAG_FIN: u32 = 0x0001_0000;
 /// `TCP_RESERVED_BITS`: the reserved nibble of the header.
 pub const TCP_RESERVED_BITS: u32 = 0x0F00_0000;
 /// `TCP_HP_BITS`: the bits of the flag word header prediction compares.

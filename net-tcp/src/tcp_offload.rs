@@ -27,23 +27,10 @@ use net_core::checksum::{Sum16, Wsum, csum_add, csum_partial};
 use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, skb_gro_receive};
 use net_core::{Net, Skb};
 use net_ipv4::inet_offload::inet_gro_flush;
+use net_ipv4::ip::{IPHDR_LEN, IpHdr};
 
-use crate::tcp_input::TCP_FLAG_PSH;
-use crate::tcphdr::tcp_v4_check;
-
-/// `TCP_FLAG_CWR` in the flag word.
-pub const TCP_FLAG_CWR: u32 = 0x0080_0000;
-/// `TCP_FLAG_URG`.
-pub const TCP_FLAG_URG: u32 = 0x0020_0000;
-/// `TCP_FLAG_RST`.
-pub const TCP_FLAG_RST: u32 = 0x0004_0000;
-/// `TCP_FLAG_SYN`.
-pub const TCP_FLAG_SYN: u32 = 0x0002_0000;
-/// `TCP_FLAG_FIN`.
-pub const TCP_FLAG_FIN: u32 = 0x0001_0000;
-
-/// The IPv4 header GRO accepts: 20 bytes, no options.
-const IPHDR: usize = 20;
+use crate::tcp_input::{TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_FLAG_URG};
+use crate::tcphdr::{TcpHdr, tcp_v4_check};
 
 /// `tcpv4_offload`.
 pub struct Tcpv4Offload;
@@ -52,20 +39,6 @@ pub struct Tcpv4Offload;
 /// (`tcpv4_offload_init()`).
 pub fn tcpv4_offload_init(ipv4: &net_ipv4::Ipv4) {
     ipv4.offloads.inet_add_offload(Arc::new(Tcpv4Offload), net_ipv4::ip::IPPROTO_TCP);
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// The TCP header at `off` if the frame holds all of it: its length.
-fn tcp_gro_pull_header(d: &[u8], off: usize) -> Option<usize> {
-    let th = d.get(off..)?;
-    if th.len() < 20 {
-        return None;
-    }
-    let thlen = usize::from(th[12] >> 4) * 4;
-    (thlen >= 20 && th.len() >= thlen).then_some(thlen)
 }
 
 // ANCHOR: tcp_gro_receive
@@ -81,34 +54,35 @@ impl OffloadCallbacks for Tcpv4Offload {
         net_core::ftrace_graph!("tcp4_gro_receive");
         let s = skb.as_ref()?;
         let d = s.data();
-        let Some(thlen) = tcp_gro_pull_header(d, cb.offset) else {
+        // tcp_gro_pull_header(): the whole TCP header, or go up alone.
+        let (Some(iph), Some(th)) = (IpHdr::new_checked(d), d.get(cb.offset..).and_then(TcpHdr::new_checked))
+        else {
             cb.flush = true;
             return None;
         };
-        let th = &d[cb.offset..];
+        let thlen = th.hdrlen();
         // Don't bother verifying the checksum if it goes up alone anyway.
         if !cb.flush {
-            let payload = csum_partial(&th[thlen..], Wsum::ZERO);
-            let hdr = csum_partial(&th[..thlen], Wsum::ZERO);
-            let saddr = std::net::Ipv4Addr::from(be32(d, 12));
-            let daddr = std::net::Ipv4Addr::from(be32(d, 16));
-            if tcp_v4_check(th.len() as u16, saddr, daddr, csum_add(hdr, payload)) != Sum16::ZERO {
+            let seg = &d[cb.offset..];
+            let payload = csum_partial(th.payload(), Wsum::ZERO);
+            let hdr = csum_partial(&seg[..thlen], Wsum::ZERO);
+            if tcp_v4_check(seg.len() as u16, iph.saddr(), iph.daddr(), csum_add(hdr, payload)) != Sum16::ZERO
+            {
                 cb.flush = true; // tcp_v4_rcv() counts it and drops it
                 return None;
             }
             cb.payload_csum = payload;
             cb.csum_valid = true;
         }
-        let len = th.len() - thlen; // skb_gro_len() once the header is pulled
+        let len = th.payload().len(); // skb_gro_len() once the header is pulled
         cb.offset += thlen; // skb_gro_pull()
-        let flags = be32(th, 12);
-        let (th_seq, th_ack) = (be32(th, 4), be32(th, 8));
-        let ports = be32(th, 0);
+        let flags = th.tcp_flag_word();
 
         // tcp_gro_lookup(): the held packet with the same ports.
         let mut found = None;
         for (i, p) in held.iter_mut().enumerate().filter(|(_, p)| p.same_flow) {
-            if be32(p.skb.data(), IPHDR) != ports {
+            let th2 = p.skb.data().get(IPHDR_LEN..).and_then(TcpHdr::new_checked);
+            if th2.is_none_or(|t| (t.source(), t.dest()) != (th.source(), th.dest())) {
                 p.same_flow = false;
                 continue;
             }
@@ -119,21 +93,22 @@ impl OffloadCallbacks for Tcpv4Offload {
         if let Some(i) = found {
             let p = &mut held[i];
             // The held packet's first headers, copied so `p` can change.
-            let mut h2 = [0u8; IPHDR + 60];
-            let n2 = (IPHDR + thlen).min(p.skb.len());
+            let mut h2 = [0u8; IPHDR_LEN + 60];
+            let n2 = (IPHDR_LEN + thlen).min(p.skb.len());
             h2[..n2].copy_from_slice(&p.skb.data()[..n2]);
-            let (iph2, th2) = h2.split_at(IPHDR);
-            let flags2 = be32(th2, 12);
+            let (iph2, th2) = h2.split_at(IPHDR_LEN);
+            let th2 = TcpHdr::new_checked(th2).expect("a held segment's header was checked when it was held");
+            let flags2 = th2.tcp_flag_word();
             let mut flush = flags & TCP_FLAG_CWR != 0;
             flush |= (flags ^ flags2) & !(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) != 0;
-            flush |= th_ack != be32(th2, 8);
+            flush |= th.ack_seq() != th2.ack_seq();
             // The same doff (it is in the flag word), so the same option
             // length: every option byte must match.
-            flush |= th[20..thlen] != th2[20..thlen];
-            flush |= inet_gro_flush(&d[..IPHDR], iph2, p);
+            flush |= th.options() != th2.options();
+            flush |= inet_gro_flush(&d[..IPHDR_LEN], iph2, p);
             mss = usize::from(p.gso_size);
             flush |= len.wrapping_sub(1) >= mss;
-            flush |= be32(th2, 4).wrapping_add(p.gro_len as u32) != th_seq;
+            flush |= th2.seq().wrapping_add(p.gro_len as u32) != th.seq();
             if flush || skb_gro_receive(p, skb, cb).is_err() {
                 mss = 1;
             } else {
@@ -152,17 +127,17 @@ impl OffloadCallbacks for Tcpv4Offload {
     /// header's sum and the payload sums GRO kept.
     fn gro_complete(&self, _net: &Net, skb: &mut Skb, off: usize, p: &GroHeld) {
         let d = skb.data_mut();
-        let (saddr, daddr) = (std::net::Ipv4Addr::from(be32(d, 12)), std::net::Ipv4Addr::from(be32(d, 16)));
+        let Some((saddr, daddr)) = IpHdr::new_checked(&d[..]).map(|h| (h.saddr(), h.daddr())) else { return };
         let seg_len = d.len() - off;
-        let th = &mut d[off..];
-        let thlen = usize::from(th[12] >> 4) * 4;
-        let fl = (p.flags_or >> 16) as u8;
-        th[13] |= fl;
-        th[16] = 0;
-        th[17] = 0;
-        let hdr = csum_partial(&th[..thlen], Wsum::ZERO);
+        let Some(mut th) = TcpHdr::new_checked(&mut d[off..]) else { return };
+        let thlen = th.hdrlen();
+        th.set_flags(th.flags() | (p.flags_or >> 16) as u8);
+        th.set_check(Sum16::ZERO);
+        let hdr = csum_partial(&th.into_inner()[..thlen], Wsum::ZERO);
         let check = tcp_v4_check(seg_len as u16, saddr, daddr, csum_add(hdr, p.payload_csum));
-        th[16..18].copy_from_slice(&check.to_ne_bytes());
+        if let Some(mut th) = TcpHdr::new_checked(&mut d[off..]) {
+            th.set_check(check);
+        }
     }
 }
 // ANCHOR_END: tcp_gro_receive

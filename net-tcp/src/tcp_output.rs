@@ -19,17 +19,23 @@
 //! *cloned* (the clone shares the payload), the clone gets its TCP header
 //! pushed by [`tcp_transmit_skb`] and goes to
 //! `ip_queue_xmit()` on the cached route, and the original moves to `tcp_rtx_queue`
-//! until it is acknowledged. A retransmission clones it again.
+//! until it is acknowledged. A retransmission clones it again. When the
+//! route's device does GSO (`sk_gso`), the data segments of one
+//! `tcp_write_xmit()` burst go to `ip_queue_xmit()` together, as one
+//! frag-list packet (`tcp_gso_flush()`; `net_core::gso` splits it).
 //!
 //! # Where we differ
 //!
-//! - No TSO/GSO, pacing, TCP small queues, autocorking, MTU probing or
-//!   ECN. One skb is one segment (`tcp_skb_pcount() == 1`).
+//! - No TSO, pacing, TCP small queues, autocorking, MTU probing or ECN.
+//!   One skb is one segment (`tcp_skb_pcount() == 1`): Linux's TCP builds
+//!   skbs of up to 64 KiB and lets GSO cut them; ours gathers a burst's
+//!   one-segment skbs into a GSO packet instead.
 //! - A retransmission is not re-fragmented to the current MSS; if SACK
 //!   blocks would make it outgrow the path it carries fewer of them.
-//! - Pushing the header on a clone copies the buffer once (our skbs
-//!   unshare on write; Linux writes the header into the shared headroom,
-//!   which only it may touch).
+//! - The transmit clone owns the header area in front of the shared
+//!   payload (`Skb::skb_clone_xmit`, Linux's `skb_header_cloned()`), so
+//!   pushing the headers copies nothing; only when an earlier clone is
+//!   still in flight is the skb copied (`pskb_copy()`).
 //! - The socket caches its route (`sk_dst_cache`) but re-checks it every
 //!   second as well as on a routing-generation change.
 

@@ -271,6 +271,12 @@ impl<T: AsRef<[u8]>> TcpHdr<T> {
     pub fn hdrlen(&self) -> usize {
         usize::from(self.doff()) * 4
     }
+    /// The header's fourth 32-bit word in host order — `doff`, the
+    /// reserved bits, the flags and the window — which `tcp_flag_word(th)`
+    /// reads: GRO compares it whole (`TCP_FLAG_*` bits).
+    pub fn tcp_flag_word(&self) -> u32 {
+        self.be32(12..16)
+    }
     /// The flag byte, `TCPHDR_*` bits (`tcp_flag_byte(th)`).
     #[doc(alias = "tcp_flag_byte")]
     pub fn flags(&self) -> u8 {

@@ -15,11 +15,11 @@ mod common;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use net_core::checksum::{Wsum, csum_partial};
 use net_core::snmp::{IpstatsMib, TcpMib};
 use net_core::{Clock, Net, NetRx, PacketType};
-use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptDev, ScriptLinkRef, TwoHosts, eth_ipv4_frame};
-use net_tcp::tcphdr::tcp_v4_check;
+use net_ipv4::ip::{IPPROTO_TCP, IpHdr};
+use net_ipv4::testlink::{ETH_IPV4_L4_OFFSET, ScriptLinkRef, TwoHosts, eth_ipv4_frame};
+use net_tcp::tcphdr::TcpHdr;
 use net_tcp::{TcpSocket, inet_init};
 
 const PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -52,30 +52,23 @@ struct Rx {
 
 fn rx_host(gro: bool) -> Rx {
     let clock = Clock::new_virtual_at(1_000_000_000);
-    let net = Net::new("rx", clock.clone(), 1);
-    let ipv4 = net_ipv4::ipv4_init(&net);
-    inet_init(&net);
-    let (dev, link) = ScriptDev::new(&clock, US_MAC);
-    let dev = net.register_netdev(Box::new(dev)).unwrap();
-    dev.open().unwrap();
-    dev.set_gro(gro);
-    net_ipv4::devinet::inet_addr_add(&net, &ipv4, dev.ifindex, US, 24).unwrap();
+    let (net, _, link, ifindex) = common::host(&clock, "rx", 1, US_MAC, US, &[(PEER, PEER_MAC)]);
+    net.dev_get_by_index(ifindex).expect("eth0").set_gro(gro);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     net.dev_add_pack(PacketType::tap("gro_tap", move |_, skb| {
-        let d = skb.data();
-        if d.len() >= 40 && d[9] == 6 {
-            let th = &d[20..];
-            let thlen = usize::from(th[12] >> 4) * 4;
-            let sum = csum_partial(th, Wsum::ZERO);
+        let Some(iph) = IpHdr::new_checked(skb.data()).filter(|h| h.protocol() == IPPROTO_TCP) else {
+            return NetRx::Success;
+        };
+        if let Some(th) = TcpHdr::new_checked(iph.payload()) {
             s.lock().unwrap().push(Seen {
-                sport: u16::from_be_bytes([th[0], th[1]]),
-                seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
-                len: th.len() - thlen,
+                sport: th.source(),
+                seq: th.seq(),
+                len: th.payload().len(),
                 gso_size: skb.gso_size,
                 gso_segs: skb.gso_segs,
-                flags: th[13],
-                csum_ok: tcp_v4_check(th.len() as u16, PEER, US, sum).0 == 0,
+                flags: th.flags(),
+                csum_ok: th.verify_checksum(PEER, US),
             });
         }
         NetRx::Success
@@ -120,26 +113,28 @@ impl Seg {
             ..net_ipv4::ip::IpHdrBuilder::TEMPLATE
         }
         .write(&mut f[14..34]);
-        let th = &mut f[ETH_IPV4_L4_OFFSET..];
-        th[0..2].copy_from_slice(&self.sport.to_be_bytes());
-        th[2..4].copy_from_slice(&5001u16.to_be_bytes());
-        th[4..8].copy_from_slice(&self.seq.to_be_bytes());
-        th[8..12].copy_from_slice(&self.ack.to_be_bytes());
-        th[12] = (thlen as u8 / 4) << 4;
-        th[13] = self.flags;
-        th[14..16].copy_from_slice(&self.win.to_be_bytes());
+        // The data offset first: new_checked() wants a header that fits.
+        f[ETH_IPV4_L4_OFFSET + 12] = ((thlen / 4) as u8) << 4;
+        let mut th = TcpHdr::new_checked(&mut f[ETH_IPV4_L4_OFFSET..]).expect("room for the header");
+        th.set_source(self.sport);
+        th.set_dest(5001);
+        th.set_seq(self.seq);
+        th.set_ack_seq(self.ack);
+        th.set_flags(self.flags);
+        th.set_window(self.win);
+        let th = th.into_inner();
         // NOP NOP TS(tsval, 0)
         th[20..24].copy_from_slice(&[1, 1, 8, 10]);
         th[24..28].copy_from_slice(&self.tsval.to_be_bytes());
         for (i, b) in th[thlen..].iter_mut().enumerate() {
             *b = self.seq.wrapping_add(i as u32) as u8;
         }
-        let sum = csum_partial(th, Wsum::ZERO);
-        let mut check = tcp_v4_check(th.len() as u16, PEER, US, sum);
+        let mut th = TcpHdr::new_checked(th).expect("still a header");
+        th.fill_checksum(PEER, US);
         if self.bad_csum {
-            check.0 ^= 0x0101;
+            let c = th.check();
+            th.set_check(net_core::checksum::Sum16(c.0 ^ 0x0101));
         }
-        th[16..18].copy_from_slice(&check.to_ne_bytes());
         f
     }
 }
