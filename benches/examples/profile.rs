@@ -10,7 +10,9 @@
 //!
 //! Modes: `bulk N` and `smolbulk N` move N × 16 MiB one way between two
 //! hosts on a zero-latency hub (linnet with GRO and GSO on, as the
-//! bulk bench runs it, then smoltcp on the bench's in-memory link); `bulk-nooffload N`
+//! bulk bench runs it, then smoltcp on the bench's in-memory link with the
+//! buffers the bench gives it), the application sending from a 1 MiB buffer
+//! as the bench's does; `bulk-nooffload N`
 //! is linnet with GRO and GSO off; `rr N` and `smolrr N` run N sequential connections
 //! (connect, 64 B each way, close; TIME_WAIT expired every 1024). Time is
 //! virtual, as in the benches: only processing costs wall-clock time.
@@ -22,6 +24,9 @@ mod smol;
 use linnet::{linnet_conn_rr, linnet_connect, linnet_lab, linnet_listener, linnet_stream, set_offloads};
 
 const CHUNK: usize = 16 << 20;
+/// The application's send buffer, as the bulk bench's `APP_SEND`: the
+/// bytes `send()` reads stay in cache, as they do in the bench.
+const APP_SEND: usize = 1 << 20;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -32,7 +37,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let data: Vec<u8> = (0..CHUNK as u32).map(|i| (i ^ (i >> 8)) as u8).collect();
+    let data: Vec<u8> = (0..APP_SEND as u32).map(|i| (i ^ (i >> 8)) as u8).collect();
     let mut buf = vec![0u8; 65536];
     match mode {
         "bulk" | "bulk-nooffload" => {
@@ -44,11 +49,11 @@ fn main() {
         }
         "smolbulk" => {
             let mut lab = smol::Lab::new();
-            let srv = lab.listener(65535, 16384);
-            let cl = lab.connect(49152, 65535, 16384);
-            for _ in 0..n {
-                smol::bulk(&mut lab, cl, srv, &data, &mut buf);
-            }
+            // The buffers the bulk bench gives smoltcp at MTU 1500: linnet's
+            // effective window and send buffer, as the bench prints them.
+            let srv = lab.listener(106_698, 2_626_560);
+            let cl = lab.connect(49152, 106_698, 2_626_560);
+            smol::stream(&mut lab, cl, srv, (n * CHUNK) as u64, &data, &mut buf);
         }
         "rr" => {
             let (lab, _) = linnet_lab();
