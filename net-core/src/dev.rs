@@ -591,14 +591,21 @@ impl Net {
 /// Feed queued frames to the driver until it is busy or the queue is empty
 /// (`qdisc_run()` → `qdisc_restart()` → `dev_hard_start_xmit()`). Runs with
 /// the qdisc lock held and takes the driver lock inside it (lock order:
-/// qdisc, then driver). Returns frames the driver accepted.
+/// qdisc, then driver). Returns frames the driver accepted. Each frame but
+/// the queue's last goes with [`netdev_xmit_more`] true, as
+/// `dev_hard_start_xmit()` passes `more = skb->next != NULL`.
+///
+/// [`netdev_xmit_more`]: crate::netdevice::netdev_xmit_more
 fn qdisc_run(dev: &NetDev, q: &mut SkBuffHead) -> usize {
     crate::ftrace_graph!("qdisc_run");
     let mut sent = 0;
     let mut drv = dev.driver.lock();
     while let Some(skb) = q.dequeue() {
         let len = skb.len() as u64;
-        match drv.ndo_start_xmit(skb) {
+        crate::netdevice::set_xmit_more(!q.is_empty());
+        let ret = drv.ndo_start_xmit(skb);
+        crate::netdevice::set_xmit_more(false);
+        match ret {
             NetdevTx::Ok => {
                 dev.stats.add(NetDevStats::TX_PACKETS, 1);
                 dev.stats.add(NetDevStats::TX_BYTES, len);

@@ -265,7 +265,7 @@ impl Net {
     ) {
         crate::ftrace_graph!("dev_gro_receive");
         for p in gro.held.iter_mut() {
-            p.same_flow = p.skb.dev == skb.dev && mac_bytes(&p.skb) == mac_bytes(&skb);
+            p.same_flow = p.skb.dev == skb.dev && same_mac_header(mac_bytes(&p.skb), mac_bytes(&skb));
         }
         let mut cb = GroCb::default();
         let mut slot = Some(skb);
@@ -350,6 +350,18 @@ impl Net {
         deliver(self, skb);
     }
     // ANCHOR_END: napi_gro_complete
+}
+
+/// Two link-layer headers are the same (`gro_list_prepare()`): an
+/// Ethernet header is compared as fixed-size words, as Linux's
+/// `compare_ether_header()` does, and anything else byte by byte
+/// (`memcmp()`).
+fn same_mac_header(a: &[u8], b: &[u8]) -> bool {
+    use crate::if_ether::ETH_HLEN;
+    match (<&[u8; ETH_HLEN]>::try_from(a), <&[u8; ETH_HLEN]>::try_from(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// The link-layer header: from the MAC header mark to `data`.

@@ -26,7 +26,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::percpu::PerCpuU64s;
 
@@ -65,6 +65,12 @@ pub const DEFAULT_TX_QUEUE_LEN: u32 = 1000;
 
 /// A hardware (MAC) address.
 pub type MacAddr = [u8; 6];
+
+/// A hardware address as the low six bytes of a word, for
+/// [`NetDev`]'s lock-free `dev_addr`.
+fn mac_to_word(a: MacAddr) -> u64 {
+    u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], 0, 0])
+}
 
 /// Device features (`netdev_features_t`, include/linux/netdev_features.h).
 ///
@@ -206,6 +212,28 @@ impl NetDeviceSetup {
     }
 }
 
+thread_local! {
+    static XMIT_MORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+// ANCHOR: netdev_xmit_more
+/// More frames follow the one being handed to `ndo_start_xmit` in this run
+/// of the queue.
+///
+/// Mirrors `netdev_xmit_more()` (include/linux/netdevice.h), which reads
+/// the per-CPU `softnet_data.xmit.more` that `dev_hard_start_xmit()` sets
+/// before each `xmit_one()`. Ours is per thread, which is what a CPU is to
+/// us, and the queue run sets it ([`qdisc_run`](crate::dev)).
+pub fn netdev_xmit_more() -> bool {
+    XMIT_MORE.with(|m| m.get())
+}
+// ANCHOR_END: netdev_xmit_more
+
+/// Set what [`netdev_xmit_more`] returns (`__this_cpu_write(...xmit.more)`).
+pub(crate) fn set_xmit_more(more: bool) {
+    XMIT_MORE.with(|m| m.set(more));
+}
+
 // ANCHOR: net_device_ops
 /// A driver: what `struct net_device_ops` and the NAPI poll function give the
 /// stack.
@@ -227,6 +255,12 @@ pub trait NetDevice: Send {
 
     /// Transmit one frame (`ndo_start_xmit`). `skb.data()` is the whole frame,
     /// link-layer header first.
+    ///
+    /// While [`netdev_xmit_more`] is true, more frames follow in this same
+    /// run of the queue, and a driver may hold this one back to hand the
+    /// batch on at once (Linux drivers defer their doorbell write). It must
+    /// hand on everything it holds when called with it false, which the
+    /// last frame of every run is, or before it returns `Busy`.
     fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx;
 
     /// NAPI poll: move up to `budget` received frames to `rx` and return how
@@ -373,8 +407,12 @@ pub struct NetDev {
     mtu: AtomicU32,
     flags: AtomicU32,
     tx_queue_len: AtomicU32,
-    /// Hardware address (`dev_addr`); rarely written, read on every output.
-    dev_addr: spin::RwLock<MacAddr>,
+    /// Hardware address (`dev_addr`); rarely written, read on every frame
+    /// in and out. Its six bytes live in one word, so a reader takes a
+    /// plain load where a lock would take two locked operations per frame
+    /// (`eth_type_trans()` reads it for every frame received). Linux reads
+    /// `dev->dev_addr` without a lock too, and writes it under RTNL.
+    dev_addr: AtomicU64,
 
     /// Statistics, atomics bumped without a lock.
     pub stats: NetDevStats,
@@ -422,7 +460,7 @@ impl NetDev {
             mtu: AtomicU32::new(s.mtu),
             flags: AtomicU32::new(s.flags & !IFF_UP),
             tx_queue_len: AtomicU32::new(s.tx_queue_len),
-            dev_addr: spin::RwLock::new(s.dev_addr),
+            dev_addr: AtomicU64::new(mac_to_word(s.dev_addr)),
             stats: NetDevStats::default(),
             qdisc: spin::Mutex::new(SkBuffHead::new()),
             napi: s.napi,
@@ -482,12 +520,13 @@ impl NetDev {
 
     /// Hardware address.
     pub fn dev_addr(&self) -> MacAddr {
-        *self.dev_addr.read()
+        let b = self.dev_addr.load(Ordering::Relaxed).to_le_bytes();
+        [b[0], b[1], b[2], b[3], b[4], b[5]]
     }
 
     /// Change the hardware address (`dev_set_mac_address()`).
     pub fn set_dev_addr(&self, addr: MacAddr) {
-        *self.dev_addr.write() = addr;
+        self.dev_addr.store(mac_to_word(addr), Ordering::Relaxed);
     }
 
     /// Transmit queue length in packets (`txqueuelen`).

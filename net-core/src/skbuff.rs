@@ -300,10 +300,17 @@ fn buf_alloc(size: usize) -> Arc<[u8]> {
 }
 
 /// Return a buffer to the pool if we were its last user and it is pooled.
-fn buf_free(mut buf: Arc<[u8]>) {
-    if Arc::get_mut(&mut buf).is_none() {
+///
+/// No `Weak` to a data buffer is ever made, so a strong count of one means
+/// ours is the only reference: one plain load, where `Arc::get_mut()` would
+/// take the weak count with a locked compare-exchange. A clone's drop on
+/// another thread released its count; the acquire fence orders its last
+/// reads before the pool's next writer (what `Arc`'s own drop does).
+fn buf_free(buf: Arc<[u8]>) {
+    if Arc::strong_count(&buf) != 1 {
         return; // a clone still uses it: just drop our reference
     }
+    std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
     let len = buf.len();
     let Some(class) = class_of(len) else { return };
     if class_cap(class) != len {

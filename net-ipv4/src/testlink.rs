@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use net_core::net_namespace::next_wakeup_ns;
-use net_core::netdevice::{MacAddr, NapiSched, NetDeviceSetup};
+use net_core::netdevice::{MacAddr, NapiSched, NetDeviceSetup, netdev_xmit_more};
 use net_core::skbuff::{alloc_skb, skb_from_frame};
 use net_core::{Clock, Net, NetDev, NetDevice, NetdevTx, SkBuffHead, Skb};
 
@@ -47,7 +47,16 @@ impl Hub {
         let mut ports = self.ports.lock();
         let index = ports.len();
         ports.push((q.clone(), napi.clone()));
-        HubPort { hub: self.clone(), index, rx: q, napi, name: name.to_string(), mac, mtu: 1500 }
+        HubPort {
+            hub: self.clone(),
+            index,
+            rx: q,
+            napi,
+            name: name.to_string(),
+            mac,
+            mtu: 1500,
+            pending: SkBuffHead::new(),
+        }
     }
 
     /// Plug a new port into `net` as an Ethernet device, bring it up and
@@ -68,6 +77,9 @@ pub struct HubPort {
     name: String,
     mac: MacAddr,
     mtu: u32,
+    /// Frames handed over while more were to follow
+    /// ([`netdev_xmit_more`]), not yet on the hub.
+    pending: SkBuffHead,
 }
 
 impl HubPort {
@@ -87,24 +99,12 @@ impl NetDevice for HubPort {
     }
 
     fn ndo_start_xmit(&mut self, skb: Skb) -> NetdevTx {
-        let at = self.hub.clock.now_ns() + self.hub.latency_ns;
-        self.hub.frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // The skb itself crosses, as veth_xmit() hands it to the peer: each
-        // other port gets a clone sharing the bytes (skb_clone()), the last
-        // one the original. No copy unless a receiver writes.
-        let mut skb = Some(skb);
-        let ports = self.hub.ports.lock();
-        let last = (0..ports.len()).rev().find(|&i| i != self.index);
-        for (i, (q, napi)) in ports.iter().enumerate() {
-            if i == self.index {
-                continue;
-            }
-            let Some(orig) = skb.as_ref() else { break };
-            let mut frame = if Some(i) == last { skb.take().expect("checked") } else { orig.clone() };
-            frame.skb_scrub_packet();
-            let mut q = q.lock();
-            q.push_back((at, frame));
-            napi.napi_schedule();
+        // A batch (a GSO burst's segments) crosses under one lock of each
+        // receiving port, as a driver rings its doorbell once per batch:
+        // hold frames while the stack says more follow.
+        self.pending.queue_tail(skb);
+        if !netdev_xmit_more() {
+            self.hub_xmit();
         }
         NetdevTx::Ok
     }
@@ -125,6 +125,45 @@ impl NetDevice for HubPort {
 
     fn next_rx_time(&self) -> Option<u64> {
         self.rx.lock().front().map(|(at, _)| *at)
+    }
+}
+
+impl HubPort {
+    /// Carry the held frames to every other port.
+    fn hub_xmit(&mut self) {
+        let at = self.hub.clock.now_ns() + self.hub.latency_ns;
+        let n = self.pending.len();
+        self.hub.frames.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        // The skb itself crosses, as veth_xmit() hands it to the peer: each
+        // other port gets a clone sharing the bytes (skb_clone()), the last
+        // one the original. No copy unless a receiver writes.
+        let ports = self.hub.ports.lock();
+        let last = (0..ports.len()).rev().find(|&i| i != self.index);
+        for (i, (q, napi)) in ports.iter().enumerate() {
+            if i == self.index {
+                continue;
+            }
+            let mut q = q.lock();
+            if Some(i) == last {
+                while let Some(mut frame) = self.pending.dequeue() {
+                    frame.skb_scrub_packet();
+                    q.push_back((at, frame));
+                }
+            } else {
+                // Clone each frame and put it back behind the others: one
+                // turn of the queue leaves it as it was.
+                for _ in 0..n {
+                    let orig = self.pending.dequeue().expect("n frames held");
+                    let mut frame = orig.clone();
+                    frame.skb_scrub_packet();
+                    q.push_back((at, frame));
+                    self.pending.queue_tail(orig);
+                }
+            }
+            napi.napi_schedule();
+        }
+        drop(ports);
+        self.pending.purge(); // a port alone on its hub sends into nothing
     }
 }
 

@@ -29,7 +29,7 @@
 
 use std::sync::Arc;
 
-use net_core::checksum::{Wsum, csum_block_add, csum_partial};
+use net_core::checksum::{csum_block_add, csum_copy_and_csum};
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net};
 
@@ -316,11 +316,10 @@ pub fn tcp_sendmsg_locked(
             if room > 0 && cb.tcp_flags & crate::tcphdr::TCPHDR_FIN == 0 {
                 let n = room.min(buf.len() - copied);
                 let old_len = tail.len();
-                tail.put_data(&buf[copied..copied + n]);
+                let add = csum_copy_and_csum(&buf[copied..copied + n], tail.put(n));
                 TCP_SKB_CB_mut(&mut tail).end_seq = cb.end_seq.wrapping_add(n as u32);
                 if let (Some(sum), Ok(len)) = (cb.payload_csum(old_len), u16::try_from(old_len + n)) {
                     // csum_block_add(): the new bytes' sum, shifted to their offset.
-                    let add = csum_partial(&buf[copied..copied + n], Wsum::ZERO);
                     let c = TCP_SKB_CB_mut(&mut tail);
                     c.csum = csum_block_add(sum, add, old_len).0;
                     c.csum_len = len;
@@ -338,17 +337,17 @@ pub fn tcp_sendmsg_locked(
         }
         let n = mss.min(buf.len() - copied);
         let mut skb = tcp_stream_alloc_skb(mss);
-        skb.put_data(&buf[copied..copied + n]);
+        // Summed as it is copied, as Linux's csum_and_copy_from_iter() does
+        // without checksum offload.
+        let sum = csum_copy_and_csum(&buf[copied..copied + n], skb.put(n));
         let seq = tp.write_seq;
         {
             let cb = TCP_SKB_CB_mut(&mut skb);
             cb.seq = seq;
             cb.end_seq = seq.wrapping_add(n as u32);
             cb.tcp_flags = TCPHDR_ACK;
-            // Summed while the bytes are hot from the copy, as Linux's
-            // csum_and_copy_from_iter() does without checksum offload.
             if let Ok(len) = u16::try_from(n) {
-                cb.csum = csum_partial(&buf[copied..copied + n], Wsum::ZERO).0;
+                cb.csum = sum.0;
                 cb.csum_seq = seq;
                 cb.csum_len = len;
             }
