@@ -46,6 +46,7 @@ fn main() {
             let l = linnet_listener(&lab);
             let (c, s) = linnet_connect(&lab, &l, None);
             linnet_stream(&lab, &c, &s, (n * CHUNK) as u64, &data, &mut buf);
+            eprintln!("linnet: {}", linnet::effective(&c, &s).info);
         }
         "smolbulk" => {
             let mut lab = smol::Lab::new();

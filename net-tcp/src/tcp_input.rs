@@ -1518,13 +1518,22 @@ pub fn tcp_rcv_peer_syn(net: &Net, tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pm
 /// bounded by `TCP_MAXSEG` and `tcp_min_snd_mss`; 536 when absent) and
 /// derive the sending MSS from the path MTU.
 pub fn tcp_rcv_syn_mss(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg, pmtu: u32) {
+    tcp_syn_mss_clamp(tn, tp, seg);
+    tcp_sync_mss(tp, pmtu);
+}
+
+/// The `mss_clamp` half of [`tcp_rcv_syn_mss`]: what `tcp_parse_options()`
+/// stores when it reads a SYN's MSS option. In SYN-SENT Linux parses the
+/// options before `tcp_ack()`, whose freed SYN lets `tcp_new_space()` size
+/// the send buffer from `mss_clamp`; so must we, or the buffer is sized
+/// for `tcp_connect()`'s provisional 65535 (2.6 MB instead of 87 KB).
+fn tcp_syn_mss_clamp(tn: &TcpNet, tp: &mut TcpSk, seg: &TcpSeg) {
     let min_mss = tn.sysctl.tcp_min_snd_mss.get().clamp(48, 65535) as u16;
     let mut clamp = seg.opts.mss.unwrap_or(TCP_MSS_DEFAULT).max(min_mss);
     if tp.rx_opt.user_mss != 0 {
         clamp = clamp.min(tp.rx_opt.user_mss);
     }
     tp.rx_opt.mss_clamp = clamp;
-    tcp_sync_mss(tp, pmtu);
 }
 
 // ANCHOR: tcp_rcv_synsent_state_process
@@ -1588,6 +1597,7 @@ pub fn tcp_rcv_synsent_state_process(
             return RcvAction::Done;
         }
         tp.snd_wl1 = seg.seq;
+        tcp_syn_mss_clamp(tn, tp, seg); // tcp_parse_options(), before tcp_ack()
         tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT);
         tcp_rcv_peer_syn(net, tn, tp, seg, pmtu);
         tcp_finish_connect(net, sk, tp);

@@ -6,9 +6,12 @@
 //! part (net-core/src/skbuff.rs), and the in-memory link hands the skb
 //! itself to the peer as veth does. This test counts calls into the global
 //! allocator (a counting `#[global_allocator]`, so this file is its own
-//! test binary) while two hosts on a hub move 8 MiB one way after a warm-up
-//! transfer, and asserts at most one allocation per 64 segments — the
-//! occasional growth of a queue's vector, never one per segment.
+//! test binary) while two hosts on a hub move 8 MiB one way after a 16 MiB
+//! warm-up, and asserts at most one allocation per 64 segments — the
+//! occasional growth of a queue's vector, never one per segment. The
+//! warm-up is long enough for the send buffer to reach its size:
+//! `tcp_sndbuf_expand()` grows it with the congestion window, and a
+//! buffer still growing takes fresh skbs from the allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -124,7 +127,7 @@ fn steady_state(offloads: bool) {
     let mut buf = vec![0u8; 65_536];
 
     // Warm up: the pools, the queues and the congestion window grow.
-    transfer(&lab, &c, &s, &data, &mut buf, 4 << 20);
+    transfer(&lab, &c, &s, &data, &mut buf, 16 << 20);
     let segs_before = lab.a.mib.get(TcpMib::OutSegs) + lab.b.mib.get(TcpMib::OutSegs);
     let allocs_before = ALLOCS.load(Ordering::Relaxed);
     transfer(&lab, &c, &s, &data, &mut buf, 8 << 20);
