@@ -142,7 +142,7 @@ pub fn ftrace_graph_active() -> bool {
     FGRAPH_ACTIVE.load(Ordering::Relaxed) != 0
 }
 
-/// The guard [`ftrace_graph!`] leaves on an instrumented function's stack:
+/// The guard [`ftrace_graph!`](crate::ftrace_graph) leaves on an instrumented function's stack:
 /// one byte, so that a function pays nothing more for it while the tracer
 /// is off than the load and branch of [`ftrace_graph_active`].
 ///

@@ -27,10 +27,14 @@
 //!
 //! # Where we differ
 //!
-//! - Our skbs are linear. Linux chains the merged payloads as page frags
-//!   and never copies; we keep the merged frames on a list while they are
-//!   held and copy them into one buffer when the packet goes up
-//!   ([`napi_gro_complete`]). That is one copy of each payload, in cache.
+//! - Linux chains the merged payloads as page frags and never copies. We
+//!   keep the merged frames on a list while they are held and send the
+//!   packet up with them on its frag list (`napi_gro_complete()`); TCP's
+//!   fast path queues the pieces as they are, and the paths that read a
+//!   packet whole (forwarding, a socket not in ESTABLISHED, TCP's slow
+//!   path) copy them into one buffer first (`skb_linearize()`). When a
+//!   tap is registered the packet is made linear before it goes up, so
+//!   taps (tcpdump) see one run of bytes.
 //! - Held packets go up at the end of every poll of the device. Linux keeps
 //!   a busy device's packets for up to a jiffy across polls
 //!   (`napi_gro_flush(napi, HZ >= 1000)`); we never hold one past the
@@ -173,7 +177,7 @@ pub trait OffloadCallbacks: Send + Sync {
     fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld);
 
     /// Fix this layer's header in segment `index` of a GSO packet, which
-    /// [`crate::gso::skb_gso_segment`] gave a copy of the first segment's
+    /// [`Net::skb_gso_segment`] gave a copy of the first segment's
     /// headers (`gso_segment`; for a frag-list packet, the header fix-ups
     /// of `inet_gso_segment()` / `__tcp4_gso_segment_list()`). The network
     /// header mark is set. The default leaves the header as copied.
@@ -315,15 +319,29 @@ impl Net {
 
     // ANCHOR: napi_gro_complete
     /// Send a held packet up (`napi_gro_complete()`). A lone frame goes as
-    /// it came. Merged frames are copied behind the first one's headers
-    /// into one buffer (where Linux would hand up the frags), the
-    /// offloads fix the headers (`inet_gro_complete()`, then
-    /// `tcp4_gro_complete()`), and `gso_size`/`gso_segs` say what it was.
+    /// it came. Merged frames go on the first one's frag list (where
+    /// Linux hands up its frags), or, with a tap registered, are copied
+    /// behind the first one's headers into one buffer; the offloads fix
+    /// the headers (`inet_gro_complete()`, then `tcp4_gro_complete()`),
+    /// and `gso_size`/`gso_segs` say what it was.
     fn napi_gro_complete(&self, mut p: GroHeld, deliver: &impl Fn(&Net, Skb)) {
         if p.count == 1 {
             return deliver(self, p.skb);
         }
         crate::ftrace_graph!("napi_gro_complete");
+        if self.ptype_all_count.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            // No tap will read it whole: the merged frames stay chained
+            // behind the first, as Linux's frags do, and TCP queues them
+            // as they are (or linearizes where it must read the bytes).
+            let offload = p.offload.clone();
+            let mut skb = std::mem::replace(&mut p.skb, alloc_skb(0));
+            skb.frag_list_mut().splice_tail_init(&mut p.frags);
+            skb.gso_size = p.gso_size;
+            skb.gso_segs = p.count;
+            skb.ip_summed = IpSummed::Unnecessary;
+            offload.gro_complete(self, &mut skb, 0, &p);
+            return deliver(self, skb);
+        }
         let mac = mac_bytes(&p.skb);
         let mac_len = mac.len();
         // No headroom beyond the link-layer header: the buffer then fits

@@ -59,9 +59,13 @@
 //!
 //! # What we leave out
 //!
-//! Paged fragments (`skb_shinfo(skb)->frags`), `frag_list`, GSO metadata and
-//! the `users` refcount (`skb_get`): every buffer here is linear, and Rust
-//! ownership replaces `users`.
+//! Paged fragments (`skb_shinfo(skb)->frags`) and the `users` refcount
+//! (`skb_get`): every buffer here is linear, and Rust ownership replaces
+//! `users`. A GSO packet on its way down, or a GRO packet on its way up,
+//! carries its other segments on `frag_list`, each a linear skb of its
+//! own. Where Linux's `skb->len` counts the frag list, ours does not:
+//! [`SkBuff::len`] is the linear part (`skb_headlen()`), and
+//! [`SkBuff::frag_list_len`] adds the rest where a layer needs the whole.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -715,15 +719,21 @@ impl SkBuff {
     /// Make the data private, with at least `extra_head` more bytes of
     /// headroom. Mirrors `pskb_expand_head()` when it must reallocate.
     fn make_unique(&mut self, extra_head: usize) {
+        self.realloc_buf(extra_head, 0);
+    }
+
+    /// [`make_unique`](Self::make_unique) with at least `extra_tail` more
+    /// bytes of tailroom too (`pskb_expand_head(skb, nhead, ntail)`).
+    fn realloc_buf(&mut self, extra_head: usize, extra_tail: usize) {
         let shared = match &mut self.buf {
             Some(b) => Arc::get_mut(b).is_none(),
             None => false,
         };
-        if !shared && extra_head == 0 {
+        if !shared && extra_head == 0 && extra_tail == 0 {
             return;
         }
         let old_end = self.end as usize;
-        let new_cap = old_end + extra_head;
+        let new_cap = old_end + extra_head + extra_tail;
         let mut nb = buf_alloc(new_cap);
         let nbm = Arc::get_mut(&mut nb).expect("fresh buffer is unique");
         // A head that gave its header area away copies only what is its own.
@@ -772,9 +782,38 @@ impl SkBuff {
         self.frag_list.bytes()
     }
 
+    /// Memory charged for this skb and the ones on its frag list: Linux's
+    /// `skb->truesize`, which counts them all.
+    pub fn total_truesize(&self) -> u32 {
+        self.frag_list.iter().fold(self.truesize, |t, f| t.saturating_add(f.truesize))
+    }
+
+    // ANCHOR: skb_linearize
+    /// Bring the frag list's bytes into this skb's own buffer, behind its
+    /// data, and free the list: one linear packet, headers where they were.
+    ///
+    /// Mirrors `skb_linearize()` (`__pskb_pull_tail(skb, skb->data_len)`),
+    /// which callers use before code that reads a packet as one run of
+    /// bytes. A received GRO packet keeps its merged payloads on the frag
+    /// list; only paths that read it whole (forwarding, a socket not in
+    /// ESTABLISHED, TCP's slow path) pay for this copy.
+    pub fn skb_linearize(&mut self) {
+        if !self.has_frag_list() {
+            return;
+        }
+        let mut frags = std::mem::take(&mut self.frag_list);
+        let extra = frags.bytes();
+        self.realloc_buf(0, extra.saturating_sub(self.tailroom()));
+        while let Some(f) = frags.dequeue() {
+            self.put_data(f.data());
+        }
+    }
+    // ANCHOR_END: skb_linearize
+
     // -- geometry ------------------------------------------------------------
 
-    /// Bytes of packet data (`skb->len`; every skb here is linear).
+    /// Bytes of packet data in this skb's own buffer (`skb_headlen()`;
+    /// Linux's `skb->len` also counts what [`Self::frag_list_len`] does).
     pub fn len(&self) -> usize {
         (self.tail - self.data) as usize
     }

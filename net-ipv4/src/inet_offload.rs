@@ -109,8 +109,15 @@ impl OffloadCallbacks for InetGro {
     /// `inet_gro_complete()`: the merged datagram's `tot_len` and header
     /// checksum, then the transport's completion.
     fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld) {
-        let len = (skb.len() - off).min(0xffff) as u16;
-        let Some(mut iph) = IpHdr::new_checked(&mut skb.data_mut()[off..]) else { return };
+        // The merged payloads may be on the frag list: count them, and
+        // write only the header (in place when the head owns its header
+        // area), never the shared payload.
+        let len = (skb.len() + skb.frag_list_len() - off).min(0xffff) as u16;
+        let Some(ihl) = skb.data().get(off).map(|b| usize::from(b & 0x0f) * 4) else { return };
+        if skb.len() < off + ihl {
+            return;
+        }
+        let Some(mut iph) = IpHdr::new_checked(&mut skb.data_mut_head(off + ihl)[off..]) else { return };
         // csum_replace2(&iph->check, iph->tot_len, newlen)
         let mut check = iph.check().to_ne_bytes();
         csum_replace2(&mut check, iph.tot_len().to_be_bytes(), len.to_be_bytes());

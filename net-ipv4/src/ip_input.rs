@@ -87,7 +87,9 @@ pub fn ip_rcv_core(net: &Net, mut skb: Skb) -> Option<Skb> {
         return None;
     }
     net.mib.inc(IpstatsMib::InReceives);
-    net.mib.add(IpExtMib::InOctets, skb.len() as u64);
+    // A GRO packet's merged payloads may wait on its frag list: they count.
+    let pkt_len = skb.len() + skb.frag_list_len();
+    net.mib.add(IpExtMib::InOctets, pkt_len as u64);
     skb.reset_network_header();
 
     let (ihl, tot_len) = {
@@ -113,15 +115,17 @@ pub fn ip_rcv_core(net: &Net, mut skb: Skb) -> Option<Skb> {
         }
         (h.hdrlen(), usize::from(h.tot_len()))
     };
-    if skb.len() < tot_len {
+    if pkt_len < tot_len {
         net.mib.inc(IpExtMib::InTruncatedPkts);
         net.kfree_skb_reason(skb, SkbDropReason::PktTooSmall);
         return None;
     } else if tot_len < ihl {
         return inhdr_error(net, skb, SkbDropReason::IpInhdr);
     }
-    // pskb_trim_rcsum(): the medium may have padded the frame.
-    if skb.len() > tot_len {
+    // pskb_trim_rcsum(): the medium may have padded the frame (GRO never
+    // merges a padded one, so a packet with a frag list is never trimmed).
+    if pkt_len > tot_len {
+        skb.skb_linearize();
         skb.trim(tot_len);
         if skb.ip_summed == IpSummed::Complete {
             skb.ip_summed = IpSummed::None;
@@ -198,7 +202,11 @@ pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, mut skb: Skb) -> NetRx {
             net.mib.add(IpExtMib::InMcastOctets, skb.len() as u64);
             ip_local_deliver(net, ipv4, skb)
         }
-        RtnType::Unicast => crate::ip_forward::ip_forward(net, ipv4, skb, rt),
+        RtnType::Unicast => {
+            // Forwarding reads and rewrites the packet as one run of bytes.
+            skb.skb_linearize();
+            crate::ip_forward::ip_forward(net, ipv4, skb, rt)
+        }
         RtnType::Blackhole => {
             net.kfree_skb_reason(skb, SkbDropReason::NotSpecified);
             NetRx::Drop

@@ -864,13 +864,30 @@ fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesiz
 
 /// Put an in-order skb (payload at `data`) on the receive queue, charging
 /// the receive buffer (`tcp_queue_rcv()`).
-fn tcp_queue_rcv(tp: &mut TcpSk, skb: Skb) {
+///
+/// A GRO packet whose merged payloads are still on its frag list is
+/// queued as its pieces, each an skb with its own sequence number and
+/// charge, so `tcp_recvmsg()` and the collapse code see only linear
+/// skbs. Linux queues the one skb with its frags; the bytes and the
+/// charge are the same.
+fn tcp_queue_rcv(tp: &mut TcpSk, mut skb: Skb) {
     net_core::ftrace_graph!("tcp_queue_rcv");
-    if skb.is_empty() {
-        return;
+    let mut frags = std::mem::take(skb.frag_list_mut());
+    let mut seq = TCP_SKB_CB(&skb).seq.wrapping_add(skb.len() as u32);
+    if !skb.is_empty() {
+        tp.sk_rmem_alloc += skb.truesize as usize;
+        tp.sk_receive_queue.queue_tail(skb);
     }
-    tp.sk_rmem_alloc += skb.truesize as usize;
-    tp.sk_receive_queue.queue_tail(skb);
+    while let Some(mut f) = frags.dequeue() {
+        if f.is_empty() {
+            continue;
+        }
+        let n = f.len() as u32;
+        TCP_SKB_CB_mut(&mut f).seq = seq;
+        seq = seq.wrapping_add(n);
+        tp.sk_rmem_alloc += f.truesize as usize;
+        tp.sk_receive_queue.queue_tail(f);
+    }
 }
 
 // ANCHOR: tcp_try_rmem_schedule
@@ -1685,7 +1702,7 @@ pub fn tcp_rcv_established(
     }
     tp.tcp_mstamp_refresh(net);
     tp.rx_opt.saw_tstamp = false;
-    let skb = if seg.tcp_flag_word() & TCP_HP_BITS == tp.pred_flags
+    let mut skb = if seg.tcp_flag_word() & TCP_HP_BITS == tp.pred_flags
         && seg.seq == tp.rcv_nxt
         && !after(seg.ack_seq, tp.snd_nxt)
     {
@@ -1696,6 +1713,8 @@ pub fn tcp_rcv_established(
     } else {
         skb
     };
+    // The slow path reads a GRO packet's payload as one run of bytes.
+    skb.skb_linearize();
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }
@@ -1753,14 +1772,15 @@ fn tcp_rcv_established_fast(
     }
     // Bulk data transfer: receiver. Without room for it, step5 (the slow
     // path, whose tcp_try_rmem_schedule() may prune).
-    if tp.sk_rmem_alloc + skb.truesize as usize > tp.sk_rcvbuf {
+    let truesize = skb.total_truesize();
+    if tp.sk_rmem_alloc + truesize as usize > tp.sk_rcvbuf {
         return Some(skb);
     }
     if ts_hdr && tp.rcv_nxt == tp.rcv_wup {
         tcp_store_ts_recent(net, tp);
     }
     net.mib.inc(LinuxMib::TCPHPHits);
-    let (len, truesize, gso_size) = (skb.len() as u32, skb.truesize, skb.gso_size);
+    let (len, gso_size) = (seg.len, skb.gso_size);
     let mut skb = skb;
     TCP_SKB_CB_mut(&mut skb).seq = seg.seq;
     tp.bytes_received += u64::from(len);

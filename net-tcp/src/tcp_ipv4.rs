@@ -121,7 +121,8 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
         return drop_seg(net, skb, SkbDropReason::TcpCsum);
     }
     let flags = th.flags();
-    let len = th.payload().len() as u32;
+    // A GRO packet's payload continues on its frag list.
+    let len = (th.payload().len() + skb.frag_list_len()) as u32;
     let seq = th.seq();
     let syn = flags & TCPHDR_SYN != 0;
     let seg = TcpSeg {
@@ -185,7 +186,10 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
                 }
                 return drop_seg(net, skb, SkbDropReason::NotSpecified);
             }
-            Some(EhashEntry::Req(req)) => req,
+            Some(EhashEntry::Req(req)) => {
+                skb.skb_linearize(); // a child may be made from it
+                req
+            }
             None => break tn.hashinfo.__inet_lookup_listener(saddr, seg.sport, daddr, seg.dport, seg.dif),
         };
         // TCP_NEW_SYN_RECV: the segment is for a request sock.
@@ -218,6 +222,11 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
         }
         return drop_seg(net, skb, SkbDropReason::NoSocket);
     };
+    if sk.sk_state() != TcpState::Established {
+        // Only an established socket's fast path queues a GRO packet's
+        // chained payloads as they are; every other state reads it whole.
+        skb.skb_linearize();
+    }
     if sk.sk_state() == TcpState::Listen {
         // tcp_v4_do_rcv() → tcp_v4_cookie_check(), before the listener's lock.
         match crate::tcp_minisocks::tcp_v4_cookie_check(net, tn, &sk, &seg, skb) {

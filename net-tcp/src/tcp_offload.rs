@@ -126,9 +126,14 @@ impl OffloadCallbacks for Tcpv4Offload {
     /// PSH, and a checksum over the whole segment, added up from the
     /// header's sum and the payload sums GRO kept.
     fn gro_complete(&self, _net: &Net, skb: &mut Skb, off: usize, p: &GroHeld) {
-        let d = skb.data_mut();
-        let Some((saddr, daddr)) = IpHdr::new_checked(&d[..]).map(|h| (h.saddr(), h.daddr())) else { return };
-        let seg_len = d.len() - off;
+        // The whole segment's length counts the payloads on the frag list;
+        // only the header is written.
+        let seg_len = skb.len() + skb.frag_list_len() - off;
+        let Some((saddr, daddr)) = IpHdr::new_checked(skb.data()).map(|h| (h.saddr(), h.daddr())) else {
+            return;
+        };
+        let Some(thlen) = TcpHdr::new_checked(&skb.data()[off..]).map(|th| th.hdrlen()) else { return };
+        let d = skb.data_mut_head(off + thlen);
         let Some(mut th) = TcpHdr::new_checked(&mut d[off..]) else { return };
         let thlen = th.hdrlen();
         th.set_flags(th.flags() | (p.flags_or >> 16) as u8);

@@ -367,3 +367,42 @@ fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
     // tcp_measure_rcv_mss() read the wire's segment size from gso_size.
     assert_eq!(s.tcp_info().tcpi_rcv_mss, 1448);
 }
+
+/// Without a tap to read it whole, a merged packet goes up with its
+/// payloads chained; a socket that is not ESTABLISHED (here FIN_WAIT2,
+/// after `shutdown(SHUT_WR)`) takes it through `tcp_rcv_state_process()`
+/// with the bytes copied into one buffer first (`skb_linearize()`). Both
+/// read back whole, and IP counts every merged byte (`InOctets`).
+#[test]
+fn merged_payloads_stay_chained_and_a_closing_socket_reads_them_linearized() {
+    let lab = TwoHosts::new(0);
+    inet_init(&lab.a);
+    inet_init(&lab.b);
+    lab.b.dev_get_by_name("eth0").unwrap().set_gro(true);
+    lab.a.dev_get_by_name("eth0").unwrap().set_gso(true);
+    let (c, s) = common::connected_pair(&lab, 80);
+    let in_octets = |net: &Net| net.mib.get(net_core::snmp::IpExtMib::InOctets);
+    let before = (lab.b.mib.get(IpstatsMib::InReceives), in_octets(&lab.b));
+    let frames0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
+    let data = common::Rng::bytes(11, 1 << 20);
+    assert!(pump(&lab, &c, &s, &data) == data, "ESTABLISHED: bytes differ");
+    let est_frames = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets - frames0;
+    let packets = lab.b.mib.get(IpstatsMib::InReceives) - before.0;
+    assert!(packets * 10 < est_frames, "merged: {est_frames} frames went up as {packets} packets");
+    // Every payload byte, plus a 52-byte IP and TCP header per packet.
+    assert_eq!(in_octets(&lab.b) - before.1, data.len() as u64 + 52 * packets);
+
+    s.shutdown(net_tcp::af_inet::Shutdown::Write).expect("shutdown");
+    lab.run_ms(10);
+    assert_eq!(s.state(), net_tcp::tcp_states::TcpState::FinWait2);
+    let segs0 = lab.b.mib.get(TcpMib::InSegs);
+    let frames0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
+    let more = common::Rng::bytes(12, 1 << 20);
+    assert!(pump(&lab, &c, &s, &more) == more, "FIN_WAIT2: bytes differ");
+    let frames = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets - frames0;
+    let segs = lab.b.mib.get(TcpMib::InSegs) - segs0;
+    println!(
+        "ESTABLISHED: {est_frames} frames as {packets} packets; FIN_WAIT2: {frames} frames as {segs} segments"
+    );
+    assert!(segs * 10 < frames, "still merged in FIN_WAIT2: {frames} frames, {segs} segments");
+}
