@@ -33,7 +33,7 @@ fn main() {
     let (mode, n) = match (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
         (Some(m), Some(n)) => (m.as_str(), n),
         _ => {
-            eprintln!("usage: profile bulk|bulk-nooffload|smolbulk|rr|smolrr N");
+            eprintln!("usage: profile bulk|bulk-nooffload|smolbulk|rr|smolrr N [WINDOW SNDBUF for smolbulk]");
             std::process::exit(2);
         }
     };
@@ -51,9 +51,12 @@ fn main() {
         "smolbulk" => {
             let mut lab = smol::Lab::new();
             // The buffers the bulk bench gives smoltcp at MTU 1500: linnet's
-            // effective window and send buffer, as the bench prints them.
-            let srv = lab.listener(106_698, 2_626_560);
-            let cl = lab.connect(49152, 106_698, 2_626_560);
+            // effective window (rcv_ssthresh) and send buffer, as `bulk`
+            // prints them at the end; override with `smolbulk N WINDOW SNDBUF`.
+            let arg = |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
+            let (window, sndbuf) = (arg(3, 82_522), arg(4, 1_218_560));
+            let srv = lab.listener(window, sndbuf);
+            let cl = lab.connect(49152, window, sndbuf);
             smol::stream(&mut lab, cl, srv, (n * CHUNK) as u64, &data, &mut buf);
         }
         "rr" => {

@@ -29,10 +29,11 @@
 //!
 //! - Linux chains the merged payloads as page frags and never copies. We
 //!   keep the merged frames on a list while they are held and send the
-//!   packet up with them on its frag list (`napi_gro_complete()`); TCP's
-//!   fast path queues the pieces as they are, and the paths that read a
-//!   packet whole (forwarding, a socket not in ESTABLISHED, TCP's slow
-//!   path) copy them into one buffer first (`skb_linearize()`). When a
+//!   packet up with them on its frag list (`napi_gro_complete()`); TCP
+//!   queues an in-order packet's pieces as they are, and the paths that
+//!   read a packet whole (forwarding, a socket not in ESTABLISHED, a
+//!   segment TCP trims or puts out of order) copy them into one buffer
+//!   first (`skb_linearize()`). When a
 //!   tap is registered the packet is made linear before it goes up, so
 //!   taps (tcpdump) see one run of bytes.
 //! - Held packets go up at the end of every poll of the device. Linux keeps

@@ -796,7 +796,8 @@ impl SkBuff {
     /// which callers use before code that reads a packet as one run of
     /// bytes. A received GRO packet keeps its merged payloads on the frag
     /// list; only paths that read it whole (forwarding, a socket not in
-    /// ESTABLISHED, TCP's slow path) pay for this copy.
+    /// ESTABLISHED, a segment TCP trims or queues out of order) pay for
+    /// this copy.
     pub fn skb_linearize(&mut self) {
         if !self.has_frag_list() {
             return;

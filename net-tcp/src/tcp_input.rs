@@ -963,6 +963,11 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
     if seq == end_seq {
         return;
     }
+    if seq != tp.rcv_nxt {
+        // Only an exactly in-order GRO packet is queued as its chained
+        // pieces; trimming and the out-of-order queue read one buffer.
+        skb.skb_linearize();
+    }
     if seq == tp.rcv_nxt || (before(seq, tp.rcv_nxt) && after(end_seq, tp.rcv_nxt)) {
         if before(seq, tp.rcv_nxt) {
             tcp_dsack_set(net, tn, tp, seq, tp.rcv_nxt);
@@ -977,12 +982,13 @@ pub fn tcp_data_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk,
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
-        if !tcp_try_rmem_schedule(net, tp, seq, skb.len()) {
+        let len = skb.len() + skb.frag_list_len();
+        if !tcp_try_rmem_schedule(net, tp, seq, len) {
             net.mib.inc(LinuxMib::TCPRcvQDrop);
             tp.icsk_ack.pending |= ICSK_ACK_SCHED;
             return;
         }
-        let (len, truesize, gso_size) = (skb.len() as u32, skb.truesize, skb.gso_size);
+        let (len, truesize, gso_size) = (len as u32, skb.total_truesize(), skb.gso_size);
         tp.bytes_received += u64::from(end_seq.wrapping_sub(seq));
         tp.rcv_nxt = end_seq;
         TCP_SKB_CB_mut(&mut skb).seq = seq;
@@ -1702,7 +1708,7 @@ pub fn tcp_rcv_established(
     }
     tp.tcp_mstamp_refresh(net);
     tp.rx_opt.saw_tstamp = false;
-    let mut skb = if seg.tcp_flag_word() & TCP_HP_BITS == tp.pred_flags
+    let skb = if seg.tcp_flag_word() & TCP_HP_BITS == tp.pred_flags
         && seg.seq == tp.rcv_nxt
         && !after(seg.ack_seq, tp.snd_nxt)
     {
@@ -1713,8 +1719,6 @@ pub fn tcp_rcv_established(
     } else {
         skb
     };
-    // The slow path reads a GRO packet's payload as one run of bytes.
-    skb.skb_linearize();
     if !seg.has(TCPHDR_ACK) && !seg.has(TCPHDR_RST) && !seg.has(TCPHDR_SYN) {
         return; // RFC 9293: "if the ACK bit is off drop the segment"
     }

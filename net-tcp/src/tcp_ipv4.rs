@@ -223,8 +223,8 @@ pub fn tcp_v4_rcv(net: &Net, tn: &TcpNet, mut skb: Skb) -> NetRx {
         return drop_seg(net, skb, SkbDropReason::NoSocket);
     };
     if sk.sk_state() != TcpState::Established {
-        // Only an established socket's fast path queues a GRO packet's
-        // chained payloads as they are; every other state reads it whole.
+        // Only an established socket queues a GRO packet's chained
+        // payloads as they are (in order); every other state reads it whole.
         skb.skb_linearize();
     }
     if sk.sk_state() == TcpState::Listen {
