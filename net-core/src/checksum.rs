@@ -262,15 +262,42 @@ const LANE_BLOCK: usize = 1 << 30;
 /// 16-bit words, and `a * 2^16 + b` equals `a + b` modulo `0xffff`, so this
 /// is the same one's-complement sum.
 ///
+/// On x86-64 with AVX2 (checked at run time, once) a long buffer is summed
+/// by the same loop compiled for AVX2 ([`sum_words_avx2`]): twice the lanes
+/// per instruction. Linux picks its checksum code per CPU the same way
+/// (`csum_partial()` is arch code, and x86 patches in variants at boot).
+#[inline(always)]
+fn sum_words(buf: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if buf.len() >= 256 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `sum_words_avx2` needs only AVX2, which the CPU has: the
+        // check just above asked it (`cpuid`, cached by std). Its body is
+        // the same safe code as the portable path.
+        return unsafe { sum_words_avx2(buf) };
+    }
+    sum_words_lanes::<LANES>(buf)
+}
+
+/// [`sum_words_lanes`] compiled for AVX2, with 16 lanes: four 256-bit
+/// registers. Summing 1448-byte pieces of a 1 MiB buffer in cache, it ran
+/// at 73 GB/s where the SSE2 loop runs at 45 (and at 65–71 with 8 lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_words_avx2(buf: &[u8]) -> u64 {
+    sum_words_lanes::<{ 2 * LANES }>(buf)
+}
+
+/// The loop itself, with `N` 64-bit lanes.
+///
 /// This shape (zero-extend, add) is the one LLVM vectorises reliably, to
 /// `punpck`/`paddq` on plain x86-64. Shapes that look cleverer — splitting
 /// words with masks and shifts to avoid the widening — were turned into
 /// scalar byte loads or 16-bit deinterleaving shuffles once inlined here,
 /// at a third of the speed.
 #[inline(always)]
-fn sum_words(buf: &[u8]) -> u64 {
+fn sum_words_lanes<const N: usize>(buf: &[u8]) -> u64 {
     let mut total = 0u64;
-    if buf.len() < 4 * LANES {
+    if buf.len() < 4 * N {
         // Headers: too short for the lanes to pay for themselves.
         for w in buf.chunks_exact(4) {
             total += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
@@ -278,8 +305,8 @@ fn sum_words(buf: &[u8]) -> u64 {
         return total;
     }
     for block in buf.chunks(LANE_BLOCK) {
-        let mut lanes = [0u64; LANES];
-        let mut wide = block.chunks_exact(4 * LANES);
+        let mut lanes = [0u64; N];
+        let mut wide = block.chunks_exact(4 * N);
         for chunk in &mut wide {
             for (lane, w) in lanes.iter_mut().zip(chunk.chunks_exact(4)) {
                 *lane += u64::from(u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
@@ -700,6 +727,27 @@ mod tests {
         assert_eq!(&dst[..1501], &src[..]);
         assert!(dst[1501..].iter().all(|&b| b == 0xa5));
         assert_eq!(csum_fold(s), reference_fold(&src, 0));
+    }
+
+    /// The AVX2 loop and the portable one agree, at every length around
+    /// the lane widths and at every alignment (the AVX2 path only where
+    /// the CPU, or Miri's configuration, has AVX2).
+    #[test]
+    fn avx2_and_portable_sums_agree() {
+        let data: Vec<u8> = (0..1200u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        for start in 0..4 {
+            for len in (0..130).chain([255, 256, 257, 511, 512, 513, 1000, 1196 - start]) {
+                let buf = &data[start..start + len];
+                let portable = sum_words_lanes::<LANES>(buf);
+                assert_eq!(from64to32(sum_words(buf)), from64to32(portable), "len {len} at {start}");
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    let wide = unsafe { sum_words_avx2(buf) };
+                    assert_eq!(from64to32(wide), from64to32(portable), "len {len} at {start}");
+                }
+            }
+        }
     }
 
     proptest! {
