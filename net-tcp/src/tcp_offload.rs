@@ -103,8 +103,11 @@ impl OffloadCallbacks for Tcpv4Offload {
             flush |= (flags ^ flags2) & !(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) != 0;
             flush |= th.ack_seq() != th2.ack_seq();
             // The same doff (it is in the flag word), so the same option
-            // length: every option byte must match.
-            flush |= th.options() != th2.options();
+            // length: every option byte must match. Compared a 32-bit word
+            // at a time, as Linux's loop does (options come in whole words).
+            flush |= th.options().chunks_exact(4).zip(th2.options().chunks_exact(4)).any(|(a, b)| {
+                u32::from_ne_bytes([a[0], a[1], a[2], a[3]]) != u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+            });
             flush |= inet_gro_flush(&d[..IPHDR_LEN], iph2, p);
             mss = usize::from(p.gso_size);
             flush |= len.wrapping_sub(1) >= mss;
