@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 
 use net_core::netdevice::{
-    ARPHRD_LOOPBACK, IFF_LOOPBACK, NetDevice, NetDeviceSetup, NetdevFeatures, NetdevTx,
+    ARPHRD_LOOPBACK, IFF_LOOPBACK, NapiSched, NetDevice, NetDeviceSetup, NetdevFeatures, NetdevTx,
 };
 use net_core::skbuff::{IpSummed, PktType, SkBuffHead};
 use net_core::{Clock, Skb};
@@ -42,6 +42,9 @@ pub struct Loopback {
     limit: usize,
     clock: Clock,
     stats: LoopbackStats,
+    /// On the poll list while the backlog holds frames: the backlog NAPI
+    /// that `enqueue_to_backlog()` schedules.
+    napi: NapiSched,
 }
 
 impl std::fmt::Debug for Loopback {
@@ -58,7 +61,13 @@ impl Loopback {
 
     /// A loopback device whose backlog holds `limit` frames.
     pub fn with_backlog(clock: Clock, limit: usize) -> Self {
-        Loopback { backlog: VecDeque::new(), limit: limit.max(1), clock, stats: LoopbackStats::default() }
+        Loopback {
+            backlog: VecDeque::new(),
+            limit: limit.max(1),
+            clock,
+            stats: LoopbackStats::default(),
+            napi: NapiSched::new(),
+        }
     }
 
     /// Counters so far.
@@ -89,9 +98,11 @@ impl NetDevice for Loopback {
                 | NetdevFeatures::RXCSUM
                 | NetdevFeatures::LOOPBACK,
             tx_queue_len: 0,
-            // Polled every time: Linux's lo has no NAPI of its own either
-            // (loopback_xmit() → netif_rx() → the backlog).
-            napi: None,
+            // Linux's lo has no NAPI of its own: loopback_xmit() →
+            // netif_rx() → enqueue_to_backlog(), which schedules the CPU's
+            // backlog NAPI (process_backlog). Our backlog is the device's,
+            // and so is that flag: polled only while frames wait.
+            napi: Some(self.napi.clone()),
         }
     }
 
@@ -113,6 +124,7 @@ impl NetDevice for Loopback {
         skb.protocol = 0; // eth_type_trans() runs on receive (header ops)
         skb.tstamp = 0; // stamped again by netif_receive_skb
         self.backlog.push_back(skb);
+        self.napi.napi_schedule(); // ____napi_schedule(sd, &sd->backlog)
         self.stats.packets += 1;
         self.stats.bytes += len;
         NetdevTx::Ok
@@ -125,6 +137,8 @@ impl NetDevice for Loopback {
         for skb in self.backlog.drain(..n) {
             rx.queue_tail(skb);
         }
+        // process_backlog() completes its NAPI once the queue is empty.
+        self.napi.napi_complete(!self.backlog.is_empty());
         n
     }
 
@@ -134,6 +148,7 @@ impl NetDevice for Loopback {
 
     fn ndo_stop(&mut self) {
         self.backlog.clear();
+        self.napi.napi_complete(false);
     }
 }
 
@@ -151,6 +166,24 @@ mod tests {
         assert!(
             s.features.contains(NetdevFeatures::LOOPBACK | NetdevFeatures::HW_CSUM | NetdevFeatures::RXCSUM)
         );
+    }
+
+    /// The backlog's NAPI is scheduled by a transmit and completed by the
+    /// poll that empties the backlog, so an idle lo is not polled.
+    #[test]
+    fn on_the_poll_list_only_while_frames_wait() {
+        let mut lo = Loopback::new(Clock::new_virtual());
+        let napi = lo.setup().napi.expect("lo keeps a poll-list flag");
+        assert!(!napi.is_scheduled());
+        for _ in 0..3 {
+            let _ = lo.ndo_start_xmit(skb_from_frame(1, &[0; 14]));
+        }
+        assert!(napi.is_scheduled());
+        let mut rx = SkBuffHead::new();
+        assert_eq!(lo.poll(2, &mut rx), 2);
+        assert!(napi.is_scheduled(), "one frame still waits");
+        assert_eq!(lo.poll(2, &mut rx), 1);
+        assert!(!napi.is_scheduled(), "the poll that emptied the backlog completed it");
     }
 
     #[test]

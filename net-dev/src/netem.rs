@@ -597,8 +597,11 @@ impl<D: NetDevice> NetemDevice<D> {
 }
 
 impl<D: NetDevice> NetDevice for NetemDevice<D> {
+    /// The inner device's setup, without its poll-list flag: netem's own
+    /// queue releases delayed frames from `poll`, so the device must be
+    /// polled even while the inner one has nothing.
     fn setup(&self) -> NetDeviceSetup {
-        self.inner.setup()
+        NetDeviceSetup { napi: None, ..self.inner.setup() }
     }
     fn ndo_open(&mut self) -> Result<(), Errno> {
         self.inner.ndo_open()
@@ -666,8 +669,10 @@ impl<D: NetDevice> NetemIngress<D> {
 }
 
 impl<D: NetDevice> NetDevice for NetemIngress<D> {
+    /// The inner device's setup, without its poll-list flag (as
+    /// [`NetemDevice`]: delayed frames leave from `poll`).
     fn setup(&self) -> NetDeviceSetup {
-        self.inner.setup()
+        NetDeviceSetup { napi: None, ..self.inner.setup() }
     }
     fn ndo_open(&mut self) -> Result<(), Errno> {
         self.inner.ndo_open()
