@@ -48,6 +48,20 @@ fn main() {
             linnet_stream(&lab, &c, &s, (n * CHUNK) as u64, &data, &mut buf);
             eprintln!("linnet: {}", linnet::effective(&c, &s).info);
         }
+        "bulkrep" => {
+            // The bulk bench's shape: one connection, N transfers of 1 GiB,
+            // each timed.
+            let (lab, _) = linnet_lab();
+            set_offloads(&lab, true);
+            let l = linnet_listener(&lab);
+            let (c, s) = linnet_connect(&lab, &l, None);
+            for _ in 0..n {
+                let t = std::time::Instant::now();
+                linnet_stream(&lab, &c, &s, 1 << 30, &data, &mut buf);
+                eprintln!("linnet 1 GiB: {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+            }
+            eprintln!("linnet: {}", linnet::effective(&c, &s).info);
+        }
         "smolbulk" => {
             let mut lab = smol::Lab::new();
             // The buffers the bulk bench gives smoltcp at MTU 1500: linnet's

@@ -340,14 +340,21 @@ fn pump(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, data: &[u8]) -> Vec<u8> {
     panic!("transfer never finished: sent {sent}, got {}", got.len());
 }
 
-#[test]
-fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
+/// Two hosts with TCP, a sending with GSO and b receiving with GRO (no
+/// tap), and a connection from a to b.
+fn offload_pair() -> (TwoHosts, TcpSocket, TcpSocket) {
     let lab = TwoHosts::new(0);
     inet_init(&lab.a);
     inet_init(&lab.b);
     lab.b.dev_get_by_name("eth0").unwrap().set_gro(true);
     lab.a.dev_get_by_name("eth0").unwrap().set_gso(true);
     let (c, s) = common::connected_pair(&lab, 80);
+    (lab, c, s)
+}
+
+#[test]
+fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
+    let (lab, c, s) = offload_pair();
     let data = common::Rng::bytes(7, 8 << 20);
     let (a0, b0) = (lab.a.mib.snapshot(), lab.b.mib.snapshot());
     let dev0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
@@ -375,12 +382,7 @@ fn gro_merges_a_bulk_stream_and_keeps_every_byte() {
 /// read back whole, and IP counts every merged byte (`InOctets`).
 #[test]
 fn merged_payloads_stay_chained_and_a_closing_socket_reads_them_linearized() {
-    let lab = TwoHosts::new(0);
-    inet_init(&lab.a);
-    inet_init(&lab.b);
-    lab.b.dev_get_by_name("eth0").unwrap().set_gro(true);
-    lab.a.dev_get_by_name("eth0").unwrap().set_gso(true);
-    let (c, s) = common::connected_pair(&lab, 80);
+    let (lab, c, s) = offload_pair();
     let in_octets = |net: &Net| net.mib.get(net_core::snmp::IpExtMib::InOctets);
     let before = (lab.b.mib.get(IpstatsMib::InReceives), in_octets(&lab.b));
     let frames0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
