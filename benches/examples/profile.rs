@@ -12,7 +12,10 @@
 //! hosts on a zero-latency hub (linnet with GRO and GSO on, as the
 //! bulk bench runs it, then smoltcp on the bench's in-memory link with the
 //! buffers the bench gives it), the application sending from a 1 MiB buffer
-//! as the bench's does; `bulk-nooffload N`
+//! as the bench's does; `bulk` ends by printing the window and send
+//! buffer the connection used, which `smolbulk N WINDOW SNDBUF` takes;
+//! `bulkrep N` is the bench's own shape, N transfers of 1 GiB over one
+//! connection, each timed; `bulk-nooffload N`
 //! is linnet with GRO and GSO off; `rr N` and `smolrr N` run N sequential connections
 //! (connect, 64 B each way, close; TIME_WAIT expired every 1024). Time is
 //! virtual, as in the benches: only processing costs wall-clock time.
@@ -33,7 +36,9 @@ fn main() {
     let (mode, n) = match (args.get(1), args.get(2).and_then(|n| n.parse::<usize>().ok())) {
         (Some(m), Some(n)) => (m.as_str(), n),
         _ => {
-            eprintln!("usage: profile bulk|bulk-nooffload|smolbulk|rr|smolrr N [WINDOW SNDBUF for smolbulk]");
+            eprintln!(
+                "usage: profile bulk|bulkrep|bulk-nooffload|smolbulk|rr|smolrr N [WINDOW SNDBUF for smolbulk]"
+            );
             std::process::exit(2);
         }
     };
@@ -91,7 +96,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("profile: unknown mode {mode}: bulk, bulk-nooffload, smolbulk, rr or smolrr");
+            eprintln!("profile: unknown mode {mode}: bulk, bulkrep, bulk-nooffload, smolbulk, rr or smolrr");
             std::process::exit(2);
         }
     }
