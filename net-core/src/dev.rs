@@ -260,6 +260,7 @@ impl Net {
         for pt in &t.all {
             if pt.matches_dev(ifindex) {
                 if let Some(prev) = pt_prev {
+                    skb.skb_linearize(); // GRO made it linear for taps already
                     (prev.func)(self, skb.clone()); // deliver_skb()
                 }
                 pt_prev = Some(pt);
@@ -268,6 +269,9 @@ impl Net {
         for pt in &t.base[(ty & PTYPE_HASH_MASK) as usize] {
             if pt.type_ == ty && pt.matches_dev(ifindex) {
                 if let Some(prev) = pt_prev {
+                    // A clone shares the buffer, not a GRO packet's frag
+                    // list: with two handlers, each gets the bytes whole.
+                    skb.skb_linearize();
                     (prev.func)(self, skb.clone());
                 }
                 pt_prev = Some(pt);

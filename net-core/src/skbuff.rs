@@ -409,7 +409,10 @@ impl Clone for Skb {
     /// Mirrors `skb_clone()` (net/core/skbuff.c): a new head sharing the data.
     ///
     /// Metadata, header offsets and the control block are copied; the bytes
-    /// are not. The first write through either copy unshares it.
+    /// are not. The first write through either copy unshares it. The frag
+    /// list is not shared (Linux's clone shares it with `skb_shinfo()`):
+    /// the clone has none, so a packet that may carry one is made linear
+    /// before it is cloned ([`SkBuff::skb_linearize`]).
     #[doc(alias = "skb_clone")]
     fn clone(&self) -> Skb {
         let mut n = head_alloc();
