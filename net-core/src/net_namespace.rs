@@ -41,13 +41,24 @@ use crate::timer::{TimerBase, TimerId};
 /// What a timer runs when it fires.
 ///
 /// Linux's `timer->function(timer)` finds its object with `container_of`;
-/// ours is either a plain function with a word of data (the pre-4.15
-/// `timer->data` style, allocation-free, used for sockets kept in slabs) or
-/// a closure.
+/// ours is a plain function with a word of data (the pre-4.15
+/// `timer->data` style, allocation-free, used for sockets kept in slabs),
+/// a plain function with a weak pointer to its object (the
+/// `from_timer()`/`timer_container_of()` style, allocation-free, used for
+/// the timers a socket owns), or a closure.
 #[derive(Clone)]
 pub enum TimerFunc {
     /// `function(net, data)`.
     Fn(fn(&Net, u64), u64),
+    /// `function(net, container)`: the object the timer belongs to, if it
+    /// still exists when the timer fires (the weak pointer upgrades);
+    /// nothing runs otherwise. `function` downcasts it back to its type.
+    /// Setting it up allocates nothing: several timers of one object share
+    /// the object's allocation through weak references, as Linux's
+    /// `timer_list`s are embedded in their object.
+    #[doc(alias = "from_timer")]
+    #[doc(alias = "timer_container_of")]
+    Weak(fn(&Net, Arc<dyn Any + Send + Sync>), std::sync::Weak<dyn Any + Send + Sync>),
     /// Any closure.
     Closure(Arc<dyn Fn(&Net) + Send + Sync>),
 }
@@ -61,6 +72,11 @@ impl TimerFunc {
     fn call(&self, net: &Net) {
         match self {
             TimerFunc::Fn(f, data) => f(net, *data),
+            TimerFunc::Weak(f, w) => {
+                if let Some(container) = w.upgrade() {
+                    f(net, container);
+                }
+            }
             TimerFunc::Closure(f) => f(net),
         }
     }
@@ -362,6 +378,41 @@ mod tests {
         assert_eq!(net.mib.get(crate::snmp::LinuxMib::DelayedACKs), 5);
         net.timer_shutdown(t);
         assert!(!net.mod_timer(t, 1000), "a shut-down timer stays dead");
+        assert_eq!(net.timers_pending(), 0);
+    }
+
+    /// What a [`TimerFunc::Weak`] timer's object records of its firings.
+    struct Owner(std::sync::atomic::AtomicU32);
+
+    fn owner_timer(_net: &Net, c: Arc<dyn Any + Send + Sync>) {
+        let owner = c.downcast::<Owner>().expect("the timer's own object");
+        owner.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    #[test]
+    fn weak_timers_reach_their_object_while_it_lives() {
+        let clock = Clock::new_virtual();
+        let net = Net::new("a", clock.clone(), 1);
+        let owner = Arc::new(Owner(std::sync::atomic::AtomicU32::new(0)));
+        let w: std::sync::Weak<dyn Any + Send + Sync> = Arc::downgrade(&owner) as std::sync::Weak<Owner>;
+        let (t1, t2) = (
+            net.timer_setup(TimerFunc::Weak(owner_timer, w.clone())),
+            net.timer_setup(TimerFunc::Weak(owner_timer, w)),
+        );
+        net.mod_timer(t1, net.jiffies() + 10);
+        net.mod_timer(t2, net.jiffies() + 20);
+        clock.advance_ns(10_000_000);
+        assert_eq!(net.poll(), 1);
+        assert_eq!(owner.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // The object goes: its timer still fires (Linux would have shut it
+        // down first) but finds nothing to run on.
+        let weak = Arc::downgrade(&owner);
+        drop(owner);
+        clock.advance_ns(10_000_000);
+        assert_eq!(net.poll(), 1);
+        assert!(weak.upgrade().is_none());
+        net.timer_shutdown(t1);
+        net.timer_shutdown(t2);
         assert_eq!(net.timers_pending(), 0);
     }
 

@@ -274,12 +274,17 @@ pub fn inet_twsk_alloc(net: &Net, tn: &TcpNet, sk: &TcpSock, init: &TwInit) -> O
     let entry = slab.vacant_entry();
     let key = entry.key();
     let tw = Arc::new_cyclic(|w: &std::sync::Weak<InetTimewaitSock>| {
-        let w = w.clone();
-        let tw_timer = net.timer_setup(TimerFunc::closure(move |net| {
-            if let Some(tw) = w.upgrade() {
-                tw_timer_handler(net, &tw);
-            }
-        }));
+        // The timer holds a weak pointer to the sock (Linux:
+        // `from_timer(tw, t, tw_timer)`): no allocation.
+        let w: std::sync::Weak<dyn std::any::Any + Send + Sync> = w.clone();
+        let tw_timer = net.timer_setup(TimerFunc::Weak(
+            |net, c| {
+                if let Ok(tw) = c.downcast::<InetTimewaitSock>() {
+                    tw_timer_handler(net, &tw);
+                }
+            },
+            w,
+        ));
         InetTimewaitSock {
             skc_addrpair: sk.skc_addrpair.load(Ordering::Acquire),
             skc_portpair: sk.skc_portpair.load(Ordering::Acquire),

@@ -447,13 +447,18 @@ pub fn inet_csk_reqsk_queue_hash_add(
 ) -> bool {
     // The timer exists before the request can be found in ehash, so
     // whoever finds it (and may free it) sees its timer.
+    // A weak pointer to the request is all the timer holds (Linux:
+    // `from_timer(req, t, rsk_timer)`): no allocation.
     let timer = *req.rsk_timer.get_or_init(|| {
-        let w = Arc::downgrade(req);
-        net.timer_setup(TimerFunc::closure(move |net| {
-            if let Some(req) = w.upgrade() {
-                reqsk_timer_handler(net, &req);
-            }
-        }))
+        let w: Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(req) as Weak<RequestSock>;
+        net.timer_setup(TimerFunc::Weak(
+            |net, c| {
+                if let Ok(req) = c.downcast::<RequestSock>() {
+                    reqsk_timer_handler(net, &req);
+                }
+            },
+            w,
+        ))
     });
     if !tn.hashinfo.inet_ehash_insert_req(req) {
         return false;

@@ -719,33 +719,42 @@ pub struct TcpSk {
 
 static NEXT_COOKIE: AtomicU64 = AtomicU64::new(1);
 
+/// `from_timer(sk, t, …)` for the timers of a [`TcpSock`]: the container a
+/// [`TimerFunc::Weak`] timer handed back is the socket; run `handler` on it.
+#[inline]
+fn from_timer(net: &Net, container: Arc<dyn std::any::Any + Send + Sync>, handler: fn(&Net, &Arc<TcpSock>)) {
+    if let Ok(sk) = container.downcast::<TcpSock>() {
+        handler(net, &sk);
+    }
+}
+
 impl TcpSock {
     /// A new socket in CLOSE with the namespace's buffer defaults, its four
     /// timers set up (not armed). Mirrors `sk_alloc()` + `tcp_init_sock()`.
     pub fn new(net: &Net, rcvbuf: usize, sndbuf: usize) -> Arc<TcpSock> {
         Arc::new_cyclic(|w: &Weak<TcpSock>| {
-            let (w1, w2, w3, w4) = (w.clone(), w.clone(), w.clone(), w.clone());
+            // The four timers point back at the socket through weak
+            // references to its one allocation (Linux embeds them and
+            // finds the socket with `from_timer()`): setting them up
+            // allocates nothing.
+            let w: Weak<dyn std::any::Any + Send + Sync> = w.clone();
             let timers = SkTimers {
-                retransmit: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w1.upgrade() {
-                        crate::tcp_timer::tcp_write_timer(net, &sk);
-                    }
-                })),
-                delack: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w2.upgrade() {
-                        crate::tcp_timer::tcp_delack_timer(net, &sk);
-                    }
-                })),
-                keepalive: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w3.upgrade() {
-                        crate::tcp_timer::tcp_keepalive_timer(net, &sk);
-                    }
-                })),
-                compressed_ack: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w4.upgrade() {
-                        crate::tcp_timer::tcp_compressed_ack_kick(net, &sk);
-                    }
-                })),
+                retransmit: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_write_timer),
+                    w.clone(),
+                )),
+                delack: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_delack_timer),
+                    w.clone(),
+                )),
+                keepalive: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_keepalive_timer),
+                    w.clone(),
+                )),
+                compressed_ack: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_compressed_ack_kick),
+                    w,
+                )),
             };
             TcpSock {
                 skc_addrpair: AtomicU64::new(0),
