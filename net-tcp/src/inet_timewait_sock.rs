@@ -79,6 +79,9 @@ pub struct InetTimewaitSock {
     pub skc_portpair: u32,
     /// `tw_bound_dev_if`.
     pub tw_bound_dev_if: u32,
+    /// `tw_hash`: the `ehash` hash of the four-tuple, the full socket's
+    /// `sk_hash` (computed afresh if the socket was not hashed).
+    pub tw_hash: u32,
     /// `tw_reuse`: the socket's `SO_REUSEADDR`, for bind conflicts.
     pub tw_reuse: bool,
     /// `tw_reuseport`: the socket's `SO_REUSEPORT`.
@@ -289,6 +292,7 @@ pub fn inet_twsk_alloc(net: &Net, tn: &TcpNet, sk: &TcpSock, init: &TwInit) -> O
             skc_addrpair: sk.skc_addrpair.load(Ordering::Acquire),
             skc_portpair: sk.skc_portpair.load(Ordering::Acquire),
             tw_bound_dev_if: sk.skc_bound_dev_if.load(Ordering::Relaxed),
+            tw_hash: tn.hashinfo.sk_hash(sk),
             tw_reuse: sk.skc_reuse.load(Ordering::Relaxed),
             tw_reuseport: sk.skc_reuseport.load(Ordering::Relaxed),
             tw_rcv_wscale: init.rcv_wscale,

@@ -87,6 +87,11 @@ pub struct RequestSock {
     pub skc_portpair: u32,
     /// `ir_iif` / `skc_bound_dev_if` of the listener.
     pub skc_bound_dev_if: u32,
+    /// `skc_hash`: the `ehash` hash of the four-tuple, stored when the
+    /// request is hashed (`inet_ehash_insert()`), so unhashing it or
+    /// swapping its child in finds the chain without hashing again. 0 in a
+    /// request never hashed (a cookie's), whose chain nobody looks for.
+    pub skc_hash: AtomicU32,
     /// Allows this sock on its ehash request chain; Linux: `sk_nulls_node`
     /// of `req->__req_common`.
     pub hash_link: LinkedListAtomicLink,
@@ -324,6 +329,7 @@ pub fn inet_reqsk_alloc(tn: &TcpNet, listener: &Arc<TcpSock>, init: &ReqInit) ->
         skc_addrpair: (u64::from(u32::from(init.rmt_addr)) << 32) | u64::from(u32::from(init.loc_addr)),
         skc_portpair: (u32::from(init.rmt_port) << 16) | u32::from(init.loc_port),
         skc_bound_dev_if: init.bound_dev_if,
+        skc_hash: AtomicU32::new(0),
         hash_link: LinkedListAtomicLink::new(),
         hash_list_id: crate::inet_hashtables::HListId::new(),
         rsk_listener: Arc::downgrade(listener),

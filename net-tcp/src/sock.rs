@@ -304,6 +304,12 @@ pub struct TcpSock {
     pub sk_reuseport_cb: spin::Mutex<Option<Arc<crate::sock_reuseport::SockReuseport>>>,
     /// `skc_bound_dev_if` (0: any).
     pub skc_bound_dev_if: AtomicU32,
+    /// `skc_hash` (`sk_hash`): the `ehash` hash of the four-tuple
+    /// (`sk_ehashfn()`), stored when the socket is put on an `ehash` chain
+    /// ([`crate::inet_hashtables`]) and kept after it leaves, as Linux
+    /// keeps it: unhashing the socket, and the timewait sock that takes its
+    /// place (`tw_hash`), find the chain without hashing again.
+    pub skc_hash: AtomicU32,
     /// `sk_cookie`: a namespace-unique id (`sock_gen_cookie()`).
     pub skc_cookie: u64,
     /// `sk_node` / `sk_nulls_node`: the ehash chain link, or the listening
@@ -764,6 +770,7 @@ impl TcpSock {
                 skc_reuseport: AtomicBool::new(false),
                 sk_reuseport_cb: spin::Mutex::new(None),
                 skc_bound_dev_if: AtomicU32::new(0),
+                skc_hash: AtomicU32::new(0),
                 skc_cookie: NEXT_COOKIE.fetch_add(1, Ordering::Relaxed),
                 hash_link: LinkedListAtomicLink::new(),
                 hash_list_id: crate::inet_hashtables::HListId::new(),
