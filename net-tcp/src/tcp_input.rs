@@ -2167,8 +2167,12 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
         wscale_ok,
     };
     let req = inet_reqsk_alloc(tn, listener, &init);
+    // af_ops->send_synack(sk, dst, …): the route found above is the one
+    // the SYN-ACK takes when it was looked up as IP would (no bound
+    // device); otherwise IP looks it up through the device.
+    let dst = (init.bound_dev_if == 0).then_some(&rt);
     if want_cookie {
-        crate::tcp_output::__tcp_make_synack(net, tn, &req, true);
+        crate::tcp_output::__tcp_make_synack(net, tn, &req, true, dst);
         reqsk_free(net, tn, &req);
         return;
     }
@@ -2176,7 +2180,7 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
         reqsk_free(net, tn, &req);
         return;
     }
-    crate::tcp_output::tcp_make_synack(net, tn, &req);
+    crate::tcp_output::__tcp_make_synack(net, tn, &req, false, dst);
 }
 // ANCHOR_END: tcp_conn_request
 
