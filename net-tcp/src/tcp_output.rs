@@ -511,11 +511,19 @@ pub fn __sk_dst_check(
     }
     let src = (!tp.inet_saddr.is_unspecified()).then_some(tp.inet_saddr);
     let rt = net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, oif).ok()?;
-    // sk_setup_caps(): may bursts go down as one GSO packet?
+    sk_setup_caps(net, tp, &rt, genid);
+    Some(rt)
+}
+
+/// Mirrors `sk_setup_caps()` (net/core/sock.c): `rt`, looked up while the
+/// routing generation was `genid`, becomes the socket's cached route
+/// (`sk_dst_set()`), trusted by [`__sk_dst_check`] until the generation
+/// moves or [`SK_DST_RECHECK`] passes; and may bursts go down as one GSO
+/// packet?
+pub fn sk_setup_caps(net: &Net, tp: &mut TcpSk, rt: &net_ipv4::route::Rtable, genid: u64) {
     tp.sk_gso = rt.rt_type == net_ipv4::fib::RtnType::Unicast
         && net.dev_get_by_index(rt.dev).is_some_and(|d| d.gso_enabled());
-    tp.sk_dst_cache = Some((rt.clone(), genid, now + SK_DST_RECHECK));
-    Some(rt)
+    tp.sk_dst_cache = Some((rt.clone(), genid, net.jiffies() + SK_DST_RECHECK));
 }
 
 /// `tcp_event_ack_sent()`: an ACK left, so the delayed ACK is moot; quick-ACK
