@@ -106,7 +106,9 @@ pub struct RequestSock {
     /// `rsk_timer`: retransmits the SYN-ACK ([`reqsk_timer_handler`]).
     /// Set up when the request is hashed (`reqsk_queue_hash_req()`'s
     /// `timer_setup()`); a cookie's request sock, never hashed, has none.
-    pub rsk_timer: std::sync::OnceLock<TimerId>,
+    /// A `spin::Once`: set once, by the one thread that hashes the request,
+    /// so nobody ever waits on it.
+    pub rsk_timer: spin::Once<TimerId>,
     /// `timeout`: the first SYN-ACK timeout (`tcp_timeout_init()`, 1 s).
     pub timeout: u32,
     /// `num_retrans`: SYN-ACKs retransmitted.
@@ -333,7 +335,7 @@ pub fn inet_reqsk_alloc(tn: &TcpNet, listener: &Arc<TcpSock>, init: &ReqInit) ->
         hash_link: LinkedListAtomicLink::new(),
         hash_list_id: crate::inet_hashtables::HListId::new(),
         rsk_listener: Arc::downgrade(listener),
-        rsk_timer: std::sync::OnceLock::new(),
+        rsk_timer: spin::Once::new(),
         timeout: TCP_TIMEOUT_INIT,
         num_retrans: AtomicU8::new(0),
         num_timeout: AtomicU8::new(0),
@@ -455,7 +457,7 @@ pub fn inet_csk_reqsk_queue_hash_add(
     // whoever finds it (and may free it) sees its timer.
     // A weak pointer to the request is all the timer holds (Linux:
     // `from_timer(req, t, rsk_timer)`): no allocation.
-    let timer = *req.rsk_timer.get_or_init(|| {
+    let timer = *req.rsk_timer.call_once(|| {
         let w: Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(req) as Weak<RequestSock>;
         net.timer_setup(TimerFunc::Weak(
             |net, c| {
