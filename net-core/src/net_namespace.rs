@@ -116,6 +116,13 @@ pub struct Net {
     /// Some device's queue holds frames its driver refused: Linux's
     /// `NET_TX_SOFTIRQ` raised by `__netif_schedule()`.
     pub(crate) tx_scheduled: std::sync::atomic::AtomicBool,
+    /// `NET_RX_SOFTIRQ` pending: a registered device's
+    /// [`NapiSched`](crate::netdevice::NapiSched) put it on the poll list
+    /// (`napi_schedule()`); `net_rx_action` clears it before it polls.
+    pub(crate) rx_softirq: Arc<std::sync::atomic::AtomicBool>,
+    /// Some registered device keeps no poll-list flag and is polled on
+    /// every pass (as before NAPI), softirq raised or not.
+    pub(crate) rx_poll_always: std::sync::atomic::AtomicBool,
     pub(crate) header_ops: spin::RwLock<Vec<(u16, Arc<dyn HeaderOps>)>>,
     /// Packet offloads for GRO (`offload_base`), newest first.
     pub(crate) offload_base: spin::RwLock<Vec<Arc<crate::gro::PacketOffload>>>,
@@ -161,6 +168,8 @@ impl Net {
             ptype: spin::RwLock::new(PtypeTables::new()),
             ptype_all_count: std::sync::atomic::AtomicUsize::new(0),
             tx_scheduled: std::sync::atomic::AtomicBool::new(false),
+            rx_softirq: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            rx_poll_always: std::sync::atomic::AtomicBool::new(false),
             header_ops: spin::RwLock::new(Vec::new()),
             offload_base: spin::RwLock::new(Vec::new()),
             generic: spin::RwLock::new(Vec::new()),
@@ -286,12 +295,20 @@ impl Net {
     /// ends sets `next_expiry` to the wheel's next event
     /// ([`TimerBase::next_timer_interrupt`]), later than now.
     #[doc(alias = "run_timer_softirq")]
+    #[inline]
     pub fn run_timers(&self) -> usize {
-        use std::sync::atomic::Ordering;
         let now = self.jiffies();
-        if time_after(self.timers_next_expiry.load(Ordering::Acquire), now) {
+        if time_after(self.timers_next_expiry.load(std::sync::atomic::Ordering::Acquire), now) {
             return 0;
         }
+        self.__run_timers(now)
+    }
+
+    /// The run itself (Linux: `__run_timers()`), kept out of line so that
+    /// the check above costs a caller polling an idle host next to nothing.
+    #[inline(never)]
+    fn __run_timers(&self, now: u64) -> usize {
+        use std::sync::atomic::Ordering;
         let mut n = 0;
         loop {
             let mut t = self.timers.lock();
