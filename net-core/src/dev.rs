@@ -574,9 +574,10 @@ impl Net {
         let ifindex = t.next_ifindex;
         t.next_ifindex += 1;
         let dev = Arc::new(NetDev::new(ifindex, driver));
-        match &dev.napi {
-            Some(napi) => napi.attach(&self.rx_softirq),
-            None => self.rx_poll_always.store(true, Ordering::Relaxed),
+        // A driver without a poll-list flag, or whose flag raises another
+        // namespace's softirq, is polled on every pass.
+        if !dev.napi.as_ref().is_some_and(|napi| napi.attach(&self.rx_softirq)) {
+            self.rx_poll_always.store(true, Ordering::Relaxed);
         }
         let slot = ifindex as usize;
         if t.by_index.len() <= slot {
@@ -595,7 +596,7 @@ impl Net {
             let mut t = self.devices.write();
             let dev = t.by_index.get_mut(ifindex as usize).and_then(Option::take).ok_or(Errno::ENODEV)?;
             t.rebuild();
-            let always = t.all.iter().any(|d| d.napi.is_none());
+            let always = t.all.iter().any(|d| !d.napi.as_ref().is_some_and(|n| n.raises(&self.rx_softirq)));
             self.rx_poll_always.store(always, Ordering::Relaxed);
             dev
         };
@@ -991,6 +992,23 @@ mod tests {
         assert!(napi.is_scheduled() && net.rx_softirq.load(Ordering::SeqCst));
         assert_eq!(net.net_rx_action(300), 6);
         assert!(!net.rx_softirq.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_flag_already_raising_another_namespace_is_polled_every_time() {
+        let (a, b) = (net(), net());
+        let napi = crate::netdevice::NapiSched::new();
+        let (rx, polls) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
+        let drv = || Box::new(Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() });
+        a.register_netdev(drv()).unwrap();
+        let dev = b.register_netdev(drv()).unwrap();
+        dev.open().unwrap();
+        b.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+        rx.lock().unwrap().push(vec![1]);
+        napi.napi_schedule(); // raises a's softirq, not b's
+        assert_eq!(b.net_rx_action(300), 1, "b still polls its device");
+        b.unregister_netdev(dev.ifindex).unwrap();
+        assert!(!b.rx_poll_always.load(Ordering::Relaxed));
     }
 
     #[test]

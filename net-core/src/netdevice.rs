@@ -165,12 +165,20 @@ impl NapiSched {
 
     /// Registration: from now on scheduling raises `pending`, the
     /// namespace's `NET_RX_SOFTIRQ` bit (raised at once if frames already
-    /// wait). A flag keeps the first namespace it was registered in.
-    pub(crate) fn attach(&self, pending: &Arc<std::sync::atomic::AtomicBool>) {
+    /// wait). A flag keeps the first namespace it was registered in: false
+    /// if that was another one, whose bit it goes on raising (the caller
+    /// must then poll the device every time).
+    pub(crate) fn attach(&self, pending: &Arc<std::sync::atomic::AtomicBool>) -> bool {
         self.0.softirq.call_once(|| pending.clone());
         if self.is_scheduled() {
             self.raise_softirq();
         }
+        self.raises(pending)
+    }
+
+    /// Does scheduling raise `pending`?
+    pub(crate) fn raises(&self, pending: &Arc<std::sync::atomic::AtomicBool>) -> bool {
+        self.0.softirq.get().is_some_and(|p| Arc::ptr_eq(p, pending))
     }
 }
 // ANCHOR_END: napi_sched
