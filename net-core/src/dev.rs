@@ -305,14 +305,46 @@ impl Net {
     /// `eth_type_trans()` directly). A frame no header op can classify is
     /// dropped and counted (`rx_dropped`, `PKT_TOO_SMALL`). Returns the
     /// number of frames taken from drivers.
+    ///
+    /// Runs only while `NET_RX_SOFTIRQ` is raised (a device's
+    /// `napi_schedule()`), or when some device keeps no poll-list flag;
+    /// otherwise it returns 0 without looking at the devices. The bit is
+    /// cleared before the devices are polled and raised again if one is
+    /// still on the poll list after the pass.
     #[doc(alias = "napi_poll")]
+    #[inline]
     pub fn net_rx_action(&self, budget: usize) -> usize {
-        let weight = self.core.dev_weight.get().max(1) as usize;
+        if !self.rx_poll_always.load(Ordering::Relaxed) && !self.rx_softirq.load(Ordering::SeqCst) {
+            return 0;
+        }
+        self.__net_rx_action(budget)
+    }
+
+    /// The softirq proper, out of line (the check above is what an idle
+    /// host pays).
+    #[inline(never)]
+    fn __net_rx_action(&self, budget: usize) -> usize {
+        // __do_softirq(): the pending bit is cleared before the handler
+        // runs, so a device scheduled from now on raises it again.
+        self.rx_softirq.swap(false, Ordering::SeqCst);
         // rcu_read_lock(): the table stays read-locked while frames are
         // delivered (one lock, no reference counts taken per device or per
         // batch); only registering or removing a device writes it.
         let table = self.devices.read();
         let devs = &table.all;
+        let done = self.napi_poll_devices(devs, budget);
+        // Left on the poll list (budget spent, frames due later): run again.
+        if devs.iter().any(|d| d.napi.as_ref().is_some_and(|n| n.is_scheduled())) {
+            self.rx_softirq.store(true, Ordering::SeqCst);
+        }
+        done
+    }
+
+    /// The polling loop of `net_rx_action()`: each device on the poll list
+    /// in turn, `dev_weight` frames at a time, until the budget is spent
+    /// or nobody has more.
+    fn napi_poll_devices(&self, devs: &[Arc<NetDev>], budget: usize) -> usize {
+        let weight = self.core.dev_weight.get().max(1) as usize;
         let mut done = 0;
         loop {
             let mut progress = false;
@@ -499,10 +531,18 @@ impl Net {
     ///
     /// Runs only when a queue was left holding frames (Linux raises
     /// `NET_TX_SOFTIRQ` only then): otherwise one plain load.
+    #[inline]
     pub fn net_tx_action(&self) -> usize {
         if !self.tx_scheduled.load(Ordering::Relaxed) {
             return 0;
         }
+        self.__net_tx_action()
+    }
+
+    /// The retry itself, out of line (the check above is what an idle
+    /// host pays).
+    #[inline(never)]
+    fn __net_tx_action(&self) -> usize {
         self.tx_scheduled.store(false, Ordering::Relaxed);
         let mut sent = 0;
         for dev in self.devices_rcu().iter() {
@@ -538,6 +578,11 @@ impl Net {
         let ifindex = t.next_ifindex;
         t.next_ifindex += 1;
         let dev = Arc::new(NetDev::new(ifindex, driver));
+        // A driver without a poll-list flag, or whose flag raises another
+        // namespace's softirq, is polled on every pass.
+        if !dev.napi.as_ref().is_some_and(|napi| napi.attach(&self.rx_softirq)) {
+            self.rx_poll_always.store(true, Ordering::Relaxed);
+        }
         let slot = ifindex as usize;
         if t.by_index.len() <= slot {
             t.by_index.resize(slot + 1, None);
@@ -555,6 +600,8 @@ impl Net {
             let mut t = self.devices.write();
             let dev = t.by_index.get_mut(ifindex as usize).and_then(Option::take).ok_or(Errno::ENODEV)?;
             t.rebuild();
+            let always = t.all.iter().any(|d| !d.napi.as_ref().is_some_and(|n| n.raises(&self.rx_softirq)));
+            self.rx_poll_always.store(always, Ordering::Relaxed);
             dev
         };
         dev.close();
@@ -943,8 +990,51 @@ mod tests {
         assert_eq!(net.net_rx_action(300), 70);
         assert_eq!(polls.load(Ordering::Relaxed), 2);
         assert!(!napi.is_scheduled(), "the poll that emptied the queue took it off the list");
+        assert!(!net.rx_softirq.load(Ordering::SeqCst), "NET_RX_SOFTIRQ was cleared");
         assert_eq!(net.net_rx_action(300), 0);
         assert_eq!(polls.load(Ordering::Relaxed), 2);
+        // The budget runs out with frames left: the device stays on the
+        // list and the softirq stays raised, so the next pass goes on.
+        for _ in 0..10 {
+            rx.lock().unwrap().push(vec![1]);
+        }
+        napi.napi_schedule();
+        assert_eq!(net.net_rx_action(4), 4);
+        assert!(napi.is_scheduled() && net.rx_softirq.load(Ordering::SeqCst));
+        assert_eq!(net.net_rx_action(300), 6);
+        assert!(!net.rx_softirq.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_flag_already_raising_another_namespace_is_polled_every_time() {
+        let (a, b) = (net(), net());
+        let napi = crate::netdevice::NapiSched::new();
+        let (rx, polls) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
+        let drv = || Box::new(Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() });
+        a.register_netdev(drv()).unwrap();
+        let dev = b.register_netdev(drv()).unwrap();
+        dev.open().unwrap();
+        b.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+        rx.lock().unwrap().push(vec![1]);
+        napi.napi_schedule(); // raises a's softirq, not b's
+        assert_eq!(b.net_rx_action(300), 1, "b still polls its device");
+        b.unregister_netdev(dev.ifindex).unwrap();
+        assert!(!b.rx_poll_always.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_device_scheduled_before_registration_raises_the_softirq_when_registered() {
+        let net = net();
+        let napi = crate::netdevice::NapiSched::new();
+        let (rx, polls) = (Arc::new(Mutex::new(vec![vec![1]])), Arc::new(AtomicUsize::new(0)));
+        napi.napi_schedule();
+        let dev = net
+            .register_netdev(Box::new(Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() }))
+            .unwrap();
+        dev.open().unwrap();
+        net.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+        assert_eq!(net.net_rx_action(300), 1);
+        assert_eq!(polls.load(Ordering::Relaxed), 1);
     }
 
     #[test]

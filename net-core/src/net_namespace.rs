@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use crate::dev::{DevTable, PtypeTables};
 use crate::dropreason::{DropCounters, SkbDropReason};
-use crate::jiffies::{Clock, HZ, NSEC_PER_SEC};
+use crate::jiffies::{Clock, HZ, MAX_JIFFY_OFFSET, NSEC_PER_SEC, time_after, time_before};
 use crate::netdevice::HeaderOps;
 use crate::random::NetRandom;
 use crate::skbuff::Skb;
@@ -41,13 +41,24 @@ use crate::timer::{TimerBase, TimerId};
 /// What a timer runs when it fires.
 ///
 /// Linux's `timer->function(timer)` finds its object with `container_of`;
-/// ours is either a plain function with a word of data (the pre-4.15
-/// `timer->data` style, allocation-free, used for sockets kept in slabs) or
-/// a closure.
+/// ours is a plain function with a word of data (the pre-4.15
+/// `timer->data` style, allocation-free, used for sockets kept in slabs),
+/// a plain function with a weak pointer to its object (the
+/// `from_timer()`/`timer_container_of()` style, allocation-free, used for
+/// the timers a socket owns), or a closure.
 #[derive(Clone)]
 pub enum TimerFunc {
     /// `function(net, data)`.
     Fn(fn(&Net, u64), u64),
+    /// `function(net, container)`: the object the timer belongs to, if it
+    /// still exists when the timer fires (the weak pointer upgrades);
+    /// nothing runs otherwise. `function` downcasts it back to its type.
+    /// Setting it up allocates nothing: several timers of one object share
+    /// the object's allocation through weak references, as Linux's
+    /// `timer_list`s are embedded in their object.
+    #[doc(alias = "from_timer")]
+    #[doc(alias = "timer_container_of")]
+    Weak(fn(&Net, Arc<dyn Any + Send + Sync>), std::sync::Weak<dyn Any + Send + Sync>),
     /// Any closure.
     Closure(Arc<dyn Fn(&Net) + Send + Sync>),
 }
@@ -61,6 +72,11 @@ impl TimerFunc {
     fn call(&self, net: &Net) {
         match self {
             TimerFunc::Fn(f, data) => f(net, *data),
+            TimerFunc::Weak(f, w) => {
+                if let Some(container) = w.upgrade() {
+                    f(net, container);
+                }
+            }
             TimerFunc::Closure(f) => f(net),
         }
     }
@@ -100,6 +116,13 @@ pub struct Net {
     /// Some device's queue holds frames its driver refused: Linux's
     /// `NET_TX_SOFTIRQ` raised by `__netif_schedule()`.
     pub(crate) tx_scheduled: std::sync::atomic::AtomicBool,
+    /// `NET_RX_SOFTIRQ` pending: a registered device's
+    /// [`NapiSched`](crate::netdevice::NapiSched) put it on the poll list
+    /// (`napi_schedule()`); `net_rx_action` clears it before it polls.
+    pub(crate) rx_softirq: Arc<std::sync::atomic::AtomicBool>,
+    /// Some registered device keeps no poll-list flag and is polled on
+    /// every pass (as before NAPI), softirq raised or not.
+    pub(crate) rx_poll_always: std::sync::atomic::AtomicBool,
     pub(crate) header_ops: spin::RwLock<Vec<(u16, Arc<dyn HeaderOps>)>>,
     /// Packet offloads for GRO (`offload_base`), newest first.
     pub(crate) offload_base: spin::RwLock<Vec<Arc<crate::gro::PacketOffload>>>,
@@ -107,6 +130,13 @@ pub struct Net {
 
     // -- the timer wheel: its own lock (Linux: timer_base.lock) --------------
     timers: spin::Mutex<TimerBase<TimerFunc>>,
+    /// `base->next_expiry`: no timer can be due before this jiffy. Written
+    /// with `timers` held — lowered by every arming, set after each run to
+    /// the wheel's next event — and read without it by
+    /// [`Net::run_timers`], which, as Linux's tick (`run_local_timers()`
+    /// raises `TIMER_SOFTIRQ` only once `next_expiry` is reached), does not
+    /// take the lock before then.
+    timers_next_expiry: std::sync::atomic::AtomicU64,
 }
 // ANCHOR_END: struct_net
 
@@ -138,10 +168,13 @@ impl Net {
             ptype: spin::RwLock::new(PtypeTables::new()),
             ptype_all_count: std::sync::atomic::AtomicUsize::new(0),
             tx_scheduled: std::sync::atomic::AtomicBool::new(false),
+            rx_softirq: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            rx_poll_always: std::sync::atomic::AtomicBool::new(false),
             header_ops: spin::RwLock::new(Vec::new()),
             offload_base: spin::RwLock::new(Vec::new()),
             generic: spin::RwLock::new(Vec::new()),
             timers: spin::Mutex::new(TimerBase::new(now)),
+            timers_next_expiry: std::sync::atomic::AtomicU64::new(now),
             clock,
         })
     }
@@ -175,7 +208,9 @@ impl Net {
     pub fn mod_timer(&self, id: TimerId, expires: u64) -> bool {
         let now = self.jiffies();
         let mut t = self.timers.lock();
+        self.timers_catch_up(&mut t, now);
         t.forward(now);
+        self.lower_next_expiry(&t, expires);
         t.mod_timer(id, expires)
     }
 
@@ -183,8 +218,41 @@ impl Net {
     pub fn timer_reduce(&self, id: TimerId, expires: u64) -> bool {
         let now = self.jiffies();
         let mut t = self.timers.lock();
+        self.timers_catch_up(&mut t, now);
         t.forward(now);
+        self.lower_next_expiry(&t, expires);
         t.timer_reduce(id, expires)
+    }
+
+    /// [`Net::run_timers`] does not lock the wheel before `next_expiry`, so
+    /// the wheel's own clock (`timer_jiffies`) may lag: bring it up to
+    /// `now` as those runs would have ([`TimerBase::run_idle`]), before
+    /// anything that depends on it — where a timer is filed, what the next
+    /// event is. Call with the wheel's lock held.
+    fn timers_catch_up(&self, t: &mut TimerBase<TimerFunc>, now: u64) {
+        if time_after(self.timers_next_expiry.load(std::sync::atomic::Ordering::Relaxed), now) {
+            // On one thread nothing can be due then, and this always
+            // catches up. With threads, `now` may be older than the wheel
+            // (read before another thread ran it further, or armed a timer
+            // in the past for after `now`): then it changes nothing.
+            t.run_idle(now);
+        }
+    }
+
+    /// A timer is being armed for `expires` on the wheel `t` (whose lock
+    /// the caller holds): `next_expiry` may not stay after it (Linux:
+    /// `enqueue_timer()` updating `base->next_expiry`). Nor after the
+    /// wheel's first jiffy not yet run: a timer filed on a higher level
+    /// makes the wheel's next event the cascade of its slot, which may come
+    /// before `expires` ([`TimerBase::next_timer_interrupt`] reports it,
+    /// and a driver moves the clock there expecting a run).
+    fn lower_next_expiry(&self, t: &TimerBase<TimerFunc>, expires: u64) {
+        use std::sync::atomic::Ordering;
+        let tj = t.timer_jiffies();
+        let bound = if time_before(expires, tj) { expires } else { tj };
+        if time_before(bound, self.timers_next_expiry.load(Ordering::Relaxed)) {
+            self.timers_next_expiry.store(bound, Ordering::Release);
+        }
     }
 
     /// Disarm a timer (`timer_delete()`, formerly `del_timer()`); true if it
@@ -221,18 +289,45 @@ impl Net {
     /// the wheel's lock held, so a callback may arm, re-arm or cancel any
     /// timer. Mirrors `run_timer_softirq()` → `__run_timers()`. Returns the
     /// number run.
+    ///
+    /// Before `next_expiry` nothing can be due and the wheel is not even
+    /// locked (Linux's tick does not raise the softirq then); a run that
+    /// ends sets `next_expiry` to the wheel's next event
+    /// ([`TimerBase::next_timer_interrupt`]), later than now.
     #[doc(alias = "run_timer_softirq")]
+    #[inline]
     pub fn run_timers(&self) -> usize {
         let now = self.jiffies();
+        if time_after(self.timers_next_expiry.load(std::sync::atomic::Ordering::Acquire), now) {
+            return 0;
+        }
+        self.__run_timers(now)
+    }
+
+    /// The run itself (Linux: `__run_timers()`), kept out of line so that
+    /// the check above costs a caller polling an idle host next to nothing.
+    #[inline(never)]
+    fn __run_timers(&self, now: u64) -> usize {
+        use std::sync::atomic::Ordering;
         let mut n = 0;
         loop {
-            let next = self.timers.lock().next_expired(now);
-            match next {
+            let mut t = self.timers.lock();
+            match t.next_expired(now) {
                 Some((_, f)) => {
+                    drop(t);
                     f.call(self);
                     n += 1;
                 }
-                None => return n,
+                None => {
+                    // Every jiffy up to now has run: the next work is at
+                    // the wheel's next event, or with no timer pending, at
+                    // whatever is armed next.
+                    let next = t
+                        .next_timer_interrupt()
+                        .unwrap_or_else(|| t.timer_jiffies().wrapping_add(MAX_JIFFY_OFFSET));
+                    self.timers_next_expiry.store(next, Ordering::Release);
+                    return n;
+                }
             }
         }
     }
@@ -245,7 +340,9 @@ impl Net {
     /// one, as on Linux's next tick. `None` when no timer is armed.
     #[doc(alias = "get_next_timer_interrupt")]
     pub fn next_timer_ns(&self) -> Option<u64> {
-        let t = self.timers.lock();
+        let now = self.jiffies();
+        let mut t = self.timers.lock();
+        self.timers_catch_up(&mut t, now);
         let j = t.next_timer_interrupt()?.max(t.timer_jiffies());
         Some(j.saturating_mul(NSEC_PER_SEC / HZ))
     }
@@ -365,6 +462,41 @@ mod tests {
         assert_eq!(net.timers_pending(), 0);
     }
 
+    /// What a [`TimerFunc::Weak`] timer's object records of its firings.
+    struct Owner(std::sync::atomic::AtomicU32);
+
+    fn owner_timer(_net: &Net, c: Arc<dyn Any + Send + Sync>) {
+        let owner = c.downcast::<Owner>().expect("the timer's own object");
+        owner.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    #[test]
+    fn weak_timers_reach_their_object_while_it_lives() {
+        let clock = Clock::new_virtual();
+        let net = Net::new("a", clock.clone(), 1);
+        let owner = Arc::new(Owner(std::sync::atomic::AtomicU32::new(0)));
+        let w: std::sync::Weak<dyn Any + Send + Sync> = Arc::downgrade(&owner) as std::sync::Weak<Owner>;
+        let (t1, t2) = (
+            net.timer_setup(TimerFunc::Weak(owner_timer, w.clone())),
+            net.timer_setup(TimerFunc::Weak(owner_timer, w)),
+        );
+        net.mod_timer(t1, net.jiffies() + 10);
+        net.mod_timer(t2, net.jiffies() + 20);
+        clock.advance_ns(10_000_000);
+        assert_eq!(net.poll(), 1);
+        assert_eq!(owner.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        // The object goes: its timer still fires (Linux would have shut it
+        // down first) but finds nothing to run on.
+        let weak = Arc::downgrade(&owner);
+        drop(owner);
+        clock.advance_ns(10_000_000);
+        assert_eq!(net.poll(), 1);
+        assert!(weak.upgrade().is_none());
+        net.timer_shutdown(t1);
+        net.timer_shutdown(t2);
+        assert_eq!(net.timers_pending(), 0);
+    }
+
     #[test]
     fn next_event_is_never_inside_a_jiffy_already_run() {
         let clock = Clock::new_virtual_at(5_500_000); // 5.5 ms: jiffy 5
@@ -381,6 +513,72 @@ mod tests {
         assert_eq!(next_wakeup_ns(5_500_000, 9_000_000), 9_000_000);
         assert_eq!(next_wakeup_ns(5_500_000, 5_000_000), 6_000_000);
         assert_eq!(next_wakeup_ns(6_000_000, 6_000_000), 7_000_000);
+    }
+
+    /// A [`Net`] whose `run_timers` skips the wheel before `next_expiry`
+    /// fires the same timers in the same order, and reports the same next
+    /// events, as a bare [`TimerBase`] driven on every poll: arms near,
+    /// far (higher levels, cascades) and in the past, cancels, polls
+    /// several times per jiffy and clock jumps to the reported events.
+    #[test]
+    fn skipping_idle_runs_changes_nothing_a_driver_sees() {
+        fn fired(net: &Net, data: u64) {
+            net.mib.add(crate::snmp::LinuxMib::DelayedACKs, 1);
+            FIRED.with(|f| f.borrow_mut().push((net.jiffies(), data)));
+        }
+        thread_local! {
+            static FIRED: std::cell::RefCell<Vec<(u64, u64)>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let clock = Clock::new_virtual_at(7_000_000_000);
+        let net = Net::new("a", clock.clone(), 1);
+        let mut model: TimerBase<u64> = TimerBase::new(net.jiffies());
+        let ids: Vec<_> =
+            (0..16).map(|i| (net.timer_setup(TimerFunc::Fn(fired, i)), model.timer_setup(i))).collect();
+        let mut want = Vec::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..4000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let now = net.jiffies();
+            let (a, b) = ids[(x % 16) as usize];
+            match (x >> 8) % 8 {
+                0 | 1 => {
+                    let delta = [0, 1, 3, 40, 255, 256, 300, 5000, 70_000][((x >> 16) % 9) as usize];
+                    let back = (x >> 24) % 4 == 0;
+                    let e = if back { now.wrapping_sub(delta % 5) } else { now + delta };
+                    net.mod_timer(a, e);
+                    model.forward(now);
+                    model.mod_timer(b, e);
+                }
+                2 => {
+                    net.del_timer(a);
+                    model.del_timer(b);
+                }
+                3 => {
+                    // Jump to the next event, as a simulator does.
+                    let next = net.next_timer_ns();
+                    let m = model.next_timer_interrupt().map(|j| j.max(model.timer_jiffies()) * 1_000_000);
+                    assert_eq!(next, m, "step {step}: next event");
+                    if let Some(n) = next {
+                        clock.set_ns(n.max(clock.now_ns()));
+                    }
+                }
+                4 => {
+                    clock.advance_ns(1_000_000 * ((x >> 20) % 3));
+                }
+                _ => {}
+            }
+            // Poll (more than once a jiffy, mostly idle).
+            net.run_timers();
+            let now = net.jiffies();
+            while let Some((_, d)) = model.next_expired(now) {
+                want.push((now, d));
+            }
+        }
+        let got = FIRED.with(|f| f.borrow().clone());
+        assert!(got.len() > 100, "the test fired too few timers to mean much: {}", got.len());
+        assert_eq!(got, want);
     }
 
     #[test]

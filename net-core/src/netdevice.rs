@@ -120,8 +120,22 @@ impl std::ops::BitOr for NetdevFeatures {
 /// before NAPI. Set and clear it under the lock that guards the driver's
 /// receive queue, so a frame queued while the poll finishes is never
 /// missed.
+///
+/// Once the device is registered, putting it on the poll list also raises
+/// its namespace's `NET_RX_SOFTIRQ` (`__raise_softirq_irqoff()` in
+/// `____napi_schedule()`), and `net_rx_action()` does not even look at the
+/// devices while that is not raised.
 #[derive(Clone, Debug, Default)]
-pub struct NapiSched(Arc<std::sync::atomic::AtomicBool>);
+pub struct NapiSched(Arc<NapiState>);
+
+#[derive(Debug, Default)]
+struct NapiState {
+    /// `NAPI_STATE_SCHED`.
+    sched: std::sync::atomic::AtomicBool,
+    /// The `NET_RX_SOFTIRQ` pending bit of the namespace the device was
+    /// registered in ([`NapiSched::attach`]).
+    softirq: spin::Once<Arc<std::sync::atomic::AtomicBool>>,
+}
 
 impl NapiSched {
     /// A flag, clear.
@@ -131,19 +145,46 @@ impl NapiSched {
 
     /// Frames are waiting: put the device on the poll list (`napi_schedule()`).
     pub fn napi_schedule(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.sched.store(true, Ordering::SeqCst);
+        self.raise_softirq();
     }
 
     /// The poll is done; `more` when frames are still queued (a later
     /// arrival time, or the budget ran out): the device stays on the list
-    /// (`napi_complete_done()` returning false).
+    /// (`napi_complete_done()` returning false), and `net_rx_action()`,
+    /// finding it there after its pass, raises the softirq again.
     pub fn napi_complete(&self, more: bool) {
-        self.0.store(more, Ordering::Release);
+        self.0.sched.store(more, Ordering::SeqCst);
     }
 
     /// True while the device is on the poll list.
     pub fn is_scheduled(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.sched.load(Ordering::SeqCst)
+    }
+
+    /// `__raise_softirq_irqoff(NET_RX_SOFTIRQ)`, once registered.
+    fn raise_softirq(&self) {
+        if let Some(pending) = self.0.softirq.get() {
+            pending.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Registration: from now on scheduling raises `pending`, the
+    /// namespace's `NET_RX_SOFTIRQ` bit (raised at once if frames already
+    /// wait). A flag keeps the first namespace it was registered in: false
+    /// if that was another one, whose bit it goes on raising (the caller
+    /// must then poll the device every time).
+    pub(crate) fn attach(&self, pending: &Arc<std::sync::atomic::AtomicBool>) -> bool {
+        self.0.softirq.call_once(|| pending.clone());
+        if self.is_scheduled() {
+            self.raise_softirq();
+        }
+        self.raises(pending)
+    }
+
+    /// Does scheduling raise `pending`?
+    pub(crate) fn raises(&self, pending: &Arc<std::sync::atomic::AtomicBool>) -> bool {
+        self.0.softirq.get().is_some_and(|p| Arc::ptr_eq(p, pending))
     }
 }
 // ANCHOR_END: napi_sched

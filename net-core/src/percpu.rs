@@ -33,26 +33,36 @@ static FREE_SLOTS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 /// Slots handed out so far (free or not); slot numbers below this exist.
 static NEXT_SLOT: Mutex<usize> = Mutex::new(0);
 
-struct Slot(Option<usize>);
-
-impl Slot {
-    fn take() -> Slot {
-        if let Some(s) = FREE_SLOTS.lock().map(|mut f| f.pop()).unwrap_or(None) {
-            return Slot(Some(s));
-        }
-        let mut next = NEXT_SLOT.lock().unwrap_or_else(|e| e.into_inner());
-        if *next < NR_CPUS {
-            *next += 1;
-            Slot(Some(*next - 1))
-        } else {
-            Slot(None)
-        }
+/// Take a free slot (the lowest an exited thread gave back, else the next
+/// never used), `None` when all [`NR_CPUS`] are held.
+fn slot_take() -> Option<usize> {
+    if let Some(s) = FREE_SLOTS.lock().map(|mut f| f.pop()).unwrap_or(None) {
+        return Some(s);
+    }
+    let mut next = NEXT_SLOT.lock().unwrap_or_else(|e| e.into_inner());
+    if *next < NR_CPUS {
+        *next += 1;
+        Some(*next - 1)
+    } else {
+        None
     }
 }
 
-impl Drop for Slot {
+/// [`THIS_CPU`] of a thread that has not asked yet.
+const SLOT_UNASKED: usize = usize::MAX;
+/// [`THIS_CPU`] of a thread that holds no slot: none was free, or it gave
+/// its slot back on exit.
+const SLOT_NONE: usize = usize::MAX - 1;
+
+/// Gives the thread's slot back when the thread exits. Registered (a
+/// thread-local with a destructor) the first time the thread asks for a
+/// slot, so asking later costs one plain thread-local load.
+struct SlotGuard;
+
+impl Drop for SlotGuard {
     fn drop(&mut self) {
-        if let Some(s) = self.0 {
+        let s = THIS_CPU.with(|c| c.replace(SLOT_NONE));
+        if s < NR_CPUS {
             // The mutex orders this thread's stores before the next owner's loads.
             if let Ok(mut f) = FREE_SLOTS.lock() {
                 f.push(s);
@@ -62,14 +72,35 @@ impl Drop for Slot {
 }
 
 thread_local! {
-    static THIS_CPU: Slot = Slot::take();
+    /// The thread's slot, [`SLOT_UNASKED`] or [`SLOT_NONE`]. No destructor,
+    /// so reading it is a plain load, even while the thread exits.
+    static THIS_CPU: std::cell::Cell<usize> = const { std::cell::Cell::new(SLOT_UNASKED) };
+    static SLOT_GUARD: SlotGuard = const { SlotGuard };
 }
 
 /// The calling thread's slot (`smp_processor_id()`), or `None` when every
 /// slot is taken, or during thread teardown.
 #[inline]
 pub fn this_cpu() -> Option<usize> {
-    THIS_CPU.try_with(|s| s.0).ok().flatten()
+    match THIS_CPU.with(std::cell::Cell::get) {
+        s if s < NR_CPUS => Some(s),
+        SLOT_UNASKED => this_cpu_first(),
+        _ => None,
+    }
+}
+
+/// The first time a thread asks: register the guard that will give the
+/// slot back, then take one. A thread already tearing down its
+/// thread-locals (the guard cannot be registered) gets none.
+#[cold]
+fn this_cpu_first() -> Option<usize> {
+    if SLOT_GUARD.try_with(|_| ()).is_err() {
+        THIS_CPU.with(|c| c.set(SLOT_NONE));
+        return None;
+    }
+    let s = slot_take();
+    THIS_CPU.with(|c| c.set(s.unwrap_or(SLOT_NONE)));
+    s
 }
 
 /// `n` counters, each with [`NR_CPUS`] private copies and one shared copy:

@@ -152,7 +152,8 @@ pub struct StrSysctlDef {
 // ANCHOR_END: str_sysctl_def
 
 /// A handle on one string sysctl, returned by [`SysctlTable::register_str`].
-/// Reads take a short spin lock and copy; string sysctls are for
+/// Reads take a short spin lock and copy ([`StrSysctl::get`]) or lend the
+/// value under it ([`StrSysctl::with`]); string sysctls are for
 /// configuration paths (socket creation), not per-packet reads.
 #[derive(Clone)]
 pub struct StrSysctl(Arc<StrSysctlEntry>);
@@ -173,6 +174,16 @@ impl StrSysctl {
         match self.0.def.read {
             Some(f) => f(),
             None => self.0.value.read().clone(),
+        }
+    }
+
+    /// Run `f` on the current value without copying it: under the read
+    /// lock for a stored value (so `f` must not write this sysctl), on a
+    /// freshly computed one for a read-only computed sysctl.
+    pub fn with<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self.0.def.read {
+            Some(read) => f(&read()),
+            None => f(&self.0.value.read()),
         }
     }
 
@@ -728,6 +739,7 @@ mod tests {
         assert_eq!(t.read("net.ipv4.tcp_congestion_control").unwrap(), "reno");
         t.set("net/ipv4/tcp_congestion_control", "cubic\n").unwrap();
         assert_eq!(cong.get(), "cubic", "trimmed as a write of `echo cubic` is");
+        assert!(cong.with(|v| v == "cubic"), "with() lends what get() copies");
         let err = t.set("net.ipv4.tcp_congestion_control", "vegas").unwrap_err();
         assert_eq!(err.errno(), Errno::ENOENT);
         assert_eq!(

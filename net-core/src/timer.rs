@@ -483,6 +483,28 @@ impl<T> TimerBase<T> {
     }
     // ANCHOR_END: next_expired
 
+    /// What [`next_expired`](Self::next_expired) does when it returns
+    /// `None`, for a caller that skipped calls to it because nothing could
+    /// be due: if no timer is due at `now_jiffies`, mark every jiffy up to
+    /// it as run (`timer_jiffies()` becomes `now_jiffies + 1` unless it is
+    /// later already) and return true; if one is, change nothing and return
+    /// false. The wheel is then exactly as if `next_expired(now_jiffies)`
+    /// had been called and had returned `None`.
+    pub fn run_idle(&mut self, now_jiffies: u64) -> bool {
+        if self.lists[EXPIRED_LIST as usize].first != NIL {
+            return false;
+        }
+        if time_after(self.timer_jiffies, now_jiffies) {
+            return true;
+        }
+        let next = self.next_event_delta().map(|d| self.timer_jiffies.wrapping_add(d));
+        if next.is_some_and(|t| !time_after(t, now_jiffies)) {
+            return false;
+        }
+        self.timer_jiffies = now_jiffies.wrapping_add(1);
+        true
+    }
+
     /// Runs every timer due at `now_jiffies`: appends each to `out`, in the
     /// order [`next_expired`](Self::next_expired) returns them.
     ///

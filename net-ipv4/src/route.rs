@@ -230,6 +230,15 @@ fn fib_props_error(t: RtnType) -> Option<Errno> {
     }
 }
 
+/// May [`ip_route_output`] be asked for a route from `saddr` (not
+/// 0.0.0.0)? Not from a multicast, limited broadcast or 0/8 address, and
+/// only from one of ours unless `ip_nonlocal_bind`; otherwise the lookup
+/// fails with `EINVAL`.
+pub fn ip_route_output_saddr_ok(ipv4: &Ipv4, saddr: Ipv4Addr) -> bool {
+    !(saddr.is_multicast() || ipv4_is_lbcast(saddr) || ipv4_is_zeronet(saddr))
+        && (ipv4.sysctl.ip_nonlocal_bind.get() != 0 || ipv4.devinet.is_local(saddr))
+}
+
 // ANCHOR: ip_route_output
 /// Route a locally generated packet (`ip_route_output_key()`):
 /// `ENETUNREACH` when nothing matches.
@@ -267,10 +276,7 @@ pub fn ip_route_output(
     net_core::ftrace_graph!("ip_route_output");
     let saddr = saddr.filter(|s| !s.is_unspecified());
     if let Some(s) = saddr {
-        if s.is_multicast() || ipv4_is_lbcast(s) || ipv4_is_zeronet(s) {
-            return Err(Errno::EINVAL);
-        }
-        if ipv4.sysctl.ip_nonlocal_bind.get() == 0 && !ipv4.devinet.is_local(s) {
+        if !ip_route_output_saddr_ok(ipv4, s) {
             return Err(Errno::EINVAL);
         }
     }

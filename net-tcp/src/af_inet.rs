@@ -419,7 +419,7 @@ impl TcpSocket {
         {
             // tcp_init_sock(): the namespace's algorithm and reordering degree.
             let mut tp = sk.lock.lock();
-            crate::tcp_cong::tcp_assign_congestion_control(&mut tp, &tn.tcp_congestion_control.get());
+            tn.tcp_congestion_control.with(|ca| crate::tcp_cong::tcp_assign_congestion_control(&mut tp, ca));
             tp.reordering = tn.sysctl.tcp_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
         }
         Ok(TcpSocket { net: net.clone(), tn, sk, close_started: false })

@@ -56,8 +56,11 @@
 //!   four-tuple hash only: no BPF (`SO_ATTACH_REUSEPORT_*`,
 //!   `bpf_sk_lookup`), no uids. Among listeners outside groups with the
 //!   same best score the most recently hashed one wins, as in Linux.
-//! - No `sk_hash` cached in the socket (Linux skips most chain entries on
-//!   it); we compare the four-tuple directly, one atomic load per field.
+//! - `sk_hash` is cached in the socket (`skc_hash`, `tw_hash`, a request
+//!   sock's `skc_hash`) when it is hashed, as in Linux, and used to find
+//!   its chain again; but a lookup does not compare it before the
+//!   four-tuple (Linux skips most chain entries on it): we compare the
+//!   four-tuple directly, one atomic load per field.
 //! - No `net` in the keys: one [`InetHashinfo`] per namespace.
 //! - Removing a socket from a chain is O(1), as Linux's `hlist_del()`,
 //!   but not through a `pprev` pointer: each chain is an [`HList`] with an
@@ -595,6 +598,18 @@ impl InetHashinfo {
         self.inet_ehashfn(sk.inet_rcv_saddr(), sk.inet_num(), sk.inet_daddr(), sk.inet_dport())
     }
 
+    /// `sk->sk_hash` of a socket about to hand its four-tuple to a
+    /// timewait sock (`tw->tw_hash = sk->sk_hash` in `inet_twsk_alloc()`):
+    /// the hash stored when it was put in `ehash` while it is on a chain,
+    /// else [`Self::sk_ehashfn`] afresh (Linux assumes it is hashed).
+    pub fn sk_hash(&self, sk: &TcpSock) -> u32 {
+        if sk.hash_link.is_linked() && sk.sk_state() != TcpState::Listen {
+            sk.skc_hash.load(Ordering::Acquire)
+        } else {
+            self.sk_ehashfn(sk)
+        }
+    }
+
     /// `inet_ehash_bucket()` + `inet_ehash_lockp()`.
     #[inline]
     fn ehash_bucket(&self, hash: u32) -> &InetEhashBucket {
@@ -808,12 +823,10 @@ impl InetHashinfo {
             return false;
         }
         let (acookie, ports, dif) = (req.skc_addrpair, req.skc_portpair, req.skc_bound_dev_if);
-        let b = self.ehash_bucket(self.inet_ehashfn(
-            req.ir_loc_addr(),
-            req.ir_num(),
-            req.ir_rmt_addr(),
-            req.ir_rmt_port(),
-        ));
+        let hash = self.inet_ehashfn(req.ir_loc_addr(), req.ir_num(), req.ir_rmt_addr(), req.ir_rmt_port());
+        // sk->sk_hash = sk_ehashfn(sk), before the request can be found.
+        req.skc_hash.store(hash, Ordering::Release);
+        let b = self.ehash_bucket(hash);
         let chain = b.chain.lock();
         let mut reqs = b.reqs.lock();
         if chain.iter().any(|sk| sk.inet_match(acookie, ports, dif))
@@ -826,13 +839,11 @@ impl InetHashinfo {
         true
     }
 
+    /// `inet_ehash_lockp(hashinfo, req->rsk_hash)`: the bucket the request
+    /// was hashed in, from the hash it stored then. (A request never
+    /// hashed names bucket 0, where it is not found: nothing to unhash.)
     fn req_bucket(&self, req: &RequestSock) -> &InetEhashBucket {
-        self.ehash_bucket(self.inet_ehashfn(
-            req.ir_loc_addr(),
-            req.ir_num(),
-            req.ir_rmt_addr(),
-            req.ir_rmt_port(),
-        ))
+        self.ehash_bucket(req.skc_hash.load(Ordering::Acquire))
     }
 
     /// Mirrors `reqsk_queue_unlink()`: take a request sock off its chain.
@@ -856,6 +867,8 @@ impl InetHashinfo {
             return false;
         }
         let b = self.req_bucket(req);
+        // The child has the request's four-tuple, so its hash too.
+        child.skc_hash.store(req.skc_hash.load(Ordering::Acquire), Ordering::Release);
         let mut chain = b.chain.lock();
         let mut reqs = b.reqs.lock();
         let found = list_remove(&mut reqs, req).is_some();
@@ -895,9 +908,9 @@ impl InetHashinfo {
         tws.iter().any(|tw| tw.inet_match(acookie, ports, dif))
     }
 
-    /// The `ehash` bucket of `tw`'s four-tuple (`tw->tw_hash`).
+    /// The `ehash` bucket of `tw`'s four-tuple, from `tw->tw_hash`.
     fn tw_bucket(&self, tw: &InetTimewaitSock) -> &InetEhashBucket {
-        self.ehash_bucket(self.inet_ehashfn(tw.tw_rcv_saddr(), tw.tw_num(), tw.tw_daddr(), tw.tw_dport()))
+        self.ehash_bucket(tw.tw_hash)
     }
 
     // ANCHOR: inet_ehash_swap_tw
@@ -1004,7 +1017,10 @@ impl InetHashinfo {
             debug_assert!(false, "inet_ehash_insert: {sk:?} is already hashed");
             return false;
         }
-        let b = self.ehash_bucket(self.sk_ehashfn(sk));
+        let hash = self.sk_ehashfn(sk);
+        // sk->sk_hash = sk_ehashfn(sk), before the socket can be found.
+        sk.skc_hash.store(hash, Ordering::Release);
+        let b = self.ehash_bucket(hash);
         let mut chain = b.chain.lock();
         // Lock order: chain, reqs, tws (see InetEhashBucket).
         if check_dup
@@ -1088,14 +1104,19 @@ impl InetHashinfo {
     /// `ehash`, whichever holds it; nothing if it is on neither (Linux's
     /// `sk_unhashed()` check, repeated under the lock). We look in the
     /// table its state suggests first and then in the other, so a caller
-    /// that already stored the new state still finds it. The socket's
-    /// four-tuple must be the one it was hashed with.
+    /// that already stored the new state still finds it. The `ehash`
+    /// chain is the one of the hash stored when the socket was hashed
+    /// (`sk->sk_hash`); a listener's local address and port must be the
+    /// ones it was hashed with.
     pub fn inet_unhash(&self, sk: &Arc<TcpSock>) {
         if !sk.hash_link.is_linked() {
             return;
         }
         let listen = self.lhash2_bucket_sk(sk);
-        let est = self.ehash_bucket(self.sk_ehashfn(sk));
+        // `inet_ehash_lockp(hashinfo, sk->sk_hash)`: the hash stored when
+        // it was put in ehash (stale for a listener, whose ehash bucket
+        // then does not hold it).
+        let est = self.ehash_bucket(sk.skc_hash.load(Ordering::Acquire));
         let (first, second) = if sk.sk_state() == TcpState::Listen { (listen, est) } else { (est, listen) };
         for b in [first, second] {
             let mut chain = b.chain.lock();
@@ -1205,7 +1226,8 @@ impl InetHashinfo {
         let acookie = inet_addr_cookie(faddr, laddr);
         let ports = inet_combined_ports(fport, lport);
         let dif = sk.skc_bound_dev_if.load(Ordering::Relaxed);
-        let b = self.ehash_bucket(self.inet_ehashfn(laddr, lport, faddr, fport));
+        let hash = self.inet_ehashfn(laddr, lport, faddr, fport);
+        let b = self.ehash_bucket(hash);
         let mut chain = b.chain.lock();
         if chain.iter().any(|sk2| sk2.inet_match(acookie, ports, dif))
             || b.reqs.lock().iter().any(|req| req.inet_match(acookie, ports, dif))
@@ -1224,6 +1246,7 @@ impl InetHashinfo {
         // Must record num and sport now. Otherwise we will see in hash
         // table socket with a funny identity.
         sk.set_skc_local(laddr, lport);
+        sk.skc_hash.store(hash, Ordering::Release);
         chain.push_front(Arc::clone(sk));
         self.established.fetch_add(1, Ordering::Relaxed);
         Ok(tw)

@@ -79,6 +79,9 @@ pub struct InetTimewaitSock {
     pub skc_portpair: u32,
     /// `tw_bound_dev_if`.
     pub tw_bound_dev_if: u32,
+    /// `tw_hash`: the `ehash` hash of the four-tuple, the full socket's
+    /// `sk_hash` (computed afresh if the socket was not hashed).
+    pub tw_hash: u32,
     /// `tw_reuse`: the socket's `SO_REUSEADDR`, for bind conflicts.
     pub tw_reuse: bool,
     /// `tw_reuseport`: the socket's `SO_REUSEPORT`.
@@ -274,16 +277,22 @@ pub fn inet_twsk_alloc(net: &Net, tn: &TcpNet, sk: &TcpSock, init: &TwInit) -> O
     let entry = slab.vacant_entry();
     let key = entry.key();
     let tw = Arc::new_cyclic(|w: &std::sync::Weak<InetTimewaitSock>| {
-        let w = w.clone();
-        let tw_timer = net.timer_setup(TimerFunc::closure(move |net| {
-            if let Some(tw) = w.upgrade() {
-                tw_timer_handler(net, &tw);
-            }
-        }));
+        // The timer holds a weak pointer to the sock (Linux:
+        // `from_timer(tw, t, tw_timer)`): no allocation.
+        let w: std::sync::Weak<dyn std::any::Any + Send + Sync> = w.clone();
+        let tw_timer = net.timer_setup(TimerFunc::Weak(
+            |net, c| {
+                if let Ok(tw) = c.downcast::<InetTimewaitSock>() {
+                    tw_timer_handler(net, &tw);
+                }
+            },
+            w,
+        ));
         InetTimewaitSock {
             skc_addrpair: sk.skc_addrpair.load(Ordering::Acquire),
             skc_portpair: sk.skc_portpair.load(Ordering::Acquire),
             tw_bound_dev_if: sk.skc_bound_dev_if.load(Ordering::Relaxed),
+            tw_hash: tn.hashinfo.sk_hash(sk),
             tw_reuse: sk.skc_reuse.load(Ordering::Relaxed),
             tw_reuseport: sk.skc_reuseport.load(Ordering::Relaxed),
             tw_rcv_wscale: init.rcv_wscale,

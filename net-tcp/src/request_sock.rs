@@ -87,6 +87,11 @@ pub struct RequestSock {
     pub skc_portpair: u32,
     /// `ir_iif` / `skc_bound_dev_if` of the listener.
     pub skc_bound_dev_if: u32,
+    /// `skc_hash`: the `ehash` hash of the four-tuple, stored when the
+    /// request is hashed (`inet_ehash_insert()`), so unhashing it or
+    /// swapping its child in finds the chain without hashing again. 0 in a
+    /// request never hashed (a cookie's), whose chain nobody looks for.
+    pub skc_hash: AtomicU32,
     /// Allows this sock on its ehash request chain; Linux: `sk_nulls_node`
     /// of `req->__req_common`.
     pub hash_link: LinkedListAtomicLink,
@@ -101,7 +106,9 @@ pub struct RequestSock {
     /// `rsk_timer`: retransmits the SYN-ACK ([`reqsk_timer_handler`]).
     /// Set up when the request is hashed (`reqsk_queue_hash_req()`'s
     /// `timer_setup()`); a cookie's request sock, never hashed, has none.
-    pub rsk_timer: std::sync::OnceLock<TimerId>,
+    /// A `spin::Once`: set once, by the one thread that hashes the request,
+    /// so nobody ever waits on it.
+    pub rsk_timer: spin::Once<TimerId>,
     /// `timeout`: the first SYN-ACK timeout (`tcp_timeout_init()`, 1 s).
     pub timeout: u32,
     /// `num_retrans`: SYN-ACKs retransmitted.
@@ -324,10 +331,11 @@ pub fn inet_reqsk_alloc(tn: &TcpNet, listener: &Arc<TcpSock>, init: &ReqInit) ->
         skc_addrpair: (u64::from(u32::from(init.rmt_addr)) << 32) | u64::from(u32::from(init.loc_addr)),
         skc_portpair: (u32::from(init.rmt_port) << 16) | u32::from(init.loc_port),
         skc_bound_dev_if: init.bound_dev_if,
+        skc_hash: AtomicU32::new(0),
         hash_link: LinkedListAtomicLink::new(),
         hash_list_id: crate::inet_hashtables::HListId::new(),
         rsk_listener: Arc::downgrade(listener),
-        rsk_timer: std::sync::OnceLock::new(),
+        rsk_timer: spin::Once::new(),
         timeout: TCP_TIMEOUT_INIT,
         num_retrans: AtomicU8::new(0),
         num_timeout: AtomicU8::new(0),
@@ -447,13 +455,18 @@ pub fn inet_csk_reqsk_queue_hash_add(
 ) -> bool {
     // The timer exists before the request can be found in ehash, so
     // whoever finds it (and may free it) sees its timer.
-    let timer = *req.rsk_timer.get_or_init(|| {
-        let w = Arc::downgrade(req);
-        net.timer_setup(TimerFunc::closure(move |net| {
-            if let Some(req) = w.upgrade() {
-                reqsk_timer_handler(net, &req);
-            }
-        }))
+    // A weak pointer to the request is all the timer holds (Linux:
+    // `from_timer(req, t, rsk_timer)`): no allocation.
+    let timer = *req.rsk_timer.call_once(|| {
+        let w: Weak<dyn std::any::Any + Send + Sync> = Arc::downgrade(req) as Weak<RequestSock>;
+        net.timer_setup(TimerFunc::Weak(
+            |net, c| {
+                if let Ok(req) = c.downcast::<RequestSock>() {
+                    reqsk_timer_handler(net, &req);
+                }
+            },
+            w,
+        ))
     });
     if !tn.hashinfo.inet_ehash_insert_req(req) {
         return false;

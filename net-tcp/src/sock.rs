@@ -304,6 +304,12 @@ pub struct TcpSock {
     pub sk_reuseport_cb: spin::Mutex<Option<Arc<crate::sock_reuseport::SockReuseport>>>,
     /// `skc_bound_dev_if` (0: any).
     pub skc_bound_dev_if: AtomicU32,
+    /// `skc_hash` (`sk_hash`): the `ehash` hash of the four-tuple
+    /// (`sk_ehashfn()`), stored when the socket is put on an `ehash` chain
+    /// ([`crate::inet_hashtables`]) and kept after it leaves, as Linux
+    /// keeps it: unhashing the socket, and the timewait sock that takes its
+    /// place (`tw_hash`), find the chain without hashing again.
+    pub skc_hash: AtomicU32,
     /// `sk_cookie`: a namespace-unique id (`sock_gen_cookie()`).
     pub skc_cookie: u64,
     /// `sk_node` / `sk_nulls_node`: the ehash chain link, or the listening
@@ -719,33 +725,42 @@ pub struct TcpSk {
 
 static NEXT_COOKIE: AtomicU64 = AtomicU64::new(1);
 
+/// `from_timer(sk, t, …)` for the timers of a [`TcpSock`]: the container a
+/// [`TimerFunc::Weak`] timer handed back is the socket; run `handler` on it.
+#[inline]
+fn from_timer(net: &Net, container: Arc<dyn std::any::Any + Send + Sync>, handler: fn(&Net, &Arc<TcpSock>)) {
+    if let Ok(sk) = container.downcast::<TcpSock>() {
+        handler(net, &sk);
+    }
+}
+
 impl TcpSock {
     /// A new socket in CLOSE with the namespace's buffer defaults, its four
     /// timers set up (not armed). Mirrors `sk_alloc()` + `tcp_init_sock()`.
     pub fn new(net: &Net, rcvbuf: usize, sndbuf: usize) -> Arc<TcpSock> {
         Arc::new_cyclic(|w: &Weak<TcpSock>| {
-            let (w1, w2, w3, w4) = (w.clone(), w.clone(), w.clone(), w.clone());
+            // The four timers point back at the socket through weak
+            // references to its one allocation (Linux embeds them and
+            // finds the socket with `from_timer()`): setting them up
+            // allocates nothing.
+            let w: Weak<dyn std::any::Any + Send + Sync> = w.clone();
             let timers = SkTimers {
-                retransmit: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w1.upgrade() {
-                        crate::tcp_timer::tcp_write_timer(net, &sk);
-                    }
-                })),
-                delack: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w2.upgrade() {
-                        crate::tcp_timer::tcp_delack_timer(net, &sk);
-                    }
-                })),
-                keepalive: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w3.upgrade() {
-                        crate::tcp_timer::tcp_keepalive_timer(net, &sk);
-                    }
-                })),
-                compressed_ack: net.timer_setup(TimerFunc::closure(move |net| {
-                    if let Some(sk) = w4.upgrade() {
-                        crate::tcp_timer::tcp_compressed_ack_kick(net, &sk);
-                    }
-                })),
+                retransmit: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_write_timer),
+                    w.clone(),
+                )),
+                delack: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_delack_timer),
+                    w.clone(),
+                )),
+                keepalive: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_keepalive_timer),
+                    w.clone(),
+                )),
+                compressed_ack: net.timer_setup(TimerFunc::Weak(
+                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_compressed_ack_kick),
+                    w,
+                )),
             };
             TcpSock {
                 skc_addrpair: AtomicU64::new(0),
@@ -755,6 +770,7 @@ impl TcpSock {
                 skc_reuseport: AtomicBool::new(false),
                 sk_reuseport_cb: spin::Mutex::new(None),
                 skc_bound_dev_if: AtomicU32::new(0),
+                skc_hash: AtomicU32::new(0),
                 skc_cookie: NEXT_COOKIE.fetch_add(1, Ordering::Relaxed),
                 hash_link: LinkedListAtomicLink::new(),
                 hash_list_id: crate::inet_hashtables::HListId::new(),

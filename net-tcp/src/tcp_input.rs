@@ -1623,7 +1623,7 @@ pub fn tcp_rcv_synsent_state_process(
         tcp_syn_mss_clamp(tn, tp, seg); // tcp_parse_options(), before tcp_ack()
         tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT);
         tcp_rcv_peer_syn(net, tn, tp, seg, pmtu);
-        tcp_finish_connect(net, sk, tp);
+        tcp_finish_connect(net, tn, sk, tp);
         // The end of Linux's tcp_finish_connect(): predict only an
         // unscaled window; a scaled one waits for tcp_fast_path_check().
         if tp.rx_opt.snd_wscale == 0 {
@@ -1651,25 +1651,21 @@ pub fn tcp_rcv_synsent_state_process(
 
 /// `tcp_finish_connect()` + `tcp_init_transfer()`: ESTABLISHED, the initial
 /// congestion window, quick-ACK credit.
-pub fn tcp_finish_connect(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
+pub fn tcp_finish_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     tcp_set_state(net, sk, tp, TcpState::Established);
     tp.snd_cwnd = TCP_INIT_CWND;
     crate::tcp_cong::tcp_init_congestion_control(tp);
     // tcp_init_buffer_space()
     if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 {
-        if let Some(tn) = net.net_generic::<TcpNet>() {
-            tcp_sndbuf_expand(&tn, tp);
-        }
+        tcp_sndbuf_expand(tn, tp);
     }
     tp.rcv_tstamp = net.jiffies();
     // Only lrcvtime: quick-ACK credit and `ato` come with the first data
     // (`tcp_event_data_recv()` with `ato` 0), as in Linux.
     tp.icsk_ack.lrcvtime = net.jiffies();
     if tp.keepalive {
-        if let Some(tn) = net.net_generic::<TcpNet>() {
-            let when = crate::tcp_timer::keepalive_time_when(&tn, tp);
-            net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(when));
-        }
+        let when = crate::tcp_timer::keepalive_time_when(tn, tp);
+        net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(when));
     }
 }
 
@@ -1900,7 +1896,7 @@ pub fn tcp_rcv_state_process(
             tp.snd_wnd = u32::from(seg.window) << tp.rx_opt.snd_wscale;
             tp.snd_wl1 = seg.seq;
             tp.max_window = tp.max_window.max(tp.snd_wnd);
-            tcp_finish_connect(net, sk, tp);
+            tcp_finish_connect(net, tn, sk, tp);
             tcp_fast_path_on(tp);
             tp.wake_pending = true;
         }
@@ -2205,8 +2201,12 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
         wscale_ok,
     };
     let req = inet_reqsk_alloc(tn, listener, &init);
+    // af_ops->send_synack(sk, dst, …): the route found above is the one
+    // the SYN-ACK takes when it was looked up as IP would (no bound
+    // device); otherwise IP looks it up through the device.
+    let dst = (init.bound_dev_if == 0).then_some(&rt);
     if want_cookie {
-        crate::tcp_output::__tcp_make_synack(net, tn, &req, true);
+        crate::tcp_output::__tcp_make_synack(net, tn, &req, true, dst);
         reqsk_free(net, tn, &req);
         return;
     }
@@ -2214,7 +2214,7 @@ pub fn tcp_conn_request(net: &Net, tn: &TcpNet, listener: &Arc<TcpSock>, lp: &mu
         reqsk_free(net, tn, &req);
         return;
     }
-    crate::tcp_output::tcp_make_synack(net, tn, &req);
+    crate::tcp_output::__tcp_make_synack(net, tn, &req, false, dst);
 }
 // ANCHOR_END: tcp_conn_request
 

@@ -513,8 +513,16 @@ pub fn tcp_twsk_unique(net: &Net, tn: &TcpNet, tw: &InetTimewaitSock, twp: bool)
 /// The kernel half of `connect()` (`tcp_v4_connect()`): route to the peer
 /// (`ENETUNREACH`), take the route's source address if the socket has
 /// none, enter SYN-SENT, choose an ephemeral port whose four-tuple is free
-/// (`inet_hash_connect()`, which also puts the socket in ehash), pick the
-/// ISN (`secure_tcp_seq()`), and send the SYN ([`tcp_connect`]).
+/// (`inet_hash_connect()`, which also puts the socket in ehash), make the
+/// route the socket's (`sk_setup_caps()`), pick the ISN
+/// (`secure_tcp_seq()`), and send the SYN ([`tcp_connect`]).
+///
+/// Linux routes again once the port is chosen (`ip_route_newports()`), for
+/// policy rules that match on ports; we have no such rules, so the route
+/// found first is the one — unless it was found without a source address
+/// and its source could not be asked for by name (a route whose preferred
+/// source is not ours): then the socket's first transmit looks it up with
+/// that source, as before.
 pub fn tcp_v4_connect(
     net: &Net,
     tn: &TcpNet,
@@ -529,6 +537,7 @@ pub fn tcp_v4_connect(
     let bound = sk.inet_rcv_saddr();
     let src = (!bound.is_unspecified()).then_some(bound);
     let oif = Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0);
+    let genid = tn.ipv4.fib.rt_genid();
     let rt = net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, oif)?;
     if matches!(rt.rt_type, net_ipv4::fib::RtnType::Broadcast | net_ipv4::fib::RtnType::Multicast) {
         return Err(Errno::ENETUNREACH);
@@ -553,6 +562,12 @@ pub fn tcp_v4_connect(
             return Err(e);
         }
     };
+    // sk_setup_caps(): the route [`__sk_dst_check`] would find for the
+    // socket's source address is the one above when that address was
+    // given, is 0.0.0.0, or is one the lookup accepts as a source.
+    if src.is_some() || saddr.is_unspecified() || net_ipv4::route::ip_route_output_saddr_ok(&tn.ipv4, saddr) {
+        sk_setup_caps(net, tp, &rt, genid);
+    }
     tp.write_seq = 0;
     if let Some(tw) = tw {
         // tcp_twsk_unique()'s second half: start above the old

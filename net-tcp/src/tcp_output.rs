@@ -511,11 +511,19 @@ pub fn __sk_dst_check(
     }
     let src = (!tp.inet_saddr.is_unspecified()).then_some(tp.inet_saddr);
     let rt = net_ipv4::route::ip_route_output(net, &tn.ipv4, daddr, src, oif).ok()?;
-    // sk_setup_caps(): may bursts go down as one GSO packet?
+    sk_setup_caps(net, tp, &rt, genid);
+    Some(rt)
+}
+
+/// Mirrors `sk_setup_caps()` (net/core/sock.c): `rt`, looked up while the
+/// routing generation was `genid`, becomes the socket's cached route
+/// (`sk_dst_set()`), trusted by [`__sk_dst_check`] until the generation
+/// moves or [`SK_DST_RECHECK`] passes; and may bursts go down as one GSO
+/// packet?
+pub fn sk_setup_caps(net: &Net, tp: &mut TcpSk, rt: &net_ipv4::route::Rtable, genid: u64) {
     tp.sk_gso = rt.rt_type == net_ipv4::fib::RtnType::Unicast
         && net.dev_get_by_index(rt.dev).is_some_and(|d| d.gso_enabled());
-    tp.sk_dst_cache = Some((rt.clone(), genid, now + SK_DST_RECHECK));
-    Some(rt)
+    tp.sk_dst_cache = Some((rt.clone(), genid, net.jiffies() + SK_DST_RECHECK));
 }
 
 /// `tcp_event_ack_sent()`: an ACK left, so the delayed ACK is moot; quick-ACK
@@ -1096,7 +1104,11 @@ pub fn tcp_send_synack(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
 
 /// Build a segment a request sock sends — the SYN-ACK or an ACK — with
 /// `opts`, and hand it to IP (`ip_build_and_send_pkt()`), from the request's
-/// four-tuple. Counts `OutSegs`.
+/// four-tuple. Counts `OutSegs`. `dst` is a route the caller already looked
+/// up for exactly this (`tcp_v4_send_synack()`'s `dst` argument, from
+/// `inet_csk_route_req()` in `tcp_conn_request()`); without one, IP looks
+/// the route up itself.
+#[allow(clippy::too_many_arguments)]
 fn tcp_req_xmit(
     net: &Net,
     tn: &TcpNet,
@@ -1105,6 +1117,7 @@ fn tcp_req_xmit(
     seq: u32,
     window: u16,
     opts: &TcpOutOptions,
+    dst: Option<&net_ipv4::route::Rtable>,
 ) {
     let hlen = TCPHDR_LEN + tcp_options_size(opts);
     let mut skb = tcp_stream_alloc_skb(0);
@@ -1127,7 +1140,10 @@ fn tcp_req_xmit(
     th.fill_checksum(saddr, daddr);
     net.mib.inc(TcpMib::OutSegs);
     let ipopts = IpSendOpts { oif: Some(req.skc_bound_dev_if).filter(|&d| d != 0), ..IpSendOpts::default() };
-    let _ = ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, ipopts);
+    let _ = match dst {
+        Some(rt) => ip_queue_xmit(net, &tn.ipv4, skb, rt, saddr, daddr, IPPROTO_TCP, ipopts),
+        None => ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, ipopts),
+    };
 }
 
 // ANCHOR: tcp_make_synack
@@ -1139,13 +1155,24 @@ fn tcp_req_xmit(
 /// too, as `tcp_make_synack()` does. The first one's time is kept for the
 /// child's first RTT sample.
 pub fn tcp_make_synack(net: &Net, tn: &TcpNet, req: &RequestSock) {
-    __tcp_make_synack(net, tn, req, false);
+    __tcp_make_synack(net, tn, req, false, None);
 }
 
 /// [`tcp_make_synack`] for either `synack_type`: with `cookie`
 /// (`TCP_SYNACK_COOKIE`) the TSval is [`crate::syncookies::cookie_init_timestamp`]'s,
 /// which carries window scale and SACK for the cookie ACK to recover.
-pub fn __tcp_make_synack(net: &Net, tn: &TcpNet, req: &RequestSock, cookie: bool) {
+/// `dst`, when given, is the route `tcp_conn_request()` found for the
+/// request, used as Linux's `tcp_v4_send_synack()` uses its `dst`
+/// argument instead of a second lookup; it must be the route from the
+/// request's local address to its peer through the request's bound
+/// device (`skc_bound_dev_if`, none if 0).
+pub fn __tcp_make_synack(
+    net: &Net,
+    tn: &TcpNet,
+    req: &RequestSock,
+    cookie: bool,
+    dst: Option<&net_ipv4::route::Rtable>,
+) {
     use std::sync::atomic::Ordering::Relaxed;
     let mut opts = tcp_synack_options(net, req);
     if let Some((tsval, tsecr)) = opts.ts {
@@ -1168,7 +1195,7 @@ pub fn __tcp_make_synack(net: &Net, tn: &TcpNet, req: &RequestSock, cookie: bool
     }
     let window = req.rsk_rcv_wnd.min(TCP_MAX_WINDOW_UNSCALED) as u16;
     let _ = req.snt_synack.compare_exchange(0, net.now_ns().max(1), Relaxed, Relaxed);
-    tcp_req_xmit(net, tn, req, TCPHDR_SYN | TCPHDR_ACK, req.snt_isn, window, &opts);
+    tcp_req_xmit(net, tn, req, TCPHDR_SYN | TCPHDR_ACK, req.snt_isn, window, &opts, dst);
 }
 
 /// Mirrors `inet_rtx_syn_ack()` → `tcp_rtx_synack()`: send the SYN-ACK
@@ -1196,7 +1223,7 @@ pub fn tcp_v4_reqsk_send_ack(net: &Net, tn: &TcpNet, req: &RequestSock) {
         ..TcpOutOptions::default()
     };
     let window = (req.rsk_rcv_wnd >> req.rcv_wscale).min(65535) as u16;
-    tcp_req_xmit(net, tn, req, TCPHDR_ACK, req.snt_isn.wrapping_add(1), window, &opts);
+    tcp_req_xmit(net, tn, req, TCPHDR_ACK, req.snt_isn.wrapping_add(1), window, &opts, None);
 }
 // ANCHOR_END: tcp_make_synack
 

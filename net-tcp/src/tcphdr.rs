@@ -537,6 +537,21 @@ impl TcpOptions {
     }
 }
 
+/// Mirrors `tcp_parse_aligned_timestamp()` (net/ipv4/tcp_input.c): the
+/// (TSval, TSecr) of options that are exactly NOP, NOP, TIMESTAMP;
+/// `None` for any other layout.
+#[inline]
+fn tcp_parse_aligned_timestamp(opts: &[u8]) -> Option<(u32, u32)> {
+    match *opts {
+        [TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP, ..]
+            if opts.len() == TCPOLEN_TSTAMP_ALIGNED =>
+        {
+            Some((get_unaligned_be32(opts, 4), get_unaligned_be32(opts, 8)))
+        }
+        _ => None,
+    }
+}
+
 // ANCHOR: tcp_parse_options
 /// Parse the options of one segment.
 ///
@@ -562,7 +577,21 @@ impl TcpOptions {
 ///
 /// Never panics, for any input; never fails: bad options are ignored,
 /// exactly as Linux ignores them (nothing is counted).
+///
+/// As `tcp_fast_parse_options()` does first, the layout nearly every
+/// segment of a connection with timestamps carries — NOP, NOP,
+/// TIMESTAMP and nothing else (`TCPOLEN_TSTAMP_ALIGNED`) — is recognised
+/// without the walk (`tcp_parse_aligned_timestamp()`), with the walk's
+/// result.
 pub fn tcp_parse_options(opts: &[u8], syn: bool) -> TcpOptions {
+    if let Some(ts) = tcp_parse_aligned_timestamp(opts) {
+        return TcpOptions { timestamps: Some(ts), ..TcpOptions::default() };
+    }
+    tcp_parse_options_walk(opts, syn)
+}
+
+/// The walk of [`tcp_parse_options`], kind by kind.
+fn tcp_parse_options_walk(opts: &[u8], syn: bool) -> TcpOptions {
     let mut rx = TcpOptions::default();
     let mut i = 0;
     while i < opts.len() {
@@ -1351,6 +1380,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_aligned_timestamp_shortcut_agrees_with_the_walk(
+            head in prop_oneof![Just(vec![TCPOPT_NOP, TCPOPT_NOP, TCPOPT_TIMESTAMP, TCPOLEN_TIMESTAMP]),
+                                proptest::collection::vec(any::<u8>(), 4)],
+            rest in proptest::collection::vec(any::<u8>(), 0..=12),
+            syn in any::<bool>(),
+        ) {
+            let opts = [head, rest].concat();
+            prop_assert_eq!(tcp_parse_options(&opts, syn), tcp_parse_options_walk(&opts, syn));
+        }
+
         #[test]
         fn write_then_parse_round_trips(o in out_options(), syn in any::<bool>()) {
             let mut buf = [0xa5u8; 64];
