@@ -694,6 +694,10 @@ pub fn tcp_disconnect_abort(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut 
     tp.sk_rmem_alloc = 0;
     inet_csk_clear_xmit_timers(net, sk, tp);
     sk.sk_rx_dst.reset(); // dst_release(xchg(&sk->sk_rx_dst, NULL))
+    // __sk_dst_reset(): a socket that connects again looks its route up
+    // afresh (connect() also replaces it, as sk_setup_caps() does).
+    tp.sk_dst_cache = None;
+    tp.sk_gso = false;
     tp.sk_shutdown = SHUTDOWN_MASK;
 }
 
