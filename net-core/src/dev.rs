@@ -254,13 +254,18 @@ impl Net {
         }
         let ifindex = skb.dev;
         let ty = skb.protocol;
+        // A tap (a packet socket, tcpdump) reads the packet as one run of
+        // bytes: a GRO packet's chained payloads are brought in first.
+        // Linux's af_packet copies from the frags instead (skb_copy_bits()).
+        if skb.has_frag_list() && self.ptype_all_count.load(Ordering::Relaxed) != 0 {
+            skb.skb_linearize();
+        }
 
         let t = self.ptype.read();
         let mut pt_prev: Option<&PacketType> = None;
         for pt in &t.all {
             if pt.matches_dev(ifindex) {
                 if let Some(prev) = pt_prev {
-                    skb.skb_linearize(); // GRO made it linear for taps already
                     (prev.func)(self, skb.clone()); // deliver_skb()
                 }
                 pt_prev = Some(pt);
@@ -970,16 +975,25 @@ mod tests {
         }
     }
 
+    /// Register and open a [`Napi`] device on `net`, with an `ip_rcv` that
+    /// takes what it delivers.
+    fn napi_up(
+        net: &Net,
+        napi: &crate::netdevice::NapiSched,
+        rx: &Shared<Vec<u8>>,
+        polls: &Arc<AtomicUsize>,
+    ) {
+        let drv = Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() };
+        net.register_netdev(Box::new(drv)).unwrap().open().unwrap();
+        net.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+    }
+
     #[test]
     fn only_scheduled_devices_are_polled() {
         let net = net();
         let napi = crate::netdevice::NapiSched::new();
         let (rx, polls) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicUsize::new(0)));
-        let dev = net
-            .register_netdev(Box::new(Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() }))
-            .unwrap();
-        dev.open().unwrap();
-        net.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+        napi_up(&net, &napi, &rx, &polls);
         assert_eq!(net.net_rx_action(300), 0);
         assert_eq!(polls.load(Ordering::Relaxed), 0, "not on the poll list: not even locked");
         for _ in 0..70 {
@@ -1028,11 +1042,7 @@ mod tests {
         let napi = crate::netdevice::NapiSched::new();
         let (rx, polls) = (Arc::new(Mutex::new(vec![vec![1]])), Arc::new(AtomicUsize::new(0)));
         napi.napi_schedule();
-        let dev = net
-            .register_netdev(Box::new(Napi { napi: napi.clone(), rx: rx.clone(), polls: polls.clone() }))
-            .unwrap();
-        dev.open().unwrap();
-        net.dev_add_pack(PacketType::new(ETH_P_IP, "ip_rcv", |_, _| NetRx::Success));
+        napi_up(&net, &napi, &rx, &polls);
         assert_eq!(net.net_rx_action(300), 1);
         assert_eq!(polls.load(Ordering::Relaxed), 1);
     }

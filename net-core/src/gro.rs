@@ -33,9 +33,8 @@
 //!   queues an in-order packet's pieces as they are, and the paths that
 //!   read a packet whole (forwarding, a socket not in ESTABLISHED, a
 //!   segment TCP trims or puts out of order) copy them into one buffer
-//!   first (`skb_linearize()`). When a
-//!   tap is registered the packet is made linear before it goes up, so
-//!   taps (tcpdump) see one run of bytes.
+//!   first (`skb_linearize()`). So does `netif_receive_skb()` before a
+//!   tap sees the packet, so taps (tcpdump) see one run of bytes.
 //! - Held packets go up at the end of every poll of the device. Linux keeps
 //!   a busy device's packets for up to a jiffy across polls
 //!   (`napi_gro_flush(napi, HZ >= 1000)`); we never hold one past the
@@ -320,52 +319,27 @@ impl Net {
 
     // ANCHOR: napi_gro_complete
     /// Send a held packet up (`napi_gro_complete()`). A lone frame goes as
-    /// it came. Merged frames go on the first one's frag list (where
-    /// Linux hands up its frags), or, with a tap registered, are copied
-    /// behind the first one's headers into one buffer; the offloads fix
-    /// the headers (`inet_gro_complete()`, then `tcp4_gro_complete()`),
-    /// and `gso_size`/`gso_segs` say what it was.
+    /// it came. Merged frames go on the first one's frag list, where Linux
+    /// hands up its frags; the offloads fix the first one's headers to
+    /// describe the whole (`inet_gro_complete()`, then
+    /// `tcp4_gro_complete()`), and `gso_size`/`gso_segs` say what it was.
+    /// No payload is copied here: a layer that must read the packet as one
+    /// run of bytes calls `skb_linearize()` (a tap does, in
+    /// `netif_receive_skb()`).
     fn napi_gro_complete(&self, mut p: GroHeld, deliver: &impl Fn(&Net, Skb)) {
         if p.count == 1 {
             return deliver(self, p.skb);
         }
         crate::ftrace_graph!("napi_gro_complete");
-        if self.ptype_all_count.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-            // No tap will read it whole: the merged frames stay chained
-            // behind the first, as Linux's frags do, and TCP queues them
-            // as they are (or linearizes where it must read the bytes).
-            let offload = p.offload.clone();
-            let mut skb = std::mem::replace(&mut p.skb, alloc_skb(0));
-            skb.frag_list_mut().splice_tail_init(&mut p.frags);
-            skb.gso_size = p.gso_size;
-            skb.gso_segs = p.count;
-            skb.ip_summed = IpSummed::Unnecessary;
-            offload.gro_complete(self, &mut skb, 0, &p);
-            return deliver(self, skb);
-        }
-        let mac = mac_bytes(&p.skb);
-        let mac_len = mac.len();
-        // No headroom beyond the link-layer header: the buffer then fits
-        // the 64 KiB class (a packet that forwards gets room from
-        // `skb_cow_head()`, as any headroom-short skb does).
-        let mut skb = alloc_skb(mac_len + p.len());
-        skb.put_data(mac);
-        skb.put_data(p.skb.data());
-        while let Some(f) = p.frags.dequeue() {
-            skb.put_data(f.data());
-        }
-        skb.pull(mac_len);
-        skb.set_mac_header(-(mac_len as isize));
-        skb.reset_network_header();
-        skb.protocol = p.skb.protocol;
-        skb.dev = p.skb.dev;
-        skb.skb_iif = p.skb.skb_iif;
-        skb.pkt_type = p.skb.pkt_type;
-        skb.tstamp = p.skb.tstamp;
+        let offload = p.offload.clone();
+        // The first frame leaves `p` (its headers are rewritten while the
+        // offloads read `p`'s merge state); a pooled empty head stands in.
+        let mut skb = std::mem::replace(&mut p.skb, alloc_skb(0));
+        skb.frag_list_mut().splice_tail_init(&mut p.frags);
         skb.gso_size = p.gso_size;
         skb.gso_segs = p.count;
         skb.ip_summed = IpSummed::Unnecessary;
-        p.offload.clone().gro_complete(self, &mut skb, 0, &p);
+        offload.gro_complete(self, &mut skb, 0, &p);
         deliver(self, skb);
     }
     // ANCHOR_END: napi_gro_complete

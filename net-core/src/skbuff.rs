@@ -798,9 +798,9 @@ impl SkBuff {
     /// Mirrors `skb_linearize()` (`__pskb_pull_tail(skb, skb->data_len)`),
     /// which callers use before code that reads a packet as one run of
     /// bytes. A received GRO packet keeps its merged payloads on the frag
-    /// list; only paths that read it whole (forwarding, a socket not in
-    /// ESTABLISHED, a segment TCP trims or queues out of order) pay for
-    /// this copy.
+    /// list; only paths that read it whole (a tap, a second handler,
+    /// forwarding, a socket not in ESTABLISHED, a segment TCP trims or
+    /// queues out of order) pay for this copy.
     pub fn skb_linearize(&mut self) {
         if !self.has_frag_list() {
             return;
