@@ -25,10 +25,12 @@
 //! segments, `gso_size` the MSS), and `tcp_gso_segment()` cuts it, copying
 //! headers and summing payloads. linnet's TCP keeps one skb per segment in
 //! its queues (so SACK, loss marking and retransmission stay per segment),
-//! so `tcp_write_xmit()` builds each segment's TCP header as usual and
-//! chains the burst's transmit clones on the first one's frag list — the
-//! shape of Linux's `SKB_GSO_FRAGLIST` packets, which GRO builds for
-//! forwarding. Splitting one copies only the 34 bytes of Ethernet and IPv4
+//! so `tcp_write_xmit()` chains the burst's transmit clones on the first
+//! one's frag list — the shape of Linux's `SKB_GSO_FRAGLIST` packets, which
+//! GRO builds for forwarding. Each later clone carries a copy of the first
+//! one's TCP header with its own sequence number, flags and checksum
+//! (`tcp_gso_next_segment()`), as `tcp_gso_segment()` gives each segment
+//! of a TSO skb. Splitting one copies only the 34 bytes of Ethernet and IPv4
 //! header per segment. The split happens before the taps and the pfifo
 //! (Linux splits after the qdisc, in `sch_direct_xmit()`), so a capture and
 //! the queue length count wire frames, as they do on a device without TSO.

@@ -133,7 +133,8 @@ impl OffloadCallbacks for InetGro {
     /// after `skb_segment_list()`): segment `index` got the first one's
     /// header; give it its own `tot_len`, its own IP ID (the first's plus
     /// `index`, unless DF lets every segment keep one fixed ID, as
-    /// `SKB_GSO_TCP_FIXEDID` does) and header checksum.
+    /// `SKB_GSO_TCP_FIXEDID` does) and header checksum, updated for the
+    /// two fields where Linux sums the header again.
     fn gso_segment(&self, _net: &Net, seg: &mut Skb, index: u16) {
         let Ok(off) = usize::try_from(seg.network_offset()) else { return };
         let tot_len = (seg.len().saturating_sub(off)).min(0xffff) as u16;
@@ -144,11 +145,20 @@ impl OffloadCallbacks for InetGro {
         let Some(mut iph) = IpHdr::new_checked(&mut seg.data_mut_head(off + IPHDR_LEN)[off..]) else {
             return;
         };
+        // ip_send_check() would sum the header again; it is the first
+        // segment's, whose checksum is right, so only the two changed
+        // fields are replaced in it (RFC 1624, `csum_replace2()`), without
+        // reading back the header just copied in.
+        let mut check = iph.check().to_ne_bytes();
+        csum_replace2(&mut check, iph.tot_len().to_be_bytes(), tot_len.to_be_bytes());
         iph.set_tot_len(tot_len);
         if !iph.df() {
-            iph.set_id(iph.id().wrapping_add(index));
+            let id = iph.id();
+            let new_id = id.wrapping_add(index);
+            csum_replace2(&mut check, id.to_be_bytes(), new_id.to_be_bytes());
+            iph.set_id(new_id);
         }
-        iph.fill_checksum(); // ip_send_check()
+        iph.set_check(Sum16::from_ne_bytes(check));
     }
 }
 // ANCHOR_END: inet_gro_receive

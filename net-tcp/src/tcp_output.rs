@@ -22,7 +22,10 @@
 //! until it is acknowledged. A retransmission clones it again. When the
 //! route's device does GSO (`sk_gso`), the data segments of one
 //! `tcp_write_xmit()` burst go to `ip_queue_xmit()` together, as one
-//! frag-list packet (`tcp_gso_flush()`; `net_core::gso` splits it).
+//! frag-list packet (`tcp_gso_flush()`; `net_core::gso` splits it). Only
+//! the burst's first segment builds its header in full; the others copy
+//! it with their own sequence number, flags and checksum
+//! (`tcp_gso_next_segment()`), as segments of one TSO skb share theirs.
 //!
 //! # Where we differ
 //!
@@ -53,8 +56,8 @@ use crate::request_sock::RequestSock;
 use crate::sock::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{
-    TCP_MAX_WSCALE, TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN, TcpHdr,
-    TcpOutOptions, tcp_options_size, tcp_options_write,
+    TCP_MAX_WSCALE, TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_MAX_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN,
+    TCPHDR_URG, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write,
 };
 
 /// `TCP_MAX_QUICKACKS`: at most this many segments ACKed at once in
@@ -360,10 +363,19 @@ fn __tcp_transmit_skb(
     sk: &TcpSock,
     tp: &mut TcpSk,
     mut skb: Skb,
-    gso: Option<&mut GsoBatch>,
+    mut gso: Option<&mut GsoBatch>,
 ) -> Result<(), Errno> {
     net_core::ftrace_graph!("tcp_transmit_skb");
     let tcb = *TCP_SKB_CB(&skb);
+    if let Some(b) = gso.as_deref_mut()
+        && b.hdr_len != 0
+        && !skb.is_empty()
+        && tcb.tcp_flags & (TCPHDR_SYN | TCPHDR_RST | TCPHDR_URG) == 0
+        && tcb.tcp_flags & TCPHDR_ACK != 0
+    {
+        tcp_gso_next_segment(net, tn, sk, tp, skb, &tcb, b);
+        return Ok(());
+    }
     let syn = tcb.tcp_flags & TCPHDR_SYN != 0;
     let mut opts = if !syn { tcp_established_options(net, tp) } else { tcp_syn_options(net, tn, tp) };
     // A segment sized before SACK blocks appeared (a retransmission, or
@@ -431,19 +443,75 @@ fn __tcp_transmit_skb(
     tp.segs_out = tp.segs_out.wrapping_add(1);
     match gso {
         Some(b) if has_data && !syn => {
-            if !b.segs.is_empty() && b.bytes + skb.len() + IPHDR_LEN > net_core::gso::GSO_LEGACY_MAX_SIZE {
-                // The full burst goes; a local failure there is its
-                // segments' loss, not this one's.
-                let _ = tcp_gso_flush(net, tn, sk, tp, b);
+            // The burst's later segments take this header: no SACK blocks
+            // (so no D-SACK to send once) and nothing but ACK, PSH or FIN.
+            if opts.num_sack_blocks == 0
+                && tcb.tcp_flags & (TCPHDR_SYN | TCPHDR_RST | TCPHDR_URG) == 0
+                && tcb.tcp_flags & TCPHDR_ACK != 0
+            {
+                b.hdr[..hlen].copy_from_slice(&skb.data()[..hlen]);
+                b.hdr_len = hlen as u8;
             }
-            b.bytes += skb.len();
-            b.segs.queue_tail(skb);
+            tcp_gso_queue(net, tn, sk, tp, skb, b);
             Ok(())
         }
         _ => tcp_ip_queue_xmit(net, tn, sk, tp, skb),
     }
 }
 // ANCHOR_END: tcp_transmit_skb
+
+// ANCHOR: tcp_gso_next_segment
+/// A burst's later data segment: the first segment's header with this
+/// one's sequence number, flags and checksum.
+///
+/// Linux builds one TSO skb of up to 64 KiB and `tcp_gso_segment()` copies
+/// its header into every segment, setting each one's `seq` and checksum (and
+/// PSH and FIN only on the last). Our write queue holds one skb per MSS, so
+/// the copy happens here instead: `tcp_select_window()`, the options and
+/// the ACK and data events ran once for the burst, as they run once per TSO
+/// skb in Linux, and every segment of the burst carries the same ACK,
+/// window and timestamp, as a TSO skb's segments do. `OutSegs` still
+/// counts each segment (Linux adds `tcp_skb_pcount()`).
+fn tcp_gso_next_segment(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    mut skb: Skb,
+    tcb: &TcpSkbCb,
+    b: &mut GsoBatch,
+) {
+    let hlen = usize::from(b.hdr_len);
+    let payload_len = skb.len();
+    let payload_sum = match tcb.payload_csum(payload_len) {
+        Some(sum) => sum,
+        None => csum_partial(skb.data(), Wsum::ZERO),
+    };
+    skb.push(hlen).copy_from_slice(&b.hdr[..hlen]);
+    skb.reset_transport_header();
+    let mut th = TcpHdr::new_checked(skb.data_mut_head(hlen)).expect("a header we just wrote");
+    th.set_seq(tcb.seq);
+    th.set_flags(tcb.tcp_flags);
+    th.fill_checksum_split(tp.inet_saddr, sk.inet_daddr(), payload_len, payload_sum);
+    if after(tcb.end_seq, tp.snd_nxt) {
+        net.mib.inc(TcpMib::OutSegs);
+    }
+    tp.segs_out = tp.segs_out.wrapping_add(1);
+    tcp_gso_queue(net, tn, sk, tp, skb, b);
+}
+// ANCHOR_END: tcp_gso_next_segment
+
+/// Add a finished data segment to the burst, sending the burst first if
+/// this one would take it past 64 KiB.
+fn tcp_gso_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: Skb, b: &mut GsoBatch) {
+    if !b.segs.is_empty() && b.bytes + skb.len() + IPHDR_LEN > net_core::gso::GSO_LEGACY_MAX_SIZE {
+        // The full burst goes; a local failure there is its segments'
+        // loss, not this one's.
+        let _ = tcp_gso_flush(net, tn, sk, tp, b);
+    }
+    b.bytes += skb.len();
+    b.segs.queue_tail(skb);
+}
 
 /// Hand a segment (or a GSO packet) with its TCP header to IP along the
 /// socket's route: `icsk->icsk_af_ops->queue_xmit`, `ip_queue_xmit()`.
@@ -463,10 +531,19 @@ fn tcp_ip_queue_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: 
 /// The data segments of one [`tcp_write_xmit`] burst, gathered to go down
 /// as one GSO packet (see `net_core::gso`): at most 64 KiB, as Linux's
 /// `tcp_tso_autosize()` caps a TSO skb at `gso_max_size`.
-#[derive(Default)]
 struct GsoBatch {
     segs: SkBuffHead,
     bytes: usize,
+    /// The header the burst's later segments copy
+    /// ([`tcp_gso_next_segment`]); `hdr_len` 0 until a segment left one.
+    hdr: [u8; TCPHDR_MAX_LEN],
+    hdr_len: u8,
+}
+
+impl Default for GsoBatch {
+    fn default() -> Self {
+        GsoBatch { segs: SkBuffHead::new(), bytes: 0, hdr: [0; TCPHDR_MAX_LEN], hdr_len: 0 }
+    }
 }
 
 /// Send what `b` gathered: the first segment carries the rest on its frag
