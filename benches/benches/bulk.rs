@@ -114,18 +114,19 @@ fn bulk(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(total));
         let id = format!("{name}/mtu{mtu}");
 
-        let (lab, _) = linnet_lab_mtu(mtu, 0);
-        set_offloads(&lab, true);
-        let l = linnet_listener(&lab);
-        let (cs, ss) = linnet_connect(&lab, &l, None);
-        g.bench_function(&id, |b| b.iter(|| linnet_stream(&lab, &cs, &ss, total, &data, &mut buf)));
+        let (nlab, _) = linnet_lab_mtu(mtu, 0);
+        set_offloads(&nlab, true);
+        let l = linnet_listener(&nlab);
+        let (cs, ss) = linnet_connect(&nlab, &l, None);
+        g.bench_function(&id, |b| b.iter(|| linnet_stream(&nlab, &cs, &ss, total, &data, &mut buf)));
         let eff = effective(&cs, &ss);
         println!("bulk/{id}:\n  linnet: {}", eff.info);
         if mtu == 1500 {
-            set_offloads(&lab, false);
+            set_offloads(&nlab, false);
             g.bench_function(format!("no-offloads/{id}"), |b| {
-                b.iter(|| linnet_stream(&lab, &cs, &ss, total, &data, &mut buf))
+                b.iter(|| linnet_stream(&nlab, &cs, &ss, total, &data, &mut buf))
             });
+            set_offloads(&nlab, true);
         }
 
         // smoltcp: the same IP MTU (65535 at most: tot_len), linnet's buffers.
@@ -142,9 +143,58 @@ fn bulk(c: &mut Criterion) {
             b.iter_custom(|iters| (0..iters).map(|_| linux_stream(total, &data, &mut buf)).sum())
         });
         g.finish();
+
+        let timed = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        };
+        let mut buf2 = vec![0u8; APP_RECV];
+        let p = paired(
+            &format!("bulk/{id}"),
+            "smoltcp",
+            total,
+            || timed(&mut || linnet_stream(&nlab, &cs, &ss, total, &data, &mut buf)),
+            || timed(&mut || smol::stream(&mut lab, cl, srv, total, &data, &mut buf2)),
+        );
+        println!("{}", p.line());
+        if let Err(e) = p.save(&benches::summary::criterion_dir()) {
+            eprintln!("bulk: could not save the paired result: {e}");
+        }
     }
 }
 // ANCHOR_END: bulk
+
+// ANCHOR: paired
+/// Runs linnet's transfer and the peer's in turn, `LINNET_BULK_PAIRS`
+/// times each (7 unless set; 1 to 50), each timed alone, and compares
+/// them pair by pair.
+///
+/// Criterion measures all of linnet's samples, then all of the peer's, a
+/// minute or so apart. On a shared machine whose speed drifts in that
+/// time (this one's did by 2× within minutes), the ratio of the two
+/// estimates carries the drift. Alternating puts both transfers of a pair
+/// in the same few hundred milliseconds, and the median of the per-pair
+/// ratios ignores the pairs a burst of load hit.
+fn paired(
+    id: &str,
+    peer: &str,
+    total: u64,
+    mut linnet: impl FnMut() -> Duration,
+    mut other: impl FnMut() -> Duration,
+) -> benches::summary::Paired {
+    let pairs = std::env::var("LINNET_BULK_PAIRS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(7);
+    let pairs = pairs.clamp(1, 50);
+    let gib = |d: Duration| total as f64 / d.as_secs_f64() / (1u64 << 30) as f64;
+    let mut runs = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let a = gib(linnet());
+        let b = gib(other());
+        runs.push((a, b));
+    }
+    benches::summary::Paired::from_runs(id, peer, &runs)
+}
+// ANCHOR_END: paired
 
 criterion_group!(benches, bulk);
 criterion_main!(benches);

@@ -11,6 +11,10 @@
 //! `new/estimates.json` (the time per iteration, ns: the slope where
 //! criterion fitted one, else the mean), and
 //! `NAME/estimates.json` for a saved baseline. No Linux twin.
+//!
+//! The bulk bench also saves paired runs (linnet's transfer and smoltcp's
+//! in turn, see [`Paired`]) under `paired/`; they are listed after the
+//! table.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -184,9 +188,128 @@ pub fn table(benches: &[Bench], baseline: Option<&str>) -> String {
     s.lines().map(|l| format!("{}\n", l.trim_end())).collect()
 }
 
+/// A paired measurement: linnet's transfer and a peer's, run in turn
+/// (the bulk bench's `paired()`), with the median of the per-pair ratios.
+/// Saved as `paired/NAME.json` under the criterion directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paired {
+    /// The linnet bench it repeats, `group/function`.
+    pub id: String,
+    /// The peer's name (`smoltcp`).
+    pub peer: String,
+    /// How many pairs ran.
+    pub pairs: usize,
+    /// Median of linnet's runs, GiB/s.
+    pub linnet_gibps: f64,
+    /// Median of the peer's runs, GiB/s.
+    pub peer_gibps: f64,
+    /// Median, lowest and highest of linnet's rate over the peer's, pair by pair.
+    pub ratio: (f64, f64, f64),
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+impl Paired {
+    /// From `(linnet, peer)` rates, one pair per run.
+    pub fn from_runs(id: &str, peer: &str, runs: &[(f64, f64)]) -> Paired {
+        let ratios: Vec<f64> = runs.iter().map(|(a, b)| a / b).collect();
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Paired {
+            id: id.to_string(),
+            peer: peer.to_string(),
+            pairs: runs.len(),
+            linnet_gibps: median(runs.iter().map(|r| r.0).collect()),
+            peer_gibps: median(runs.iter().map(|r| r.1).collect()),
+            ratio: (median(ratios), lo, hi),
+        }
+    }
+
+    /// One line for the bench's output and the summary.
+    pub fn line(&self) -> String {
+        format!(
+            "{} paired with {}, {} runs each in turn: linnet {:.2} GiB/s, {} {:.2} GiB/s (medians); \
+             linnet/{} per pair {:.2}× (median; {:.2}–{:.2})",
+            self.id,
+            self.peer,
+            self.pairs,
+            self.linnet_gibps,
+            self.peer,
+            self.peer_gibps,
+            self.peer,
+            self.ratio.0,
+            self.ratio.1,
+            self.ratio.2
+        )
+    }
+
+    /// Write it to `dir/paired/NAME.json` (`/` in the id becomes `_`).
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let d = dir.join("paired");
+        std::fs::create_dir_all(&d)?;
+        let v = serde_json::json!({
+            "id": self.id, "peer": self.peer, "pairs": self.pairs,
+            "linnet_gibps": self.linnet_gibps, "peer_gibps": self.peer_gibps,
+            "ratio_median": self.ratio.0, "ratio_min": self.ratio.1, "ratio_max": self.ratio.2,
+        });
+        std::fs::write(d.join(format!("{}.json", self.id.replace('/', "_"))), v.to_string())
+    }
+
+    fn load(path: &Path) -> Option<Paired> {
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let f = |k: &str| v[k].as_f64();
+        Some(Paired {
+            id: v["id"].as_str()?.to_string(),
+            peer: v["peer"].as_str()?.to_string(),
+            pairs: v["pairs"].as_u64()? as usize,
+            linnet_gibps: f("linnet_gibps")?,
+            peer_gibps: f("peer_gibps")?,
+            ratio: (f("ratio_median")?, f("ratio_min")?, f("ratio_max")?),
+        })
+    }
+}
+
+/// Every paired measurement saved under `dir/paired`, sorted by id.
+pub fn collect_paired(dir: &Path) -> Vec<Paired> {
+    let Ok(entries) = std::fs::read_dir(dir.join("paired")) else { return Vec::new() };
+    let mut out: Vec<Paired> = entries.flatten().filter_map(|e| Paired::load(&e.path())).collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_runs_give_the_median_ratio_and_survive_a_round_trip() {
+        // The third pair ran while the machine was busy: linnet's run
+        // slowed, the ratio dips, the median does not care.
+        let runs = [(4.0, 3.2), (4.2, 3.5), (2.0, 3.4), (4.1, 3.4), (3.9, 3.3)];
+        let p = Paired::from_runs("bulk/1GiB/mtu1500", "smoltcp", &runs);
+        assert_eq!(p.pairs, 5);
+        assert_eq!(p.linnet_gibps, 4.0);
+        assert_eq!(p.peer_gibps, 3.4);
+        assert!((p.ratio.0 - 4.2 / 3.5).abs() < 1e-9, "{:?}", p.ratio);
+        assert!((p.ratio.1 - 2.0 / 3.4).abs() < 1e-9 && (p.ratio.2 - 1.25).abs() < 1e-9);
+        assert_eq!(
+            p.line(),
+            "bulk/1GiB/mtu1500 paired with smoltcp, 5 runs each in turn: linnet 4.00 GiB/s, \
+             smoltcp 3.40 GiB/s (medians); linnet/smoltcp per pair 1.20× (median; 0.59–1.25)"
+        );
+        let root = std::env::temp_dir().join(format!("linnet-paired-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        p.save(&root).expect("save");
+        assert_eq!(collect_paired(&root), vec![p]);
+        std::fs::remove_dir_all(&root).expect("clean up");
+    }
 
     fn write_bench(root: &Path, dir: &str, group: &str, function: &str, thr: &str, runs: &[(&str, f64)]) {
         for (name, mean) in runs {

@@ -309,31 +309,34 @@ pub fn tcp_sendmsg_locked(
         if !sk_stream_memory_free(tp) {
             break;
         }
-        // Append to the unsent tail if it has room.
-        if let Some(mut tail) = tp.sk_write_queue.dequeue_tail() {
+        // Append to the unsent tail if it has room (looked at in place:
+        // nearly always it is full and stays where it is).
+        let tail_room = tp.sk_write_queue.peek_tail().map_or(0, |t| {
+            let fin = TCP_SKB_CB(t).tcp_flags & crate::tcphdr::TCPHDR_FIN != 0;
+            if fin { 0 } else { mss.saturating_sub(t.len()).min(t.tailroom()) }
+        });
+        if tail_room > 0
+            && let Some(mut tail) = tp.sk_write_queue.dequeue_tail()
+        {
             let cb = *TCP_SKB_CB(&tail);
-            let room = mss.saturating_sub(tail.len()).min(tail.tailroom());
-            if room > 0 && cb.tcp_flags & crate::tcphdr::TCPHDR_FIN == 0 {
-                let n = room.min(buf.len() - copied);
-                let old_len = tail.len();
-                let add = csum_copy_and_csum(&buf[copied..copied + n], tail.put(n));
-                TCP_SKB_CB_mut(&mut tail).end_seq = cb.end_seq.wrapping_add(n as u32);
-                if let (Some(sum), Ok(len)) = (cb.payload_csum(old_len), u16::try_from(old_len + n)) {
-                    // csum_block_add(): the new bytes' sum, shifted to their offset.
-                    let c = TCP_SKB_CB_mut(&mut tail);
-                    c.csum = csum_block_add(sum, add, old_len).0;
-                    c.csum_len = len;
-                }
-                // The PSH of an earlier write moves to the end of this one
-                // (Linux grows the skb past one MSS and `tcp_fragment()`
-                // keeps PSH on the last piece; checked on 6.18 with a cork).
-                TCP_SKB_CB_mut(&mut tail).tcp_flags &= !crate::tcphdr::TCPHDR_PSH;
-                tp.write_seq = tp.write_seq.wrapping_add(n as u32);
-                copied += n;
-                tp.sk_write_queue.queue_tail(tail);
-                continue;
+            let n = tail_room.min(buf.len() - copied);
+            let old_len = tail.len();
+            let add = csum_copy_and_csum(&buf[copied..copied + n], tail.put(n));
+            TCP_SKB_CB_mut(&mut tail).end_seq = cb.end_seq.wrapping_add(n as u32);
+            if let (Some(sum), Ok(len)) = (cb.payload_csum(old_len), u16::try_from(old_len + n)) {
+                // csum_block_add(): the new bytes' sum, shifted to their offset.
+                let c = TCP_SKB_CB_mut(&mut tail);
+                c.csum = csum_block_add(sum, add, old_len).0;
+                c.csum_len = len;
             }
+            // The PSH of an earlier write moves to the end of this one
+            // (Linux grows the skb past one MSS and `tcp_fragment()`
+            // keeps PSH on the last piece; checked on 6.18 with a cork).
+            TCP_SKB_CB_mut(&mut tail).tcp_flags &= !crate::tcphdr::TCPHDR_PSH;
+            tp.write_seq = tp.write_seq.wrapping_add(n as u32);
+            copied += n;
             tp.sk_write_queue.queue_tail(tail);
+            continue;
         }
         let n = mss.min(buf.len() - copied);
         let mut skb = tcp_stream_alloc_skb(mss);

@@ -20,4 +20,11 @@ fn main() {
     }
     println!("criterion results under {}:", dir.display());
     print!("{}", benches::summary::table(&found, baseline.as_deref()));
+    let paired = benches::summary::collect_paired(&dir);
+    if !paired.is_empty() {
+        println!("paired runs (linnet and the peer in turn, ratio per pair):");
+        for p in paired {
+            println!("  {}", p.line());
+        }
+    }
 }
