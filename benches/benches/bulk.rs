@@ -43,6 +43,13 @@
 //!   kernel's own buffer autotuning; `lo`'s MTU is 65536 on this machine,
 //!   whatever the bench's MTU, so the figure stands beside both.
 //!
+//! After each MTU's criterion group the bench runs linnet's transfer and
+//! smoltcp's again, in turn, seven times each, and prints the median of
+//! the seven per-pair ratios (`paired()`; `bench-summary` lists it too).
+//! Criterion measures one side's samples a minute before the other's, and
+//! on a shared machine the speed can change in between; a pair runs within
+//! a second. `LINNET_BULK_PAIRS=N` runs N pairs, 0 none.
+//!
 //! `LINNET_BULK_MIB=64 cargo bench -p benches --bench bulk` moves 64 MiB
 //! per iteration instead (for a quick look); the figures are bytes per
 //! second either way.
@@ -157,9 +164,11 @@ fn bulk(c: &mut Criterion) {
             || timed(&mut || linnet_stream(&nlab, &cs, &ss, total, &data, &mut buf)),
             || timed(&mut || smol::stream(&mut lab, cl, srv, total, &data, &mut buf2)),
         );
-        println!("{}", p.line());
-        if let Err(e) = p.save(&benches::summary::criterion_dir()) {
-            eprintln!("bulk: could not save the paired result: {e}");
+        if let Some(p) = p {
+            println!("{}", p.line());
+            if let Err(e) = p.save(&benches::summary::criterion_dir()) {
+                eprintln!("bulk: could not save the paired result: {e}");
+            }
         }
     }
 }
@@ -167,8 +176,9 @@ fn bulk(c: &mut Criterion) {
 
 // ANCHOR: paired
 /// Runs linnet's transfer and the peer's in turn, `LINNET_BULK_PAIRS`
-/// times each (7 unless set; 1 to 50), each timed alone, and compares
-/// them pair by pair.
+/// times each (7 unless set; at most 50; 0 skips them), each timed alone,
+/// and compares them pair by pair. They run whatever criterion's filter
+/// says.
 ///
 /// Criterion measures all of linnet's samples, then all of the peer's, a
 /// minute or so apart. On a shared machine whose speed drifts in that
@@ -182,9 +192,12 @@ fn paired(
     total: u64,
     mut linnet: impl FnMut() -> Duration,
     mut other: impl FnMut() -> Duration,
-) -> benches::summary::Paired {
+) -> Option<benches::summary::Paired> {
     let pairs = std::env::var("LINNET_BULK_PAIRS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(7);
-    let pairs = pairs.clamp(1, 50);
+    let pairs = pairs.min(50);
+    if pairs == 0 {
+        return None;
+    }
     let gib = |d: Duration| total as f64 / d.as_secs_f64() / (1u64 << 30) as f64;
     let mut runs = Vec::with_capacity(pairs);
     for _ in 0..pairs {
@@ -192,7 +205,7 @@ fn paired(
         let b = gib(other());
         runs.push((a, b));
     }
-    benches::summary::Paired::from_runs(id, peer, &runs)
+    Some(benches::summary::Paired::from_runs(id, peer, &runs))
 }
 // ANCHOR_END: paired
 

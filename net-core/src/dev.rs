@@ -382,15 +382,15 @@ impl Net {
 
     fn deliver_batch(&self, mut b: RxBatch<'_>) {
         if b.dev.gro_enabled() {
-            let mut ready = SkBuffHead::new();
-            while let Some(skb) = b.frames.dequeue() {
-                if let Some(skb) = self.rx_classify(&b, skb) {
-                    ready.queue_tail(skb);
-                }
-            }
-            self.napi_gro_receive_batch(b.dev, &mut ready, |net, skb| {
-                net.netif_receive_skb(skb);
-            });
+            let mut frames = std::mem::take(&mut b.frames);
+            self.napi_gro_receive_batch(
+                b.dev,
+                &mut frames,
+                |skb| self.rx_classify(&b, skb),
+                |net, skb| {
+                    net.netif_receive_skb(skb);
+                },
+            );
             return;
         }
         while let Some(skb) = b.frames.dequeue() {

@@ -225,10 +225,15 @@ impl Net {
     /// `napi_gro_receive()` does for each frame and `napi_complete_done()`'s
     /// flush does at the end. Frames GRO will not touch go up at once, in
     /// order behind anything their flow held.
+    ///
+    /// `classify` is the driver's part for each frame (`eth_type_trans()`
+    /// and the counters), run as the frame is taken; a frame it refuses is
+    /// gone.
     pub(crate) fn napi_gro_receive_batch(
         &self,
         dev: &NetDev,
         frames: &mut SkBuffHead,
+        classify: impl Fn(Skb) -> Option<Skb>,
         deliver: impl Fn(&Net, Skb),
     ) {
         // The list lives in the device so its capacity is reused; take it
@@ -238,6 +243,7 @@ impl Net {
         // all IPv4, so the table is read once per batch.
         let mut cached: Option<(u16, Option<Arc<dyn OffloadCallbacks>>)> = None;
         while let Some(skb) = frames.dequeue() {
+            let Some(skb) = classify(skb) else { continue };
             if cached.as_ref().is_none_or(|(t, _)| *t != skb.protocol) {
                 cached = Some((skb.protocol, self.gro_find_receive_by_type(skb.protocol)));
             }

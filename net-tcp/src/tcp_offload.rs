@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use net_core::checksum::{Sum16, Wsum, csum_add, csum_partial};
+use net_core::checksum::{Sum16, Wsum, csum_add, csum_partial, csum_partial_short};
 use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, skb_gro_receive};
 use net_core::{Net, Skb};
 use net_ipv4::inet_offload::inet_gro_flush;
@@ -65,7 +65,7 @@ impl OffloadCallbacks for Tcpv4Offload {
         if !cb.flush {
             let seg = &d[cb.offset..];
             let payload = csum_partial(th.payload(), Wsum::ZERO);
-            let hdr = csum_partial(&seg[..thlen], Wsum::ZERO);
+            let hdr = csum_partial_short(&seg[..thlen], Wsum::ZERO);
             if tcp_v4_check(seg.len() as u16, iph.saddr(), iph.daddr(), csum_add(hdr, payload)) != Sum16::ZERO
             {
                 cb.flush = true; // tcp_v4_rcv() counts it and drops it

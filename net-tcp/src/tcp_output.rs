@@ -44,7 +44,7 @@
 
 use std::sync::Arc;
 
-use net_core::checksum::{Wsum, csum_partial};
+use net_core::checksum::{Wsum, csum_add, csum_partial};
 use net_core::skbuff::{SkBuffHead, alloc_skb};
 use net_core::snmp::{LinuxMib, TcpMib};
 use net_core::{Errno, Net, Skb};
@@ -57,7 +57,7 @@ use crate::sock::*;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{
     TCP_MAX_WSCALE, TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_MAX_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN,
-    TCPHDR_URG, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write,
+    TCPHDR_URG, TcpHdr, TcpOutOptions, tcp_options_size, tcp_options_write, tcp_v4_check,
 };
 
 /// `TCP_MAX_QUICKACKS`: at most this many segments ACKed at once in
@@ -451,6 +451,13 @@ fn __tcp_transmit_skb(
             {
                 b.hdr[..hlen].copy_from_slice(&skb.data()[..hlen]);
                 b.hdr_len = hlen as u8;
+                // Its sum without the sequence number, the flags and the
+                // checksum: each later segment adds its own two fields.
+                let mut h = b.hdr;
+                h[4..8].fill(0);
+                h[13] = 0;
+                h[16..18].fill(0);
+                b.hdr_sum = csum_partial(&h[..hlen], Wsum::ZERO);
             }
             tcp_gso_queue(net, tn, sk, tp, skb, b);
             Ok(())
@@ -492,7 +499,14 @@ fn tcp_gso_next_segment(
     let mut th = TcpHdr::new_checked(skb.data_mut_head(hlen)).expect("a header we just wrote");
     th.set_seq(tcb.seq);
     th.set_flags(tcb.tcp_flags);
-    th.fill_checksum_split(tp.inet_saddr, sk.inet_daddr(), payload_len, payload_sum);
+    // The header's sum from the template's and the two fields, not read
+    // back from the bytes just written (a load that spans several fresh
+    // stores waits for them).
+    let seq = Wsum(u32::from_ne_bytes(tcb.seq.to_be_bytes()));
+    let flags = Wsum(u32::from_ne_bytes([0, tcb.tcp_flags, 0, 0]));
+    let hdr = csum_add(csum_add(b.hdr_sum, seq), flags);
+    let len = (hlen + payload_len) as u16; // at most one MSS and a header
+    th.set_check(tcp_v4_check(len, tp.inet_saddr, sk.inet_daddr(), csum_add(hdr, payload_sum)));
     if after(tcb.end_seq, tp.snd_nxt) {
         net.mib.inc(TcpMib::OutSegs);
     }
@@ -538,11 +552,19 @@ struct GsoBatch {
     /// ([`tcp_gso_next_segment`]); `hdr_len` 0 until a segment left one.
     hdr: [u8; TCPHDR_MAX_LEN],
     hdr_len: u8,
+    /// `hdr`'s sum with `seq`, the flags and `check` taken as zero.
+    hdr_sum: Wsum,
 }
 
 impl Default for GsoBatch {
     fn default() -> Self {
-        GsoBatch { segs: SkBuffHead::new(), bytes: 0, hdr: [0; TCPHDR_MAX_LEN], hdr_len: 0 }
+        GsoBatch {
+            segs: SkBuffHead::new(),
+            bytes: 0,
+            hdr: [0; TCPHDR_MAX_LEN],
+            hdr_len: 0,
+            hdr_sum: Wsum::ZERO,
+        }
     }
 }
 
