@@ -44,8 +44,8 @@
 //!   whatever the bench's MTU, so the figure stands beside both.
 //!
 //! After each MTU's criterion group the bench runs linnet's transfer and
-//! smoltcp's again, in turn, seven times each, and prints the median of
-//! the seven per-pair ratios (`paired()`; `bench-summary` lists it too).
+//! smoltcp's again, in turn, fifteen times each, and prints the median of
+//! the fifteen per-pair ratios (`paired()`; `bench-summary` lists it too).
 //! Criterion measures one side's samples a minute before the other's, and
 //! on a shared machine the speed can change in between; a pair runs within
 //! a second. `LINNET_BULK_PAIRS=N` runs N pairs, 0 none.
@@ -176,7 +176,7 @@ fn bulk(c: &mut Criterion) {
 
 // ANCHOR: paired
 /// Runs linnet's transfer and the peer's in turn, `LINNET_BULK_PAIRS`
-/// times each (7 unless set; at most 50; 0 skips them), each timed alone,
+/// times each (15 unless set; at most 50; 0 skips them), each timed alone,
 /// and compares them pair by pair. They run whatever criterion's filter
 /// says.
 ///
@@ -193,7 +193,7 @@ fn paired(
     mut linnet: impl FnMut() -> Duration,
     mut other: impl FnMut() -> Duration,
 ) -> Option<benches::summary::Paired> {
-    let pairs = std::env::var("LINNET_BULK_PAIRS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(7);
+    let pairs = std::env::var("LINNET_BULK_PAIRS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(15);
     let pairs = pairs.min(50);
     if pairs == 0 {
         return None;

@@ -370,7 +370,6 @@ fn sum_words_lanes<const N: usize>(buf: &[u8]) -> u64 {
 pub fn csum_partial(buf: &[u8], sum: Wsum) -> Wsum {
     csum_partial_finish(buf, u64::from(sum.0) + sum_words(buf))
 }
-// ANCHOR_END: csum_partial
 
 /// [`csum_partial`] of a short buffer (a header: under 128 bytes), inlined
 /// at the caller, where a call to `csum_partial()` would cost more than
@@ -396,6 +395,7 @@ fn csum_partial_finish(buf: &[u8], mut acc: u64) -> Wsum {
     }
     Wsum(from64to32(acc))
 }
+// ANCHOR_END: csum_partial
 
 /// Folds the sum of a whole buffer: `csum_fold(csum_partial(buf, 0))`.
 ///
