@@ -408,17 +408,7 @@ fn __tcp_transmit_skb(
     // queue; the header is written in this clone's own header area
     // (Skb::skb_clone_xmit), so the payload is never copied.
     let payload_len = skb.len() - hlen;
-    let payload_sum = match tcb.payload_csum(payload_len) {
-        Some(sum) => {
-            debug_assert_eq!(
-                net_core::checksum::csum_fold(sum),
-                net_core::checksum::csum_fold(csum_partial(&skb.data()[hlen..], Wsum::ZERO)),
-                "the sum kept from tcp_sendmsg() no longer matches the payload"
-            );
-            sum
-        }
-        None => csum_partial(&skb.data()[hlen..], Wsum::ZERO),
-    };
+    let payload_sum = tcp_payload_sum(&tcb, &skb.data()[hlen..]);
     let mut th = TcpHdr::new_checked(skb.data_mut_head(hlen)).expect("a header we just wrote");
     th.set_source(match sk.inet_num() {
         0 => tp.inet_sport,
@@ -467,6 +457,22 @@ fn __tcp_transmit_skb(
 }
 // ANCHOR_END: tcp_transmit_skb
 
+/// The sum of a segment's payload: the one `tcp_sendmsg()` kept while
+/// copying, if it still covers exactly these bytes, else summed now.
+fn tcp_payload_sum(tcb: &TcpSkbCb, payload: &[u8]) -> Wsum {
+    match tcb.payload_csum(payload.len()) {
+        Some(sum) => {
+            debug_assert_eq!(
+                net_core::checksum::csum_fold(sum),
+                net_core::checksum::csum_fold(csum_partial(payload, Wsum::ZERO)),
+                "the sum kept from tcp_sendmsg() no longer matches the payload"
+            );
+            sum
+        }
+        None => csum_partial(payload, Wsum::ZERO),
+    }
+}
+
 // ANCHOR: tcp_gso_next_segment
 /// A burst's later data segment: the first segment's header with this
 /// one's sequence number, flags and checksum.
@@ -490,10 +496,7 @@ fn tcp_gso_next_segment(
 ) {
     let hlen = usize::from(b.hdr_len);
     let payload_len = skb.len();
-    let payload_sum = match tcb.payload_csum(payload_len) {
-        Some(sum) => sum,
-        None => csum_partial(skb.data(), Wsum::ZERO),
-    };
+    let payload_sum = tcp_payload_sum(tcb, skb.data());
     skb.push(hlen).copy_from_slice(&b.hdr[..hlen]);
     skb.reset_transport_header();
     let mut th = TcpHdr::new_checked(skb.data_mut_head(hlen)).expect("a header we just wrote");
