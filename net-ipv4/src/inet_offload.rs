@@ -17,7 +17,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use net_core::checksum::{Sum16, csum_replace2};
+use net_core::checksum::{Sum16, csum_replace2, ip_fast_csum};
 use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, PacketOffload};
 use net_core::if_ether::ETH_P_IP;
 use net_core::{Net, Skb};
@@ -87,20 +87,24 @@ impl OffloadCallbacks for InetGro {
         let s = skb.as_ref()?;
         let d = s.data();
         cb.flush = true;
-        if d.len() < IPHDR_LEN || d[0] != 0x45 {
+        // Only a 20-byte header (version 4, ihl 5) is merged: read it as one
+        // fixed-size array, so no field access needs a bounds check.
+        let h: &[u8; IPHDR_LEN] = d.get(..IPHDR_LEN)?.try_into().ok()?;
+        if h[0] != 0x45 {
             return None;
         }
-        let iph = IpHdr::new_checked(d)?;
-        let ops = self.offloads.get(iph.protocol())?;
-        if !iph.verify_checksum() {
+        let ops = self.offloads.get(h[9])?;
+        if ip_fast_csum(h) != Sum16::ZERO {
             return None;
         }
         // tot_len must cover the frame exactly, and no fragment bits but DF.
-        cb.flush = usize::from(iph.tot_len()) != d.len() || iph.frag_off() & !crate::ip::IP_DF != 0;
-        let flow = (iph.protocol(), iph.saddr(), iph.daddr());
+        let tot_len = u16::from_be_bytes([h[2], h[3]]);
+        let frag_off = u16::from_be_bytes([h[6], h[7]]);
+        cb.flush = usize::from(tot_len) != d.len() || frag_off & !crate::ip::IP_DF != 0;
+        // The same flow: protocol, saddr and daddr (bytes 9 and 12..20).
         for p in held.iter_mut().filter(|p| p.same_flow) {
-            p.same_flow = IpHdr::new_checked(p.skb.data())
-                .is_some_and(|h2| (h2.protocol(), h2.saddr(), h2.daddr()) == flow);
+            p.same_flow =
+                p.skb.data().get(..IPHDR_LEN).is_some_and(|h2| h2[9] == h[9] && h2[12..] == h[12..]);
         }
         cb.offset = IPHDR_LEN;
         ops.gro_receive(net, held, skb, cb)

@@ -92,24 +92,31 @@ impl OffloadCallbacks for Tcpv4Offload {
         let mut mss = 1usize;
         if let Some(i) = found {
             let p = &mut held[i];
-            // The held packet's first headers, copied so `p` can change.
-            let mut h2 = [0u8; IPHDR_LEN + 60];
-            let n2 = (IPHDR_LEN + thlen).min(p.skb.len());
-            h2[..n2].copy_from_slice(&p.skb.data()[..n2]);
-            let (iph2, th2) = h2.split_at(IPHDR_LEN);
-            let th2 = TcpHdr::new_checked(th2).expect("a held segment's header was checked when it was held");
-            let flags2 = th2.tcp_flag_word();
-            let mut flush = flags & TCP_FLAG_CWR != 0;
-            flush |= (flags ^ flags2) & !(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) != 0;
-            flush |= th.ack_seq() != th2.ack_seq();
-            // The same doff (it is in the flag word), so the same option
-            // length: every option byte must match. Compared a 32-bit word
-            // at a time, as Linux's loop does (options come in whole words).
-            flush |= !same_option_words(th.options(), th2.options());
-            flush |= inet_gro_flush(&d[..IPHDR_LEN], iph2, p);
+            // Compare against the held packet's first headers; what
+            // `inet_gro_flush()` needs is copied out, so `p` can change.
+            let (mut flush, iph2, seq2) = {
+                let d2 = p.skb.data();
+                let th2 = d2
+                    .get(IPHDR_LEN..)
+                    .and_then(TcpHdr::new_checked)
+                    .expect("a held segment's header was checked when it was held");
+                let flags2 = th2.tcp_flag_word();
+                let mut flush = flags & TCP_FLAG_CWR != 0;
+                flush |= (flags ^ flags2) & !(TCP_FLAG_CWR | TCP_FLAG_FIN | TCP_FLAG_PSH) != 0;
+                flush |= th.ack_seq() != th2.ack_seq();
+                // The same doff (it is in the flag word), so the same option
+                // length: every option byte must match. Compared a 32-bit
+                // word at a time, as Linux's loop does (options come in
+                // whole words).
+                flush |= !same_option_words(th.options(), th2.options());
+                let iph2: [u8; IPHDR_LEN] =
+                    d2[..IPHDR_LEN].try_into().expect("a 20-byte header, checked above");
+                (flush, iph2, th2.seq())
+            };
+            flush |= inet_gro_flush(&d[..IPHDR_LEN], &iph2, p);
             mss = usize::from(p.gso_size);
             flush |= len.wrapping_sub(1) >= mss;
-            flush |= th2.seq().wrapping_add(p.gro_len as u32) != th.seq();
+            flush |= seq2.wrapping_add(p.gro_len as u32) != th.seq();
             if flush || skb_gro_receive(p, skb, cb).is_err() {
                 mss = 1;
             } else {
