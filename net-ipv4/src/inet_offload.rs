@@ -87,24 +87,26 @@ impl OffloadCallbacks for InetGro {
         let s = skb.as_ref()?;
         let d = s.data();
         cb.flush = true;
-        // Only a 20-byte header (version 4, ihl 5) is merged: read it as one
-        // fixed-size array, so no field access needs a bounds check.
+        // Only a 20-byte header (version 4, ihl 5) is merged. It is viewed
+        // as a fixed-size array, so the field reads need no bounds checks.
         let h: &[u8; IPHDR_LEN] = d.get(..IPHDR_LEN)?.try_into().ok()?;
-        if h[0] != 0x45 {
+        let iph = IpHdr::new_checked(h)?;
+        if iph.version() != 4 || iph.ihl() != 5 {
             return None;
         }
-        let ops = self.offloads.get(h[9])?;
+        let ops = self.offloads.get(iph.protocol())?;
+        // iph.verify_checksum(), over the array: ihl is known to be 5.
         if ip_fast_csum(h) != Sum16::ZERO {
             return None;
         }
         // tot_len must cover the frame exactly, and no fragment bits but DF.
-        let tot_len = u16::from_be_bytes([h[2], h[3]]);
-        let frag_off = u16::from_be_bytes([h[6], h[7]]);
-        cb.flush = usize::from(tot_len) != d.len() || frag_off & !crate::ip::IP_DF != 0;
-        // The same flow: protocol, saddr and daddr (bytes 9 and 12..20).
+        cb.flush = usize::from(iph.tot_len()) != d.len() || iph.frag_off() & !crate::ip::IP_DF != 0;
+        let flow = (iph.protocol(), iph.saddr(), iph.daddr());
         for p in held.iter_mut().filter(|p| p.same_flow) {
-            p.same_flow =
-                p.skb.data().get(..IPHDR_LEN).is_some_and(|h2| h2[9] == h[9] && h2[12..] == h[12..]);
+            let h2 = p.skb.data().get(..IPHDR_LEN).and_then(|b| <&[u8; IPHDR_LEN]>::try_from(b).ok());
+            p.same_flow = h2
+                .and_then(IpHdr::new_checked)
+                .is_some_and(|h2| (h2.protocol(), h2.saddr(), h2.daddr()) == flow);
         }
         cb.offset = IPHDR_LEN;
         ops.gro_receive(net, held, skb, cb)
