@@ -48,7 +48,9 @@
 //! the fifteen per-pair ratios (`paired()`; `bench-summary` lists it too).
 //! Criterion measures one side's samples a minute before the other's, and
 //! on a shared machine the speed can change in between; a pair runs within
-//! a second. `LINNET_BULK_PAIRS=N` runs N pairs, 0 none.
+//! a second. `LINNET_BULK_PAIRS=N` runs N pairs, 0 none; `-- paired`
+//! runs the pairs alone (criterion's filter is checked with
+//! `benches::wanted()`, as the closing bench's plain loops check it).
 //!
 //! `LINNET_BULK_MIB=64 cargo bench -p benches --bench bulk` moves 64 MiB
 //! per iteration instead (for a quick look); the figures are bytes per
@@ -177,8 +179,8 @@ fn bulk(c: &mut Criterion) {
 // ANCHOR: paired
 /// Runs linnet's transfer and the peer's in turn, `LINNET_BULK_PAIRS`
 /// times each (15 unless set; at most 50; 0 skips them), each timed alone,
-/// and compares them pair by pair. They run whatever criterion's filter
-/// says.
+/// and compares them pair by pair. They run when criterion's filter names
+/// them (`bulk/1GiB/mtu1500/paired`, or any part of it) or there is none.
 ///
 /// Criterion measures all of linnet's samples, then all of the peer's, a
 /// minute or so apart. On a shared machine whose speed drifts in that
@@ -195,7 +197,7 @@ fn paired(
 ) -> Option<benches::summary::Paired> {
     let pairs = std::env::var("LINNET_BULK_PAIRS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(15);
     let pairs = pairs.min(50);
-    if pairs == 0 {
+    if pairs == 0 || !benches::wanted(&format!("{id}/paired")) {
         return None;
     }
     let gib = |d: Duration| total as f64 / d.as_secs_f64() / (1u64 << 30) as f64;

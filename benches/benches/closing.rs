@@ -44,7 +44,7 @@
 //!
 //! `cargo bench -p benches --bench closing -- churn` (or `-- tcp_time_wait`,
 //! `-- __inet_lookup`) runs one part alone, plain loops and tables
-//! included (see [`wanted`]): the churn alone is what a profiler wants
+//! included (see [`benches::wanted`]): the churn alone is what a profiler wants
 //! (`valgrind --tool=callgrind target/release/deps/closing-* --bench churn`).
 
 use std::hint::black_box;
@@ -54,6 +54,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+use benches::summary::median;
 use net_core::snmp::LinuxMib;
 use net_core::{Clock, Net};
 use net_ipv4::testlink::TwoHosts;
@@ -229,7 +231,7 @@ impl Closer {
 }
 
 fn bench_tcp_time_wait(c: &mut Criterion) {
-    if !wanted("closing/tcp_time_wait") {
+    if !benches::wanted("closing/tcp_time_wait") {
         return;
     }
     let mut g = c.benchmark_group("closing");
@@ -378,7 +380,7 @@ fn check(h: &InetHashinfo, t: Tuple, want: Want) {
 }
 
 fn bench_lookup(c: &mut Criterion) {
-    if !wanted("__inet_lookup_established") {
+    if !benches::wanted("__inet_lookup_established") {
         return;
     }
     // The namespace's own table (16,384 buckets), empty and with
@@ -537,13 +539,8 @@ fn churn_linux() -> Option<Duration> {
     Some(t.elapsed())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn bench_churn(_: &mut Criterion) {
-    if !wanted("churn") {
+    if !benches::wanted("churn") {
         return;
     }
     let (mut ln, mut reap, mut sm, mut lx) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -584,42 +581,6 @@ fn bench_churn(_: &mut Criterion) {
 
 fn bench_sizes(_: &mut Criterion) {
     print_sizes();
-}
-
-/// Whether the part of this bench named `part` should run: criterion's
-/// filter (the first argument that is neither an option nor an option's
-/// value) selects criterion's own benches, but not the plain loops and
-/// the large tables built around them, so each part checks it too.
-/// `cargo bench --bench closing -- churn` runs the churn alone (what a
-/// profiler wants), `-- __inet_lookup` the lookups.
-fn wanted(part: &str) -> bool {
-    const WITH_VALUE: &[&str] = &[
-        "--warm-up-time",
-        "--measurement-time",
-        "--sample-size",
-        "--save-baseline",
-        "--baseline",
-        "--baseline-lenient",
-        "--load-baseline",
-        "--noise-threshold",
-        "--significance-level",
-        "--confidence-level",
-        "--nresamples",
-        "--color",
-        "--output-format",
-        "--profile-time",
-        "--plotting-backend",
-        "--format",
-    ];
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filter = args
-        .iter()
-        .enumerate()
-        .find(|(i, a)| !a.starts_with('-') && (*i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str())));
-    match filter {
-        None => true,
-        Some((_, f)) => part.contains(f.as_str()) || f.contains(part),
-    }
 }
 
 criterion_group!(benches, bench_sizes, bench_tcp_time_wait, bench_lookup, bench_churn);
