@@ -154,7 +154,7 @@ impl DevTable {
 /// What `net_rx_action` found on one device before delivering it.
 struct RxBatch<'a> {
     dev: &'a NetDev,
-    ops: Option<Arc<dyn HeaderOps>>,
+    ops: Option<&'a dyn HeaderOps>,
     frames: SkBuffHead,
 }
 
@@ -213,15 +213,24 @@ impl Net {
 
     /// Register the link-layer header operations for devices of type
     /// `dev_type` (`ARPHRD_*`). See [`HeaderOps`].
+    ///
+    /// Publishes a new list (read-copy-update, see [`crate::rcupdate`]):
+    /// readers follow one pointer; a replaced list stays owned by the
+    /// namespace, as `eth_header_ops` is `static` in Linux.
     pub fn register_header_ops(&self, dev_type: u16, ops: Arc<dyn HeaderOps>) {
-        let mut h = self.header_ops.write();
+        let _writer = self.generic_lock.lock();
+        let mut h: Vec<_> = self.header_ops.rcu_dereference(0).cloned().unwrap_or_default();
         h.retain(|(t, _)| *t != dev_type);
         h.push((dev_type, ops));
+        self.header_ops.rcu_assign_pointer(0, Some(Arc::new(h)));
     }
 
-    /// The header operations for a device type, if registered.
-    pub fn header_ops(&self, dev_type: u16) -> Option<Arc<dyn HeaderOps>> {
-        self.header_ops.read().iter().find(|(t, _)| *t == dev_type).map(|(_, o)| o.clone())
+    /// The header operations for a device type, if registered: one load,
+    /// no lock (`dev->header_ops`).
+    #[inline]
+    pub fn header_ops(&self, dev_type: u16) -> Option<&dyn HeaderOps> {
+        let h = self.header_ops.rcu_dereference(0)?;
+        h.iter().find(|(t, _)| *t == dev_type).map(|(_, o)| &**o)
     }
 
     // -- receive ---------------------------------------------------------------
@@ -443,20 +452,32 @@ impl Net {
     /// down, `ENOBUFS` when the queue is full (`NET_XMIT_DROP` as
     /// `net_xmit_errno()` reports it). In each case the frame is dropped and
     /// counted (`tx_dropped`, and the drop reason).
-    #[doc(alias = "__dev_queue_xmit")]
     pub fn dev_queue_xmit(&self, skb: Skb) -> Result<(), Errno> {
-        crate::ftrace_graph!("dev_queue_xmit");
         let Some(dev) = self.dev_get_by_index(skb.dev) else {
             self.kfree_skb_reason(skb, SkbDropReason::DevReady);
             return Err(Errno::ENODEV);
         };
+        self.__dev_queue_xmit(&dev, skb)
+    }
+
+    /// [`dev_queue_xmit`](Self::dev_queue_xmit) for a caller that holds
+    /// the device `skb.dev` names (the neighbour layer, which found it
+    /// from the route).
+    ///
+    /// Linux's `skb->dev` is the device pointer itself, so
+    /// `__dev_queue_xmit()` never looks it up; ours is an ifindex, and the
+    /// lookup (a read lock and a reference count, four atomic operations)
+    /// is what this skips. `dev.ifindex` must be `skb.dev`.
+    pub fn __dev_queue_xmit(&self, dev: &NetDev, skb: Skb) -> Result<(), Errno> {
+        crate::ftrace_graph!("dev_queue_xmit");
+        debug_assert_eq!(dev.ifindex, skb.dev, "__dev_queue_xmit() on the device skb.dev names");
         if !dev.is_up() {
             dev.stats.add(NetDevStats::TX_DROPPED, 1);
             self.kfree_skb_reason(skb, SkbDropReason::DevReady);
             return Err(Errno::ENETDOWN);
         }
         if skb.has_frag_list() {
-            return self.dev_queue_xmit_list(&dev, skb);
+            return self.dev_queue_xmit_list(dev, skb);
         }
         self.dev_queue_xmit_nit(&skb);
         let mut q = dev.qdisc.lock();
@@ -467,7 +488,7 @@ impl Net {
             return Err(Errno::ENOBUFS);
         }
         q.queue_tail(skb);
-        qdisc_run(&dev, &mut q);
+        qdisc_run(dev, &mut q);
         if !q.is_empty() {
             self.tx_scheduled.store(true, Ordering::Relaxed); // __netif_schedule()
         }
@@ -618,6 +639,18 @@ impl Net {
         self.devices.read().by_index.get(ifindex as usize).and_then(Clone::clone)
     }
 
+    /// The device with this ifindex, borrowed under the device table's
+    /// read lock instead of with a reference of its own
+    /// (`dev_get_by_index_rcu()` inside `rcu_read_lock()`): two atomic
+    /// operations (the read lock's take and release) instead of four. Drop
+    /// the [`DevRcu`] soon: registering or removing a device waits for it.
+    pub fn dev_get_by_index_rcu(&self, ifindex: u32) -> Option<DevRcu<'_>> {
+        let table = self.devices.read();
+        let i = ifindex as usize;
+        table.by_index.get(i)?.as_ref()?;
+        Some(DevRcu { table, i })
+    }
+
     /// The device with this name (`dev_get_by_name()`).
     pub fn dev_get_by_name(&self, name: &str) -> Option<Arc<NetDev>> {
         self.devices.read().by_index.iter().flatten().find(|d| d.name == name).cloned()
@@ -640,6 +673,22 @@ impl Net {
     /// `ip -s link` for every device.
     pub fn ip_s_link(&self) -> String {
         self.devices().iter().map(|d| d.ip_s_link()).collect()
+    }
+}
+
+/// A device borrowed under the device table's read lock
+/// ([`Net::dev_get_by_index_rcu`]); dereferences to the device.
+pub struct DevRcu<'a> {
+    table: spin::RwLockReadGuard<'a, DevTable>,
+    i: usize,
+}
+
+impl std::ops::Deref for DevRcu<'_> {
+    type Target = Arc<NetDev>;
+    fn deref(&self) -> &Arc<NetDev> {
+        // The slot was checked when the guard was made, and the table
+        // cannot change while the read lock is held.
+        self.table.by_index[self.i].as_ref().expect("a DevRcu's slot holds its device")
     }
 }
 

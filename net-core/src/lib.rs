@@ -20,6 +20,7 @@
 //! | `netdevice.rs` | include/linux/netdevice.h | net-core/netdevice | a driver is a trait object (`ndo_start_xmit`, NAPI-style `poll`); the registry counts rx/tx stats for the driver |
 //! | `dev.rs` | net/core/dev.c | net-core/dev | `rcu_read_lock` becomes a `spin::RwLock` read guard; `deliver_skb` clones instead of bumping `skb->users` |
 //! | `net_namespace.rs` | include/net/net_namespace.h, net/core/net_namespace.c | net-core/net_namespace | `net_generic()` is a small type map |
+//! | `jhash.rs` | include/linux/jhash.h | — | — |
 //! | `jiffies.rs` | include/linux/jiffies.h, kernel/time/ | net-core/timer | HZ fixed at 1000; a virtual clock for tests and the lab |
 //! | `timer.rs` | kernel/time/timer.c | net-core/timer | a cascading wheel with exact expiry (Linux ≥ 4.8 fires coarse timers up to 12.5 % late); pull-style expiry |
 //! | `checksum.rs` | include/net/checksum.h, lib/checksum.c | net-core/checksum | portable Rust instead of per-arch assembly |
@@ -32,6 +33,7 @@
 //! | `wait.rs` | include/linux/wait.h, kernel/sched/wait.c | net-tcp | a Condvar and a wake-up generation; always wakes all; timeouts on the namespace clock |
 //! | `ftrace.rs` | kernel/trace/fgraph.c, kernel/trace/trace_functions_graph.c | net-core/dev (a frame's path, traced) | an explicit guard per function instead of `__fentry__` patching; one relaxed load when off instead of a nop; per-thread buffers that keep the oldest events |
 //! | `errno.rs` | include/uapi/asm-generic/errno*.h | — | — |
+//! | `rcupdate.rs` | include/linux/rcupdate.h | net-core/dev | no grace period: a replaced value lives as long as its table, so only registration tables (protocols, header ops, per-namespace state) use it |
 //! | `random.rs` | drivers/char/random.c, lib/siphash.c | net-core/net_namespace | every namespace draws from its own seeded generator so a run replays exactly |
 //!
 //! **Lock order** (outermost first): device registry → a device's qdisc →
@@ -49,11 +51,13 @@ pub mod ftrace;
 pub mod gro;
 pub mod gso;
 pub mod if_ether;
+pub mod jhash;
 pub mod jiffies;
 pub mod net_namespace;
 pub mod netdevice;
 pub mod percpu;
 pub mod random;
+pub mod rcupdate;
 pub mod skbuff;
 pub mod snmp;
 pub mod sysctl_net;

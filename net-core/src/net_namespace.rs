@@ -32,6 +32,7 @@ use crate::dropreason::{DropCounters, SkbDropReason};
 use crate::jiffies::{Clock, HZ, MAX_JIFFY_OFFSET, NSEC_PER_SEC, time_after, time_before};
 use crate::netdevice::HeaderOps;
 use crate::random::NetRandom;
+use crate::rcupdate::RcuSlots;
 use crate::skbuff::Skb;
 use crate::snmp::NetMibs;
 use crate::sysctl_net::SysctlTable;
@@ -123,10 +124,16 @@ pub struct Net {
     /// Some registered device keeps no poll-list flag and is polled on
     /// every pass (as before NAPI), softirq raised or not.
     pub(crate) rx_poll_always: std::sync::atomic::AtomicBool,
-    pub(crate) header_ops: spin::RwLock<Vec<(u16, Arc<dyn HeaderOps>)>>,
+    /// Header operations per device type: one RCU-style pointer to the
+    /// list (Linux reads `dev->header_ops` without a lock).
+    pub(crate) header_ops: RcuSlots<Vec<(u16, Arc<dyn HeaderOps>)>>,
     /// Packet offloads for GRO (`offload_base`), newest first.
     pub(crate) offload_base: spin::RwLock<Vec<Arc<crate::gro::PacketOffload>>>,
-    generic: spin::RwLock<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+    /// The `net_generic()` type map, one RCU-style pointer to it: readers
+    /// follow it with one load; each assignment publishes a new map.
+    generic: RcuSlots<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
+    /// Serialises the read-copy-updates of `generic` and `header_ops`.
+    pub(crate) generic_lock: spin::Mutex<()>,
 
     // -- the timer wheel: its own lock (Linux: timer_base.lock) --------------
     timers: spin::Mutex<TimerBase<TimerFunc>>,
@@ -170,9 +177,10 @@ impl Net {
             tx_scheduled: std::sync::atomic::AtomicBool::new(false),
             rx_softirq: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             rx_poll_always: std::sync::atomic::AtomicBool::new(false),
-            header_ops: spin::RwLock::new(Vec::new()),
+            header_ops: RcuSlots::new(1),
             offload_base: spin::RwLock::new(Vec::new()),
-            generic: spin::RwLock::new(Vec::new()),
+            generic: RcuSlots::new(1),
+            generic_lock: spin::Mutex::new(()),
             timers: spin::Mutex::new(TimerBase::new(now)),
             timers_next_expiry: std::sync::atomic::AtomicU64::new(now),
             clock,
@@ -201,6 +209,15 @@ impl Net {
     /// Allocate a timer that is not yet armed (`timer_setup()`).
     pub fn timer_setup(&self, func: TimerFunc) -> TimerId {
         self.timers.lock().timer_setup(func)
+    }
+
+    /// [`Net::timer_setup`] for several timers under one lock of the wheel
+    /// (a socket's four). Linux's `timer_setup()` takes no lock at all (it
+    /// only fills in the embedded `timer_list`); ours files the timer in
+    /// the wheel's slab, so we take the lock once, not once per timer.
+    pub fn timer_setup_n<const N: usize>(&self, funcs: [TimerFunc; N]) -> [TimerId; N] {
+        let mut t = self.timers.lock();
+        funcs.map(|f| t.timer_setup(f))
     }
 
     /// Arm or re-arm a timer to fire at `expires` jiffies (`mod_timer()`);
@@ -262,6 +279,18 @@ impl Net {
         self.timers.lock().del_timer(id)
     }
 
+    /// [`Net::del_timer`] for several timers under one lock of the wheel
+    /// (`inet_csk_clear_xmit_timers()` stops a socket's timers together).
+    /// Linux's `timer_delete()` skips the lock for a timer that is not
+    /// pending; ours keeps that state in the wheel, so we lock once for
+    /// all of them instead.
+    pub fn del_timer_n(&self, ids: &[TimerId]) {
+        let mut t = self.timers.lock();
+        for &id in ids {
+            t.del_timer(id);
+        }
+    }
+
     /// True while armed (`timer_pending()`).
     pub fn timer_pending(&self, id: TimerId) -> bool {
         self.timers.lock().timer_pending(id)
@@ -277,6 +306,16 @@ impl Net {
     #[doc(alias = "timer_shutdown_sync")]
     pub fn timer_shutdown(&self, id: TimerId) {
         self.timers.lock().timer_shutdown(id);
+    }
+
+    /// [`Net::timer_shutdown`] for several timers under one lock of the
+    /// wheel (a socket's four, as `inet_csk_clear_xmit_timers_sync()`
+    /// stops them together).
+    pub fn timer_shutdown_n(&self, ids: &[TimerId]) {
+        let mut t = self.timers.lock();
+        for &id in ids {
+            t.timer_shutdown(id);
+        }
     }
 
     /// Timers currently armed.
@@ -390,15 +429,31 @@ impl Net {
 
     /// Store a layer's per-namespace state (`net_assign_generic()`);
     /// replaces any earlier value of the same type.
+    ///
+    /// Publishes a new copy of the type map (`rcu_assign_pointer()`); the
+    /// old map, and a replaced value in it, stay owned by the namespace
+    /// (see [`crate::rcupdate`]): layers assign once each at set-up.
     pub fn net_assign_generic<T: Any + Send + Sync>(&self, value: Arc<T>) {
-        let mut g = self.generic.write();
+        let _writer = self.generic_lock.lock();
+        let mut g: Vec<_> = self.generic.rcu_dereference(0).cloned().unwrap_or_default();
         g.retain(|(t, _)| *t != TypeId::of::<T>());
         g.push((TypeId::of::<T>(), value));
+        self.generic.rcu_assign_pointer(0, Some(Arc::new(g)));
     }
 
-    /// A layer's per-namespace state (`net_generic()`).
-    pub fn net_generic<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        let g = self.generic.read();
+    /// A layer's per-namespace state (`net_generic()`): one load and a
+    /// short scan, no lock and no reference count, as Linux's
+    /// `net_generic()` reads `net->gen` under RCU.
+    #[inline]
+    pub fn net_generic<T: Any + Send + Sync>(&self) -> Option<&T> {
+        let g = self.generic.rcu_dereference(0)?;
+        let (_, v) = g.iter().find(|(t, _)| *t == TypeId::of::<T>())?;
+        v.downcast_ref::<T>()
+    }
+
+    /// [`Net::net_generic`] as an owned `Arc`, for a caller that keeps it.
+    pub fn net_generic_arc<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let g = self.generic.rcu_dereference(0)?;
         let (_, v) = g.iter().find(|(t, _)| *t == TypeId::of::<T>())?;
         v.clone().downcast::<T>().ok()
     }

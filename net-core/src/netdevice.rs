@@ -125,6 +125,14 @@ impl std::ops::BitOr for NetdevFeatures {
 /// its namespace's `NET_RX_SOFTIRQ` (`__raise_softirq_irqoff()` in
 /// `____napi_schedule()`), and `net_rx_action()` does not even look at the
 /// devices while that is not raised.
+///
+/// Ordering: the flag is written under the receive queue's lock, which
+/// orders it against the poll; the softirq bit is raised with a `Release`
+/// store after the flag, and `net_rx_action()` clears the bit with a swap
+/// (a full barrier) before it reads the flags, so a raise it clears is one
+/// whose flag it sees. Plain stores, then: a `SeqCst` store is an `xchg`
+/// on x86, an atomic read-modify-write of about 6 ns, and a frame caused
+/// three.
 #[derive(Clone, Debug, Default)]
 pub struct NapiSched(Arc<NapiState>);
 
@@ -145,7 +153,7 @@ impl NapiSched {
 
     /// Frames are waiting: put the device on the poll list (`napi_schedule()`).
     pub fn napi_schedule(&self) {
-        self.0.sched.store(true, Ordering::SeqCst);
+        self.0.sched.store(true, Ordering::Release);
         self.raise_softirq();
     }
 
@@ -154,18 +162,18 @@ impl NapiSched {
     /// (`napi_complete_done()` returning false), and `net_rx_action()`,
     /// finding it there after its pass, raises the softirq again.
     pub fn napi_complete(&self, more: bool) {
-        self.0.sched.store(more, Ordering::SeqCst);
+        self.0.sched.store(more, Ordering::Release);
     }
 
     /// True while the device is on the poll list.
     pub fn is_scheduled(&self) -> bool {
-        self.0.sched.load(Ordering::SeqCst)
+        self.0.sched.load(Ordering::Acquire)
     }
 
     /// `__raise_softirq_irqoff(NET_RX_SOFTIRQ)`, once registered.
     fn raise_softirq(&self) {
         if let Some(pending) = self.0.softirq.get() {
-            pending.store(true, Ordering::SeqCst);
+            pending.store(true, Ordering::Release);
         }
     }
 

@@ -24,6 +24,7 @@
 //! by reason, probes in the neighbour statistics.
 
 use crate::eth::eth_header;
+use crate::neighbour::NeighStat;
 use crate::neighbour::{
     NEIGH_UPDATE_F_OVERRIDE, NeighParms, NeighTable, Neighbour, NudState, neigh_event_ns, neigh_update,
 };
@@ -422,9 +423,9 @@ pub fn arp_process(net: &Net, tbl: &NeighTable, ops: &dyn ArpOps, skb: Skb) -> N
         }
         let stats = tbl.stats();
         if pkt_type == PktType::Host {
-            stats.rcv_probes_ucast.fetch_add(1, Ordering::Relaxed);
+            stats.inc(NeighStat::RcvProbesUcast);
         } else {
-            stats.rcv_probes_mcast.fetch_add(1, Ordering::Relaxed);
+            stats.inc(NeighStat::RcvProbesMcast);
         }
         if neigh_event_ns(net, tbl, Some(ops), sha, sip, ifindex).is_some() {
             arp_send(net, ARPOP_REPLY, sip, &dev, tip, Some(sha), Some(dev.dev_addr()), Some(sha));
@@ -697,7 +698,7 @@ mod tests {
         assert_eq!(h.take(), vec![frame(MAC_B, ARPOP_REPLY, MAC_A, A, MAC_B, B)]);
         let n = h.tbl.neigh_lookup(h.dev.ifindex, B).unwrap();
         assert_eq!((n.nud_state(), n.ha()), (NudState::Stale, MAC_B));
-        assert_eq!(h.tbl.stats().rcv_probes_mcast.load(Ordering::Relaxed), 1);
+        assert_eq!(h.tbl.stats().get(NeighStat::RcvProbesMcast), 1);
     }
 
     #[test]

@@ -702,9 +702,9 @@ fn ip_expire_icmp(net: &Net, head: &SkBuff) {
     if net.dev_get_by_index(head.dev).is_none() {
         return;
     }
-    match crate::route::ip_route_input(net, &ipv4, head, daddr, saddr, head.dev) {
+    match crate::route::ip_route_input(net, ipv4, head, daddr, saddr, head.dev) {
         Ok(rt) if rt.rt_type == crate::fib::RtnType::Local => {
-            crate::icmp::icmp_send(net, &ipv4, head, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0);
+            crate::icmp::icmp_send(net, ipv4, head, ICMP_TIME_EXCEEDED, ICMP_EXC_FRAGTIME, 0);
         }
         _ => {}
     }

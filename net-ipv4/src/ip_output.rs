@@ -370,7 +370,7 @@ fn ip_loopback_xmit(net: &Net, mut skb: Skb, rt: &Rtable) -> Result<(), Errno> {
 /// (`OutDiscards`); errors of the neighbour layer are returned.
 pub fn ip_finish_output2(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result<(), Errno> {
     net_core::ftrace_graph!("ip_finish_output2");
-    let Some(dev) = net.dev_get_by_index(rt.dev) else {
+    let Some(dev) = net.dev_get_by_index_rcu(rt.dev) else {
         net.mib.inc(IpstatsMib::OutDiscards);
         net.kfree_skb_reason(skb, SkbDropReason::DevReady);
         return Err(Errno::ENODEV);

@@ -103,7 +103,7 @@ impl Ipv4 {
     /// This namespace's IPv4 state; panics if [`ipv4_init`] was not called,
     /// which is a bug in the caller's setup, not something input can cause.
     pub fn of(net: &Net) -> Arc<Ipv4> {
-        net.net_generic::<Ipv4>().expect("ipv4_init() was not called for this namespace")
+        net.net_generic_arc::<Ipv4>().expect("ipv4_init() was not called for this namespace")
     }
 }
 
@@ -116,7 +116,7 @@ impl Ipv4 {
 /// net-tcp's `inet_init` calls this and then adds TCP. Calling it twice
 /// returns the existing state.
 pub fn ipv4_init(net: &Arc<Net>) -> Arc<Ipv4> {
-    if let Some(v) = net.net_generic::<Ipv4>() {
+    if let Some(v) = net.net_generic_arc::<Ipv4>() {
         return v;
     }
     let ipv4 = Arc::new(Ipv4 {

@@ -68,6 +68,7 @@ use net_core::if_ether::{ETH_HLEN, ETH_P_IP};
 use net_core::jiffies::{HZ, time_after, time_before, time_before_eq};
 use net_core::net_namespace::TimerFunc;
 use net_core::netdevice::{IFF_LOOPBACK, IFF_NOARP, MacAddr};
+use net_core::percpu::PerCpuU64s;
 use net_core::timer::TimerId;
 use net_core::{Errno, Net, NetDev, SkBuffHead, Skb};
 use std::collections::HashMap;
@@ -260,43 +261,61 @@ impl NeighParms {
     }
 }
 
-/// `/proc/net/stat/arp_cache` (`struct neigh_statistics`).
-#[derive(Debug, Default)]
-pub struct NeighStatistics {
+/// One counter of `/proc/net/stat/arp_cache` (a field of `struct
+/// neigh_statistics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighStat {
     /// Entries allocated (`allocs`).
-    pub allocs: AtomicU64,
+    Allocs,
     /// Entries destroyed (`destroys`).
-    pub destroys: AtomicU64,
+    Destroys,
     /// Lookups (`lookups`).
-    pub lookups: AtomicU64,
+    Lookups,
     /// Lookups that found an entry (`hits`).
-    pub hits: AtomicU64,
+    Hits,
     /// Resolutions that failed (`res_failed`).
-    pub res_failed: AtomicU64,
+    ResFailed,
     /// Requests for us received by broadcast (`rcv_probes_mcast`).
-    pub rcv_probes_mcast: AtomicU64,
+    RcvProbesMcast,
     /// Requests for us received by unicast (`rcv_probes_ucast`).
-    pub rcv_probes_ucast: AtomicU64,
+    RcvProbesUcast,
     /// Periodic GC runs (`periodic_gc_runs`).
-    pub periodic_gc_runs: AtomicU64,
+    PeriodicGcRuns,
     /// Forced GC runs (`forced_gc_runs`).
-    pub forced_gc_runs: AtomicU64,
+    ForcedGcRuns,
     /// Packets dropped from a full unresolved queue (`unres_discards`;
     /// the `/proc` column is `unresolved_discards`).
     #[doc(alias = "unresolved_discards")]
-    pub unres_discards: AtomicU64,
+    UnresDiscards,
     /// Entries refused because the table was full (`table_fulls`).
-    pub table_fulls: AtomicU64,
+    TableFulls,
 }
 
-fn inc(a: &AtomicU64) {
-    a.fetch_add(1, Ordering::Relaxed);
+/// `/proc/net/stat/arp_cache` (`struct neigh_statistics`): per-CPU, as
+/// Linux's `tbl->stats` is (`NEIGH_CACHE_STAT_INC()` is `this_cpu_inc()`),
+/// so the lookup every transmitted packet counts is no atomic
+/// read-modify-write (see [`net_core::percpu`]).
+#[derive(Debug)]
+pub struct NeighStatistics {
+    counters: PerCpuU64s,
+}
+
+impl Default for NeighStatistics {
+    fn default() -> Self {
+        NeighStatistics { counters: PerCpuU64s::new(NeighStat::TableFulls as usize + 1) }
+    }
 }
 
 impl NeighStatistics {
-    /// Read a counter.
-    pub fn get(a: &AtomicU64) -> u64 {
-        ld64(a)
+    /// Count one (`NEIGH_CACHE_STAT_INC()`).
+    #[inline]
+    pub fn inc(&self, s: NeighStat) {
+        self.counters.add(s as usize, 1);
+    }
+
+    /// Read a counter: the sum over every CPU's copy.
+    pub fn get(&self, s: NeighStat) -> u64 {
+        self.counters.sum(s as usize)
     }
 
     /// The `/proc/net/stat/arp_cache` header and one line of values (hex,
@@ -306,18 +325,18 @@ impl NeighStatistics {
             "entries  allocs  destroys  hash_grows  lookups  hits  res_failed  rcv_probes_mcast  rcv_probes_ucast  periodic_gc_runs  forced_gc_runs  unresolved_discards  table_fulls\n\
              {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x} {:08x}\n",
             entries,
-            ld64(&self.allocs),
-            ld64(&self.destroys),
+            self.get(NeighStat::Allocs),
+            self.get(NeighStat::Destroys),
             0,
-            ld64(&self.lookups),
-            ld64(&self.hits),
-            ld64(&self.res_failed),
-            ld64(&self.rcv_probes_mcast),
-            ld64(&self.rcv_probes_ucast),
-            ld64(&self.periodic_gc_runs),
-            ld64(&self.forced_gc_runs),
-            ld64(&self.unres_discards),
-            ld64(&self.table_fulls),
+            self.get(NeighStat::Lookups),
+            self.get(NeighStat::Hits),
+            self.get(NeighStat::ResFailed),
+            self.get(NeighStat::RcvProbesMcast),
+            self.get(NeighStat::RcvProbesUcast),
+            self.get(NeighStat::PeriodicGcRuns),
+            self.get(NeighStat::ForcedGcRuns),
+            self.get(NeighStat::UnresDiscards),
+            self.get(NeighStat::TableFulls),
         )
     }
 }
@@ -662,10 +681,10 @@ impl NeighTable {
 
     /// Find an entry (`neigh_lookup()`).
     pub fn neigh_lookup(&self, dev: u32, key: Ipv4Addr) -> Option<Arc<Neighbour>> {
-        inc(&self.shared.stats.lookups);
+        self.shared.stats.inc(NeighStat::Lookups);
         let n = self.shared.hash.lock().get(&NeighKey { dev, key }).cloned();
         if n.is_some() {
-            inc(&self.shared.stats.hits);
+            self.shared.stats.inc(NeighStat::Hits);
         }
         n
     }
@@ -706,7 +725,7 @@ impl NeighTable {
             let shrunk = self.neigh_forced_gc(net);
             if shrunk == 0 && entries >= t3 {
                 // "neighbor table overflow!"
-                inc(&s.stats.table_fulls);
+                s.stats.inc(NeighStat::TableFulls);
                 return None;
             }
         }
@@ -748,7 +767,7 @@ impl NeighTable {
             return Some(e);
         }
         h.insert(NeighKey { dev, key }, n.clone());
-        inc(&s.stats.allocs);
+        s.stats.inc(NeighStat::Allocs);
         Some(n)
     }
 
@@ -766,7 +785,7 @@ impl NeighTable {
     /// Returns how many went.
     pub fn neigh_forced_gc(&self, net: &Net) -> usize {
         let s = &self.shared;
-        inc(&s.stats.forced_gc_runs);
+        s.stats.inc(NeighStat::ForcedGcRuns);
         let now = net.jiffies();
         let tref = now.saturating_sub(5 * HZ);
         let (_, t2, _) = self.gc_thresh();
@@ -805,7 +824,7 @@ impl NeighTable {
         let s = &self.shared;
         let now = net.jiffies();
         s.last_periodic.store(now, Ordering::Relaxed);
-        inc(&s.stats.periodic_gc_runs);
+        s.stats.inc(NeighStat::PeriodicGcRuns);
         let _ = s.parms.reachable_time(net);
         let (t1, _, _) = self.gc_thresh();
         let stale = ld64(&s.parms.gc_stale_time);
@@ -929,7 +948,7 @@ fn neigh_destroy(net: &Net, s: &TblShared, n: &Neighbour) {
     while let Some(skb) = purged.dequeue() {
         net.kfree_skb_reason(skb, SkbDropReason::QueuePurge);
     }
-    inc(&s.stats.destroys);
+    s.stats.inc(NeighStat::Destroys);
 }
 
 /// `neigh_max_probes()`: `ucast + app + (PROBE ? mcast_reprobes : mcast)`.
@@ -977,11 +996,6 @@ enum EventSend {
 /// (`NEIGH_QUEUEFULL`, `unres_discards`). A dead entry drops (`NEIGH_DEAD`).
 #[doc(alias = "neigh_event_send")]
 fn __neigh_event_send(net: &Net, ops: Option<&dyn ArpOps>, n: &Neighbour, mut skb: Skb) -> EventSend {
-    let Some(tbl) = n.tbl.upgrade() else {
-        net.kfree_skb_reason(skb, SkbDropReason::NeighDead);
-        return EventSend::Held;
-    };
-    let p = &tbl.parms;
     let now = net.jiffies();
     if n.used.load(Ordering::Relaxed) != now {
         n.used.store(now, Ordering::Relaxed);
@@ -992,6 +1006,14 @@ fn __neigh_event_send(net: &Net, ops: Option<&dyn ArpOps>, n: &Neighbour, mut sk
         let ha = i.ha;
         return EventSend::Send(skb, ha);
     }
+    // Only a state change needs the table (its parameters and counters);
+    // the states above send without taking a reference to it.
+    let Some(tbl) = n.tbl.upgrade() else {
+        drop(i);
+        net.kfree_skb_reason(skb, SkbDropReason::NeighDead);
+        return EventSend::Held;
+    };
+    let p = &tbl.parms;
     if i.dead {
         drop(i);
         net.kfree_skb_reason(skb, SkbDropReason::NeighDead);
@@ -1045,7 +1067,7 @@ fn __neigh_event_send(net: &Net, ops: Option<&dyn ArpOps>, n: &Neighbour, mut sk
         drop(i);
     }
     for old in discards {
-        inc(&tbl.stats.unres_discards);
+        tbl.stats.inc(NeighStat::UnresDiscards);
         net.kfree_skb_reason(old, SkbDropReason::NeighQueuefull);
     }
     EventSend::Held
@@ -1057,7 +1079,7 @@ fn neigh_xmit(net: &Net, dev: &NetDev, mut skb: Skb, ha: MacAddr) -> Result<(), 
     skb.protocol = ETH_P_IP;
     skb.dev = dev.ifindex;
     eth_header(&mut skb, dev.dev_addr(), ha, ETH_P_IP);
-    net.dev_queue_xmit(skb)
+    net.__dev_queue_xmit(dev, skb)
 }
 
 // ANCHOR: neigh_resolve_output
@@ -1343,7 +1365,7 @@ fn neigh_invalidate(
     tbl: &TblShared,
     mut i: spin::MutexGuard<'_, NeighInner>,
 ) {
-    inc(&tbl.stats.res_failed);
+    tbl.stats.inc(NeighStat::ResFailed);
     let mut q = SkBuffHead::new();
     q.splice_tail_init(&mut i.arp_queue);
     i.arp_queue_len_bytes = 0;
@@ -1603,7 +1625,7 @@ mod tests {
         assert!(h.take().is_empty(), "no fourth request");
         assert_eq!(h.state(), NudState::Failed);
         assert_eq!(h.net.drops.get(SkbDropReason::NeighFailed), 1);
-        assert_eq!(NeighStatistics::get(&h.tbl.stats().res_failed), 1);
+        assert_eq!(h.tbl.stats().get(NeighStat::ResFailed), 1);
         let fails = h.ops.failures.lock().unwrap();
         assert_eq!(fails.len(), 1, "arp_error_report ran");
         assert_eq!(&fails[0][16..20], &B.octets(), "with the network header at the datagram");
@@ -1716,7 +1738,7 @@ mod tests {
         assert_eq!(n.arp_queue_len(), 3);
         assert_eq!(n.arp_queue_len_bytes(), 3 * one);
         assert_eq!(h.net.drops.get(SkbDropReason::NeighQueuefull), 2);
-        assert_eq!(NeighStatistics::get(&h.tbl.stats().unres_discards), 2);
+        assert_eq!(h.tbl.stats().get(NeighStat::UnresDiscards), 2);
         assert!(h.tbl.stats().proc_show(1).contains("unresolved_discards"));
     }
 
@@ -1775,7 +1797,7 @@ mod tests {
             assert!(h.tbl.len() <= 16);
         }
         assert_eq!(h.tbl.len(), 16);
-        assert!(NeighStatistics::get(&h.tbl.stats().table_fulls) > 0);
+        assert!(h.tbl.stats().get(NeighStat::TableFulls) > 0);
         // Six seconds later the old entries may go, oldest first.
         h.at_ms(6000);
         assert!(neigh_event_ns(&h.net, &h.tbl, None, MAC_B, Ipv4Addr::new(10, 9, 9, 9), 1).is_some());

@@ -6,11 +6,13 @@
 //!
 //! Linux keeps one global array of RCU pointers, filled with `cmpxchg` so
 //! that registering a taken slot fails. Ours is per namespace (it lives in
-//! [`crate::Ipv4`]) behind a `spin::RwLock`: the data path only ever takes
-//! the read side for one slot and clones an `Arc`, writers come only at
-//! namespace setup, so spinning is cheap and no guard is held while a
-//! handler runs.
+//! [`crate::Ipv4`]) and is the same array of RCU-style pointers
+//! ([`net_core::rcupdate::RcuSlots`]): the data path reads a slot with one
+//! load, no lock and no reference count. A protocol that leaves stays
+//! owned by the table until the namespace goes, as Linux's `static struct
+//! net_protocol`s outlive any reader.
 
+use net_core::rcupdate::RcuSlots;
 use net_core::{Errno, Net, NetRx, SkBuff, Skb};
 use std::sync::Arc;
 
@@ -74,16 +76,16 @@ pub const MAX_INET_PROTOS: usize = 256;
 /// `inet_protos[MAX_INET_PROTOS]`.
 #[doc(alias = "inet_protos")]
 pub struct InetProtos {
-    /// The slots. Guarded by a read-mostly spin lock: written only when a
-    /// protocol registers or leaves (Linux: `cmpxchg` on an RCU pointer),
-    /// read for one `Arc` clone per datagram.
-    slots: spin::RwLock<[Option<Arc<NetProtocol>>; MAX_INET_PROTOS]>,
+    /// The slots: written only when a protocol registers or leaves
+    /// (`cmpxchg` on an RCU pointer, as Linux), read with one load per
+    /// datagram.
+    slots: RcuSlots<NetProtocol>,
 }
 
 impl InetProtos {
     /// All slots empty.
     pub fn new() -> Self {
-        InetProtos { slots: spin::RwLock::new([const { None }; MAX_INET_PROTOS]) }
+        InetProtos { slots: RcuSlots::new(MAX_INET_PROTOS) }
     }
 
     // ANCHOR: inet_add_protocol
@@ -94,13 +96,7 @@ impl InetProtos {
     /// returns -1 if the slot was taken. We say `EEXIST` and leave the
     /// existing protocol in place.
     pub fn inet_add_protocol(&self, prot: Arc<NetProtocol>, num: u8) -> Result<(), Errno> {
-        let mut slots = self.slots.write();
-        let slot = &mut slots[usize::from(num)];
-        if slot.is_some() {
-            return Err(Errno::EEXIST);
-        }
-        *slot = Some(prot);
-        Ok(())
+        if self.slots.rcu_cmpxchg(usize::from(num), None, Some(prot)) { Ok(()) } else { Err(Errno::EEXIST) }
     }
     // ANCHOR_END: inet_add_protocol
 
@@ -108,23 +104,17 @@ impl InetProtos {
     ///
     /// Mirrors `inet_del_protocol()`: succeeds only if the slot holds this
     /// very protocol (the `cmpxchg(.., prot, NULL)`); `ENOENT` otherwise.
-    /// Linux then waits for an RCU grace period; here a handler still
-    /// running holds its own `Arc`.
+    /// Linux then waits for an RCU grace period; here the table keeps
+    /// the protocol until the namespace goes, so a handler still running
+    /// needs no wait.
     pub fn inet_del_protocol(&self, prot: &Arc<NetProtocol>, num: u8) -> Result<(), Errno> {
-        let mut slots = self.slots.write();
-        let slot = &mut slots[usize::from(num)];
-        match slot {
-            Some(p) if Arc::ptr_eq(p, prot) => {
-                *slot = None;
-                Ok(())
-            }
-            _ => Err(Errno::ENOENT),
-        }
+        if self.slots.rcu_cmpxchg(usize::from(num), Some(prot), None) { Ok(()) } else { Err(Errno::ENOENT) }
     }
 
     /// The protocol in slot `num` (`rcu_dereference(inet_protos[num])`).
-    pub fn get(&self, num: u8) -> Option<Arc<NetProtocol>> {
-        self.slots.read()[usize::from(num)].clone()
+    #[inline]
+    pub fn get(&self, num: u8) -> Option<&NetProtocol> {
+        self.slots.rcu_dereference(usize::from(num))
     }
 }
 

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use net_core::net_namespace::next_wakeup_ns;
 use net_core::netdevice::{MacAddr, NapiSched, NetDeviceSetup, netdev_xmit_more};
@@ -133,11 +134,14 @@ impl HubPort {
     fn hub_xmit(&mut self) {
         let at = self.hub.clock.now_ns() + self.hub.latency_ns;
         let n = self.pending.len();
-        self.hub.frames.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         // The skb itself crosses, as veth_xmit() hands it to the peer: each
         // other port gets a clone sharing the bytes (skb_clone()), the last
         // one the original. No copy unless a receiver writes.
         let ports = self.hub.ports.lock();
+        // Counted under the ports lock, which every sender takes: a plain
+        // add, not an atomic read-modify-write.
+        let frames = &self.hub.frames;
+        frames.store(frames.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
         let last = (0..ports.len()).rev().find(|&i| i != self.index);
         for (i, (q, napi)) in ports.iter().enumerate() {
             if i == self.index {

@@ -737,7 +737,7 @@ impl UdpSocket {
     /// A new unbound socket with `sk_rcvbuf = net.core.rmem_default`.
     /// `EAFNOSUPPORT` when IPv4 was not initialised in `net`.
     pub fn new(net: &Arc<Net>) -> Result<UdpSocket, Errno> {
-        let ipv4 = net.net_generic::<Ipv4>().ok_or(Errno::EAFNOSUPPORT)?;
+        let ipv4 = net.net_generic_arc::<Ipv4>().ok_or(Errno::EAFNOSUPPORT)?;
         let rcvbuf = net.core.rmem_default.get().max(SOCK_MIN_RCVBUF) as usize;
         Ok(UdpSocket { net: net.clone(), ipv4, sk: Arc::new(UdpSock::new(rcvbuf)) })
     }

@@ -16,7 +16,7 @@ use net_core::{Clock, Net, NetDev, NetRx, Skb};
 use net_ipv4::arp::{ARP_HDR_LEN, ARPOP_REQUEST, write_arphdr};
 use net_ipv4::eth::{ETH_BROADCAST, write_ethhdr};
 use net_ipv4::ip::{IPHDR_LEN, IpHdrBuilder};
-use net_ipv4::neighbour::{NEIGH_GC_THRESH3, NeighStatistics, NudState, neigh_output};
+use net_ipv4::neighbour::{NEIGH_GC_THRESH3, NeighStat, NudState, neigh_output};
 use net_ipv4::protocol::NetProtocol;
 use net_ipv4::testlink::{Hub, run_until_idle};
 use net_ipv4::{Ipv4, Ipv4Addr, MAX_HEADER};
@@ -146,7 +146,7 @@ fn unresolvable_neighbour_fails_with_icmp_host_unreachable() {
         "mcast_solicit = 3 broadcast requests"
     );
     assert_eq!(lab.a.drops.get(SkbDropReason::NeighFailed), 1);
-    assert_eq!(NeighStatistics::get(&lab.a4.arp_tbl.stats().res_failed), 1);
+    assert_eq!(lab.a4.arp_tbl.stats().get(NeighStat::ResFailed), 1);
     assert_eq!(lab.a.mib.get(IcmpMsg::Out(3)), 1, "arp_error_report sent host unreachable");
     assert_eq!(lab.a4.arp_tbl.ip_neigh_show(&lab.a), "10.0.0.9 dev eth0 FAILED\n");
 }
@@ -172,8 +172,8 @@ fn arp_request_flood_is_bounded_by_gc_thresh3() {
     run_until_idle(&lab.clock, &[&lab.a, &lab.b, &c], lab.clock.now_ns() + 10_000_000);
     let tbl = &lab.a4.arp_tbl;
     assert_eq!(tbl.len(), NEIGH_GC_THRESH3, "held at gc_thresh3");
-    assert_eq!(NeighStatistics::get(&tbl.stats().table_fulls), (flood - NEIGH_GC_THRESH3) as u64);
-    assert!(NeighStatistics::get(&tbl.stats().forced_gc_runs) > 0);
+    assert_eq!(tbl.stats().get(NeighStat::TableFulls), (flood - NEIGH_GC_THRESH3) as u64);
+    assert!(tbl.stats().get(NeighStat::ForcedGcRuns) > 0);
     assert_eq!(tbl.ip_neigh_show(&lab.a).lines().count(), NEIGH_GC_THRESH3);
     // Sysctls bound it too: a smaller gc_thresh3 applies on the next packet.
     lab.a.sysctl.set("net.ipv4.neigh.default.gc_thresh3", "2000").unwrap();

@@ -39,7 +39,7 @@ use net_ipv4::arp::{ARP_HDR_LEN, ARPOP_REPLY, ARPOP_REQUEST, write_arphdr};
 use net_ipv4::eth::{ETH_BROADCAST, write_ethhdr};
 use net_ipv4::ip::{IP_MF, IPPROTO_UDP, IpHdrBuilder};
 use net_ipv4::ip_fragment::{IPFRAG_HIGH_THRESH, IPFRAG_TIME_SECS, IPQ_SIZE};
-use net_ipv4::neighbour::{NEIGH_GC_THRESH3, NeighStatistics, NudState};
+use net_ipv4::neighbour::{NEIGH_GC_THRESH3, NeighStat, NudState};
 use net_ipv4::testlink::{Hub, run_until_idle};
 use net_ipv4::udp::UdpSocket;
 use net_ipv4::{Ipv4, Ipv4Addr};
@@ -411,13 +411,13 @@ fn arp_flood_is_bounded_by_gc_thresh3() {
     let (_, t2, t3) = tbl.gc_thresh();
     assert_eq!(t3, NEIGH_GC_THRESH3);
     assert!(lab.udp_a_to_b(&rx, 100, 10), "A resolves B before the flood");
-    let st = |f: fn(&NeighStatistics) -> &std::sync::atomic::AtomicU64| NeighStatistics::get(f(tbl.stats()));
+    let st = |s: NeighStat| tbl.stats().get(s);
     let before = [
-        st(|s| &s.allocs),
-        st(|s| &s.destroys),
-        st(|s| &s.forced_gc_runs),
-        st(|s| &s.periodic_gc_runs),
-        st(|s| &s.table_fulls),
+        st(NeighStat::Allocs),
+        st(NeighStat::Destroys),
+        st(NeighStat::ForcedGcRuns),
+        st(NeighStat::PeriodicGcRuns),
+        st(NeighStat::TableFulls),
     ];
 
     let mut rng = Rng(0xa49_f100d);
@@ -455,11 +455,11 @@ fn arp_flood_is_bounded_by_gc_thresh3() {
     let legit_after = lab.udp_a_to_b(&rx, 100, 10);
     let b_entry = tbl.neigh_lookup(lab.a_dev.ifindex, B).map(|n| (n.nud_state(), n.ha()));
     let after = [
-        st(|s| &s.allocs),
-        st(|s| &s.destroys),
-        st(|s| &s.forced_gc_runs),
-        st(|s| &s.periodic_gc_runs),
-        st(|s| &s.table_fulls),
+        st(NeighStat::Allocs),
+        st(NeighStat::Destroys),
+        st(NeighStat::ForcedGcRuns),
+        st(NeighStat::PeriodicGcRuns),
+        st(NeighStat::TableFulls),
     ];
     let d: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
 

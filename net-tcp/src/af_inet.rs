@@ -280,7 +280,7 @@ pub fn inet_init(net: &Arc<Net>) -> Arc<TcpNet> {
 /// power of two), as Linux's `thash_entries=` boot parameter sizes its
 /// table. Only the first call for a namespace decides.
 pub fn inet_init_thash(net: &Arc<Net>, thash_entries: usize) -> Arc<TcpNet> {
-    if let Some(t) = net.net_generic::<TcpNet>() {
+    if let Some(t) = net.net_generic_arc::<TcpNet>() {
         return t;
     }
     let ipv4 = net_ipv4::ipv4_init(net);
@@ -303,23 +303,27 @@ pub fn inet_init_thash(net: &Arc<Net>, thash_entries: usize) -> Arc<TcpNet> {
     });
     net.sysctl.register_str(&crate::tcp_cong::TCP_AVAILABLE_CONGESTION_CONTROL);
     net.net_assign_generic(tn.clone());
-    let (w, w2, w3) = (Arc::downgrade(&tn), Arc::downgrade(&tn), Arc::downgrade(&tn));
+    // The handlers find the namespace's TCP state with `net_generic()`
+    // (one load, no reference count), as Linux's `tcp_v4_rcv()` reads
+    // `net->ipv4`; holding an `Arc` here would make a cycle through
+    // `inet_protos`, and upgrading a `Weak` per packet costs two atomic
+    // operations.
     let prot = NetProtocol {
         name: "tcp_v4_rcv",
-        handler: Box::new(move |net: &Net, skb: Skb| match w.upgrade() {
-            Some(tn) => tcp_v4_rcv(net, &tn, skb),
+        handler: Box::new(|net: &Net, skb: Skb| match net.net_generic::<TcpNet>() {
+            Some(tn) => tcp_v4_rcv(net, tn, skb),
             None => {
                 net.kfree_skb_reason(skb, SkbDropReason::NotSpecified);
                 NetRx::Drop
             }
         }),
-        err_handler: Some(Box::new(move |net: &Net, err: &IcmpErr<'_>| {
-            if let Some(tn) = w2.upgrade() {
-                tcp_v4_err(net, &tn, err);
+        err_handler: Some(Box::new(|net: &Net, err: &IcmpErr<'_>| {
+            if let Some(tn) = net.net_generic::<TcpNet>() {
+                tcp_v4_err(net, tn, err);
             }
         })),
-        early_demux: Some(Box::new(move |net: &Net, skb: &mut net_core::SkBuff| {
-            w3.upgrade().is_some_and(|tn| crate::tcp_ipv4::tcp_v4_early_demux(net, &tn, skb))
+        early_demux: Some(Box::new(|net: &Net, skb: &mut net_core::SkBuff| {
+            net.net_generic::<TcpNet>().is_some_and(|tn| crate::tcp_ipv4::tcp_v4_early_demux(net, tn, skb))
         })),
     };
     let _ = ipv4.protos.inet_add_protocol(Arc::new(prot), IPPROTO_TCP);
@@ -412,7 +416,7 @@ impl TcpSocket {
     /// `tcp_rmem[1]`/`tcp_wmem[1]` buffers (`tcp_init_sock()`).
     /// `EAFNOSUPPORT` without [`inet_init`].
     pub fn new(net: &Arc<Net>) -> Result<TcpSocket, Errno> {
-        let tn = net.net_generic::<TcpNet>().ok_or(Errno::EAFNOSUPPORT)?;
+        let tn = net.net_generic_arc::<TcpNet>().ok_or(Errno::EAFNOSUPPORT)?;
         let rmem = tn.sysctl.tcp_rmem.get_n(1).max(SOCK_MIN_RCVBUF as i64) as usize;
         let wmem = tn.sysctl.tcp_wmem.get_n(1).max(SOCK_MIN_SNDBUF as i64) as usize;
         let sk = TcpSock::new(net, rmem, wmem);

@@ -84,6 +84,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use intrusive_collections::linked_list::LinkedListOps;
 use intrusive_collections::{Adapter, LinkedList, PointerOps};
 use net_core::Errno;
+use net_core::jhash::jhash_3words;
 use net_core::random::SipKey;
 
 use crate::inet_timewait_sock::{InetTimewaitSock, TwBindAdapter, TwHashAdapter};
@@ -433,8 +434,10 @@ pub struct InetHashinfo {
     ehash: Box<[InetEhashBucket]>,
     /// `ehash_mask`.
     ehash_mask: u32,
-    /// `inet_ehash_secret`: the key of [`InetHashinfo::inet_ehashfn`].
-    ehash_secret: SipKey,
+    /// `inet_ehash_secret + net_hash_mix(net)`: the `jhash_3words()`
+    /// initval of [`InetHashinfo::inet_ehashfn`], drawn from the
+    /// namespace's key.
+    ehash_secret: u32,
     /// `net_secret` as used by `secure_ipv4_port_ephemeral()`.
     port_secret: SipKey,
     /// `bhash`, `bhash_size` buckets (a power of two).
@@ -556,7 +559,7 @@ impl InetHashinfo {
         InetHashinfo {
             ehash: new_chain_buckets(ehash_size),
             ehash_mask: (ehash_size - 1) as u32,
-            ehash_secret: secret,
+            ehash_secret: secret.hash(b"inet_ehash_secret") as u32,
             port_secret,
             bhash: (0..bhash_size)
                 .map(|_| InetBindHashbucket { chain: spin::Mutex::new(Vec::new()) })
@@ -582,13 +585,15 @@ impl InetHashinfo {
     // ANCHOR: inet_ehashfn
     /// Mirrors `inet_ehashfn()` (net/ipv4/inet_hashtables.c): the keyed hash
     /// of a four-tuple from the socket's side (local address and port,
-    /// foreign address and port) that picks its `ehash` bucket. Linux uses
-    /// `jhash_3words` with a boot-time secret; we use SipHash-2-4
-    /// (`siphash_4u32`) with the namespace's key.
+    /// foreign address and port) that picks its `ehash` bucket:
+    /// `__inet_ehashfn()`, which is `jhash_3words(laddr, faddr, lport << 16
+    /// | fport, inet_ehash_secret + net_hash_mix(net))`. Our addresses are
+    /// host-order numbers where Linux hashes the network-order bits, so the
+    /// buckets differ from Linux's, as they do between two boots.
     #[inline]
     pub fn inet_ehashfn(&self, laddr: Ipv4Addr, lport: u16, faddr: Ipv4Addr, fport: u16) -> u32 {
-        self.ehash_secret.hash_4u32(u32::from(laddr), u32::from(lport), u32::from(faddr), u32::from(fport))
-            as u32
+        let ports = (u32::from(lport) << 16) | u32::from(fport);
+        jhash_3words(u32::from(laddr), u32::from(faddr), ports, self.ehash_secret)
     }
     // ANCHOR_END: inet_ehashfn
 

@@ -385,7 +385,7 @@ pub fn inet_twsk_kill(net: &Net, tw: &InetTimewaitSock) {
     let Some(tn) = net.net_generic::<TcpNet>() else { return };
     tn.hashinfo.inet_ehash_remove_tw(tw);
     tn.hashinfo.inet_twsk_bind_unhash(tw);
-    inet_twsk_free(net, &tn, tw);
+    inet_twsk_free(net, tn, tw);
 }
 
 /// `inet_twsk_free()`: the slab slot and the timer.

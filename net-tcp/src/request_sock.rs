@@ -571,7 +571,7 @@ pub fn reqsk_timer_handler(net: &Net, req: &Arc<RequestSock>) {
     let Some(tn) = net.net_generic::<TcpNet>() else { return };
     let listener = req.rsk_listener.upgrade();
     let Some(listener) = listener.filter(|l| l.sk_state() == TcpState::Listen) else {
-        inet_csk_reqsk_queue_drop(net, &tn, req);
+        inet_csk_reqsk_queue_drop(net, tn, req);
         return;
     };
     let syn_retries = listener.lock.lock().icsk_syn_retries;
@@ -600,7 +600,7 @@ pub fn reqsk_timer_handler(net: &Net, req: &Arc<RequestSock>) {
         // full) — the peer's answer to it is another chance to complete.
         // `acked` only keeps the request alive if the resend failed, which
         // ours cannot.
-        crate::tcp_output::inet_rtx_syn_ack(net, &tn, &listener, req);
+        crate::tcp_output::inet_rtx_syn_ack(net, tn, &listener, req);
         if req.num_timeout.fetch_add(1, Ordering::Relaxed) == 0 {
             let _ = queue.young.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
         }
@@ -609,7 +609,7 @@ pub fn reqsk_timer_handler(net: &Net, req: &Arc<RequestSock>) {
         }
         return;
     }
-    inet_csk_reqsk_queue_drop(net, &tn, req);
+    inet_csk_reqsk_queue_drop(net, tn, req);
 }
 // ANCHOR_END: reqsk_timer_handler
 

@@ -744,24 +744,16 @@ impl TcpSock {
             // finds the socket with `from_timer()`): setting them up
             // allocates nothing.
             let w: Weak<dyn std::any::Any + Send + Sync> = w.clone();
-            let timers = SkTimers {
-                retransmit: net.timer_setup(TimerFunc::Weak(
-                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_write_timer),
-                    w.clone(),
-                )),
-                delack: net.timer_setup(TimerFunc::Weak(
-                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_delack_timer),
-                    w.clone(),
-                )),
-                keepalive: net.timer_setup(TimerFunc::Weak(
+            let [retransmit, delack, keepalive, compressed_ack] = net.timer_setup_n([
+                TimerFunc::Weak(|net, c| from_timer(net, c, crate::tcp_timer::tcp_write_timer), w.clone()),
+                TimerFunc::Weak(|net, c| from_timer(net, c, crate::tcp_timer::tcp_delack_timer), w.clone()),
+                TimerFunc::Weak(
                     |net, c| from_timer(net, c, crate::tcp_timer::tcp_keepalive_timer),
                     w.clone(),
-                )),
-                compressed_ack: net.timer_setup(TimerFunc::Weak(
-                    |net, c| from_timer(net, c, crate::tcp_timer::tcp_compressed_ack_kick),
-                    w,
-                )),
-            };
+                ),
+                TimerFunc::Weak(|net, c| from_timer(net, c, crate::tcp_timer::tcp_compressed_ack_kick), w),
+            ]);
+            let timers = SkTimers { retransmit, delack, keepalive, compressed_ack };
             TcpSock {
                 skc_addrpair: AtomicU64::new(0),
                 skc_portpair: AtomicU32::new(0),

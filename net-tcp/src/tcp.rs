@@ -108,10 +108,8 @@ pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     tp.icsk_pending = 0;
     tp.icsk_ack.pending = 0;
-    net.del_timer(sk.timers.retransmit);
-    net.del_timer(sk.timers.delack);
-    net.del_timer(sk.timers.keepalive);
-    net.del_timer(sk.timers.compressed_ack);
+    let t = &sk.timers;
+    net.del_timer_n(&[t.retransmit, t.delack, t.keepalive, t.compressed_ack]);
     tp.compressed_ack = 0;
 }
 
@@ -131,10 +129,8 @@ pub fn inet_csk_destroy_sock(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     tp.sk_receive_queue.purge();
     tp.out_of_order_queue.fast_clear();
     tp.sk_rmem_alloc = 0;
-    net.timer_shutdown(sk.timers.retransmit);
-    net.timer_shutdown(sk.timers.delack);
-    net.timer_shutdown(sk.timers.keepalive);
-    net.timer_shutdown(sk.timers.compressed_ack);
+    let t = &sk.timers;
+    net.timer_shutdown_n(&[t.retransmit, t.delack, t.keepalive, t.compressed_ack]);
 }
 
 /// `tcp_fin_time()`: how long an orphan may sit in FIN_WAIT2: `TCP_LINGER2`

@@ -40,7 +40,7 @@ use crate::tcp_states::TcpState;
 fn with_sock(net: &Net, sk: &Arc<TcpSock>, f: impl FnOnce(&TcpNet, &mut TcpSk)) {
     let Some(tn) = net.net_generic::<TcpNet>() else { return };
     let mut tp = sk.lock.lock();
-    f(&tn, &mut tp);
+    f(tn, &mut tp);
     if std::mem::take(&mut tp.wake_pending) {
         drop(tp);
         wake(sk);

@@ -38,7 +38,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let mut lab = TcpLab::new(opts)?;
     // A permanent neighbour entry, so the minutes of retransmission are
     // not interleaved with ARP (and a FIN never waits for one).
-    let tn = lab.a.net_generic::<net_tcp::af_inet::TcpNet>().ok_or("no TCP on a")?;
+    let tn = lab.a.net_generic_arc::<net_tcp::af_inet::TcpNet>().ok_or("no TCP on a")?;
     tn.ipv4
         .arp_tbl
         .neigh_add(

@@ -54,7 +54,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
         }
     }
     let mut lab = TcpLab::new(&opts)?;
-    let tn = lab.a.net_generic::<TcpNet>().ok_or("a has no TCP")?;
+    let tn = lab.a.net_generic_arc::<TcpNet>().ok_or("a has no TCP")?;
     let get = |name: &str| lab.a.sysctl.lookup(name).map_or("?".into(), |s| s.get().to_string());
     let line = format!(
         "a: net.ipv4.tcp_max_orphans = {}, net.ipv4.tcp_orphan_retries = {}",

@@ -107,7 +107,7 @@ fn run_once(opts: &RunOpts, cookies: bool) -> Result<Report, String> {
     opts.sysctls.retain(|(k, _)| k != "net.ipv4.tcp_syncookies");
     opts.sysctls.push(("net.ipv4.tcp_syncookies".into(), if cookies { "1" } else { "0" }.into()));
     let mut lab = TcpLab::new(&opts)?;
-    let tn = lab.b.net_generic::<TcpNet>().ok_or("b has no TCP")?;
+    let tn = lab.b.net_generic_arc::<TcpNet>().ok_or("b has no TCP")?;
     tn.ipv4
         .fib
         .fib_table_insert(FibRoute::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(A), lab.db.ifindex))
