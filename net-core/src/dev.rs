@@ -218,11 +218,12 @@ impl Net {
     /// readers follow one pointer; a replaced list stays owned by the
     /// namespace, as `eth_header_ops` is `static` in Linux.
     pub fn register_header_ops(&self, dev_type: u16, ops: Arc<dyn HeaderOps>) {
-        let _writer = self.generic_lock.lock();
-        let mut h: Vec<_> = self.header_ops.rcu_dereference(0).cloned().unwrap_or_default();
-        h.retain(|(t, _)| *t != dev_type);
-        h.push((dev_type, ops));
-        self.header_ops.rcu_assign_pointer(0, Some(Arc::new(h)));
+        self.header_ops.rcu_update(0, |h| {
+            let mut h: Vec<_> = h.cloned().unwrap_or_default();
+            h.retain(|(t, _)| *t != dev_type);
+            h.push((dev_type, ops));
+            h
+        });
     }
 
     /// The header operations for a device type, if registered: one load,

@@ -132,8 +132,6 @@ pub struct Net {
     /// The `net_generic()` type map, one RCU-style pointer to it: readers
     /// follow it with one load; each assignment publishes a new map.
     generic: RcuSlots<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
-    /// Serialises the read-copy-updates of `generic` and `header_ops`.
-    pub(crate) generic_lock: spin::Mutex<()>,
 
     // -- the timer wheel: its own lock (Linux: timer_base.lock) --------------
     timers: spin::Mutex<TimerBase<TimerFunc>>,
@@ -180,7 +178,6 @@ impl Net {
             header_ops: RcuSlots::new(1),
             offload_base: spin::RwLock::new(Vec::new()),
             generic: RcuSlots::new(1),
-            generic_lock: spin::Mutex::new(()),
             timers: spin::Mutex::new(TimerBase::new(now)),
             timers_next_expiry: std::sync::atomic::AtomicU64::new(now),
             clock,
@@ -434,11 +431,12 @@ impl Net {
     /// old map, and a replaced value in it, stay owned by the namespace
     /// (see [`crate::rcupdate`]): layers assign once each at set-up.
     pub fn net_assign_generic<T: Any + Send + Sync>(&self, value: Arc<T>) {
-        let _writer = self.generic_lock.lock();
-        let mut g: Vec<_> = self.generic.rcu_dereference(0).cloned().unwrap_or_default();
-        g.retain(|(t, _)| *t != TypeId::of::<T>());
-        g.push((TypeId::of::<T>(), value));
-        self.generic.rcu_assign_pointer(0, Some(Arc::new(g)));
+        self.generic.rcu_update(0, |g| {
+            let mut g: Vec<_> = g.cloned().unwrap_or_default();
+            g.retain(|(t, _)| *t != TypeId::of::<T>());
+            g.push((TypeId::of::<T>(), value));
+            g
+        });
     }
 
     /// A layer's per-namespace state (`net_generic()`): one load and a

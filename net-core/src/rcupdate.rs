@@ -108,6 +108,16 @@ impl<T> RcuSlots<T> {
         Self::publish(&mut owned, &self.slots[i], value);
     }
 
+    /// Replace what slot `i` points at with `f` of it (read-copy-update:
+    /// `f` reads the current value and builds the next; the writer lock is
+    /// held throughout, so two updates never lose one another's change).
+    /// Panics if `i` is past the end.
+    pub fn rcu_update(&self, i: usize, f: impl FnOnce(Option<&T>) -> T) {
+        let mut owned = self.owned.lock();
+        let next = Arc::new(f(self.rcu_dereference(i)));
+        Self::publish(&mut owned, &self.slots[i], Some(next));
+    }
+
     /// Keep `value` (once) and store its pointer, with the writer lock held.
     fn publish(owned: &mut Vec<Arc<T>>, slot: &AtomicPtr<T>, value: Option<Arc<T>>) {
         let p = match value {
@@ -175,6 +185,31 @@ mod tests {
         let arc = t.get_arc(1).expect("slot 1");
         assert!(Arc::ptr_eq(&arc, &v));
         assert!(t.get_arc(0).is_none());
+    }
+
+    #[test]
+    fn updates_build_on_each_other() {
+        let t = Arc::new(RcuSlots::<Vec<u32>>::new(1));
+        let writers: Vec<_> = (0..2u32)
+            .map(|w| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for k in 0..20 {
+                        t.rcu_update(0, |v| {
+                            let mut v = v.cloned().unwrap_or_default();
+                            v.push(w * 100 + k);
+                            v
+                        });
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
+        let v = t.rcu_dereference(0).expect("updated");
+        assert_eq!(v.len(), 40, "no update lost: {v:?}");
+        assert_eq!(t.published(), 40);
     }
 
     #[test]
