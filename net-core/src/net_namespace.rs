@@ -434,7 +434,9 @@ impl Net {
         self.generic.rcu_update(0, |g| {
             let mut g: Vec<_> = g.cloned().unwrap_or_default();
             g.retain(|(t, _)| *t != TypeId::of::<T>());
-            g.push((TypeId::of::<T>(), value));
+            // Newest first: the layer set up last (TCP, over IPv4) is the
+            // one its per-packet handlers look for, and finds it at once.
+            g.insert(0, (TypeId::of::<T>(), value));
             g
         });
     }
