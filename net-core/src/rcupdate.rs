@@ -65,8 +65,9 @@ impl<T> RcuSlots<T> {
     pub fn rcu_dereference(&self, i: usize) -> Option<&T> {
         let p = self.slots.get(i)?.load(Ordering::Acquire);
         // SAFETY: a non-null slot holds `Arc::as_ptr()` of an `Arc` that
-        // `rcu_assign_pointer()` pushed into `self.owned` before storing
-        // the pointer (the `Release` store orders the value's
+        // `publish()` (behind every writer: `rcu_assign_pointer()`,
+        // `rcu_cmpxchg()`, `rcu_update()`) pushed into `self.owned` before
+        // storing the pointer (the `Release` store orders the value's
         // initialisation before this `Acquire` load), and nothing removes
         // from `owned` while `self` lives. So the pointee outlives the
         // returned borrow of `self`, and it is only ever shared (`T` is
