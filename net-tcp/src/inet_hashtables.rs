@@ -84,7 +84,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use intrusive_collections::linked_list::LinkedListOps;
 use intrusive_collections::{Adapter, LinkedList, PointerOps};
 use net_core::Errno;
-use net_core::jhash::jhash_3words;
+use net_core::jhash::{jhash_1word, jhash_3words};
 use net_core::random::SipKey;
 
 use crate::inet_timewait_sock::{InetTimewaitSock, TwBindAdapter, TwHashAdapter};
@@ -438,6 +438,9 @@ pub struct InetHashinfo {
     /// initval of [`InetHashinfo::inet_ehashfn`], drawn from the
     /// namespace's key.
     ehash_secret: u32,
+    /// `net_hash_mix(net)`: the `jhash_1word()` initval of the listener
+    /// hash (`ipv4_portaddr_hash()`), drawn from the namespace's key.
+    hash_mix: u32,
     /// `net_secret` as used by `secure_ipv4_port_ephemeral()`.
     port_secret: SipKey,
     /// `bhash`, `bhash_size` buckets (a power of two).
@@ -560,6 +563,7 @@ impl InetHashinfo {
             ehash: new_chain_buckets(ehash_size),
             ehash_mask: (ehash_size - 1) as u32,
             ehash_secret: secret.hash(b"inet_ehash_secret") as u32,
+            hash_mix: secret.hash(b"net_hash_mix") as u32,
             port_secret,
             bhash: (0..bhash_size)
                 .map(|_| InetBindHashbucket { chain: spin::Mutex::new(Vec::new()) })
@@ -621,22 +625,18 @@ impl InetHashinfo {
         &self.ehash[(hash & self.ehash_mask) as usize]
     }
 
-    /// `ipv4_portaddr_hash()`: Linux's `jhash_1word(saddr, net_hash_mix) ^
-    /// port`; we mix the address with a multiply-xorshift finaliser (no
-    /// secret: listeners are few and chosen by the host, as Linux judges).
+    /// `ipv4_portaddr_hash()` (include/net/ip.h): `jhash_1word(saddr,
+    /// net_hash_mix(net)) ^ port`, `net_hash_mix` drawn from the
+    /// namespace's key.
     #[inline]
-    fn ipv4_portaddr_hash(addr: Ipv4Addr, port: u16) -> u32 {
-        let mut h = u32::from(addr).wrapping_mul(0x9e37_79b1);
-        h ^= h >> 16;
-        h = h.wrapping_mul(0x85eb_ca6b);
-        h ^= h >> 13;
-        h ^ u32::from(port)
+    fn ipv4_portaddr_hash(&self, addr: Ipv4Addr, port: u16) -> u32 {
+        jhash_1word(u32::from(addr), self.hash_mix) ^ u32::from(port)
     }
 
     /// `inet_lhash2_bucket()`.
     #[inline]
     fn lhash2_bucket(&self, addr: Ipv4Addr, port: u16) -> &InetEhashBucket {
-        &self.lhash2[(Self::ipv4_portaddr_hash(addr, port) & self.lhash2_mask) as usize]
+        &self.lhash2[(self.ipv4_portaddr_hash(addr, port) & self.lhash2_mask) as usize]
     }
 
     /// `inet_lhash2_bucket_sk()`: the `lhash2` bucket of a listener.
