@@ -11,9 +11,11 @@
 //! Upper layers keep their per-namespace state the way Linux modules do with
 //! `net_generic()`: net-ipv4 stores its routing table and `inet_protos`,
 //! net-tcp its hash tables, with [`Net::net_assign_generic`], and find them
-//! again with [`Net::net_generic`]. Hot paths do not look them up per
-//! packet: a handler registered with `dev_add_pack` captures the state it
-//! needs.
+//! again with [`Net::net_generic`]. A lookup is one load and a short scan,
+//! no lock and no reference count (the map is an RCU-style pointer, see
+//! [`crate::rcupdate`]), so TCP's receive handler finds its state per
+//! packet, as Linux's `tcp_v4_rcv()` reads `net->ipv4`; a handler
+//! registered with `dev_add_pack` may instead capture the state it needs.
 //!
 //! # Running a namespace
 //!

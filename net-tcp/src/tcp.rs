@@ -104,7 +104,8 @@ pub fn tcp_done(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 }
 
 /// `inet_csk_clear_xmit_timers()`: stop the retransmit, delayed-ACK and
-/// keepalive timers.
+/// keepalive timers, and the compressed-ACK one (Linux stops that in
+/// `tcp_done()` → `tcp_clear_xmit_timers()`), under one lock of the wheel.
 pub fn inet_csk_clear_xmit_timers(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     tp.icsk_pending = 0;
     tp.icsk_ack.pending = 0;
