@@ -10,7 +10,7 @@
 //!
 //! | table | key | holds | chain | lock |
 //! |---|---|---|---|---|
-//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (SipHash, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED …; request socks (NEW_SYN_RECV); timewait socks (TIME_WAIT) | intrusive lists through [`TcpSock::hash_link`], `RequestSock::hash_link` and `InetTimewaitSock::hash_link` | one `spin::Mutex` per chain (Linux: `inet_ehash_lockp()`) |
+//! | `ehash` | the four-tuple (laddr, lport, faddr, fport), hashed by [`InetHashinfo::inet_ehashfn`] (`jhash_3words()`, keyed) | every socket that is neither listening nor closed: SYN_SENT, ESTABLISHED …; request socks (NEW_SYN_RECV); timewait socks (TIME_WAIT) | intrusive lists through [`TcpSock::hash_link`], `RequestSock::hash_link` and `InetTimewaitSock::hash_link` | one `spin::Mutex` per chain (Linux: `inet_ehash_lockp()`) |
 //! | `bhash` | the local port (`inet_bhashfn()`) | one [`InetBindBucket`] per port in use, listing its owners | intrusive list through [`TcpSock::bind_link`] | one `spin::Mutex` per bucket (Linux: `head->lock`) |
 //! | `lhash2` | (local port, local address) (`ipv4_portaddr_hash()`) | listeners | intrusive list through [`TcpSock::hash_link`] | one `spin::Mutex` per bucket (Linux: `ilb2->lock`) |
 //!
