@@ -176,14 +176,33 @@ pub trait OffloadCallbacks: Send + Sync {
     /// its new length (`gro_complete`); `p` is what was held.
     fn gro_complete(&self, net: &Net, skb: &mut Skb, off: usize, p: &GroHeld);
 
-    /// Fix this layer's header in segment `index` of a GSO packet, which
+    /// Fix this layer's header in one segment of a GSO packet, which
     /// [`Net::skb_gso_segment`] gave a copy of the first segment's
-    /// headers (`gso_segment`; for a frag-list packet, the header fix-ups
-    /// of `inet_gso_segment()` / `__tcp4_gso_segment_list()`). The network
-    /// header mark is set. The default leaves the header as copied.
-    fn gso_segment(&self, _net: &Net, _seg: &mut Skb, _index: u16) {}
+    /// headers (`gso_segment`: the header fix-ups of `inet_gso_segment()`,
+    /// and of `tcp_gso_segment()` or `__tcp4_gso_segment_list()`). The
+    /// network and transport header marks are set. The default leaves the
+    /// header as copied.
+    fn gso_segment(&self, _net: &Net, _seg: &mut Skb, _at: &GsoSeg) {}
 }
 // ANCHOR_END: offload_callbacks
+
+/// Where one segment sits in the GSO packet it was cut from, for
+/// [`OffloadCallbacks::gso_segment`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GsoSeg {
+    /// 0 for the first segment.
+    pub index: u16,
+    /// The packet's last segment.
+    pub last: bool,
+    /// 0 for a frag-list packet (Linux's `SKB_GSO_FRAGLIST`: TCP's
+    /// transmit clones, each with its own transport header). Otherwise the
+    /// payload of every segment but the last, of a packet GRO merged
+    /// (Linux's `SKB_GSO_TCPV4`, `skb_shinfo(skb)->gso_size`): its later
+    /// segments carried only payload and got the first one's transport
+    /// header, which the transport fixes (`tcp_gso_segment()`: sequence
+    /// number, flags, checksum).
+    pub gso_size: u16,
+}
 
 /// A registered packet offload (`struct packet_offload`).
 pub struct PacketOffload {

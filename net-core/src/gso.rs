@@ -40,6 +40,7 @@
 //! [`NetdevFeatures::GSO`]: crate::netdevice::NetdevFeatures::GSO
 //! [`NetDev::set_gso`]: crate::netdevice::NetDev::set_gso
 
+use crate::gro::GsoSeg;
 use crate::net_namespace::Net;
 use crate::skbuff::{SkBuffHead, Skb};
 
@@ -49,28 +50,40 @@ pub const GSO_LEGACY_MAX_SIZE: usize = 65536;
 
 impl Net {
     // ANCHOR: skb_gso_segment
-    /// Split a frag-list GSO packet into its segments, in order
-    /// (`skb_gso_segment()` → `skb_segment_list()`). `skb.data()` is at the
-    /// link-layer header and the network and transport header marks are
-    /// set; each later segment's data is at its transport header. Each gets
-    /// the first one's headers up to its transport header and the packet's
-    /// metadata, then the EtherType's offload fixes its network header
-    /// (`inet_gso_segment()`).
+    /// Split a GSO packet into its segments, in order (`skb_gso_segment()`
+    /// → `skb_segment_list()` for TCP's frag-list packets, `skb_segment()`
+    /// for one GRO merged). `skb.data()` is at the link-layer header (or at
+    /// the network header, when IP splits a packet to fragment it) and the
+    /// network and transport header marks are set. Each later segment gets
+    /// the first one's headers and the packet's metadata: up to its
+    /// transport header for a frag-list packet, whose segments carry their
+    /// own; through the transport header for a merged one, whose frag list
+    /// holds payloads only (`gso_size` set, [`GsoSeg::gso_size`]). Then the
+    /// EtherType's offload fixes every segment's headers, the first's too
+    /// (`inet_gso_segment()`, and through it `tcp_gso_segment()`).
     pub fn skb_gso_segment(&self, mut skb: Skb) -> SkBuffHead {
         crate::ftrace_graph!("skb_gso_segment");
         let mut segs = SkBuffHead::new();
         let mut rest = std::mem::take(skb.frag_list_mut());
         let offload = self.gro_find_receive_by_type(skb.protocol);
-        // The first segment's headers: link layer to transport header.
+        // The first segment's headers: link layer to transport header, or
+        // through it when the payloads were merged.
         let mac_len = usize::try_from(skb.network_offset()).unwrap_or(0);
-        let hdr_len = mac_len + skb.network_header_len();
-        let mut hdr = [0u8; 128];
+        let th_off = mac_len + skb.network_header_len();
+        let merged_hdr = skb.len().saturating_sub(usize::from(skb.gso_size));
+        let gso_size = if skb.gso_size != 0 && merged_hdr >= th_off { skb.gso_size } else { 0 };
+        let hdr_len = if gso_size != 0 { merged_hdr } else { th_off };
+        let mut hdr = [0u8; 192];
         let hdr_len = hdr_len.min(hdr.len()).min(skb.len());
         hdr[..hdr_len].copy_from_slice(&skb.data()[..hdr_len]);
         let (dev, protocol, priority, mark, tstamp) =
             (skb.dev, skb.protocol, skb.priority, skb.mark, skb.tstamp);
+        (skb.gso_size, skb.gso_segs) = (0, 0);
+        let mut at = GsoSeg { index: 0, last: rest.is_empty(), gso_size };
+        if let Some(o) = &offload {
+            o.gso_segment(self, &mut skb, &at);
+        }
         segs.queue_tail(skb);
-        let mut index = 1u16;
         while let Some(mut seg) = rest.dequeue() {
             if seg.headroom() < hdr_len {
                 seg.skb_cow_head(hdr_len);
@@ -78,19 +91,37 @@ impl Net {
             seg.push(hdr_len).copy_from_slice(&hdr[..hdr_len]);
             seg.reset_mac_header();
             seg.set_network_header(mac_len as isize);
-            seg.set_transport_header(hdr_len as isize);
+            seg.set_transport_header(th_off as isize);
             seg.dev = dev;
             seg.protocol = protocol;
             seg.priority = priority;
             seg.mark = mark;
             seg.tstamp = tstamp;
+            at.index = at.index.wrapping_add(1);
+            at.last = rest.is_empty();
             if let Some(o) = &offload {
-                o.gso_segment(self, &mut seg, index);
+                o.gso_segment(self, &mut seg, &at);
             }
-            index = index.wrapping_add(1);
             segs.queue_tail(seg);
         }
         segs
     }
     // ANCHOR_END: skb_gso_segment
+}
+
+/// Does every segment of GSO packet `skb` fit `mtu` from its network
+/// header on (`skb_gso_validate_network_len()`, net/core/gso.c)?
+/// `skb.data()` is at the network header. A packet GRO merged has
+/// segments of its first one's size (`gso_size`); a frag-list packet's
+/// later segments carry their own transport header and payload, to which
+/// the first one's network header is added.
+pub fn skb_gso_validate_network_len(skb: &Skb, mtu: usize) -> bool {
+    if skb.len() > mtu {
+        return false;
+    }
+    if skb.gso_size != 0 {
+        return true;
+    }
+    let nh = skb.network_header_len();
+    skb.frag_list().iter().all(|f| nh + f.len() <= mtu)
 }

@@ -780,6 +780,11 @@ impl SkBuff {
         !self.frag_list.is_empty()
     }
 
+    /// The segments that travel with this one.
+    pub fn frag_list(&self) -> &SkBuffHead {
+        &self.frag_list
+    }
+
     /// The segments that travel with this one, to add to or take.
     pub fn frag_list_mut(&mut self) -> &mut SkBuffHead {
         &mut self.frag_list

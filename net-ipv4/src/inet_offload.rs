@@ -18,7 +18,7 @@
 use std::sync::{Arc, OnceLock};
 
 use net_core::checksum::{Sum16, csum_replace2, ip_fast_csum};
-use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, PacketOffload};
+use net_core::gro::{GroCb, GroHeld, GsoSeg, OffloadCallbacks, PacketOffload};
 use net_core::if_ether::ETH_P_IP;
 use net_core::{Net, Skb};
 
@@ -135,13 +135,16 @@ impl OffloadCallbacks for InetGro {
         }
     }
 
-    /// The IPv4 half of segmenting a frag-list packet (`inet_gso_segment()`
-    /// after `skb_segment_list()`): segment `index` got the first one's
-    /// header; give it its own `tot_len`, its own IP ID (the first's plus
-    /// `index`, unless DF lets every segment keep one fixed ID, as
+    /// The IPv4 half of segmenting a GSO packet (`inet_gso_segment()`):
+    /// every segment but the first got the first one's header; give each
+    /// its own `tot_len`, its own IP ID (the first's plus its index,
+    /// unless DF lets every segment keep one fixed ID, as
     /// `SKB_GSO_TCP_FIXEDID` does) and header checksum, updated for the
-    /// two fields where Linux sums the header again.
-    fn gso_segment(&self, _net: &Net, seg: &mut Skb, index: u16) {
+    /// two fields where Linux sums the header again. The first segment's
+    /// `tot_len` is its own again: GRO had made it the whole packet's.
+    /// Then the transport fixes its header, for a packet GRO merged
+    /// (`ops->callbacks.gso_segment`).
+    fn gso_segment(&self, net: &Net, seg: &mut Skb, at: &GsoSeg) {
         let Ok(off) = usize::try_from(seg.network_offset()) else { return };
         let tot_len = (seg.len().saturating_sub(off)).min(0xffff) as u16;
         if seg.len() < off + IPHDR_LEN {
@@ -160,11 +163,17 @@ impl OffloadCallbacks for InetGro {
         iph.set_tot_len(tot_len);
         if !iph.df() {
             let id = iph.id();
-            let new_id = id.wrapping_add(index);
+            let new_id = id.wrapping_add(at.index);
             csum_replace2(&mut check, id.to_be_bytes(), new_id.to_be_bytes());
             iph.set_id(new_id);
         }
         iph.set_check(Sum16::from_ne_bytes(check));
+        let proto = iph.protocol();
+        if at.gso_size != 0
+            && let Some(ops) = self.offloads.get(proto)
+        {
+            ops.gso_segment(net, seg, at);
+        }
     }
 }
 // ANCHOR_END: inet_gro_receive

@@ -82,7 +82,8 @@ fn ip_exceeds_mtu(len: usize, frag_off: u16, frag_max_size: u16, mtu: u32) -> bo
 ///    `NOT_SPECIFIED`);
 /// 2. TTL ≤ 1: ICMP time exceeded (type 11, code 0) to the source,
 ///    `InHdrErrors`, drop (`IP_INHDR`);
-/// 3. longer than the path MTU with DF set: ICMP fragmentation needed
+/// 3. longer than the path MTU with DF set (a packet GRO merged: a
+///    segment longer), ICMP fragmentation needed
 ///    (type 3, code 4, the MTU in the second word), `FragFails`, drop
 ///    (`PKT_TOO_BIG`). Without DF it is fragmented on output;
 /// 4. unshare the data (`skb_cow`), decrement the TTL with an incremental
@@ -118,6 +119,9 @@ pub fn ip_forward(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: Rtable) -> NetRx {
     }
     let mtu = if rt.mtu != 0 { rt.mtu } else { net.dev_get_by_index(rt.dev).map_or(1500, |d| d.mtu()) };
     let frag_max_size = crate::ip::IPCB(&skb).frag_max_size;
+    // A packet GRO merged is judged by its segments, as Linux's
+    // `skb_gso_validate_network_len()` judges it: `skb.len()` is its first
+    // segment's, the rest are payloads of that size or less.
     if ip_exceeds_mtu(skb.len(), frag_off, frag_max_size, mtu) {
         net.mib.inc(IpstatsMib::FragFails);
         crate::icmp::icmp_send(net, ipv4, &skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);

@@ -203,8 +203,10 @@ pub fn ip_rcv_finish(net: &Net, ipv4: &Ipv4, mut skb: Skb) -> NetRx {
             ip_local_deliver(net, ipv4, skb)
         }
         RtnType::Unicast => {
-            // Forwarding reads and rewrites the packet as one run of bytes.
-            skb.skb_linearize();
+            // A packet GRO merged is forwarded as it is, its payloads still
+            // on the frag list: only the first segment's header is read and
+            // rewritten, and the output path splits it into the segments
+            // it was (`skb_gso_segment()`), as Linux forwards a GSO skb.
             crate::ip_forward::ip_forward(net, ipv4, skb, rt)
         }
         RtnType::Blackhole => {

@@ -38,6 +38,7 @@ use crate::ip::{
 use crate::route::Rtable;
 use crate::{Ipv4, Ipv4Addr};
 use net_core::dropreason::SkbDropReason;
+use net_core::gso::skb_gso_validate_network_len;
 use net_core::if_ether::ETH_P_IP;
 use net_core::random::SipKey;
 use net_core::skbuff::{IpSummed, PktType, alloc_skb};
@@ -322,21 +323,53 @@ pub fn ip_output(net: &Net, ipv4: &Ipv4, mut skb: Skb, rt: &Rtable) -> Result<()
 /// the device's when the route says 0); a datagram longer than that, or
 /// one reassembled here whose fragments must be kept (`frag_max_size`), goes
 /// through [`ip_fragment`], anything else straight to
-/// [`ip_finish_output2`]. A local route loops the datagram back instead
-/// (see the module docs): it never needs fragmenting, as Linux's `lo` has
-/// a 64 KiB MTU.
+/// [`ip_finish_output2`]. A GSO packet (TCP's burst, or one GRO merged on
+/// a router) is judged by its segments ([`ip_finish_output_gso`]). A
+/// local route loops the datagram back instead (see the module docs): it
+/// never needs fragmenting, as Linux's `lo` has a 64 KiB MTU.
 pub fn ip_finish_output(net: &Net, ipv4: &Ipv4, skb: Skb, rt: &Rtable) -> Result<(), Errno> {
     net_core::ftrace_graph!("ip_finish_output");
     if rt.rt_type == RtnType::Local {
         return ip_loopback_xmit(net, skb, rt);
     }
     let mtu = ip_skb_dst_mtu(net, rt);
+    if skb.has_frag_list() {
+        return ip_finish_output_gso(net, ipv4, skb, mtu, rt);
+    }
     if skb.len() > mtu as usize || IPCB(&skb).frag_max_size != 0 {
         return ip_fragment(net, ipv4, skb, mtu, rt);
     }
     ip_finish_output2(net, ipv4, skb, rt)
 }
 // ANCHOR_END: ip_finish_output
+
+// ANCHOR: ip_finish_output_gso
+/// A GSO packet whose segments fit the MTU goes on whole; one whose
+/// segments do not is split into them here (`skb_gso_segment()`) and each
+/// goes through [`ip_fragment`]: fragmented without DF, dropped with
+/// "fragmentation needed" with it. The first error is returned.
+///
+/// Mirrors `ip_finish_output_gso()` (net/ipv4/ip_output.c); the check is
+/// `skb_gso_validate_network_len()`.
+fn ip_finish_output_gso(net: &Net, ipv4: &Ipv4, skb: Skb, mtu: u32, rt: &Rtable) -> Result<(), Errno> {
+    if skb_gso_validate_network_len(&skb, mtu as usize) {
+        return ip_finish_output2(net, ipv4, skb, rt);
+    }
+    let mut segs = net.skb_gso_segment(skb);
+    let mut ret = Ok(());
+    while let Some(seg) = segs.dequeue() {
+        let r = if seg.len() > mtu as usize {
+            ip_fragment(net, ipv4, seg, mtu, rt)
+        } else {
+            ip_finish_output2(net, ipv4, seg, rt)
+        };
+        if ret.is_ok() {
+            ret = r;
+        }
+    }
+    ret
+}
+// ANCHOR_END: ip_finish_output_gso
 
 /// The MTU to fragment to: the route's, else its device's, at least 68.
 fn ip_skb_dst_mtu(net: &Net, rt: &Rtable) -> u32 {

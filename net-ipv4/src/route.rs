@@ -177,7 +177,7 @@ fn local_dev(net: &Net, ipv4: &Ipv4, addr: Ipv4Addr) -> Option<u32> {
 }
 
 fn dev_mtu(net: &Net, ifindex: u32) -> u32 {
-    net.dev_get_by_index(ifindex).map_or(1500, |d| d.mtu())
+    net.dev_get_by_index_rcu(ifindex).map_or(1500, |d| d.mtu())
 }
 
 /// The path MTU towards `daddr` over `dev`: a live exception, else the
@@ -400,15 +400,12 @@ pub fn ip_route_input(
     iif: u32,
 ) -> Result<Rtable, SkbDropReason> {
     net_core::ftrace_graph!("ip_route_input");
-    let in_dev = net.dev_get_by_index(iif);
-    let on_loopback = in_dev.as_ref().is_some_and(|d| d.is_loopback()) || skb.pkt_type == PktType::Loopback;
-    let local_input = |t: RtnType| Rtable {
-        rt_type: t,
-        dev: iif,
-        gateway: None,
-        saddr: daddr,
-        mtu: in_dev.as_ref().map_or(1500, |d| d.mtu()),
-    };
+    // What is needed of the device, read under the table's lock without
+    // taking a reference (`__in_dev_get_rcu()`).
+    let (in_loopback, in_mtu) =
+        net.dev_get_by_index_rcu(iif).map_or((false, 1500), |d| (d.is_loopback(), d.mtu()));
+    let on_loopback = in_loopback || skb.pkt_type == PktType::Loopback;
+    let local_input = |t: RtnType| Rtable { rt_type: t, dev: iif, gateway: None, saddr: daddr, mtu: in_mtu };
 
     // Our own output, looped back: already routed.
     if skb.pkt_type == PktType::Loopback {

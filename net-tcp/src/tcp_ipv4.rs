@@ -682,13 +682,18 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
 // ANCHOR_END: tcp_v4_err
 
 /// `tcp_v4_mtu_reduced()`: a smaller path MTU lowers `mss_cache`, and what
-/// is in flight at the old size is sent again at once
-/// (`tcp_simple_retransmit()`).
+/// is in flight at the old size is sent again at once, in pieces of the
+/// new one (`tcp_simple_retransmit()`, "the new 'fast' path mtu
+/// discovery"). Nothing to do for a listener or a closed socket.
 pub fn tcp_v4_mtu_reduced(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mtu: u32) {
+    if matches!(tp.state, TcpState::Listen | TcpState::Close) {
+        return;
+    }
     let old = tp.mss_cache;
     tcp_sync_mss(tp, mtu);
-    if tp.mss_cache < old && !tp.tcp_rtx_queue.is_empty() {
-        let _ = tcp_retransmit_skb(net, tn, sk, tp, 0);
+    if tp.mss_cache < old {
+        let mss = crate::tcp_output::tcp_current_mss(net, tp);
+        crate::tcp_input::fastretrans::tcp_simple_retransmit(net, tn, sk, tp, mss);
     }
 }
 

@@ -24,13 +24,13 @@
 use std::sync::Arc;
 
 use net_core::checksum::{Sum16, Wsum, csum_add, csum_partial, csum_partial_short};
-use net_core::gro::{GroCb, GroHeld, OffloadCallbacks, skb_gro_receive};
+use net_core::gro::{GroCb, GroHeld, GsoSeg, OffloadCallbacks, skb_gro_receive};
 use net_core::{Net, Skb};
 use net_ipv4::inet_offload::inet_gro_flush;
 use net_ipv4::ip::{IPHDR_LEN, IpHdr};
 
 use crate::tcp_input::{TCP_FLAG_CWR, TCP_FLAG_FIN, TCP_FLAG_PSH, TCP_FLAG_RST, TCP_FLAG_SYN, TCP_FLAG_URG};
-use crate::tcphdr::{TcpHdr, tcp_v4_check};
+use crate::tcphdr::{TCPHDR_CWR, TCPHDR_FIN, TCPHDR_PSH, TcpHdr, tcp_v4_check};
 
 /// `tcpv4_offload`.
 pub struct Tcpv4Offload;
@@ -149,6 +149,48 @@ impl OffloadCallbacks for Tcpv4Offload {
         let hdr = csum_partial(&th.into_inner()[..thlen], Wsum::ZERO);
         let check = tcp_v4_check(seg_len as u16, saddr, daddr, csum_add(hdr, p.payload_csum));
         if let Some(mut th) = TcpHdr::new_checked(&mut d[off..]) {
+            th.set_check(check);
+        }
+    }
+
+    /// `tcp_gso_segment()` for one segment of a packet GRO merged, which a
+    /// router now sends on: every segment got the first one's TCP header
+    /// (and the first kept the flags GRO merged into it), so each takes
+    /// its own sequence number (the first's plus `index × gso_size`), CWR
+    /// on the first only, FIN and PSH on the last only, and a checksum
+    /// over its own bytes.
+    fn gso_segment(&self, _net: &Net, seg: &mut Skb, at: &GsoSeg) {
+        net_core::ftrace_graph!("tcp4_gso_segment");
+        let (Ok(nh), Ok(off)) =
+            (usize::try_from(seg.network_offset()), usize::try_from(seg.transport_offset()))
+        else {
+            return;
+        };
+        let Some((saddr, daddr)) =
+            seg.data().get(nh..).and_then(IpHdr::new_checked).map(|h| (h.saddr(), h.daddr()))
+        else {
+            return;
+        };
+        let Some(thlen) = seg.data().get(off..).and_then(TcpHdr::new_checked).map(|th| th.hdrlen()) else {
+            return;
+        };
+        let seg_len = seg.len() - off;
+        // Only the header is written: the payload may be shared.
+        let d = seg.data_mut_head(off + thlen);
+        let Some(mut th) = TcpHdr::new_checked(&mut d[off..]) else { return };
+        th.set_seq(th.seq().wrapping_add(u32::from(at.index) * u32::from(at.gso_size)));
+        let mut flags = th.flags();
+        if at.index > 0 {
+            flags &= !TCPHDR_CWR;
+        }
+        if !at.last {
+            flags &= !(TCPHDR_FIN | TCPHDR_PSH);
+        }
+        th.set_flags(flags);
+        th.set_check(Sum16::ZERO);
+        let sum = csum_partial(&seg.data()[off..], Wsum::ZERO);
+        let check = tcp_v4_check(seg_len as u16, saddr, daddr, sum);
+        if let Some(mut th) = TcpHdr::new_checked(&mut seg.data_mut_head(off + thlen)[off..]) {
             th.set_check(check);
         }
     }

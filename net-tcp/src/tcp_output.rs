@@ -820,32 +820,63 @@ fn tcp_nagle_test(tp: &TcpSk, len: usize, flags: u8, mss: u16, nonagle: u8) -> b
 }
 // ANCHOR_END: tcp_nagle_test
 
+/// Cut `skb` after `len` payload bytes and return the tail half, which
+/// takes the rest of the payload, the FIN and the PSH; everything else in
+/// its control block (send time, SACK state) is the head's. The part of
+/// `tcp_fragment()` (net/ipv4/tcp_output.c) both queues share.
+fn tcp_skb_split(skb: &mut Skb, len: usize) -> Skb {
+    let cb = *TCP_SKB_CB(skb);
+    let mut tail = tcp_stream_alloc_skb(skb.len() - len);
+    tail.put_data(&skb.data()[len..]);
+    skb.trim(len);
+    let split = cb.seq.wrapping_add(len as u32);
+    let h = TCP_SKB_CB_mut(skb);
+    h.end_seq = split;
+    h.tcp_flags = cb.tcp_flags & !(TCPHDR_FIN | TCPHDR_PSH);
+    let t = TCP_SKB_CB_mut(&mut tail);
+    *t = cb;
+    t.seq = split;
+    tail
+}
+
 /// Split the head of the write queue so that it holds `mss` bytes of
-/// payload (`tcp_fragment()`); the rest becomes the new head. The FIN, if
-/// any, stays with the tail half.
+/// payload (`tcp_fragment()`, `TCP_FRAG_IN_WRITE_QUEUE`); the rest becomes
+/// the new head. The FIN, if any, stays with the tail half.
 fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
     let Some(mut skb) = tp.sk_write_queue.dequeue() else { return };
-    let tail_bytes = skb.data()[mss..].to_vec();
-    let cb = *TCP_SKB_CB(&skb);
-    let mut tail = tcp_stream_alloc_skb(tail_bytes.len());
-    tail.put_data(&tail_bytes);
-    skb.trim(mss);
-    let split = cb.seq.wrapping_add(mss as u32);
-    {
-        let h = TCP_SKB_CB_mut(&mut skb);
-        h.end_seq = split;
-        h.tcp_flags = cb.tcp_flags & !(TCPHDR_FIN | TCPHDR_PSH);
-    }
-    {
-        let t = TCP_SKB_CB_mut(&mut tail);
-        t.seq = split;
-        t.end_seq = cb.end_seq;
-        t.tcp_flags = cb.tcp_flags;
-    }
+    let tail = tcp_skb_split(&mut skb, mss);
     tp.sk_wmem_queued += tail.truesize as usize;
     tp.sk_write_queue.queue_head(tail);
     tp.sk_write_queue.queue_head(skb);
 }
+
+// ANCHOR: tcp_fragment_rtx
+/// Split the sent skb at `idx` of the retransmit queue after `len` payload
+/// bytes (`tcp_fragment()`, `TCP_FRAG_IN_RTX_QUEUE`): after a path MTU
+/// drop, a segment sent at the old size goes again in pieces of the new
+/// one. One segment in flight becomes two, and so do the counts its SACK
+/// state is in (`tcp_adjust_pcount()`).
+fn tcp_fragment_rtx(tp: &mut TcpSk, idx: usize, len: usize) {
+    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return };
+    if skb.len() <= len {
+        return;
+    }
+    let tail = tcp_skb_split(skb, len);
+    let sacked = TCP_SKB_CB(&tail).sacked;
+    tp.packets_out += 1;
+    if sacked & TCPCB_SACKED_RETRANS != 0 {
+        tp.retrans_out += 1;
+    }
+    if sacked & TCPCB_LOST != 0 {
+        tp.lost_out += 1;
+    }
+    if sacked & TCPCB_SACKED_ACKED != 0 {
+        tp.sacked_out += 1;
+    }
+    tp.sk_wmem_queued += tail.truesize as usize;
+    tp.tcp_rtx_queue.insert(idx + 1, tail);
+}
+// ANCHOR_END: tcp_fragment_rtx
 
 // ANCHOR: tcp_write_xmit
 /// Send what the windows allow from the head of the write queue.
@@ -862,9 +893,13 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
     tp.tcp_mstamp_refresh(net);
     // TCP_MTU_REDUCED_DEFERRED (tcp_release_cb()): an ICMP that found the
     // socket locked left its MTU here.
-    let mtu = sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel);
-    if mtu != 0 {
-        crate::tcp_ipv4::tcp_v4_mtu_reduced(net, tn, sk, tp, mtu);
+    // Read first: the swap is a locked instruction, and nearly always
+    // there is nothing to take.
+    if sk.mtu_info.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        let mtu = sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel);
+        if mtu != 0 {
+            crate::tcp_ipv4::tcp_v4_mtu_reduced(net, tn, sk, tp, mtu);
+        }
     }
     let mut cwnd_limited = false;
     // sk_can_gso(): gather the burst into GSO packets.
@@ -1356,6 +1391,13 @@ pub fn tcp_retransmit_skb(
         skb.pull(n);
         TCP_SKB_CB_mut(skb).seq = snd_una;
     }
+    // Sent before the path MTU dropped: resend only what fits now, the
+    // rest as the next segment (`__tcp_retransmit_skb()`'s `tcp_fragment()`).
+    let cur_mss = usize::from(tcp_current_mss(net, tp));
+    if tp.tcp_rtx_queue[idx].len() > cur_mss {
+        tcp_fragment_rtx(tp, idx, cur_mss);
+    }
+    let skb = &mut tp.tcp_rtx_queue[idx];
     let c = TCP_SKB_CB_mut(skb);
     let already_in_flight = c.sacked & TCPCB_SACKED_RETRANS != 0;
     c.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;

@@ -302,6 +302,39 @@ fn tcp_mark_skb_lost(net: &Net, tp: &mut TcpSk, idx: usize) {
     }
 }
 
+// ANCHOR: tcp_simple_retransmit
+/// Mirrors `tcp_simple_retransmit()` (net/ipv4/tcp_input.c), what a path
+/// MTU drop calls: every segment in flight that no longer fits `mss`
+/// (`tcp_current_mss()`) was dropped on the way, so it is marked lost and
+/// resent at once in pieces that fit (`tcp_xmit_retransmit_queue()` →
+/// `tcp_retransmit_skb()` → `tcp_fragment()`). The congestion window is
+/// left alone ("we do not increase amount of _data_ in network, but units
+/// changed"); outside Loss the connection enters it with `high_seq` at
+/// `snd_nxt` and no undo.
+pub fn tcp_simple_retransmit(net: &Net, tn: &TcpNet, sk: &crate::sock::TcpSock, tp: &mut TcpSk, mss: u16) {
+    for idx in 0..tp.tcp_rtx_queue.len() {
+        // tcp_skb_seglen(): the payload, one segment per skb here.
+        if tp.tcp_rtx_queue[idx].len() > usize::from(mss) {
+            tcp_mark_skb_lost(net, tp, idx);
+        }
+    }
+    if tp.lost_out == 0 {
+        return;
+    }
+    if !tcp_is_sack(tp) {
+        tcp_limit_reno_sacked(tp);
+    }
+    if tp.icsk_ca_state != TCP_CA_LOSS {
+        tp.high_seq = tp.snd_nxt;
+        tp.snd_ssthresh = tcp_current_ssthresh(tp);
+        tp.prior_ssthresh = 0;
+        tp.undo_marker = 0;
+        tcp_set_ca_state(tp, TCP_CA_LOSS);
+    }
+    crate::tcp_output::tcp_xmit_retransmit_queue(net, tn, sk, tp);
+}
+// ANCHOR_END: tcp_simple_retransmit
+
 /// Mirrors `tcp_newreno_mark_lost()` (net/ipv4/tcp_recovery.c): without
 /// SACK only the head can be known lost — after `reordering` duplicate
 /// ACKs, or in Recovery whenever a partial ACK moves `snd_una` (RFC 6582

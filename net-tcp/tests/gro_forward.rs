@@ -1,0 +1,232 @@
+//! A router with GRO on: merged packets forwarded (net/ipv4/ip_forward.c,
+//! net/ipv4/ip_output.c's `ip_finish_output_gso()`, net/core/gso.c).
+//!
+//! Linux turns GRO on for every device, so a router merges a TCP flow's
+//! segments on the way in and must hand the next hop the same segments
+//! on the way out: `ip_forward()` judges the packet by its segments
+//! (`ip_exceeds_mtu()` with `skb_gso_validate_network_len()`), and
+//! `ip_finish_output_gso()` splits it before fragmenting when a segment is
+//! larger than the outgoing MTU and DF is clear. The test is the byte
+//! stream: every byte arrives, and no segment had to be sent twice.
+//!
+//! A 10.0.1.2 — (10.0.1.1) R (10.0.2.1) — B 10.0.2.2, R with GRO on the
+//! device facing A.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use net_core::snmp::{IpExtMib, IpstatsMib, LinuxMib, TcpMib};
+use net_core::{Clock, Net};
+use net_ipv4::devinet::inet_addr_add;
+use net_ipv4::fib::FibRoute;
+use net_ipv4::testlink::{Hub, run_until_idle};
+use net_tcp::af_inet::POLLOUT;
+use net_tcp::{TcpSocket, inet_init};
+
+const A: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+const B: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+struct Lab {
+    clock: Clock,
+    a: Arc<Net>,
+    r: Arc<Net>,
+    b: Arc<Net>,
+}
+
+impl Lab {
+    /// The three hosts, R forwarding with GRO on `eth0` (A's side), A and
+    /// B with TCP; `r_eth1_mtu` is the MTU of R's device facing B; A
+    /// sends with GSO when `a_gso`.
+    fn new(r_eth1_mtu: u32, a_gso: bool) -> Lab {
+        let clock = Clock::new_virtual_at(1_000_000_000);
+        let (seg1, seg2) = (Hub::new(&clock, 0), Hub::new(&clock, 0));
+        let a = Net::new("a", clock.clone(), 1);
+        let r = Net::new("r", clock.clone(), 2);
+        let b = Net::new("b", clock.clone(), 3);
+        let (a4, r4, b4) = (net_ipv4::ipv4_init(&a), net_ipv4::ipv4_init(&r), net_ipv4::ipv4_init(&b));
+        let a_eth0 = seg1.attach(&a, "eth0", [2, 0, 0, 0, 1, 2]);
+        a_eth0.set_gso(a_gso);
+        let a_eth0 = a_eth0.ifindex;
+        let r_eth0 = seg1.attach(&r, "eth0", [2, 0, 0, 0, 1, 1]);
+        let r_eth1 = seg2.attach(&r, "eth1", [2, 0, 0, 0, 2, 1]);
+        let b_eth0 = seg2.attach(&b, "eth0", [2, 0, 0, 0, 2, 2]).ifindex;
+        r_eth0.set_gro(true);
+        r_eth1.set_mtu(r_eth1_mtu).expect("mtu");
+        inet_addr_add(&a, &a4, a_eth0, A, 24).unwrap();
+        inet_addr_add(&r, &r4, r_eth0.ifindex, Ipv4Addr::new(10, 0, 1, 1), 24).unwrap();
+        inet_addr_add(&r, &r4, r_eth1.ifindex, Ipv4Addr::new(10, 0, 2, 1), 24).unwrap();
+        inet_addr_add(&b, &b4, b_eth0, B, 24).unwrap();
+        let via =
+            |gw: &str, oif: u32| FibRoute::unicast(Ipv4Addr::UNSPECIFIED, 0, Some(gw.parse().unwrap()), oif);
+        a4.fib.fib_table_insert(via("10.0.1.1", a_eth0)).unwrap();
+        b4.fib.fib_table_insert(via("10.0.2.1", b_eth0)).unwrap();
+        r.sysctl.set("net.ipv4.ip_forward", "1").unwrap();
+        // A Linux router has TCP too, and with it `tcpv4_offload` (GRO).
+        for h in [&a, &r, &b] {
+            inet_init(h);
+        }
+        let lab = Lab { clock, a, r, b };
+        lab.run_ms(10);
+        lab
+    }
+
+    fn hosts(&self) -> [&Arc<Net>; 3] {
+        [&self.a, &self.r, &self.b]
+    }
+
+    fn run_ms(&self, ms: u64) {
+        run_until_idle(&self.clock, &self.hosts(), self.clock.now_ns() + ms * 1_000_000);
+    }
+
+    /// A connection from A to B port 80.
+    fn connect(&self) -> (TcpSocket, TcpSocket) {
+        let l = TcpSocket::new(&self.b).unwrap();
+        l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80)).unwrap();
+        l.listen(8).unwrap();
+        let c = TcpSocket::new(&self.a).unwrap();
+        c.set_nonblocking(true);
+        let _ = c.connect(SocketAddrV4::new(B, 80));
+        self.run_ms(100);
+        assert!(c.poll() & POLLOUT != 0, "connected");
+        let (s, _) = l.accept().expect("accepted");
+        s.set_nonblocking(true);
+        (c, s)
+    }
+
+    /// Send `data` from `c`, read it at `s`, in virtual time.
+    fn pump(&self, c: &TcpSocket, s: &TcpSocket, data: &[u8]) -> Vec<u8> {
+        let (mut sent, mut got) = (0usize, Vec::with_capacity(data.len()));
+        let mut buf = vec![0u8; 65536];
+        for _ in 0..1_000_000 {
+            let mut progress = 0;
+            while sent < data.len() {
+                match c.send(&data[sent..]) {
+                    Ok(n) if n > 0 => {
+                        sent += n;
+                        progress += n;
+                    }
+                    _ => break,
+                }
+            }
+            progress += self.hosts().iter().map(|h| h.poll()).sum::<usize>();
+            while let Ok(n) = s.recv(&mut buf) {
+                assert!(n > 0);
+                got.extend_from_slice(&buf[..n]);
+                progress += n;
+            }
+            if got.len() == data.len() {
+                return got;
+            }
+            if progress == 0 {
+                let Some(next) = self.hosts().iter().filter_map(|h| h.next_event_ns()).min() else {
+                    panic!(
+                        "stuck with nothing pending: sent {sent}, got {}, client {:?} ({:?}), server {:?}\n{}",
+                        got.len(),
+                        c.state(),
+                        c.send(b""),
+                        s.state(),
+                        self.a.mib.snapshot().proc_net_netstat()
+                    );
+                };
+                self.clock.set_ns(next.max(self.clock.now_ns() + 1));
+            }
+        }
+        panic!("transfer never finished: sent {sent}, got {}", got.len());
+    }
+}
+
+/// Bytes moved A → B; returns (R's forwarded datagrams, frames R took
+/// in on eth0, A's retransmitted segments).
+fn transfer(lab: &Lab, len: usize) -> (u64, u64, u64) {
+    let (c, s) = lab.connect();
+    let r_in = |lab: &Lab| lab.r.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
+    let (forw0, in0, retrans0) =
+        (lab.r.mib.get(IpstatsMib::ForwDatagrams), r_in(lab), lab.a.mib.get(TcpMib::RetransSegs));
+    let data = common::Rng::bytes(21, len);
+    assert!(lab.pump(&c, &s, &data) == data, "bytes differ");
+    (
+        lab.r.mib.get(IpstatsMib::ForwDatagrams) - forw0,
+        r_in(lab) - in0,
+        lab.a.mib.get(TcpMib::RetransSegs) - retrans0,
+    )
+}
+
+#[test]
+fn merged_packets_leave_the_router_as_the_segments_they_were() {
+    let lab = Lab::new(1500, true);
+    let (forwarded, frames_in, retrans) = transfer(&lab, 4 << 20);
+    println!(
+        "R took in {frames_in} frames and forwarded them as {forwarded} packets; A retransmitted {retrans}"
+    );
+    assert!(forwarded * 4 < frames_in, "GRO merged at R: {frames_in} frames, {forwarded} packets");
+    assert_eq!(retrans, 0, "every segment reached B the first time");
+    let b_eth0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
+    assert!(b_eth0 >= frames_in, "B's wire carried segments, not merged packets: {b_eth0} frames");
+    assert_eq!(lab.b.mib.get(IpstatsMib::InHdrErrors) + lab.b.mib.get(IpExtMib::InTruncatedPkts), 0);
+}
+
+/// With `ip_no_pmtu_disc` = 1 A's TCP sends without DF, so R, whose link
+/// to B has MTU 1000, splits each merged packet into its segments and
+/// fragments every one (`ip_finish_output_gso()`); B reassembles them.
+#[test]
+fn a_merged_packet_without_df_is_split_then_fragmented_for_a_smaller_mtu() {
+    let lab = Lab::new(1000, true);
+    lab.a.sysctl.set("net.ipv4.ip_no_pmtu_disc", "1").unwrap();
+    let (forwarded, frames_in, retrans) = transfer(&lab, 2 << 20);
+    let (frag_oks, frags) = (lab.r.mib.get(IpstatsMib::FragOKs), lab.r.mib.get(IpstatsMib::FragCreates));
+    let reasm = lab.b.mib.get(IpstatsMib::ReasmOKs);
+    println!(
+        "R took in {frames_in} frames as {forwarded} packets, fragmented {frag_oks} segments into {frags}; \
+         B reassembled {reasm}; A retransmitted {retrans}"
+    );
+    assert!(forwarded * 4 < frames_in, "GRO merged at R: {frames_in} frames, {forwarded} packets");
+    assert_eq!(retrans, 0, "every segment reached B the first time");
+    // Every full-sized segment (1,500 bytes) became two fragments.
+    assert!(frag_oks * 10 > frames_in * 9, "{frag_oks} of {frames_in} segments fragmented");
+    assert_eq!(frags, 2 * frag_oks);
+    assert_eq!(reasm, frag_oks, "B reassembled every one");
+    assert_eq!(lab.r.mib.get(IpstatsMib::FragFails), 0);
+}
+
+/// With DF (TCP's default) and a 1000-byte MTU beyond R, R drops each
+/// merged packet whose segments would need fragmenting and tells A
+/// (ICMP "fragmentation needed", judged by the segment, not the merged
+/// length); A lowers its MSS and resends what was in flight in pieces
+/// that fit (`tcp_simple_retransmit()`, `tcp_fragment()`), and the stream
+/// gets through. Run with A's GSO on and off: the retransmit queue holds
+/// 1,448-byte segments either way.
+fn frag_needed_case(a_gso: bool) {
+    let lab = Lab::new(1000, a_gso);
+    let (c, s) = lab.connect();
+    let data = common::Rng::bytes(22, 1 << 20);
+    assert!(lab.pump(&c, &s, &data) == data, "bytes differ");
+    let fails = lab.r.mib.get(IpstatsMib::FragFails);
+    let mss = c.tcp_info().tcpi_snd_mss;
+    let (retrans, timeouts) = (lab.a.mib.get(TcpMib::RetransSegs), lab.a.mib.get(LinuxMib::TCPTimeouts));
+    println!(
+        "GSO {a_gso}: R FragFails {fails}; A's MSS now {mss}; A retransmitted {retrans} ({} in Loss), RTOs {timeouts}",
+        lab.a.mib.get(LinuxMib::TCPSlowStartRetrans)
+    );
+    // Linux 6.18, the same shape in three namespaces (veth, MTU 1000 on R's
+    // side to B, 1 MiB from python): R FragFails 2, A TcpRetransSegs 16,
+    // all TCPSlowStartRetrans, TCPTimeouts 0.
+    assert_eq!(timeouts, 0, "resent at once, not after an RTO");
+    assert_eq!(lab.a.mib.get(LinuxMib::TCPSlowStartRetrans), retrans, "every resend went in Loss");
+    assert!(fails >= 1, "R refused at least one packet");
+    assert!(lab.a.mib.get(net_core::snmp::IcmpMsg::In(3)) >= 1, "A heard fragmentation needed");
+    assert_eq!(mss, 1000 - 40 - 12, "A sized its segments for R's egress MTU (less the timestamps)");
+    assert_eq!(lab.r.mib.get(IpstatsMib::FragCreates), 0, "nothing was fragmented: DF");
+    assert_eq!(lab.a.mib.get(IpstatsMib::FragFails), 0, "A never sent a segment its route could not take");
+}
+
+#[test]
+fn a_merged_packet_with_df_draws_frag_needed_and_the_sender_resends_smaller() {
+    frag_needed_case(true);
+}
+
+#[test]
+fn a_path_mtu_drop_without_gso_resends_what_was_in_flight_smaller() {
+    frag_needed_case(false);
+}
