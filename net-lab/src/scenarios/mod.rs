@@ -17,6 +17,7 @@ mod linger_rst;
 mod listen_overflow;
 mod orphans;
 mod ping;
+mod pmtu;
 mod retransmit_giveup;
 mod reuseport;
 mod route_lookup;
@@ -193,6 +194,13 @@ pub static ALL: &[Scenario] = &[
         explain: fragments::EXPLAIN,
         in_tour: false,
         run: fragments::run,
+    },
+    Scenario {
+        name: "pmtu",
+        summary: "a router's smaller link: ICMP fragmentation needed, and TCP resends in smaller pieces",
+        explain: pmtu::EXPLAIN,
+        in_tour: true,
+        run: pmtu::run,
     },
     Scenario {
         name: "route-lookup",
