@@ -265,16 +265,23 @@ impl Net {
         let ifindex = skb.dev;
         let ty = skb.protocol;
         // A tap (a packet socket, tcpdump) reads the packet as one run of
-        // bytes: a GRO packet's chained payloads are brought in first.
-        // Linux's af_packet copies from the frags instead (skb_copy_bits()).
-        if skb.has_frag_list() && self.ptype_all_count.load(Ordering::Relaxed) != 0 {
-            skb.skb_linearize();
-        }
+        // bytes: the taps of a GRO packet get a copy with its chained
+        // payloads brought in, and the packet goes on as it is, so a router
+        // still sends it on as the segments it was. Linux's af_packet
+        // copies from the frags instead (`skb_copy_bits()`).
+        let linear = (skb.has_frag_list() && self.ptype_all_count.load(Ordering::Relaxed) != 0)
+            .then(|| skb.skb_copy_linear());
 
         let t = self.ptype.read();
         let mut pt_prev: Option<&PacketType> = None;
+        let mut tapped = false;
         for pt in &t.all {
             if pt.matches_dev(ifindex) {
+                if let Some(l) = &linear {
+                    (pt.func)(self, l.clone());
+                    tapped = true;
+                    continue;
+                }
                 if let Some(prev) = pt_prev {
                     (prev.func)(self, skb.clone()); // deliver_skb()
                 }
@@ -294,6 +301,11 @@ impl Net {
         }
         match pt_prev {
             Some(pt) => (pt.func)(self, skb),
+            None if tapped => {
+                drop(t);
+                self.consume_skb(skb);
+                NetRx::Success
+            }
             None => {
                 drop(t);
                 if let Some(dev) = self.dev_get_by_index(ifindex) {

@@ -404,6 +404,23 @@ impl DerefMut for Skb {
     }
 }
 
+impl Skb {
+    /// A private copy with the frag list's bytes brought into one buffer,
+    /// for a reader that wants the packet as one run of bytes while the
+    /// packet itself goes on chained (`skb_copy()` of a packet with frags).
+    pub fn skb_copy_linear(&self) -> Skb {
+        let mut c = self.clone();
+        let extra = self.frag_list.bytes();
+        // The clone shares the buffer, so this makes it a private one.
+        let room = c.tailroom();
+        c.realloc_buf(0, extra.saturating_sub(room));
+        for f in self.frag_list.iter() {
+            c.put_data(f.data());
+        }
+        c
+    }
+}
+
 impl Clone for Skb {
     // ANCHOR: skb_clone
     /// Mirrors `skb_clone()` (net/core/skbuff.c): a new head sharing the data.

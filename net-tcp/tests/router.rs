@@ -1,5 +1,7 @@
-//! A router with GRO on: merged packets forwarded (net/ipv4/ip_forward.c,
-//! net/ipv4/ip_output.c's `ip_finish_output_gso()`, net/core/gso.c).
+//! A router in the path: merged packets forwarded (net/ipv4/ip_forward.c,
+//! net/ipv4/ip_output.c's `ip_finish_output_gso()`, net/core/gso.c), and
+//! the path MTU dropping under a connection (net/ipv4/tcp_ipv4.c's
+//! `tcp_v4_mtu_reduced()`, net/ipv4/tcp_input.c's `tcp_simple_retransmit()`).
 //!
 //! Linux turns GRO on for every device, so a router merges a TCP flow's
 //! segments on the way in and must hand the next hop the same segments
@@ -165,6 +167,32 @@ fn merged_packets_leave_the_router_as_the_segments_they_were() {
     let b_eth0 = lab.b.dev_get_by_name("eth0").unwrap().stats.snapshot().rx_packets;
     assert!(b_eth0 >= frames_in, "B's wire carried segments, not merged packets: {b_eth0} frames");
     assert_eq!(lab.b.mib.get(IpstatsMib::InHdrErrors) + lab.b.mib.get(IpExtMib::InTruncatedPkts), 0);
+}
+
+/// tcpdump on the router: the tap sees each merged packet whole, as
+/// Linux's does on a GRO device, and the packet still leaves as its
+/// segments.
+#[test]
+fn a_tap_on_the_router_sees_merged_packets_and_they_still_leave_as_segments() {
+    let lab = Lab::new(1500, true);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    lab.r.dev_add_pack(net_core::PacketType::tap("router_tap", move |net, skb| {
+        s2.lock().unwrap().push((skb.len(), skb.has_frag_list()));
+        net.consume_skb(skb);
+        net_core::NetRx::Success
+    }));
+    let (forwarded, frames_in, retrans) = transfer(&lab, 1 << 20);
+    let seen = seen.lock().unwrap();
+    let biggest = seen.iter().map(|s| s.0).max().unwrap_or(0);
+    println!(
+        "R forwarded {forwarded} packets of {frames_in} frames; its tap saw up to {biggest} bytes in one"
+    );
+    assert!(forwarded * 4 < frames_in, "GRO merged at R");
+    assert!(biggest > 10_000, "the tap saw a merged packet whole");
+    assert!(seen.iter().all(|s| !s.1), "the tap's copy is one buffer");
+    assert_eq!(retrans, 0, "every segment reached B the first time");
+    assert_eq!(lab.r.mib.get(IpstatsMib::FragFails), 0);
 }
 
 /// With `ip_no_pmtu_disc` = 1 A's TCP sends without DF, so R, whose link
