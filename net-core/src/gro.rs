@@ -202,6 +202,10 @@ pub struct GsoSeg {
     /// header, which the transport fixes (`tcp_gso_segment()`: sequence
     /// number, flags, checksum).
     pub gso_size: u16,
+    /// Every segment keeps the first one's IP ID: a merged packet whose
+    /// segments came so (`SKB_GSO_TCP_FIXEDID`). Otherwise each takes the
+    /// first one's plus its index, as TCP numbered them.
+    pub fixedid: bool,
 }
 
 /// A registered packet offload (`struct packet_offload`).
@@ -363,6 +367,7 @@ impl Net {
         skb.frag_list_mut().splice_tail_init(&mut p.frags);
         skb.gso_size = p.gso_size;
         skb.gso_segs = p.count;
+        skb.gso_fixedid = p.ip_fixedid;
         skb.ip_summed = IpSummed::Unnecessary;
         offload.gro_complete(self, &mut skb, 0, &p);
         deliver(self, skb);

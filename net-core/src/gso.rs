@@ -78,8 +78,9 @@ impl Net {
         hdr[..hdr_len].copy_from_slice(&skb.data()[..hdr_len]);
         let (dev, protocol, priority, mark, tstamp) =
             (skb.dev, skb.protocol, skb.priority, skb.mark, skb.tstamp);
-        (skb.gso_size, skb.gso_segs) = (0, 0);
-        let mut at = GsoSeg { index: 0, last: rest.is_empty(), gso_size };
+        let fixedid = gso_size != 0 && skb.gso_fixedid;
+        (skb.gso_size, skb.gso_segs, skb.gso_fixedid) = (0, 0, false);
+        let mut at = GsoSeg { index: 0, last: rest.is_empty(), gso_size, fixedid };
         if let Some(o) = &offload {
             o.gso_segment(self, &mut skb, &at);
         }

@@ -131,6 +131,8 @@ pub struct Net {
     pub(crate) header_ops: RcuSlots<Vec<(u16, Arc<dyn HeaderOps>)>>,
     /// Packet offloads for GRO (`offload_base`), newest first.
     pub(crate) offload_base: spin::RwLock<Vec<Arc<crate::gro::PacketOffload>>>,
+    /// The netdevice notifier chain (`netdev_chain`), in registration order.
+    pub(crate) netdev_chain: spin::RwLock<Vec<crate::dev_notifier::NetdevNotifier>>,
     /// The `net_generic()` type map, one RCU-style pointer to it: readers
     /// follow it with one load; each assignment publishes a new map.
     generic: RcuSlots<Vec<(TypeId, Arc<dyn Any + Send + Sync>)>>,
@@ -179,6 +181,7 @@ impl Net {
             rx_poll_always: std::sync::atomic::AtomicBool::new(false),
             header_ops: RcuSlots::new(1),
             offload_base: spin::RwLock::new(Vec::new()),
+            netdev_chain: spin::RwLock::new(Vec::new()),
             generic: RcuSlots::new(1),
             timers: spin::Mutex::new(TimerBase::new(now)),
             timers_next_expiry: std::sync::atomic::AtomicU64::new(now),

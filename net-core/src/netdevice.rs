@@ -593,9 +593,13 @@ impl NetDev {
         self.qdisc.lock().len()
     }
 
-    /// Change the MTU (`dev_set_mtu()`): `EINVAL` outside `min_mtu..=max_mtu`
-    /// or when the driver refuses.
-    #[doc(alias = "dev_set_mtu")]
+    /// Change the MTU (`__dev_set_mtu()`): `EINVAL` outside
+    /// `min_mtu..=max_mtu` or when the driver refuses. Nobody is told: a
+    /// device in a namespace changes through [`Net::dev_set_mtu`], which
+    /// tells the notifier chain (routes cached with the old MTU go stale).
+    ///
+    /// [`Net::dev_set_mtu`]: crate::Net::dev_set_mtu
+    #[doc(alias = "__dev_set_mtu")]
     pub fn set_mtu(&self, mtu: u32) -> Result<(), crate::Errno> {
         if mtu < self.min_mtu || mtu > self.max_mtu {
             return Err(crate::Errno::EINVAL);

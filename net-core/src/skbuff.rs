@@ -207,6 +207,10 @@ pub struct SkBuff {
     /// How many segments GRO merged into this packet
     /// (`skb_shinfo(skb)->gso_segs`); 0 when `gso_size` is 0.
     pub gso_segs: u16,
+    /// The merged segments all carried one IP ID (DF lets a sender keep
+    /// it fixed), so the segments cut from this packet keep it too
+    /// (`SKB_GSO_TCP_FIXEDID` in `skb_shinfo(skb)->gso_type`).
+    pub gso_fixedid: bool,
     /// Further segments that travel with this one down to the device, each
     /// with its own transport header (`skb_shinfo(skb)->frag_list` of an
     /// `SKB_GSO_FRAGLIST` packet): see `net_core::gso`. Empty for every
@@ -569,6 +573,7 @@ impl SkBuff {
         self.priority = 0;
         self.gso_size = 0;
         self.gso_segs = 0;
+        self.gso_fixedid = false;
         self.sk = None; // skb_orphan()
         self.cb = SkbCb([0; SKB_CB_SIZE]);
     }
@@ -600,6 +605,7 @@ impl SkBuff {
             truesize: 0,
             gso_size: 0,
             gso_segs: 0,
+            gso_fixedid: false,
             frag_list: SkBuffHead::new(),
             cb: SkbCb([0; SKB_CB_SIZE]),
             cloned: Cell::new(false),
@@ -642,6 +648,7 @@ impl SkBuff {
         self.truesize = o.truesize;
         self.gso_size = o.gso_size;
         self.gso_segs = o.gso_segs;
+        self.gso_fixedid = o.gso_fixedid;
         self.cb = o.cb;
     }
 

@@ -663,6 +663,31 @@ impl std::fmt::Debug for Fib {
     }
 }
 
+// ANCHOR: fib_netdev_event
+/// What a device's change means for routing (`fib_netdev_event()`,
+/// net/ipv4/fib_frontend.c). A new MTU makes every cached route stale
+/// (`rt_cache_flush()`): a connected socket looks its route up again and
+/// sees the device's new MTU as the path MTU, lowering its MSS. Linux's
+/// `fib_sync_mtu()` also lowers path MTU exceptions above the new MTU;
+/// ours are capped by the device's MTU when a route is looked up.
+pub fn fib_netdev_event(ipv4: &crate::Ipv4, event: net_core::dev_notifier::NetdevEvent) {
+    match event {
+        net_core::dev_notifier::NetdevEvent::ChangeMtu { .. } => ipv4.fib.rt_genid_bump(),
+    }
+}
+// ANCHOR_END: fib_netdev_event
+
+/// `ip_fib_init()`'s `register_netdevice_notifier(&fib_netdev_notifier)`:
+/// put [`fib_netdev_event`] on the namespace's chain.
+pub fn ip_fib_init(net: &Net, ipv4: &std::sync::Arc<crate::Ipv4>) {
+    let ipv4 = std::sync::Arc::downgrade(ipv4);
+    net.register_netdevice_notifier(std::sync::Arc::new(move |_: &Net, event, _dev: &net_core::NetDev| {
+        if let Some(ipv4) = ipv4.upgrade() {
+            fib_netdev_event(&ipv4, event);
+        }
+    }));
+}
+
 // ---------------------------------------------------------------------------
 // Linux 0.99.15: the routing table as one sorted list.
 // ---------------------------------------------------------------------------

@@ -137,10 +137,10 @@ impl OffloadCallbacks for InetGro {
 
     /// The IPv4 half of segmenting a GSO packet (`inet_gso_segment()`):
     /// every segment but the first got the first one's header; give each
-    /// its own `tot_len`, its own IP ID (the first's plus its index,
-    /// unless DF lets every segment keep one fixed ID, as
-    /// `SKB_GSO_TCP_FIXEDID` does) and header checksum, updated for the
-    /// two fields where Linux sums the header again. The first segment's
+    /// its own `tot_len`, its own IP ID (the first's plus its index, as the
+    /// sending socket numbered them, unless a merged packet's segments all
+    /// kept one ID under DF: `SKB_GSO_TCP_FIXEDID`) and header checksum,
+    /// updated for the two fields where Linux sums the header again. The first segment's
     /// `tot_len` is its own again: GRO had made it the whole packet's.
     /// Then the transport fixes its header, for a packet GRO merged
     /// (`ops->callbacks.gso_segment`).
@@ -161,7 +161,7 @@ impl OffloadCallbacks for InetGro {
         let mut check = iph.check().to_ne_bytes();
         csum_replace2(&mut check, iph.tot_len().to_be_bytes(), tot_len.to_be_bytes());
         iph.set_tot_len(tot_len);
-        if !iph.df() {
+        if at.index != 0 && !(at.fixedid && iph.df()) {
             let id = iph.id();
             let new_id = id.wrapping_add(at.index);
             csum_replace2(&mut check, id.to_be_bytes(), new_id.to_be_bytes());

@@ -168,6 +168,11 @@ pub struct IpSendOpts {
     /// `ip_build_and_send_pkt()`: DF follows `df` alone, with no special case
     /// for datagrams of 68 bytes or less.
     pub append_data: bool,
+    /// The sending socket's own IP ID for this datagram (`inet_id`: Linux's
+    /// `ip_select_ident_segs()` with a connected socket numbers its
+    /// datagrams itself, DF or not); `None` leaves the choice to IP (0
+    /// under DF, else [`IpIdents`]).
+    pub id: Option<u16>,
 }
 
 /// `net.ipv4.ip_default_ttl` (Linux's default: [`IPDEFTTL`](crate::ip::IPDEFTTL), 64).
@@ -242,7 +247,9 @@ pub fn ip_queue_xmit(
     // alone.
     let dont_fragment = opts.df.unwrap_or(!ip_no_pmtu_disc(ipv4));
     let small = tot_len <= IPV4_MIN_MTU as usize && !opts.append_data;
-    let (frag_off, id) = if small || dont_fragment {
+    let (frag_off, id) = if let Some(id) = opts.id {
+        (if small || dont_fragment { IP_DF } else { 0 }, id)
+    } else if small || dont_fragment {
         (IP_DF, 0)
     } else if protocol == IPPROTO_TCP {
         (0, net.random.get_random_u32() as u16)

@@ -134,6 +134,7 @@ pub fn ipv4_init(net: &Arc<Net>) -> Arc<Ipv4> {
     net.net_assign_generic(ipv4.clone());
     eth::eth_init(net);
     arp::arp_init(net, &ipv4);
+    fib::ip_fib_init(net, &ipv4);
     ip_input::ip_init(net, &ipv4);
     inet_offload::ipv4_offload_init(net, &ipv4.offloads);
     icmp::icmp_init(net, &ipv4);

@@ -65,7 +65,7 @@ fn pattern(n: usize) -> Vec<u8> {
 }
 
 const FRAGMENTABLE: IpSendOpts =
-    IpSendOpts { ttl: None, tos: 0, df: Some(false), oif: None, append_data: false };
+    IpSendOpts { ttl: None, tos: 0, df: Some(false), oif: None, append_data: false, id: None };
 
 #[test]
 fn raw_protocol_receives_small_and_64k_datagrams() {

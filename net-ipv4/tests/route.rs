@@ -255,7 +255,7 @@ fn ttl_1_draws_time_exceeded() {
 #[test]
 fn df_and_too_big_draws_frag_needed() {
     let lab = Lab::new();
-    lab.r.dev_get_by_index(lab.r_eth1).unwrap().set_mtu(1000).unwrap();
+    lab.r.dev_set_mtu(&lab.r.dev_get_by_index(lab.r_eth1).unwrap(), 1000).unwrap();
     lab.send_a_to_b(&[0x5a; 1200], IpSendOpts { df: Some(true), ..Default::default() });
     lab.run_ms(100);
     assert!(lab.got_b.lock().unwrap().is_empty());

@@ -592,6 +592,13 @@ pub struct TcpSk {
     pub max_window: u32,
     /// `mss_cache`: current effective sending MSS.
     pub mss_cache: u16,
+    /// `icsk_pmtu_cookie`: the path MTU `mss_cache` was computed from
+    /// (`tcp_sync_mss()`); 0 before the first.
+    pub icsk_pmtu_cookie: u32,
+    /// `inet_id`: the IP ID of the next datagram this socket sends, DF or
+    /// not; random from `connect()` or the child's creation, then counted
+    /// up one per segment.
+    pub inet_id: u16,
     /// `advmss`: the MSS we advertise.
     pub advmss: u16,
     /// `window_clamp`: the largest window to advertise.
@@ -913,6 +920,8 @@ impl TcpSk {
             snd_wnd: 0,
             max_window: 0,
             mss_cache: TCP_MSS_DEFAULT,
+            icsk_pmtu_cookie: 0,
+            inet_id: 0,
             advmss: TCP_MSS_DEFAULT,
             window_clamp: 0,
             rcv_ssthresh: 0,

@@ -351,7 +351,7 @@ pub fn tcp_v4_do_rcv(
 /// The path MTU towards the socket's peer (`dst_mtu(__sk_dst_get(sk))`),
 /// from the socket's cached route; a listener has no peer, and 1500 stands
 /// in until there is a route.
-fn route_mtu(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) -> u32 {
+pub(crate) fn route_mtu(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) -> u32 {
     if tp.state == TcpState::Listen {
         return 1500;
     }
@@ -587,6 +587,9 @@ pub fn tcp_v4_connect(
         tp.write_seq = secure_tcp_seq(&tn.isn_key, net.now_ns(), saddr, daddr, sk.inet_num(), dport);
     }
     tp.tsoffset = secure_tcp_ts_off(tn, saddr, daddr);
+    // `atomic_set(&inet->inet_id, get_random_u16())`: where this
+    // connection's IP IDs start.
+    tp.inet_id = net.random.get_random_u32() as u16;
     tcp_connect(net, tn, sk, tp, rt.mtu);
     Ok(())
 }

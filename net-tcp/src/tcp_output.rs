@@ -246,9 +246,26 @@ pub fn tcp_sync_mss(tp: &mut TcpSk, pmtu: u32) -> u16 {
         mss = cutoff.max(68u32.saturating_sub(u32::from(tp.tcp_header_len)));
     }
     tp.mss_cache = mss.min(65535) as u16;
+    tp.icsk_pmtu_cookie = pmtu;
     tp.mss_cache
 }
 // ANCHOR_END: tcp_sync_mss
+
+/// The test at the top of Linux's `tcp_current_mss()`: when the route's
+/// MTU is no longer the one `mss_cache` was computed from
+/// (`dst_mtu(dst) != icsk_pmtu_cookie`: a device's MTU changed, a path
+/// MTU exception appeared or expired), compute it again. Ours looks at
+/// the socket's cached route, taken again if the routing generation moved
+/// (`__sk_dst_check()`).
+pub fn tcp_mtu_check(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
+    if tp.icsk_pmtu_cookie == 0 {
+        return;
+    }
+    let mtu = crate::tcp_ipv4::route_mtu(net, tn, sk, tp);
+    if mtu != tp.icsk_pmtu_cookie {
+        tcp_sync_mss(tp, mtu);
+    }
+}
 
 /// `tcp_current_mss()`: `mss_cache`, less the room SACK blocks take in the
 /// segments we are about to send (their options exceed `tcp_header_len`).
@@ -532,12 +549,17 @@ fn tcp_gso_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: Skb,
 
 /// Hand a segment (or a GSO packet) with its TCP header to IP along the
 /// socket's route: `icsk->icsk_af_ops->queue_xmit`, `ip_queue_xmit()`.
+/// The datagram takes the socket's next IP ID (`inet_id`), and a GSO
+/// packet one per segment (`ip_select_ident_segs()`).
 fn tcp_ip_queue_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) -> Result<(), Errno> {
     let (saddr, daddr) = (tp.inet_saddr, sk.inet_daddr());
+    let segs = 1 + skb.frag_list().len() as u16;
     let opts = IpSendOpts {
         oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0),
+        id: Some(tp.inet_id),
         ..IpSendOpts::default()
     };
+    tp.inet_id = tp.inet_id.wrapping_add(segs);
     match __sk_dst_check(net, tn, tp, daddr, opts.oif) {
         Some(rt) => ip_queue_xmit(net, &tn.ipv4, skb, &rt, saddr, daddr, IPPROTO_TCP, opts),
         None => ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts),
@@ -901,6 +923,7 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
             crate::tcp_ipv4::tcp_v4_mtu_reduced(net, tn, sk, tp, mtu);
         }
     }
+    tcp_mtu_check(net, tn, sk, tp);
     let mut cwnd_limited = false;
     // sk_can_gso(): gather the burst into GSO packets.
     let mut gso = tp.sk_gso.then(GsoBatch::default);
@@ -1393,6 +1416,7 @@ pub fn tcp_retransmit_skb(
     }
     // Sent before the path MTU dropped: resend only what fits now, the
     // rest as the next segment (`__tcp_retransmit_skb()`'s `tcp_fragment()`).
+    tcp_mtu_check(net, tn, sk, tp);
     let cur_mss = usize::from(tcp_current_mss(net, tp));
     if tp.tcp_rtx_queue[idx].len() > cur_mss {
         tcp_fragment_rtx(tp, idx, cur_mss);

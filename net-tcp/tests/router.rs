@@ -55,7 +55,7 @@ impl Lab {
         let r_eth1 = seg2.attach(&r, "eth1", [2, 0, 0, 0, 2, 1]);
         let b_eth0 = seg2.attach(&b, "eth0", [2, 0, 0, 0, 2, 2]).ifindex;
         r_eth0.set_gro(true);
-        r_eth1.set_mtu(r_eth1_mtu).expect("mtu");
+        r.dev_set_mtu(&r_eth1, r_eth1_mtu).expect("mtu");
         inet_addr_add(&a, &a4, a_eth0, A, 24).unwrap();
         inet_addr_add(&r, &r4, r_eth0.ifindex, Ipv4Addr::new(10, 0, 1, 1), 24).unwrap();
         inet_addr_add(&r, &r4, r_eth1.ifindex, Ipv4Addr::new(10, 0, 2, 1), 24).unwrap();
@@ -257,4 +257,25 @@ fn a_merged_packet_with_df_draws_frag_needed_and_the_sender_resends_smaller() {
 #[test]
 fn a_path_mtu_drop_without_gso_resends_what_was_in_flight_smaller() {
     frag_needed_case(false);
+}
+
+/// A's own device shrinks to MTU 1000 in the middle of a transfer (`ip
+/// link set eth0 mtu 1000`): `NETDEV_CHANGEMTU` makes the cached route
+/// stale (`fib_netdev_event()`), the next send finds the new path MTU and
+/// lowers the MSS (`tcp_current_mss()`'s `icsk_pmtu_cookie` test), and the
+/// stream carries on at 948 bytes a segment without a timeout.
+#[test]
+fn the_senders_own_mtu_drop_mid_transfer_lowers_the_mss() {
+    let lab = Lab::new(1500, true);
+    let (c, s) = lab.connect();
+    let data = common::Rng::bytes(23, 1 << 20);
+    let half = data.len() / 2;
+    assert!(lab.pump(&c, &s, &data[..half]) == data[..half], "first half");
+    assert_eq!(c.tcp_info().tcpi_snd_mss, 1448);
+    let dev = lab.a.dev_get_by_name("eth0").unwrap();
+    lab.a.dev_set_mtu(&dev, 1000).unwrap();
+    assert!(lab.pump(&c, &s, &data[half..]) == data[half..], "second half");
+    assert_eq!(c.tcp_info().tcpi_snd_mss, 1000 - 40 - 12);
+    assert_eq!(lab.a.mib.get(LinuxMib::TCPTimeouts), 0, "no RTO was needed");
+    assert_eq!(lab.a.mib.get(IpstatsMib::FragFails), 0, "no segment was cut to the old MSS after the change");
 }

@@ -49,7 +49,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let r_eth0 = seg1.attach(&r, "eth0", [2, 0, 0, 0, 1, 1]).ifindex;
     let r_eth1 = seg2.attach(&r, "eth1", [2, 0, 0, 0, 2, 1]);
     let b_eth0 = seg2.attach(&b, "eth0", [2, 0, 0, 0, 2, 2]).ifindex;
-    r_eth1.set_mtu(NARROW_MTU).map_err(|e| format!("ip link set eth1 mtu {NARROW_MTU}: {e}"))?;
+    r.dev_set_mtu(&r_eth1, NARROW_MTU).map_err(|e| format!("ip link set eth1 mtu {NARROW_MTU}: {e}"))?;
     let addr = |net: &Net, ipv4: &net_ipv4::Ipv4, dev: u32, ip: [u8; 4]| {
         inet_addr_add(net, ipv4, dev, ip.into(), 24).map_err(|e| format!("ip addr add: {e}"))
     };
