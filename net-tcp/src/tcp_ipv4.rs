@@ -589,7 +589,7 @@ pub fn tcp_v4_connect(
     tp.tsoffset = secure_tcp_ts_off(tn, saddr, daddr);
     // `atomic_set(&inet->inet_id, get_random_u16())`: where this
     // connection's IP IDs start.
-    tp.inet_id = net.random.get_random_u32() as u16;
+    sk.inet_id.store(net.random.get_random_u32() as u16, std::sync::atomic::Ordering::Relaxed);
     tcp_connect(net, tn, sk, tp, rt.mtu);
     Ok(())
 }
@@ -644,7 +644,7 @@ pub fn tcp_v4_err(net: &Net, tn: &TcpNet, err: &IcmpErr<'_>) {
     let Some(mut tp) = sk.lock.try_lock() else {
         if frag_needed && err.info >= 68 {
             net_ipv4::route::update_pmtu(net, &tn.ipv4, sk.inet_daddr(), err.info);
-            sk.mtu_info.store(err.info, std::sync::atomic::Ordering::Release);
+            sk.mtu_info.store(err.info.min(65535) as u16, std::sync::atomic::Ordering::Release);
         } else {
             net.mib.inc(LinuxMib::LockDroppedIcmps);
         }

@@ -341,7 +341,7 @@ pub fn tcp_create_openreq_child(
         tcp_initialize_rcv_mss(&mut tp);
         // tcp_v4_syn_recv_sock(): the child numbers its own IP IDs from a
         // random start (`newinet->inet_id = get_random_u16()`).
-        tp.inet_id = net.random.get_random_u32() as u16;
+        child.inet_id.store(net.random.get_random_u32() as u16, Ordering::Relaxed);
 
         // The SYN-ACK the request sent, in flight until this ACK.
         tp.write_seq = req.snt_isn;

@@ -246,7 +246,7 @@ pub fn tcp_sync_mss(tp: &mut TcpSk, pmtu: u32) -> u16 {
         mss = cutoff.max(68u32.saturating_sub(u32::from(tp.tcp_header_len)));
     }
     tp.mss_cache = mss.min(65535) as u16;
-    tp.icsk_pmtu_cookie = pmtu;
+    tp.icsk_pmtu_cookie = pmtu.min(65535) as u16;
     tp.mss_cache
 }
 // ANCHOR_END: tcp_sync_mss
@@ -254,15 +254,20 @@ pub fn tcp_sync_mss(tp: &mut TcpSk, pmtu: u32) -> u16 {
 /// The test at the top of Linux's `tcp_current_mss()`: when the route's
 /// MTU is no longer the one `mss_cache` was computed from
 /// (`dst_mtu(dst) != icsk_pmtu_cookie`: a device's MTU changed, a path
-/// MTU exception appeared or expired), compute it again. Ours looks at
-/// the socket's cached route, taken again if the routing generation moved
-/// (`__sk_dst_check()`).
+/// MTU exception appeared or expired), compute it again. Ours reads the
+/// socket's cached route (`__sk_dst_get()`), taken again first if the
+/// routing generation moved (`__sk_dst_check()`).
 pub fn tcp_mtu_check(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) {
     if tp.icsk_pmtu_cookie == 0 {
         return;
     }
-    let mtu = crate::tcp_ipv4::route_mtu(net, tn, sk, tp);
-    if mtu != tp.icsk_pmtu_cookie {
+    let genid = tn.ipv4.fib.rt_genid();
+    let cached = tp.sk_dst_cache.as_ref().filter(|(_, g, _)| *g == genid).map(|(rt, _, _)| rt.mtu);
+    let mtu = match cached {
+        Some(mtu) => mtu,
+        None => crate::tcp_ipv4::route_mtu(net, tn, sk, tp),
+    };
+    if mtu.min(65535) != u32::from(tp.icsk_pmtu_cookie) {
         tcp_sync_mss(tp, mtu);
     }
 }
@@ -556,10 +561,10 @@ fn tcp_ip_queue_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, skb: 
     let segs = 1 + skb.frag_list().len() as u16;
     let opts = IpSendOpts {
         oif: Some(sk.skc_bound_dev_if.load(std::sync::atomic::Ordering::Relaxed)).filter(|&d| d != 0),
-        id: Some(tp.inet_id),
+        id: Some(sk.inet_id.load(std::sync::atomic::Ordering::Relaxed)),
         ..IpSendOpts::default()
     };
-    tp.inet_id = tp.inet_id.wrapping_add(segs);
+    sk.inet_id.store(opts.id.unwrap_or(0).wrapping_add(segs), std::sync::atomic::Ordering::Relaxed);
     match __sk_dst_check(net, tn, tp, daddr, opts.oif) {
         Some(rt) => ip_queue_xmit(net, &tn.ipv4, skb, &rt, saddr, daddr, IPPROTO_TCP, opts),
         None => ip_build_and_send_pkt(net, &tn.ipv4, skb, saddr, daddr, IPPROTO_TCP, opts),
@@ -918,7 +923,7 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
     // Read first: the swap is a locked instruction, and nearly always
     // there is nothing to take.
     if sk.mtu_info.load(std::sync::atomic::Ordering::Relaxed) != 0 {
-        let mtu = sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel);
+        let mtu = u32::from(sk.mtu_info.swap(0, std::sync::atomic::Ordering::AcqRel));
         if mtu != 0 {
             crate::tcp_ipv4::tcp_v4_mtu_reduced(net, tn, sk, tp, mtu);
         }
