@@ -309,35 +309,7 @@ fn a_packet_stays_under_64_kib() {
 }
 
 fn pump(lab: &TwoHosts, c: &TcpSocket, s: &TcpSocket, data: &[u8]) -> Vec<u8> {
-    let (mut sent, mut got) = (0usize, Vec::with_capacity(data.len()));
-    let mut buf = vec![0u8; 65536];
-    for _ in 0..1_000_000 {
-        let mut progress = 0;
-        while sent < data.len() {
-            match c.send(&data[sent..(sent + (1 << 20)).min(data.len())]) {
-                Ok(n) if n > 0 => {
-                    sent += n;
-                    progress += n;
-                }
-                _ => break,
-            }
-        }
-        progress += lab.a.poll() + lab.b.poll();
-        while let Ok(n) = s.recv(&mut buf) {
-            assert!(n > 0);
-            got.extend_from_slice(&buf[..n]);
-            progress += n;
-        }
-        if got.len() == data.len() {
-            return got;
-        }
-        if progress == 0 {
-            let next =
-                [lab.a.next_event_ns(), lab.b.next_event_ns()].into_iter().flatten().min().expect("stuck");
-            lab.clock.set_ns(next.max(lab.clock.now_ns() + 1));
-        }
-    }
-    panic!("transfer never finished: sent {sent}, got {}", got.len());
+    common::pump(&[&lab.a, &lab.b], &lab.clock, c, s, data)
 }
 
 /// Two hosts with TCP, a sending with GSO and b receiving with GRO (no

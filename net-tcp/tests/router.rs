@@ -99,43 +99,7 @@ impl Lab {
 
     /// Send `data` from `c`, read it at `s`, in virtual time.
     fn pump(&self, c: &TcpSocket, s: &TcpSocket, data: &[u8]) -> Vec<u8> {
-        let (mut sent, mut got) = (0usize, Vec::with_capacity(data.len()));
-        let mut buf = vec![0u8; 65536];
-        for _ in 0..1_000_000 {
-            let mut progress = 0;
-            while sent < data.len() {
-                match c.send(&data[sent..]) {
-                    Ok(n) if n > 0 => {
-                        sent += n;
-                        progress += n;
-                    }
-                    _ => break,
-                }
-            }
-            progress += self.hosts().iter().map(|h| h.poll()).sum::<usize>();
-            while let Ok(n) = s.recv(&mut buf) {
-                assert!(n > 0);
-                got.extend_from_slice(&buf[..n]);
-                progress += n;
-            }
-            if got.len() == data.len() {
-                return got;
-            }
-            if progress == 0 {
-                let Some(next) = self.hosts().iter().filter_map(|h| h.next_event_ns()).min() else {
-                    panic!(
-                        "stuck with nothing pending: sent {sent}, got {}, client {:?} ({:?}), server {:?}\n{}",
-                        got.len(),
-                        c.state(),
-                        c.send(b""),
-                        s.state(),
-                        self.a.mib.snapshot().proc_net_netstat()
-                    );
-                };
-                self.clock.set_ns(next.max(self.clock.now_ns() + 1));
-            }
-        }
-        panic!("transfer never finished: sent {sent}, got {}", got.len());
+        common::pump(&self.hosts(), &self.clock, c, s, data)
     }
 }
 

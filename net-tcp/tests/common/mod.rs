@@ -189,3 +189,54 @@ pub fn connected_pair(
     }
     panic!("no connection within 100 ms");
 }
+
+/// Send `data` from `c` and read it at `s`, polling `hosts` on `clock`'s
+/// virtual time, jumping to the next event whenever nothing moved; the
+/// bytes `s` read. The application writes at most 1 MiB a call and reads
+/// into a 64 KiB buffer. Panics, with both sockets' states and the
+/// sender's counters, if everything goes idle with bytes missing.
+pub fn pump(
+    hosts: &[&Arc<Net>],
+    clock: &Clock,
+    c: &net_tcp::TcpSocket,
+    s: &net_tcp::TcpSocket,
+    data: &[u8],
+) -> Vec<u8> {
+    let (mut sent, mut got) = (0usize, Vec::with_capacity(data.len()));
+    let mut buf = vec![0u8; 65536];
+    for _ in 0..1_000_000 {
+        let mut progress = 0;
+        while sent < data.len() {
+            match c.send(&data[sent..(sent + (1 << 20)).min(data.len())]) {
+                Ok(n) if n > 0 => {
+                    sent += n;
+                    progress += n;
+                }
+                _ => break,
+            }
+        }
+        progress += hosts.iter().map(|h| h.poll()).sum::<usize>();
+        while let Ok(n) = s.recv(&mut buf) {
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+            progress += n;
+        }
+        if got.len() == data.len() {
+            return got;
+        }
+        if progress == 0 {
+            let Some(next) = hosts.iter().filter_map(|h| h.next_event_ns()).min() else {
+                panic!(
+                    "stuck with nothing pending: sent {sent}, got {}, client {:?} ({:?}), server {:?}\n{}",
+                    got.len(),
+                    c.state(),
+                    c.send(b""),
+                    s.state(),
+                    hosts[0].mib.snapshot().proc_net_netstat()
+                );
+            };
+            clock.set_ns(next.max(clock.now_ns() + 1));
+        }
+    }
+    panic!("transfer never finished: sent {sent}, got {}", got.len());
+}
