@@ -353,8 +353,11 @@ pub fn ip_finish_output(net: &Net, ipv4: &Ipv4, skb: Skb, rt: &Rtable) -> Result
 // ANCHOR: ip_finish_output_gso
 /// A GSO packet whose segments fit the MTU goes on whole; one whose
 /// segments do not is split into them here (`skb_gso_segment()`) and each
-/// goes through [`ip_fragment`]: fragmented without DF, dropped with
-/// "fragmentation needed" with it. The first error is returned.
+/// goes through [`ip_fragment`]: fragmented without DF (a last segment
+/// that fits leaves as one "fragment" at offset 0 without MF, a whole
+/// datagram, counted in `FragOKs` and `FragCreates` as Linux counts it),
+/// dropped with "fragmentation needed" with DF. The first error is
+/// returned.
 ///
 /// Mirrors `ip_finish_output_gso()` (net/ipv4/ip_output.c); the check is
 /// `skb_gso_validate_network_len()`.
@@ -365,11 +368,7 @@ fn ip_finish_output_gso(net: &Net, ipv4: &Ipv4, skb: Skb, mtu: u32, rt: &Rtable)
     let mut segs = net.skb_gso_segment(skb);
     let mut ret = Ok(());
     while let Some(seg) = segs.dequeue() {
-        let r = if seg.len() > mtu as usize {
-            ip_fragment(net, ipv4, seg, mtu, rt)
-        } else {
-            ip_finish_output2(net, ipv4, seg, rt)
-        };
+        let r = ip_fragment(net, ipv4, seg, mtu, rt);
         if ret.is_ok() {
             ret = r;
         }
