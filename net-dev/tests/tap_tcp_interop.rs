@@ -8,7 +8,9 @@
 //! kernel's end of the TAP (`tap0`, 10.78.0.1/24) lives there, linnet
 //! (10.78.0.2/24, on a system clock) drives the fd from this process with
 //! a host-loop thread while other threads make blocking socket calls. The
-//! kernel side is `python3` run with `ip netns exec`. Guards delete the
+//! kernel side is `python3` run with `ip netns exec`. The path MTU test
+//! adds a second namespace (`…-pmtu-far`) behind the first, joined by a
+//! veth pair the first namespace's kernel routes to. Guards delete the
 //! namespace and kill the children (by PID) however a test ends; every
 //! loop is bounded in count and time; the tests take a lock so they run
 //! one at a time (they measure throughput).
@@ -837,4 +839,106 @@ fn short_connections_1000_sequential_100_concurrent() {
     );
     lab.finish("short");
     println!("[short] passed in {:.1?}", started.elapsed());
+}
+
+/// Test 4: linnet behind a Linux router whose next link is narrower. The
+/// namespace's kernel forwards from tap0 to a veth (`vk`, MTU 1000) into a
+/// second namespace, where python listens on 10.79.0.2; the far end's own
+/// MTU is 1500, so it offers MSS 1460 and linnet sends 1,448-byte
+/// segments with DF. The kernel drops them in `ip_forward()` and sends
+/// linnet ICMP "fragmentation needed" (mtu 1000); linnet must lower its
+/// MSS to 948 and resend what was in flight in pieces that fit
+/// (`tcp_v4_mtu_reduced()`, `tcp_simple_retransmit()`), or the upload
+/// never finishes.
+#[test]
+fn upload_through_a_kernel_router_to_a_narrower_link() {
+    if netns::skip("tap_tcp_interop", TOOLS) {
+        return;
+    }
+    let _one = serial();
+    let started = Instant::now();
+    let lab = Lab::new("pmtu", None);
+    let far = NetnsGuard::create(&format!("linnet-tcp-{}-pmtu-far", std::process::id()));
+    let far_addr = Ipv4Addr::new(10, 79, 0, 2);
+    lab.ns.exec_ok(&["ip", "link", "add", "vk", "type", "veth", "peer", "name", "vp", "netns", far.name()]);
+    lab.ns.exec_ok(&["ip", "link", "set", "vk", "mtu", "1000", "up"]);
+    lab.ns.exec_ok(&["ip", "addr", "add", "10.79.0.1/24", "dev", "vk"]);
+    lab.ns.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    far.exec_ok(&["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+    far.exec_ok(&["ip", "link", "set", "lo", "up"]);
+    far.exec_ok(&["ip", "link", "set", "vp", "up"]);
+    far.exec_ok(&["ip", "addr", "add", "10.79.0.2/24", "dev", "vp"]);
+    far.exec_ok(&["ip", "route", "add", "default", "via", "10.79.0.1"]);
+    let ipv4 = lab.net.net_generic_arc::<net_ipv4::Ipv4>().expect("IPv4");
+    ipv4.fib
+        .fib_table_insert(net_ipv4::fib::FibRoute::unicast(
+            Ipv4Addr::new(10, 79, 0, 0),
+            24,
+            Some(KERNEL),
+            lab.ifindex,
+        ))
+        .expect("ip route add 10.79.0.0/24 via 10.78.0.1");
+
+    const PORT: u16 = 5005;
+    let size = 4 * MIB;
+    let limit = Duration::from_secs(60);
+    let args = [
+        "server".to_string(),
+        far_addr.to_string(),
+        PORT.to_string(),
+        "recv".into(),
+        size.to_string(),
+        "5".into(),
+    ];
+    let mut argv = vec!["python3", "-c", PY_BULK];
+    argv.extend(args.iter().map(String::as_str));
+    let child = far.spawn(&argv);
+    let before = lab.net.mib.snapshot();
+    let (sent, out) = lab.with_host(limit, || {
+        let sent = (|| {
+            let to = SocketAddrV4::new(far_addr, PORT);
+            let mut c = None;
+            for _ in 0..100 {
+                let s = lab.socket();
+                match s.connect(to) {
+                    Ok(()) => {
+                        c = Some(s);
+                        break;
+                    }
+                    Err(Errno::ECONNREFUSED) => std::thread::sleep(Duration::from_millis(50)),
+                    Err(e) => return Err(format!("connect {to}: {e:?}")),
+                }
+            }
+            let c = c.ok_or_else(|| format!("connect {to}: refused 100 times"))?;
+            let mss_before = c.tcp_info().tcpi_snd_mss;
+            let crc = send_pattern(&c, size, 0x5eed_0005)?;
+            c.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e:?}"))?;
+            match recv_all(&c, 0)? {
+                (0, _) => Ok((crc, mss_before, c.tcp_info().tcpi_snd_mss)),
+                (n, _) => Err(format!("{n} unexpected bytes from the server")),
+            }
+        })();
+        (sent, child.finish(limit))
+    });
+    let r = py_result("upload through the router", &out);
+    let (crc, mss_before, mss_after) = sent.unwrap_or_else(|e| panic!("{e}\npython: {r:?}"));
+    let router = lab.ns.exec(&["nstat", "-asz", "IpFragFails", "IcmpOutDestUnreachs"]);
+    println!(
+        "[pmtu] linnet → kernel router (vk mtu 1000) → python: {} MiB in {} s, CRC-32 equal; MSS {mss_before} → \
+         {mss_after}\n[pmtu] router: {}\n{}",
+        size / MIB,
+        r[2],
+        String::from_utf8_lossy(&router.stdout).trim(),
+        lab.counters(&before)
+    );
+    assert_eq!(r[0], size.to_string(), "the far end received a different byte count");
+    assert_eq!(r[1], crc.to_string(), "the far end's CRC-32 differs from what linnet sent");
+    assert_eq!(mss_before, 1448, "the far end offered MSS 1460 (1448 with timestamps)");
+    assert_eq!(mss_after, 1000 - 40 - 12, "linnet took the router's MTU");
+    let icmp = lab.net.mib.snapshot().get(net_core::snmp::IcmpMsg::In(3))
+        - before.get(net_core::snmp::IcmpMsg::In(3));
+    assert!(icmp >= 1, "linnet heard fragmentation needed from the kernel");
+    drop(far);
+    lab.finish("pmtu");
+    println!("[pmtu] passed in {:.1?}", started.elapsed());
 }
