@@ -270,7 +270,7 @@ impl Net {
         // still sends it on as the segments it was. Linux's af_packet
         // copies from the frags instead (`skb_copy_bits()`).
         let linear = (skb.has_frag_list() && self.ptype_all_count.load(Ordering::Relaxed) != 0)
-            .then(|| skb.skb_copy_linear());
+            .then(|| skb.skb_copy());
 
         let t = self.ptype.read();
         let mut pt_prev: Option<&PacketType> = None;

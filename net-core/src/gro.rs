@@ -31,10 +31,12 @@
 //!   keep the merged frames on a list while they are held and send the
 //!   packet up with them on its frag list (`napi_gro_complete()`); TCP
 //!   queues an in-order packet's pieces as they are, and the paths that
-//!   read a packet whole (forwarding, a socket not in ESTABLISHED, a
-//!   segment TCP trims or puts out of order) copy them into one buffer
-//!   first (`skb_linearize()`). So does `netif_receive_skb()` before a
-//!   tap sees the packet, so taps (tcpdump) see one run of bytes.
+//!   read a packet whole (a socket not in ESTABLISHED, a segment TCP trims
+//!   or puts out of order) copy them into one buffer first
+//!   (`skb_linearize()`). A tap (tcpdump) sees one run of bytes too:
+//!   `netif_receive_skb()` gives it a copy (`skb_copy()`), and the packet
+//!   goes on chained. Forwarded, it stays chained, and the output path
+//!   splits it into its segments again (`net_core::gso`).
 //! - Held packets go up at the end of every poll of the device. Linux keeps
 //!   a busy device's packets for up to a jiffy across polls
 //!   (`napi_gro_flush(napi, HZ >= 1000)`); we never hold one past the
@@ -353,8 +355,8 @@ impl Net {
     /// describe the whole (`inet_gro_complete()`, then
     /// `tcp4_gro_complete()`), and `gso_size`/`gso_segs` say what it was.
     /// No payload is copied here: a layer that must read the packet as one
-    /// run of bytes calls `skb_linearize()` (a tap does, in
-    /// `netif_receive_skb()`).
+    /// run of bytes calls `skb_linearize()`, or, as a tap does in
+    /// `netif_receive_skb()`, reads a copy (`skb_copy()`).
     fn napi_gro_complete(&self, mut p: GroHeld, deliver: &impl Fn(&Net, Skb)) {
         if p.count == 1 {
             return deliver(self, p.skb);

@@ -10,6 +10,13 @@
 //! `inet_gso_segment()` then fixes per segment (`tot_len`, the IP ID, the
 //! header checksum).
 //!
+//! The same split serves a packet GRO merged that a router sends on
+//! (Linux's `skb_segment()` of an `SKB_GSO_TCPV4` packet): its frag list
+//! holds payloads only, so each segment also gets the first one's TCP
+//! header, which `tcp_gso_segment()` fixes; and `ip_finish_output_gso()`
+//! splits a GSO packet whose segments exceed the route's MTU before it
+//! fragments them ([`skb_gso_validate_network_len`]).
+//!
 //! # What it is for
 //!
 //! At MTU 1500 a bulk sender's every 1448 bytes would run `ip_queue_xmit()`,

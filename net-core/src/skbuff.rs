@@ -211,10 +211,13 @@ pub struct SkBuff {
     /// it fixed), so the segments cut from this packet keep it too
     /// (`SKB_GSO_TCP_FIXEDID` in `skb_shinfo(skb)->gso_type`).
     pub gso_fixedid: bool,
-    /// Further segments that travel with this one down to the device, each
-    /// with its own transport header (`skb_shinfo(skb)->frag_list` of an
-    /// `SKB_GSO_FRAGLIST` packet): see `net_core::gso`. Empty for every
-    /// other skb; never copied by a clone.
+    /// Further segments that travel with this one
+    /// (`skb_shinfo(skb)->frag_list`): on the way down, TCP's burst, each
+    /// with its own transport header (an `SKB_GSO_FRAGLIST` packet); on
+    /// the way up, the payloads GRO merged behind the first frame, whose
+    /// headers describe the whole (`gso_size` set). See `net_core::gso`
+    /// and `net_core::gro`. Empty for every other skb; never copied by a
+    /// clone.
     frag_list: SkBuffHead,
     /// The control block (`skb->cb`).
     cb: SkbCb,
@@ -405,23 +408,6 @@ impl Deref for Skb {
 impl DerefMut for Skb {
     fn deref_mut(&mut self) -> &mut SkBuff {
         &mut self.0
-    }
-}
-
-impl Skb {
-    /// A private copy with the frag list's bytes brought into one buffer,
-    /// for a reader that wants the packet as one run of bytes while the
-    /// packet itself goes on chained (`skb_copy()` of a packet with frags).
-    pub fn skb_copy_linear(&self) -> Skb {
-        let mut c = self.clone();
-        let extra = self.frag_list.bytes();
-        // The clone shares the buffer, so this makes it a private one.
-        let room = c.tailroom();
-        c.realloc_buf(0, extra.saturating_sub(room));
-        for f in self.frag_list.iter() {
-            c.put_data(f.data());
-        }
-        c
     }
 }
 
@@ -833,9 +819,11 @@ impl SkBuff {
     /// Mirrors `skb_linearize()` (`__pskb_pull_tail(skb, skb->data_len)`),
     /// which callers use before code that reads a packet as one run of
     /// bytes. A received GRO packet keeps its merged payloads on the frag
-    /// list; only paths that read it whole (a tap, a second handler,
-    /// forwarding, a socket not in ESTABLISHED, a segment TCP trims or
-    /// queues out of order) pay for this copy.
+    /// list; only paths that read it whole (a second handler, a socket not
+    /// in ESTABLISHED, a segment TCP trims or queues out of order) pay for
+    /// this copy. A tap reads a copy instead ([`SkBuff::skb_copy`]), and
+    /// forwarding keeps the packet chained: the output path splits it
+    /// back into its segments (`net_core::gso`).
     pub fn skb_linearize(&mut self) {
         if !self.has_frag_list() {
             return;
@@ -1219,9 +1207,13 @@ impl SkBuff {
         self.make_unique(nhead);
     }
 
-    /// A private copy of the whole buffer and header (`skb_copy()`).
+    /// A private copy of the header and all the data (`skb_copy()`): the
+    /// buffer, and the frag list's bytes behind it, so the copy is one
+    /// linear packet, as Linux's is. A tap on a GRO device reads a merged
+    /// packet this way while the packet itself goes on chained.
     pub fn skb_copy(&self) -> Skb {
-        let mut n = alloc_skb(self.end as usize);
+        let extra = self.frag_list.bytes();
+        let mut n = alloc_skb(self.end as usize + extra);
         let cap = n.end;
         n.copy_header_from(self);
         n.end = cap;
@@ -1229,6 +1221,9 @@ impl SkBuff {
         let t = self.tail as usize;
         let from = if self.shared() { (self.nohdr as usize).min(t) } else { 0 };
         n.buf_mut()[from..t].copy_from_slice(self.bytes(from, t));
+        for f in self.frag_list.iter() {
+            n.put_data(f.data());
+        }
         n
     }
 
@@ -1568,6 +1563,25 @@ mod tests {
         drop(skb);
         let again = alloc_skb(64);
         assert_eq!(again.cb::<FakeTcpCb>().seq, 0, "a recycled head has a clean cb");
+    }
+
+    /// `skb_copy()` of a chained packet (a GRO packet, as a tap reads it)
+    /// is one linear packet with every byte, and leaves the original
+    /// chained.
+    #[test]
+    fn skb_copy_of_a_chained_packet_is_linear_and_whole() {
+        let mut head = alloc_skb(64);
+        head.put_data(b"head:");
+        for part in [&b"one,"[..], b"two,", b"three"] {
+            let mut f = alloc_skb(16);
+            f.put_data(part);
+            head.frag_list_mut().queue_tail(f);
+        }
+        let copy = head.skb_copy();
+        assert_eq!(copy.data(), b"head:one,two,three");
+        assert!(!copy.has_frag_list());
+        assert_eq!(head.len(), 5, "the original keeps its head");
+        assert_eq!(head.frag_list_len(), 13, "and its chain");
     }
 
     #[test]
