@@ -140,10 +140,10 @@ impl OffloadCallbacks for InetGro {
     /// its own `tot_len`, its own IP ID (the first's plus its index, as the
     /// sending socket numbered them, unless a merged packet's segments all
     /// kept one ID under DF: `SKB_GSO_TCP_FIXEDID`) and header checksum,
-    /// updated for the two fields where Linux sums the header again. The first segment's
-    /// `tot_len` is its own again: GRO had made it the whole packet's.
-    /// Then the transport fixes its header, for a packet GRO merged
-    /// (`ops->callbacks.gso_segment`).
+    /// updated for the two fields where Linux sums the header again. The
+    /// first segment's `tot_len` is its own again: GRO had made it the
+    /// whole packet's. Then the transport fixes its header, for a packet
+    /// GRO merged (`ops->callbacks.gso_segment`).
     fn gso_segment(&self, net: &Net, seg: &mut Skb, at: &GsoSeg) {
         let Ok(off) = usize::try_from(seg.network_offset()) else { return };
         let tot_len = (seg.len().saturating_sub(off)).min(0xffff) as u16;

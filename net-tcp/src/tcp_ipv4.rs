@@ -695,8 +695,7 @@ pub fn tcp_v4_mtu_reduced(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, 
     let old = tp.mss_cache;
     tcp_sync_mss(tp, mtu);
     if tp.mss_cache < old {
-        let mss = crate::tcp_output::tcp_current_mss(net, tp);
-        crate::tcp_input::fastretrans::tcp_simple_retransmit(net, tn, sk, tp, mss);
+        crate::tcp_input::fastretrans::tcp_simple_retransmit(net, tn, sk, tp);
     }
 }
 

@@ -174,7 +174,8 @@ impl OffloadCallbacks for Tcpv4Offload {
         let Some(thlen) = seg.data().get(off..).and_then(TcpHdr::new_checked).map(|th| th.hdrlen()) else {
             return;
         };
-        let seg_len = seg.len() - off;
+        let payload_len = seg.len() - off - thlen;
+        let payload_sum = csum_partial(&seg.data()[off + thlen..], Wsum::ZERO);
         // Only the header is written: the payload may be shared.
         let d = seg.data_mut_head(off + thlen);
         let Some(mut th) = TcpHdr::new_checked(&mut d[off..]) else { return };
@@ -187,12 +188,7 @@ impl OffloadCallbacks for Tcpv4Offload {
             flags &= !(TCPHDR_FIN | TCPHDR_PSH);
         }
         th.set_flags(flags);
-        th.set_check(Sum16::ZERO);
-        let sum = csum_partial(&seg.data()[off..], Wsum::ZERO);
-        let check = tcp_v4_check(seg_len as u16, saddr, daddr, sum);
-        if let Some(mut th) = TcpHdr::new_checked(&mut seg.data_mut_head(off + thlen)[off..]) {
-            th.set_check(check);
-        }
+        th.fill_checksum_split(saddr, daddr, payload_len, payload_sum);
     }
 }
 // ANCHOR_END: tcp_gro_receive

@@ -847,63 +847,73 @@ fn tcp_nagle_test(tp: &TcpSk, len: usize, flags: u8, mss: u16, nonagle: u8) -> b
 }
 // ANCHOR_END: tcp_nagle_test
 
-/// Cut `skb` after `len` payload bytes and return the tail half, which
-/// takes the rest of the payload, the FIN and the PSH; everything else in
-/// its control block (send time, SACK state) is the head's. The part of
-/// `tcp_fragment()` (net/ipv4/tcp_output.c) both queues share.
-fn tcp_skb_split(skb: &mut Skb, len: usize) -> Skb {
-    let cb = *TCP_SKB_CB(skb);
-    let mut tail = tcp_stream_alloc_skb(skb.len() - len);
-    tail.put_data(&skb.data()[len..]);
-    skb.trim(len);
-    let split = cb.seq.wrapping_add(len as u32);
-    let h = TCP_SKB_CB_mut(skb);
-    h.end_seq = split;
-    h.tcp_flags = cb.tcp_flags & !(TCPHDR_FIN | TCPHDR_PSH);
-    let t = TCP_SKB_CB_mut(&mut tail);
-    *t = cb;
-    t.seq = split;
-    tail
+/// Which queue [`tcp_fragment`] cuts in (`enum tcp_queue`).
+enum TcpQueue {
+    /// `TCP_FRAG_IN_WRITE_QUEUE`: the head of the write queue, not yet sent.
+    WriteQueue,
+    /// `TCP_FRAG_IN_RTX_QUEUE`: the sent skb at this index of the
+    /// retransmit queue.
+    RtxQueue(usize),
 }
 
-/// Split the head of the write queue so that it holds `mss` bytes of
-/// payload (`tcp_fragment()`, `TCP_FRAG_IN_WRITE_QUEUE`); the rest becomes
-/// the new head. The FIN, if any, stays with the tail half.
-fn tcp_fragment(tp: &mut TcpSk, mss: usize) {
-    let Some(mut skb) = tp.sk_write_queue.dequeue() else { return };
-    let tail = tcp_skb_split(&mut skb, mss);
-    tp.sk_wmem_queued += tail.truesize as usize;
-    tp.sk_write_queue.queue_head(tail);
-    tp.sk_write_queue.queue_head(skb);
+// ANCHOR: tcp_fragment
+/// Cut an skb after `len` payload bytes (`tcp_fragment()`): the tail half,
+/// queued right behind it, takes the rest of the payload, the FIN and the
+/// PSH; everything else in its control block (send time, SACK state) is
+/// the head's. The write queue's head is cut to the MSS before it is sent;
+/// a sent skb is cut after a path MTU drop, so that it goes again in
+/// pieces of the new size, and then one segment in flight becomes two,
+/// and so do the counts its SACK state is in (`tcp_adjust_pcount()`).
+fn tcp_fragment(tp: &mut TcpSk, queue: TcpQueue, len: usize) {
+    let cut = |skb: &mut Skb| {
+        let cb = *TCP_SKB_CB(skb);
+        let mut tail = tcp_stream_alloc_skb(skb.len() - len);
+        tail.put_data(&skb.data()[len..]);
+        skb.trim(len);
+        let split = cb.seq.wrapping_add(len as u32);
+        let h = TCP_SKB_CB_mut(skb);
+        h.end_seq = split;
+        h.tcp_flags = cb.tcp_flags & !(TCPHDR_FIN | TCPHDR_PSH);
+        let t = TCP_SKB_CB_mut(&mut tail);
+        *t = cb;
+        t.seq = split;
+        tail
+    };
+    match queue {
+        TcpQueue::WriteQueue => {
+            let Some(mut skb) = tp.sk_write_queue.dequeue() else { return };
+            if skb.len() <= len {
+                tp.sk_write_queue.queue_head(skb);
+                return;
+            }
+            let tail = cut(&mut skb);
+            tp.sk_wmem_queued += tail.truesize as usize;
+            tp.sk_write_queue.queue_head(tail);
+            tp.sk_write_queue.queue_head(skb);
+        }
+        TcpQueue::RtxQueue(idx) => {
+            let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return };
+            if skb.len() <= len {
+                return;
+            }
+            let tail = cut(skb);
+            let sacked = TCP_SKB_CB(&tail).sacked;
+            tp.packets_out += 1;
+            if sacked & TCPCB_SACKED_RETRANS != 0 {
+                tp.retrans_out += 1;
+            }
+            if sacked & TCPCB_LOST != 0 {
+                tp.lost_out += 1;
+            }
+            if sacked & TCPCB_SACKED_ACKED != 0 {
+                tp.sacked_out += 1;
+            }
+            tp.sk_wmem_queued += tail.truesize as usize;
+            tp.tcp_rtx_queue.insert(idx + 1, tail);
+        }
+    }
 }
-
-// ANCHOR: tcp_fragment_rtx
-/// Split the sent skb at `idx` of the retransmit queue after `len` payload
-/// bytes (`tcp_fragment()`, `TCP_FRAG_IN_RTX_QUEUE`): after a path MTU
-/// drop, a segment sent at the old size goes again in pieces of the new
-/// one. One segment in flight becomes two, and so do the counts its SACK
-/// state is in (`tcp_adjust_pcount()`).
-fn tcp_fragment_rtx(tp: &mut TcpSk, idx: usize, len: usize) {
-    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return };
-    if skb.len() <= len {
-        return;
-    }
-    let tail = tcp_skb_split(skb, len);
-    let sacked = TCP_SKB_CB(&tail).sacked;
-    tp.packets_out += 1;
-    if sacked & TCPCB_SACKED_RETRANS != 0 {
-        tp.retrans_out += 1;
-    }
-    if sacked & TCPCB_LOST != 0 {
-        tp.lost_out += 1;
-    }
-    if sacked & TCPCB_SACKED_ACKED != 0 {
-        tp.sacked_out += 1;
-    }
-    tp.sk_wmem_queued += tail.truesize as usize;
-    tp.tcp_rtx_queue.insert(idx + 1, tail);
-}
-// ANCHOR_END: tcp_fragment_rtx
+// ANCHOR_END: tcp_fragment
 
 // ANCHOR: tcp_write_xmit
 /// Send what the windows allow from the head of the write queue.
@@ -974,7 +984,7 @@ fn tcp_write_xmit_loop(
         let cb = *TCP_SKB_CB(head);
         let len = head.len();
         if len > usize::from(mss) {
-            tcp_fragment(tp, usize::from(mss));
+            tcp_fragment(tp, TcpQueue::WriteQueue, usize::from(mss));
             continue;
         }
         if tcp_packets_in_flight(tp) >= tp.snd_cwnd && cb.tcp_flags & TCPHDR_FIN == 0 {
@@ -1085,7 +1095,7 @@ pub fn tcp_write_wakeup(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mi
             if seg_size < cb.end_seq.wrapping_sub(cb.seq) as usize || len > mss {
                 let cut = seg_size.min(mss).min(len);
                 if cut > 0 && cut < len {
-                    tcp_fragment(tp, cut);
+                    tcp_fragment(tp, TcpQueue::WriteQueue, cut);
                 }
             }
             let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
@@ -1424,7 +1434,7 @@ pub fn tcp_retransmit_skb(
     tcp_mtu_check(net, tn, sk, tp);
     let cur_mss = usize::from(tcp_current_mss(net, tp));
     if tp.tcp_rtx_queue[idx].len() > cur_mss {
-        tcp_fragment_rtx(tp, idx, cur_mss);
+        tcp_fragment(tp, TcpQueue::RtxQueue(idx), cur_mss);
     }
     let skb = &mut tp.tcp_rtx_queue[idx];
     let c = TCP_SKB_CB_mut(skb);

@@ -304,14 +304,15 @@ fn tcp_mark_skb_lost(net: &Net, tp: &mut TcpSk, idx: usize) {
 
 // ANCHOR: tcp_simple_retransmit
 /// Mirrors `tcp_simple_retransmit()` (net/ipv4/tcp_input.c), what a path
-/// MTU drop calls: every segment in flight that no longer fits `mss`
+/// MTU drop calls: every segment in flight that no longer fits the MSS
 /// (`tcp_current_mss()`) was dropped on the way, so it is marked lost and
 /// resent at once in pieces that fit (`tcp_xmit_retransmit_queue()` →
 /// `tcp_retransmit_skb()` → `tcp_fragment()`). The congestion window is
 /// left alone ("we do not increase amount of _data_ in network, but units
 /// changed"); outside Loss the connection enters it with `high_seq` at
 /// `snd_nxt` and no undo.
-pub fn tcp_simple_retransmit(net: &Net, tn: &TcpNet, sk: &crate::sock::TcpSock, tp: &mut TcpSk, mss: u16) {
+pub fn tcp_simple_retransmit(net: &Net, tn: &TcpNet, sk: &crate::sock::TcpSock, tp: &mut TcpSk) {
+    let mss = crate::tcp_output::tcp_current_mss(net, tp);
     for idx in 0..tp.tcp_rtx_queue.len() {
         // tcp_skb_seglen(): the payload, one segment per skb here.
         if tp.tcp_rtx_queue[idx].len() > usize::from(mss) {
