@@ -278,7 +278,12 @@ impl Lab {
     /// `connect()` to the kernel, retrying (bounded) while its server is
     /// not yet listening.
     fn connect_to_kernel(&self, port: u16) -> Result<TcpSocket, String> {
-        let to = SocketAddrV4::new(KERNEL, port);
+        self.connect_to(SocketAddrV4::new(KERNEL, port))
+    }
+
+    /// `connect()` to `to`, retrying (bounded) while nothing listens there
+    /// yet.
+    fn connect_to(&self, to: SocketAddrV4) -> Result<TcpSocket, String> {
         let mut last = Errno::ECONNREFUSED;
         for _ in 0..100 {
             let s = self.socket();
@@ -896,20 +901,7 @@ fn upload_through_a_kernel_router_to_a_narrower_link() {
     let before = lab.net.mib.snapshot();
     let (sent, out) = lab.with_host(limit, || {
         let sent = (|| {
-            let to = SocketAddrV4::new(far_addr, PORT);
-            let mut c = None;
-            for _ in 0..100 {
-                let s = lab.socket();
-                match s.connect(to) {
-                    Ok(()) => {
-                        c = Some(s);
-                        break;
-                    }
-                    Err(Errno::ECONNREFUSED) => std::thread::sleep(Duration::from_millis(50)),
-                    Err(e) => return Err(format!("connect {to}: {e:?}")),
-                }
-            }
-            let c = c.ok_or_else(|| format!("connect {to}: refused 100 times"))?;
+            let c = lab.connect_to(SocketAddrV4::new(far_addr, PORT))?;
             let mss_before = c.tcp_info().tcpi_snd_mss;
             let crc = send_pattern(&c, size, 0x5eed_0005)?;
             c.shutdown(Shutdown::Write).map_err(|e| format!("shutdown: {e:?}"))?;

@@ -11,6 +11,7 @@ use net_ipv4::fib::FibRoute;
 use net_ipv4::testlink::{Hub, run_until_idle};
 use net_tcp::TcpSocket;
 
+use super::lab::LATENCY_NS;
 use crate::trace::Trace;
 use crate::{Report, RunOpts};
 
@@ -40,7 +41,7 @@ const SENT: usize = 6000;
 
 pub fn run(opts: &RunOpts) -> Result<Report, String> {
     let clock = Clock::new_virtual();
-    let (seg1, seg2) = (Hub::new(&clock, 500_000), Hub::new(&clock, 500_000));
+    let (seg1, seg2) = (Hub::new(&clock, LATENCY_NS), Hub::new(&clock, LATENCY_NS));
     let host = |name: &str, n: u64| {
         crate::inet_host(name, clock.clone(), &RunOpts { seed: opts.seed.wrapping_add(n), ..opts.clone() })
     };
