@@ -492,8 +492,10 @@ pub struct Fib {
     pub pmtu: crate::route::PmtuExceptions,
     /// `net->ipv4.rt_genid`: bumped by every change made through these
     /// methods and by path-MTU updates, so a socket's cached route
-    /// (`sk_dst_cache`) knows it is stale (`rt_genid_bump_ipv4()`).
-    genid: std::sync::atomic::AtomicU64,
+    /// (`sk_dst_cache`) knows it is stale (`rt_genid_bump_ipv4()`). 32
+    /// bits, as Linux's `atomic_t`; it wraps, and a cache entry 2^32
+    /// changes old would be taken for current, in Linux as here.
+    genid: std::sync::atomic::AtomicU32,
 }
 
 impl Fib {
@@ -503,12 +505,12 @@ impl Fib {
             local: spin::RwLock::new(FibTable::new(RT_TABLE_LOCAL)),
             main: spin::RwLock::new(FibTable::new(RT_TABLE_MAIN)),
             pmtu: crate::route::PmtuExceptions::default(),
-            genid: std::sync::atomic::AtomicU64::new(1),
+            genid: std::sync::atomic::AtomicU32::new(1),
         }
     }
 
     /// `rt_genid_ipv4()`: the routing generation a cached route was taken in.
-    pub fn rt_genid(&self) -> u64 {
+    pub fn rt_genid(&self) -> u32 {
         self.genid.load(std::sync::atomic::Ordering::Acquire)
     }
 

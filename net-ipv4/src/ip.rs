@@ -408,7 +408,7 @@ pub struct InetSkbParm {
     /// its `rt_genid`), which `inet_sk_rx_dst_set()` caches in the
     /// socket; we carry the one word that cache needs
     /// ([`crate::route::SkRxDst`]).
-    pub rt_genid: u64,
+    pub rt_genid: u32,
 }
 // ANCHOR_END: inet_skb_parm
 

@@ -111,8 +111,8 @@ impl SkRxDst {
         SkRxDst(std::sync::atomic::AtomicU64::new(0))
     }
 
-    fn pack(rt_genid: u64, ifindex: u32) -> u64 {
-        (rt_genid << 32) | u64::from(ifindex)
+    fn pack(rt_genid: u32, ifindex: u32) -> u64 {
+        (u64::from(rt_genid) << 32) | u64::from(ifindex)
     }
 
     /// Cache the input route `skb` was delivered by (`inet_sk_rx_dst_set()`).

@@ -625,7 +625,7 @@ impl TcpSocket {
                     // sk_acceptq_removed()
                     self.sk.sk_ack_backlog.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                (child, tp.nonblock, tp.sk_rcvtimeo)
+                (child, tp.nonblock, tp.sk_rcvtimeo.ns())
             };
             if let Some(child) = child {
                 {
@@ -676,7 +676,7 @@ impl TcpSocket {
                     }
                 }
             }
-            (tp.nonblock, tp.sk_sndtimeo)
+            (tp.nonblock, tp.sk_sndtimeo.ns())
         };
         if !nonblock
             && self
@@ -706,7 +706,7 @@ impl TcpSocket {
         loop {
             let (r, nonblock, timeo) = self.locked(|tp| {
                 let r = tcp_sendmsg_locked(&self.net, &self.tn, &self.sk, tp, &buf[sent..]);
-                (r, tp.nonblock || flags & MSG_DONTWAIT != 0, tp.sk_sndtimeo)
+                (r, tp.nonblock || flags & MSG_DONTWAIT != 0, tp.sk_sndtimeo.ns())
             });
             match r {
                 Ok(n) => {
@@ -744,7 +744,7 @@ impl TcpSocket {
         loop {
             let (r, nonblock, timeo) = self.locked(|tp| {
                 let r = tcp_recvmsg_locked(&self.net, &self.tn, &self.sk, tp, &mut buf[got..], peek);
-                (r, tp.nonblock || flags & MSG_DONTWAIT != 0, tp.sk_rcvtimeo)
+                (r, tp.nonblock || flags & MSG_DONTWAIT != 0, tp.sk_rcvtimeo.ns())
             });
             match r {
                 Ok(0) => return Ok(got),
@@ -946,11 +946,11 @@ impl TcpSocket {
                 Ok(())
             }
             (SOL_SOCKET, SO_RCVTIMEO) => {
-                tp.sk_rcvtimeo = timeval_ns(optval)?;
+                tp.sk_rcvtimeo = SockTimeo::from_ns(timeval_ns(optval)?);
                 Ok(())
             }
             (SOL_SOCKET, SO_SNDTIMEO) => {
-                tp.sk_sndtimeo = timeval_ns(optval)?;
+                tp.sk_sndtimeo = SockTimeo::from_ns(timeval_ns(optval)?);
                 Ok(())
             }
             (SOL_TCP, TCP_NODELAY) => {

@@ -476,7 +476,7 @@ pub struct TcpSk {
     /// `sk_dst_cache`: the route to the peer, with the routing generation
     /// it was taken in and when to look again (jiffies) — see
     /// [`crate::tcp_output::__sk_dst_check`].
-    pub sk_dst_cache: Option<(net_ipv4::route::Rtable, u64, u64)>,
+    pub sk_dst_cache: Option<(net_ipv4::route::Rtable, u32, u64)>,
     /// The route's device takes GSO packets (`sk_can_gso()`, from the
     /// `sk_route_caps` that `sk_setup_caps()` copies from the device): set
     /// with `sk_dst_cache`, only for a unicast route out of the host.
@@ -497,10 +497,10 @@ pub struct TcpSk {
     pub sk_rmem_alloc: usize,
     /// `sk_wmem_queued`: truesize of skbs on the write and retransmit queues.
     pub sk_wmem_queued: usize,
-    /// `sk_rcvtimeo` in ns (`None`: block forever).
-    pub sk_rcvtimeo: Option<u64>,
-    /// `sk_sndtimeo` in ns.
-    pub sk_sndtimeo: Option<u64>,
+    /// `sk_rcvtimeo` (`SO_RCVTIMEO`).
+    pub sk_rcvtimeo: SockTimeo,
+    /// `sk_sndtimeo` (`SO_SNDTIMEO`).
+    pub sk_sndtimeo: SockTimeo,
     /// `SO_LINGER`: `Some(seconds)` when `l_onoff` (`SOCK_LINGER` with
     /// `sk_lingertime`); [`SK_LINGER_FOREVER`] for a negative `l_linger`,
     /// which Linux reads as unsigned and turns into `MAX_SCHEDULE_TIMEOUT`.
@@ -543,7 +543,7 @@ pub struct TcpSk {
     pub icsk_probes_out: u8,
     /// `icsk_probes_tstamp`: when the first unanswered zero-window probe
     /// timer fired, in jiffies (0 = none), for `TCP_USER_TIMEOUT`.
-    pub icsk_probes_tstamp: u64,
+    pub icsk_probes_tstamp: u32,
     /// `icsk_syn_retries` (`TCP_SYNCNT`; 0 = the sysctl).
     pub icsk_syn_retries: u8,
     /// `icsk_user_timeout` in ms (`TCP_USER_TIMEOUT`; 0 = off).
@@ -644,8 +644,9 @@ pub struct TcpSk {
     pub rx_opt: RxOpt,
     /// `nonagle`: `TCP_NAGLE_*` bits.
     pub nonagle: u8,
-    /// `lsndtime`: last time we sent data, in jiffies.
-    pub lsndtime: u64,
+    /// `lsndtime`: last time we sent data, in jiffies (32 bits, as Linux's
+    /// `tcp_jiffies32`).
+    pub lsndtime: u32,
     /// `rcv_tstamp`: last time an ACK arrived, in jiffies.
     pub rcv_tstamp: u64,
     /// `tcp_mstamp`: the clock in µs, refreshed (`tcp_mstamp_refresh()`)
@@ -688,6 +689,13 @@ pub struct TcpSk {
     /// the window field we expect), or 0 when the fast path is off. See
     /// `tcp_fast_path_on()` in tcp_input.rs.
     pub pred_flags: u32,
+    /// `rcv_rtt_est`: the receiver's own RTT estimate, for autotuning
+    /// (see [`crate::tcp_input::autotune`]).
+    pub rcv_rtt_est: crate::tcp_input::autotune::RcvRttEst,
+    /// `rcvq_space`: what the application read in the last RTT.
+    pub rcvq_space: crate::tcp_input::autotune::RcvqSpace,
+    /// `rcv_rtt_last_tsecr`: the TSecr the last timestamp RTT sample used.
+    pub rcv_rtt_last_tsecr: u32,
     /// `scaling_ratio`: payload bytes per 256 bytes of `truesize` seen
     /// lately (`tcp_measure_rcv_mss()`); `tcp_win_from_space()` uses it.
     pub scaling_ratio: u8,
@@ -716,8 +724,9 @@ pub struct TcpSk {
     pub prr_delivered: u32,
     /// `prr_out`: segments sent since recovery began (RFC 6937).
     pub prr_out: u32,
-    /// `snd_cwnd_stamp`: when `snd_cwnd` last changed, in jiffies.
-    pub snd_cwnd_stamp: u64,
+    /// `snd_cwnd_stamp`: when `snd_cwnd` last changed, in jiffies (32
+    /// bits).
+    pub snd_cwnd_stamp: u32,
     /// `last_oow_ack_time`: when we last answered an out-of-window
     /// segment (`tcp_oow_rate_limited()`), in jiffies; 0 = never.
     pub last_oow_ack_time: u64,
@@ -859,6 +868,36 @@ pub fn inet_combined_ports(sport: u16, dport: u16) -> u32 {
     (u32::from(sport) << 16) | u32::from(dport)
 }
 
+/// `tcp_jiffies32`: the jiffies clock cut to 32 bits, as the socket's
+/// timestamps in jiffies keep it (`lsndtime`, `snd_cwnd_stamp`,
+/// `icsk_probes_tstamp`); differences of two are taken wrapping.
+#[inline]
+pub fn tcp_jiffies32(net: &net_core::Net) -> u32 {
+    net.jiffies() as u32
+}
+
+/// A blocking call's time limit (`sk_rcvtimeo`, `sk_sndtimeo`), in ns.
+/// "None" is stored as Linux stores it, `MAX_SCHEDULE_TIMEOUT` (here
+/// `u64::MAX`): eight bytes where an `Option<u64>` takes sixteen, which
+/// helps keep [`TcpSock`] inside the allocator's per-thread cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockTimeo(u64);
+
+impl SockTimeo {
+    /// No limit: block until the call can complete.
+    pub const MAX_SCHEDULE_TIMEOUT: SockTimeo = SockTimeo(u64::MAX);
+
+    /// `Some(ns)` is a limit, `None` none.
+    pub fn from_ns(ns: Option<u64>) -> SockTimeo {
+        ns.map_or(Self::MAX_SCHEDULE_TIMEOUT, SockTimeo)
+    }
+
+    /// The limit in ns, or `None` for none.
+    pub fn ns(self) -> Option<u64> {
+        (self != Self::MAX_SCHEDULE_TIMEOUT).then_some(self.0)
+    }
+}
+
 impl TcpSk {
     /// Mirrors `tcp_mstamp_refresh()` (include/net/tcp.h): read the clock
     /// into `tcp_mstamp` (µs).
@@ -888,8 +927,8 @@ impl TcpSk {
             sk_sndbuf: sndbuf,
             sk_rmem_alloc: 0,
             sk_wmem_queued: 0,
-            sk_rcvtimeo: None,
-            sk_sndtimeo: None,
+            sk_rcvtimeo: SockTimeo::MAX_SCHEDULE_TIMEOUT,
+            sk_sndtimeo: SockTimeo::MAX_SCHEDULE_TIMEOUT,
             sk_linger: None,
             done: false,
             wake_pending: false,
@@ -961,6 +1000,9 @@ impl TcpSk {
             tsoffset: 0,
             tcp_header_len: crate::tcphdr::TCPHDR_LEN as u16,
             pred_flags: 0,
+            rcv_rtt_est: Default::default(),
+            rcvq_space: Default::default(),
+            rcv_rtt_last_tsecr: 0,
             scaling_ratio: TCP_DEFAULT_SCALING_RATIO,
             selective_acks: Default::default(),
             duplicate_sack: Default::default(),

@@ -63,6 +63,10 @@ tcp_sysctls! {
     /// `tcp_rmem`: min, default and max receive buffer.
     TCP_RMEM, tcp_rmem = "net.ipv4.tcp_rmem", &[4096, 131072, 33554432], 1, INT_MAX,
         "TCP receive buffer: min, default, max (bytes).";
+    /// `tcp_moderate_rcvbuf`: receive-buffer autotuning on (1) or off
+    /// (`tcp_rcv_space_adjust()`, `tcp_rcvbuf_grow()`).
+    TCP_MODERATE_RCVBUF, tcp_moderate_rcvbuf = "net.ipv4.tcp_moderate_rcvbuf", &[1], 0, 1,
+        "Grow the receive buffer to what the application reads per RTT (1) or not (0).";
     /// `tcp_wmem`: min, default and max send buffer.
     TCP_WMEM, tcp_wmem = "net.ipv4.tcp_wmem", &[4096, 16384, 4194304], 1, INT_MAX,
         "TCP send buffer: min, default, max (bytes).";

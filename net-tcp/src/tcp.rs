@@ -21,9 +21,8 @@
 //!
 //! # Where we differ
 //!
-//! - No receive-buffer autotuning (`tcp_rcv_space_adjust()`), no memory
-//!   pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`. Without
-//!   `tcp_memory_allocated`, [`tcp_check_oom`] judges orphans only.
+//! - No memory pressure (`tcp_mem`), no urgent data, no `MSG_ZEROCOPY`.
+//!   Without `tcp_memory_allocated`, [`tcp_check_oom`] judges orphans only.
 //! - The orphan count is per namespace ([`TcpOrphanCount`]), as is
 //!   `tcp_max_orphans`; Linux's are global.
 
@@ -420,6 +419,7 @@ pub fn tcp_recvmsg_locked(
                     tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
                 }
             }
+            crate::tcp_input::autotune::tcp_rcv_space_adjust(net, tn, tp);
             tcp_cleanup_rbuf(net, tn, sk, tp, copied);
         }
         return Ok(copied);
@@ -821,7 +821,11 @@ pub struct TcpInfo {
     pub tcpi_advmss: u32,
     /// `tcpi_reordering`: the duplicate-ACK threshold learned so far.
     pub tcpi_reordering: u32,
-    /// `tcpi_rcv_space`: the window we offer.
+    /// `tcpi_rcv_rtt`: the receiver's own RTT estimate (µs), which
+    /// receive-buffer autotuning times its rounds with (`rcv_rtt_est`).
+    pub tcpi_rcv_rtt: u32,
+    /// `tcpi_rcv_space`: the most bytes the application read in one RTT
+    /// (`rcvq_space.space`), which the receive buffer is sized from.
     pub tcpi_rcv_space: u32,
     /// `tcpi_total_retrans`.
     pub tcpi_total_retrans: u32,
@@ -840,7 +844,7 @@ pub struct TcpInfo {
 impl TcpInfo {
     /// The first 144 bytes of `struct tcp_info` as Linux lays it out
     /// (through `tcpi_segs_in`), native byte order; fields linnet does not
-    /// keep (pacing, `pmtu`, the receiver's RTT estimate …) are 0.
+    /// keep (pacing, `pmtu` …) are 0.
     pub fn to_bytes(&self) -> [u8; 144] {
         let mut b = [0u8; 144];
         b[0] = self.tcpi_state;
@@ -868,6 +872,7 @@ impl TcpInfo {
         put(80, self.tcpi_snd_cwnd);
         put(84, self.tcpi_advmss);
         put(88, self.tcpi_reordering);
+        put(92, self.tcpi_rcv_rtt);
         put(96, self.tcpi_rcv_space);
         put(100, self.tcpi_total_retrans);
         put(136, self.tcpi_segs_out);
@@ -913,14 +918,15 @@ fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_unacked: tp.packets_out,
         tcpi_sacked: tp.sacked_out,
         tcpi_retrans: tp.retrans_out,
-        tcpi_last_data_sent: now.saturating_sub(tp.lsndtime) as u32,
+        tcpi_last_data_sent: (now as u32).wrapping_sub(tp.lsndtime),
         tcpi_last_ack_recv: now.saturating_sub(tp.rcv_tstamp) as u32,
         tcpi_rtt: tp.rtt.srtt_us >> 3,
         tcpi_rttvar: tp.rtt.mdev_us >> 2,
         tcpi_snd_ssthresh: tp.snd_ssthresh,
         tcpi_snd_cwnd: tp.snd_cwnd,
         tcpi_advmss: u32::from(tp.advmss),
-        tcpi_rcv_space: tp.rcv_wnd,
+        tcpi_rcv_rtt: tp.rcv_rtt_est.rtt_us >> 3,
+        tcpi_rcv_space: tp.rcvq_space.space.max(0) as u32,
         tcpi_total_retrans: tp.total_retrans,
         tcpi_bytes_acked: tp.bytes_acked,
         tcpi_bytes_received: tp.bytes_received,

@@ -513,7 +513,7 @@ impl TcpCongestionOps for Cubic {
         if ev == CaEvent::TxStart {
             let mut ca = Bictcp::load(tp);
             let now = tp.tcp_jiffies32();
-            let delta = now.wrapping_sub(tp.lsndtime as u32) as i32;
+            let delta = now.wrapping_sub(tp.lsndtime) as i32;
             // We were application limited (idle) for a while. Shift
             // epoch_start to keep cwnd growth to cubic curve.
             if ca.epoch_start != 0 && delta > 0 {

@@ -50,6 +50,7 @@ use crate::tcphdr::{
     TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_RST, TCPHDR_SYN, TCPOLEN_TSTAMP_ALIGNED, TcpOptions,
 };
 
+pub mod autotune;
 pub mod collapse;
 pub mod sack_blocks;
 use sack_blocks::{tcp_dsack_extend, tcp_dsack_set, tcp_is_sack, tcp_sack_new_ofo_skb, tcp_sack_remove};
@@ -840,6 +841,7 @@ fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesiz
     net_core::ftrace_graph!("tcp_event_data_recv");
     tp.icsk_ack.pending |= ICSK_ACK_SCHED;
     tcp_measure_rcv_mss(tp, len, truesize, gso_size);
+    autotune::tcp_rcv_rtt_measure(tp);
     let now = net.jiffies();
     if tp.icsk_ack.ato == 0 {
         tcp_incr_quickack(tp, TCP_MAX_QUICKACKS);
@@ -1100,6 +1102,7 @@ fn tcp_data_queue_ofo(
                 if tcp_is_sack(tp) {
                     tcp_sack_new_ofo_skb(tp, seq, end_seq);
                 }
+                autotune::tcp_rcvbuf_grow_ofo(tn, tp);
                 return;
             }
             if after(seq, p_seq) {
@@ -1149,6 +1152,7 @@ fn tcp_data_queue_ofo(
     if tcp_is_sack(tp) {
         tcp_sack_new_ofo_skb(tp, seq, end_seq);
     }
+    autotune::tcp_rcvbuf_grow_ofo(tn, tp);
 }
 // ANCHOR_END: tcp_data_queue_ofo
 
@@ -1659,6 +1663,7 @@ pub fn tcp_finish_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tc
     if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 {
         tcp_sndbuf_expand(tn, tp);
     }
+    autotune::tcp_init_rcvq_space(net, tp);
     tp.rcv_tstamp = net.jiffies();
     // Only lrcvtime: quick-ACK credit and `ato` come with the first data
     // (`tcp_event_data_recv()` with `ato` 0), as in Linux.
@@ -1729,6 +1734,7 @@ pub fn tcp_rcv_established(
     if tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT) < 0 {
         return;
     }
+    autotune::tcp_rcv_rtt_measure_ts(tp, seg.len);
     tcp_data_queue(net, tn, sk, tp, seg, skb);
     if tp.state != TcpState::Close {
         tcp_data_snd_check(net, tn, sk, tp);
@@ -1768,6 +1774,9 @@ fn tcp_rcv_established_fast(
         tcp_ack(net, tn, sk, tp, seg, 0);
         drop(skb);
         tcp_data_snd_check(net, tn, sk, tp);
+        // A pure ACK's echo is no receive-RTT sample; a data segment
+        // echoing the same TSval later is none either.
+        tp.rcv_rtt_last_tsecr = tp.rx_opt.rcv_tsecr;
         return None;
     }
     // Bulk data transfer: receiver. Without room for it, step5 (the slow
@@ -1779,6 +1788,7 @@ fn tcp_rcv_established_fast(
     if ts_hdr && tp.rcv_nxt == tp.rcv_wup {
         tcp_store_ts_recent(net, tp);
     }
+    autotune::tcp_rcv_rtt_measure_ts(tp, seg.len);
     net.mib.inc(LinuxMib::TCPHPHits);
     let (len, gso_size) = (seg.len, skb.gso_size);
     let mut skb = skb;

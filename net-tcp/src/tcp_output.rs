@@ -75,6 +75,12 @@ pub fn tcp_win_from_space(tp: &TcpSk, space: i64) -> i64 {
 }
 // ANCHOR_END: tcp_win_from_space
 
+/// `tcp_space_from_win()`: the buffer `win` bytes of window take, the
+/// inverse of [`tcp_win_from_space`].
+pub fn tcp_space_from_win(tp: &TcpSk, win: i64) -> i64 {
+    (win << TCP_RMEM_TO_WIN_SCALE) / i64::from(tp.scaling_ratio.max(1))
+}
+
 /// `tcp_space()`: window the free receive buffer allows.
 pub fn tcp_space(tp: &TcpSk) -> i64 {
     tcp_win_from_space(tp, tp.sk_rcvbuf as i64 - tp.sk_rmem_alloc as i64)
@@ -649,7 +655,7 @@ pub fn __sk_dst_check(
 /// (`sk_dst_set()`), trusted by [`__sk_dst_check`] until the generation
 /// moves or [`SK_DST_RECHECK`] passes; and may bursts go down as one GSO
 /// packet?
-pub fn sk_setup_caps(net: &Net, tp: &mut TcpSk, rt: &net_ipv4::route::Rtable, genid: u64) {
+pub fn sk_setup_caps(net: &Net, tp: &mut TcpSk, rt: &net_ipv4::route::Rtable, genid: u32) {
     tp.sk_gso = rt.rt_type == net_ipv4::fib::RtnType::Unicast
         && net.dev_get_by_index(rt.dev).is_some_and(|d| d.gso_enabled());
     tp.sk_dst_cache = Some((rt.clone(), genid, net.jiffies() + SK_DST_RECHECK));
@@ -689,7 +695,7 @@ fn tcp_event_data_sent(net: &Net, tp: &mut TcpSk) {
         let ops = tp.icsk_ca_ops;
         ops.cwnd_event(tp, crate::tcp_cong::CaEvent::TxStart); // tcp_ca_event()
     }
-    tp.lsndtime = now;
+    tp.lsndtime = now as u32; // tcp_jiffies32
     if now.wrapping_sub(tp.icsk_ack.lrcvtime) < u64::from(tp.icsk_ack.ato) {
         tp.icsk_ack.pingpong = tp.icsk_ack.pingpong.saturating_add(1);
     }
@@ -1066,7 +1072,7 @@ pub fn tcp_clamp_probe0_to_user_timeout(net: &Net, tp: &TcpSk, when: u32) -> u32
     if tp.icsk_user_timeout == 0 || tp.icsk_probes_tstamp == 0 {
         return when;
     }
-    let elapsed = net.jiffies().saturating_sub(tp.icsk_probes_tstamp);
+    let elapsed = u64::from(tcp_jiffies32(net).wrapping_sub(tp.icsk_probes_tstamp));
     let remaining = u64::from(tp.icsk_user_timeout).saturating_sub(elapsed).max(2);
     remaining.min(u64::from(when)) as u32
 }

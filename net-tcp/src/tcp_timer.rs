@@ -144,11 +144,12 @@ pub fn tcp_out_of_resources(
     tp: &mut TcpSk,
     mut do_reset: bool,
 ) -> bool {
-    let since_sent = net.jiffies().saturating_sub(tp.lsndtime);
+    // (s32)(tcp_jiffies32 - tp->lsndtime)
+    let since_sent = i64::from(tcp_jiffies32(net).wrapping_sub(tp.lsndtime) as i32);
     let mut shift = 0;
     // If peer does not open window for long time, or did not transmit
     // anything for long time, penalize it.
-    if since_sent > 2 * u64::from(tcp_rto_max(tp)) || !do_reset {
+    if since_sent > 2 * i64::from(tcp_rto_max(tp)) || !do_reset {
         shift += 1;
     }
     // If some dubious ICMP arrived, penalize even more.
@@ -158,7 +159,7 @@ pub fn tcp_out_of_resources(
     if crate::tcp::tcp_check_oom(net, tn, shift) {
         // Catch exceptional cases, when connection requires reset:
         // the last segment was sent recently, or the window is closed.
-        if since_sent <= u64::from(TCP_TIMEWAIT_LEN) || (tp.snd_wnd == 0 && tp.packets_out == 0) {
+        if since_sent <= i64::from(TCP_TIMEWAIT_LEN) || (tp.snd_wnd == 0 && tp.packets_out == 0) {
             do_reset = true;
         }
         if do_reset {
@@ -304,7 +305,7 @@ pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
     }
     tp.snd_cwnd = tcp_packets_in_flight(tp) + 1;
     tp.snd_cwnd_cnt = 0;
-    tp.snd_cwnd_stamp = net.jiffies();
+    tp.snd_cwnd_stamp = tcp_jiffies32(net);
     // A timeout after many duplicate ACKs: the reordering estimate was
     // too high.
     let reordering = tn.sysctl.tcp_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
@@ -435,9 +436,9 @@ pub fn tcp_probe_timer(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk
         return;
     }
     if tp.icsk_probes_tstamp == 0 {
-        tp.icsk_probes_tstamp = net.jiffies();
+        tp.icsk_probes_tstamp = tcp_jiffies32(net);
     } else if tp.icsk_user_timeout != 0
-        && net.jiffies().saturating_sub(tp.icsk_probes_tstamp) >= u64::from(tp.icsk_user_timeout)
+        && tcp_jiffies32(net).wrapping_sub(tp.icsk_probes_tstamp) >= tp.icsk_user_timeout
     {
         tcp_write_err(net, sk, tp);
         return;
@@ -611,7 +612,7 @@ mod tests {
     use net_ipv4::fib::RtnType;
     use net_ipv4::route::Rtable;
 
-    fn cached_route() -> Option<(Rtable, u64, u64)> {
+    fn cached_route() -> Option<(Rtable, u32, u64)> {
         let rt = Rtable {
             rt_type: RtnType::Unicast,
             dev: 1,

@@ -582,11 +582,34 @@ thread_local! {
 /// such ACK (`tcp_ack()`: `TCP_ACK_UNSENT_DATA`) — the connection is
 /// desynchronized for good, in Linux as here. That is RFC 5961 §5's blind
 /// data injection, not a resource bound; the flood here is about memory.
+///
+/// Here the listener set `SO_RCVBUF` (64 KiB, stored doubled: the 128 KiB
+/// of `tcp_rmem[1]`), which the child inherits and which keeps
+/// autotuning away, so the flood fills the buffer and the pruning is what
+/// bounds it. [`ofo_flood_grows_an_unlocked_buffer_only_by_the_window`]
+/// floods a buffer autotuning may grow.
 #[test]
 fn ofo_flood_is_bounded_by_the_receive_buffer() {
+    ofo_flood(true, flood_count("LINNET_OFO_FLOOD", 1_000_000, "packets"));
+}
+
+/// The same flood into a buffer without `SO_RCVBUF`: Linux 6.18's
+/// `tcp_data_queue_ofo()` grows it (`tcp_rcvbuf_grow()`) by what the
+/// out-of-order queue spans past `rcv_nxt`. The queue lies inside the
+/// window we offered, which no in-order data opens further, so the buffer
+/// grows by about one window and no more, and memory stays bounded.
+#[test]
+fn ofo_flood_grows_an_unlocked_buffer_only_by_the_window() {
+    ofo_flood(false, flood_count("LINNET_OFO_FLOOD_UNLOCKED", 200_000, "packets"));
+}
+
+fn ofo_flood(locked: bool, count: u64) {
     let _serial = serial();
-    let count = flood_count("LINNET_OFO_FLOOD", 1_000_000, "packets");
     let mut lab = Lab::new(1, 128);
+    if locked {
+        use net_tcp::af_inet::{SO_RCVBUF, SOL_SOCKET};
+        lab.listener.setsockopt_int(SOL_SOCKET, SO_RCVBUF, 64 << 10).expect("SO_RCVBUF");
+    }
     let (client, child) = lab.connect();
     let sport = client.local_addr().port();
     let mut rng = Rng(0x0f0_f100d);
@@ -594,11 +617,23 @@ fn ofo_flood_is_bounded_by_the_receive_buffer() {
         let tp = child.sock().lock.lock();
         (tp.rcv_nxt, tp.snd_nxt)
     };
+    // The flood may grow the buffer (Linux 6.18's `tcp_data_queue_ofo()`
+    // calls `tcp_rcvbuf_grow()` for an accepted socket), but only to hold
+    // twice what the application read per RTT plus what the queue spans,
+    // which the window we offered bounds. That window can only creep up
+    // to `rcv_ssthresh` (in window-scale steps), since no in-order data
+    // arrives to open it further.
     let (rcvbuf, rmem_limit) = {
         let tp = child.sock().lock.lock();
         (tp.sk_rcvbuf, lab.stn.sysctl.tcp_rmem.get_n(2))
     };
-    let rmem_bound = rcvbuf + OFO_SKB_OVERHEAD.with(|o| *o);
+    let rcvbuf_bound = |tp: &net_tcp::sock::TcpSk, max_win: u32| -> usize {
+        let grown = 2 * i64::from(tp.rcvq_space.space) + i64::from(max_win);
+        net_tcp::tcp_output::tcp_space_from_win(tp, grown).max(rcvbuf as i64) as usize
+    };
+    let first_win = rcv_view(&child).1;
+    let (mut max_win, mut rcvbuf_peak, mut rcvbuf_bound_peak) = (0u32, rcvbuf, rcvbuf);
+    let overhead = OFO_SKB_OVERHEAD.with(|o| *o);
     let counters = [
         LinuxMib::TCPOFOQueue,
         LinuxMib::TCPOFOMerge,
@@ -643,8 +678,17 @@ fn ofo_flood_is_bounded_by_the_receive_buffer() {
         lab.inject(frames);
         sent += n;
         let tp = child.sock().lock.lock();
+        max_win = max_win.max(net_tcp::tcp_output::tcp_receive_window(&tp));
+        let bound = rcvbuf_bound(&tp, max_win);
         assert!(
-            tp.sk_rmem_alloc <= rmem_bound,
+            tp.sk_rcvbuf <= bound,
+            "sk_rcvbuf {} grew past {bound} (windows up to {max_win}) after {sent} segments",
+            tp.sk_rcvbuf
+        );
+        rcvbuf_peak = rcvbuf_peak.max(tp.sk_rcvbuf);
+        rcvbuf_bound_peak = rcvbuf_bound_peak.max(bound);
+        assert!(
+            tp.sk_rmem_alloc <= tp.sk_rcvbuf + overhead,
             "sk_rmem_alloc {} > sk_rcvbuf {} + one skb's overhead after {sent} segments",
             tp.sk_rmem_alloc,
             tp.sk_rcvbuf
@@ -684,14 +728,18 @@ fn ofo_flood_is_bounded_by_the_receive_buffer() {
     let virtual_ms = (lab.clock.now_ns() - 1_000_000_000) / 1_000_000;
     let d_after: Vec<u64> = counters.iter().zip(&before).map(|(&m, b)| lab.mib(m) - b).collect();
 
-    println!("out-of-order flood into an established connection, {} build:", build());
+    println!(
+        "out-of-order flood into an established connection, {} build, {}:",
+        build(),
+        if locked { "SO_RCVBUF set" } else { "buffer autotuned" }
+    );
     println!("  segments sent             {sent} ({:.1} s wall), 1-64 bytes each", flood_wall.as_secs_f64());
     let line: Vec<String> = counters.iter().zip(d.iter()).map(|(m, v)| format!("{m:?} +{v}")).collect();
     println!("  counters                  {}", line.join(", "));
     let line: Vec<String> = counters.iter().zip(d_after.iter()).map(|(m, v)| format!("{m:?} +{v}")).collect();
     println!("  ... and after the stream  {}", line.join(", "));
     println!(
-        "  receive memory            peak sk_rmem_alloc {rmem_peak} (bound sk_rcvbuf {rcvbuf} + one skb's overhead = {rmem_bound}; tcp_rmem[2] {rmem_limit}); OFO queue peak {ofo_peak} skbs"
+        "  receive memory            peak sk_rmem_alloc {rmem_peak} (bound: sk_rcvbuf + one skb's overhead {overhead}; sk_rcvbuf {rcvbuf} grew to {rcvbuf_peak}, bound {rcvbuf_bound_peak}; tcp_rmem[2] {rmem_limit}); OFO queue peak {ofo_peak} skbs; window {first_win} at first, at most {max_win}"
     );
     println!("  peak memory growth        {} (bound {})", mib(growth as f64), mib(MEM_BOUND_BYTES as f64));
     println!(
@@ -702,9 +750,15 @@ fn ofo_flood_is_bounded_by_the_receive_buffer() {
     println!("  drop reasons              {:?}", lab.server.drops.nonzero());
 
     assert!(d[0] > 0, "segments were queued out of order");
-    assert!(d[2] > 0 && d[3] > 0, "the buffer filled: TCPOFODrop and PruneCalled rose");
-    assert!(d[4] > 0, "tcp_prune_ofo_queue() dropped from the queue (OfoPruned)");
-    assert!(rmem_peak <= rmem_bound);
+    if locked {
+        assert!(d[2] > 0 && d[3] > 0, "the buffer filled: TCPOFODrop and PruneCalled rose");
+        assert!(d[4] > 0, "tcp_prune_ofo_queue() dropped from the queue (OfoPruned)");
+        assert_eq!(rcvbuf_peak, rcvbuf, "SO_RCVBUF keeps the buffer");
+    } else {
+        assert!(rcvbuf_peak > rcvbuf, "the out-of-order queue grew the buffer");
+        assert!(rcvbuf_peak < 2 * rcvbuf, "by about one window, not without end");
+    }
+    assert!(rmem_peak <= rcvbuf_peak + overhead);
     assert!(growth < MEM_BOUND_BYTES, "peak memory grew by {growth} bytes");
     assert!(got == stream, "the stream arrived whole and unchanged after the flood");
     assert_eq!((client.state(), child.state()), (TcpState::Established, TcpState::Established));

@@ -228,7 +228,7 @@ pub fn tcp_cwnd_reduction(tp: &mut TcpSk, newly_acked_sacked: u32, newly_lost: u
 pub fn tcp_end_cwnd_reduction(net: &Net, tp: &mut TcpSk) {
     if tp.snd_ssthresh < TCP_INFINITE_SSTHRESH && (tp.icsk_ca_state == TCP_CA_CWR || tp.undo_marker != 0) {
         tp.snd_cwnd = tp.snd_ssthresh;
-        tp.snd_cwnd_stamp = net.jiffies();
+        tp.snd_cwnd_stamp = tcp_jiffies32(net);
     }
     let ops = tp.icsk_ca_ops;
     ops.cwnd_event(tp, crate::tcp_cong::CaEvent::CompleteCwr);
