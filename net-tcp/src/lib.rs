@@ -30,12 +30,14 @@
 //! scoreboard ([`tcp_input::sacktag`]) and recovers with fast retransmit,
 //! NewReno and PRR ([`tcp_input::fastretrans`]) under a pluggable
 //! congestion control ([`tcp_cong`]: Reno, and [`tcp_cubic`], CUBIC with
-//! HyStart, the default as in Linux).
+//! HyStart, the default as in Linux); a lost tail is probed before the
+//! RTO ([`tcp_tlp`]). The receive buffer grows to what the application
+//! reads per round trip ([`tcp_input::autotune`]).
 //!
 //! TIME_WAIT is a small timewait sock from its own slab
 //! ([`inet_timewait_sock`]) in the full socket's place in `ehash`.
 //!
-//! Still to come, each with its issue: RACK-TLP and the fast path.
+//! Still to come: RACK (time-based loss detection, RFC 8985 §6).
 //!
 //! | our file | Linux file | book section | where we differ |
 //! |---|---|---|---|
@@ -51,14 +53,16 @@
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | no `tcp_filter()`, XFRM or MD5/AO; a request found in ehash is handed to `tcp_check_req()` with its listener |
 //! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission, listen | header prediction (`pred_flags`) and the slow path, as Linux's `tcp_rcv_established()`; no ECN; `tcp_conn_request()` without Fast Open or TCP metrics (no peer is "proven") |
 //! | `tcp_input/sacktag.rs` | net/ipv4/tcp_input.c (`tcp_sacktag_write_queue()` and helpers) | net-tcp/retransmission | a ring, not an rbtree; a block tags only whole skbs; no shifting/merging |
-//! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK-TLP; no undo, no ECN |
+//! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK; no undo, no ECN |
+//! | `tcp_input/autotune.rs` | net/ipv4/tcp_input.c ("Receiver autotuning": `tcp_rcv_rtt_update()`, `tcp_rcv_rtt_measure()`, `tcp_rcv_rtt_measure_ts()`, `tcp_rcvbuf_grow()`, `tcp_rcv_space_adjust()`, the `rcvq_space` part of `tcp_init_buffer_space()`) | net-tcp/data_path | adjusts once per `recv()`, not per skb copied; `window_clamp` not set from `tcp_app_win` |
+//! | `tcp_tlp.rs` | net/ipv4/tcp_output.c (`tcp_schedule_loss_probe()`, `tcp_send_loss_probe()`, `tcp_rearm_rto()`'s offset), tcp_input.c (`tcp_process_tlp_ack()`, `tcp_set_xmit_timer()`) | net-tcp/retransmission | no RACK beside it, so a probe's SACK marks nothing else lost; no `skb_still_in_host_queue()` |
 //! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp-options/acks | a late block change does not flush a compressed SACK early (the 1 ms timer sends it) |
 //! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
 //! | `tcp_timer.rs` | net/ipv4/tcp_timer.c | net-tcp/retransmission, closing/orphans | callbacks take the socket lock (no `tcp_release_cb` deferral); `tcp_out_of_resources()` has no `check_net()` case |
 //! | `tcp_cong.rs` | net/ipv4/tcp_cong.c, include/net/tcp.h (`struct tcp_congestion_ops`) | net-tcp/retransmission, net-tcp-options/sending | hooks take the locked `TcpSk` (`pkts_acked()` also the `Net`); a global registry without modules or `tcp_allowed_congestion_control`; Reno and CUBIC built in, default `cubic` as in Linux |
 //! | `tcp_cubic.rs` | net/ipv4/tcp_cubic.c | net-tcp-options/sending | module parameters are constants; no pacing (`SK_PACING_NONE`; `sk_gso_max_size` taken as 64 KiB); time from `tcp_mstamp`; no SACK RTT samples |
-//! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path, closing/orphans | no autotuning or `tcp_mem` (so `tcp_check_oom()` judges orphans only); the orphan count and `tcp_max_orphans` are per namespace, the 100 ms `tcp_orphan_cache` refreshed lazily |
+//! | `tcp.rs` | net/ipv4/tcp.c | net-tcp/state_machine, data_path, closing/orphans | no `tcp_mem` (so `tcp_check_oom()` judges orphans only); the orphan count and `tcp_max_orphans` are per namespace, the 100 ms `tcp_orphan_cache` refreshed lazily |
 //! | `sysctl_net_ipv4_tcp.rs` | net/ipv4/sysctl_net_ipv4.c, `tcp_sk_init()` | — | only the sysctls whose mechanism exists |
 //! | `packetdrill/` | packetdrill's lexer.l, parser.y, run*.c (not Linux) | net-tcp/packetdrill | a subset; blocking calls emulated deterministically; backtick commands are sysctl writes only (no shell) |
 //! | `tcphdr.rs` | include/uapi/linux/tcp.h (`struct tcphdr`), include/net/tcp.h (`TCPOPT_*`, `TCPOLEN_*`, `TCPHDR_*`, `tcp_v4_check()`), net/ipv4/tcp_input.c (`tcp_parse_options()`), net/ipv4/tcp_output.c (`tcp_options_write()`) | net-tcp/tcphdr | a checked view instead of a cast; option parsing returns what the segment carries and leaves socket/sysctl gates (`tstamp_ok`, `sack_ok`, `user_mss`) to the caller; SACK blocks returned instead of an offset in `TCP_SKB_CB`; MD5/AO/Fast Open/MPTCP/SMC/AccECN recognised but not decoded or written; `tcpdump_options` has no Linux twin (it mirrors tcpdump's print-tcp.c) |
@@ -88,6 +92,7 @@ pub mod tcp_offload;
 pub mod tcp_output;
 pub mod tcp_states;
 pub mod tcp_timer;
+pub mod tcp_tlp;
 pub mod tcphdr;
 
 pub use af_inet::{TcpClosing, TcpSocket, inet_init};

@@ -125,6 +125,9 @@ pub const ICSK_TIME_RETRANS: u8 = 1;
 pub const ICSK_TIME_DACK: u8 = 2;
 /// `ICSK_TIME_PROBE0`: the retransmit timer is armed as the zero-window probe.
 pub const ICSK_TIME_PROBE0: u8 = 3;
+/// `ICSK_TIME_LOSS_PROBE`: the retransmit timer is armed as the tail loss
+/// probe (`tcp_schedule_loss_probe()`, [`crate::tcp_tlp`]).
+pub const ICSK_TIME_LOSS_PROBE: u8 = 5;
 
 /// `SS_UNCONNECTED`.
 pub const SS_UNCONNECTED: u8 = 1;
@@ -625,8 +628,8 @@ pub struct TcpSk {
     /// the skb's timestamp after `__tcp_retransmit_skb()` restamped it), in
     /// jiffies — for a SYN, when it was first sent (`tcp_connect()`); 0
     /// when no retransmission is outstanding. The give-up budgets count
-    /// from here.
-    pub retrans_stamp: u64,
+    /// from here. 32 bits, as Linux's; differences are taken wrapping.
+    pub retrans_stamp: u32,
     /// `snd_cwnd`.
     pub snd_cwnd: u32,
     /// `is_cwnd_limited`: the last `tcp_write_xmit()` stopped because the
@@ -647,8 +650,9 @@ pub struct TcpSk {
     /// `lsndtime`: last time we sent data, in jiffies (32 bits, as Linux's
     /// `tcp_jiffies32`).
     pub lsndtime: u32,
-    /// `rcv_tstamp`: last time an ACK arrived, in jiffies.
-    pub rcv_tstamp: u64,
+    /// `rcv_tstamp`: last time an ACK arrived, in jiffies (32 bits, as
+    /// Linux's `tcp_jiffies32`).
+    pub rcv_tstamp: u32,
     /// `tcp_mstamp`: the clock in µs, refreshed (`tcp_mstamp_refresh()`)
     /// when a segment arrives, before transmitting and when a timer fires.
     /// Congestion control reads time from here ([`TcpSk::tcp_jiffies32`]).
@@ -696,6 +700,11 @@ pub struct TcpSk {
     pub rcvq_space: crate::tcp_input::autotune::RcvqSpace,
     /// `rcv_rtt_last_tsecr`: the TSecr the last timestamp RTT sample used.
     pub rcv_rtt_last_tsecr: u32,
+    /// `tlp_high_seq`: `snd_nxt` when the outstanding tail loss probe was
+    /// sent; 0 when none is ([`crate::tcp_tlp`]).
+    pub tlp_high_seq: u32,
+    /// `tlp_retrans`: that probe resent old data (rather than new).
+    pub tlp_retrans: bool,
     /// `scaling_ratio`: payload bytes per 256 bytes of `truesize` seen
     /// lately (`tcp_measure_rcv_mss()`); `tcp_win_from_space()` uses it.
     pub scaling_ratio: u8,
@@ -1003,6 +1012,8 @@ impl TcpSk {
             rcv_rtt_est: Default::default(),
             rcvq_space: Default::default(),
             rcv_rtt_last_tsecr: 0,
+            tlp_high_seq: 0,
+            tlp_retrans: false,
             scaling_ratio: TCP_DEFAULT_SCALING_RATIO,
             selective_acks: Default::default(),
             duplicate_sack: Default::default(),

@@ -63,6 +63,11 @@ tcp_sysctls! {
     /// `tcp_rmem`: min, default and max receive buffer.
     TCP_RMEM, tcp_rmem = "net.ipv4.tcp_rmem", &[4096, 131072, 33554432], 1, INT_MAX,
         "TCP receive buffer: min, default, max (bytes).";
+    /// `tcp_early_retrans`: 3 or 4 let a tail loss probe go
+    /// ([`crate::tcp_tlp`]); 0–2 do not (Linux's older early-retransmit
+    /// modes, which 6.18 keeps only as off).
+    TCP_EARLY_RETRANS, tcp_early_retrans = "net.ipv4.tcp_early_retrans", &[3], 0, 4,
+        "Tail loss probes: on with 3 or 4 (RFC 8985 TLP), off with 0-2.";
     /// `tcp_moderate_rcvbuf`: receive-buffer autotuning on (1) or off
     /// (`tcp_rcv_space_adjust()`, `tcp_rcvbuf_grow()`).
     TCP_MODERATE_RCVBUF, tcp_moderate_rcvbuf = "net.ipv4.tcp_moderate_rcvbuf", &[1], 0, 1,

@@ -919,7 +919,7 @@ fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_sacked: tp.sacked_out,
         tcpi_retrans: tp.retrans_out,
         tcpi_last_data_sent: (now as u32).wrapping_sub(tp.lsndtime),
-        tcpi_last_ack_recv: now.saturating_sub(tp.rcv_tstamp) as u32,
+        tcpi_last_ack_recv: (now as u32).wrapping_sub(tp.rcv_tstamp),
         tcpi_rtt: tp.rtt.srtt_us >> 3,
         tcpi_rttvar: tp.rtt.mdev_us >> 2,
         tcpi_snd_ssthresh: tp.snd_ssthresh,

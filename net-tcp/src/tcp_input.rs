@@ -403,7 +403,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     // Something worked..."
     tp.sk_err_soft = None;
     tp.icsk_probes_out = 0;
-    tp.rcv_tstamp = net.jiffies();
+    tp.rcv_tstamp = tcp_jiffies32(net);
     let mut flag = flag_in & fastretrans::FLAG_DATA;
     // FLAG_UPDATE_TS_RECENT: an acceptable ACK may refresh TS.Recent (the
     // fast path stored it already).
@@ -486,20 +486,30 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
             tp.retrans_stamp = 0;
         }
-        tcp_rearm_rto(net, sk, tp);
+        // tcp_clean_rtx_queue(): "set TLP or RTO timer".
+        flag |= fastretrans::FLAG_SET_XMIT_TIMER;
+    }
+    if tp.tlp_high_seq != 0 {
+        crate::tcp_tlp::tcp_process_tlp_ack(net, tp, ack, flag);
     }
     if fastretrans::tcp_ack_is_dubious(tp, flag) {
         let not_dup =
             fastretrans::FLAG_SND_UNA_ADVANCED | fastretrans::FLAG_NOT_DUP | fastretrans::FLAG_DSACKING_ACK;
         let num_dupack = u32::from(flag & not_dup == 0);
         let (sacked_before, lost_before) = (tp.sacked_out, tp.lost_out);
-        fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, num_dupack, flag);
+        fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, num_dupack, &mut flag);
         if !fastretrans::tcp_is_sack(tp) {
             delivered += tp.sacked_out.saturating_sub(sacked_before); // tcp_add_reno_sack()
         }
         let newly_lost = tp.lost_out.saturating_sub(lost_before);
+        if flag & fastretrans::FLAG_SET_XMIT_TIMER != 0 {
+            crate::tcp_tlp::tcp_set_xmit_timer(net, tn, sk, tp);
+        }
         fastretrans::tcp_cong_control(tn, tp, ack, delivered, newly_lost, flag);
     } else {
+        if flag & fastretrans::FLAG_SET_XMIT_TIMER != 0 {
+            crate::tcp_tlp::tcp_set_xmit_timer(net, tn, sk, tp);
+        }
         fastretrans::tcp_cong_control(tn, tp, ack, delivered, 0, flag);
     }
     if !advanced {
@@ -1606,7 +1616,7 @@ pub fn tcp_rcv_synsent_state_process(
         // offset off).
         if let Some((_, raw_tsecr)) = seg.opts.timestamps {
             let tsecr = raw_tsecr.wrapping_sub(tp.tsoffset);
-            let sent = tp.retrans_stamp as u32;
+            let sent = tp.retrans_stamp;
             if tn.sysctl.tcp_timestamps.get() != 0
                 && raw_tsecr != 0
                 && !between(tsecr, sent, tcp_time_stamp_ts(net))
@@ -1664,7 +1674,7 @@ pub fn tcp_finish_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tc
         tcp_sndbuf_expand(tn, tp);
     }
     autotune::tcp_init_rcvq_space(net, tp);
-    tp.rcv_tstamp = net.jiffies();
+    tp.rcv_tstamp = tcp_jiffies32(net);
     // Only lrcvtime: quick-ACK credit and `ato` come with the first data
     // (`tcp_event_data_recv()` with `ato` 0), as in Linux.
     tp.icsk_ack.lrcvtime = net.jiffies();

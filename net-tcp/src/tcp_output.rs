@@ -768,11 +768,22 @@ pub fn tcp_send_active_reset(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpS
 
 /// Arm the retransmit timer (`inet_csk_reset_xmit_timer()`), `when`
 /// jiffies from now, bounded by `TCP_RTO_MAX`.
+///
+/// Armed already for the same event and the same jiffy (`icsk_pending`
+/// and `icsk_timeout` say so: both change only here and when the timer is
+/// cleared or fires), it is left alone — `mod_timer()`'s own first test
+/// ("pending, same expiry: nothing to do"), taken before the timer base's
+/// lock as Linux takes it. The tail loss probe re-arms this timer on every
+/// transmission and every ACK, mostly to the jiffy it already holds.
 pub fn inet_csk_reset_xmit_timer(net: &Net, sk: &TcpSock, tp: &mut TcpSk, what: u8, when: u32) {
     let when = when.min(tcp_rto_max(tp));
+    let expires = net.jiffies() + u64::from(when);
+    if tp.icsk_pending == what && tp.icsk_timeout == expires {
+        return;
+    }
     tp.icsk_pending = what;
-    tp.icsk_timeout = net.jiffies() + u64::from(when);
-    net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
+    tp.icsk_timeout = expires;
+    net.mod_timer(sk.timers.retransmit, expires);
 }
 
 /// Disarm the retransmit timer (`inet_csk_clear_xmit_timer(ICSK_TIME_RETRANS)`).
@@ -787,12 +798,18 @@ pub fn tcp_rto_max(_tp: &TcpSk) -> u32 {
 }
 
 /// `tcp_rearm_rto()`: no data in flight, no timer; otherwise one RTO from
-/// now (`tcp_reset_xmit_timer(…, icsk_rto)`).
+/// now (`tcp_reset_xmit_timer(…, icsk_rto)`) — or, when the timer was
+/// armed as the loss probe, what is left of the RTO counted from the
+/// head's last transmission (`tcp_rto_delta_us()`, at least 1 µs).
 pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     if tp.packets_out == 0 {
         inet_csk_clear_xmit_timer(net, sk, tp);
     } else {
-        let rto = tp.icsk_rto;
+        let mut rto = tp.icsk_rto;
+        if tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
+            let delta_us = crate::tcp_tlp::tcp_rto_delta_us(tp).max(1) as u64;
+            rto = delta_us.div_ceil(1000).min(u64::from(u32::MAX)) as u32;
+        }
         inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
     }
 }
@@ -805,7 +822,7 @@ fn tcp_event_new_data_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) {
     tp.snd_nxt = TCP_SKB_CB(&skb).end_seq;
     tp.tcp_rtx_queue.push_back(skb);
     tp.packets_out += 1;
-    if prior_packets == 0 || tp.icsk_pending == ICSK_TIME_PROBE0 {
+    if prior_packets == 0 || tp.icsk_pending == ICSK_TIME_PROBE0 || tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
         tcp_rearm_rto(net, sk, tp);
     }
     net.mib.inc(LinuxMib::TCPOrigDataSent);
@@ -932,6 +949,21 @@ fn tcp_fragment(tp: &mut TcpSk, queue: TcpQueue, len: usize) {
 /// nothing is in flight, so the caller arms the zero-window probe
 /// (`tcp_check_probe_timer()`).
 pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nonagle: u8) -> bool {
+    __tcp_write_xmit(net, tn, sk, tp, nonagle, 0)
+}
+
+/// [`tcp_write_xmit`] with Linux's `push_one`: 0 sends what the windows
+/// allow and, if anything went, schedules a tail loss probe
+/// ([`crate::tcp_tlp::tcp_schedule_loss_probe`]); 2 is the probe itself —
+/// one segment, even past the congestion window, and no new probe.
+pub fn __tcp_write_xmit(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    nonagle: u8,
+    push_one: u8,
+) -> bool {
     net_core::ftrace_graph!("tcp_write_xmit");
     tp.tcp_mstamp_refresh(net);
     // TCP_MTU_REDUCED_DEFERRED (tcp_release_cb()): an ICMP that found the
@@ -945,15 +977,19 @@ pub fn tcp_write_xmit(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, nona
         }
     }
     tcp_mtu_check(net, tn, sk, tp);
-    let mut cwnd_limited = false;
     // sk_can_gso(): gather the burst into GSO packets.
     let mut gso = tp.sk_gso.then(GsoBatch::default);
-    let r = tcp_write_xmit_loop(net, tn, sk, tp, nonagle, &mut cwnd_limited, gso.as_mut());
+    let prior_packets = tp.packets_out;
+    let (r, cwnd_limited) = tcp_write_xmit_loop(net, tn, sk, tp, nonagle, push_one, gso.as_mut());
     if let Some(b) = gso.as_mut() {
         // A local failure is a loss, as for a segment sent alone.
         let _ = tcp_gso_flush(net, tn, sk, tp, b);
     }
     tcp_cwnd_validate(tp, cwnd_limited);
+    // "Send one loss probe per tail loss episode."
+    if tp.packets_out > prior_packets && push_one != crate::tcp_tlp::TLP_PUSH_ONE {
+        crate::tcp_tlp::tcp_schedule_loss_probe(net, tn, sk, tp, false);
+    }
     r
 }
 
@@ -968,15 +1004,18 @@ fn tcp_cwnd_validate(tp: &mut TcpSk, is_cwnd_limited: bool) {
     }
 }
 
+/// The sending loop of [`__tcp_write_xmit`]: returns whether data is stuck
+/// with nothing in flight (Linux's return value) and whether the
+/// congestion window was what stopped it.
 fn tcp_write_xmit_loop(
     net: &Net,
     tn: &TcpNet,
     sk: &TcpSock,
     tp: &mut TcpSk,
     nonagle: u8,
-    cwnd_limited: &mut bool,
+    push_one: u8,
     mut gso: Option<&mut GsoBatch>,
-) -> bool {
+) -> (bool, bool) {
     let mss = tcp_current_mss(net, tp).max(1);
     let mut sent_pkts = 0u32;
     // Linux: "return !tp->packets_out && !tcp_write_queue_empty(sk)" when
@@ -986,24 +1025,27 @@ fn tcp_write_xmit_loop(
     let stuck =
         |tp: &TcpSk, sent_pkts: u32| sent_pkts == 0 && tp.packets_out == 0 && !tp.sk_write_queue.is_empty();
     loop {
-        let Some(head) = tp.sk_write_queue.peek() else { return stuck(tp, sent_pkts) };
+        let Some(head) = tp.sk_write_queue.peek() else { return (stuck(tp, sent_pkts), false) };
         let cb = *TCP_SKB_CB(head);
         let len = head.len();
         if len > usize::from(mss) {
             tcp_fragment(tp, TcpQueue::WriteQueue, usize::from(mss));
             continue;
         }
-        if tcp_packets_in_flight(tp) >= tp.snd_cwnd && cb.tcp_flags & TCPHDR_FIN == 0 {
-            *cwnd_limited = true;
-            return stuck(tp, sent_pkts);
+        // A loss probe is forced out past the congestion window.
+        if tcp_packets_in_flight(tp) >= tp.snd_cwnd
+            && cb.tcp_flags & TCPHDR_FIN == 0
+            && push_one != crate::tcp_tlp::TLP_PUSH_ONE
+        {
+            return (stuck(tp, sent_pkts), true);
         }
         let data_end = cb.end_seq.wrapping_sub(u32::from(cb.tcp_flags & TCPHDR_FIN != 0));
         if after(data_end, tp.tcp_wnd_end()) && len > 0 {
-            return stuck(tp, sent_pkts);
+            return (stuck(tp, sent_pkts), false);
         }
         let last = tp.sk_write_queue.len() == 1;
         if last && !tcp_nagle_test(tp, len, cb.tcp_flags, mss, nonagle | tp.nonagle) {
-            return stuck(tp, sent_pkts);
+            return (stuck(tp, sent_pkts), false);
         }
         let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
         TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
@@ -1020,6 +1062,9 @@ fn tcp_write_xmit_loop(
             tp.prr_out += 1; // RFC 6937's prr_out counts new data too
         }
         sent_pkts += 1;
+        if push_one != 0 {
+            return (false, false);
+        }
     }
 }
 // ANCHOR_END: tcp_write_xmit
@@ -1250,7 +1295,7 @@ fn tcp_send_syn(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, flags: u8)
     tcp_queue_ctl(tp, flags);
     let mut skb = tp.sk_write_queue.dequeue().expect("just queued");
     TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
-    tp.retrans_stamp = net.jiffies();
+    tp.retrans_stamp = tcp_jiffies32(net);
     let _ = tcp_transmit_skb(net, tn, sk, tp, skb.skb_clone_xmit());
     tp.snd_nxt = tp.write_seq;
     tp.pushed_seq = tp.write_seq;
@@ -1409,14 +1454,13 @@ pub fn tcp_v4_reqsk_send_ack(net: &Net, tn: &TcpNet, req: &RequestSock) {
 // ANCHOR_END: tcp_make_synack
 
 // ANCHOR: tcp_retransmit_skb
-/// Retransmit the head of the retransmit queue.
+/// Retransmit the segment at `idx` of the retransmit queue (the head, for
+/// every caller but the loss probe).
 ///
-/// Mirrors `tcp_retransmit_skb()` / `__tcp_retransmit_skb()`: a segment
-/// partly acknowledged is trimmed first (`tcp_trim_head()`), then a clone
-/// is sent; `RetransSegs` (and `TCPSynRetrans` for a SYN) count it,
-/// `total_retrans` and `retrans_out` rise, the skb is marked
-/// `TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS` (no RTT sample from it: Karn), and
-/// `retrans_stamp` remembers the first retransmission.
+/// Mirrors `tcp_retransmit_skb()`: [`__tcp_retransmit_skb`] sends it, and
+/// the skb is marked `TCPCB_SACKED_RETRANS` (a retransmission in flight:
+/// `retrans_out` rises) and `retrans_stamp` remembers the first
+/// retransmission.
 pub fn tcp_retransmit_skb(
     net: &Net,
     tn: &TcpNet,
@@ -1425,35 +1469,15 @@ pub fn tcp_retransmit_skb(
     idx: usize,
 ) -> Result<(), Errno> {
     net_core::ftrace_graph!("tcp_retransmit_skb");
-    let snd_una = tp.snd_una;
     let now_ns = net.now_ns();
-    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return Ok(()) };
-    let cb = *TCP_SKB_CB(skb);
-    if before(cb.seq, snd_una) && after(cb.end_seq, snd_una) && cb.tcp_flags & TCPHDR_SYN == 0 {
-        let trim = snd_una.wrapping_sub(cb.seq) as usize;
-        let n = trim.min(skb.len());
-        skb.pull(n);
-        TCP_SKB_CB_mut(skb).seq = snd_una;
+    if tp.tcp_rtx_queue.get(idx).is_none() {
+        return Ok(());
     }
-    // Sent before the path MTU dropped: resend only what fits now, the
-    // rest as the next segment (`__tcp_retransmit_skb()`'s `tcp_fragment()`).
-    tcp_mtu_check(net, tn, sk, tp);
-    let cur_mss = usize::from(tcp_current_mss(net, tp));
-    if tp.tcp_rtx_queue[idx].len() > cur_mss {
-        tcp_fragment(tp, TcpQueue::RtxQueue(idx), cur_mss);
-    }
-    let skb = &mut tp.tcp_rtx_queue[idx];
-    let c = TCP_SKB_CB_mut(skb);
+    tcp_retransmit_trim(net, tn, sk, tp, idx);
+    let c = TCP_SKB_CB_mut(&mut tp.tcp_rtx_queue[idx]);
     let already_in_flight = c.sacked & TCPCB_SACKED_RETRANS != 0;
-    c.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS;
-    c.when_ns = now_ns;
+    c.sacked |= TCPCB_SACKED_RETRANS;
     let syn = c.tcp_flags & TCPHDR_SYN != 0;
-    let clone = skb.skb_clone_xmit();
-    net.mib.inc(TcpMib::RetransSegs);
-    if syn {
-        net.mib.inc(LinuxMib::TCPSynRetrans);
-    }
-    tp.total_retrans += 1;
     if !already_in_flight {
         tp.retrans_out += 1;
     }
@@ -1471,13 +1495,63 @@ pub fn tcp_retransmit_skb(
         // tcp_skb_timestamp_ts(skb) after __tcp_retransmit_skb(), which
         // has restamped the skb with this transmission — so the give-up
         // clock (retransmits_timed_out()) starts at the first
-        // retransmission, not at the original send. Checked on 6.18: with
-        // tcp_orphan_retries = 2 (1.4 s) and a 208 ms RTO an orphan's FIN
-        // left at 0, 0.208, 0.628 and 1.460 s and the socket died at
-        // 3.1 s; counting from the original send would have ended it at
-        // 1.460 s instead of that third retransmission.
-        tp.retrans_stamp = (now_ns / (1_000_000_000 / net_core::jiffies::HZ)).max(1);
+        // retransmission, not at the original send. Checked on 6.18 (a
+        // veth pair, SACK on): with tcp_orphan_retries = 2 (1.4 s) an
+        // orphan's FIN left at 0, 0.205 (the tail loss probe, which sends
+        // through __tcp_retransmit_skb() alone and sets no stamp), 0.413,
+        // 0.845 and 1.677 s; counted from the original send, the budget
+        // would have ended it at 1.677 s instead of that third
+        // retransmission.
+        tp.retrans_stamp = ((now_ns / (1_000_000_000 / net_core::jiffies::HZ)) as u32).max(1);
     }
+    __tcp_retransmit_skb(net, tn, sk, tp, idx)
+}
+
+/// The first half of `__tcp_retransmit_skb()`: a segment partly
+/// acknowledged is trimmed (`tcp_trim_head()`), and one sent before the
+/// path MTU dropped is cut to what fits now, the rest becoming the next
+/// segment (`tcp_fragment()`), so `idx` is then at most one MSS.
+pub fn tcp_retransmit_trim(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, idx: usize) {
+    let snd_una = tp.snd_una;
+    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return };
+    let cb = *TCP_SKB_CB(skb);
+    if before(cb.seq, snd_una) && after(cb.end_seq, snd_una) && cb.tcp_flags & TCPHDR_SYN == 0 {
+        let trim = snd_una.wrapping_sub(cb.seq) as usize;
+        let n = trim.min(skb.len());
+        skb.pull(n);
+        TCP_SKB_CB_mut(skb).seq = snd_una;
+    }
+    tcp_mtu_check(net, tn, sk, tp);
+    let cur_mss = usize::from(tcp_current_mss(net, tp));
+    if tp.tcp_rtx_queue[idx].len() > cur_mss {
+        tcp_fragment(tp, TcpQueue::RtxQueue(idx), cur_mss);
+    }
+}
+
+/// Mirrors `__tcp_retransmit_skb()` (after [`tcp_retransmit_trim`]): a
+/// clone of the segment at `idx` is sent; it is restamped (no RTT sample
+/// from it: Karn) and marked `TCPCB_EVER_RETRANS`; `RetransSegs` (and
+/// `TCPSynRetrans` for a SYN) and `total_retrans` count it. The tail loss
+/// probe sends this way, without [`tcp_retransmit_skb`]'s marks.
+pub fn __tcp_retransmit_skb(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    idx: usize,
+) -> Result<(), Errno> {
+    let now_ns = net.now_ns();
+    let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return Ok(()) };
+    let c = TCP_SKB_CB_mut(skb);
+    c.sacked |= TCPCB_EVER_RETRANS;
+    c.when_ns = now_ns;
+    let syn = c.tcp_flags & TCPHDR_SYN != 0;
+    let clone = skb.skb_clone_xmit();
+    net.mib.inc(TcpMib::RetransSegs);
+    if syn {
+        net.mib.inc(LinuxMib::TCPSynRetrans);
+    }
+    tp.total_retrans += 1;
     tcp_transmit_skb(net, tn, sk, tp, clone)
 }
 // ANCHOR_END: tcp_retransmit_skb

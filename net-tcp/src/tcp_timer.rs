@@ -63,6 +63,7 @@ pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
         match event {
             ICSK_TIME_RETRANS => tcp_retransmit_timer(net, tn, sk, tp),
             ICSK_TIME_PROBE0 => tcp_probe_timer(net, tn, sk, tp),
+            ICSK_TIME_LOSS_PROBE => crate::tcp_tlp::tcp_send_loss_probe(net, tn, sk, tp),
             _ => {}
         }
     });
@@ -104,7 +105,7 @@ pub fn retransmits_timed_out(net: &Net, tp: &TcpSk, boundary: u32, timeout_ms: u
     }
     let timeout =
         if timeout_ms != 0 { u64::from(timeout_ms) } else { tcp_model_timeout(boundary, TCP_RTO_MIN) };
-    net.jiffies().saturating_sub(tp.retrans_stamp) >= timeout
+    u64::from(tcp_jiffies32(net).wrapping_sub(tp.retrans_stamp)) >= timeout
 }
 
 /// Mirrors `tcp_orphan_retries(sk, alive)` (net/ipv4/tcp_timer.c): how
@@ -314,6 +315,7 @@ pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
     }
     tcp_set_ca_state(tp, TCP_CA_LOSS);
     tp.high_seq = tp.snd_nxt;
+    tp.tlp_high_seq = 0;
 }
 // ANCHOR_END: tcp_enter_loss
 
@@ -322,9 +324,9 @@ fn tcp_clamp_rto_to_user_timeout(net: &Net, tp: &TcpSk) -> u32 {
     if tp.icsk_user_timeout == 0 {
         return tp.icsk_rto;
     }
-    let elapsed = net.jiffies().saturating_sub(tp.retrans_stamp);
-    let remaining = u64::from(tp.icsk_user_timeout).saturating_sub(elapsed).max(1);
-    tp.icsk_rto.min(remaining as u32)
+    let elapsed = tcp_jiffies32(net).wrapping_sub(tp.retrans_stamp);
+    let remaining = tp.icsk_user_timeout.saturating_sub(elapsed).max(1);
+    tp.icsk_rto.min(remaining)
 }
 
 // ANCHOR: tcp_retransmit_timer
@@ -375,11 +377,11 @@ fn tcp_retransmit_timer_zero_window(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, t
     let first_sent = match tp.retrans_stamp {
         0 => {
             let ns = tp.tcp_rtx_queue.front().map_or(0, |skb| TCP_SKB_CB(skb).when_ns);
-            ns / (1_000_000_000 / net_core::jiffies::HZ)
+            (ns / (1_000_000_000 / net_core::jiffies::HZ)) as u32
         }
         stamp => stamp,
     };
-    let rtx_delta = net.jiffies().saturating_sub(first_sent);
+    let rtx_delta = u64::from(tcp_jiffies32(net).wrapping_sub(first_sent));
     if tcp_rtx_probe0_timed_out(tp, rtx_delta) {
         tcp_write_err(net, sk, tp);
         return;
@@ -406,8 +408,10 @@ fn tcp_rtx_probe0_timed_out(tp: &TcpSk, rtx_delta: u64) -> bool {
         }
         timeout = timeout.min(u64::from(tp.icsk_user_timeout));
     }
-    let rcv_delta = tp.icsk_timeout.saturating_sub(tp.rcv_tstamp);
-    if rcv_delta <= timeout {
+    // (s32)(icsk_timeout - rcv_tstamp): negative when an ACK came after
+    // the timer was due.
+    let rcv_delta = i64::from((tp.icsk_timeout as u32).wrapping_sub(tp.rcv_tstamp) as i32);
+    if rcv_delta <= timeout as i64 {
         return false;
     }
     rtx_delta > timeout
@@ -539,8 +543,8 @@ pub fn keepalive_probes(tn: &TcpNet, tp: &TcpSk) -> u8 {
 /// `keepalive_time_elapsed()`: how long the peer has been silent, in
 /// jiffies (since the last segment or ACK from it).
 pub fn keepalive_time_elapsed(net: &Net, tp: &TcpSk) -> u32 {
-    let last = tp.icsk_ack.lrcvtime.max(tp.rcv_tstamp);
-    net.jiffies().saturating_sub(last).min(u64::from(u32::MAX)) as u32
+    let now = tcp_jiffies32(net);
+    now.wrapping_sub(tp.icsk_ack.lrcvtime as u32).min(now.wrapping_sub(tp.rcv_tstamp))
 }
 
 /// After `TCP_KEEPIDLE` changes (`tcp_sock_set_keepidle_locked()`): re-arm
@@ -647,10 +651,10 @@ mod tests {
         tp.state = TcpState::Established;
         tp.icsk_retransmits = 3;
         tp.sk_dst_cache = cached_route();
-        tp.retrans_stamp = net.jiffies() - 2_999;
+        tp.retrans_stamp = (net.jiffies() - 2_999) as u32;
         assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
         assert!(tp.sk_dst_cache.is_some(), "2.999 s: still under tcp_retries1's budget");
-        tp.retrans_stamp = net.jiffies() - 3_000;
+        tp.retrans_stamp = (net.jiffies() - 3_000) as u32;
         assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
         assert!(tp.sk_dst_cache.is_none(), "3 s: the route is dropped");
         assert_eq!(net.mib.get(LinuxMib::TcpTimeoutRehash), 2);
@@ -658,7 +662,7 @@ mod tests {
         // A lower tcp_retries1 advises sooner: model(1) = 600 ms.
         net.sysctl.set("net.ipv4.tcp_retries1", "1").unwrap();
         tp.sk_dst_cache = cached_route();
-        tp.retrans_stamp = net.jiffies() - 600;
+        tp.retrans_stamp = (net.jiffies() - 600) as u32;
         assert!(!tcp_write_timeout(&net, &tn, &sk, &mut tp));
         assert!(tp.sk_dst_cache.is_none());
 

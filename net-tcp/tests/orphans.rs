@@ -199,8 +199,9 @@ fn set_linger(sock: &TcpSocket, l_linger: i32) {
 
 /// One connection's server side closed while the client stays silent:
 /// the orphan is counted from `close()` until it dies, and it dies after
-/// `tcp_orphan_retries` (0 = 8) retransmissions, 102.2 s of budget, with
-/// no RST (`TCPAbortOnTimeout`). Its last `Arc` goes with it.
+/// a tail loss probe and `tcp_orphan_retries` (0 = 8) retransmissions,
+/// 102.2 s of budget from the first of them, with no RST
+/// (`TCPAbortOnTimeout`). Its last `Arc` goes with it.
 #[test]
 fn a_silent_peer_leaves_an_orphan_until_orphan_retries_end() {
     let _serial = serial();
@@ -215,10 +216,11 @@ fn a_silent_peer_leaves_an_orphan_until_orphan_retries_end() {
     assert_eq!(weak.upgrade().map(|s| s.sk_state()), Some(TcpState::FinWait1));
     lab.run_for(102_000_000_000);
     assert_eq!(lab.orphans(), 1, "alive at 102 s");
-    assert_eq!(lab.wire.fins, 9, "the FIN and 8 retransmissions");
+    assert_eq!(lab.wire.fins, 10, "the FIN, the loss probe and 8 retransmissions");
     lab.run_for(1_000_000_000);
     assert_eq!(lab.orphans(), 0);
-    assert_eq!(lab.wire.fins, 9);
+    assert_eq!(lab.wire.fins, 10);
+    assert_eq!(lab.mib(LinuxMib::TCPLossProbes), 1);
     assert_eq!(lab.wire.rsts, 0, "tcp_write_err() sends nothing");
     assert_eq!(lab.mib(LinuxMib::TCPAbortOnTimeout), 1);
     assert_eq!(lab.mib(LinuxMib::TCPAbortOnMemory), 0);

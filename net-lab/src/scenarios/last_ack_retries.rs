@@ -13,21 +13,22 @@ reads end-of-stream (CLOSE_WAIT); then b vanishes (its link goes down) and
 a's application closes. a sends its FIN and is in LAST_ACK, an orphan; no
 ACK ever comes.
 
-tcp_retransmit_timer resends the FIN and doubles the RTO each time
+First a tail loss probe resends the FIN about 200 ms after it (two RTTs
+plus TCP_RTO_MIN, one segment being in flight: tcp_schedule_loss_probe,
+tcp_send_loss_probe, TcpExtTCPLossProbes). One RTO later
+tcp_retransmit_timer resends it and doubles the RTO each time
 (icsk_backoff; the RTO starts from the measured RTT, at least TCP_RTO_MIN =
-200 ms): gaps of about 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8 and 25.6 s
+200 ms): gaps of about 0.2, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8 and 25.6 s
 (TcpExtTCPTimeouts, TcpRetransSegs). An orphan's budget is
 tcp_orphan_retries, 0 meaning 8 while the RTO is under TCP_RTO_MAX
 (tcp_orphan_retries(), turned into a time by tcp_model_timeout); the timer
 after the eighth retransmission finds it spent and tcp_write_timeout →
 tcp_write_err kills the socket without a RST (TcpExtTCPAbortOnTimeout).
-About 102 s after close() nothing is left in `ss`.
+About 103 s after close() nothing is left in `ss`.
 
 Linux 6.18 (checked on this machine: lo in a netns, nftables dropping what
-the peer would receive) sends one FIN more: a tail loss probe about 200 ms
-after the FIN (tcp_schedule_loss_probe, TcpExtTCPLossProbes), and only then
-the RTO backoff — ten FINs in all, as in the article's trace. linnet has no
-tail loss probe yet, so its trace has nine.
+the peer would receive) sends the same ten FINs at the same gaps, as in the
+article's trace.
 
 Book: net-tcp → retransmission; the state machine (closing). Linux:
 tcp_retransmit_timer, tcp_write_timeout, tcp_orphan_retries,
@@ -86,7 +87,7 @@ pub fn run(opts: &RunOpts) -> Result<Report, String> {
     }
     lab.ss_diag("after the last timer", &[("a", &sk)]);
     Ok(lab.finish(
-        "LAST_ACK, peer gone: the FIN goes 9 times, the RTO doubling from 200 ms, until tcp_orphan_retries (8) runs out"
+        "LAST_ACK, peer gone: the FIN goes 10 times, a loss probe and then the RTO doubling from 200 ms, until tcp_orphan_retries (8) runs out"
             .into(),
         None,
         Vec::new(),

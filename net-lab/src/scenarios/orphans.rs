@@ -29,10 +29,11 @@ count overshoots the limit. Once the cache is over it, every close()
 resets its connection (RST after the FIN) and every orphan whose timer
 fires is reset instead of retransmitting — TcpExtTCPAbortOnMemory for
 each, and \"TCP: too many orphaned sockets\" in the kernel log (rate-
-limited). The orphans the cache let live retransmit their FIN with the RTO
-doubling until tcp_orphan_retries' time budget (2: 200 ms × (2^3 - 1) =
-1.4 s, counted from the first retransmission) is spent — with the 202 ms
-RTO of this link, after three retransmissions; they die without a RST
+limited). The orphans the cache let live send their FIN again as a tail
+loss probe, then retransmit it with the RTO doubling until
+tcp_orphan_retries' time budget (2: 200 ms × (2^3 - 1) = 1.4 s, counted
+from the first retransmission, which the probe is not) is spent — with the
+202 ms RTO of this link, after three retransmissions; they die without a RST
 (TcpExtTCPAbortOnTimeout). Linux's default tcp_orphan_retries, 0, means 8
 (102.2 s), and tcp_max_orphans is set at boot to half the established hash
 (131072 on a 24 GiB machine).

@@ -7,10 +7,12 @@ use crate::{Report, RunOpts};
 
 pub const EXPLAIN: &str = "\
 a sends a request and b answers; then b's link goes down and a sends a
-second request. No ACK comes back: tcp_retransmit_timer retransmits the
-head of the queue and doubles the RTO each time (icsk_backoff; RTO starts
-from the measured RTT, at least TCP_RTO_MIN = 200 ms), counting
-TcpExtTCPTimeouts and TcpRetransSegs.
+second request. No ACK comes back. First a tail loss probe sends the
+segment again, two RTTs plus TCP_RTO_MIN after it (one segment in flight;
+tcp_send_loss_probe, TcpExtTCPLossProbes); one RTO later
+tcp_retransmit_timer retransmits the head of the queue and doubles the RTO
+each time (icsk_backoff; RTO starts from the measured RTT, at least
+TCP_RTO_MIN = 200 ms), counting TcpExtTCPTimeouts and TcpRetransSegs.
 
 How long a gives up after is tcp_retries2: not a count of retransmissions
 but a time budget (retransmits_timed_out → tcp_model_timeout): the time the

@@ -22,8 +22,10 @@ the same four-tuple.
 1. a closes first, b second: a, the active closer, ACKs b's FIN and
    becomes a timewait sock (tcp_time_wait → inet_twsk_hashdance_schedule;
    TcpExtTW) for TCP_TIMEWAIT_LEN, 60 s. That ACK is lost here (a's link
-   drops everything for 100 ms), so b, in LAST_ACK, retransmits its FIN at
-   its RTO; tcp_timewait_state_process answers with the last ACK again
+   drops everything for 100 ms), so b, in LAST_ACK, sends its FIN again,
+   as a tail loss probe about 200 ms later (tcp_send_loss_probe, where
+   the RTO would have come a little after); tcp_timewait_state_process
+   answers with the last ACK again
    (TCP_TW_ACK) and restarts the 60 s (inet_twsk_reschedule). `ss` still
    shows TIME-WAIT 60 s after the first ACK, and not 60 s after the second.
 2. A connect() while the tuple is in TIME_WAIT: with tcp_tw_reuse = 0 the

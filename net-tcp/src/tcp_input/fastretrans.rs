@@ -183,6 +183,7 @@ pub fn tcp_reset_reno_sack(tp: &mut TcpSk) {
 /// `ssthresh()`, and end the episode at `high_seq` = `snd_nxt`.
 pub fn tcp_init_cwnd_reduction(tp: &mut TcpSk) {
     tp.high_seq = tp.snd_nxt;
+    tp.tlp_high_seq = 0;
     tp.snd_cwnd_cnt = 0;
     tp.prior_cwnd = tp.snd_cwnd;
     tp.prr_delivered = 0;
@@ -388,7 +389,7 @@ fn tcp_identify_packet_loss(net: &Net, tp: &mut TcpSk, flag: i32) {
 
 /// Mirrors `tcp_try_keep_open()`: Disorder while anything is SACKed, lost
 /// or retransmitted, else Open; a change restarts `high_seq`.
-fn tcp_try_keep_open(tp: &mut TcpSk) {
+pub fn tcp_try_keep_open(tp: &mut TcpSk) {
     let state = if tcp_left_out(tp) != 0 || tcp_any_retrans_done(tp) { TCP_CA_DISORDER } else { TCP_CA_OPEN };
     if tp.icsk_ca_state != state {
         tcp_set_ca_state(tp, state);
@@ -426,12 +427,15 @@ fn tcp_try_undo_recovery(tp: &mut TcpSk) -> bool {
 /// the receiver had SACKed — it threw SACKed data away (RFC 2018 §8 lets
 /// it). Rather than trust the scoreboard, fire the RTO soon: after
 /// `max(srtt/2, 10 ms)`; [`crate::tcp_timer::tcp_enter_loss`] then clears
-/// the SACK marks. Counted as TCPSACKReneging there, as Linux does.
-fn tcp_check_sack_reneging(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, flag: i32) -> bool {
-    if flag & FLAG_SACK_RENEGING != 0 && flag & FLAG_SND_UNA_ADVANCED != 0 {
+/// the SACK marks. Counted as TCPSACKReneging there, as Linux does. The
+/// ACK's `FLAG_SET_XMIT_TIMER` is cleared, so `tcp_ack()` does not put a
+/// full RTO (or a loss probe) back in this timer's place.
+fn tcp_check_sack_reneging(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, ack_flag: &mut i32) -> bool {
+    if *ack_flag & FLAG_SACK_RENEGING != 0 && *ack_flag & FLAG_SND_UNA_ADVANCED != 0 {
         let srtt_half_ms = (tp.rtt.srtt_us >> 4) / 1000;
         let delay = srtt_half_ms.max(10);
         crate::tcp_output::inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, delay);
+        *ack_flag &= !FLAG_SET_XMIT_TIMER;
         return true;
     }
     false
@@ -477,15 +481,16 @@ pub fn tcp_fastretrans_alert(
     sk: &Arc<TcpSock>,
     tp: &mut TcpSk,
     num_dupack: u32,
-    flag: i32,
+    ack_flag: &mut i32,
 ) {
+    let flag = *ack_flag;
     let mut fast_rexmit = false;
     let mut do_lost = num_dupack > 0 || (flag & FLAG_DATA_SACKED != 0 && tcp_force_fast_retransmit(tp));
     if tp.packets_out == 0 && tp.sacked_out != 0 {
         tp.sacked_out = 0;
     }
     // B. In all the states check for reneging SACKs.
-    if tcp_check_sack_reneging(net, sk, tp, flag) {
+    if tcp_check_sack_reneging(net, sk, tp, ack_flag) {
         return;
     }
     // D. Check state exit conditions: high_seq is ACKed.

@@ -138,6 +138,11 @@ fn tcp_check_dsack(
         let segs = if before(first.start_seq, first.end_seq) { len.div_ceil(mss).max(1) } else { 1 };
         state.flag |= FLAG_DSACKING_ACK;
         state.sack_delivered += segs;
+        // tcp_dsack_seen(): a one-segment D-SACK ending at the loss
+        // probe's snd_nxt reports the probe's duplicate.
+        if len <= mss && tp.tlp_high_seq != 0 && tp.tlp_high_seq == first.end_seq {
+            state.flag |= crate::tcp_tlp::FLAG_DSACK_TLP;
+        }
     }
     dup
 }
