@@ -4,7 +4,9 @@
 //! do. Two hosts on a sim wire, one connection; the function-graph tracer
 //! counts the route lookups one request and its answer cost.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+mod common;
+
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use net_core::Net;
@@ -13,7 +15,6 @@ use net_core::snmp::IpstatsMib;
 use net_dev::{LinkParams, Sim};
 use net_ipv4::fib::{FibRoute, RtnType};
 use net_tcp::af_inet::TcpNet;
-use net_tcp::tcp_states::TcpState;
 use net_tcp::{TcpSocket, inet_init};
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -42,23 +43,7 @@ fn pair() -> Pair {
     net_ipv4::devinet::inet_addr_add(&a, &tn_a.ipv4, ea.ifindex, A, 24).expect("ip addr add");
     net_ipv4::devinet::inet_addr_add(&b, &tn_b.ipv4, eb.ifindex, B, 24).expect("ip addr add");
     sim.run_for(10_000_000);
-    let l = TcpSocket::new(&b).unwrap();
-    l.set_nonblocking(true);
-    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).unwrap();
-    l.listen(4).unwrap();
-    let c = TcpSocket::new(&a).unwrap();
-    c.set_nonblocking(true);
-    let _ = c.connect(SocketAddrV4::new(B, PORT));
-    let s = loop {
-        if let Ok((s, _)) = l.accept() {
-            break s;
-        }
-        assert!(sim.step(), "no connection");
-    };
-    s.set_nonblocking(true);
-    while c.state() != TcpState::Established {
-        assert!(sim.step());
-    }
+    let (l, c, s) = common::sim_connect(&mut sim, &a, &b, B, PORT, |_| {});
     let mut p = Pair { sim, b, tn_b, eb: eb.ifindex, c, s, _l: l };
     p.exchange();
     p

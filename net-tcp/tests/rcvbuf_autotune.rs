@@ -10,14 +10,15 @@
 //! first sample, then 5,773,072 and 6,925,345, with `rcv_space` 979,280,
 //! 1,500,440 and 1,918,480 and `rcv_rtt` 0.035–0.185 ms.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+mod common;
+
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use net_core::Net;
 use net_dev::{LinkParams, Sim};
 use net_tcp::af_inet::{SO_RCVBUF, SOL_SOCKET};
 use net_tcp::tcp_input::autotune::tcp_rcv_rtt_update;
-use net_tcp::tcp_states::TcpState;
 use net_tcp::{TcpSocket, inet_init};
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -59,28 +60,11 @@ fn transfer(total: usize, rcvbuf: Option<i32>, setup: impl Fn(&Arc<Net>, &net_tc
         }
     }
     sim.run_for(10_000_000);
-
-    let l = TcpSocket::new(&b).unwrap();
-    l.set_nonblocking(true);
-    if let Some(v) = rcvbuf {
-        l.setsockopt_int(SOL_SOCKET, SO_RCVBUF, v).unwrap();
-    }
-    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, PORT)).unwrap();
-    l.listen(4).unwrap();
-    let c = TcpSocket::new(&a).unwrap();
-    c.set_nonblocking(true);
-    let _ = c.connect(SocketAddrV4::new(B, PORT));
-    let s = loop {
-        if let Ok((s, _)) = l.accept() {
-            break s;
+    let (_l, c, s) = common::sim_connect(&mut sim, &a, &b, B, PORT, |l| {
+        if let Some(v) = rcvbuf {
+            l.setsockopt_int(SOL_SOCKET, SO_RCVBUF, v).unwrap();
         }
-        assert!(sim.now_ns() < 5_000_000_000, "no connection");
-        sim.step();
-    };
-    s.set_nonblocking(true);
-    while c.state() != TcpState::Established {
-        sim.step();
-    }
+    });
     let data: Vec<u8> = (0..MIB as u32).map(|i| (i ^ (i >> 9)) as u8).collect();
     let mut buf = vec![0u8; 64 << 10];
     let (mut sent, mut got) = (0usize, 0usize);

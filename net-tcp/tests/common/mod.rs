@@ -240,3 +240,38 @@ pub fn pump(
     }
     panic!("transfer never finished: sent {sent}, got {}", got.len());
 }
+
+/// On two hosts of `sim`: a non-blocking listener on `server`:`port`
+/// (`setup` runs on it before `listen()`, for the options a child
+/// inherits), a non-blocking client from `client` connecting to
+/// `server_addr`, and the simulation stepped until the child is accepted
+/// and the client is ESTABLISHED. Returns (listener, client, child).
+pub fn sim_connect(
+    sim: &mut net_dev::Sim,
+    client: &Arc<Net>,
+    server: &Arc<Net>,
+    server_addr: Ipv4Addr,
+    port: u16,
+    setup: impl FnOnce(&net_tcp::TcpSocket),
+) -> (net_tcp::TcpSocket, net_tcp::TcpSocket, net_tcp::TcpSocket) {
+    use std::net::SocketAddrV4;
+    let l = net_tcp::TcpSocket::new(server).expect("socket");
+    l.set_nonblocking(true);
+    setup(&l);
+    l.bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).expect("bind");
+    l.listen(4).expect("listen");
+    let c = net_tcp::TcpSocket::new(client).expect("socket");
+    c.set_nonblocking(true);
+    let _ = c.connect(SocketAddrV4::new(server_addr, port));
+    let s = loop {
+        if let Ok((s, _)) = l.accept() {
+            break s;
+        }
+        assert!(sim.step(), "no connection: the simulation went idle");
+    };
+    s.set_nonblocking(true);
+    while c.state() != net_tcp::tcp_states::TcpState::Established {
+        assert!(sim.step(), "the client never saw ESTABLISHED");
+    }
+    (l, c, s)
+}
