@@ -59,12 +59,20 @@ pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
             net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
             return;
         }
-        let event = std::mem::take(&mut tp.icsk_pending);
-        match event {
-            ICSK_TIME_RETRANS => tcp_retransmit_timer(net, tn, sk, tp),
-            ICSK_TIME_PROBE0 => tcp_probe_timer(net, tn, sk, tp),
+        // The loss probe keeps `icsk_pending` while it runs, as in Linux:
+        // if no probe can go, the RTO is rearmed for what is left of it
+        // (`tcp_rearm_rto()` reads the pending event), not a whole RTO.
+        match tp.icsk_pending {
+            ICSK_TIME_RETRANS => {
+                tp.icsk_pending = 0;
+                tcp_retransmit_timer(net, tn, sk, tp);
+            }
+            ICSK_TIME_PROBE0 => {
+                tp.icsk_pending = 0;
+                tcp_probe_timer(net, tn, sk, tp);
+            }
             ICSK_TIME_LOSS_PROBE => crate::tcp_tlp::tcp_send_loss_probe(net, tn, sk, tp),
-            _ => {}
+            _ => tp.icsk_pending = 0,
         }
     });
 }
