@@ -816,13 +816,22 @@ pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
 
 /// `tcp_event_new_data_sent()`: the head of the write queue was sent for the
 /// first time: it moves to the retransmit queue, `snd_nxt` advances, and the
-/// RTO timer starts if nothing else was in flight.
-fn tcp_event_new_data_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk, skb: Skb) {
+/// RTO timer starts if nothing else was in flight (or restarts from what is
+/// left of it, if it was armed as the loss probe).
+///
+/// `probe_follows`: the caller arms the loss probe once the burst is out
+/// (`tcp_write_xmit()` → [`crate::tcp_tlp::tcp_schedule_loss_probe`],
+/// which will succeed), and the probe timer replaces whatever this would
+/// arm, so the timer is not written here as well. Linux writes it twice;
+/// the timer ends the same, one `mod_timer()` cheaper per send.
+fn tcp_event_new_data_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk, skb: Skb, probe_follows: bool) {
     let prior_packets = tp.packets_out;
     tp.snd_nxt = TCP_SKB_CB(&skb).end_seq;
     tp.tcp_rtx_queue.push_back(skb);
     tp.packets_out += 1;
-    if prior_packets == 0 || tp.icsk_pending == ICSK_TIME_PROBE0 || tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
+    let rearm =
+        prior_packets == 0 || tp.icsk_pending == ICSK_TIME_PROBE0 || tp.icsk_pending == ICSK_TIME_LOSS_PROBE;
+    if rearm && !probe_follows {
         tcp_rearm_rto(net, sk, tp);
     }
     net.mib.inc(LinuxMib::TCPOrigDataSent);
@@ -1018,6 +1027,10 @@ fn tcp_write_xmit_loop(
 ) -> (bool, bool) {
     let mss = tcp_current_mss(net, tp).max(1);
     let mut sent_pkts = 0u32;
+    // __tcp_write_xmit() schedules the loss probe after a burst; nothing
+    // the loop does changes whether it may.
+    let probe_follows =
+        push_one != crate::tcp_tlp::TLP_PUSH_ONE && crate::tcp_tlp::tcp_loss_probe_allowed(tn, tp);
     // Linux: "return !tp->packets_out && !tcp_write_queue_empty(sk)" when
     // nothing was sent — data is stuck (a closed window, Nagle, a cork)
     // with nothing in flight whose ACK would move it, so the caller arms
@@ -1057,7 +1070,7 @@ fn tcp_write_xmit_loop(
         if len < usize::from(mss) {
             tp.snd_sml = cb.end_seq; // tcp_minshall_update()
         }
-        tcp_event_new_data_sent(net, sk, tp, skb);
+        tcp_event_new_data_sent(net, sk, tp, skb, probe_follows);
         if crate::tcp_input::fastretrans::tcp_in_cwnd_reduction(tp) {
             tp.prr_out += 1; // RFC 6937's prr_out counts new data too
         }
@@ -1158,7 +1171,7 @@ pub fn tcp_write_wakeup(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mi
             if len < mss {
                 tp.snd_sml = end_seq;
             }
-            tcp_event_new_data_sent(net, sk, tp, skb);
+            tcp_event_new_data_sent(net, sk, tp, skb, false);
             true
         }
         _ => {

@@ -97,12 +97,7 @@ pub fn tcp_schedule_loss_probe(
     tp: &mut TcpSk,
     advancing_rto: bool,
 ) -> bool {
-    let early_retrans = tn.sysctl.tcp_early_retrans.get();
-    if !(early_retrans == 3 || early_retrans == 4)
-        || tp.packets_out == 0
-        || !tcp_is_sack(tp)
-        || !(tp.icsk_ca_state == TCP_CA_OPEN || tp.icsk_ca_state == TCP_CA_CWR)
-    {
+    if tp.packets_out == 0 || !tcp_loss_probe_allowed(tn, tp) {
         return false;
     }
     let mut timeout = if tp.rtt.srtt_us != 0 {
@@ -120,6 +115,15 @@ pub fn tcp_schedule_loss_probe(
     true
 }
 // ANCHOR_END: tcp_schedule_loss_probe
+
+/// The conditions of [`tcp_schedule_loss_probe`] other than data in
+/// flight: `tcp_early_retrans` 3 or 4, SACK, and Open or CWR.
+pub fn tcp_loss_probe_allowed(tn: &TcpNet, tp: &TcpSk) -> bool {
+    let early_retrans = tn.sysctl.tcp_early_retrans.get();
+    (early_retrans == 3 || early_retrans == 4)
+        && tcp_is_sack(tp)
+        && (tp.icsk_ca_state == TCP_CA_OPEN || tp.icsk_ca_state == TCP_CA_CWR)
+}
 
 /// `tcp_set_xmit_timer()`: after an ACK freed data, the probe timer if a
 /// probe may go, else the RTO.
