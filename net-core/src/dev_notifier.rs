@@ -5,13 +5,20 @@
 //! callback; the core calls every one, in registration order, after a
 //! change it made. IPv4's `fib_netdev_event()` is the one listener here: a
 //! new MTU makes every cached route stale (`rt_cache_flush()`), so a
-//! connected socket looks its route up again and sees the new path MTU.
+//! connected socket looks its route up again and sees the new path MTU; a
+//! device going down takes its routes and neighbours with it, and coming
+//! up brings its addresses' routes back.
 //!
-//! Where we differ: Linux raises a dozen events (`NETDEV_UP`,
-//! `NETDEV_DOWN`, `NETDEV_CHANGEADDR`, `NETDEV_UNREGISTER`, …) under RTNL;
-//! this chain carries only the one the core raises through it,
-//! `NETDEV_CHANGEMTU` from [`Net::dev_set_mtu`], and a callback must not
+//! Where we differ: Linux raises a dozen events (`NETDEV_CHANGEADDR`,
+//! `NETDEV_UNREGISTER`, `NETDEV_GOING_DOWN`, …) under RTNL; this chain
+//! carries the three the core raises through it — `NETDEV_UP` from
+//! [`Net::dev_open`], `NETDEV_DOWN` from [`Net::dev_close`],
+//! `NETDEV_CHANGEMTU` from [`Net::dev_set_mtu`] — and a callback must not
 //! register another (the chain's lock is held while it runs).
+//! [`NetDev::open`] and [`NetDev::close`] are Linux's `__dev_open()` and
+//! `__dev_close()`: the device alone, nobody told — what a cable pulled
+//! out looks like to the stack above, which keeps its routes (Linux's
+//! carrier loss, `NETDEV_CHANGE`, does not flush them either).
 
 use std::sync::Arc;
 
@@ -21,6 +28,10 @@ use crate::netdevice::NetDev;
 /// What changed (`NETDEV_*` in include/linux/netdevice.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetdevEvent {
+    /// `NETDEV_UP`: the device was brought up ([`Net::dev_open`]).
+    Up,
+    /// `NETDEV_DOWN`: the device was taken down ([`Net::dev_close`]).
+    Down,
     /// `NETDEV_CHANGEMTU`: the device's MTU is now `dev.mtu()`; it was
     /// `old_mtu` (`struct netdev_notifier_info_ext`'s `ext.mtu`).
     ChangeMtu {
@@ -44,6 +55,28 @@ impl Net {
         for nb in self.netdev_chain.read().iter() {
             nb(self, event, dev);
         }
+    }
+
+    /// Bring `dev` up and tell the chain (`dev_open()`: `__dev_open()`, then
+    /// `NETDEV_UP`). A device up already changes nothing and tells nobody;
+    /// a driver's refusal is returned and tells nobody either.
+    pub fn dev_open(&self, dev: &NetDev) -> Result<(), crate::Errno> {
+        if dev.is_up() {
+            return Ok(());
+        }
+        dev.open()?;
+        self.call_netdevice_notifiers(NetdevEvent::Up, dev);
+        Ok(())
+    }
+
+    /// Take `dev` down and tell the chain (`dev_close()`: `__dev_close()`,
+    /// then `NETDEV_DOWN`). A device down already tells nobody.
+    pub fn dev_close(&self, dev: &NetDev) {
+        if !dev.is_up() {
+            return;
+        }
+        dev.close();
+        self.call_netdevice_notifiers(NetdevEvent::Down, dev);
     }
 
     // ANCHOR: dev_set_mtu
@@ -103,5 +136,25 @@ mod tests {
         assert_eq!(net.dev_set_mtu(&dev, 10), Err(crate::Errno::EINVAL));
         let ev = NetdevEvent::ChangeMtu { old_mtu: 1500 };
         assert_eq!(*heard.lock().unwrap(), [("fib", ev, 9000), ("arp", ev, 9000)]);
+    }
+
+    #[test]
+    fn up_and_down_are_heard_on_a_change_only() {
+        let net = Net::new("n", Clock::new_virtual(), 1);
+        let dev = net.register_netdev(Box::new(NullDev)).unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let h = heard.clone();
+        net.register_netdevice_notifier(Arc::new(move |_: &Net, ev: NetdevEvent, d: &NetDev| {
+            h.lock().unwrap().push((ev, d.is_up()));
+        }));
+        net.dev_open(&dev).unwrap();
+        net.dev_open(&dev).unwrap(); // up already: nobody hears
+        net.dev_close(&dev);
+        net.dev_close(&dev); // down already
+        dev.open().unwrap(); // __dev_open(): nobody hears
+        dev.close();
+        // Each listener runs after the change: the device is up when it
+        // hears Up, down when it hears Down.
+        assert_eq!(*heard.lock().unwrap(), [(NetdevEvent::Up, true), (NetdevEvent::Down, false)]);
     }
 }

@@ -19,7 +19,7 @@
 //! | `skbuff.rs` | include/linux/skbuff.h, net/core/skbuff.c | net-core/skbuff | one linear buffer per skb (no page frags; a GSO or GRO packet chains whole skbs on `frag_list`); `cb[48]` is typed through zerocopy; clones share data through an `Arc` and writers unshare on demand instead of requiring `skb_cow` first, except in the header area a transmit clone owns (`skb_clone_xmit`, Linux's `nohdr`); heads and buffers come from a per-thread pool instead of `skbuff_head_cache` + kmalloc |
 //! | `netdevice.rs` | include/linux/netdevice.h | net-core/netdevice | a driver is a trait object (`ndo_start_xmit`, NAPI-style `poll`); the registry counts rx/tx stats for the driver |
 //! | `dev.rs` | net/core/dev.c | net-core/dev | `rcu_read_lock` becomes a `spin::RwLock` read guard; `deliver_skb` clones instead of bumping `skb->users` |
-//! | `dev_notifier.rs` | net/core/dev.c (`register_netdevice_notifier()`) | net-core/netdevice | one event, `NETDEV_CHANGEMTU`, raised by `Net::dev_set_mtu()` |
+//! | `dev_notifier.rs` | net/core/dev.c (`register_netdevice_notifier()`, `dev_open()`, `dev_close()`, `dev_set_mtu()`) | net-core/netdevice | three events (`NETDEV_UP`, `NETDEV_DOWN`, `NETDEV_CHANGEMTU`); no `NETDEV_GOING_DOWN`, `NETDEV_CHANGE` or `NETDEV_UNREGISTER` |
 //! | `net_namespace.rs` | include/net/net_namespace.h, net/core/net_namespace.c | net-core/net_namespace | `net_generic()` is a small type map |
 //! | `jhash.rs` | include/linux/jhash.h | — | — |
 //! | `jiffies.rs` | include/linux/jiffies.h, kernel/time/ | net-core/timer | HZ fixed at 1000; a virtual clock for tests and the lab |

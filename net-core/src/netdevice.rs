@@ -609,8 +609,15 @@ impl NetDev {
         Ok(())
     }
 
-    /// Bring the device up (`dev_open()`); idempotent.
-    #[doc(alias = "dev_open")]
+    /// Bring the device up; idempotent.
+    ///
+    /// Mirrors `__dev_open()`: the driver's `ndo_open()` and the flags,
+    /// nobody told. [`Net::dev_open`] is `dev_open()`, which then raises
+    /// `NETDEV_UP` on the notifier chain (IPv4 puts the device's routes
+    /// back).
+    ///
+    /// [`Net::dev_open`]: crate::Net::dev_open
+    #[doc(alias = "__dev_open")]
     pub fn open(&self) -> Result<(), crate::Errno> {
         if self.is_up() {
             return Ok(());
@@ -620,8 +627,15 @@ impl NetDev {
         Ok(())
     }
 
-    /// Take the device down (`dev_close()`), dropping what was queued for it.
-    #[doc(alias = "dev_close")]
+    /// Take the device down, dropping what was queued for it.
+    ///
+    /// Mirrors `__dev_close()`: nobody is told, as when a cable is pulled
+    /// and the stack keeps its routes. [`Net::dev_close`] is `dev_close()`,
+    /// which then raises `NETDEV_DOWN` (IPv4 drops the device's routes and
+    /// neighbours).
+    ///
+    /// [`Net::dev_close`]: crate::Net::dev_close
+    #[doc(alias = "__dev_close")]
     pub fn close(&self) {
         if !self.is_up() {
             return;

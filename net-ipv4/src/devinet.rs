@@ -255,6 +255,24 @@ fn ifaddr_routes(ifa: &InIfaddr, loopback: bool) -> Vec<(FibRoute, bool)> {
     v
 }
 
+/// `NETDEV_UP` for IPv4 (`fib_netdev_event()`'s `for_ifa(in_dev)
+/// fib_add_ifaddr(ifa)`): every address of device `ifindex` gets its
+/// kernel routes again — the local route (still there: a device going
+/// down keeps it), the prefix route and the broadcast route. A secondary
+/// address gets its local route only, as when it was added.
+pub(crate) fn fib_add_ifaddrs_of(ipv4: &Ipv4, ifindex: u32) {
+    let ifas: Vec<Ifa> =
+        ipv4.devinet.list.read().iter().filter(|i| i.ifa.ifindex == ifindex).cloned().collect();
+    for i in &ifas {
+        for (r, always) in ifaddr_routes(&i.ifa, i.loopback) {
+            if always || !i.secondary() {
+                // fib_magic()'s NLM_F_APPEND: a route that stayed is no error.
+                let _ = ipv4.fib.fib_table_insert_proto(r, RTPROT_KERNEL);
+            }
+        }
+    }
+}
+
 // ANCHOR: inet_addr_add
 /// `ip addr add LOCAL/PREFIXLEN dev IFINDEX`: the address, its local and
 /// connected routes, and a gratuitous ARP when the device is up.

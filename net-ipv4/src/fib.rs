@@ -667,14 +667,49 @@ impl std::fmt::Debug for Fib {
 
 // ANCHOR: fib_netdev_event
 /// What a device's change means for routing (`fib_netdev_event()`,
-/// net/ipv4/fib_frontend.c). A new MTU makes every cached route stale
-/// (`rt_cache_flush()`): a connected socket looks its route up again and
-/// sees the device's new MTU as the path MTU, lowering its MSS. Linux's
-/// `fib_sync_mtu()` also lowers path MTU exceptions above the new MTU;
-/// ours are capped by the device's MTU when a route is looked up.
-pub fn fib_netdev_event(ipv4: &crate::Ipv4, event: net_core::dev_notifier::NetdevEvent) {
+/// net/ipv4/fib_frontend.c).
+///
+/// - A new MTU makes every cached route stale (`rt_cache_flush()`): a
+///   connected socket looks its route up again and sees the device's new
+///   MTU as the path MTU, lowering its MSS. Linux's `fib_sync_mtu()` also
+///   lowers path MTU exceptions above the new MTU; ours are capped by the
+///   device's MTU when a route is looked up.
+/// - Down (`fib_disable_ip()`): every route out of the device goes — the
+///   connected prefix, the broadcast route, and routes through a gateway
+///   on it, which do not come back — except the local routes of its
+///   addresses, which keep the addresses reachable on this host; cached
+///   routes are stale; and the device's neighbours, permanent ones too,
+///   are flushed (`arp_ifdown()`).
+/// - Up: each address's routes are made again (`fib_add_ifaddr()`).
+///
+/// As Linux 6.18 did on a veth pair here: after `ip link set va down`,
+/// `ip route show table all` kept only `local 10.11.1.1 dev va`, and `ip
+/// neigh` was empty (a permanent entry included); after `up`, the prefix
+/// and broadcast routes were back and the route via a gateway was not.
+///
+/// Where we differ: Linux marks a route's next hop dead
+/// (`fib_sync_down_dev()`) and then flushes the routes left with none
+/// alive; with one next hop per route, we remove them outright.
+pub fn fib_netdev_event(
+    net: &Net,
+    ipv4: &crate::Ipv4,
+    event: net_core::dev_notifier::NetdevEvent,
+    dev: &net_core::NetDev,
+) {
+    use net_core::dev_notifier::NetdevEvent;
     match event {
-        net_core::dev_notifier::NetdevEvent::ChangeMtu { .. } => ipv4.fib.rt_genid_bump(),
+        NetdevEvent::ChangeMtu { .. } => ipv4.fib.rt_genid_bump(),
+        NetdevEvent::Down => {
+            let ifindex = dev.ifindex;
+            ipv4.fib.main.write().fib_table_flush(|r| r.oif == ifindex);
+            ipv4.fib.local.write().fib_table_flush(|r| r.oif == ifindex && r.rtn_type != RtnType::Local);
+            ipv4.fib.rt_genid_bump();
+            ipv4.arp_tbl.neigh_ifdown(net, ifindex); // arp_ifdown()
+        }
+        NetdevEvent::Up => {
+            crate::devinet::fib_add_ifaddrs_of(ipv4, dev.ifindex);
+            ipv4.fib.rt_genid_bump();
+        }
     }
 }
 // ANCHOR_END: fib_netdev_event
@@ -683,9 +718,9 @@ pub fn fib_netdev_event(ipv4: &crate::Ipv4, event: net_core::dev_notifier::Netde
 /// put [`fib_netdev_event`] on the namespace's chain.
 pub fn ip_fib_init(net: &Net, ipv4: &std::sync::Arc<crate::Ipv4>) {
     let ipv4 = std::sync::Arc::downgrade(ipv4);
-    net.register_netdevice_notifier(std::sync::Arc::new(move |_: &Net, event, _dev: &net_core::NetDev| {
+    net.register_netdevice_notifier(std::sync::Arc::new(move |net: &Net, event, dev: &net_core::NetDev| {
         if let Some(ipv4) = ipv4.upgrade() {
-            fib_netdev_event(&ipv4, event);
+            fib_netdev_event(net, &ipv4, event, dev);
         }
     }));
 }
