@@ -27,18 +27,21 @@
 //!   through and nothing was lost; an ACK past `tlp_high_seq` after a
 //!   retransmitted probe says the probe repaired a loss, and the window is
 //!   reduced as for one loss (CWR; `TCPLossProbeRecovery`).
-//! - When the probe fires, the RTO is rearmed for what is left of it
-//!   (`tcp_rto_delta_us()`), not a full RTO from now.
+//! - The RTO is not forgotten while the probe timer holds its place: if
+//!   the probe cannot go, the retransmit timer is rearmed for what is left
+//!   of the RTO counted from the head's last transmission
+//!   (`tcp_rearm_rto()` with `tcp_rto_delta_us()`); once a probe went, one
+//!   whole RTO from then.
 //!
 //! # Where we differ
 //!
-//! - Linux arms the probe only with RACK loss detection around (the
-//!   default), which marks earlier unacknowledged segments lost once the
-//!   probe's SACK comes back. linnet has no RACK: when more than the last
-//!   segment was lost, the probe's SACK is one SACKed segment, below the
-//!   duplicate-ACK threshold, and the earlier losses still wait for the
-//!   RTO. A lone lost tail segment, the common case, is repaired by the
-//!   probe itself.
+//! - Linux runs the probe beside RACK loss detection (on by default,
+//!   `net.ipv4.tcp_recovery` = 1), which marks earlier unacknowledged
+//!   segments lost once the probe's SACK comes back. linnet has no RACK:
+//!   when more than the last segment was lost, the probe's SACK is one
+//!   SACKed segment, below the duplicate-ACK threshold, and the earlier
+//!   losses still wait for the RTO. A lone lost tail segment, the common
+//!   case, is repaired by the probe itself.
 //! - `skb_still_in_host_queue()` is not checked: a clone we sent has left
 //!   the stack by the time the timer can fire.
 
