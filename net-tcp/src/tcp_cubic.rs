@@ -219,11 +219,6 @@ fn bictcp_hystart_reset(tp: &TcpSk, ca: &mut Bictcp) {
     ca.sample_cnt = 0;
 }
 
-/// `usecs_to_jiffies()` at HZ = 1000: rounds up.
-fn usecs_to_jiffies(us: u32) -> u64 {
-    u64::from(us).div_ceil(1_000_000 / HZ)
-}
-
 /// `fls64()`: the position of the most significant set bit, 1-based; 0 for 0.
 fn fls64(a: u64) -> u32 {
     64 - a.leading_zeros()
@@ -308,7 +303,7 @@ pub fn bictcp_update(ca: &mut Bictcp, cwnd: u32, acked: u32, now: u32) {
 
         // t = (now - epoch_start + RTT_min) in 2^-10 s.
         let mut t = now.wrapping_sub(ca.epoch_start) as i32 as i64 as u64;
-        t = t.wrapping_add(usecs_to_jiffies(ca.delay_min));
+        t = t.wrapping_add(net_core::jiffies::usecs_to_jiffies(u64::from(ca.delay_min)));
         t <<= BICTCP_HZ;
         t /= HZ;
 

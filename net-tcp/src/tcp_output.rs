@@ -808,7 +808,7 @@ pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
         let mut rto = tp.icsk_rto;
         if tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
             let delta_us = crate::tcp_tlp::tcp_rto_delta_us(tp).max(1) as u64;
-            rto = delta_us.div_ceil(1000).min(u64::from(u32::MAX)) as u32;
+            rto = net_core::jiffies::usecs_to_jiffies(delta_us).min(u64::from(u32::MAX)) as u32;
         }
         inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
     }

@@ -71,9 +71,10 @@ pub const FLAG_DSACK_TLP: i32 = 0x20000;
 /// the congestion window, and no new probe scheduled for it.
 pub const TLP_PUSH_ONE: u8 = 2;
 
-/// `usecs_to_jiffies()`: rounded up, at HZ = 1000.
+/// `usecs_to_jiffies()` (rounded up), as the `u32` the retransmit timer
+/// takes.
 fn usecs_to_jiffies(us: u64) -> u32 {
-    us.div_ceil(1_000_000 / net_core::jiffies::HZ).min(u64::from(u32::MAX)) as u32
+    net_core::jiffies::usecs_to_jiffies(us).min(u64::from(u32::MAX)) as u32
 }
 
 /// `tcp_rto_delta_us()`: how far in the future the RTO of the head of the
