@@ -1663,17 +1663,26 @@ pub fn tcp_rcv_synsent_state_process(
 }
 // ANCHOR_END: tcp_rcv_synsent_state_process
 
+/// `tcp_init_buffer_space()`, as a connection becomes ESTABLISHED: a send
+/// buffer for the congestion window (`tcp_sndbuf_expand()`, unless
+/// `SO_SNDBUF` set it) and the first count of receive-buffer autotuning
+/// ([`autotune::tcp_init_rcvq_space`]). Where we differ: `window_clamp` is
+/// not lowered by `tcp_app_win` here (it comes from
+/// `tcp_select_initial_window()` alone).
+fn tcp_init_buffer_space(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
+    if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 {
+        tcp_sndbuf_expand(tn, tp);
+    }
+    autotune::tcp_init_rcvq_space(net, tp);
+}
+
 /// `tcp_finish_connect()` + `tcp_init_transfer()`: ESTABLISHED, the initial
 /// congestion window, quick-ACK credit.
 pub fn tcp_finish_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     tcp_set_state(net, sk, tp, TcpState::Established);
     tp.snd_cwnd = TCP_INIT_CWND;
     crate::tcp_cong::tcp_init_congestion_control(tp);
-    // tcp_init_buffer_space()
-    if tp.sk_userlocks & SOCK_SNDBUF_LOCK == 0 {
-        tcp_sndbuf_expand(tn, tp);
-    }
-    autotune::tcp_init_rcvq_space(net, tp);
+    tcp_init_buffer_space(net, tn, tp);
     tp.rcv_tstamp = tcp_jiffies32(net);
     // Only lrcvtime: quick-ACK credit and `ato` come with the first data
     // (`tcp_event_data_recv()` with `ato` 0), as in Linux.
