@@ -54,6 +54,9 @@ pub const TCP_RTO_MIN: u32 = 200;
 /// `TCP_TIMEOUT_MIN`: the shortest timer TCP arms, 2 jiffies (2 ms here;
 /// 8 ms on a HZ=250 kernel).
 pub const TCP_TIMEOUT_MIN: u32 = 2;
+/// `TCP_TIMEOUT_MIN_US`: 2 ms in µs, what a tail loss probe waits beyond
+/// two RTTs when more than one segment is in flight.
+pub const TCP_TIMEOUT_MIN_US: u64 = 2_000;
 /// `TCP_RTO_MAX`: 120 s, in jiffies.
 pub const TCP_RTO_MAX: u32 = 120_000;
 // ANCHOR_END: tcp_timeout_consts

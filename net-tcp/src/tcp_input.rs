@@ -1753,7 +1753,7 @@ pub fn tcp_rcv_established(
     if tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT) < 0 {
         return;
     }
-    autotune::tcp_rcv_rtt_measure_ts(tp, seg.len);
+    autotune::tcp_rcv_rtt_measure_ts(net, tp, seg.len);
     tcp_data_queue(net, tn, sk, tp, seg, skb);
     if tp.state != TcpState::Close {
         tcp_data_snd_check(net, tn, sk, tp);
@@ -1807,7 +1807,7 @@ fn tcp_rcv_established_fast(
     if ts_hdr && tp.rcv_nxt == tp.rcv_wup {
         tcp_store_ts_recent(net, tp);
     }
-    autotune::tcp_rcv_rtt_measure_ts(tp, seg.len);
+    autotune::tcp_rcv_rtt_measure_ts(net, tp, seg.len);
     net.mib.inc(LinuxMib::TCPHPHits);
     let (len, gso_size) = (seg.len, skb.gso_size);
     let mut skb = skb;

@@ -53,19 +53,13 @@ use net_core::snmp::LinuxMib;
 use crate::af_inet::TcpNet;
 use crate::sock::*;
 use crate::tcp_input::fastretrans::{
-    FLAG_DATA_SACKED, FLAG_NOT_DUP, FLAG_SND_UNA_ADVANCED, tcp_end_cwnd_reduction, tcp_init_cwnd_reduction,
-    tcp_is_sack, tcp_set_ca_state, tcp_try_keep_open,
+    FLAG_DATA_SACKED, FLAG_DSACK_TLP, FLAG_NOT_DUP, FLAG_SND_UNA_ADVANCED, tcp_end_cwnd_reduction,
+    tcp_init_cwnd_reduction, tcp_is_sack, tcp_set_ca_state, tcp_try_keep_open,
 };
 use crate::tcp_output::{
     __tcp_retransmit_skb, __tcp_write_xmit, inet_csk_reset_xmit_timer, tcp_current_mss, tcp_rearm_rto,
     tcp_retransmit_trim,
 };
-
-/// `TCP_TIMEOUT_MIN_US`: 2 ms, what a probe waits beyond two RTTs.
-pub const TCP_TIMEOUT_MIN_US: u64 = 2_000;
-
-/// `FLAG_DSACK_TLP`: the ACK carried a D-SACK of the loss probe.
-pub const FLAG_DSACK_TLP: i32 = 0x20000;
 
 /// `push_one` of `tcp_write_xmit()` for a loss probe: one segment, past
 /// the congestion window, and no new probe scheduled for it.

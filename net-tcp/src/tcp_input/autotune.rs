@@ -48,7 +48,7 @@ use net_core::Net;
 
 use crate::af_inet::TcpNet;
 use crate::sock::{SOCK_RCVBUF_LOCK, SS_UNCONNECTED, TCP_INIT_CWND, TcpSk, before};
-use crate::tcp_output::{tcp_space_from_win, tcp_win_from_space};
+use crate::tcp_output::{tcp_space_from_win, tcp_time_stamp_ts, tcp_win_from_space};
 use crate::tcphdr::TCPOLEN_TSTAMP_ALIGNED;
 
 /// `struct rcv_rtt_est`: the receiver's RTT estimate.
@@ -139,7 +139,7 @@ pub fn tcp_rcv_rtt_measure(tp: &mut TcpSk) {
 /// since we sent that timestamp as a sample, in whole milliseconds (our
 /// TSval clock's unit; `tcp_rtt_tsopt_us(tp, 0)`). Zero, a sub-millisecond
 /// RTT, is no sample: the window clock measures those.
-pub fn tcp_rcv_rtt_measure_ts(tp: &mut TcpSk, len: u32) {
+pub fn tcp_rcv_rtt_measure_ts(net: &Net, tp: &mut TcpSk, len: u32) {
     if tp.rx_opt.rcv_tsecr == tp.rcv_rtt_last_tsecr {
         return;
     }
@@ -147,9 +147,8 @@ pub fn tcp_rcv_rtt_measure_ts(tp: &mut TcpSk, len: u32) {
     if len < u32::from(tp.icsk_ack.rcv_mss) {
         return;
     }
-    // tcp_time_stamp_ts(): the TSval clock (ms), read from tcp_mstamp.
-    let now_ms = (tp.tcp_mstamp / 1000) as u32;
-    let delta = now_ms.wrapping_sub(tp.rx_opt.rcv_tsecr);
+    // tcp_time_stamp_ts(): the clock our TSvals come from (ms).
+    let delta = tcp_time_stamp_ts(net).wrapping_sub(tp.rx_opt.rcv_tsecr);
     // tcp_rtt_tsopt_us(): a delta too large to scale is no sample.
     if delta > 0 && delta < i32::MAX as u32 / 1000 {
         tcp_rcv_rtt_update(tp, delta * 1000, false);

@@ -81,6 +81,9 @@ pub const FLAG_UPDATE_TS_RECENT: i32 = 0x4000;
 pub const FLAG_NO_CHALLENGE_ACK: i32 = 0x8000;
 /// `FLAG_ACK_MAYBE_DELAYED`: likely a delayed ACK.
 pub const FLAG_ACK_MAYBE_DELAYED: i32 = 0x10000;
+/// `FLAG_DSACK_TLP`: the ACK carried a D-SACK of the tail loss probe
+/// (`tcp_dsack_seen()`; read by `tcp_process_tlp_ack()`).
+pub const FLAG_DSACK_TLP: i32 = 0x20000;
 /// `FLAG_ACKED`.
 pub const FLAG_ACKED: i32 = FLAG_DATA_ACKED | FLAG_SYN_ACKED;
 /// `FLAG_NOT_DUP`: not a duplicate ACK.

@@ -141,7 +141,7 @@ fn tcp_check_dsack(
         // tcp_dsack_seen(): a one-segment D-SACK ending at the loss
         // probe's snd_nxt reports the probe's duplicate.
         if len <= mss && tp.tlp_high_seq != 0 && tp.tlp_high_seq == first.end_seq {
-            state.flag |= crate::tcp_tlp::FLAG_DSACK_TLP;
+            state.flag |= super::fastretrans::FLAG_DSACK_TLP;
         }
     }
     dup
