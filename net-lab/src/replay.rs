@@ -245,7 +245,7 @@ pub fn run(o: &ReplayOpts) -> Result<String, String> {
 
     let before = net.mib.snapshot();
     let start = clock.now_ns();
-    dev.open().map_err(|e| format!("ip link set {IFNAME} up: {e}"))?;
+    net.dev_open(&dev).map_err(|e| format!("ip link set {IFNAME} up: {e}"))?;
     run_until_idle(&clock, &[&net], start + (last - t0) + TAIL_NS);
     net.dev_remove_pack(&pt);
 

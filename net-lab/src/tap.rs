@@ -318,7 +318,7 @@ pub fn run(o: &TapOpts) -> Result<(), String> {
         None => Box::new(tap),
     };
     let dev = net.register_netdev(driver).map_err(|e| format!("register {}: {e}", o.ifname))?;
-    dev.open().map_err(|e| format!("ip link set {} up: {e}", o.ifname))?;
+    net.dev_open(&dev).map_err(|e| format!("ip link set {} up: {e}", o.ifname))?;
     net_ipv4::devinet::inet_addr_add(&net, &tn.ipv4, dev.ifindex, o.addr, o.prefix)
         .map_err(|e| format!("ip addr add {}/{}: {e}", o.addr, o.prefix))?;
     if let Some(g) = o.gateway {
