@@ -33,6 +33,7 @@
 //! | `unaligned.rs` | include/linux/unaligned.h | — | safe byte-slice reads instead of pointer casts |
 //! | `wait.rs` | include/linux/wait.h, kernel/sched/wait.c | net-tcp | a Condvar and a wake-up generation; always wakes all; timeouts on the namespace clock |
 //! | `ftrace.rs` | kernel/trace/fgraph.c, kernel/trace/trace_functions_graph.c | net-core/dev (a frame's path, traced) | an explicit guard per function instead of `__fentry__` patching; one relaxed load when off instead of a nop; per-thread buffers that keep the oldest events |
+//! | `win_minmax.rs` | lib/win_minmax.c, include/linux/win_minmax.h | net-tcp/retransmission (RACK) | the running minimum only (no `minmax_running_max()`) |
 //! | `errno.rs` | include/uapi/asm-generic/errno*.h | — | — |
 //! | `rcupdate.rs` | include/linux/rcupdate.h | net-core/dev | no grace period: a replaced value lives as long as its table, so only registration tables (protocols, header ops, per-namespace state) use it |
 //! | `random.rs` | drivers/char/random.c, lib/siphash.c | net-core/net_namespace | every namespace draws from its own seeded generator so a run replays exactly |
@@ -67,6 +68,7 @@ pub mod sysctl_net_core;
 pub mod timer;
 pub mod unaligned;
 pub mod wait;
+pub mod win_minmax;
 
 pub use dev::{NetRx, PacketType};
 pub use dropreason::SkbDropReason;
