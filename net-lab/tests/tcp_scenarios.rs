@@ -119,9 +119,8 @@ fn bulk_transfer_slow_starts_loses_and_recovers() {
     assert!(retrans > 0, "the trace shows retransmitted segments");
 }
 
-/// Once net-tcp's fast retransmit (NewReno/PRR) merges, the first loss must
-/// be repaired by duplicate ACKs, not by the timer. Ignored until then:
-/// `cargo test -p net-lab --test tcp_scenarios -- --ignored`.
+/// The queue's losses are repaired by fast retransmit (SACK, RACK and
+/// PRR), never by the timer.
 #[test]
 fn bulk_transfer_fast_retransmits_before_any_rto() {
     let r = run("bulk-transfer");

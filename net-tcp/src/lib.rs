@@ -53,9 +53,10 @@
 //! | `tcp_ipv4.rs` | net/ipv4/tcp_ipv4.c, net/core/secure_seq.c | net-tcp/state_machine | no `tcp_filter()`, XFRM or MD5/AO; a request found in ehash is handed to `tcp_check_req()` with its listener |
 //! | `tcp_input.rs` | net/ipv4/tcp_input.c | net-tcp/state_machine, data_path, retransmission, listen | header prediction (`pred_flags`) and the slow path, as Linux's `tcp_rcv_established()`; no ECN; `tcp_conn_request()` without Fast Open or TCP metrics (no peer is "proven") |
 //! | `tcp_input/sacktag.rs` | net/ipv4/tcp_input.c (`tcp_sacktag_write_queue()` and helpers) | net-tcp/retransmission | a ring, not an rbtree; a block tags only whole skbs; no shifting/merging |
-//! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, PRR), tcp_recovery.c (`tcp_newreno_mark_lost()`) | net-tcp/retransmission | duplicate-ACK threshold and RFC 6675 `IsLost()` instead of RACK; no undo, no ECN |
+//! | `tcp_input/fastretrans.rs` | net/ipv4/tcp_input.c (`tcp_fastretrans_alert()`, `tcp_identify_packet_loss()`, PRR) | net-tcp/retransmission | no undo, no ECN |
+//! | `tcp_recovery.rs` | net/ipv4/tcp_recovery.c (RACK, `tcp_newreno_mark_lost()`), tcp_rate.c (`prior_delivered` only) | net-tcp/retransmission | the retransmit queue walked in sequence order instead of a time-sorted list |
 //! | `tcp_input/autotune.rs` | net/ipv4/tcp_input.c ("Receiver autotuning": `tcp_rcv_rtt_update()`, `tcp_rcv_rtt_measure()`, `tcp_rcv_rtt_measure_ts()`, `tcp_rcvbuf_grow()`, `tcp_rcv_space_adjust()`, the `rcvq_space` part of `tcp_init_buffer_space()`) | net-tcp/data_path | adjusts once per `recv()`, not per skb copied; `window_clamp` not set from `tcp_app_win` |
-//! | `tcp_tlp.rs` | net/ipv4/tcp_output.c (`tcp_schedule_loss_probe()`, `tcp_send_loss_probe()`, `tcp_rearm_rto()`'s offset), tcp_input.c (`tcp_process_tlp_ack()`, `tcp_set_xmit_timer()`) | net-tcp/retransmission | no RACK beside it, so a probe's SACK marks nothing else lost; no `skb_still_in_host_queue()` |
+//! | `tcp_tlp.rs` | net/ipv4/tcp_output.c (`tcp_schedule_loss_probe()`, `tcp_send_loss_probe()`, `tcp_rearm_rto()`'s offset), tcp_input.c (`tcp_process_tlp_ack()`, `tcp_set_xmit_timer()`) | net-tcp/retransmission | no `skb_still_in_host_queue()` |
 //! | `tcp_input/sack_blocks.rs` | net/ipv4/tcp_input.c (`tcp_sack_new_ofo_skb`, `tcp_sack_remove`, `tcp_dsack_set`, …) | net-tcp-options/acks | a late block change does not flush a compressed SACK early (the 1 ms timer sends it) |
 //! | `tcp_input/collapse.rs` | net/ipv4/tcp_input.c (`tcp_collapse`, `tcp_collapse_ofo_queue`, `tcp_clamp_window`) | net-tcp/data_path | repacks whole queues, not only the bloated stretch; `sk_rcvbuf` not raised |
 //! | `tcp_output.rs` | net/ipv4/tcp_output.c | net-tcp/data_path | no TSO, pacing or TSQ; pushing a header on a clone copies it |
@@ -90,6 +91,7 @@ pub mod tcp_ipv4;
 pub mod tcp_minisocks;
 pub mod tcp_offload;
 pub mod tcp_output;
+pub mod tcp_recovery;
 pub mod tcp_states;
 pub mod tcp_timer;
 pub mod tcp_tlp;

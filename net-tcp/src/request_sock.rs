@@ -619,18 +619,18 @@ mod tests {
 
     /// Each connection allocates two `Arc<TcpSock>`s. glibc serves blocks
     /// of up to 1,032 bytes from a per-thread cache without a lock; past
-    /// that every socket took `_int_malloc()`'s slow path (425 more
-    /// instructions per connection, callgrind). The fields added since
-    /// have each had to find their room (`icsk_pmtu_cookie`, `SockTimeo`,
-    /// the 32-bit jiffies stamps): this says when the next one does not.
+    /// that every socket takes `_int_malloc()`'s slow path (425 more
+    /// instructions per connection, callgrind). Until RACK, the fields
+    /// added each found their room (`icsk_pmtu_cookie`, `SockTimeo`, the
+    /// 32-bit jiffies stamps); RACK's state and the min-RTT filter (56
+    /// bytes, less the unused `recv_sack_cache`) took the socket to 1,040
+    /// bytes, past it — about 1 % on `profile rr`'s wall time. This bound
+    /// says when a field grows it again.
     #[cfg(target_pointer_width = "64")]
     #[test]
-    fn a_full_socket_fits_the_allocators_thread_cache() {
+    fn a_full_socket_grows_only_on_purpose() {
         let arc_block = std::mem::size_of::<TcpSock>() + 2 * std::mem::size_of::<usize>();
-        assert!(
-            arc_block <= 1032,
-            "Arc<TcpSock> takes {arc_block} bytes, past glibc's 1,032-byte tcache blocks"
-        );
+        assert!(arc_block <= 1056, "Arc<TcpSock> takes {arc_block} bytes, past the 1,056 budgeted");
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub const ICSK_TIME_RETRANS: u8 = 1;
 pub const ICSK_TIME_DACK: u8 = 2;
 /// `ICSK_TIME_PROBE0`: the retransmit timer is armed as the zero-window probe.
 pub const ICSK_TIME_PROBE0: u8 = 3;
+/// `ICSK_TIME_REO_TIMEOUT`: the retransmit timer is armed as RACK's
+/// reordering timer (`tcp_rack_mark_lost()`, [`crate::tcp_recovery`]).
+pub const ICSK_TIME_REO_TIMEOUT: u8 = 4;
 /// `ICSK_TIME_LOSS_PROBE`: the retransmit timer is armed as the tail loss
 /// probe (`tcp_schedule_loss_probe()`, [`crate::tcp_tlp`]).
 pub const ICSK_TIME_LOSS_PROBE: u8 = 5;
@@ -196,6 +199,13 @@ pub struct TcpSkbCb {
     pub csum: u32,
     /// The sequence number the payload `csum` covers started at.
     pub csum_seq: u32,
+    /// `tx.delivered`: the socket's `delivered` count when this skb was
+    /// last sent (`tcp_rate_skb_sent()`), which tells RACK whether a
+    /// D-SACK is older than its last reordering-window change.
+    pub tx_delivered: u32,
+    /// Padding to the 8-byte alignment `when_ns` sets (zerocopy wants
+    /// every byte named).
+    _pad: u32,
 }
 
 impl TcpSkbCb {
@@ -244,6 +254,29 @@ pub fn after(seq2: u32, seq1: u32) -> bool {
 #[inline]
 pub fn between(seq1: u32, seq2: u32, seq3: u32) -> bool {
     seq3.wrapping_sub(seq2) >= seq1.wrapping_sub(seq2)
+}
+
+/// `tp->rack` (include/linux/tcp.h): what RACK (RFC 8985) knows of the
+/// most recently sent segment that has been delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpRack {
+    /// `mstamp`: when that segment was (re)sent, µs (RACK.xmit_ts).
+    pub mstamp: u64,
+    /// `rtt_us`: the RTT its delivery measured (RACK.rtt).
+    pub rtt_us: u32,
+    /// `end_seq`: its end (RACK.end_seq), which breaks ties in `mstamp`.
+    pub end_seq: u32,
+    /// `last_delivered`: `delivered` when the window last grew.
+    pub last_delivered: u32,
+    /// `reo_wnd_steps`: the reordering window in quarters of the min RTT.
+    pub reo_wnd_steps: u8,
+    /// `reo_wnd_persist`: recoveries left before the window shrinks back
+    /// to one step (`TCP_RACK_RECOVERY_THRESH` after it grows).
+    pub reo_wnd_persist: u8,
+    /// `dsack_seen`: a D-SACK came since the window last changed.
+    pub dsack_seen: bool,
+    /// `advanced`: `mstamp` moved since loss was last looked for.
+    pub advanced: bool,
 }
 
 // -- the out-of-order queue -----------------------------------------------------
@@ -708,6 +741,18 @@ pub struct TcpSk {
     pub tlp_high_seq: u32,
     /// `tlp_retrans`: that probe resent old data (rather than new).
     pub tlp_retrans: bool,
+    /// `rack`: RACK's state, the most recently sent segment the peer has
+    /// (S)ACKed ([`crate::tcp_recovery`]).
+    pub rack: TcpRack,
+    /// `rtt_min`: the minimum RTT (µs) over `tcp_min_rtt_wlen` seconds of
+    /// jiffies (`tcp_min_rtt()`; `u32::MAX` before the first sample).
+    pub rtt_min: net_core::win_minmax::Minmax,
+    /// `delivered`: segments delivered so far, SACKed or cumulatively
+    /// acknowledged (`tcp_count_delivered()`; `tcpi_delivered`).
+    pub delivered: u32,
+    /// `reord_seen`: times reordering was detected (`tcpi_reord_seen`);
+    /// until the first, RACK waits no reordering window in recovery.
+    pub reord_seen: u32,
     /// `scaling_ratio`: payload bytes per 256 bytes of `truesize` seen
     /// lately (`tcp_measure_rcv_mss()`); `tcp_win_from_space()` uses it.
     pub scaling_ratio: u8,
@@ -715,8 +760,6 @@ pub struct TcpSk {
     pub selective_acks: [crate::tcphdr::TcpSackBlock; 4],
     /// `duplicate_sack`: the D-SACK block sent once (RFC 2883).
     pub duplicate_sack: [crate::tcphdr::TcpSackBlock; 1],
-    /// `recv_sack_cache`: the peer's previous SACK blocks.
-    pub recv_sack_cache: [crate::tcphdr::TcpSackBlock; 4],
     /// `sacked_out`: segments the peer SACKed (with SACK), or duplicate
     /// ACKs seen (Reno, `tcp_add_reno_sack()`).
     pub sacked_out: u32,
@@ -1017,10 +1060,17 @@ impl TcpSk {
             rcv_rtt_last_tsecr: 0,
             tlp_high_seq: 0,
             tlp_retrans: false,
+            // tcp_init_sock(): minmax_reset(&tp->rtt_min, …, ~0U) and
+            // rack.reo_wnd_steps = 1.
+            rack: TcpRack { reo_wnd_steps: 1, ..TcpRack::default() },
+            rtt_min: net_core::win_minmax::Minmax {
+                s: [net_core::win_minmax::MinmaxSample { t: 0, v: u32::MAX }; 3],
+            },
+            delivered: 0,
+            reord_seen: 0,
             scaling_ratio: TCP_DEFAULT_SCALING_RATIO,
             selective_acks: Default::default(),
             duplicate_sack: Default::default(),
-            recv_sack_cache: Default::default(),
             sacked_out: 0,
             highest_sack: None,
             reordering: 3,

@@ -68,6 +68,18 @@ tcp_sysctls! {
     /// modes, which 6.18 keeps only as off).
     TCP_EARLY_RETRANS, tcp_early_retrans = "net.ipv4.tcp_early_retrans", &[3], 0, 4,
         "Tail loss probes: on with 3 or 4 (RFC 8985 TLP), off with 0-2.";
+    /// `tcp_recovery`: RACK's options ([`crate::tcp_recovery`]):
+    /// `TCP_RACK_LOSS_DETECTION` (0x1, RACK is the only SACK loss
+    /// detection in 6.18, so clearing it changes nothing),
+    /// `TCP_RACK_STATIC_REO_WND` (0x2, a reordering window fixed at a
+    /// quarter of the min RTT) and `TCP_RACK_NO_DUPTHRESH` (0x4, keep the
+    /// window even after `reordering` SACKs).
+    TCP_RECOVERY, tcp_recovery = "net.ipv4.tcp_recovery", &[1], 0, 7,
+        "RACK options: 0x1 loss detection (always on), 0x2 static reordering window, 0x4 no dupthresh.";
+    /// `tcp_min_rtt_wlen`: seconds over which the minimum RTT is kept
+    /// (`tcp_update_rtt_min()`).
+    TCP_MIN_RTT_WLEN, tcp_min_rtt_wlen = "net.ipv4.tcp_min_rtt_wlen", &[300], 0, 86400,
+        "Window, in seconds, of the minimum-RTT filter RACK reads.";
     /// `tcp_moderate_rcvbuf`: receive-buffer autotuning on (1) or off
     /// (`tcp_rcv_space_adjust()`, `tcp_rcvbuf_grow()`).
     TCP_MODERATE_RCVBUF, tcp_moderate_rcvbuf = "net.ipv4.tcp_moderate_rcvbuf", &[1], 0, 1,

@@ -839,6 +839,14 @@ pub struct TcpInfo {
     pub tcpi_segs_in: u32,
     /// `tcpi_snd_wnd`: the peer's window.
     pub tcpi_snd_wnd: u32,
+    /// `tcpi_min_rtt`: the windowed minimum RTT (µs) RACK reads
+    /// (`tcp_min_rtt()`; `u32::MAX` before the first sample, as Linux's
+    /// `~0U`). Past the 144 bytes [`TcpInfo::to_bytes`] lays out.
+    pub tcpi_min_rtt: u32,
+    /// `tcpi_delivered`: segments delivered (SACKed or acknowledged).
+    pub tcpi_delivered: u32,
+    /// `tcpi_reord_seen`: times reordering was detected.
+    pub tcpi_reord_seen: u32,
 }
 
 impl TcpInfo {
@@ -933,6 +941,9 @@ fn __tcp_get_info(net: &Net, tp: &TcpSk) -> TcpInfo {
         tcpi_segs_out: tp.segs_out,
         tcpi_segs_in: tp.segs_in,
         tcpi_snd_wnd: tp.snd_wnd,
+        tcpi_min_rtt: crate::tcp_recovery::tcp_min_rtt(tp),
+        tcpi_delivered: tp.delivered,
+        tcpi_reord_seen: tp.reord_seen,
     }
 }
 

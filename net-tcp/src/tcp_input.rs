@@ -294,12 +294,50 @@ fn tcp_ack_update_window(tp: &mut TcpSk, seg: &TcpSeg) -> bool {
     update // FLAG_WIN_UPDATE
 }
 
+/// Mirrors `tcp_update_rtt_min()`: feed the minimum-RTT filter (a window
+/// of `tcp_min_rtt_wlen` seconds), skipping a sample that is probably a
+/// delayed ACK's and above the minimum — "If the remote keeps returning
+/// delayed ACKs, eventually the min filter would pick it up and
+/// overestimate the prop. delay when it expires."
+fn tcp_update_rtt_min(tn: &TcpNet, tp: &mut TcpSk, rtt_us: u32, maybe_delayed: bool) {
+    let wlen = (tn.sysctl.tcp_min_rtt_wlen.get().clamp(0, 86_400) as u32) * net_core::jiffies::HZ as u32;
+    if maybe_delayed && rtt_us > crate::tcp_recovery::tcp_min_rtt(tp) {
+        return;
+    }
+    let now = tp.tcp_jiffies32();
+    let sample = if rtt_us == 0 { 1_000_000 / net_core::jiffies::HZ as u32 } else { rtt_us };
+    net_core::win_minmax::minmax_running_min(&mut tp.rtt_min, wlen, now, sample);
+}
+
+/// `tcp_skb_spurious_retrans()`: the segment was retransmitted, but the
+/// ACK echoes a timestamp older than that retransmission
+/// (`tcp_tsopt_ecr_before()`): the original was what arrived.
+fn tcp_skb_spurious_retrans(tp: &TcpSk, cb: &TcpSkbCb) -> bool {
+    let sent_ts = (cb.when_ns / 1_000_000) as u32; // tcp_skb_timestamp_ts()
+    cb.sacked & sacktag::TCPCB_RETRANS != 0
+        && tp.rx_opt.saw_tstamp
+        && tp.rx_opt.rcv_tsecr != 0
+        && before(tp.rx_opt.rcv_tsecr, sent_ts)
+}
+
 /// `tcp_clean_rtx_queue()`: free what `snd_una` now covers, take an RTT
 /// sample from the newest segment never retransmitted (Karn), trim a
-/// partly acknowledged head. Returns segments fully acknowledged.
-fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
+/// partly acknowledged head. With SACK, each segment delivered here (not
+/// SACKed before) counts in `delivered` and advances RACK, unless its
+/// ACK's echoed timestamp shows it answered an earlier transmission
+/// (`tcp_skb_spurious_retrans()`). Returns segments fully acknowledged.
+fn tcp_clean_rtx_queue(
+    net: &Net,
+    tn: &TcpNet,
+    tp: &mut TcpSk,
+    prior_snd_una: u32,
+    rs: &mut crate::tcp_recovery::RateSample,
+) -> u32 {
     net_core::ftrace_graph!("tcp_clean_rtx_queue");
     let mut acked = 0;
+    let prior_sacked = tp.sacked_out;
+    let mut syn_acked = false;
+    let sack = fastretrans::tcp_is_sack(tp);
     let mut first_ackt: Option<u64> = None;
     let mut last_ackt: Option<u64> = None;
     let prior_in_flight = crate::tcp_output::tcp_packets_in_flight(tp);
@@ -319,7 +357,15 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         }
         if cb.sacked & TCPCB_SACKED_ACKED != 0 {
             tp.sacked_out = tp.sacked_out.saturating_sub(1);
+        } else if sack {
+            tp.delivered = tp.delivered.wrapping_add(1); // tcp_count_delivered()
+            if !tcp_skb_spurious_retrans(tp, &cb) {
+                let sent = crate::tcp_recovery::tcp_skb_timestamp_us(&cb);
+                crate::tcp_recovery::tcp_rack_advance(tp, cb.sacked, cb.end_seq, sent);
+            }
+            crate::tcp_recovery::tcp_rate_skb_delivered(rs, &cb);
         }
+        syn_acked |= cb.tcp_flags & TCPHDR_SYN != 0;
         if cb.sacked & TCPCB_EVER_RETRANS != 0 {
             retrans_data_acked = true; // FLAG_RETRANS_DATA_ACKED
         } else if cb.when_ns != 0 {
@@ -355,6 +401,16 @@ fn tcp_clean_rtx_queue(net: &Net, tn: &TcpNet, tp: &mut TcpSk) -> u32 {
         }
     }
     if seq_rtt_us >= 0 {
+        // "Conservatively mark a delayed ACK. It's typically from a lone
+        // runt packet over the round trip to a receiver w/o out-of-order
+        // or CE events" (FLAG_ACK_MAYBE_DELAYED).
+        let maybe_delayed = acked == 1
+            && prior_sacked == 0
+            && !retrans_data_acked
+            && !syn_acked
+            && tp.snd_una.wrapping_sub(prior_snd_una) < u32::from(tp.mss_cache)
+            && rs.prior_delivered.wrapping_add(1) == tp.delivered;
+        tcp_update_rtt_min(tn, tp, ca_rtt_us.clamp(0, i64::from(u32::MAX)) as u32, maybe_delayed);
         tcp_rtt_estimator(tn, tp, seq_rtt_us);
         tcp_set_rto(tp);
     }
@@ -447,10 +503,13 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     // (Linux's order: tcp_sacktag_write_queue(), tcp_clean_rtx_queue(),
     // tcp_fastretrans_alert(), tcp_cong_control()).
     let mut delivered = 0;
+    let mut rs = crate::tcp_recovery::RateSample::default();
     if tp.rx_opt.sack_ok && seg.opts.num_sacks > 0 {
         let st = sacktag::tcp_sacktag_write_queue(net, tn, tp, seg.opts.sacks(), ack, prior_snd_una);
         flag |= st.flag;
         delivered += st.sack_delivered;
+        tp.delivered = tp.delivered.wrapping_add(st.sack_delivered); // tcp_count_delivered()
+        rs = st.rate;
     }
     if advanced {
         let sacked_before = tp.sacked_out;
@@ -463,14 +522,16 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
             .take_while(|cb| !after(cb.end_seq, ack))
             .find(|cb| cb.sacked & (sacktag::TCPCB_RETRANS | TCPCB_SACKED_ACKED) == 0)
             .map(|cb| cb.seq);
-        let acked = tcp_clean_rtx_queue(net, tn, tp);
+        let acked = tcp_clean_rtx_queue(net, tn, tp, prior_snd_una, &mut rs);
         if acked > 0 {
             flag |= fastretrans::FLAG_DATA_ACKED;
         }
         delivered += if fastretrans::tcp_is_sack(tp) {
             acked.saturating_sub(sacked_before.saturating_sub(tp.sacked_out))
         } else if acked > 0 {
-            fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked) // under FLAG_ACKED
+            let d = fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked); // under FLAG_ACKED
+            tp.delivered = tp.delivered.wrapping_add(d);
+            d
         } else {
             0
         };
@@ -489,6 +550,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         // tcp_clean_rtx_queue(): "set TLP or RTO timer".
         flag |= fastretrans::FLAG_SET_XMIT_TIMER;
     }
+    crate::tcp_recovery::tcp_rack_update_reo_wnd(tn, tp, rs.prior_delivered);
     if tp.tlp_high_seq != 0 {
         crate::tcp_tlp::tcp_process_tlp_ack(net, tp, ack, flag);
     }
@@ -499,7 +561,9 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         let (sacked_before, lost_before) = (tp.sacked_out, tp.lost_out);
         fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, num_dupack, &mut flag);
         if !fastretrans::tcp_is_sack(tp) {
-            delivered += tp.sacked_out.saturating_sub(sacked_before); // tcp_add_reno_sack()
+            let d = tp.sacked_out.saturating_sub(sacked_before); // tcp_add_reno_sack()
+            delivered += d;
+            tp.delivered = tp.delivered.wrapping_add(d);
         }
         let newly_lost = tp.lost_out.saturating_sub(lost_before);
         if flag & fastretrans::FLAG_SET_XMIT_TIMER != 0 {

@@ -368,6 +368,26 @@ pub fn tcp_stream_alloc_skb(payload: usize) -> Skb {
     skb
 }
 
+/// For tests of the scoreboard: `n` 1000-byte segments from `first_seq`
+/// on the retransmit queue, sent at `sent_ns`, as if just transmitted
+/// (`snd_una`, `snd_nxt`, `packets_out`; MSS 1000, SACK on).
+#[cfg(test)]
+pub(crate) fn queue_sent_segments(tp: &mut TcpSk, first_seq: u32, n: u32, sent_ns: u64) {
+    tp.rx_opt.sack_ok = true;
+    tp.mss_cache = 1000;
+    for i in 0..n {
+        let mut skb = tcp_stream_alloc_skb(1000);
+        let cb = TCP_SKB_CB_mut(&mut skb);
+        cb.seq = first_seq + i * 1000;
+        cb.end_seq = cb.seq + 1000;
+        cb.when_ns = sent_ns;
+        tp.tcp_rtx_queue.push_back(skb);
+    }
+    tp.snd_una = first_seq;
+    tp.snd_nxt = first_seq + n * 1000;
+    tp.packets_out = n;
+}
+
 /// Write a TCP header in front of `skb`'s data and send it. `skb` is a
 /// clone or a one-off segment; its `TCP_SKB_CB` says seq and flags.
 ///
@@ -799,14 +819,14 @@ pub fn tcp_rto_max(_tp: &TcpSk) -> u32 {
 
 /// `tcp_rearm_rto()`: no data in flight, no timer; otherwise one RTO from
 /// now (`tcp_reset_xmit_timer(…, icsk_rto)`) — or, when the timer was
-/// armed as the loss probe, what is left of the RTO counted from the
+/// armed as RACK's reordering timer or the loss probe, what is left of the RTO counted from the
 /// head's last transmission (`tcp_rto_delta_us()`, at least 1 µs).
 pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     if tp.packets_out == 0 {
         inet_csk_clear_xmit_timer(net, sk, tp);
     } else {
         let mut rto = tp.icsk_rto;
-        if tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
+        if tp.icsk_pending == ICSK_TIME_REO_TIMEOUT || tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
             let delta_us = crate::tcp_tlp::tcp_rto_delta_us(tp).max(1) as u64;
             rto = net_core::jiffies::usecs_to_jiffies(delta_us).min(u64::from(u32::MAX)) as u32;
         }
@@ -1062,6 +1082,7 @@ fn tcp_write_xmit_loop(
         }
         let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
         TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
+        TCP_SKB_CB_mut(&mut skb).tx_delivered = tp.delivered; // tcp_rate_skb_sent()
         let clone = skb.skb_clone_xmit();
         if __tcp_transmit_skb(net, tn, sk, tp, clone, gso.as_deref_mut()).is_err() {
             // Linux leaves it queued and retries from the RTO or the next
@@ -1165,6 +1186,7 @@ pub fn tcp_write_wakeup(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, mi
             let mut skb = tp.sk_write_queue.dequeue().expect("peeked");
             TCP_SKB_CB_mut(&mut skb).tcp_flags |= TCPHDR_PSH;
             TCP_SKB_CB_mut(&mut skb).when_ns = net.now_ns();
+            TCP_SKB_CB_mut(&mut skb).tx_delivered = tp.delivered;
             let len = skb.len();
             let end_seq = TCP_SKB_CB(&skb).end_seq;
             let _ = tcp_transmit_skb(net, tn, sk, tp, skb.skb_clone_xmit());
@@ -1558,6 +1580,7 @@ pub fn __tcp_retransmit_skb(
     let c = TCP_SKB_CB_mut(skb);
     c.sacked |= TCPCB_EVER_RETRANS;
     c.when_ns = now_ns;
+    c.tx_delivered = tp.delivered;
     let syn = c.tcp_flags & TCPHDR_SYN != 0;
     let clone = skb.skb_clone_xmit();
     net.mib.inc(TcpMib::RetransSegs);

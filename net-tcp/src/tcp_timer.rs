@@ -59,7 +59,8 @@ pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
             net.mod_timer(sk.timers.retransmit, tp.icsk_timeout);
             return;
         }
-        // The loss probe keeps `icsk_pending` while it runs, as in Linux:
+        // The loss probe and RACK's reordering timer keep `icsk_pending`
+        // while they run, as in Linux:
         // if no probe can go, the RTO is rearmed for what is left of it
         // (`tcp_rearm_rto()` reads the pending event), not a whole RTO.
         match tp.icsk_pending {
@@ -71,6 +72,7 @@ pub fn tcp_write_timer(net: &Net, sk: &Arc<TcpSock>) {
                 tp.icsk_pending = 0;
                 tcp_probe_timer(net, tn, sk, tp);
             }
+            ICSK_TIME_REO_TIMEOUT => crate::tcp_recovery::tcp_rack_reo_timeout(net, tn, sk, tp),
             ICSK_TIME_LOSS_PROBE => crate::tcp_tlp::tcp_send_loss_probe(net, tn, sk, tp),
             _ => tp.icsk_pending = 0,
         }
@@ -259,8 +261,11 @@ pub fn __dst_negative_advice(tp: &mut TcpSk) {
 // ANCHOR: tcp_enter_loss
 /// Mirrors `tcp_enter_loss()` + `tcp_timeout_mark_lost()`
 /// (net/ipv4/tcp_input.c): after an RTO every segment in flight that the
-/// peer has not SACKed is presumed lost — all of them, SACKed ones too, if
-/// the head is SACKed (the receiver reneged, TCPSACKReneging). Unless the
+/// peer has not SACKed is presumed lost (`tcp_mark_skb_lost()`: a
+/// retransmission in flight is lost again, `TCPLostRetransmit`) — except
+/// those sent within RACK's RTT of now, which may still arrive (the head
+/// always is) — and all of them, SACKed ones too, if the head is SACKed
+/// (the receiver reneged, TCPSACKReneging). Unless the
 /// window was already cut in this episode (Recovery or Loss with
 /// `high_seq` still ahead), `ssthresh` comes from the algorithm
 /// (`icsk_ca_ops.ssthresh`: CUBIC 0.7 of the window, Reno half, at least 2) and it
@@ -280,21 +285,17 @@ pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
     } else if !tcp_is_sack(tp) {
         tcp_reset_reno_sack(tp);
     }
-    let (mut lost, mut retrans) = (0, 0);
-    for skb in tp.tcp_rtx_queue.iter_mut() {
-        let cb = TCP_SKB_CB_mut(skb);
+    for idx in 0..tp.tcp_rtx_queue.len() {
         if is_reneg {
-            cb.sacked &= !TCPCB_SACKED_ACKED;
+            TCP_SKB_CB_mut(&mut tp.tcp_rtx_queue[idx]).sacked &= !TCPCB_SACKED_ACKED;
+        } else if idx != 0 {
+            let cb = *TCP_SKB_CB(&tp.tcp_rtx_queue[idx]);
+            if crate::tcp_recovery::tcp_rack_skb_timeout(tp, &cb, 0) > 0 {
+                continue; // "Don't mark recently sent ones lost yet"
+            }
         }
-        if cb.sacked & TCPCB_SACKED_ACKED != 0 {
-            retrans += u32::from(cb.sacked & TCPCB_SACKED_RETRANS != 0);
-            continue;
-        }
-        cb.sacked = (cb.sacked & !TCPCB_SACKED_RETRANS) | TCPCB_LOST;
-        lost += 1;
+        crate::tcp_input::fastretrans::tcp_mark_skb_lost(net, tp, idx);
     }
-    tp.lost_out = lost;
-    tp.retrans_out = retrans;
     // Reduce ssthresh if it has not yet been made inside this window.
     if tp.icsk_ca_state <= TCP_CA_DISORDER
         || !after(tp.high_seq, tp.snd_una)

@@ -35,13 +35,6 @@
 //!
 //! # Where we differ
 //!
-//! - Linux runs the probe beside RACK loss detection (on by default,
-//!   `net.ipv4.tcp_recovery` = 1), which marks earlier unacknowledged
-//!   segments lost once the probe's SACK comes back. linnet has no RACK:
-//!   when more than the last segment was lost, the probe's SACK is one
-//!   SACKed segment, below the duplicate-ACK threshold, and the earlier
-//!   losses still wait for the RTO. A lone lost tail segment, the common
-//!   case, is repaired by the probe itself.
 //! - `skb_still_in_host_queue()` is not checked: a clone we sent has left
 //!   the stack by the time the timer can fire.
 

@@ -7,12 +7,14 @@
 //! `tcp_add_reno_sack()`, `tcp_remove_reno_sacks()`,
 //! `tcp_check_reno_reordering()`, `tcp_init_cwnd_reduction()`,
 //! `tcp_cwnd_reduction()` (PRR), `tcp_end_cwnd_reduction()`,
-//! `tcp_cong_control()`, `tcp_may_raise_cwnd()`; and from
-//! net/ipv4/tcp_recovery.c `tcp_newreno_mark_lost()`.
+//! `tcp_cong_control()`, `tcp_may_raise_cwnd()`,
+//! `tcp_identify_packet_loss()`. Which segments are lost is decided in
+//! [`crate::tcp_recovery`] (RACK, and NewReno without SACK).
 //!
 //! Heads up: read RFC 5681 §3.2 (fast retransmit / fast recovery), RFC
 //! 6582 (NewReno's partial ACKs), RFC 6675 (SACK-based loss recovery, the
-//! `IsLost()` rule) and RFC 6937 (Proportional Rate Reduction) first.
+//! loss recovery), RFC 8985 (RACK-TLP) and RFC 6937 (Proportional Rate
+//! Reduction) first.
 //!
 //! The states (`icsk_ca_state`): Open — all is well; Disorder — duplicate
 //! ACKs or SACKs seen, not yet a loss; Recovery — fast retransmit sent,
@@ -22,13 +24,6 @@
 //!
 //! # Where we differ
 //!
-//! - Loss detection is the classic duplicate-ACK threshold for both Reno
-//!   and SACK: a SACK sender marks lost, RFC 6675-style, each un-SACKed
-//!   segment with at least `reordering` SACKed segments above it (Linux
-//!   before 5.x: `tcp_mark_head_lost()` / `tcp_update_scoreboard()`).
-//!   Linux 6.18 with SACK uses RACK-TLP by default (`tcp_recovery` = 1,
-//!   RFC 8985: time-based loss marking and tail loss probes); RACK-TLP
-//!   comes with the performance issue (#10).
 //! - No undo: `undo_marker` and `undo_retrans` are kept (D-SACKs update
 //!   them), but a spurious recovery is never reverted (`tcp_try_undo_*`,
 //!   TCPFullUndo, TCPPartialUndo, TCPDSACKUndo, TCPLossUndo), so
@@ -44,7 +39,7 @@ use crate::af_inet::TcpNet;
 use crate::sock::*;
 use crate::tcp_output::tcp_packets_in_flight;
 
-use super::sacktag::tcp_highest_sack_seq;
+use crate::tcp_recovery::{tcp_newreno_mark_lost, tcp_rack_mark_lost};
 
 // ANCHOR: ack_flags
 /// `FLAG_DATA`: the incoming frame contained data.
@@ -272,23 +267,18 @@ pub fn tcp_enter_recovery(net: &Net, tp: &mut TcpSk) {
 }
 // ANCHOR_END: tcp_enter_recovery
 
-/// `tcp_dupack_heuristics()`: duplicate ACKs (Reno) or SACKed segments,
-/// plus the one that is missing.
-fn tcp_dupack_heuristics(tp: &TcpSk) -> u32 {
-    tp.sacked_out + 1
-}
-
-/// Mirrors `tcp_time_to_recover()` without RACK: recover when something
-/// is already marked lost, or when more than `reordering` segments have
-/// arrived beyond a hole (RFC 5681's three duplicate ACKs with the default
-/// `tcp_reordering` of 3).
+/// Mirrors `tcp_time_to_recover()` (Linux 6.18): "Has loss detection
+/// marked at least one packet lost?" — RACK, or for Reno the head after
+/// `reordering` duplicate ACKs (RFC 5681's three with the default
+/// `tcp_reordering`).
 pub fn tcp_time_to_recover(tp: &TcpSk) -> bool {
-    tp.lost_out != 0 || tcp_dupack_heuristics(tp) > tp.reordering
+    tp.lost_out != 0
 }
 
-/// `tcp_mark_skb_lost()` for the skb at `idx`: LOST, unless SACKed or
-/// already lost; a lost retransmission is no longer in flight.
-fn tcp_mark_skb_lost(net: &Net, tp: &mut TcpSk, idx: usize) {
+/// `tcp_mark_skb_lost()` for the skb at `idx`: LOST, unless SACKed; one
+/// already lost whose retransmission is in flight has lost that too —
+/// not in flight any more, and counted as `TCPLostRetransmit`.
+pub fn tcp_mark_skb_lost(net: &Net, tp: &mut TcpSk, idx: usize) {
     let Some(skb) = tp.tcp_rtx_queue.get_mut(idx) else { return };
     let cb = TCP_SKB_CB_mut(skb);
     if cb.sacked & TCPCB_SACKED_ACKED != 0 {
@@ -340,55 +330,30 @@ pub fn tcp_simple_retransmit(net: &Net, tn: &TcpNet, sk: &crate::sock::TcpSock, 
 }
 // ANCHOR_END: tcp_simple_retransmit
 
-/// Mirrors `tcp_newreno_mark_lost()` (net/ipv4/tcp_recovery.c): without
-/// SACK only the head can be known lost — after `reordering` duplicate
-/// ACKs, or in Recovery whenever a partial ACK moves `snd_una` (RFC 6582
-/// §3.2 step 3: "retransmit the first unacknowledged segment").
-fn tcp_newreno_mark_lost(net: &Net, tp: &mut TcpSk, snd_una_advanced: bool) {
-    let state = tp.icsk_ca_state;
-    if (state < TCP_CA_RECOVERY && tp.sacked_out >= tp.reordering)
-        || (state == TCP_CA_RECOVERY && snd_una_advanced)
-    {
-        let Some(head) = tp.tcp_rtx_queue.front() else { return };
-        if TCP_SKB_CB(head).sacked & TCPCB_LOST != 0 {
-            return;
-        }
-        tcp_mark_skb_lost(net, tp, 0);
-    }
-}
-
-// ANCHOR: tcp_sack_mark_lost
-/// RFC 6675 §4 `IsLost()` over the scoreboard, Linux's pre-RACK
-/// `tcp_update_scoreboard()` / `tcp_mark_head_lost()` in spirit: walking
-/// down from the highest SACK, every un-SACKed segment with at least
-/// `reordering` SACKed segments above it is lost. `fast_rexmit` (entering
-/// Recovery) marks the head lost even when the SACKed segments are spread
-/// too thin for the rule (Linux: `tcp_mark_head_lost(sk, 1, 1)`).
-fn tcp_sack_mark_lost(net: &Net, tp: &mut TcpSk, fast_rexmit: bool) {
-    let mut sacked_above = 0;
-    for idx in (0..tp.tcp_rtx_queue.len()).rev() {
-        let sacked = TCP_SKB_CB(&tp.tcp_rtx_queue[idx]).sacked;
-        if sacked & TCPCB_SACKED_ACKED != 0 {
-            sacked_above += 1;
-        } else if sacked_above >= tp.reordering && sacked & TCPCB_LOST == 0 {
-            tcp_mark_skb_lost(net, tp, idx);
-        }
-    }
-    if fast_rexmit && tp.lost_out == 0 {
-        tcp_mark_skb_lost(net, tp, 0);
-    }
-}
-// ANCHOR_END: tcp_sack_mark_lost
-
-/// `tcp_identify_packet_loss()` without RACK: NewReno marks the head.
-fn tcp_identify_packet_loss(net: &Net, tp: &mut TcpSk, flag: i32) {
+// ANCHOR: tcp_identify_packet_loss
+/// Mirrors `tcp_identify_packet_loss()`: which segments are now lost —
+/// without SACK the head after `reordering` duplicate ACKs
+/// ([`tcp_newreno_mark_lost`]), with SACK whatever RACK finds
+/// ([`tcp_rack_mark_lost`]). If RACK armed its reordering timer, the ACK
+/// must not replace it (`FLAG_SET_XMIT_TIMER` cleared); a retransmission
+/// found lost again sets `FLAG_LOST_RETRANS`.
+fn tcp_identify_packet_loss(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, ack_flag: &mut i32) {
     if tp.tcp_rtx_queue.is_empty() {
         return;
     }
     if !tcp_is_sack(tp) {
-        tcp_newreno_mark_lost(net, tp, flag & FLAG_SND_UNA_ADVANCED != 0);
+        tcp_newreno_mark_lost(net, tp, *ack_flag & FLAG_SND_UNA_ADVANCED != 0);
+    } else {
+        let prior_retrans = tp.retrans_out;
+        if tcp_rack_mark_lost(net, tn, sk, tp) {
+            *ack_flag &= !FLAG_SET_XMIT_TIMER;
+        }
+        if prior_retrans > tp.retrans_out {
+            *ack_flag |= FLAG_LOST_RETRANS;
+        }
     }
 }
+// ANCHOR_END: tcp_identify_packet_loss
 
 /// Mirrors `tcp_try_keep_open()`: Disorder while anything is SACKed, lost
 /// or retransmitted, else Open; a change restarts `high_seq`.
@@ -412,10 +377,13 @@ fn tcp_try_to_open(tp: &mut TcpSk) {
 }
 
 /// Mirrors `tcp_try_undo_recovery()` without the undo: `high_seq` is
-/// acknowledged. Reno holds the state until something *above* `high_seq`
-/// is acknowledged (RFC 6582 §3.2 step 5's guard against a false fast
-/// retransmit) and returns true; otherwise Open.
+/// acknowledged. A recovery that was not undone counts down how long
+/// RACK keeps a widened reordering window (`reo_wnd_persist`). Reno holds
+/// the state until something *above* `high_seq` is acknowledged (RFC 6582
+/// §3.2 step 5's guard against a false fast retransmit) and returns true;
+/// otherwise Open.
 fn tcp_try_undo_recovery(tp: &mut TcpSk) -> bool {
+    tp.rack.reo_wnd_persist = tp.rack.reo_wnd_persist.saturating_sub(1);
     if tp.snd_una == tp.high_seq && !tcp_is_sack(tp) {
         if !tcp_any_retrans_done(tp) {
             tp.retrans_stamp = 0;
@@ -466,18 +434,19 @@ fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupac
 /// The congestion state machine for one "dubious" ACK: a duplicate, one
 /// carrying SACK or D-SACK, or any ACK outside Open.
 ///
-/// Mirrors `tcp_fastretrans_alert()` (net/ipv4/tcp_input.c), steps B–E:
-/// reneged SACKs force an early RTO; in Recovery, an ACK of `high_seq`
-/// ends it (`tcp_end_cwnd_reduction()`: `snd_cwnd` = `ssthresh`; Reno
-/// waits for an ACK above `high_seq`). Then, by state: in Recovery a
-/// duplicate ACK counts (Reno) and a partial ACK marks the next hole lost
-/// (NewReno, RFC 6582) so it goes out at once; in Loss, [`tcp_process_loss`];
-/// in Open/Disorder, duplicate ACKs count, and once
-/// [`tcp_time_to_recover`] says so the sender enters Recovery and the
-/// head is retransmitted (fast retransmit, RFC 5681 §3.2). With SACK, the
-/// scoreboard decides which segments are lost. The retransmissions
-/// themselves leave through `tcp_xmit_retransmit_queue()` as PRR's window
-/// allows.
+/// Mirrors `tcp_fastretrans_alert()` (net/ipv4/tcp_input.c of Linux
+/// 6.18), steps B–E: reneged SACKs force an early RTO; in Recovery, an ACK
+/// of `high_seq` ends it (`tcp_end_cwnd_reduction()`: `snd_cwnd` =
+/// `ssthresh`; Reno waits for an ACK above `high_seq`). Then, by state:
+/// in Recovery a duplicate ACK counts (Reno) and loss detection runs
+/// ([`tcp_identify_packet_loss`]: RACK, or NewReno's head after a partial
+/// ACK); in Loss, [`tcp_process_loss`], then loss detection — and if it
+/// finds a retransmission lost again, the sender moves on to Recovery as
+/// Open would; in Open/Disorder, duplicate ACKs count (Reno), loss
+/// detection runs, and once something is marked lost
+/// ([`tcp_time_to_recover`]) the sender enters Recovery (fast
+/// retransmit). The retransmissions themselves leave through
+/// `tcp_xmit_retransmit_queue()` as PRR's window allows.
 pub fn tcp_fastretrans_alert(
     net: &Net,
     tn: &TcpNet,
@@ -487,8 +456,6 @@ pub fn tcp_fastretrans_alert(
     ack_flag: &mut i32,
 ) {
     let flag = *ack_flag;
-    let mut fast_rexmit = false;
-    let mut do_lost = num_dupack > 0 || (flag & FLAG_DATA_SACKED != 0 && tcp_force_fast_retransmit(tp));
     if tp.packets_out == 0 && tp.sacked_out != 0 {
         tp.sacked_out = 0;
     }
@@ -522,66 +489,51 @@ pub fn tcp_fastretrans_alert(
     // E. Process state.
     match tp.icsk_ca_state {
         TCP_CA_RECOVERY => {
-            if flag & FLAG_SND_UNA_ADVANCED == 0 {
-                if !tcp_is_sack(tp) {
-                    tcp_add_reno_sack(net, tn, tp, num_dupack);
-                }
-            } else {
-                // tcp_try_undo_partial() without undo: a partial ACK
-                // forces the next retransmission.
-                do_lost = tcp_force_fast_retransmit(tp);
+            if flag & FLAG_SND_UNA_ADVANCED == 0 && !tcp_is_sack(tp) {
+                tcp_add_reno_sack(net, tn, tp, num_dupack);
             }
-            tcp_identify_packet_loss(net, tp, flag);
+            // tcp_try_undo_partial() and tcp_try_undo_dsack(): no undo.
+            tcp_identify_packet_loss(net, tn, sk, tp, ack_flag);
         }
         TCP_CA_LOSS => {
             tcp_process_loss(net, tn, tp, flag, num_dupack);
-            tcp_identify_packet_loss(net, tp, flag);
-            if tp.icsk_ca_state != TCP_CA_OPEN {
+            tcp_identify_packet_loss(net, tn, sk, tp, ack_flag);
+            if !(tp.icsk_ca_state == TCP_CA_OPEN || *ack_flag & FLAG_LOST_RETRANS != 0) {
                 return;
             }
-            // Loss ended: look at this ACK as Open would.
-            if !tcp_open_or_disorder(net, tn, tp, flag, num_dupack) {
-                return;
-            }
-            fast_rexmit = true;
+            // Loss ended, or a retransmission was lost again: look at this
+            // ACK as Open would.
+            tcp_open_or_disorder(net, tn, sk, tp, flag, num_dupack, ack_flag);
         }
-        _ => {
-            if !tcp_open_or_disorder(net, tn, tp, flag, num_dupack) {
-                return;
-            }
-            fast_rexmit = true;
-        }
-    }
-    if tcp_is_sack(tp) && (do_lost || fast_rexmit) {
-        tcp_sack_mark_lost(net, tp, fast_rexmit);
+        _ => tcp_open_or_disorder(net, tn, sk, tp, flag, num_dupack, ack_flag),
     }
 }
 // ANCHOR_END: tcp_fastretrans_alert
 
 /// The `default:` arm of `tcp_fastretrans_alert()`: count the duplicate
-/// ACK (Reno), mark the head lost at the threshold, and enter Recovery if
-/// it is time (true), else settle in Open or Disorder (false).
-fn tcp_open_or_disorder(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupack: u32) -> bool {
+/// ACK (Reno), look for losses, and enter Recovery if one was found,
+/// else settle in Open or Disorder.
+fn tcp_open_or_disorder(
+    net: &Net,
+    tn: &TcpNet,
+    sk: &TcpSock,
+    tp: &mut TcpSk,
+    flag: i32,
+    num_dupack: u32,
+    ack_flag: &mut i32,
+) {
     if !tcp_is_sack(tp) {
         if flag & FLAG_SND_UNA_ADVANCED != 0 {
             tcp_reset_reno_sack(tp);
         }
         tcp_add_reno_sack(net, tn, tp, num_dupack);
     }
-    tcp_identify_packet_loss(net, tp, flag);
+    tcp_identify_packet_loss(net, tn, sk, tp, ack_flag);
     if !tcp_time_to_recover(tp) {
         tcp_try_to_open(tp);
-        return false;
+        return;
     }
     tcp_enter_recovery(net, tp);
-    true
-}
-
-/// `tcp_force_fast_retransmit()`: SACKs reach more than `reordering`
-/// segments beyond `snd_una`.
-fn tcp_force_fast_retransmit(tp: &TcpSk) -> bool {
-    let reach = tp.reordering.saturating_mul(u32::from(tp.mss_cache));
-    after(tcp_highest_sack_seq(tp), tp.snd_una.wrapping_add(reach))
 }
 
 /// `tcp_ack_is_dubious()`: a duplicate, an ACK with SACK news, or any ACK
@@ -722,15 +674,20 @@ mod tests {
         let tn = crate::inet_init(&net);
         let sk = TcpSock::new(&net, 131072, 16384);
         let mut tp = sk.lock.lock();
-        tp.packets_out = 10;
+        crate::tcp_output::queue_sent_segments(&mut tp, 0, 10, 0);
+        tp.rx_opt.sack_ok = false; // Reno
         tp.reordering = 3;
+        // tcp_identify_packet_loss() for Reno: tcp_newreno_mark_lost().
         for k in 1..=2 {
             tcp_add_reno_sack(&net, &tn, &mut tp, 1);
+            crate::tcp_recovery::tcp_newreno_mark_lost(&net, &mut tp, false);
             assert_eq!(tp.sacked_out, k);
             assert!(!tcp_time_to_recover(&tp));
         }
         tcp_add_reno_sack(&net, &tn, &mut tp, 1);
-        assert!(tcp_time_to_recover(&tp), "three duplicate ACKs: sacked_out + 1 > reordering");
+        crate::tcp_recovery::tcp_newreno_mark_lost(&net, &mut tp, false);
+        assert!(tcp_time_to_recover(&tp), "three duplicate ACKs: the head is marked lost");
+        assert_eq!(TCP_SKB_CB(&tp.tcp_rtx_queue[0]).sacked & TCPCB_LOST, TCPCB_LOST);
         // More duplicates than segments that could be missing: reordering.
         for _ in 0..10 {
             tcp_add_reno_sack(&net, &tn, &mut tp, 1);

@@ -27,10 +27,10 @@
 //!   (TCPSackShifted/TCPSackMerged) and no `tcp_match_skb_to_sack()`
 //!   splitting: like Linux for a one-segment skb, a block tags an skb only
 //!   when it covers it whole. We walk the ring once per block instead of
-//!   Linux's cached-block skipping (`recv_sack_cache` is kept up to date
-//!   all the same).
-//! - No RACK bookkeeping (`tcp_rack_advance()`), no `first_sackt` RTT
-//!   samples from SACKed skbs, no `dsack_dups` / TCPDSACKRecvSegs.
+//!   Linux's cached-block skipping, so there is no `recv_sack_cache`.
+//! - No `first_sackt` RTT samples from SACKed skbs, no `dsack_dups` /
+//!   TCPDSACKRecvSegs: a D-SACK counts toward RACK's reordering window
+//!   whether or not we retransmitted that much.
 
 use net_core::Net;
 use net_core::snmp::LinuxMib;
@@ -54,6 +54,9 @@ pub struct SacktagState {
     pub flag: i32,
     /// `sack_delivered`: segments newly SACKed (or D-SACKed).
     pub sack_delivered: u32,
+    /// `rate`: what RACK's reordering window reads of this ACK's
+    /// deliveries (`tcp_rate_skb_delivered()`).
+    pub rate: crate::tcp_recovery::RateSample,
 }
 
 /// `tcp_highest_sack_seq()`: where the SACKed part of the window ends —
@@ -114,7 +117,7 @@ pub fn tcp_is_sackblock_valid(tp: &TcpSk, is_dsack: bool, start_seq: u32, end_se
 /// D-SACK covers more than our retransmissions; we leave it.
 fn tcp_check_dsack(
     net: &Net,
-    tp: &TcpSk,
+    tp: &mut TcpSk,
     sp: &[TcpSackBlock],
     ack_seq: u32,
     state: &mut SacktagState,
@@ -143,21 +146,25 @@ fn tcp_check_dsack(
         if len <= mss && tp.tlp_high_seq != 0 && tp.tlp_high_seq == first.end_seq {
             state.flag |= super::fastretrans::FLAG_DSACK_TLP;
         }
+        // "We increase the RACK ordering window in rounds where we receive
+        // DSACKs that may have been due to reordering causing RACK to
+        // trigger a spurious fast recovery": not before any reordering
+        // was seen, and not for the loss probe (a timer sent it, not RACK).
+        if tp.reord_seen != 0 && state.flag & super::fastretrans::FLAG_DSACK_TLP == 0 {
+            tp.rack.dsack_seen = true;
+        }
     }
     dup
 }
 
 /// Mirrors `tcp_sacktag_one()`: tag one skb `[start_seq, end_seq)` the peer
 /// SACKed, keeping `sacked_out`, `lost_out` and `retrans_out` in step with
-/// its bits; returns the new `sacked` bits.
-fn tcp_sacktag_one(
-    tp: &mut TcpSk,
-    state: &mut SacktagState,
-    mut sacked: u8,
-    start_seq: u32,
-    end_seq: u32,
-    dup_sack: bool,
-) -> u8 {
+/// its bits; a newly SACKed one advances RACK ([`tcp_rack_advance`]) and
+/// the rate sample. Returns the new `sacked` bits.
+///
+/// [`tcp_rack_advance`]: crate::tcp_recovery::tcp_rack_advance
+fn tcp_sacktag_one(tp: &mut TcpSk, state: &mut SacktagState, cb: &TcpSkbCb, dup_sack: bool) -> u8 {
+    let (mut sacked, start_seq, end_seq) = (cb.sacked, cb.seq, cb.end_seq);
     // A D-SACK for a retransmission: one fewer retransmission to blame.
     if dup_sack && sacked & TCPCB_RETRANS != 0 {
         if tp.undo_marker != 0 && tp.undo_retrans > 0 && after(end_seq, tp.undo_marker) {
@@ -172,6 +179,13 @@ fn tcp_sacktag_one(
         return sacked;
     }
     if sacked & TCPCB_SACKED_ACKED == 0 {
+        crate::tcp_recovery::tcp_rack_advance(
+            tp,
+            sacked,
+            end_seq,
+            crate::tcp_recovery::tcp_skb_timestamp_us(cb),
+        );
+        crate::tcp_recovery::tcp_rate_skb_delivered(&mut state.rate, cb);
         if sacked & TCPCB_SACKED_RETRANS != 0 {
             // A retransmission still marked lost arrived; one not marked
             // lost may still be in flight, so keep counting it.
@@ -215,7 +229,8 @@ fn tcp_sacktag_one(
 /// Mirrors `tcp_check_sack_reordering()`: a segment delivered `metric`
 /// bytes below the highest SACK (`fack`) arrived out of order; if that is
 /// more than `reordering` segments, raise `reordering` to cover it, up to
-/// `tcp_max_reordering` (TCPSACKReorder either way). Called from the SACK
+/// `tcp_max_reordering` (TCPSACKReorder either way, and `reord_seen`,
+/// which lets RACK wait a reordering window in recovery). Called from the SACK
 /// walk and, for holes filled by a cumulative ACK, from `tcp_ack()` with
 /// the highest SACK before the ACK (Linux's `prior_fack`).
 pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq: u32, fack: u32) {
@@ -228,6 +243,8 @@ pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq
         let max = tn.sysctl.tcp_max_reordering.get().clamp(1, i64::from(u32::MAX)) as u32;
         tp.reordering = metric.div_ceil(mss).min(max);
     }
+    // "This exciting event is worth to be remembered. 8)"
+    tp.reord_seen += 1;
     net.mib.inc(LinuxMib::TCPSACKReorder);
 }
 
@@ -243,8 +260,7 @@ pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq
 /// that was itself reordered, which Linux does not count — and a block
 /// wholly below the old `snd_una` is ignored. Every skb a valid block
 /// covers whole is tagged [`TCPCB_SACKED_ACKED`] by `tcp_sacktag_one()`.
-/// Afterwards `recv_sack_cache` holds the blocks, and a late SACK below
-/// the highest one feeds [`tcp_check_sack_reordering`]. Returns the
+/// Afterwards a late SACK below the highest one feeds [`tcp_check_sack_reordering`]. Returns the
 /// `FLAG_*` bits (`FLAG_DATA_SACKED` when something new was SACKed).
 /// Never panics, whatever the peer sent.
 pub fn tcp_sacktag_write_queue(
@@ -255,7 +271,7 @@ pub fn tcp_sacktag_write_queue(
     ack_seq: u32,
     prior_snd_una: u32,
 ) -> SacktagState {
-    let mut state = SacktagState { reord: tp.snd_nxt, flag: 0, sack_delivered: 0 };
+    let mut state = SacktagState { reord: tp.snd_nxt, flag: 0, sack_delivered: 0, rate: Default::default() };
     let sp_wire = &blocks[..blocks.len().min(TCP_NUM_SACKS)];
     if sp_wire.is_empty() || tp.tcp_rtx_queue.is_empty() {
         return state;
@@ -306,15 +322,9 @@ pub fn tcp_sacktag_write_queue(
             if !whole {
                 continue;
             }
-            let sacked = tcp_sacktag_one(tp, &mut state, cb.sacked, cb.seq, cb.end_seq, dup_sack);
+            let sacked = tcp_sacktag_one(tp, &mut state, &cb, dup_sack);
             TCP_SKB_CB_mut(&mut tp.tcp_rtx_queue[idx]).sacked = sacked;
         }
-    }
-    // Remember what the peer reported (Linux skips ranges it already
-    // processed next time; we only keep the record).
-    tp.recv_sack_cache = Default::default();
-    for (slot, blk) in tp.recv_sack_cache.iter_mut().zip(sp_wire.iter().skip(usize::from(found_dup_sack))) {
-        *slot = *blk;
     }
     if before(state.reord, tcp_highest_sack_seq(tp)) && state.reord != tp.snd_nxt {
         let (reord, fack) = (state.reord, tcp_highest_sack_seq(tp));
@@ -348,7 +358,7 @@ mod tests {
     use net_core::{Clock, Net};
 
     use super::*;
-    use crate::tcp_output::{tcp_packets_in_flight, tcp_stream_alloc_skb};
+    use crate::tcp_output::tcp_packets_in_flight;
 
     /// A socket with `n` 1000-byte segments in flight from sequence 1000,
     /// SACK negotiated.
@@ -357,19 +367,8 @@ mod tests {
         let tn: Arc<TcpNet> = crate::inet_init(&net);
         let sk = TcpSock::new(&net, 131072, 16384);
         let mut tp = sk.lock.lock();
-        tp.rx_opt.sack_ok = true;
-        tp.mss_cache = 1000;
-        tp.snd_una = 1000;
         tp.max_window = 65535;
-        for i in 0..n {
-            let mut skb = tcp_stream_alloc_skb(1000);
-            let cb = TCP_SKB_CB_mut(&mut skb);
-            cb.seq = 1000 + i * 1000;
-            cb.end_seq = cb.seq + 1000;
-            tp.tcp_rtx_queue.push_back(skb);
-        }
-        tp.snd_nxt = 1000 + n * 1000;
-        tp.packets_out = n;
+        crate::tcp_output::queue_sent_segments(&mut tp, 1000, n, 0);
         f(&net, &tn, &mut tp);
     }
 
