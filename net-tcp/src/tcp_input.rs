@@ -309,6 +309,15 @@ fn tcp_update_rtt_min(tn: &TcpNet, tp: &mut TcpSk, rtt_us: u32, maybe_delayed: b
     net_core::win_minmax::minmax_running_min(&mut tp.rtt_min, wlen, now, sample);
 }
 
+/// A first transmission `cb` was delivered: RACK's newest delivery and
+/// the rate sample (`tcp_rack_advance()`, `tcp_rate_skb_delivered()`).
+#[inline]
+fn tcp_rack_delivered(tp: &mut TcpSk, rs: &mut crate::tcp_recovery::RateSample, cb: &TcpSkbCb) {
+    let sent = crate::tcp_recovery::tcp_skb_timestamp_us(cb);
+    crate::tcp_recovery::tcp_rack_advance(tp, cb.sacked, cb.end_seq, sent);
+    crate::tcp_recovery::tcp_rate_skb_delivered(rs, cb);
+}
+
 /// `tcp_skb_spurious_retrans()`: the segment was retransmitted, but the
 /// ACK echoes a timestamp older than that retransmission
 /// (`tcp_tsopt_ecr_before()`): the original was what arrived.
@@ -338,6 +347,13 @@ fn tcp_clean_rtx_queue(
     let prior_sacked = tp.sacked_out;
     let mut syn_acked = false;
     let sack = fastretrans::tcp_is_sack(tp);
+    // Linux calls tcp_rack_advance() and tcp_rate_skb_delivered() for each
+    // segment delivered here. First transmissions leave in sequence order,
+    // so of a run of them only the last call leaves a trace (its RTT, and
+    // the latest send time); that one is made when the run ends — before
+    // a retransmitted segment's own call, or after the walk.
+    let mut last_orig: Option<TcpSkbCb> = None;
+    let mut newly_delivered = 0u32;
     let mut first_ackt: Option<u64> = None;
     let mut last_ackt: Option<u64> = None;
     let prior_in_flight = crate::tcp_output::tcp_packets_in_flight(tp);
@@ -358,12 +374,19 @@ fn tcp_clean_rtx_queue(
         if cb.sacked & TCPCB_SACKED_ACKED != 0 {
             tp.sacked_out = tp.sacked_out.saturating_sub(1);
         } else if sack {
-            tp.delivered = tp.delivered.wrapping_add(1); // tcp_count_delivered()
-            if !tcp_skb_spurious_retrans(tp, &cb) {
-                let sent = crate::tcp_recovery::tcp_skb_timestamp_us(&cb);
-                crate::tcp_recovery::tcp_rack_advance(tp, cb.sacked, cb.end_seq, sent);
+            newly_delivered += 1; // tcp_count_delivered()
+            if cb.sacked & sacktag::TCPCB_RETRANS == 0 {
+                last_orig = Some(cb);
+            } else {
+                if let Some(orig) = last_orig.take() {
+                    tcp_rack_delivered(tp, rs, &orig);
+                }
+                if !tcp_skb_spurious_retrans(tp, &cb) {
+                    let sent = crate::tcp_recovery::tcp_skb_timestamp_us(&cb);
+                    crate::tcp_recovery::tcp_rack_advance(tp, cb.sacked, cb.end_seq, sent);
+                }
+                crate::tcp_recovery::tcp_rate_skb_delivered(rs, &cb);
             }
-            crate::tcp_recovery::tcp_rate_skb_delivered(rs, &cb);
         }
         syn_acked |= cb.tcp_flags & TCPHDR_SYN != 0;
         if cb.sacked & TCPCB_EVER_RETRANS != 0 {
@@ -377,6 +400,10 @@ fn tcp_clean_rtx_queue(
         acked += 1;
         drop(skb);
     }
+    if let Some(orig) = last_orig {
+        tcp_rack_delivered(tp, rs, &orig);
+    }
+    tp.delivered = tp.delivered.wrapping_add(newly_delivered);
     // Karn: an ACK that also covers retransmitted data says nothing sure
     // about the round trip. Otherwise the sample runs from the oldest
     // segment it acknowledges (`first_ackt`).
