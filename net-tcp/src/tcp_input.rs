@@ -1,7 +1,8 @@
 //! Receiving: the state machine, acknowledgments, data, FIN and RST.
 //!
 //! Mirrors net/ipv4/tcp_input.c of **Linux 6.18**:
-//! `tcp_rcv_state_process()`, `tcp_rcv_established()` (its slow path),
+//! `tcp_rcv_state_process()`, `tcp_rcv_established()` (header prediction
+//! and the slow path),
 //! `tcp_rcv_synsent_state_process()`, `tcp_validate_incoming()`,
 //! `tcp_ack()`, `tcp_clean_rtx_queue()`, `tcp_rtt_estimator()`,
 //! `tcp_data_queue()`, `tcp_data_queue_ofo()`, `tcp_ofo_queue()`,
@@ -16,11 +17,10 @@
 //!
 //! # Where we differ
 //!
-//! - No header prediction fast path: every segment takes
-//!   `tcp_rcv_established()`'s slow path.
 //! - The sender's SACK scoreboard is [`sacktag`]; fast retransmit,
-//!   NewReno/SACK recovery and PRR are [`fastretrans`] (the classic
-//!   duplicate-ACK threshold, not RACK-TLP; no undo); an RTO enters
+//!   NewReno/SACK recovery and PRR are [`fastretrans`] (no undo), with
+//!   loss detection in [`crate::tcp_recovery`] (RACK) and the tail loss
+//!   probe in [`crate::tcp_tlp`]; an RTO enters
 //!   `TCP_CA_Loss` ([`crate::tcp_timer::tcp_enter_loss`]). `tcp_ack()` does
 //!   not look at SACK blocks on an ACK older than `snd_una` (Linux does).
 //! - No ECN.

@@ -22,7 +22,9 @@
 //!   hold across a wait.
 //! - `tcp_retries1` drops the cached route (`__dst_negative_advice()`)
 //!   but does not start MTU probing (black-hole detection); no
-//!   thin-stream linear timeouts, no RACK/TLP.
+//!   thin-stream linear timeouts. The retransmit timer's other two uses,
+//!   the loss probe and RACK's reordering timer, live in
+//!   [`crate::tcp_tlp`] and [`crate::tcp_recovery`].
 
 use std::sync::Arc;
 
