@@ -439,7 +439,7 @@ fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupac
 /// of `high_seq` ends it (`tcp_end_cwnd_reduction()`: `snd_cwnd` =
 /// `ssthresh`; Reno waits for an ACK above `high_seq`). Then, by state:
 /// in Recovery a duplicate ACK counts (Reno) and loss detection runs
-/// ([`tcp_identify_packet_loss`]: RACK, or NewReno's head after a partial
+/// (`tcp_identify_packet_loss()`: RACK, or NewReno's head after a partial
 /// ACK); in Loss, [`tcp_process_loss`], then loss detection — and if it
 /// finds a retransmission lost again, the sender moves on to Recovery as
 /// Open would; in Open/Disorder, duplicate ACKs count (Reno), loss
