@@ -305,7 +305,7 @@ fn tcp_update_rtt_min(tn: &TcpNet, tp: &mut TcpSk, rtt_us: u32, maybe_delayed: b
         return;
     }
     let now = tp.tcp_jiffies32();
-    let sample = if rtt_us == 0 { 1_000_000 / net_core::jiffies::HZ as u32 } else { rtt_us };
+    let sample = if rtt_us == 0 { net_core::jiffies::jiffies_to_usecs(1) as u32 } else { rtt_us };
     net_core::win_minmax::minmax_running_min(&mut tp.rtt_min, wlen, now, sample);
 }
 
@@ -403,7 +403,7 @@ fn tcp_clean_rtx_queue(
     if let Some(orig) = last_orig {
         tcp_rack_delivered(tp, rs, &orig);
     }
-    tp.delivered = tp.delivered.wrapping_add(newly_delivered);
+    crate::tcp_recovery::tcp_count_delivered(tp, newly_delivered);
     // Karn: an ACK that also covers retransmitted data says nothing sure
     // about the round trip. Otherwise the sample runs from the oldest
     // segment it acknowledges (`first_ackt`).
@@ -535,7 +535,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         let st = sacktag::tcp_sacktag_write_queue(net, tn, tp, seg.opts.sacks(), ack, prior_snd_una);
         flag |= st.flag;
         delivered += st.sack_delivered;
-        tp.delivered = tp.delivered.wrapping_add(st.sack_delivered); // tcp_count_delivered()
+        crate::tcp_recovery::tcp_count_delivered(tp, st.sack_delivered);
         rs = st.rate;
     }
     if advanced {
@@ -557,7 +557,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
             acked.saturating_sub(sacked_before.saturating_sub(tp.sacked_out))
         } else if acked > 0 {
             let d = fastretrans::tcp_remove_reno_sacks(net, tn, tp, acked); // under FLAG_ACKED
-            tp.delivered = tp.delivered.wrapping_add(d);
+            crate::tcp_recovery::tcp_count_delivered(tp, d);
             d
         } else {
             0
@@ -590,7 +590,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         if !fastretrans::tcp_is_sack(tp) {
             let d = tp.sacked_out.saturating_sub(sacked_before); // tcp_add_reno_sack()
             delivered += d;
-            tp.delivered = tp.delivered.wrapping_add(d);
+            crate::tcp_recovery::tcp_count_delivered(tp, d);
         }
         let newly_lost = tp.lost_out.saturating_sub(lost_before);
         if flag & fastretrans::FLAG_SET_XMIT_TIMER != 0 {

@@ -819,8 +819,9 @@ pub fn tcp_rto_max(_tp: &TcpSk) -> u32 {
 
 /// `tcp_rearm_rto()`: no data in flight, no timer; otherwise one RTO from
 /// now (`tcp_reset_xmit_timer(…, icsk_rto)`) — or, when the timer was
-/// armed as RACK's reordering timer or the loss probe, what is left of the RTO counted from the
-/// head's last transmission (`tcp_rto_delta_us()`, at least 1 µs).
+/// armed as RACK's reordering timer or the loss probe, what is left of
+/// the RTO counted from the head's last transmission
+/// (`tcp_rto_delta_us()`, at least 1 µs).
 pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
     if tp.packets_out == 0 {
         inet_csk_clear_xmit_timer(net, sk, tp);
@@ -828,7 +829,7 @@ pub fn tcp_rearm_rto(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
         let mut rto = tp.icsk_rto;
         if tp.icsk_pending == ICSK_TIME_REO_TIMEOUT || tp.icsk_pending == ICSK_TIME_LOSS_PROBE {
             let delta_us = crate::tcp_tlp::tcp_rto_delta_us(tp).max(1) as u64;
-            rto = net_core::jiffies::usecs_to_jiffies(delta_us).min(u64::from(u32::MAX)) as u32;
+            rto = crate::tcp_tlp::usecs_to_jiffies(delta_us);
         }
         inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_RETRANS, rto);
     }

@@ -172,8 +172,9 @@ pub fn tcp_rack_mark_lost(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk) 
     tp.rack.advanced = false;
     let timeout = tcp_rack_detect_loss(net, tn, tp);
     if timeout != 0 {
-        let when = net_core::jiffies::usecs_to_jiffies(u64::from(timeout) + TCP_TIMEOUT_MIN_US);
-        let when = when.min(u64::from(tp.icsk_rto)) as u32;
+        let when = crate::tcp_tlp::usecs_to_jiffies(u64::from(timeout) + TCP_TIMEOUT_MIN_US);
+        // inet_csk_reset_xmit_timer()'s `max_when`: icsk_rto.
+        let when = when.min(tp.icsk_rto);
         inet_csk_reset_xmit_timer(net, sk, tp, ICSK_TIME_REO_TIMEOUT, when);
     }
     timeout != 0
@@ -248,6 +249,13 @@ pub fn tcp_rack_update_reo_wnd(tn: &TcpNet, tp: &mut TcpSk, prior_delivered: u32
     }
 }
 // ANCHOR_END: tcp_rack_update_reo_wnd
+
+/// `tcp_count_delivered()`: `n` more segments reached the peer (SACKed,
+/// acknowledged, or — without SACK — duplicate ACKs).
+#[inline]
+pub fn tcp_count_delivered(tp: &mut TcpSk, n: u32) {
+    tp.delivered = tp.delivered.wrapping_add(n);
+}
 
 /// The part of `struct rate_sample` RACK reads: `prior_delivered`, the
 /// socket's `delivered` count when the most recently sent of the

@@ -60,7 +60,7 @@ pub const TLP_PUSH_ONE: u8 = 2;
 
 /// `usecs_to_jiffies()` (rounded up), as the `u32` the retransmit timer
 /// takes.
-fn usecs_to_jiffies(us: u64) -> u32 {
+pub(crate) fn usecs_to_jiffies(us: u64) -> u32 {
     net_core::jiffies::usecs_to_jiffies(us).min(u64::from(u32::MAX)) as u32
 }
 
@@ -69,7 +69,7 @@ fn usecs_to_jiffies(us: u64) -> u32 {
 /// from `tcp_mstamp` (negative once past).
 pub fn tcp_rto_delta_us(tp: &TcpSk) -> i64 {
     let Some(head) = tp.tcp_rtx_queue.front() else { return i64::from(tp.icsk_rto) * 1000 };
-    let sent_us = (TCP_SKB_CB(head).when_ns / 1000) as i64;
+    let sent_us = crate::tcp_recovery::tcp_skb_timestamp_us(TCP_SKB_CB(head)) as i64;
     sent_us + i64::from(tp.icsk_rto) * 1000 - tp.tcp_mstamp as i64
 }
 
