@@ -368,11 +368,21 @@ pub fn tcp_stream_alloc_skb(payload: usize) -> Skb {
     skb
 }
 
-/// For tests of the scoreboard: `n` 1000-byte segments from `first_seq`
-/// on the retransmit queue, sent at `sent_ns`, as if just transmitted
-/// (`snd_una`, `snd_nxt`, `packets_out`; MSS 1000, SACK on).
+/// For tests of the scoreboard: a socket in a namespace of its own with
+/// `n` 1000-byte segments from `first_seq` on the retransmit queue, sent
+/// at `sent_ns`, as if just transmitted (`snd_una`, `snd_nxt`,
+/// `packets_out`; MSS 1000, SACK on); `f` gets it locked.
 #[cfg(test)]
-pub(crate) fn queue_sent_segments(tp: &mut TcpSk, first_seq: u32, n: u32, sent_ns: u64) {
+pub(crate) fn with_sent_segments(
+    first_seq: u32,
+    n: u32,
+    sent_ns: u64,
+    f: impl FnOnce(&Net, &TcpNet, &mut TcpSk),
+) {
+    let net = Net::new("segments", net_core::Clock::new_virtual(), 1);
+    let tn = crate::inet_init(&net);
+    let sk = TcpSock::new(&net, 131072, 16384);
+    let mut tp = sk.lock.lock();
     tp.rx_opt.sack_ok = true;
     tp.mss_cache = 1000;
     for i in 0..n {
@@ -386,6 +396,7 @@ pub(crate) fn queue_sent_segments(tp: &mut TcpSk, first_seq: u32, n: u32, sent_n
     tp.snd_una = first_seq;
     tp.snd_nxt = first_seq + n * 1000;
     tp.packets_out = n;
+    f(&net, &tn, &mut tp);
 }
 
 /// Write a TCP header in front of `skb`'s data and send it. `skb` is a

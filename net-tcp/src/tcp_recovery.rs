@@ -306,23 +306,20 @@ pub fn tcp_newreno_mark_lost(net: &Net, tp: &mut TcpSk, snd_una_advanced: bool) 
 
 #[cfg(test)]
 mod tests {
+    use net_core::Net;
     use net_core::snmp::LinuxMib;
     use net_core::win_minmax::minmax_reset;
-    use net_core::{Clock, Net};
 
     use super::*;
 
     /// Four 1000-byte segments sent at `sent_us`, a min RTT and SRTT of
     /// 100 ms, SACK on.
     fn with_flight(sent_us: u64, f: impl FnOnce(&Net, &TcpNet, &mut TcpSk)) {
-        let net = Net::new("rack", Clock::new_virtual(), 1);
-        let tn: Arc<TcpNet> = crate::inet_init(&net);
-        let sk = TcpSock::new(&net, 131072, 16384);
-        let mut tp = sk.lock.lock();
-        crate::tcp_output::queue_sent_segments(&mut tp, 1, 4, sent_us * 1000);
-        minmax_reset(&mut tp.rtt_min, 0, 100_000);
-        tp.rtt.srtt_us = 100_000 << 3;
-        f(&net, &tn, &mut tp);
+        crate::tcp_output::with_sent_segments(1, 4, sent_us * 1000, |net, tn, tp| {
+            minmax_reset(&mut tp.rtt_min, 0, 100_000);
+            tp.rtt.srtt_us = 100_000 << 3;
+            f(net, tn, tp);
+        });
     }
 
     /// SACK the skb at `idx` at `now_us`, as `tcp_sacktag_one()` does.

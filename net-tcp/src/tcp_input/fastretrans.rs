@@ -670,33 +670,30 @@ mod tests {
 
     #[test]
     fn reno_dupacks_count_until_the_threshold() {
-        let net = Net::new("reno", Clock::new_virtual(), 1);
-        let tn = crate::inet_init(&net);
-        let sk = TcpSock::new(&net, 131072, 16384);
-        let mut tp = sk.lock.lock();
-        crate::tcp_output::queue_sent_segments(&mut tp, 0, 10, 0);
-        tp.rx_opt.sack_ok = false; // Reno
-        tp.reordering = 3;
-        // tcp_identify_packet_loss() for Reno: tcp_newreno_mark_lost().
-        for k in 1..=2 {
-            tcp_add_reno_sack(&net, &tn, &mut tp, 1);
-            crate::tcp_recovery::tcp_newreno_mark_lost(&net, &mut tp, false);
-            assert_eq!(tp.sacked_out, k);
-            assert!(!tcp_time_to_recover(&tp));
-        }
-        tcp_add_reno_sack(&net, &tn, &mut tp, 1);
-        crate::tcp_recovery::tcp_newreno_mark_lost(&net, &mut tp, false);
-        assert!(tcp_time_to_recover(&tp), "three duplicate ACKs: the head is marked lost");
-        assert_eq!(TCP_SKB_CB(&tp.tcp_rtx_queue[0]).sacked & TCPCB_LOST, TCPCB_LOST);
-        // More duplicates than segments that could be missing: reordering.
-        for _ in 0..10 {
-            tcp_add_reno_sack(&net, &tn, &mut tp, 1);
-        }
-        assert_eq!(tp.sacked_out, 9, "clamped to packets_out − holes");
-        assert_eq!(tp.reordering, 10);
-        assert!(net.mib.get(LinuxMib::TCPRenoReorder) > 0);
-        // A cumulative ACK of 4 segments: one filled the hole, 3 had dupacks.
-        assert_eq!(tcp_remove_reno_sacks(&net, &tn, &mut tp, 4), 1);
-        assert_eq!(tp.sacked_out, 6);
+        crate::tcp_output::with_sent_segments(0, 10, 0, |net, tn, tp| {
+            tp.rx_opt.sack_ok = false; // Reno
+            tp.reordering = 3;
+            // tcp_identify_packet_loss() for Reno: tcp_newreno_mark_lost().
+            for k in 1..=2 {
+                tcp_add_reno_sack(net, tn, tp, 1);
+                crate::tcp_recovery::tcp_newreno_mark_lost(net, tp, false);
+                assert_eq!(tp.sacked_out, k);
+                assert!(!tcp_time_to_recover(tp));
+            }
+            tcp_add_reno_sack(net, tn, tp, 1);
+            crate::tcp_recovery::tcp_newreno_mark_lost(net, tp, false);
+            assert!(tcp_time_to_recover(tp), "three duplicate ACKs: the head is marked lost");
+            assert_eq!(TCP_SKB_CB(&tp.tcp_rtx_queue[0]).sacked & TCPCB_LOST, TCPCB_LOST);
+            // More duplicates than segments that could be missing: reordering.
+            for _ in 0..10 {
+                tcp_add_reno_sack(net, tn, tp, 1);
+            }
+            assert_eq!(tp.sacked_out, 9, "clamped to packets_out − holes");
+            assert_eq!(tp.reordering, 10);
+            assert!(net.mib.get(LinuxMib::TCPRenoReorder) > 0);
+            // A cumulative ACK of 4 segments: one filled the hole, 3 had dupacks.
+            assert_eq!(tcp_remove_reno_sacks(net, tn, tp, 4), 1);
+            assert_eq!(tp.sacked_out, 6);
+        });
     }
 }

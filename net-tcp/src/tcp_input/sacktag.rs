@@ -353,9 +353,8 @@ pub fn tcp_scoreboard_consistent(tp: &TcpSk) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
-    use net_core::{Clock, Net};
+    use net_core::Net;
 
     use super::*;
     use crate::tcp_output::tcp_packets_in_flight;
@@ -363,13 +362,10 @@ mod tests {
     /// A socket with `n` 1000-byte segments in flight from sequence 1000,
     /// SACK negotiated.
     fn with_queue(n: u32, f: impl FnOnce(&Net, &TcpNet, &mut TcpSk)) {
-        let net = Net::new("sacktag", Clock::new_virtual(), 1);
-        let tn: Arc<TcpNet> = crate::inet_init(&net);
-        let sk = TcpSock::new(&net, 131072, 16384);
-        let mut tp = sk.lock.lock();
-        tp.max_window = 65535;
-        crate::tcp_output::queue_sent_segments(&mut tp, 1000, n, 0);
-        f(&net, &tn, &mut tp);
+        crate::tcp_output::with_sent_segments(1000, n, 0, |net, tn, tp| {
+            tp.max_window = 65535;
+            f(net, tn, tp);
+        });
     }
 
     fn blk(start_seq: u32, end_seq: u32) -> TcpSackBlock {
