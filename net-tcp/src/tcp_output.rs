@@ -399,6 +399,13 @@ pub(crate) fn with_sent_segments(
     f(&net, &tn, &mut tp);
 }
 
+/// For tests of the scoreboard: the starting sequence of each segment on
+/// the retransmit queue with any of the `sacked` bits `bits`.
+#[cfg(test)]
+pub(crate) fn rtx_seqs_with(tp: &TcpSk, bits: u8) -> Vec<u32> {
+    tp.tcp_rtx_queue.iter().filter(|s| TCP_SKB_CB(s).sacked & bits != 0).map(|s| TCP_SKB_CB(s).seq).collect()
+}
+
 /// Write a TCP header in front of `skb`'s data and send it. `skb` is a
 /// clone or a one-off segment; its `TCP_SKB_CB` says seq and flags.
 ///

@@ -332,11 +332,7 @@ mod tests {
     }
 
     fn lost(tp: &TcpSk) -> Vec<u32> {
-        tp.tcp_rtx_queue
-            .iter()
-            .filter(|s| TCP_SKB_CB(s).sacked & TCPCB_LOST != 0)
-            .map(|s| TCP_SKB_CB(s).seq)
-            .collect()
+        crate::tcp_output::rtx_seqs_with(tp, TCPCB_LOST)
     }
 
     #[test]

@@ -373,11 +373,7 @@ mod tests {
     }
 
     fn sacked(tp: &TcpSk) -> Vec<u32> {
-        tp.tcp_rtx_queue
-            .iter()
-            .filter(|s| TCP_SKB_CB(s).sacked & TCPCB_SACKED_ACKED != 0)
-            .map(|s| TCP_SKB_CB(s).seq)
-            .collect()
+        crate::tcp_output::rtx_seqs_with(tp, TCPCB_SACKED_ACKED)
     }
 
     #[test]
