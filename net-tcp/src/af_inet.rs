@@ -417,8 +417,8 @@ impl TcpSocket {
     /// `EAFNOSUPPORT` without [`inet_init`].
     pub fn new(net: &Arc<Net>) -> Result<TcpSocket, Errno> {
         let tn = net.net_generic_arc::<TcpNet>().ok_or(Errno::EAFNOSUPPORT)?;
-        let rmem = tn.sysctl.tcp_rmem.get_n(1).max(SOCK_MIN_RCVBUF as i64) as usize;
-        let wmem = tn.sysctl.tcp_wmem.get_n(1).max(SOCK_MIN_SNDBUF as i64) as usize;
+        let rmem = tn.sysctl.tcp_rmem.get_n(1).clamp(i64::from(SOCK_MIN_RCVBUF), i64::from(i32::MAX)) as u32;
+        let wmem = tn.sysctl.tcp_wmem.get_n(1).clamp(i64::from(SOCK_MIN_SNDBUF), i64::from(i32::MAX)) as u32;
         let sk = TcpSock::new(net, rmem, wmem);
         {
             // tcp_init_sock(): the namespace's algorithm and reordering degree.
@@ -915,7 +915,7 @@ impl TcpSocket {
                 let v = int_opt(optval)?.max(0) as i64;
                 let v = v.min(core.wmem_max.get()) * 2;
                 tp.sk_userlocks |= SOCK_SNDBUF_LOCK;
-                tp.sk_sndbuf = (v as usize).max(SOCK_MIN_SNDBUF);
+                tp.sk_sndbuf = u32::try_from(v).unwrap_or(u32::MAX).max(SOCK_MIN_SNDBUF);
                 tp.wake_pending = true;
                 Ok(())
             }
@@ -923,7 +923,7 @@ impl TcpSocket {
                 let v = int_opt(optval)?.max(0) as i64;
                 let v = v.min(core.rmem_max.get()) * 2;
                 tp.sk_userlocks |= SOCK_RCVBUF_LOCK;
-                tp.sk_rcvbuf = (v as usize).max(SOCK_MIN_RCVBUF);
+                tp.sk_rcvbuf = u32::try_from(v).unwrap_or(u32::MAX).max(SOCK_MIN_RCVBUF);
                 Ok(())
             }
             (SOL_SOCKET, SO_LINGER) => {

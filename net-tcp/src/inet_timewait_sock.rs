@@ -125,7 +125,7 @@ pub struct InetTimewaitSock {
     pub tw_entry_stamp: AtomicU64,
     /// `tw_last_oow_ack_time`: the last answer to an out-of-window
     /// segment, jiffies (0: never), for `tcp_oow_rate_limited()`.
-    pub tw_last_oow_ack_time: AtomicU64,
+    pub tw_last_oow_ack_time: AtomicU32,
 
     // --- fixed at tcp_time_wait() ---
     /// `tw_snd_nxt`: our next sequence number (the FIN's end). A new
@@ -306,7 +306,7 @@ pub fn inet_twsk_alloc(net: &Net, tn: &TcpNet, sk: &TcpSock, init: &TwInit) -> O
             tw_ts_recent: AtomicU32::new(init.ts_recent),
             tw_ts_recent_stamp: AtomicU64::new(init.ts_recent_stamp),
             tw_entry_stamp: AtomicU64::new(net.now_ns() / 1_000_000),
-            tw_last_oow_ack_time: AtomicU64::new(0),
+            tw_last_oow_ack_time: AtomicU32::new(0),
             tw_snd_nxt: init.snd_nxt,
             tw_rcv_wnd: init.rcv_wnd,
             tw_ts_offset: init.ts_offset,

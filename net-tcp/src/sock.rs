@@ -89,9 +89,9 @@ pub const MAX_TCP_HEADER: usize = (128 + net_ipv4::MAX_HEADER + 63) & !63;
 pub const SK_LINGER_FOREVER: u32 = u32::MAX;
 
 /// `SOCK_MIN_SNDBUF`: `2 * TCP_SKB_MIN_TRUESIZE` (2 × (2048 + skb overhead)).
-pub const SOCK_MIN_SNDBUF: usize = 4608;
+pub const SOCK_MIN_SNDBUF: u32 = 4608;
 /// `SOCK_MIN_RCVBUF`.
-pub const SOCK_MIN_RCVBUF: usize = 2304;
+pub const SOCK_MIN_RCVBUF: u32 = 2304;
 /// `RCV_SHUTDOWN` bit of `sk_shutdown`.
 pub const RCV_SHUTDOWN: u8 = 1;
 /// `SEND_SHUTDOWN` bit of `sk_shutdown`.
@@ -493,8 +493,8 @@ pub struct IcskAck {
     pub ato: u32,
     /// When the delayed ACK fires (`timeout`), in jiffies.
     pub timeout: u64,
-    /// When the last segment arrived (`lrcvtime`), in jiffies.
-    pub lrcvtime: u64,
+    /// When the last segment arrived (`lrcvtime`), in `tcp_jiffies32`.
+    pub lrcvtime: u32,
     /// MSS of the last segments received (`rcv_mss`).
     pub rcv_mss: u16,
 }
@@ -529,13 +529,13 @@ pub struct TcpSk {
     /// `sk_shutdown`: `RCV_SHUTDOWN` | `SEND_SHUTDOWN`.
     pub sk_shutdown: u8,
     /// `sk_rcvbuf` in bytes (what `SO_RCVBUF` doubled).
-    pub sk_rcvbuf: usize,
+    pub sk_rcvbuf: u32,
     /// `sk_sndbuf` in bytes.
-    pub sk_sndbuf: usize,
+    pub sk_sndbuf: u32,
     /// `sk_rmem_alloc`: truesize of skbs on the receive and ofo queues.
-    pub sk_rmem_alloc: usize,
+    pub sk_rmem_alloc: u32,
     /// `sk_wmem_queued`: truesize of skbs on the write and retransmit queues.
-    pub sk_wmem_queued: usize,
+    pub sk_wmem_queued: u32,
     /// `sk_rcvtimeo` (`SO_RCVTIMEO`).
     pub sk_rcvtimeo: SockTimeo,
     /// `sk_sndtimeo` (`SO_SNDTIMEO`).
@@ -784,7 +784,7 @@ pub struct TcpSk {
     pub snd_cwnd_stamp: u32,
     /// `last_oow_ack_time`: when we last answered an out-of-window
     /// segment (`tcp_oow_rate_limited()`), in jiffies; 0 = never.
-    pub last_oow_ack_time: u64,
+    pub last_oow_ack_time: u32,
     /// `compressed_ack`: SACKs held back (`tcp_comp_sack_*`).
     pub compressed_ack: u32,
     /// `dup_ack_counter`: duplicate ACKs sent at once before compressing.
@@ -814,7 +814,7 @@ fn from_timer(net: &Net, container: Arc<dyn std::any::Any + Send + Sync>, handle
 impl TcpSock {
     /// A new socket in CLOSE with the namespace's buffer defaults, its four
     /// timers set up (not armed). Mirrors `sk_alloc()` + `tcp_init_sock()`.
-    pub fn new(net: &Net, rcvbuf: usize, sndbuf: usize) -> Arc<TcpSock> {
+    pub fn new(net: &Net, rcvbuf: u32, sndbuf: u32) -> Arc<TcpSock> {
         Arc::new_cyclic(|w: &Weak<TcpSock>| {
             // The four timers point back at the socket through weak
             // references to its one allocation (Linux embeds them and
@@ -967,7 +967,7 @@ impl TcpSk {
         (self.tcp_mstamp / (1_000_000 / net_core::jiffies::HZ)) as u32
     }
 
-    fn new(rcvbuf: usize, sndbuf: usize) -> TcpSk {
+    fn new(rcvbuf: u32, sndbuf: u32) -> TcpSk {
         TcpSk {
             state: TcpState::Close,
             inet_saddr: Ipv4Addr::UNSPECIFIED,

@@ -351,7 +351,7 @@ pub fn tcp_sendmsg_locked(
                 cb.csum_len = len;
             }
         }
-        tp.sk_wmem_queued += skb.truesize as usize;
+        tp.sk_wmem_queued += skb.truesize;
         tp.write_seq = tp.write_seq.wrapping_add(n as u32);
         tp.sk_write_queue.queue_tail(skb);
         copied += n;
@@ -416,7 +416,7 @@ pub fn tcp_recvmsg_locked(
             tp.copied_seq = seq;
             for _ in 0..consumed {
                 if let Some(skb) = tp.sk_receive_queue.dequeue() {
-                    tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
+                    tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize);
                 }
             }
             crate::tcp_input::autotune::tcp_rcv_space_adjust(net, tn, tp);

@@ -396,7 +396,7 @@ fn tcp_clean_rtx_queue(
             first_ackt.get_or_insert(cb.when_ns);
         }
         tp.packets_out = tp.packets_out.saturating_sub(1);
-        tp.sk_wmem_queued = tp.sk_wmem_queued.saturating_sub(skb.truesize as usize);
+        tp.sk_wmem_queued = tp.sk_wmem_queued.saturating_sub(skb.truesize);
         acked += 1;
         drop(skb);
     }
@@ -643,14 +643,14 @@ fn tcp_ack_probe(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
 pub fn tcp_sndbuf_expand(tn: &TcpNet, tp: &mut TcpSk) {
     // max(mss_clamp, mss_cache) + MAX_TCP_HEADER + skb_shared_info (320),
     // rounded to a power of two, plus the sk_buff (256, as Linux's).
-    let per_mss = (usize::from(tp.rx_opt.mss_clamp.max(tp.mss_cache)).min(65535) + MAX_TCP_HEADER + 320)
+    let per_mss = (u64::from(tp.rx_opt.mss_clamp.max(tp.mss_cache)) + MAX_TCP_HEADER as u64 + 320)
         .next_power_of_two()
         + 256;
-    let nr_segs = tp.snd_cwnd.max(TCP_INIT_CWND) as usize;
+    let nr_segs = u64::from(tp.snd_cwnd.max(TCP_INIT_CWND));
     let sndmem = 2 * nr_segs * per_mss;
-    let wmem_max = tn.sysctl.tcp_wmem.get_n(2).max(1) as usize;
-    if tp.sk_sndbuf < sndmem {
-        tp.sk_sndbuf = sndmem.min(wmem_max);
+    let wmem_max = tn.sysctl.tcp_wmem.get_n(2).clamp(1, i64::from(i32::MAX)) as u64;
+    if u64::from(tp.sk_sndbuf) < sndmem {
+        tp.sk_sndbuf = sndmem.min(wmem_max) as u32;
     }
 }
 // ANCHOR_END: tcp_sndbuf_expand
@@ -668,26 +668,22 @@ fn tcp_new_space(tn: &TcpNet, tp: &mut TcpSk) {
 /// Mirrors `__tcp_oow_rate_limited()` (net/ipv4/tcp_input.c): may we answer
 /// another out-of-window segment now? At most one answer per
 /// `tcp_invalid_ratelimit` ms per socket, timed from the last one
-/// (`last_oow_ack_time`, in jiffies; 0 = never). When it says no, it counts
+/// (`last_oow_ack_time`, in `tcp_jiffies32`; 0 = never). When it says no, it counts
 /// `mib` (one of the `TCPACKSkipped*` counters) and returns true; when it
 /// says yes it records now as the last answer. This is what keeps two
 /// hosts that disagree about the window from trading ACKs for ever
 /// ("ACK loops", Linux commit 032ee4236954).
-///
-/// We keep the time as a 64-bit jiffies count where Linux keeps
-/// `tcp_jiffies32`; the comparison is the same (`0 <= elapsed < limit`).
-pub fn __tcp_oow_rate_limited(net: &Net, tn: &TcpNet, mib: LinuxMib, last_oow_ack_time: &mut u64) -> bool {
-    let now = net.jiffies();
+pub fn __tcp_oow_rate_limited(net: &Net, tn: &TcpNet, mib: LinuxMib, last_oow_ack_time: &mut u32) -> bool {
+    let now = tcp_jiffies32(net);
     if *last_oow_ack_time != 0 {
-        let elapsed = now.wrapping_sub(*last_oow_ack_time) as i64;
+        let elapsed = i64::from(now.wrapping_sub(*last_oow_ack_time) as i32);
         let limit = tn.sysctl.tcp_invalid_ratelimit.get();
         if (0..limit).contains(&elapsed) {
             net.mib.inc(mib);
             return true; // rate-limited: don't send yet
         }
     }
-    // Our clock starts above 0; Linux's jiffies32 may wrap to 0, which then
-    // reads as "never" — harmless, and not worth mirroring.
+    // jiffies32 may wrap to 0, which then reads as "never", as in Linux.
     *last_oow_ack_time = now;
     false
 }
@@ -809,7 +805,7 @@ pub fn tcp_fin(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     // Nothing can come after the FIN: drop what waits beyond a hole, and
     // the SACK blocks that reported it (`tcp_sack_reset()`).
     while let Some(node) = tp.out_of_order_queue.front_mut().remove() {
-        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(node.skb.truesize as usize);
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(node.skb.truesize);
     }
     if tcp_is_sack(tp) {
         tp.rx_opt.num_sacks = 0;
@@ -885,7 +881,7 @@ fn tcp_measure_rcv_mss(tp: &mut TcpSk, skb_len: u32, truesize: u32, gso_size: u1
 /// up to the current window.
 fn tcp_set_window_clamp(tp: &mut TcpSk, val: u32) {
     let old = tp.window_clamp;
-    let new = val.max((SOCK_MIN_RCVBUF / 2) as u32).min(65535u32 << tp.rx_opt.rcv_wscale);
+    let new = val.max(SOCK_MIN_RCVBUF / 2).min(65535u32 << tp.rx_opt.rcv_wscale);
     tp.window_clamp = new;
     if new < old {
         tp.rcv_ssthresh = tp.rcv_ssthresh.min(new);
@@ -943,12 +939,12 @@ fn tcp_event_data_recv(net: &Net, tn: &TcpNet, tp: &mut TcpSk, len: u32, truesiz
     tp.icsk_ack.pending |= ICSK_ACK_SCHED;
     tcp_measure_rcv_mss(tp, len, truesize, gso_size);
     autotune::tcp_rcv_rtt_measure(tp);
-    let now = net.jiffies();
+    let now = tcp_jiffies32(net);
     if tp.icsk_ack.ato == 0 {
         tcp_incr_quickack(tp, TCP_MAX_QUICKACKS);
         tp.icsk_ack.ato = TCP_ATO_MIN;
     } else {
-        let m = now.saturating_sub(tp.icsk_ack.lrcvtime) as u32;
+        let m = now.wrapping_sub(tp.icsk_ack.lrcvtime);
         if m <= TCP_ATO_MIN / 2 {
             tp.icsk_ack.ato = (tp.icsk_ack.ato >> 1) + TCP_ATO_MIN / 2;
         } else if m < tp.icsk_ack.ato {
@@ -978,7 +974,7 @@ fn tcp_queue_rcv(tp: &mut TcpSk, mut skb: Skb) {
     let mut frags = std::mem::take(skb.frag_list_mut());
     let mut seq = TCP_SKB_CB(&skb).seq.wrapping_add(skb.len() as u32);
     if !skb.is_empty() {
-        tp.sk_rmem_alloc += skb.truesize as usize;
+        tp.sk_rmem_alloc += skb.truesize;
         tp.sk_receive_queue.queue_tail(skb);
     }
     while let Some(mut f) = frags.dequeue() {
@@ -988,7 +984,7 @@ fn tcp_queue_rcv(tp: &mut TcpSk, mut skb: Skb) {
         let n = f.len() as u32;
         TCP_SKB_CB_mut(&mut f).seq = seq;
         seq = seq.wrapping_add(n);
-        tp.sk_rmem_alloc += f.truesize as usize;
+        tp.sk_rmem_alloc += f.truesize;
         tp.sk_receive_queue.queue_tail(f);
     }
 }
@@ -1007,7 +1003,9 @@ fn tcp_queue_rcv(tp: &mut TcpSk, mut skb: Skb) {
 /// is dropped (`RcvPruned`); the sender will retransmit it.
 fn tcp_try_rmem_schedule(net: &Net, tp: &mut TcpSk, seq: u32, len: usize) -> bool {
     // tcp_can_ingest(): what is queued already plus this payload.
-    let fits = |tp: &TcpSk| tp.sk_rmem_alloc + len <= tp.sk_rcvbuf || tp.sk_rmem_alloc == 0;
+    let fits = |tp: &TcpSk| {
+        u64::from(tp.sk_rmem_alloc) + len as u64 <= u64::from(tp.sk_rcvbuf) || tp.sk_rmem_alloc == 0
+    };
     if fits(tp) {
         return true;
     }
@@ -1027,7 +1025,7 @@ fn tcp_try_rmem_schedule(net: &Net, tp: &mut TcpSk, seq: u32, len: usize) -> boo
             break;
         }
         let node = tp.out_of_order_queue.back_mut().remove().expect("back");
-        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(node.skb.truesize as usize);
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(node.skb.truesize);
         pruned = true;
     }
     if pruned {
@@ -1211,14 +1209,14 @@ fn tcp_data_queue_ofo(
             } else {
                 // Same start, ours reaches further: ours replaces it.
                 let old = c.remove().expect("current");
-                freed += old.skb.truesize as usize;
+                freed += old.skb.truesize;
                 merged += 1;
                 dsack = Some((old.seq, old.end_seq, true));
                 c.move_prev();
             }
         }
     }
-    let truesize = skb.truesize as usize;
+    let truesize = skb.truesize;
     // After the one before ours, or at the front when the cursor is null.
     c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
     c.move_next(); // ours
@@ -1233,7 +1231,7 @@ fn tcp_data_queue_ofo(
             break;
         }
         if let Some(old) = c.remove() {
-            freed += old.skb.truesize as usize;
+            freed += old.skb.truesize;
             merged += 1;
             extend.push((old.seq, old.end_seq));
         }
@@ -1276,7 +1274,7 @@ fn tcp_ofo_queue(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
         }
         let node = tp.out_of_order_queue.front_mut().remove().expect("front");
         let OfoNode { seq, end_seq, mut skb, .. } = *node;
-        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize);
         if !after(end_seq, tp.rcv_nxt) {
             continue; // all duplicate
         }
@@ -1777,7 +1775,7 @@ pub fn tcp_finish_connect(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut Tc
     tp.rcv_tstamp = tcp_jiffies32(net);
     // Only lrcvtime: quick-ACK credit and `ato` come with the first data
     // (`tcp_event_data_recv()` with `ato` 0), as in Linux.
-    tp.icsk_ack.lrcvtime = net.jiffies();
+    tp.icsk_ack.lrcvtime = tcp_jiffies32(net);
     if tp.keepalive {
         let when = crate::tcp_timer::keepalive_time_when(tn, tp);
         net.mod_timer(sk.timers.keepalive, net.jiffies() + u64::from(when));
@@ -1892,7 +1890,7 @@ fn tcp_rcv_established_fast(
     // Bulk data transfer: receiver. Without room for it, step5 (the slow
     // path, whose tcp_try_rmem_schedule() may prune).
     let truesize = skb.total_truesize();
-    if tp.sk_rmem_alloc + truesize as usize > tp.sk_rcvbuf {
+    if tp.sk_rmem_alloc + truesize > tp.sk_rcvbuf {
         return Some(skb);
     }
     if ts_hdr && tp.rcv_nxt == tp.rcv_wup {
@@ -2387,14 +2385,14 @@ mod tests {
         let clock = Clock::new_virtual_at(10_000_000_000);
         let net = Net::new("t", clock.clone(), 7);
         let tn = crate::af_inet::inet_init(&net);
-        let mut last = 0u64;
+        let mut last = 0u32;
         assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
         clock.advance_ns(499_000_000);
         assert!(__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
         assert_eq!(net.mib.get(LinuxMib::TCPACKSkippedSeq), 1);
         clock.advance_ns(1_000_000);
         assert!(!__tcp_oow_rate_limited(&net, &tn, LinuxMib::TCPACKSkippedSeq, &mut last));
-        assert_eq!(last, net.jiffies());
+        assert_eq!(last, tcp_jiffies32(&net));
     }
 
     mod seq_window {

@@ -727,14 +727,14 @@ fn tcp_event_ack_sent(net: &Net, sk: &TcpSock, tp: &mut TcpSk) {
 /// Nothing in flight before this segment: the algorithm hears
 /// `CA_EVENT_TX_START` (CUBIC shifts its epoch past the idle time).
 fn tcp_event_data_sent(net: &Net, tp: &mut TcpSk) {
-    let now = net.jiffies();
+    let now = tcp_jiffies32(net);
     if tcp_packets_in_flight(tp) == 0 {
         tp.tcp_mstamp_refresh(net);
         let ops = tp.icsk_ca_ops;
         ops.cwnd_event(tp, crate::tcp_cong::CaEvent::TxStart); // tcp_ca_event()
     }
-    tp.lsndtime = now as u32; // tcp_jiffies32
-    if now.wrapping_sub(tp.icsk_ack.lrcvtime) < u64::from(tp.icsk_ack.ato) {
+    tp.lsndtime = now;
+    if now.wrapping_sub(tp.icsk_ack.lrcvtime) < tp.icsk_ack.ato {
         tp.icsk_ack.pingpong = tp.icsk_ack.pingpong.saturating_add(1);
     }
 }
@@ -958,7 +958,7 @@ fn tcp_fragment(tp: &mut TcpSk, queue: TcpQueue, len: usize) {
                 return;
             }
             let tail = cut(&mut skb);
-            tp.sk_wmem_queued += tail.truesize as usize;
+            tp.sk_wmem_queued += tail.truesize;
             tp.sk_write_queue.queue_head(tail);
             tp.sk_write_queue.queue_head(skb);
         }
@@ -979,7 +979,7 @@ fn tcp_fragment(tp: &mut TcpSk, queue: TcpQueue, len: usize) {
             if sacked & TCPCB_SACKED_ACKED != 0 {
                 tp.sacked_out += 1;
             }
-            tp.sk_wmem_queued += tail.truesize as usize;
+            tp.sk_wmem_queued += tail.truesize;
             tp.tcp_rtx_queue.insert(idx + 1, tail);
         }
     }
@@ -1286,7 +1286,7 @@ pub fn tcp_queue_ctl(tp: &mut TcpSk, flags: u8) {
     }
     let seq = tp.write_seq;
     let skb = tcp_ctl_skb(seq, seq.wrapping_add(1), flags);
-    tp.sk_wmem_queued += skb.truesize as usize;
+    tp.sk_wmem_queued += skb.truesize;
     tp.write_seq = tp.write_seq.wrapping_add(1);
     tp.sk_write_queue.queue_tail(skb);
 }

@@ -555,7 +555,7 @@ pub fn keepalive_probes(tn: &TcpNet, tp: &TcpSk) -> u8 {
 /// jiffies (since the last segment or ACK from it).
 pub fn keepalive_time_elapsed(net: &Net, tp: &TcpSk) -> u32 {
     let now = tcp_jiffies32(net);
-    now.wrapping_sub(tp.icsk_ack.lrcvtime as u32).min(now.wrapping_sub(tp.rcv_tstamp))
+    now.wrapping_sub(tp.icsk_ack.lrcvtime).min(now.wrapping_sub(tp.rcv_tstamp))
 }
 
 /// After `TCP_KEEPIDLE` changes (`tcp_sock_set_keepidle_locked()`): re-arm

@@ -562,9 +562,9 @@ thread_local! {
     /// the headers, `NET_SKB_PAD` and `struct sk_buff`. Measured on the
     /// flood's own kind of frame (the overhead does not depend on the
     /// payload).
-    static OFO_SKB_OVERHEAD: usize = {
+    static OFO_SKB_OVERHEAD: u32 = {
         let f = segment(CLIENT_IP, 1, PORT, 0, 0, TCPHDR_ACK, &TcpOutOptions::default(), &[0; 64]);
-        net_core::skbuff::skb_from_frame(1, &f).truesize as usize - 64
+        net_core::skbuff::skb_from_frame(1, &f).truesize - 64
     };
 }
 
@@ -627,9 +627,9 @@ fn ofo_flood(locked: bool, count: u64) {
         let tp = child.sock().lock.lock();
         (tp.sk_rcvbuf, lab.stn.sysctl.tcp_rmem.get_n(2))
     };
-    let rcvbuf_bound = |tp: &net_tcp::sock::TcpSk, max_win: u32| -> usize {
+    let rcvbuf_bound = |tp: &net_tcp::sock::TcpSk, max_win: u32| -> u32 {
         let grown = 2 * i64::from(tp.rcvq_space.space) + i64::from(max_win);
-        net_tcp::tcp_output::tcp_space_from_win(tp, grown).max(rcvbuf as i64) as usize
+        net_tcp::tcp_output::tcp_space_from_win(tp, grown).max(i64::from(rcvbuf)) as u32
     };
     let first_win = rcv_view(&child).1;
     let (mut max_win, mut rcvbuf_peak, mut rcvbuf_bound_peak) = (0u32, rcvbuf, rcvbuf);
@@ -647,7 +647,7 @@ fn ofo_flood(locked: bool, count: u64) {
     let before: Vec<u64> = counters.iter().map(|&m| lab.mib(m)).collect();
     let mut mem = MemWatch::start();
     let started = Instant::now();
-    let (mut sent, mut rmem_peak, mut ofo_peak) = (0u64, 0usize, 0usize);
+    let (mut sent, mut rmem_peak, mut ofo_peak) = (0u64, 0u32, 0usize);
     while sent < count {
         assert!(started.elapsed() < WALL_LIMIT, "the flood took longer than {WALL_LIMIT:?} ({sent} sent)");
         let n = (count - sent).min(BATCH as u64);

@@ -177,10 +177,10 @@ pub fn tcp_rcvbuf_grow(tn: &TcpNet, tp: &mut TcpSk) {
     if let Some(last) = tp.out_of_order_queue.back().get() {
         rcvwin += i64::from(last.end_seq.wrapping_sub(tp.rcv_nxt));
     }
-    let cap = tn.sysctl.tcp_rmem.get_n(2).max(0);
+    let cap = tn.sysctl.tcp_rmem.get_n(2).clamp(0, i64::from(i32::MAX));
     let rcvbuf = tcp_space_from_win(tp, rcvwin).min(cap);
-    if rcvbuf > tp.sk_rcvbuf as i64 {
-        tp.sk_rcvbuf = rcvbuf as usize;
+    if rcvbuf > i64::from(tp.sk_rcvbuf) {
+        tp.sk_rcvbuf = rcvbuf as u32;
         // Make the window clamp follow along.
         tp.window_clamp = tcp_win_from_space(tp, rcvbuf).clamp(0, i64::from(u32::MAX)) as u32;
     }

@@ -48,7 +48,7 @@ pub const TCP_COLLAPSE_CHUNK: usize = 4096 - 320;
 /// [`TCP_COLLAPSE_CHUNK`] bytes — each sized to what is left to copy, as
 /// `tcp_collapse()` sizes its `alloc_skb(copy)` — in order, and charge
 /// those instead. Returns the bytes of `sk_rmem_alloc` given back.
-pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
+pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> u32 {
     let bloated = tp.sk_receive_queue.iter().any(|skb| {
         tcp_win_from_space(tp, i64::from(skb.truesize)) > skb.len() as i64
             || before(TCP_SKB_CB(skb).seq, tp.copied_seq)
@@ -74,7 +74,7 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
     let mut cur: Option<(Skb, usize)> = None;
     let mut seq = tp.copied_seq;
     while let Some(skb) = tp.sk_receive_queue.dequeue() {
-        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize as usize);
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(skb.truesize);
         let start = TCP_SKB_CB(&skb).seq;
         let skip = seq.wrapping_sub(start) as usize;
         if before(start, seq) && skip >= skb.len() {
@@ -84,7 +84,7 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
         while !data.is_empty() {
             if cur.as_ref().is_none_or(|(c, size)| c.len() == *size) {
                 if let Some((done, _)) = cur.take() {
-                    tp.sk_rmem_alloc += done.truesize as usize;
+                    tp.sk_rmem_alloc += done.truesize;
                     out.queue_tail(done);
                 }
                 let size = left.clamp(1, TCP_COLLAPSE_CHUNK);
@@ -104,7 +104,7 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
         }
     }
     if let Some((done, _)) = cur.take() {
-        tp.sk_rmem_alloc += done.truesize as usize;
+        tp.sk_rmem_alloc += done.truesize;
         out.queue_tail(done);
     }
     tp.sk_receive_queue = out;
@@ -128,7 +128,7 @@ pub fn tcp_collapse_receive_queue(tp: &mut TcpSk) -> usize {
 /// lone tiny segment of an out-of-order flood became a page-sized skb,
 /// and the collapse that was to make room pushed `sk_rmem_alloc` past
 /// `sk_rcvbuf` instead.
-pub fn tcp_collapse_ofo_queue(tp: &mut TcpSk) -> usize {
+pub fn tcp_collapse_ofo_queue(tp: &mut TcpSk) -> u32 {
     let bloated = tp
         .out_of_order_queue
         .iter()
@@ -142,7 +142,7 @@ pub fn tcp_collapse_ofo_queue(tp: &mut TcpSk) -> usize {
     let mut runs: Vec<(Vec<Box<OfoNode>>, u32)> = Vec::new();
     let mut open = false;
     while let Some(n) = tp.out_of_order_queue.front_mut().remove() {
-        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(n.skb.truesize as usize);
+        tp.sk_rmem_alloc = tp.sk_rmem_alloc.saturating_sub(n.skb.truesize);
         let fin = TCP_SKB_CB(&n.skb).tcp_flags & TCPHDR_FIN != 0;
         match runs.last_mut() {
             Some((run, end)) if open && !fin && !after(n.seq, *end) => {
@@ -203,7 +203,7 @@ pub fn tcp_collapse_ofo_queue(tp: &mut TcpSk) -> usize {
     }
     let mut cursor = tp.out_of_order_queue.back_mut();
     for n in out {
-        tp.sk_rmem_alloc += n.skb.truesize as usize;
+        tp.sk_rmem_alloc += n.skb.truesize;
         cursor.insert_after(n);
         cursor.move_next();
     }
@@ -234,7 +234,7 @@ mod tests {
         let mut skb = alloc_skb(alloc);
         let bytes: Vec<u8> = (0..len).map(|j| (seq as usize + j) as u8).collect();
         skb.put_data(&bytes);
-        tp.sk_rmem_alloc += skb.truesize as usize;
+        tp.sk_rmem_alloc += skb.truesize;
         let end_seq = seq + len as u32;
         let mut c = tp.out_of_order_queue.back_mut();
         c.insert_after(Box::new(OfoNode { link: RBTreeAtomicLink::new(), seq, end_seq, skb }));
@@ -255,7 +255,7 @@ mod tests {
             want.extend_from_slice(&bytes);
             TCP_SKB_CB_mut(&mut skb).seq = seq;
             seq += 100;
-            tp.sk_rmem_alloc += skb.truesize as usize;
+            tp.sk_rmem_alloc += skb.truesize;
             tp.sk_receive_queue.queue_tail(skb);
         }
         // The reader has taken 50 bytes of the first segment.
