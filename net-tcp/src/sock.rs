@@ -660,6 +660,10 @@ pub struct TcpSk {
     pub retrans_out: u32,
     /// `total_retrans`.
     pub total_retrans: u32,
+    /// `dsack_dups`: segments D-SACKs have reported duplicated; more than
+    /// `total_retrans` means a D-SACK was not about our retransmissions
+    /// (`tcp_dsack_seen()`).
+    pub dsack_dups: u32,
     /// `retrans_stamp`: when the head was first retransmitted (Linux reads
     /// the skb's timestamp after `__tcp_retransmit_skb()` restamped it), in
     /// jiffies — for a SYN, when it was first sent (`tcp_connect()`); 0
@@ -741,6 +745,9 @@ pub struct TcpSk {
     pub tlp_high_seq: u32,
     /// `tlp_retrans`: that probe resent old data (rather than new).
     pub tlp_retrans: bool,
+    /// `frto`: F-RTO (RFC 5682) is judging the last RTO
+    /// (`tcp_enter_loss()`, `tcp_process_loss()`).
+    pub frto: bool,
     /// `rack`: RACK's state, the most recently sent segment the peer has
     /// (S)ACKed ([`crate::tcp_recovery`]).
     pub rack: TcpRack,
@@ -1030,6 +1037,7 @@ impl TcpSk {
             packets_out: 0,
             retrans_out: 0,
             total_retrans: 0,
+            dsack_dups: 0,
             retrans_stamp: 0,
             snd_cwnd: TCP_INIT_CWND,
             is_cwnd_limited: false,
@@ -1060,6 +1068,7 @@ impl TcpSk {
             rcv_rtt_last_tsecr: 0,
             tlp_high_seq: 0,
             tlp_retrans: false,
+            frto: false,
             // tcp_init_sock(): minmax_reset(&tp->rtt_min, …, ~0U) and
             // rack.reo_wnd_steps = 1.
             rack: TcpRack { reo_wnd_steps: 1, ..TcpRack::default() },

@@ -80,6 +80,12 @@ tcp_sysctls! {
     /// (`tcp_update_rtt_min()`).
     TCP_MIN_RTT_WLEN, tcp_min_rtt_wlen = "net.ipv4.tcp_min_rtt_wlen", &[300], 0, 86400,
         "Window, in seconds, of the minimum-RTT filter RACK reads.";
+    /// `tcp_frto`: F-RTO (RFC 5682), which tells a spurious RTO by
+    /// sending new data after it (`tcp_enter_loss()`,
+    /// `tcp_process_loss()`); any nonzero value turns it on (Linux's 1
+    /// and 2 both mean the SACK-enhanced version now).
+    TCP_FRTO, tcp_frto = "net.ipv4.tcp_frto", &[2], 0, 255,
+        "F-RTO spurious-RTO detection (RFC 5682): 0 off, nonzero on.";
     /// `tcp_moderate_rcvbuf`: receive-buffer autotuning on (1) or off
     /// (`tcp_rcv_space_adjust()`, `tcp_rcvbuf_grow()`).
     TCP_MODERATE_RCVBUF, tcp_moderate_rcvbuf = "net.ipv4.tcp_moderate_rcvbuf", &[1], 0, 1,

@@ -18,7 +18,7 @@
 //! # Where we differ
 //!
 //! - The sender's SACK scoreboard is [`sacktag`]; fast retransmit,
-//!   NewReno/SACK recovery and PRR are [`fastretrans`] (no undo), with
+//!   NewReno/SACK recovery and PRR are [`fastretrans`] (with undo and F-RTO), with
 //!   loss detection in [`crate::tcp_recovery`] (RACK) and the tail loss
 //!   probe in [`crate::tcp_tlp`]; an RTO enters
 //!   `TCP_CA_Loss` ([`crate::tcp_timer::tcp_enter_loss`]). `tcp_ack()` does
@@ -323,10 +323,7 @@ fn tcp_rack_delivered(tp: &mut TcpSk, rs: &mut crate::tcp_recovery::RateSample, 
 /// (`tcp_tsopt_ecr_before()`): the original was what arrived.
 fn tcp_skb_spurious_retrans(tp: &TcpSk, cb: &TcpSkbCb) -> bool {
     let sent_ts = (cb.when_ns / 1_000_000) as u32; // tcp_skb_timestamp_ts()
-    cb.sacked & sacktag::TCPCB_RETRANS != 0
-        && tp.rx_opt.saw_tstamp
-        && tp.rx_opt.rcv_tsecr != 0
-        && before(tp.rx_opt.rcv_tsecr, sent_ts)
+    cb.sacked & sacktag::TCPCB_RETRANS != 0 && fastretrans::tcp_tsopt_ecr_before(tp, sent_ts)
 }
 
 /// `tcp_clean_rtx_queue()`: free what `snd_una` now covers, take an RTT
@@ -341,6 +338,7 @@ fn tcp_clean_rtx_queue(
     tp: &mut TcpSk,
     prior_snd_una: u32,
     rs: &mut crate::tcp_recovery::RateSample,
+    flag: &mut i32,
 ) -> u32 {
     net_core::ftrace_graph!("tcp_clean_rtx_queue");
     let mut acked = 0;
@@ -389,6 +387,12 @@ fn tcp_clean_rtx_queue(
             }
         }
         syn_acked |= cb.tcp_flags & TCPHDR_SYN != 0;
+        if cb.sacked & sacktag::TCPCB_RETRANS == 0
+            && cb.sacked & TCPCB_SACKED_ACKED == 0
+            && !after(cb.end_seq, tp.high_seq)
+        {
+            *flag |= fastretrans::FLAG_ORIG_SACK_ACKED;
+        }
         if cb.sacked & TCPCB_EVER_RETRANS != 0 {
             retrans_data_acked = true; // FLAG_RETRANS_DATA_ACKED
         } else if cb.when_ns != 0 {
@@ -402,6 +406,15 @@ fn tcp_clean_rtx_queue(
     }
     if let Some(orig) = last_orig {
         tcp_rack_delivered(tp, rs, &orig);
+    }
+    if retrans_data_acked {
+        *flag |= fastretrans::FLAG_RETRANS_DATA_ACKED;
+        // "If any of the cumulatively ACKed segments was retransmitted,
+        // non-SACK case cannot confirm that progress was due to original
+        // transmission due to lack of TCPCB_SACKED_ACKED bits."
+        if !sack {
+            *flag &= !fastretrans::FLAG_ORIG_SACK_ACKED;
+        }
     }
     crate::tcp_recovery::tcp_count_delivered(tp, newly_delivered);
     // Karn: an ACK that also covers retransmitted data says nothing sure
@@ -522,10 +535,6 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         tp.bytes_acked += u64::from(ack.wrapping_sub(prior_snd_una));
         tp.snd_una = ack;
     }
-    let prior_packets = tp.packets_out;
-    if prior_packets == 0 {
-        return 1; // no_queue
-    }
     // The scoreboard, then what the ACK frees, then the state machine
     // (Linux's order: tcp_sacktag_write_queue(), tcp_clean_rtx_queue(),
     // tcp_fastretrans_alert(), tcp_cong_control()).
@@ -538,6 +547,16 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         crate::tcp_recovery::tcp_count_delivered(tp, st.sack_delivered);
         rs = st.rate;
     }
+    let prior_packets = tp.packets_out;
+    if prior_packets == 0 {
+        // no_queue: "If data was DSACKed, see if we can undo a cwnd
+        // reduction" — the D-SACK of a retransmission that arrived after
+        // everything was acknowledged.
+        if flag & fastretrans::FLAG_DSACKING_ACK != 0 {
+            fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, prior_snd_una, 0, &mut flag);
+        }
+        return 1;
+    }
     if advanced {
         let sacked_before = tp.sacked_out;
         // tcp_clean_rtx_queue(): a never-retransmitted, un-SACKed segment
@@ -549,7 +568,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
             .take_while(|cb| !after(cb.end_seq, ack))
             .find(|cb| cb.sacked & (sacktag::TCPCB_RETRANS | TCPCB_SACKED_ACKED) == 0)
             .map(|cb| cb.seq);
-        let acked = tcp_clean_rtx_queue(net, tn, tp, prior_snd_una, &mut rs);
+        let acked = tcp_clean_rtx_queue(net, tn, tp, prior_snd_una, &mut rs, &mut flag);
         if acked > 0 {
             flag |= fastretrans::FLAG_DATA_ACKED;
         }
@@ -563,7 +582,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
             0
         };
         if let Some(reord) = reord.filter(|&r| fastretrans::tcp_is_sack(tp) && before(r, prior_fack)) {
-            sacktag::tcp_check_sack_reordering(net, tn, tp, reord, prior_fack);
+            sacktag::tcp_check_sack_reordering(net, tn, tp, reord, prior_fack, false);
         }
         if tp.tcp_rtx_queue.front().is_some_and(|h| TCP_SKB_CB(h).sacked & TCPCB_SACKED_ACKED != 0) {
             flag |= fastretrans::FLAG_SACK_RENEGING;
@@ -571,9 +590,6 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
         tp.icsk_retransmits = 0;
         tp.icsk_backoff = 0;
         tp.icsk_probes_out = 0;
-        if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
-            tp.retrans_stamp = 0;
-        }
         // tcp_clean_rtx_queue(): "set TLP or RTO timer".
         flag |= fastretrans::FLAG_SET_XMIT_TIMER;
     }
@@ -586,7 +602,8 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
             fastretrans::FLAG_SND_UNA_ADVANCED | fastretrans::FLAG_NOT_DUP | fastretrans::FLAG_DSACKING_ACK;
         let num_dupack = u32::from(flag & not_dup == 0);
         let (sacked_before, lost_before) = (tp.sacked_out, tp.lost_out);
-        fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, num_dupack, &mut flag);
+        let rexmit =
+            fastretrans::tcp_fastretrans_alert(net, tn, sk, tp, prior_snd_una, num_dupack, &mut flag);
         if !fastretrans::tcp_is_sack(tp) {
             let d = tp.sacked_out.saturating_sub(sacked_before); // tcp_add_reno_sack()
             delivered += d;
@@ -597,6 +614,7 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
             crate::tcp_tlp::tcp_set_xmit_timer(net, tn, sk, tp);
         }
         fastretrans::tcp_cong_control(tn, tp, ack, delivered, newly_lost, flag);
+        crate::tcp_output::tcp_xmit_recovery(net, tn, sk, tp, rexmit);
     } else {
         if flag & fastretrans::FLAG_SET_XMIT_TIMER != 0 {
             crate::tcp_tlp::tcp_set_xmit_timer(net, tn, sk, tp);
@@ -605,6 +623,12 @@ pub fn tcp_ack(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk, seg: &
     }
     if !advanced {
         return 1;
+    }
+    // Nothing left in flight: no retransmission's clock to keep (we clear
+    // it here, after undo has read it; Linux leaves it to the next
+    // dubious ACK in Open, tcp_try_to_open() or tcp_enter_recovery()).
+    if tp.packets_out == 0 || tp.tcp_rtx_queue.is_empty() {
+        tp.retrans_stamp = 0;
     }
     tcp_new_space(tn, tp);
     tp.wake_pending = true; // sk_write_space()
@@ -1723,7 +1747,11 @@ pub fn tcp_rcv_synsent_state_process(
             return RcvAction::Done;
         }
         tp.snd_wl1 = seg.seq;
-        tcp_syn_mss_clamp(tn, tp, seg); // tcp_parse_options(), before tcp_ack()
+        // tcp_parse_options(), before tcp_ack(): the MSS clamp, and
+        // TCP_SACK_SEEN, which the ACK of a retransmitted SYN needs to leave
+        // Loss as a SACK connection (tcp_is_non_sack_preventing_reopen()).
+        tcp_syn_mss_clamp(tn, tp, seg);
+        tp.rx_opt.sack_ok = seg.opts.sack_ok && tn.sysctl.tcp_sack.get() != 0;
         tcp_ack(net, tn, sk, tp, seg, fastretrans::FLAG_SLOWPATH | fastretrans::FLAG_UPDATE_TS_RECENT);
         tcp_rcv_peer_syn(net, tn, tp, seg, pmtu);
         tcp_finish_connect(net, tn, sk, tp);

@@ -54,6 +54,7 @@ use net_ipv4::ip_output::{IpSendOpts, ip_build_and_send_pkt, ip_queue_xmit};
 use crate::af_inet::TcpNet;
 use crate::request_sock::RequestSock;
 use crate::sock::*;
+use crate::tcp_input::fastretrans::Rexmit;
 use crate::tcp_states::TcpState;
 use crate::tcphdr::{
     TCP_MAX_WSCALE, TCPHDR_ACK, TCPHDR_FIN, TCPHDR_LEN, TCPHDR_MAX_LEN, TCPHDR_PSH, TCPHDR_RST, TCPHDR_SYN,
@@ -1033,7 +1034,12 @@ pub fn __tcp_write_xmit(
         // A local failure is a loss, as for a segment sent alone.
         let _ = tcp_gso_flush(net, tn, sk, tp, b);
     }
-    tcp_cwnd_validate(tp, cwnd_limited);
+    // "is_cwnd_limited |= (tcp_packets_in_flight(tp) >= tcp_snd_cwnd(tp))":
+    // a burst that filled the window used it, whatever ended the loop.
+    let cwnd_limited = cwnd_limited || tcp_packets_in_flight(tp) >= tp.snd_cwnd;
+    if tp.packets_out > prior_packets || cwnd_limited {
+        tcp_cwnd_validate(tp, cwnd_limited);
+    }
     // "Send one loss probe per tail loss episode."
     if tp.packets_out > prior_packets && push_one != crate::tcp_tlp::TLP_PUSH_ONE {
         crate::tcp_tlp::tcp_schedule_loss_probe(net, tn, sk, tp, false);
@@ -1043,9 +1049,14 @@ pub fn __tcp_write_xmit(
 
 /// `tcp_cwnd_validate()`: remember, once per window, how many segments
 /// were in flight at most and whether the congestion window was the limit,
-/// for [`crate::tcp_input::tcp_is_cwnd_limited`].
+/// for [`crate::tcp_input::tcp_is_cwnd_limited`]: "the strongest available
+/// signal" — once the window was the limit, that holds until the window
+/// ends, and only a larger flight otherwise raises `max_packets_out`.
 fn tcp_cwnd_validate(tp: &mut TcpSk, is_cwnd_limited: bool) {
-    if !before(tp.snd_una, tp.cwnd_usage_seq) || is_cwnd_limited || tp.packets_out > tp.max_packets_out {
+    if !before(tp.snd_una, tp.cwnd_usage_seq)
+        || is_cwnd_limited
+        || (!tp.is_cwnd_limited && tp.packets_out > tp.max_packets_out)
+    {
         tp.max_packets_out = tp.packets_out;
         tp.cwnd_usage_seq = tp.snd_nxt;
         tp.is_cwnd_limited = is_cwnd_limited;
@@ -1535,6 +1546,9 @@ pub fn tcp_retransmit_skb(
     if !already_in_flight {
         tp.retrans_out += 1;
     }
+    // One more retransmission that a D-SACK must show spurious before
+    // an undo (tcp_init_undo()).
+    tp.undo_retrans = tp.undo_retrans.max(0) + 1;
     // A SYN (or our SYN-ACK of a simultaneous open) keeps the stamp
     // `tcp_send_syn()` gave it, as in Linux, where `tcp_connect()` sets
     // `retrans_stamp` to the SYN's own timestamp and this test then never
@@ -1660,9 +1674,28 @@ pub fn tcp_xmit_retransmit_queue(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut 
 }
 // ANCHOR_END: tcp_xmit_retransmit_queue
 
-/// `tcp_data_snd_check()`: after an ACK, send what the new window allows.
+/// Mirrors `tcp_xmit_recovery()` (net/ipv4/tcp_input.c), the end of
+/// `tcp_ack()`: send what the congestion state machine decided — the
+/// segments marked lost ([`tcp_xmit_retransmit_queue`]), or for F-RTO new
+/// data first (Nagle off), retransmitting only if none could go (then
+/// F-RTO is over). Nothing while the SYN is unanswered.
+pub fn tcp_xmit_recovery(net: &Net, tn: &TcpNet, sk: &TcpSock, tp: &mut TcpSk, rexmit: Rexmit) {
+    if rexmit == Rexmit::None || tp.state == TcpState::SynSent {
+        return;
+    }
+    if rexmit == Rexmit::New {
+        tcp_push_pending_frames(net, tn, sk, tp, TCP_NAGLE_OFF);
+        if after(tp.snd_nxt, tp.high_seq) {
+            return;
+        }
+        tp.frto = false;
+    }
+    tcp_xmit_retransmit_queue(net, tn, sk, tp);
+}
+
+/// `tcp_data_snd_check()`: after an ACK, send the new data the window now
+/// allows (retransmissions left with `tcp_ack()`'s [`tcp_xmit_recovery`]).
 pub fn tcp_data_snd_check(net: &Net, tn: &TcpNet, sk: &Arc<TcpSock>, tp: &mut TcpSk) {
     net_core::ftrace_graph!("tcp_data_snd_check");
-    tcp_xmit_retransmit_queue(net, tn, sk, tp);
     tcp_push_pending_frames(net, tn, sk, tp, 0);
 }

@@ -273,11 +273,15 @@ pub fn __dst_negative_advice(tp: &mut TcpSk) {
 /// (`icsk_ca_ops.ssthresh`: CUBIC 0.7 of the window, Reno half, at least 2) and it
 /// hears `CA_EVENT_LOSS`. The window drops to what is in flight plus one,
 /// and the Loss state retransmits from `snd_una` up to `high_seq`
-/// (= `snd_nxt`) as ACKs open the window. We differ: no F-RTO, no undo.
+/// (= `snd_nxt`) as ACKs open the window. Where the window was cut,
+/// `tcp_init_undo()` records how to give it back if the RTO proves
+/// spurious; F-RTO (`tcp_frto`) judges it unless an earlier recovery is
+/// under way (a repeated RTO of the same `snd_una` still counts).
 pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
     use crate::tcp_input::fastretrans::{
-        tcp_in_cwnd_reduction, tcp_is_sack, tcp_reset_reno_sack, tcp_set_ca_state,
+        tcp_in_cwnd_reduction, tcp_init_undo, tcp_is_sack, tcp_reset_reno_sack, tcp_set_ca_state,
     };
+    let new_recovery = tp.icsk_ca_state < TCP_CA_RECOVERY;
     // tcp_timeout_mark_lost()
     let is_reneg = tcp_is_sack(tp)
         && tp.tcp_rtx_queue.front().is_some_and(|h| TCP_SKB_CB(h).sacked & TCPCB_SACKED_ACKED != 0);
@@ -312,8 +316,7 @@ pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
         let ops = tp.icsk_ca_ops;
         tp.snd_ssthresh = ops.ssthresh(tp);
         ops.cwnd_event(tp, crate::tcp_cong::CaEvent::Loss);
-        tp.undo_marker = tp.snd_una;
-        tp.undo_retrans = if tp.retrans_out != 0 { tp.retrans_out as i32 } else { -1 };
+        tcp_init_undo(tp);
     }
     tp.snd_cwnd = tcp_packets_in_flight(tp) + 1;
     tp.snd_cwnd_cnt = 0;
@@ -327,6 +330,10 @@ pub fn tcp_enter_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk) {
     tcp_set_ca_state(tp, TCP_CA_LOSS);
     tp.high_seq = tp.snd_nxt;
     tp.tlp_high_seq = 0;
+    // "F-RTO RFC5682 sec 3.1 step 1: retransmit SND.UNA if no previous
+    // loss recovery is underway except recurring timeout(s) on the same
+    // SND.UNA (sec 3.2)." (No path-MTU probing here to rule it out.)
+    tp.frto = tn.sysctl.tcp_frto.get() != 0 && (new_recovery || tp.icsk_retransmits != 0);
 }
 // ANCHOR_END: tcp_enter_loss
 

@@ -52,7 +52,11 @@
 //!   eol>` in the script's order; `<...>` on an outbound segment means
 //!   "don't check". An outbound segment without options must carry none;
 //!   `win` and `ack` are checked only when given; `TS val` of an outbound
-//!   segment is not checked (it is the host's clock).
+//!   segment is not checked (it is the host's clock), but the first one
+//!   the script writes anchors the script's timestamp clock to the
+//!   host's: a nonzero `ecr` of an injected segment is taken in the
+//!   script's clock (`ecr 100` echoes what the host stamped 100 ms after
+//!   that first segment), so a script can echo a given transmission.
 //! - Sequence numbers are relative: the remote side's as written (its
 //!   ISN is whatever the script's first `<` SYN says, usually 0), the
 //!   host's relative to its first SYN or SYN-ACK (the `>` line's start

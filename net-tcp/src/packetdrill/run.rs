@@ -338,6 +338,12 @@ struct Conn {
     /// new incarnation of the 4-tuple) re-anchors its ISN, as packetdrill
     /// starts a new socket for each injected SYN.
     resync: Vec<u16>,
+    /// The host's TSval minus the script's `TS val`, from the first host
+    /// segment whose script line gives one: an injected segment's nonzero
+    /// `ecr` is in the script's clock and has this added, so `ecr 100`
+    /// echoes what the host sent 100 ms after the segment the script
+    /// wrote as `TS val 0` (our host's timestamp clock ticks in ms).
+    ts_offset: Option<u32>,
 }
 
 impl Conn {
@@ -447,6 +453,7 @@ impl<'a> Runner<'a> {
                 host_isn: None,
                 other_isns: Vec::new(),
                 resync: Vec::new(),
+                ts_offset: None,
             },
             trace: Vec::new(),
         })
@@ -726,7 +733,18 @@ impl<'a> Runner<'a> {
             None => 0,
         };
         let conn = &self.conn;
-        let opts = encode_opts(p.options.as_deref().unwrap_or(&[]), |s| conn.host_to_live_p(s, sport));
+        let ts_offset = conn.ts_offset.unwrap_or(0);
+        let live: Vec<TcpOpt> = p
+            .options
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|o| match o {
+                TcpOpt::Timestamp(v, e) if *e != 0 => TcpOpt::Timestamp(*v, e.wrapping_add(ts_offset)),
+                o => o.clone(),
+            })
+            .collect();
+        let opts = encode_opts(&live, |s| conn.host_to_live_p(s, sport));
         if opts.len() > 40 {
             return Err(self.fail(ev.line, "TCP options longer than 40 bytes"));
         }
@@ -850,6 +868,19 @@ impl<'a> Runner<'a> {
             diffs.push(format!("urg {} (expected {u})", seg.urg));
         }
         if let Some(opts) = &p.options {
+            if self.conn.ts_offset.is_none() {
+                let val = |o: &OptTok| match o {
+                    OptTok::Known(TcpOpt::Timestamp(v, _)) => Some(*v),
+                    _ => None,
+                };
+                let script_val = opts.iter().find_map(|o| match o {
+                    TcpOpt::Timestamp(v, _) => Some(*v),
+                    _ => None,
+                });
+                if let (Some(s), Some(a)) = (script_val, seg.opts.iter().find_map(val)) {
+                    self.conn.ts_offset = Some(a.wrapping_sub(s));
+                }
+            }
             // TS val is the host's clock: any value matches, as in packetdrill.
             let norm = |o: &OptTok| match o {
                 OptTok::Known(TcpOpt::Timestamp(_, e)) => OptTok::Known(TcpOpt::Timestamp(0, *e)),
@@ -1422,6 +1453,7 @@ mod tests {
             host_isn: None,
             other_isns: Vec::new(),
             resync: Vec::new(),
+            ts_offset: None,
         };
         assert_eq!((c.host_to_script(5000), c.host_to_live(5000)), (5000, 5000));
         c.host_isn = Some((0, 0xffff_fff0));

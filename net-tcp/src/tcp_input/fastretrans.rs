@@ -3,13 +3,27 @@
 //!
 //! Mirrors net/ipv4/tcp_input.c of **Linux 6.18**: `tcp_fastretrans_alert()`,
 //! `tcp_time_to_recover()`, `tcp_enter_recovery()`, `tcp_try_to_open()`,
-//! `tcp_try_keep_open()`, `tcp_try_undo_recovery()` (its no-undo half),
-//! `tcp_add_reno_sack()`, `tcp_remove_reno_sacks()`,
+//! `tcp_try_keep_open()`, `tcp_add_reno_sack()`, `tcp_remove_reno_sacks()`,
 //! `tcp_check_reno_reordering()`, `tcp_init_cwnd_reduction()`,
 //! `tcp_cwnd_reduction()` (PRR), `tcp_end_cwnd_reduction()`,
 //! `tcp_cong_control()`, `tcp_may_raise_cwnd()`,
-//! `tcp_identify_packet_loss()`. Which segments are lost is decided in
-//! [`crate::tcp_recovery`] (RACK, and NewReno without SACK).
+//! `tcp_identify_packet_loss()`, `tcp_process_loss()` with F-RTO, and the
+//! undo of a reduction that proves spurious: `tcp_init_undo()`,
+//! `tcp_packet_delayed()`, `tcp_may_undo()`, `tcp_undo_cwnd_reduction()`,
+//! `tcp_try_undo_recovery()`, `tcp_try_undo_partial()`,
+//! `tcp_try_undo_dsack()`, `tcp_try_undo_loss()`. Which segments are lost
+//! is decided in [`crate::tcp_recovery`] (RACK, and NewReno without SACK).
+//!
+//! Undo: entering Recovery or Loss records `undo_marker` (`snd_una`) and
+//! `undo_retrans`, the retransmissions that must prove unnecessary.
+//! D-SACKs count them down; an ACK that echoes a timestamp older than the
+//! first retransmission (`retrans_stamp`) shows the original got through
+//! (RFC 3522's Eifel detection). Either way the window and `ssthresh`
+//! from before the reduction come back (`undo_cwnd()`, `prior_ssthresh`):
+//! TCPFullUndo, TCPPartialUndo, TCPDSACKUndo, TCPLossUndo. After an RTO,
+//! F-RTO (RFC 5682, `tcp_frto`) sends new data on the first ACK that
+//! advances and calls the RTO spurious if never-retransmitted data is
+//! acknowledged next (TCPSpuriousRTOs).
 //!
 //! Heads up: read RFC 5681 §3.2 (fast retransmit / fast recovery), RFC
 //! 6582 (NewReno's partial ACKs), RFC 6675 (SACK-based loss recovery, the
@@ -24,11 +38,9 @@
 //!
 //! # Where we differ
 //!
-//! - No undo: `undo_marker` and `undo_retrans` are kept (D-SACKs update
-//!   them), but a spurious recovery is never reverted (`tcp_try_undo_*`,
-//!   TCPFullUndo, TCPPartialUndo, TCPDSACKUndo, TCPLossUndo), so
-//!   `prior_ssthresh` is recorded and never used.
-//! - No ECN (`FLAG_ECE`, CWR) and no MTU probing.
+//! - No ECN (`FLAG_ECE`, CWR, `tcp_ecn_withdraw_cwr()` in the undo) and no
+//!   MTU probing (which would turn F-RTO off).
+//! - No `is_sack_reneg` flag: the undo functions have nothing to clear.
 
 use std::sync::Arc;
 
@@ -38,6 +50,7 @@ use net_core::snmp::LinuxMib;
 use crate::af_inet::TcpNet;
 use crate::sock::*;
 use crate::tcp_output::tcp_packets_in_flight;
+use crate::tcp_states::TcpState;
 
 use crate::tcp_recovery::{tcp_newreno_mark_lost, tcp_rack_mark_lost};
 
@@ -244,11 +257,179 @@ fn tcp_current_ssthresh(tp: &TcpSk) -> u32 {
     }
 }
 
-/// `tcp_init_undo()`: remember where recovery began.
-fn tcp_init_undo(tp: &mut TcpSk) {
+// ANCHOR: undo
+/// Mirrors `tcp_init_undo()`: remember where a reduction began
+/// (`undo_marker`) and how many retransmissions must prove spurious
+/// before it can be undone (`undo_retrans`): those in flight, plus a
+/// loss probe that resent old data. 0 means "can undo now", so none is
+/// -1; each retransmission then adds one (`tcp_retransmit_skb()`) and each
+/// D-SACK of one takes one away.
+pub fn tcp_init_undo(tp: &mut TcpSk) {
     tp.undo_marker = tp.snd_una;
-    tp.undo_retrans = if tp.retrans_out != 0 { tp.retrans_out as i32 } else { -1 };
+    tp.undo_retrans = tp.retrans_out as i32;
+    if tp.tlp_high_seq != 0 && tp.tlp_retrans {
+        tp.undo_retrans += 1;
+    }
+    if tp.undo_retrans == 0 {
+        tp.undo_retrans = -1;
+    }
 }
+
+/// `tcp_tsopt_ecr_before()`: this ACK echoes a timestamp, and one older
+/// than `when` (in the timestamp clock: ms).
+pub fn tcp_tsopt_ecr_before(tp: &TcpSk, when: u32) -> bool {
+    tp.rx_opt.saw_tstamp && tp.rx_opt.rcv_tsecr != 0 && before(tp.rx_opt.rcv_tsecr, when)
+}
+
+/// Mirrors `tcp_packet_delayed()` (Linux 6.18): did the original
+/// transmission, not a retransmission, reach the peer? With a first
+/// retransmission on record (`retrans_stamp`), yes if this ACK echoes a
+/// timestamp from before it (RFC 3522, the Eifel detection). With none, no
+/// retransmission has left yet, so whatever is acknowledged was merely
+/// delayed — except where the stamp was cleared after one did: a Reno
+/// connection at `high_seq`, or a SYN still unanswered.
+fn tcp_packet_delayed(tp: &TcpSk) -> bool {
+    if tp.retrans_stamp != 0 {
+        return tcp_tsopt_ecr_before(tp, tp.retrans_stamp);
+    }
+    if !tcp_is_sack(tp) && !before(tp.snd_una, tp.high_seq) {
+        return false;
+    }
+    tp.state != TcpState::SynSent
+}
+
+/// Mirrors `tcp_undo_cwnd_reduction()`: give back the window a spurious
+/// reduction took — the algorithm's `undo_cwnd()` (Reno and CUBIC: the
+/// larger of now and `prior_cwnd`) and `prior_ssthresh` if that is more —
+/// and with `unmark_loss` forget which segments were lost. RACK looks at
+/// the queue again on the next ACK (`rack.advanced`).
+fn tcp_undo_cwnd_reduction(net: &Net, tp: &mut TcpSk, unmark_loss: bool) {
+    if unmark_loss {
+        for skb in tp.tcp_rtx_queue.iter_mut() {
+            TCP_SKB_CB_mut(skb).sacked &= !TCPCB_LOST;
+        }
+        tp.lost_out = 0;
+    }
+    if tp.prior_ssthresh != 0 {
+        let ops = tp.icsk_ca_ops;
+        tp.snd_cwnd = ops.undo_cwnd(tp);
+        if tp.prior_ssthresh > tp.snd_ssthresh {
+            tp.snd_ssthresh = tp.prior_ssthresh;
+        }
+    }
+    tp.snd_cwnd_stamp = tcp_jiffies32(net);
+    tp.undo_marker = 0;
+    tp.rack.advanced = true; // "Force RACK to re-exam losses"
+}
+
+/// `tcp_may_undo()`: a reduction is on record and either every
+/// retransmission was D-SACKed or the original got through
+/// ([`tcp_packet_delayed`]).
+fn tcp_may_undo(tp: &TcpSk) -> bool {
+    tp.undo_marker != 0 && (tp.undo_retrans == 0 || tcp_packet_delayed(tp))
+}
+
+/// Mirrors `tcp_is_non_sack_preventing_reopen()`: Reno holds its state
+/// until something *above* `high_seq` is acknowledged (RFC 6582 §3.2 step
+/// 5's guard against a false fast retransmit).
+fn tcp_is_non_sack_preventing_reopen(tp: &mut TcpSk) -> bool {
+    if tp.snd_una == tp.high_seq && !tcp_is_sack(tp) {
+        if !tcp_any_retrans_done(tp) {
+            tp.retrans_stamp = 0;
+        }
+        return true;
+    }
+    false
+}
+
+/// Mirrors `tcp_try_undo_recovery()`: `high_seq` is acknowledged. If the
+/// recovery (or the RTO's Loss) was spurious ([`tcp_may_undo`]) undo it —
+/// TCPLossUndo or TCPFullUndo; if not, RACK's widened reordering window
+/// has one recovery fewer to live (`reo_wnd_persist`). Reno may hold the
+/// state ([`tcp_is_non_sack_preventing_reopen`]: returns true); otherwise
+/// Open.
+fn tcp_try_undo_recovery(net: &Net, tp: &mut TcpSk) -> bool {
+    if tcp_may_undo(tp) {
+        // "Happy end! We did not retransmit anything or our original
+        // transmission succeeded."
+        tcp_undo_cwnd_reduction(net, tp, false);
+        net.mib.inc(if tp.icsk_ca_state == TCP_CA_LOSS {
+            LinuxMib::TCPLossUndo
+        } else {
+            LinuxMib::TCPFullUndo
+        });
+    } else if tp.rack.reo_wnd_persist != 0 {
+        tp.rack.reo_wnd_persist -= 1;
+    }
+    if tcp_is_non_sack_preventing_reopen(tp) {
+        return true;
+    }
+    tcp_set_ca_state(tp, TCP_CA_OPEN);
+    false
+}
+
+/// Mirrors `tcp_try_undo_dsack()`: D-SACKs have now covered every
+/// retransmission (`undo_retrans` 0), so none was needed: undo
+/// (TCPDSACKUndo), and keep RACK's reordering window a recovery longer.
+fn tcp_try_undo_dsack(net: &Net, tp: &mut TcpSk) -> bool {
+    if tp.undo_marker != 0 && tp.undo_retrans == 0 {
+        tp.rack.reo_wnd_persist =
+            (tp.rack.reo_wnd_persist + 1).min(crate::tcp_recovery::TCP_RACK_RECOVERY_THRESH);
+        tcp_undo_cwnd_reduction(net, tp, false);
+        net.mib.inc(LinuxMib::TCPDSACKUndo);
+        return true;
+    }
+    false
+}
+
+/// Mirrors `tcp_try_undo_loss()`: in Loss, after an ACK that advanced
+/// `snd_una` (or F-RTO's verdict, `frto_undo`), the RTO was spurious:
+/// undo it, unmarking the lost segments (TCPLossUndo, and TCPSpuriousRTOs
+/// for F-RTO), and with SACK or F-RTO go back to Open.
+fn tcp_try_undo_loss(net: &Net, tp: &mut TcpSk, frto_undo: bool) -> bool {
+    if !(frto_undo || tcp_may_undo(tp)) {
+        return false;
+    }
+    tcp_undo_cwnd_reduction(net, tp, true);
+    net.mib.inc(LinuxMib::TCPLossUndo);
+    if frto_undo {
+        net.mib.inc(LinuxMib::TCPSpuriousRTOs);
+    }
+    tp.icsk_retransmits = 0;
+    if tcp_is_non_sack_preventing_reopen(tp) {
+        return true;
+    }
+    if frto_undo || tcp_is_sack(tp) {
+        tcp_set_ca_state(tp, TCP_CA_OPEN);
+    }
+    true
+}
+
+/// Mirrors `tcp_try_undo_partial()`: in Recovery, an ACK advanced
+/// `snd_una` and the segment it covers was only delayed
+/// ([`tcp_packet_delayed`]): "Plain luck! Hole is filled with delayed
+/// packet, rather than with a retransmit." The path reorders more than we
+/// thought (TCPTSReorder). With retransmissions still out, keep sending
+/// new data but nothing more (returns true); with none, undo
+/// (TCPPartialUndo) and settle in Open or Disorder.
+fn tcp_try_undo_partial(net: &Net, tn: &TcpNet, tp: &mut TcpSk, prior_snd_una: u32) -> bool {
+    if tp.undo_marker == 0 || !tcp_packet_delayed(tp) {
+        return false;
+    }
+    let fack = super::sacktag::tcp_highest_sack_seq(tp);
+    super::sacktag::tcp_check_sack_reordering(net, tn, tp, prior_snd_una, fack, true);
+    if tp.retrans_out != 0 {
+        return true;
+    }
+    if !tcp_any_retrans_done(tp) {
+        tp.retrans_stamp = 0;
+    }
+    tcp_undo_cwnd_reduction(net, tp, true);
+    net.mib.inc(LinuxMib::TCPPartialUndo);
+    tcp_try_keep_open(tp);
+    false
+}
+// ANCHOR_END: undo
 
 // ANCHOR: tcp_enter_recovery
 /// Mirrors `tcp_enter_recovery()`: count it (TCPRenoRecovery or
@@ -257,6 +438,12 @@ fn tcp_init_undo(tp: &mut TcpSk) {
 /// = `snd_nxt`) unless already reducing, and enter Recovery.
 pub fn tcp_enter_recovery(net: &Net, tp: &mut TcpSk) {
     net.mib.inc(if tcp_is_sack(tp) { LinuxMib::TCPSackRecovery } else { LinuxMib::TCPRenoRecovery });
+    // Linux's "tcp: fix tcp_enter_recovery() to zero retrans_stamp when
+    // it's safe": no retransmission of an earlier episode is out, so none
+    // may time this one, or make tcp_packet_delayed() compare against it.
+    if !tcp_any_retrans_done(tp) {
+        tp.retrans_stamp = 0;
+    }
     tp.prior_ssthresh = 0;
     tcp_init_undo(tp);
     if !tcp_in_cwnd_reduction(tp) {
@@ -376,24 +563,6 @@ fn tcp_try_to_open(tp: &mut TcpSk) {
     }
 }
 
-/// Mirrors `tcp_try_undo_recovery()` without the undo: `high_seq` is
-/// acknowledged. A recovery that was not undone counts down how long
-/// RACK keeps a widened reordering window (`reo_wnd_persist`). Reno holds
-/// the state until something *above* `high_seq` is acknowledged (RFC 6582
-/// §3.2 step 5's guard against a false fast retransmit) and returns true;
-/// otherwise Open.
-fn tcp_try_undo_recovery(tp: &mut TcpSk) -> bool {
-    tp.rack.reo_wnd_persist = tp.rack.reo_wnd_persist.saturating_sub(1);
-    if tp.snd_una == tp.high_seq && !tcp_is_sack(tp) {
-        if !tcp_any_retrans_done(tp) {
-            tp.retrans_stamp = 0;
-        }
-        return true;
-    }
-    tcp_set_ca_state(tp, TCP_CA_OPEN);
-    false
-}
-
 /// Mirrors `tcp_check_sack_reneging()`: `snd_una` advanced onto a segment
 /// the receiver had SACKed — it threw SACKed data away (RFC 2018 §8 lets
 /// it). Rather than trust the scoreboard, fire the RTO soon: after
@@ -412,14 +581,57 @@ fn tcp_check_sack_reneging(net: &Net, sk: &Arc<TcpSock>, tp: &mut TcpSk, ack_fla
     false
 }
 
-/// `tcp_process_loss()` without F-RTO or undo: once `high_seq` is
-/// acknowledged, leave Loss ([`tcp_try_undo_recovery`]); a Reno duplicate
+/// What the ACK leaves to send (`REXMIT_NONE`, `REXMIT_LOST`,
+/// `REXMIT_NEW`), for `tcp_xmit_recovery()` at the end of `tcp_ack()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rexmit {
+    /// Nothing beyond what `tcp_data_snd_check()` sends.
+    None,
+    /// The segments marked lost, as the window allows.
+    Lost,
+    /// F-RTO's step 2b: new data first, to see whether the RTO was spurious.
+    New,
+}
+
+// ANCHOR: tcp_process_loss
+/// Mirrors `tcp_process_loss()` (Linux 6.18): an ACK in Loss, after an RTO.
+///
+/// An ACK that advances `snd_una` may show the RTO was spurious
+/// ([`tcp_try_undo_loss`], by timestamps). With F-RTO on (RFC 5682 §3.1,
+/// the SACK-enhanced version; `tp.frto`, from `tcp_frto`): never
+/// retransmitted data (S)ACKed proves it spurious (step 3b: undo,
+/// TCPSpuriousRTOs); after new data went out, a SACK or duplicate ACK
+/// proves the loss real (step 3a); the first ACK that advances `snd_una`
+/// below `high_seq` sends new data instead of retransmitting (step 2b,
+/// [`Rexmit::New`]) if there is any and the window takes it, and
+/// otherwise falls back to the conventional recovery. Once `high_seq` is
+/// acknowledged, Loss ends ([`tcp_try_undo_recovery`]). A Reno duplicate
 /// ACK for new data sent in Loss still counts as a departure.
-fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupack: u32) {
+fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupack: u32) -> Rexmit {
     let recovered = !before(tp.snd_una, tp.high_seq);
+    if flag & FLAG_SND_UNA_ADVANCED != 0 && tcp_try_undo_loss(net, tp, false) {
+        return Rexmit::None;
+    }
+    if tp.frto {
+        if flag & FLAG_ORIG_SACK_ACKED != 0 && tcp_try_undo_loss(net, tp, true) {
+            return Rexmit::None;
+        }
+        if after(tp.snd_nxt, tp.high_seq) {
+            if flag & FLAG_DATA_SACKED != 0 || num_dupack > 0 {
+                tp.frto = false; // step 3a: the loss was real
+            }
+        } else if flag & FLAG_SND_UNA_ADVANCED != 0 && !recovered {
+            tp.high_seq = tp.snd_nxt;
+            // Step 2b: new data, once tcp_ack() has updated the window.
+            if !tp.sk_write_queue.is_empty() && after(tp.tcp_wnd_end(), tp.snd_nxt) {
+                return Rexmit::New;
+            }
+            tp.frto = false;
+        }
+    }
     if recovered {
-        tcp_try_undo_recovery(tp);
-        return;
+        tcp_try_undo_recovery(net, tp);
+        return Rexmit::None;
     }
     if !tcp_is_sack(tp) {
         if after(tp.snd_nxt, tp.high_seq) && num_dupack > 0 {
@@ -428,7 +640,9 @@ fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupac
             tcp_reset_reno_sack(tp);
         }
     }
+    Rexmit::Lost
 }
+// ANCHOR_END: tcp_process_loss
 
 // ANCHOR: tcp_fastretrans_alert
 /// The congestion state machine for one "dubious" ACK: a duplicate, one
@@ -436,32 +650,38 @@ fn tcp_process_loss(net: &Net, tn: &TcpNet, tp: &mut TcpSk, flag: i32, num_dupac
 ///
 /// Mirrors `tcp_fastretrans_alert()` (net/ipv4/tcp_input.c of Linux
 /// 6.18), steps B–E: reneged SACKs force an early RTO; in Recovery, an ACK
-/// of `high_seq` ends it (`tcp_end_cwnd_reduction()`: `snd_cwnd` =
-/// `ssthresh`; Reno waits for an ACK above `high_seq`). Then, by state:
-/// in Recovery a duplicate ACK counts (Reno) and loss detection runs
+/// of `high_seq` ends it — undone if it was spurious
+/// (`tcp_try_undo_recovery()`), else `tcp_end_cwnd_reduction()`:
+/// `snd_cwnd` = `ssthresh` (Reno waits for an ACK above `high_seq`).
+/// Then, by state: in Recovery a duplicate ACK counts (Reno), a partial
+/// ACK of a segment that was only delayed undoes
+/// (`tcp_try_undo_partial()`), so do D-SACKs of every retransmission
+/// (`tcp_try_undo_dsack()`), and loss detection runs
 /// (`tcp_identify_packet_loss()`: RACK, or NewReno's head after a partial
-/// ACK); in Loss, [`tcp_process_loss`], then loss detection — and if it
+/// ACK) — after an undo, a loss it finds starts a new recovery; in Loss,
+/// `tcp_process_loss()` (undo, F-RTO), then loss detection — and if it
 /// finds a retransmission lost again, the sender moves on to Recovery as
-/// Open would; in Open/Disorder, duplicate ACKs count (Reno), loss
-/// detection runs, and once something is marked lost
-/// ([`tcp_time_to_recover`]) the sender enters Recovery (fast
-/// retransmit). The retransmissions themselves leave through
-/// `tcp_xmit_retransmit_queue()` as PRR's window allows.
+/// Open would; in Open/Disorder, duplicate ACKs count (Reno), D-SACKs
+/// may undo the last reduction, loss detection runs, and once something
+/// is marked lost ([`tcp_time_to_recover`]) the sender enters Recovery
+/// (fast retransmit). Returns what `tcp_xmit_recovery()` is to send: the
+/// lost segments as PRR's window allows, or F-RTO's new data.
 pub fn tcp_fastretrans_alert(
     net: &Net,
     tn: &TcpNet,
     sk: &Arc<TcpSock>,
     tp: &mut TcpSk,
+    prior_snd_una: u32,
     num_dupack: u32,
     ack_flag: &mut i32,
-) {
+) -> Rexmit {
     let flag = *ack_flag;
     if tp.packets_out == 0 && tp.sacked_out != 0 {
         tp.sacked_out = 0;
     }
     // B. In all the states check for reneging SACKs.
     if tcp_check_sack_reneging(net, sk, tp, ack_flag) {
-        return;
+        return Rexmit::None;
     }
     // D. Check state exit conditions: high_seq is ACKed.
     if tp.icsk_ca_state == TCP_CA_OPEN {
@@ -478,8 +698,8 @@ pub fn tcp_fastretrans_alert(
                 if !tcp_is_sack(tp) {
                     tcp_reset_reno_sack(tp);
                 }
-                if tcp_try_undo_recovery(tp) {
-                    return;
+                if tcp_try_undo_recovery(net, tp) {
+                    return Rexmit::None;
                 }
                 tcp_end_cwnd_reduction(net, tp);
             }
@@ -489,21 +709,36 @@ pub fn tcp_fastretrans_alert(
     // E. Process state.
     match tp.icsk_ca_state {
         TCP_CA_RECOVERY => {
-            if flag & FLAG_SND_UNA_ADVANCED == 0 && !tcp_is_sack(tp) {
-                tcp_add_reno_sack(net, tn, tp, num_dupack);
+            if flag & FLAG_SND_UNA_ADVANCED == 0 {
+                if !tcp_is_sack(tp) {
+                    tcp_add_reno_sack(net, tn, tp, num_dupack);
+                }
+            } else if tcp_try_undo_partial(net, tn, tp, prior_snd_una) {
+                return Rexmit::None;
             }
-            // tcp_try_undo_partial() and tcp_try_undo_dsack(): no undo.
+            if tcp_try_undo_dsack(net, tp) {
+                tcp_try_to_open(tp);
+            }
             tcp_identify_packet_loss(net, tn, sk, tp, ack_flag);
+            if tp.icsk_ca_state != TCP_CA_RECOVERY {
+                if !tcp_time_to_recover(tp) {
+                    return Rexmit::None;
+                }
+                // "Undo reverts the recovery state. If loss is evident,
+                // starts a new recovery (e.g. reordering then loss)."
+                tcp_enter_recovery(net, tp);
+            }
+            Rexmit::Lost
         }
         TCP_CA_LOSS => {
-            tcp_process_loss(net, tn, tp, flag, num_dupack);
+            let rexmit = tcp_process_loss(net, tn, tp, flag, num_dupack);
             tcp_identify_packet_loss(net, tn, sk, tp, ack_flag);
             if !(tp.icsk_ca_state == TCP_CA_OPEN || *ack_flag & FLAG_LOST_RETRANS != 0) {
-                return;
+                return rexmit;
             }
             // Loss ended, or a retransmission was lost again: look at this
             // ACK as Open would.
-            tcp_open_or_disorder(net, tn, sk, tp, flag, num_dupack, ack_flag);
+            tcp_open_or_disorder(net, tn, sk, tp, flag, num_dupack, ack_flag)
         }
         _ => tcp_open_or_disorder(net, tn, sk, tp, flag, num_dupack, ack_flag),
     }
@@ -511,8 +746,9 @@ pub fn tcp_fastretrans_alert(
 // ANCHOR_END: tcp_fastretrans_alert
 
 /// The `default:` arm of `tcp_fastretrans_alert()`: count the duplicate
-/// ACK (Reno), look for losses, and enter Recovery if one was found,
-/// else settle in Open or Disorder.
+/// ACK (Reno), let D-SACKs undo the last reduction (Open, Disorder), look
+/// for losses, and enter Recovery if one was found, else settle in Open or
+/// Disorder.
 fn tcp_open_or_disorder(
     net: &Net,
     tn: &TcpNet,
@@ -521,19 +757,23 @@ fn tcp_open_or_disorder(
     flag: i32,
     num_dupack: u32,
     ack_flag: &mut i32,
-) {
+) -> Rexmit {
     if !tcp_is_sack(tp) {
         if flag & FLAG_SND_UNA_ADVANCED != 0 {
             tcp_reset_reno_sack(tp);
         }
         tcp_add_reno_sack(net, tn, tp, num_dupack);
     }
+    if tp.icsk_ca_state <= TCP_CA_DISORDER {
+        tcp_try_undo_dsack(net, tp);
+    }
     tcp_identify_packet_loss(net, tn, sk, tp, ack_flag);
     if !tcp_time_to_recover(tp) {
         tcp_try_to_open(tp);
-        return;
+        return Rexmit::None;
     }
     tcp_enter_recovery(net, tp);
+    Rexmit::Lost
 }
 
 /// `tcp_ack_is_dubious()`: a duplicate, an ACK with SACK news, or any ACK
@@ -695,5 +935,74 @@ mod tests {
             assert_eq!(tcp_remove_reno_sacks(net, tn, tp, 4), 1);
             assert_eq!(tp.sacked_out, 6);
         });
+    }
+
+    /// `tcp_init_undo()`: the retransmissions in flight must all prove
+    /// spurious, a loss probe that resent old data too; none is -1, since
+    /// 0 means "undo now".
+    #[test]
+    fn init_undo_counts_what_must_prove_spurious() {
+        with_sk(|tp| {
+            tp.snd_una = 5000;
+            tcp_init_undo(tp);
+            assert_eq!((tp.undo_marker, tp.undo_retrans), (5000, -1));
+            assert!(!tcp_may_undo(tp) || tcp_packet_delayed(tp), "nothing to undo on -1 alone");
+            tp.retrans_out = 2;
+            tp.tlp_high_seq = 9000;
+            tp.tlp_retrans = true;
+            tcp_init_undo(tp);
+            assert_eq!(tp.undo_retrans, 3);
+        });
+    }
+
+    /// `tcp_packet_delayed()`: with a retransmission on record, only an
+    /// echo older than it says the original got through; without one,
+    /// what was acknowledged had only been delayed — except for Reno at
+    /// `high_seq` and a SYN not yet answered.
+    #[test]
+    fn packet_delayed_reads_the_echo_or_the_missing_stamp() {
+        with_sk(|tp| {
+            tp.rx_opt.sack_ok = true;
+            tp.state = TcpState::Established;
+            tp.retrans_stamp = 1200;
+            tp.rx_opt.saw_tstamp = true;
+            tp.rx_opt.rcv_tsecr = 1100;
+            assert!(tcp_packet_delayed(tp), "echo older than the retransmission");
+            tp.rx_opt.rcv_tsecr = 1200;
+            assert!(!tcp_packet_delayed(tp), "echo of the retransmission itself");
+            tp.rx_opt.saw_tstamp = false;
+            tp.rx_opt.rcv_tsecr = 1100;
+            assert!(!tcp_packet_delayed(tp), "no timestamp on this ACK");
+            tp.retrans_stamp = 0;
+            assert!(tcp_packet_delayed(tp), "nothing retransmitted yet");
+            tp.rx_opt.sack_ok = false;
+            tp.snd_una = 7000;
+            tp.high_seq = 7000;
+            assert!(!tcp_packet_delayed(tp), "Reno at high_seq cleared the stamp itself");
+            tp.rx_opt.sack_ok = true;
+            tp.state = TcpState::SynSent;
+            assert!(!tcp_packet_delayed(tp), "a SYN's stamp is cleared when it is answered");
+        });
+    }
+
+    /// `tcp_undo_cwnd_reduction()`: the algorithm's `undo_cwnd()` (Reno:
+    /// the larger of now and `prior_cwnd`), `prior_ssthresh` if larger,
+    /// the lost marks only when asked; `undo_marker` is spent.
+    #[test]
+    fn undo_restores_the_window_and_threshold() {
+        let net = Net::new("undo", Clock::new_virtual(), 1);
+        let sk = TcpSock::new(&net, 131072, 16384);
+        let mut tp = sk.lock.lock();
+        tp.snd_cwnd = 10;
+        tp.snd_ssthresh = TCP_INFINITE_SSTHRESH;
+        tp.snd_una = 1;
+        tcp_enter_recovery(&net, &mut tp);
+        assert_eq!((tp.prior_cwnd, tp.snd_ssthresh, tp.undo_marker), (10, 5, 1), "Reno halves");
+        tp.snd_cwnd = 4;
+        tp.undo_retrans = 0; // every retransmission D-SACKed
+        assert!(tcp_try_undo_dsack(&net, &mut tp));
+        assert_eq!((tp.snd_cwnd, tp.snd_ssthresh, tp.undo_marker), (10, TCP_INFINITE_SSTHRESH, 0));
+        assert_eq!(net.mib.get(LinuxMib::TCPDSACKUndo), 1);
+        assert!(!tcp_try_undo_dsack(&net, &mut tp), "once");
     }
 }

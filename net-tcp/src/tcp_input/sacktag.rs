@@ -28,9 +28,7 @@
 //!   splitting: like Linux for a one-segment skb, a block tags an skb only
 //!   when it covers it whole. We walk the ring once per block instead of
 //!   Linux's cached-block skipping, so there is no `recv_sack_cache`.
-//! - No `first_sackt` RTT samples from SACKed skbs, no `dsack_dups` /
-//!   TCPDSACKRecvSegs: a D-SACK counts toward RACK's reordering window
-//!   whether or not we retransmitted that much.
+//! - No `first_sackt` RTT samples from SACKed skbs.
 
 use net_core::Net;
 use net_core::snmp::LinuxMib;
@@ -111,50 +109,85 @@ pub fn tcp_is_sackblock_valid(tp: &TcpSk, is_dsack: bool, start_seq: u32, end_se
 
 /// Mirrors `tcp_check_dsack()`: the first block is a D-SACK (RFC 2883 §4)
 /// if it lies below the cumulative ACK (TCPDSACKRecv), or inside the
-/// second block (TCPDSACKOfoRecv). Sets `FLAG_DSACKING_ACK` and counts the
-/// duplicate as delivered. A D-SACK for data we never retransmitted says
-/// nothing about undo: Linux then clears `undo_marker` only when the
-/// D-SACK covers more than our retransmissions; we leave it.
+/// second block (TCPDSACKOfoRecv). [`tcp_dsack_seen`] then weighs it; a
+/// dubious one is not taken as a D-SACK (TCPDSACKIgnoredDubious). A
+/// D-SACK below the ACK's old `snd_una` for data sent since the
+/// reduction began reports a retransmission that was not needed, whose
+/// skb is gone already: one fewer for undo to wait for (`undo_retrans`,
+/// "dumb counting"); `tcp_sacktag_one()` counts those still queued.
 fn tcp_check_dsack(
     net: &Net,
     tp: &mut TcpSk,
     sp: &[TcpSackBlock],
     ack_seq: u32,
+    prior_snd_una: u32,
     state: &mut SacktagState,
 ) -> bool {
     let Some(first) = sp.first() else { return false };
-    let dup = if before(first.start_seq, ack_seq) {
+    if before(first.start_seq, ack_seq) {
         net.mib.inc(LinuxMib::TCPDSACKRecv);
-        true
     } else if let Some(second) = sp.get(1) {
-        let inside = !after(first.end_seq, second.end_seq) && !before(first.start_seq, second.start_seq);
-        if inside {
-            net.mib.inc(LinuxMib::TCPDSACKOfoRecv);
+        if after(first.end_seq, second.end_seq) || before(first.start_seq, second.start_seq) {
+            return false;
         }
-        inside
+        net.mib.inc(LinuxMib::TCPDSACKOfoRecv);
     } else {
-        false
-    };
-    if dup {
-        let len = first.end_seq.wrapping_sub(first.start_seq);
-        let mss = u32::from(tp.mss_cache).max(1);
-        let segs = if before(first.start_seq, first.end_seq) { len.div_ceil(mss).max(1) } else { 1 };
-        state.flag |= FLAG_DSACKING_ACK;
-        state.sack_delivered += segs;
-        // tcp_dsack_seen(): a one-segment D-SACK ending at the loss
-        // probe's snd_nxt reports the probe's duplicate.
-        if len <= mss && tp.tlp_high_seq != 0 && tp.tlp_high_seq == first.end_seq {
-            state.flag |= super::fastretrans::FLAG_DSACK_TLP;
-        }
-        // "We increase the RACK ordering window in rounds where we receive
-        // DSACKs that may have been due to reordering causing RACK to
-        // trigger a spurious fast recovery": not before any reordering
-        // was seen, and not for the loss probe (a timer sent it, not RACK).
-        if tp.reord_seen != 0 && state.flag & super::fastretrans::FLAG_DSACK_TLP == 0 {
-            tp.rack.dsack_seen = true;
-        }
+        return false;
     }
-    dup
+    let dup_segs = tcp_dsack_seen(tp, first.start_seq, first.end_seq, state);
+    if dup_segs == 0 {
+        net.mib.inc(LinuxMib::TCPDSACKIgnoredDubious);
+        return false;
+    }
+    net.mib.add(LinuxMib::TCPDSACKRecvSegs, u64::from(dup_segs));
+    if tp.undo_marker != 0
+        && tp.undo_retrans > 0
+        && !after(first.end_seq, prior_snd_una)
+        && after(first.end_seq, tp.undo_marker)
+    {
+        tp.undo_retrans = (tp.undo_retrans - dup_segs as i32).max(0);
+    }
+    true
+}
+
+/// Mirrors `tcp_dsack_seen()`: how many segments a D-SACK reports
+/// duplicated (its length in MSS, at least one), or 0 if it is dubious —
+/// empty or reversed, longer than any window the peer offered, or, added
+/// to all D-SACKed segments so far (`dsack_dups`), more than we ever
+/// retransmitted. A genuine one sets `FLAG_DSACKING_ACK`, counts its
+/// segments as delivered, and may widen RACK's reordering window.
+fn tcp_dsack_seen(tp: &mut TcpSk, start_seq: u32, end_seq: u32, state: &mut SacktagState) -> u32 {
+    if !before(start_seq, end_seq) {
+        return 0;
+    }
+    let seq_len = end_seq.wrapping_sub(start_seq);
+    if seq_len > tp.max_window {
+        return 0;
+    }
+    let mss = u32::from(tp.mss_cache).max(1);
+    let mut dup_segs = 1;
+    if seq_len > mss {
+        dup_segs = seq_len.div_ceil(mss);
+    } else if tp.tlp_high_seq != 0 && tp.tlp_high_seq == end_seq {
+        // A one-segment D-SACK ending at the loss probe's snd_nxt reports
+        // the probe's duplicate.
+        state.flag |= super::fastretrans::FLAG_DSACK_TLP;
+    }
+    tp.dsack_dups = tp.dsack_dups.wrapping_add(dup_segs);
+    // "Skip the DSACK if dup segs weren't retransmitted by sender."
+    if tp.dsack_dups > tp.total_retrans {
+        return 0;
+    }
+    // "We increase the RACK ordering window in rounds where we receive
+    // DSACKs that may have been due to reordering causing RACK to trigger
+    // a spurious fast recovery": not before any reordering was seen, and
+    // not for the loss probe (a timer sent it, not RACK).
+    if tp.reord_seen != 0 && state.flag & super::fastretrans::FLAG_DSACK_TLP == 0 {
+        tp.rack.dsack_seen = true;
+    }
+    state.flag |= FLAG_DSACKING_ACK;
+    state.sack_delivered += dup_segs;
+    dup_segs
 }
 
 /// Mirrors `tcp_sacktag_one()`: tag one skb `[start_seq, end_seq)` the peer
@@ -230,10 +263,12 @@ fn tcp_sacktag_one(tp: &mut TcpSk, state: &mut SacktagState, cb: &TcpSkbCb, dup_
 /// bytes below the highest SACK (`fack`) arrived out of order; if that is
 /// more than `reordering` segments, raise `reordering` to cover it, up to
 /// `tcp_max_reordering` (TCPSACKReorder either way, and `reord_seen`,
-/// which lets RACK wait a reordering window in recovery). Called from the SACK
-/// walk and, for holes filled by a cumulative ACK, from `tcp_ack()` with
-/// the highest SACK before the ACK (Linux's `prior_fack`).
-pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq: u32, fack: u32) {
+/// which lets RACK wait a reordering window in recovery; TCPTSReorder
+/// instead when `ts`: timestamps showed it). Called from the SACK walk
+/// and, for holes filled by a cumulative ACK, from `tcp_ack()` with the
+/// highest SACK before the ACK (Linux's `prior_fack`), and by
+/// `tcp_try_undo_partial()` (`ts`).
+pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq: u32, fack: u32, ts: bool) {
     let mss = u32::from(tp.mss_cache);
     if !before(low_seq, fack) {
         return;
@@ -245,7 +280,7 @@ pub fn tcp_check_sack_reordering(net: &Net, tn: &TcpNet, tp: &mut TcpSk, low_seq
     }
     // "This exciting event is worth to be remembered. 8)"
     tp.reord_seen += 1;
-    net.mib.inc(LinuxMib::TCPSACKReorder);
+    net.mib.inc(if ts { LinuxMib::TCPTSReorder } else { LinuxMib::TCPSACKReorder });
 }
 
 // ANCHOR: tcp_sacktag_write_queue
@@ -273,10 +308,15 @@ pub fn tcp_sacktag_write_queue(
 ) -> SacktagState {
     let mut state = SacktagState { reord: tp.snd_nxt, flag: 0, sack_delivered: 0, rate: Default::default() };
     let sp_wire = &blocks[..blocks.len().min(TCP_NUM_SACKS)];
-    if sp_wire.is_empty() || tp.tcp_rtx_queue.is_empty() {
+    if sp_wire.is_empty() {
         return state;
     }
-    let found_dup_sack = tcp_check_dsack(net, tp, sp_wire, ack_seq, &mut state);
+    // Before looking at the queue: a D-SACK may arrive when nothing is
+    // left in flight, and still tell undo a retransmission was not needed.
+    let found_dup_sack = tcp_check_dsack(net, tp, sp_wire, ack_seq, prior_snd_una, &mut state);
+    if tp.tcp_rtx_queue.is_empty() {
+        return state;
+    }
     let mut sp: [(TcpSackBlock, bool); TCP_NUM_SACKS] = Default::default();
     let mut used = 0;
     for (i, blk) in sp_wire.iter().enumerate() {
@@ -328,7 +368,7 @@ pub fn tcp_sacktag_write_queue(
     }
     if before(state.reord, tcp_highest_sack_seq(tp)) && state.reord != tp.snd_nxt {
         let (reord, fack) = (state.reord, tcp_highest_sack_seq(tp));
-        tcp_check_sack_reordering(net, tn, tp, reord, fack);
+        tcp_check_sack_reordering(net, tn, tp, reord, fack, false);
     }
     state
 }
@@ -416,11 +456,30 @@ mod tests {
     #[test]
     fn a_first_block_below_the_ack_is_a_dsack() {
         with_queue(5, |net, tn, tp| {
+            tp.total_retrans = 1;
             let st = tcp_sacktag_write_queue(net, tn, tp, &[blk(200, 900), blk(3000, 4000)], 1000, 1000);
             assert_ne!(st.flag & FLAG_DSACKING_ACK, 0);
             assert_eq!(net.mib.get(LinuxMib::TCPDSACKRecv), 1);
+            assert_eq!(net.mib.get(LinuxMib::TCPDSACKRecvSegs), 1);
             assert_eq!(net.mib.get(LinuxMib::TCPDSACKIgnoredNoUndo), 1, "no undo_marker");
             assert_eq!(sacked(tp), [3000]);
+        });
+    }
+
+    #[test]
+    fn a_dsack_of_more_than_we_ever_retransmitted_is_dubious() {
+        // tcp_dsack_seen(): D-SACKed segments beyond total_retrans are not
+        // about our retransmissions (a duplicating network, or a lying
+        // peer); the block is then an old SACK, discarded.
+        with_queue(5, |net, tn, tp| {
+            tp.total_retrans = 1;
+            let st = tcp_sacktag_write_queue(net, tn, tp, &[blk(0, 1000)], 1000, 1000);
+            assert_ne!(st.flag & FLAG_DSACKING_ACK, 0, "one retransmission, one duplicate");
+            let st = tcp_sacktag_write_queue(net, tn, tp, &[blk(0, 1000)], 1000, 1000);
+            assert_eq!(st.flag & FLAG_DSACKING_ACK, 0, "a second duplicate of one retransmission");
+            assert_eq!(net.mib.get(LinuxMib::TCPDSACKIgnoredDubious), 1);
+            assert_eq!(net.mib.get(LinuxMib::TCPDSACKRecvSegs), 1);
+            assert_eq!(tp.dsack_dups, 2);
         });
     }
 
