@@ -28,6 +28,14 @@
 //! - `alloc_skb+kfree_skb/2048`: a 2048-byte skb allocated and freed.
 //!   Peer: `Box<[u8]>` of 2048 bytes, the allocator alone.
 //!
+//! Beside each count, the code the operation runs every time: distinct
+//! 64-byte lines holding an instruction that ran at least once per
+//! operation (from callgrind's per-instruction costs,
+//! `--dump-instr=yes`), in KiB — what the instruction cache has to hold
+//! for the operation to run from it. A connection of linnet's runs about
+//! three times smoltcp's code, more than a first-level instruction cache
+//! holds; the book's performance chapter explains what that costs.
+//!
 //! `cargo bench -p benches --bench instructions` runs them all (a name as
 //! filter runs those containing it); valgrind must be installed
 //! (`apt-get install valgrind`); without it the bench says so and exits.
@@ -37,6 +45,7 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 use std::process::Command;
 
+use benches::callgrind::{Run, code_lines_per_op, parse_instr_costs, parse_total};
 use net_core::{Clock, Net};
 use net_tcp::inet_init;
 use net_tcp::sock::TcpSock;
@@ -160,11 +169,12 @@ fn boxes(n: u64) {
 }
 // ANCHOR_END: ops
 
-/// Instructions (`Ir`) of one callgrind run of this binary as a child.
-fn callgrind(exe: &std::path::Path, op: &str, n: u64) -> Result<u64, String> {
+/// One callgrind run of this binary as a child: its instructions (`Ir`)
+/// and what each instruction address cost.
+fn callgrind(exe: &std::path::Path, op: &str, n: u64) -> Result<Run, String> {
     let out = std::env::temp_dir().join(format!("linnet-callgrind-{}-{n}.out", std::process::id()));
     let status = Command::new("valgrind")
-        .args(["--tool=callgrind", "--quiet"])
+        .args(["--tool=callgrind", "--quiet", "--dump-instr=yes", "--compress-pos=no"])
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(exe)
         .args(["--child", op, &n.to_string()])
@@ -175,15 +185,8 @@ fn callgrind(exe: &std::path::Path, op: &str, n: u64) -> Result<u64, String> {
     }
     let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     let _ = std::fs::remove_file(&out);
-    parse_total(&text).ok_or_else(|| "no totals in callgrind's output".to_string())
-}
-
-/// The `totals:` (or older `summary:`) line of a callgrind output file.
-fn parse_total(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
+    let total = parse_total(&text).ok_or_else(|| "no totals in callgrind's output".to_string())?;
+    Ok(Run { total, by_addr: parse_instr_costs(&text) })
 }
 
 fn main() {
@@ -199,31 +202,33 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("this binary");
-    println!("instructions per operation (callgrind Ir, (run with n ops − setup alone) / n):");
-    let mut results: Vec<(&str, f64)> = Vec::new();
+    println!("instructions per operation (callgrind Ir, (run with n ops − setup alone) / n), and the code");
+    println!("it runs every time (distinct 64-byte lines, as KiB: what the instruction cache must hold):");
+    let mut results: Vec<(&str, f64, usize)> = Vec::new();
     for op in OPS.iter().filter(|o| filter.is_none_or(|f| o.name.contains(f.as_str()))) {
-        let per = callgrind(&exe, op.name, 0)
-            .and_then(|base| callgrind(&exe, op.name, op.n).map(|all| (all - base) as f64 / op.n as f64));
-        match per {
-            Ok(per) => {
+        let runs = callgrind(&exe, op.name, 0)
+            .and_then(|base| callgrind(&exe, op.name, op.n).map(|all| (base, all)));
+        match runs {
+            Ok((base, all)) => {
+                let per = (all.total - base.total) as f64 / op.n as f64;
+                let lines = code_lines_per_op(&base, &all, op.n);
                 let peer =
                     op.name.strip_prefix("peer:").map(|p| p.split_once('/').map_or(p, |(_, rest)| rest));
                 let ratio = peer
-                    .and_then(|rest| results.iter().find(|(name, _)| *name == rest))
-                    .map(|(_, linnet)| format!("  linnet needs {:.2}× these", linnet / per))
+                    .and_then(|rest| results.iter().find(|(name, _, _)| *name == rest))
+                    .map(|(_, linnet, linnet_lines)| {
+                        format!(
+                            "  linnet needs {:.2}× these, {:.2}× the code",
+                            linnet / per,
+                            *linnet_lines as f64 / lines.max(1) as f64
+                        )
+                    })
                     .unwrap_or_default();
-                println!("  {:<42} {per:>12.0} Ir  (n = {}){ratio}", op.name, op.n);
-                results.push((op.name, per));
+                let kib = lines as f64 * 64.0 / 1024.0;
+                println!("  {:<42} {per:>12.0} Ir  {kib:>6.1} KiB  (n = {}){ratio}", op.name, op.n);
+                results.push((op.name, per, lines));
             }
             Err(e) => println!("  {:<42} failed: {e}", op.name),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn totals_line() {
-        assert_eq!(super::parse_total("events: Ir\nsummary: 1234\ntotals: 1234\n"), Some(1234));
     }
 }

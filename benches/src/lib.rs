@@ -11,6 +11,7 @@
 //! the `bench-summary` command's table (`summary`); `[lib] bench = false`
 //! keeps criterion's flags away from it.
 
+pub mod callgrind;
 pub mod fixtures;
 pub mod summary;
 
