@@ -32,7 +32,7 @@
 # Not run by cargo.
 import os, re, select, socket, struct, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tunpeer import setup, sh, tcp_of, send as send_fd, recv_all as recv_fd
+from tunpeer import Flight, setup, sh, send as send_fd, recv_all as recv_fd
 MODE = sys.argv[1] if len(sys.argv) > 1 else "reo"
 DELAY = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
 fd, L = setup("cubic")
@@ -46,35 +46,13 @@ while not synack and time.time() < end:         # handshake's RTT is the 100 ms
 base = synack[0][0] + 1
 time.sleep(0.1); send(0x10, 1, base)
 S, _ = L.accept()
-t0 = None; hi = 0; log = []                     # every data segment, as rel()
-def recv_timed(wait, until=None):
-    """Segments within `wait` s, as (time, seg); logs the data ones and
-    stops early once one satisfies until((start, end, is_retransmission))."""
-    global t0, hi
-    out = []; end = time.time() + wait
-    while True:
-        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
-        if not r: return out
-        t = time.time(); x = tcp_of(os.read(fd, 65536))  # stamped as read
-        if x:
-            out.append((t, x))
-            s, n = x[0] - base + 1, x[1]
-            if n == 0: continue
-            if t0 is None: t0 = t
-            rtx = s < hi; hi = max(hi, s + n)
-            log.append((round((t - t0) * 1000), s, s + n) + (("rtx",) if rtx else ()))
-            if until and until((s, s + n, rtx)): return out
-def rel(segs):
-    return [(round((t - t0) * 1000), s - base + 1, s - base + 1 + n) for (t, (s, n, f, a)) in segs if n > 0]
+F = Flight(fd, base)                            # every data segment, in F.log
+recv_timed, rel = F.recv, F.rel
 def first_rtx(segs, since, hi_before):
     """ms from `since` to the first segment starting below hi_before."""
     r = [t for (t, (s, n, f, a)) in segs if n > 0 and s - base + 1 < hi_before]
     return round((r[0] - since) * 1000, 1) if r else None
-def sack(*blocks):
-    """NOP NOP SACK with the given relative blocks."""
-    o = struct.pack("!BBBB", 1, 1, 5, 2 + 8 * len(blocks))
-    for (a, b) in blocks: o += struct.pack("!II", base + a - 1, base + b - 1)
-    return o
+sack = F.sack
 def ss():
     o = sh("ss -tin state established '( sport = :8080 )'")
     return " ".join(m.group(0) for m in re.finditer(
@@ -84,19 +62,19 @@ if MODE == "reo":
     S.send(b"x" * 3000)
     print("flight:", rel(recv_timed(0.1)))
     send(0x10, 1, base, sack((1001, 2001)))     # only the 2nd arrived
-    ta = time.time(); h = hi
+    ta = time.time(); h = F.hi
     after = recv_timed(0.25)
     print("after ACK 1 SACK 1001:2001:", rel(after), "first rtx %s ms after the ACK" % first_rtx(after, ta, h))
     print("ss:", ss())
     send(0x10, 1, base + 2000)                  # the resend of 1:1001 arrived
-    ta = time.time(); h = hi
+    ta = time.time(); h = F.hi
     after = recv_timed(0.1)
     print("after ACK 2001:", rel(after), "first rtx %s ms after the ACK" % first_rtx(after, ta, h))
 elif MODE == "dupthresh":
     S.send(b"x" * 5000)
     print("flight:", rel(recv_timed(0.1)))
     send(0x10, 1, base, sack((1001, 4001)))     # three SACKed
-    ta = time.time(); h = hi
+    ta = time.time(); h = F.hi
     after = recv_timed(0.25)
     print("after ACK 1 SACK 1001:4001:", rel(after), "first rtx %s ms after the ACK" % first_rtx(after, ta, h))
     print("ss:", ss())
@@ -106,7 +84,7 @@ elif MODE in ("lostretrans", "lostretrans3"):
     print("flight:", rel(recv_timed(0.1)))
     e = 1000 * n + 1
     send(0x10, 1, base, sack((1001, e)))        # all but 1:1001 arrived
-    ta = time.time(); h = hi
+    ta = time.time(); h = F.hi
     r1 = recv_timed(0.5, until=lambda x: x[2])  # the resend of 1:1001: dropped
     print("after ACK 1 SACK 1001:%d:" % e, rel(r1), "first rtx %s ms after the ACK" % first_rtx(r1, ta, h))
     rest = 0.02 - (time.time() - r1[-1][0]) if r1 else 0
@@ -117,17 +95,17 @@ elif MODE in ("lostretrans", "lostretrans3"):
     if any(s - base + 1 == e and n > 0 for (t, (s, n, f, a)) in r2):
         if DELAY: recv_timed(DELAY)
         send(0x10, 1, base, sack((1001, e + 1000)))  # the new one arrived, 1:1001 not
-        ta = time.time(); h = hi
+        ta = time.time(); h = F.hi
         after = recv_timed(0.25)
         print("after ACK 1 SACK 1001:%d:" % (e + 1000), rel(after),
               "first rtx %s ms after the ACK" % first_rtx(after, ta, h))
     else:
         print("%d:%d not sent" % (e, e + 1000))
     print("ss:", ss())
-print("all data segments:", log)
+print("all data segments:", F.log)
 # Everything arrived (ACK whatever the kernel still sends); close both ways.
 for _ in range(5):
-    send(0x10, 1, base + hi - 1)
+    send(0x10, 1, base + F.hi - 1)
     if not [x for (t, x) in recv_timed(0.05) if x[1] > 0]: break
 S.close()
 fin = [x for (t, x) in recv_timed(0.05) if x[2] & 0x01]

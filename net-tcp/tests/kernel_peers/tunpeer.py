@@ -62,3 +62,51 @@ def handshake(fd, L, wait=0.05):
     time.sleep(0.1); send(fd, 0x10, 1, base)
     S, _ = L.accept()
     return S, base
+
+def tcp_ts_of(p):
+    """tcp_of() and the segment's TSval (None without a timestamp)."""
+    x = tcp_of(p)
+    if x is None: return None
+    t = p[(p[0] & 15) * 4:]; o = t[20:(t[12] >> 4) * 4]; i = 0; tsval = None
+    while i < len(o) and o[i] != 0:
+        if o[i] == 1: i += 1; continue
+        if i + 1 >= len(o) or o[i + 1] < 2: break
+        if o[i] == 8 and o[i + 1] == 10: tsval = struct.unpack("!I", o[i + 2:i + 6])[0]
+        i += o[i + 1]
+    return x + (tsval,)
+
+class Flight:
+    """The kernel's segments as the peer receives them, on the connection
+    whose kernel ISN + 1 is `base`: `recv()` returns (time, segment) pairs
+    and logs each data segment as (ms after the first, relative start,
+    end[, "rtx"]); `hi` is the highest relative end seen, `first_ts` the
+    TSval of each segment's first transmission (with `parse=tcp_ts_of`)."""
+    def __init__(self, fd, base, parse=tcp_of):
+        self.fd, self.base, self.parse = fd, base, parse
+        self.t0 = None; self.hi = 0; self.log = []; self.first_ts = {}
+    def recv(self, wait, until=None):
+        """Segments within `wait` s; stops early once a data segment
+        satisfies until((start, end, is_retransmission))."""
+        out = []; end = time.time() + wait
+        while True:
+            r, _, _ = select.select([self.fd], [], [], max(0, end - time.time()))
+            if not r: return out
+            t = time.time(); x = self.parse(os.read(self.fd, 65536))  # stamped as read
+            if not x: continue
+            out.append((t, x))
+            s, n = x[0] - self.base + 1, x[1]
+            if n == 0: continue
+            if self.t0 is None: self.t0 = t
+            rtx = s < self.hi; self.hi = max(self.hi, s + n)
+            if not rtx and len(x) > 4 and x[4] is not None: self.first_ts.setdefault(s, x[4])
+            self.log.append((round((t - self.t0) * 1000), s, s + n) + (("rtx",) if rtx else ()))
+            if until and until((s, s + n, rtx)): return out
+    def rel(self, segs):
+        """The data segments of `segs` as (ms after the first, start, end)."""
+        return [(round((t - self.t0) * 1000), x[0] - self.base + 1, x[0] - self.base + 1 + x[1])
+                for (t, x) in segs if x[1] > 0]
+    def sack(self, *blocks):
+        """NOP NOP SACK with the given relative blocks."""
+        o = struct.pack("!BBBB", 1, 1, 5, 2 + 8 * len(blocks))
+        for (a, b) in blocks: o += struct.pack("!II", self.base + a - 1, self.base + b - 1)
+        return o

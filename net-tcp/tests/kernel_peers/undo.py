@@ -32,7 +32,7 @@
 # Not run by cargo.
 import os, re, select, socket, struct, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tunpeer import setup, sh, send as send_fd
+from tunpeer import Flight, setup, sh, tcp_ts_of, send as send_fd
 MODE = sys.argv[1] if len(sys.argv) > 1 else "dsack"
 TS = MODE in ("ts", "rtots")
 fd, L = setup("reno")
@@ -40,20 +40,6 @@ if MODE in ("rtots", "frto"):
     sh("sysctl -q net.ipv4.tcp_early_retrans=0")   # no tail loss probe first
 sh("nstat -n")
 def send(flags, seq, ack, opts=b""): send_fd(fd, flags, seq, ack, opts)
-def parse(p):
-    """(seq, payload length, flags, ack, TSval or None) of an IPv4/TCP packet."""
-    if p[0] >> 4 != 4 or p[9] != 6: return None
-    t = p[(p[0] & 15) * 4:]
-    seq, ack = struct.unpack("!II", t[4:12]); doff = (t[12] >> 4) * 4
-    o = t[20:doff]; i = 0; tsval = None
-    while i < len(o):
-        if o[i] == 0: break
-        if o[i] == 1: i += 1; continue
-        if i + 1 >= len(o) or o[i + 1] < 2: break
-        if o[i] == 8 and o[i + 1] == 10: tsval = struct.unpack("!I", o[i + 2:i + 6])[0]
-        i += o[i + 1]
-    return (seq, len(t) - doff, t[13], ack, tsval)
-tsv = {}                                   # relative start -> TSval of its first transmission
 def tsopt(ecr):
     return struct.pack("!BBBBII", 1, 1, 8, 10, int(time.time() * 1000) & 0xffffffff, ecr) if TS else b""
 syn_ts = struct.pack("!BBII", 8, 10, 1, 0) + b"\x01\x01" if TS else b""
@@ -62,34 +48,13 @@ synack = None; end = time.time() + 0.5
 while synack is None and time.time() < end:
     r, _, _ = select.select([fd], [], [], 0.01)
     if r:
-        x = parse(os.read(fd, 65536))
+        x = tcp_ts_of(os.read(fd, 65536))
         if x and x[2] & 0x12 == 0x12: synack = x
 base = synack[0] + 1
 time.sleep(0.1); send(0x10, 1, base, tsopt(synack[4] or 0))
 S, _ = L.accept()
-t0 = None; hi = 0; log = []
-def recv_timed(wait, until=None):
-    global t0, hi
-    out = []; end = time.time() + wait
-    while True:
-        r, _, _ = select.select([fd], [], [], max(0, end - time.time()))
-        if not r: return out
-        t = time.time(); x = parse(os.read(fd, 65536))
-        if x:
-            out.append((t, x))
-            s, n = x[0] - base + 1, x[1]
-            if n == 0: continue
-            if t0 is None: t0 = t
-            rtx = s < hi; hi = max(hi, s + n)
-            if not rtx and x[4] is not None: tsv.setdefault(s, x[4])
-            log.append((round((t - t0) * 1000), s, s + n) + (("rtx",) if rtx else ()))
-            if until and until((s, s + n, rtx)): return out
-def rel(segs):
-    return [(round((t - t0) * 1000), x[0] - base + 1, x[0] - base + 1 + x[1]) for (t, x) in segs if x[1] > 0]
-def sack(*blocks):
-    o = struct.pack("!BBBB", 1, 1, 5, 2 + 8 * len(blocks))
-    for (a, b) in blocks: o += struct.pack("!II", base + a - 1, base + b - 1)
-    return o
+F = Flight(fd, base, parse=tcp_ts_of)
+recv_timed, rel, sack, tsv = F.recv, F.rel, F.sack, F.first_ts
 def ack(n, *blocks, ecr=None):
     send(0x10, 1, base + n - 1, (sack(*blocks) if blocks else b"") + tsopt(ecr if ecr is not None else tsv.get(1, 0)))
 def ss():
@@ -129,15 +94,15 @@ elif MODE in ("rtots", "frto"):
 print("after the story:", ss())
 # Everything arrived; then 20 segments: how many leave at once?
 for _ in range(5):
-    ack(hi)
+    ack(F.hi)
     if not [x for (t, x) in recv_timed(0.05) if x[1] > 0]: break
 print("window after:", ss())
 S.send(b"z" * 20000)
 burst = [x for (t, x) in recv_timed(0.05) if x[1] > 0]
 print("new segments at once:", len(burst))
-print("all data segments:", log)
+print("all data segments:", F.log)
 for _ in range(10):
-    ack(hi)
+    ack(F.hi)
     if not [x for (t, x) in recv_timed(0.05) if x[1] > 0]: break
 S.close()
 L.close()
